@@ -1,0 +1,1 @@
+"""cpu implementations of the kernel families (see tinygrad_edu.kernels)."""

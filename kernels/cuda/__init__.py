@@ -1,0 +1,1 @@
+"""cuda implementations of the kernel families (see tinygrad_edu.kernels)."""

@@ -1,0 +1,1 @@
+"""reference implementations of the kernel families (see tinygrad_edu.kernels)."""

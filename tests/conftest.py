@@ -1,0 +1,39 @@
+"""Shared test setup.
+
+The Numba CUDA simulator must be switched on *before* numba is first imported, so this conftest
+owns it: with no real GPU (detected through CuPy, never through numba, which reports True under
+the simulator) the CUDA kernels run in the simulator on tiny shapes.
+"""
+
+import os
+
+
+def _real_gpu_present() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+REAL_GPU = _real_gpu_present()
+if not REAL_GPU:
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+CUDASIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    np.random.seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason="no CUDA GPU found through CuPy (cupy missing or 0 devices)")
+    for item in items:
+        if "gpu" in item.keywords and not REAL_GPU:
+            item.add_marker(skip_gpu)
