@@ -1,0 +1,126 @@
+"""tinygrad_edu: a from-scratch NumPy/CuPy deep-learning engine built for understanding.
+
+Read in this order: ``tensor.py`` (the Tensor), ``autograd.py`` (Function and the graph walk),
+``functional/`` (every op's forward and backward side by side), ``backend.py`` (NumPy vs CuPy,
+kernel choice), then ``nn/``, ``optim/``, ``data/``, ``models/`` and ``study/``.
+
+>>> import tinygrad_edu as tg
+>>> w = tg.tensor([2.0, -1.0], requires_grad=True)
+>>> loss = ((w * 3).relu() ** 2).sum()     # only w[0] is active: 9 w0^2
+>>> loss.backward()
+>>> w.grad.tolist()
+[36.0, 0.0]
+"""
+
+from . import functional
+from .autograd import (
+    Config,
+    Function,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    use_kernel,
+)
+from .backend import Device, gpu_available
+from .functional import (
+    abs,
+    allclose,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    bmm,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    cos,
+    erf,
+    exp,
+    flatten,
+    gather,
+    log,
+    log_softmax,
+    logsumexp,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    outer,
+    permute,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sum,
+    tanh,
+    transpose,
+    tril,
+    triu,
+    unsqueeze,
+    var,
+    where,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import (
+    Tensor,
+    arange,
+    bool_,
+    double,
+    empty,
+    eye,
+    float16,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    full_like,
+    generator,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    linspace,
+    long,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+concat = cat
+
+
+def device(name: str) -> Device:
+    """``tg.device("cuda:0")``, like ``torch.device``."""
+    from .backend import as_device
+
+    return as_device(name)
+
+
+def cuda_is_available() -> bool:
+    return gpu_available()

@@ -1,0 +1,469 @@
+"""Reverse-mode automatic differentiation: ``Config``, ``Function`` and the graph walk.
+
+How it works, in three sentences. Every differentiable op is a ``Function`` subclass whose
+``forward`` computes on raw arrays and whose ``backward`` turns the output gradient into input
+gradients. ``Function.apply`` runs the forward and, when gradients are wanted, links the output
+tensor to the function that made it (``tensor._ctx``) and to that function's inputs
+(``ctx.inputs``), so the tensors form a graph. ``backward`` sorts that graph topologically and
+visits it in reverse, applying the chain rule once per node.
+
+Core ops write ``backward`` with Tensor operations, so ``create_graph=True`` records the backward
+pass as a graph of its own (higher-order gradients). When ``create_graph`` is False the backward
+runs under ``no_grad`` and builds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .backend import get_array_module
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+# ----------------------------------------------------------------------------------------------
+# Global switches: one Config, one context-manager mechanism
+# ----------------------------------------------------------------------------------------------
+
+
+class Config:
+    """Process-wide switches. Change them with the context managers below, not by hand.
+
+    grad_enabled   record graphs for autograd (``no_grad()`` turns it off)
+    kernel         "auto" | "reference" | "numba" | "cuda": which kernel implementation the
+                   kernel-backed ops (conv, pooling, attention) call (``use_kernel()``)
+    anomaly        check every forward output and backward gradient for NaN/Inf
+    default_dtype  dtype of tensors made from Python floats
+    hooks          observers of every op call (study tools: tracer, profiler, recorder);
+                   empty by default, which costs one truth test per op
+    """
+
+    grad_enabled: bool = True
+    kernel: str = "auto"
+    anomaly: bool = False
+    default_dtype: Any = np.float32
+    hooks: tuple = ()
+
+
+class _Override(contextlib.ContextDecorator):
+    """Set ``Config`` attributes inside a ``with`` block (or a decorated function)."""
+
+    def __init__(self, **changes):
+        for key in changes:
+            if not hasattr(Config, key):
+                raise AttributeError(f"Config has no setting {key!r}")
+        self.changes = changes
+        self._saved: list[dict] = []
+
+    def __enter__(self):
+        self._saved.append({key: getattr(Config, key) for key in self.changes})
+        for key, value in self.changes.items():
+            setattr(Config, key, value)
+        return self
+
+    def __exit__(self, *exc):
+        for key, value in self._saved.pop().items():
+            setattr(Config, key, value)
+        return False
+
+
+def no_grad():
+    """Context manager / decorator: run without recording a graph (inference, optimizer steps)."""
+    return _Override(grad_enabled=False)
+
+
+def enable_grad():
+    """Context manager / decorator: record graphs again inside a ``no_grad`` block."""
+    return _Override(grad_enabled=True)
+
+
+def set_grad_enabled(mode: bool):
+    return _Override(grad_enabled=bool(mode))
+
+
+def is_grad_enabled() -> bool:
+    return Config.grad_enabled
+
+
+def detect_anomaly():
+    """Context manager: raise as soon as a forward or backward produces NaN or Inf, naming the op
+    and the line of user code whose forward created it."""
+    return _Override(anomaly=True)
+
+
+def use_kernel(kernel: str):
+    """Context manager: pick the kernel implementation ("auto", "reference", "numba", "cuda")."""
+    from .backend import KERNEL_CHOICES
+
+    if kernel not in KERNEL_CHOICES:
+        raise ValueError(f"use_kernel: expected one of {KERNEL_CHOICES}, got {kernel!r}")
+    return _Override(kernel=kernel)
+
+
+def add_hook(hook) -> contextlib.AbstractContextManager:
+    """Context manager: observe every op. ``hook`` may define ``on_forward(fn, out, seconds)``
+    and ``on_backward(fn, grad_output, grad_inputs, seconds)``; both are optional."""
+    return _Override(hooks=Config.hooks + (hook,))
+
+
+# ----------------------------------------------------------------------------------------------
+# Function: one differentiable op
+# ----------------------------------------------------------------------------------------------
+
+
+def _user_frame() -> str:
+    """``file:line`` of the first stack frame outside tinygrad_edu (where the user called the op)."""
+    for frame in reversed(traceback.extract_stack(limit=30)[:-1]):
+        if "tinygrad_edu" not in frame.filename.replace("\\", "/").split("/site-packages/")[-1]:
+            return f"{frame.filename}:{frame.lineno} ({frame.line})"
+    return "<unknown>"
+
+
+class Function:
+    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors, side by side.
+
+    Subclasses implement::
+
+        def forward(self, *arrays, **options) -> array
+        def backward(self, dy: Tensor) -> Tensor | array | None | tuple of those (one per input)
+
+    Inside ``backward``: ``self.inputs`` are the input Tensors, ``self.output`` is the output
+    Tensor, ``self.saved`` holds what ``forward`` passed to ``save_for_backward`` and
+    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient.
+
+    Kernel-backed ops that can only be differentiated once set ``once_differentiable = True``;
+    their gradients then refuse to be differentiated again, with a clear error.
+    """
+
+    once_differentiable = False
+
+    inputs: tuple
+    needs_input_grad: tuple
+    saved: tuple = ()
+    freed: bool = False
+    created_at: str | None = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{self.name}.forward is not implemented")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{self.name}.backward is not implemented")
+
+    def save_for_backward(self, *values) -> None:
+        self.saved = values
+
+    @property
+    def output(self) -> Tensor:
+        out = self._output_ref()
+        if out is None:
+            raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
+        return out
+
+    def release(self) -> None:
+        """Drop everything kept for backward (inputs, saved arrays): the graph is spent."""
+        self.saved = ()
+        self.inputs = ()
+        self.freed = True
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge."""
+        from .tensor import Tensor
+
+        ctx = cls()
+        tensors = tuple(a for a in args if isinstance(a, Tensor))
+        _check_same_device(ctx, tensors)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        hooks = Config.hooks
+        start = time.perf_counter() if hooks else 0.0
+
+        out_data = ctx.forward(*arrays, **kwargs)
+
+        requires_grad = Config.grad_enabled and any(t.requires_grad for t in tensors)
+        out = Tensor._wrap(out_data, requires_grad)
+        if requires_grad:
+            ctx.inputs = tensors
+            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            ctx._output_ref = weakref.ref(out)
+            out._ctx = ctx
+            if Config.anomaly:
+                ctx.created_at = _user_frame()
+        if Config.anomaly:
+            _check_finite(out.data, f"forward of {ctx.name}", ctx, tensors)
+        if hooks:
+            seconds = time.perf_counter() - start
+            ctx.inputs_for_hooks = tensors
+            ctx.kwargs_for_hooks = kwargs
+            ctx.args_for_hooks = args
+            for hook in hooks:
+                on_forward = getattr(hook, "on_forward", None)
+                if on_forward is not None:
+                    on_forward(ctx, out, seconds)
+        return out
+
+
+def _check_same_device(ctx: Function, tensors: tuple) -> None:
+    if len(tensors) < 2:
+        return
+    first = type(tensors[0].data)
+    for t in tensors[1:]:
+        if type(t.data) is not first:
+            devices = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in tensors)
+            raise RuntimeError(
+                f"{ctx.name}: expected all tensors on the same device, got {devices}. "
+                "Move them with .to(device) first."
+            )
+
+
+def _check_finite(array, what: str, ctx: Function, tensors=()) -> None:
+    xp = get_array_module(array)
+    if array.dtype.kind in "fc" and not bool(xp.isfinite(array).all()):
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        where = f" (forward called at {ctx.created_at})" if ctx.created_at else ""
+        raise RuntimeError(
+            f"detect_anomaly: {what} produced NaN or Inf; output shape {tuple(array.shape)}, "
+            f"input shapes [{shapes}]{where}"
+        )
+
+
+class _NotTwiceDifferentiable(Function):
+    """Wraps a gradient produced by a once-differentiable op: differentiating it again raises."""
+
+    def forward(self, g, *, op_name):
+        self.op_name = op_name
+        return g
+
+    def backward(self, dy):
+        raise RuntimeError(
+            f"{self.op_name}: its backward is computed by a kernel and is not differentiable; "
+            "second-order gradients through it are not supported"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# The graph walk
+# ----------------------------------------------------------------------------------------------
+
+
+def _topological_order(roots) -> list:
+    """Every tensor that needs a gradient, reachable from ``roots``, parents before children.
+
+    Iterative depth-first search (no recursion limit); parents are visited in input order, so
+    the order is the same on every run.
+    """
+    order: list = []
+    visited: set[int] = set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            ctx = node._ctx
+            if ctx is not None:
+                for parent in reversed(ctx.inputs):
+                    if parent.requires_grad and id(parent) not in visited:
+                        stack.append((parent, False))
+    return order
+
+
+def _as_grad_tuple(ctx: Function, grads) -> tuple:
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(ctx.inputs):
+        raise RuntimeError(
+            f"{ctx.name}.backward returned {len(grads)} gradient(s) but the op has "
+            f"{len(ctx.inputs)} tensor input(s)"
+        )
+    return grads
+
+
+def run_backward(
+    roots,
+    root_grads,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    capture: tuple | None = None,
+):
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``capture``, gradients are accumulated into ``.grad`` of leaf tensors (and of
+    tensors that called ``retain_grad()``). With ``capture`` (a tuple of tensors), their
+    gradients are returned instead and no ``.grad`` is touched (``tinygrad_edu.grad``).
+    """
+    from .tensor import Tensor
+
+    order = _topological_order(roots)
+    grads: dict[int, Tensor] = {}
+    for root, g in zip(roots, root_grads):
+        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
+    captured = {id(t): None for t in capture} if capture is not None else None
+    hooks = Config.hooks
+
+    with _Override(grad_enabled=create_graph):
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue  # no gradient reaches this node
+            for hook in node._hooks:
+                replaced = hook(g)
+                if replaced is not None:
+                    g = replaced
+            ctx = node._ctx
+            if captured is not None:
+                if id(node) in captured:
+                    captured[id(node)] = g
+            elif ctx is None or node._retains_grad:
+                _accumulate_grad(node, g, create_graph)
+            if ctx is None:
+                continue
+            if ctx.freed:
+                raise RuntimeError(
+                    f"backward through {ctx.name} a second time: its saved values were freed "
+                    "by the first backward. Pass retain_graph=True to the first backward() "
+                    "if you need to backward through the graph again."
+                )
+            start = time.perf_counter() if hooks else 0.0
+            if create_graph and ctx.once_differentiable:
+                with no_grad():
+                    input_grads = _as_grad_tuple(ctx, ctx.backward(g))
+            else:
+                input_grads = _as_grad_tuple(ctx, ctx.backward(g))
+
+            # chain rule: each input's gradient is the sum over every path through which it
+            # reaches the output, so contributions from several consumers are added up
+            produced = []
+            for inp, gi, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
+                if gi is None or not needed:
+                    produced.append(None)
+                    continue
+                if not isinstance(gi, Tensor):
+                    gi = Tensor._wrap(gi, False)
+                if gi.shape != inp.shape:
+                    raise RuntimeError(
+                        f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
+                        f"for an input of shape {tuple(inp.shape)}"
+                    )
+                if create_graph and ctx.once_differentiable:
+                    gi = _NotTwiceDifferentiable.apply(gi, op_name=ctx.name)
+                if Config.anomaly:
+                    _check_finite(gi.data, f"backward of {ctx.name}", ctx, ctx.inputs)
+                previous = grads.get(id(inp))
+                grads[id(inp)] = gi if previous is None else previous + gi
+                produced.append(gi)
+            if hooks:
+                seconds = time.perf_counter() - start
+                for hook in hooks:
+                    on_backward = getattr(hook, "on_backward", None)
+                    if on_backward is not None:
+                        on_backward(ctx, g, tuple(produced), seconds)
+            if not retain_graph:
+                ctx.release()
+
+    if captured is not None:
+        return tuple(captured[id(t)] for t in capture)
+    return None
+
+
+def _accumulate_grad(node, g, create_graph: bool) -> None:
+    from .tensor import Tensor
+
+    if not create_graph:
+        g = Tensor._wrap(g.data, False)
+    if node.grad is None:
+        node.grad = g
+    elif create_graph:
+        node.grad = node.grad + g
+    else:
+        node.grad = Tensor._wrap(node.grad.data + g.data, False)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not stored in ``.grad``).
+
+    Like ``torch.autograd.grad``. With ``create_graph=True`` the returned gradients are part of
+    a graph themselves, so they can be differentiated again (Hessian-vector products, gradient
+    penalties).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = tg.grad((x ** 3).sum(), x, create_graph=True)  # 3 x^2
+    >>> (h,) = tg.grad(g.sum(), x)                             # 6 x
+    >>> h.tolist()
+    [6.0, 12.0]
+    """
+    from .tensor import Tensor
+
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad")
+    root_grads = tuple(
+        _initial_grad(out, g, "grad") for out, g in zip(outputs, grad_outputs)
+    )
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(outputs, root_grads, retain_graph, create_graph, capture=inputs)
+    if not allow_unused:
+        for i, g in enumerate(result):
+            if g is None:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
+                    "the outputs; pass allow_unused=True to get None for it"
+                )
+    return result
+
+
+def _initial_grad(out, gradient, op: str):
+    """The seed gradient for ``out``: ones for a scalar, else the user's ``gradient``."""
+    from .tensor import Tensor
+
+    if not out.requires_grad:
+        raise RuntimeError(
+            f"{op}: tensor of shape {tuple(out.shape)} does not require grad and has no grad_fn "
+            "(did you create it under no_grad, or forget requires_grad=True on the inputs?)"
+        )
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be implicitly created only for scalar outputs, but the output "
+                f"has shape {tuple(out.shape)}; pass gradient= (same shape as the output)"
+            )
+        xp = get_array_module(out.data)
+        return Tensor._wrap(xp.ones_like(out.data), False)
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(gradient, dtype=out.dtype, device=out.device)
+    if gradient.shape != out.shape:
+        raise RuntimeError(
+            f"{op}: gradient has shape {tuple(gradient.shape)} but the output has shape "
+            f"{tuple(out.shape)}"
+        )
+    return gradient

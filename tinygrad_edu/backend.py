@@ -1,0 +1,218 @@
+"""The one place that decides *where* arrays live and *which* kernel an op calls.
+
+- ``get_array_module(*arrays)`` returns ``numpy`` or ``cupy`` from the arrays themselves
+  (Chainer/DeZero's ``get_array_module``): op code is written once against ``xp``.
+- ``Device`` parses ``"cpu"``, ``"cuda"`` and ``"cuda:0"``; ``to_device`` moves arrays.
+- ``gpu_available()`` detects a real GPU through CuPy. Never through numba: under the CUDA
+  simulator ``numba.cuda.is_available()`` is True on a machine with no GPU at all.
+- ``kernel(family, name, array)`` returns the kernel function an op should call, following
+  ``Config.kernel`` ("auto" | "reference" | "numba" | "cuda").
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+_CUPY: ModuleType | None = None
+_CUPY_CHECKED = False
+
+
+def _cupy() -> ModuleType | None:
+    """Import cupy once; None when it is missing or no device is present."""
+    global _CUPY, _CUPY_CHECKED
+    if not _CUPY_CHECKED:
+        _CUPY_CHECKED = True
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _CUPY = cupy
+        except Exception:
+            _CUPY = None
+    return _CUPY
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed and sees at least one CUDA device."""
+    return _cupy() is not None
+
+
+def is_cupy_array(a) -> bool:
+    cp = _CUPY
+    return cp is not None and isinstance(a, cp.ndarray)
+
+
+def get_array_module(*arrays) -> ModuleType:
+    """``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    cp = _CUPY
+    if cp is not None:
+        for a in arrays:
+            if isinstance(a, cp.ndarray):
+                return cp
+    return np
+
+
+# ----------------------------------------------------------------------------------------------
+# Devices
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device: ``Device("cpu")`` or ``Device("cuda", 0)``. Compares equal to its string."""
+
+    type: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + (
+            ")" if self.index is None else f", index={self.index})"
+        )
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = as_device(other)
+            except ValueError:
+                return False
+        if not isinstance(other, Device):
+            return NotImplemented
+        return (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = Device("cpu")
+
+
+def as_device(device: str | Device | None) -> Device:
+    """Parse ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (or a Device). ``"cuda"`` means ``"cuda:0"``."""
+    if device is None:
+        return CPU
+    if isinstance(device, Device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {device!r}")
+    text = device.strip().lower()
+    if text == "cpu":
+        return CPU
+    if text == "cuda":
+        return Device("cuda", 0)
+    if text.startswith("cuda:") and text[5:].isdigit():
+        return Device("cuda", int(text[5:]))
+    raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def device_of(array) -> Device:
+    """The device an array lives on."""
+    if is_cupy_array(array):
+        return Device("cuda", int(array.device.id))
+    return CPU
+
+
+def _require_gpu(device: Device) -> ModuleType:
+    cp = _cupy()
+    if cp is None:
+        raise RuntimeError(
+            f"device {device}: no CUDA GPU available. Install the GPU extra "
+            "(pip install 'tinygrad-edu[gpu]') on a machine with an NVIDIA GPU, or use 'cpu'."
+        )
+    count = cp.cuda.runtime.getDeviceCount()
+    if device.index is not None and device.index >= count:
+        raise RuntimeError(f"device {device}: only {count} CUDA device(s) present")
+    return cp
+
+
+def array_module_for(device: Device) -> ModuleType:
+    """The array module that allocates on ``device``."""
+    return np if device.type == "cpu" else _require_gpu(device)
+
+
+def to_device(array, device: str | Device):
+    """Return ``array`` on ``device`` (no copy when it is already there)."""
+    device = as_device(device)
+    if device.type == "cpu":
+        if is_cupy_array(array):
+            return array.get()
+        return array
+    cp = _require_gpu(device)
+    if isinstance(array, cp.ndarray) and array.device.id == device.index:
+        return array
+    with cp.cuda.Device(device.index):
+        return cp.asarray(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    return array.get() if is_cupy_array(array) else np.asarray(array)
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernel dispatch
+# ----------------------------------------------------------------------------------------------
+
+KERNEL_CHOICES = ("auto", "reference", "numba", "cuda")
+_PACKAGE_OF = {"reference": "reference", "numba": "cpu", "cuda": "cuda"}
+
+
+@functools.cache
+def _kernel_module(impl: str, family: str) -> ModuleType:
+    return importlib.import_module(f"tinygrad_edu.kernels.{_PACKAGE_OF[impl]}.{family}")
+
+
+def resolve_kernel_choice(choice: str, on_gpu: bool) -> str:
+    """Map a ``Config.kernel`` value to a concrete implementation for this device.
+
+    "auto" picks "cuda" for GPU arrays and "numba" for CPU arrays. Asking for "cuda" with CPU
+    arrays, or "numba" with GPU arrays, is an error (the data would have to cross devices).
+    """
+    if choice not in KERNEL_CHOICES:
+        raise ValueError(f"kernel: expected one of {KERNEL_CHOICES}, got {choice!r}")
+    if choice == "auto":
+        return "cuda" if on_gpu else "numba"
+    if choice == "cuda" and not on_gpu:
+        raise RuntimeError(
+            "kernel='cuda' needs tensors on a CUDA device; move them with .cuda() or use "
+            "kernel='auto'/'numba'/'reference' for CPU tensors"
+        )
+    if choice == "numba" and on_gpu:
+        raise RuntimeError("kernel='numba' runs on the CPU; these tensors are on the GPU")
+    return choice
+
+
+def kernel(family: str, name: str, *arrays):
+    """The kernel function ``name`` of ``family`` chosen by ``Config.kernel`` for these arrays.
+
+    The reference kernels are NumPy code; on a GPU they run on host copies of the arrays.
+    """
+    from .autograd import Config
+
+    on_gpu = any(is_cupy_array(a) for a in arrays)
+    impl = resolve_kernel_choice(Config.kernel, on_gpu)
+    fn = getattr(_kernel_module(impl, family), name)
+    if impl == "reference" and on_gpu:
+        return _on_host(fn)
+    return fn
+
+
+def _on_host(fn):
+    """Wrap a NumPy kernel so that it accepts and returns CuPy arrays (via host copies)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        args = [to_numpy(a) if is_cupy_array(a) else a for a in args]
+        out = fn(*args, **kwargs)
+        cp = _cupy()
+        if isinstance(out, tuple):
+            return tuple(cp.asarray(o) if isinstance(o, np.ndarray) else o for o in out)
+        return cp.asarray(out)
+
+    return wrapper

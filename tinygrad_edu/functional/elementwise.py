@@ -1,0 +1,706 @@
+"""Elementwise ops: arithmetic, math functions and activations.
+
+Each op is a ``Function`` with ``forward`` (arrays) and ``backward`` (Tensors) side by side,
+then a lowercase wrapper. Binary ops broadcast like NumPy; their backward calls ``sum_to``
+(summing over the broadcast axes undoes the broadcast).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from ..autograd import Config, Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .shape import sum_to
+
+# ----------------------------------------------------------------------------------------------
+# Operands: scalars on either side, dtype promotion like torch
+# ----------------------------------------------------------------------------------------------
+
+
+def _promoted_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch's rule: a float tensor is not upcast by an integer one (float32 + int64 = float32)."""
+    if a == b:
+        return a
+    if a.kind == "f" and b.kind != "f":
+        return a
+    if b.kind == "f" and a.kind != "f":
+        return b
+    return np.promote_types(a, b)
+
+
+def _scalar_tensor(value, like: Tensor) -> Tensor:
+    """A constant tensor for a Python scalar, in ``like``'s dtype (``x * 0.5`` stays float32)."""
+    xp = get_array_module(like.data)
+    if isinstance(value, bool):
+        dtype = like.dtype
+    elif isinstance(value, numbers.Integral):
+        dtype = like.dtype if like.dtype.kind in "fiu" else np.dtype(np.int64)
+    elif isinstance(value, numbers.Real):
+        dtype = like.dtype if like.dtype.kind == "f" else np.dtype(Config.default_dtype)
+    else:
+        raise TypeError(f"expected a Tensor or a number, got {type(value).__name__}")
+    return Tensor._wrap(xp.asarray(value, dtype=dtype), False)
+
+
+def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
+    """Turn ``a`` and ``b`` (Tensors, scalars or arrays) into two tensors of one dtype."""
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{op}: expected at least one Tensor, got {type(a)} and {type(b)}")
+        a = _scalar_tensor(a, b) if np.isscalar(a) else Tensor(a, device=b.device)
+    if not isinstance(b, Tensor):
+        b = _scalar_tensor(b, a) if np.isscalar(b) else Tensor(b, device=a.device)
+    if a.dtype != b.dtype:
+        dtype = _promoted_dtype(a.dtype, b.dtype)
+        a = cast(a, dtype) if a.dtype != dtype else a
+        b = cast(b, dtype) if b.dtype != dtype else b
+    return a, b
+
+
+def _broadcast_error(op: str, a, b) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together "
+        "(trailing dimensions must be equal or 1)"
+    )
+
+
+def _binary(op: str, fn, a, b):
+    """Apply a NumPy binary function, turning NumPy's broadcast error into one naming ``op``."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
+        raise
+
+
+# ----------------------------------------------------------------------------------------------
+# Casting and copying
+# ----------------------------------------------------------------------------------------------
+
+
+class Cast(Function):
+    """y = x as another dtype;  dx = dy cast back to x's dtype (zero for integer inputs)."""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, dy):
+        return cast(dy, self.in_dtype)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype=dtype)
+
+
+class Clone(Function):
+    """y = a copy of x;  dx = dy"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, dy):
+        return dy
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Arithmetic
+# ----------------------------------------------------------------------------------------------
+
+
+class Add(Function):
+    """y = a + b;  da = sum_to(dy), db = sum_to(dy)"""
+
+    def forward(self, a, b):
+        return _binary("add", operator.add, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        return sum_to(dy, a.shape), sum_to(dy, b.shape)
+
+
+class Sub(Function):
+    """y = a - b;  da = sum_to(dy), db = -sum_to(dy)"""
+
+    def forward(self, a, b):
+        return _binary("sub", operator.sub, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        return sum_to(dy, a.shape), sum_to(-dy, b.shape)
+
+
+class Mul(Function):
+    """y = a * b;  da = sum_to(dy * b), db = sum_to(dy * a)"""
+
+    def forward(self, a, b):
+        return _binary("mul", operator.mul, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = sum_to(dy * b, a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(dy * a, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """y = a / b;  da = sum_to(dy / b), db = sum_to(-dy * a / b^2)"""
+
+    def forward(self, a, b):
+        return _binary("div", operator.truediv, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = sum_to(dy / b, a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(-dy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Neg(Function):
+    """y = -x;  dx = -dy"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, dy):
+        return -dy
+
+
+def add(a, b, alpha=1) -> Tensor:
+    a, b = operands("add", a, b)
+    if alpha != 1:
+        b = b * alpha
+    return Add.apply(a, b)
+
+
+def sub(a, b, alpha=1) -> Tensor:
+    a, b = operands("sub", a, b)
+    if alpha != 1:
+        b = b * alpha
+    return Sub.apply(a, b)
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*operands("mul", a, b))
+
+
+def div(a, b) -> Tensor:
+    a, b = operands("div", a, b)
+    if a.dtype.kind != "f":  # true division of integers gives floats, as in torch
+        a, b = cast(a, Config.default_dtype), cast(b, Config.default_dtype)
+    return Div.apply(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+class PowScalar(Function):
+    """y = x^p for a constant p;  dx = dy * p * x^(p-1)"""
+
+    def forward(self, x, p):
+        self.p = p
+        return x**p
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        if self.p == 0:
+            return dy * 0
+        return dy * (self.p * x ** (self.p - 1))
+
+
+class Pow(Function):
+    """y = a^b;  da = dy * b * a^(b-1),  db = dy * y * log(a)  (0 where a == 0)"""
+
+    def forward(self, a, b):
+        return _binary("pow", operator.pow, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = sum_to(dy * b * a ** (b - 1), a.shape)
+        if self.needs_input_grad[1]:
+            safe_log = where(a.data > 0, log(where(a.data > 0, a, 1.0)), 0.0)
+            db = sum_to(dy * self.output * safe_log, b.shape)
+        return da, db
+
+
+def pow(x, exponent) -> Tensor:
+    """``x ** exponent``; a number exponent is a constant, a tensor exponent gets a gradient."""
+    if isinstance(x, Tensor) and isinstance(exponent, numbers.Real):
+        if x.dtype.kind != "f" and (not float(exponent).is_integer() or exponent < 0):
+            x = cast(x, Config.default_dtype)
+        return PowScalar.apply(x, p=exponent)
+    return Pow.apply(*operands("pow", x, exponent))
+
+
+# ----------------------------------------------------------------------------------------------
+# Math functions
+# ----------------------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    """y = e^x;  dx = dy * y"""
+
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, dy):
+        return dy * self.output
+
+
+class Log(Function):
+    """y = ln x;  dx = dy / x"""
+
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy / x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = dy / (2 y)"""
+
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, dy):
+        return dy / (2 * self.output)
+
+
+class Abs(Function):
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, like torch)"""
+
+    def forward(self, x):
+        return get_array_module(x).abs(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * get_array_module(x.data).sign(x.data)
+
+
+class Sin(Function):
+    """y = sin x;  dx = dy * cos x"""
+
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * cos(x)
+
+
+class Cos(Function):
+    """y = cos x;  dx = -dy * sin x"""
+
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return -dy * sin(x)
+
+
+class Erf(Function):
+    """y = erf(x);  dx = dy * 2/sqrt(pi) * exp(-x^2)"""
+
+    def forward(self, x):
+        if get_array_module(x) is np:
+            from scipy.special import erf as erf_fn
+        else:
+            from cupyx.scipy.special import erf as erf_fn
+        return erf_fn(x).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * (2.0 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+def _float_input(op: str, x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x if x.dtype.kind == "f" else cast(x, Config.default_dtype)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(_float_input("exp", x))
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(_float_input("log", x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(_float_input("sqrt", x))
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch name
+    return Abs.apply(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin.apply(_float_input("sin", x))
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos.apply(_float_input("cos", x))
+
+
+def erf(x: Tensor) -> Tensor:
+    return Erf.apply(_float_input("erf", x))
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return pow(x, -0.5)
+
+
+def square(x: Tensor) -> Tensor:
+    return x * x
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations
+# ----------------------------------------------------------------------------------------------
+
+
+class Tanh(Function):
+    """y = tanh(x);  dx = dy * (1 - y^2)"""
+
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, dy):
+        y = self.output
+        return dy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)"""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(-xp.abs(x))  # never overflows: the stable form for both signs
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        y = self.output
+        return dy * y * (1 - y)
+
+
+class Relu(Function):
+    """y = max(x, 0);  dx = dy * [x > 0]"""
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * (x.data > 0).astype(dy.dtype)
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else slope * x;  dx = dy * (1 if x > 0 else slope)"""
+
+    def forward(self, x, negative_slope):
+        self.slope = negative_slope
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xp = get_array_module(x.data)
+        return dy * xp.where(x.data > 0, 1.0, self.slope).astype(dy.dtype)
+
+
+class Elu(Function):
+    """y = x if x > 0 else alpha (e^x - 1);  dx = dy * (1 if x > 0 else y + alpha)"""
+
+    def forward(self, x, alpha):
+        self.alpha = alpha
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * where(x.data > 0, 1.0, self.output + self.alpha)
+
+
+class Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta  (x where beta x > threshold);
+    dx = dy * sigmoid(beta x)  (dy where beta x > threshold)"""
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        xp = get_array_module(x)
+        bx = beta * x
+        smooth = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / beta
+        return xp.where(bx > threshold, x, smooth).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        linear = x.data * self.beta > self.threshold
+        return dy * where(linear, 1.0, sigmoid(x * self.beta))
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dx = dy * [lo <= x <= hi]"""
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return get_array_module(x).clip(x, lo, hi)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        inside = np.ones((), dtype=bool) if self.lo is None else x.data >= self.lo
+        if self.hi is not None:
+            inside = inside & (x.data <= self.hi)
+        return dy * inside.astype(dy.dtype)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(_float_input("tanh", x))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(_float_input("sigmoid", x))
+
+
+def relu(x: Tensor) -> Tensor:
+    return Relu.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyRelu.apply(x, negative_slope=negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return Elu.apply(_float_input("elu", x), alpha=alpha)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(_float_input("softplus", x), beta=beta, threshold=threshold)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x * Phi(x) = x/2 (1 + erf(x / sqrt 2));
+    ``approximate="tanh"``: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    Built from differentiable primitives, so every order of derivative is exact."""
+    x = _float_input("gelu", x)
+    if approximate == "none":
+        return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Tensor) -> Tensor:
+    """SiLU(x) = x * sigmoid(x)"""
+    return x * sigmoid(x)
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch names
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(x, lo=min, hi=max)
+
+
+# ----------------------------------------------------------------------------------------------
+# Selection: maximum, minimum, where
+# ----------------------------------------------------------------------------------------------
+
+
+class Maximum(Function):
+    """y = max(a, b);  the gradient goes to the larger input, split evenly on ties (torch)."""
+
+    def forward(self, a, b):
+        return _binary("maximum", get_array_module(a).maximum, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        a_wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+        return sum_to(dy * a_wins.astype(dy.dtype), a.shape), sum_to(
+            dy * (1 - a_wins).astype(dy.dtype), b.shape
+        )
+
+
+class Minimum(Function):
+    """y = min(a, b);  the gradient goes to the smaller input, split evenly on ties (torch)."""
+
+    def forward(self, a, b):
+        return _binary("minimum", get_array_module(a).minimum, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        a_wins = (a.data < b.data) + 0.5 * (a.data == b.data)
+        return sum_to(dy * a_wins.astype(dy.dtype), a.shape), sum_to(
+            dy * (1 - a_wins).astype(dy.dtype), b.shape
+        )
+
+
+class Where(Function):
+    """y = a where cond else b;  da = sum_to(dy * cond), db = sum_to(dy * ~cond)"""
+
+    def forward(self, a, b, cond):
+        self.cond = cond
+        xp = get_array_module(a)
+        try:
+            return xp.where(cond, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition {tuple(cond.shape)}, input {tuple(a.shape)} and other "
+                f"{tuple(b.shape)} cannot be broadcast together"
+            ) from None
+
+    def backward(self, dy):
+        a, b = self.inputs
+        zero = Tensor._wrap(get_array_module(dy.data).zeros((), dtype=dy.dtype))
+        da = sum_to(where(self.cond, dy, zero), a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(where(self.cond, zero, dy), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*operands("maximum", a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*operands("minimum", a, b))
+
+
+def where(condition, input, other) -> Tensor:  # noqa: A002 - torch names
+    """``input`` where ``condition`` is True, else ``other`` (torch.where)."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        xp = get_array_module(cond)
+        a = Tensor._wrap(xp.asarray(input, dtype=Config.default_dtype))
+        input, other = operands("where", a, other)
+    else:
+        input, other = operands("where", input, other)
+    xp = get_array_module(input.data)
+    cond = xp.asarray(cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    return Where.apply(input, other, cond=cond)
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """``value`` where ``mask`` is True, else ``x`` (mask broadcasts to x's shape)."""
+    mask_data = mask.data if isinstance(mask, Tensor) else mask
+    if tuple(np.broadcast_shapes(mask_data.shape, x.shape)) != tuple(x.shape):
+        raise ValueError(
+            f"masked_fill: mask of shape {tuple(mask_data.shape)} does not broadcast to the "
+            f"input's shape {tuple(x.shape)}"
+        )
+    return where(mask_data, _scalar_tensor(value, x) if np.isscalar(value) else value, x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparisons: no gradient, bool results
+# ----------------------------------------------------------------------------------------------
+
+
+def _compare(op: str, ufunc_name: str, a, b) -> Tensor:
+    a, b = operands(op, a, b)
+    fn = getattr(get_array_module(a.data), ufunc_name)
+    return Tensor._wrap(_binary(op, fn, a.data, b.data), False)
+
+
+def eq(a, b) -> Tensor:
+    return _compare("eq", "equal", a, b)
+
+
+def ne(a, b) -> Tensor:
+    return _compare("ne", "not_equal", a, b)
+
+
+def lt(a, b) -> Tensor:
+    return _compare("lt", "less", a, b)
+
+
+def le(a, b) -> Tensor:
+    return _compare("le", "less_equal", a, b)
+
+
+def gt(a, b) -> Tensor:
+    return _compare("gt", "greater", a, b)
+
+
+def ge(a, b) -> Tensor:
+    return _compare("ge", "greater_equal", a, b)
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._wrap(get_array_module(x.data).logical_not(x.data), False)
+
+
+def logical_and(a: Tensor, b: Tensor) -> Tensor:
+    return _compare("logical_and", "logical_and", a, b)
+
+
+def logical_or(a: Tensor, b: Tensor) -> Tensor:
+    return _compare("logical_or", "logical_or", a, b)
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor._wrap(get_array_module(x.data).isnan(x.data), False)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor._wrap(get_array_module(x.data).isfinite(x.data), False)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Tensor._wrap(get_array_module(x.data).sign(x.data), False)
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    a, b = operands("allclose", a, b)
+    return bool(get_array_module(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
+
+
+# ----------------------------------------------------------------------------------------------
+# Dropout
+# ----------------------------------------------------------------------------------------------
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout);
+    identity when ``training`` is False.  dx = dy * mask / (1 - p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    from ..tensor import _random_array
+
+    keep = _random_array("uniform", x.shape, x.dtype, x.device) >= p
+    scale = keep.astype(x.dtype) * (1.0 / (1.0 - p))
+    return x * Tensor._wrap(scale, False)

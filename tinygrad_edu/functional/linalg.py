@@ -1,0 +1,86 @@
+"""Matrix multiplication: 1-d, 2-d and batched with broadcast batch dimensions."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .elementwise import operands
+from .shape import reshape, sum_to, transpose, unsqueeze
+
+
+class MatMul(Function):
+    """Y = A @ B;  dA = dY @ B^T,  dB = A^T @ dY  (summed over broadcast batch dims).
+
+    1-d operands are treated as a row (A) or a column (B) vector and the extra dim is removed
+    again, exactly like ``numpy.matmul``.
+    """
+
+    def forward(self, a, b):
+        return get_array_module(a).matmul(a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        a2 = a if a.ndim > 1 else reshape(a, 1, -1)  # (1, K)
+        b2 = b if b.ndim > 1 else reshape(b, -1, 1)  # (K, 1)
+        if a.ndim == 1:
+            dy = unsqueeze(dy, -2)  # (..., 1, N)
+        if b.ndim == 1:
+            dy = unsqueeze(dy, -1)  # (..., M, 1)
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = reshape(sum_to(dy @ transpose(b2, -1, -2), a2.shape), a.shape)  # (..., M, K)
+        if self.needs_input_grad[1]:
+            db = reshape(sum_to(transpose(a2, -1, -2) @ dy, b2.shape), b.shape)  # (..., K, N)
+        return da, db
+
+
+def _matmul_error(a: Tensor, b: Tensor) -> str | None:
+    if a.ndim == 0 or b.ndim == 0:
+        return "both arguments to matmul need to be at least 1-d"
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        return f"inner dimensions {k_a} and {k_b} differ"
+    return None
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with numpy.matmul semantics (batch dims broadcast)."""
+    a, b = operands("matmul", a, b)
+    problem = _matmul_error(a, b)
+    if problem is None:
+        try:
+            return MatMul.apply(a, b)
+        except ValueError:
+            problem = "batch dimensions cannot be broadcast together"
+    raise ValueError(
+        f"matmul: cannot multiply shapes {tuple(a.shape)} and {tuple(b.shape)}: {problem}"
+    )
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expects 2-d tensors, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValueError(f"bmm: expects 3-d tensors, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    return matmul(reshape(a, -1, 1), reshape(b, 1, -1))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b with W of shape (out_features, in_features), like torch."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1]} features but weight expects {weight.shape[-1]} "
+            f"(x: {tuple(x.shape)}, weight: {tuple(weight.shape)})"
+        )
+    y = matmul(x, transpose(weight, 0, 1))  # (..., out_features)
+    return y if bias is None else y + bias

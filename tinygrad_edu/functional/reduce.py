@@ -1,0 +1,274 @@
+"""Reductions (sum, mean, var, max, logsumexp, ...) and the softmax family.
+
+A reduction's backward spreads the output gradient back over the reduced axes: ``sum`` copies
+it to every element, ``max`` sends it to the winner, ``logsumexp`` weights it by the softmax.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .elementwise import _float_input, cast, exp, sqrt
+from .elementwise import abs as abs_
+from .shape import _dim, broadcast_to, reshape
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _axes(op: str, dim, ndim: int) -> tuple:
+    """``dim`` (None, int or tuple of ints) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
+    if len(axes) != len(dims):
+        raise ValueError(f"{op}: dim {dim} names the same dimension twice")
+    return axes
+
+
+def _keepdim_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _count(shape: tuple, axes: tuple) -> int:
+    return int(np.prod([shape[a] for a in axes])) if axes else 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Sum and friends
+# ----------------------------------------------------------------------------------------------
+
+
+class Sum(Function):
+    """y = sum of x over ``axes``;  dx = dy broadcast back over the summed axes"""
+
+    def forward(self, x, axes, keepdim):
+        self.axes = axes
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return broadcast_to(reshape(dy, _keepdim_shape(x.shape, self.axes)), x.shape)
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all dimensions when None); bool and int inputs sum to int64."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    return Sum.apply(x, axes=_axes("sum", dim, x.ndim), keepdim=keepdim)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Arithmetic mean over ``dim``: sum / count."""
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"mean: could not infer output dtype; input dtype must be floating point, got "
+            f"{x.dtype}. Use x.float().mean()"
+        )
+    axes = _axes("mean", dim, x.ndim)
+    return sum(x, axes, keepdim) * (1.0 / max(_count(x.shape, axes), 1))
+
+
+def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: int | None = None) -> Tensor:
+    """Variance: sum (x - mean)^2 / (N - correction); correction=1 (unbiased) by default."""
+    x = _float_input("var", x)
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes("var", dim, x.ndim)
+    diff = x - mean(x, axes, keepdim=True)
+    denominator = _count(x.shape, axes) - correction
+    scale = 1.0 / denominator if denominator > 0 else float("nan")
+    return sum(diff * diff, axes, keepdim) * scale
+
+
+def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
+        correction: int | None = None) -> Tensor:
+    """Standard deviation: sqrt(var)."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction))
+
+
+def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
+    """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
+    if p == 2:
+        return sqrt(sum(x * x, dim, keepdim))
+    if p == 1:
+        return sum(abs_(x), dim, keepdim)
+    return sum(abs_(x) ** p, dim, keepdim) ** (1.0 / p)
+
+
+# ----------------------------------------------------------------------------------------------
+# Max / min
+# ----------------------------------------------------------------------------------------------
+
+
+class MaxReduce(Function):
+    """y = max of x over ``axes``;  dx = dy at the maximum (split evenly between ties when
+    reducing everything, at the returned index when reducing one dim, like torch)"""
+
+    def forward(self, x, axes, keepdim, negate, one_hot_index):
+        xp = get_array_module(x)
+        values = -x if negate else x
+        y = values.max(axis=axes, keepdims=True)
+        if one_hot_index is not None:  # the winner is the returned index along the dim
+            along = [-1 if i == axes[0] else 1 for i in range(x.ndim)]
+            mask = xp.arange(x.shape[axes[0]]).reshape(along) == one_hot_index
+        else:
+            mask = values == y
+            mask = mask / mask.sum(axis=axes, keepdims=True)
+        self.mask = mask.astype(x.dtype)
+        self.axes = axes
+        y = -y if negate else y
+        return y if keepdim else y.reshape(tuple(s for i, s in enumerate(y.shape) if i not in axes))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return reshape(dy, _keepdim_shape(x.shape, self.axes)) * self.mask
+
+
+def _extreme(op: str, x: Tensor, dim, keepdim: bool, negate: bool):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.data.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    if isinstance(dim, Tensor):  # max(a, b) is the elementwise maximum, as in torch
+        from .elementwise import maximum, minimum
+
+        return minimum(x, dim) if negate else maximum(x, dim)
+    if dim is None:
+        return MaxReduce.apply(x, axes=tuple(range(x.ndim)), keepdim=False, negate=negate,
+                               one_hot_index=None)
+    d = _dim(op, dim, x.ndim)
+    xp = get_array_module(x.data)
+    index = (xp.argmin if negate else xp.argmax)(x.data, axis=d, keepdims=True)
+    values = MaxReduce.apply(x, axes=(d,), keepdim=keepdim, negate=negate, one_hot_index=index)
+    indices = index if keepdim else index.squeeze(d)
+    return MaxResult(values, Tensor._wrap(indices.astype(np.int64), False))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch name
+    """``max(x)`` -> the largest element; ``max(x, dim)`` -> (values, indices); ``max(a, b)``
+    -> elementwise maximum."""
+    return _extreme("max", x, dim, keepdim, negate=False)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch name
+    """``min(x)``, ``min(x, dim)`` -> (values, indices), ``min(a, b)``: like ``max``."""
+    return _extreme("min", x, dim, keepdim, negate=True)
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return MaxReduce.apply(x, axes=_axes("amax", dim, x.ndim), keepdim=keepdim, negate=False,
+                           one_hot_index=None)
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return MaxReduce.apply(x, axes=_axes("amin", dim, x.ndim), keepdim=keepdim, negate=True,
+                           one_hot_index=None)
+
+
+def _arg_extreme(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    xp = get_array_module(x.data)
+    fn = xp.argmax if op == "argmax" else xp.argmin
+    if dim is None:
+        return Tensor._wrap(xp.asarray(fn(x.data)).astype(np.int64), False)
+    d = _dim(op, dim, x.ndim)
+    return Tensor._wrap(fn(x.data, axis=d, keepdims=keepdim).astype(np.int64), False)
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme("argmax", x, dim, keepdim)
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg_extreme("argmin", x, dim, keepdim)
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = None if dim is None else _axes("any", dim, x.ndim)
+    return Tensor._wrap(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keepdim)))
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = None if dim is None else _axes("all", dim, x.ndim)
+    return Tensor._wrap(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
+
+
+# ----------------------------------------------------------------------------------------------
+# logsumexp and softmax
+# ----------------------------------------------------------------------------------------------
+
+
+class LogSumExp(Function):
+    """y = log sum_j e^(x_j) = m + log sum_j e^(x_j - m) with m = max x (never overflows);
+    dx = dy * e^(x - y) = dy * softmax(x)"""
+
+    def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
+        self.axes = axes
+        m = x.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows stay -inf instead of NaN
+        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        return y if keepdim else y.reshape(tuple(s for i, s in enumerate(y.shape) if i not in axes))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        keep = _keepdim_shape(x.shape, self.axes)
+        return reshape(dy, keep) * exp(x - reshape(self.output, keep))
+
+
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    x = _float_input("logsumexp", x)
+    return LogSumExp.apply(x, axes=_axes("logsumexp", dim, x.ndim), keepdim=keepdim)
+
+
+class Softmax(Function):
+    """y_i = e^(x_i - m) / sum_j e^(x_j - m);  dx = y * (dy - sum_j dy_j y_j)"""
+
+    def forward(self, x, dim):
+        xp = get_array_module(x)
+        self.dim = dim
+        e = xp.exp(x - x.max(axis=dim, keepdims=True))
+        return e / e.sum(axis=dim, keepdims=True)
+
+    def backward(self, dy):
+        y = self.output
+        return y * (dy - sum(dy * y, self.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x);  dx = dy - softmax(x) * sum_j dy_j"""
+
+    def forward(self, x, dim):
+        xp = get_array_module(x)
+        self.dim = dim
+        shifted = x - x.max(axis=dim, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+
+    def backward(self, dy):
+        return dy - exp(self.output) * sum(dy, self.dim, keepdim=True)
+
+
+def _softmax_dim(op: str, x: Tensor, dim) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: dim must be given explicitly (e.g. dim=-1)")
+    return _dim(op, dim, x.ndim)
+
+
+def softmax(x: Tensor, dim: int | None = None) -> Tensor:
+    x = _float_input("softmax", x)
+    return Softmax.apply(x, dim=_softmax_dim("softmax", x, dim))
+
+
+def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
+    x = _float_input("log_softmax", x)
+    return LogSoftmax.apply(x, dim=_softmax_dim("log_softmax", x, dim))

@@ -1,0 +1,511 @@
+"""Shape ops: broadcasting and its adjoint, reshape, transpose, indexing, cat/stack/split, pad.
+
+None of these change values, only where they sit, so every backward moves the gradient back
+to where the value came from (and sums where one value went to several places).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+
+
+def _dim(op: str, dim: int, ndim: int) -> int:
+    """Normalize a possibly negative ``dim`` for a tensor with ``ndim`` dimensions."""
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of "
+            f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})"
+        )
+    return dim % max(ndim, 1)
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (Sequence, np.ndarray)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Broadcasting and its adjoint
+# ----------------------------------------------------------------------------------------------
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape``;  dx = broadcast_to(dy, x.shape)
+
+    Summing over the broadcast axes undoes the broadcast: if ``a`` of shape (3, 1) was
+    broadcast to (2, 3, 4), each a[i, 0] was used 2 * 4 times, so its gradient is the sum of
+    those 8 upstream gradients.
+    """
+
+    def forward(self, x, shape):
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+        )
+        self.axes = axes
+        return x.sum(axis=axes, keepdims=True).reshape(shape)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return broadcast_to(dy, x.shape)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """The adjoint of broadcasting: sum ``x`` over the axes that broadcasting added."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast axes (a view);  dx = sum_to(dy, x.shape)"""
+
+    def forward(self, x, shape):
+        try:
+            return get_array_module(x).broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(
+                f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {tuple(shape)}"
+            ) from None
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return sum_to(dy, x.shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    """torch ``expand``: -1 keeps a dimension; new dimensions may be added in front."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(
+            f"expand: the number of sizes ({len(sizes)}) must be at least the number of "
+            f"dimensions ({x.ndim}) of the tensor of shape {tuple(x.shape)}"
+        )
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return broadcast_to(x, other.shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reshape, transpose, squeeze
+# ----------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements in the same order);  dx = dy.reshape(x.shape)"""
+
+    def forward(self, x, shape):
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: shape {tuple(shape)} is invalid for input of size {x.size} "
+                f"(input shape {tuple(x.shape)})"
+            ) from None
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return reshape(dy, x.shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    if x.shape == shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start = _dim("flatten", start_dim, x.ndim)
+    end = _dim("flatten", end_dim, x.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(x.shape[start : end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    d = _dim("unflatten", dim, x.ndim)
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1 :])
+
+
+def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
+    """Remove dimensions of size 1 (only ``dim`` if given; a no-op if its size is not 1)."""
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    d = _dim("squeeze", dim, x.ndim)
+    if x.ndim == 0 or x.shape[d] != 1:
+        return x
+    return reshape(x, x.shape[:d] + x.shape[d + 1 :])
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    d = _dim("unsqueeze", dim, x.ndim + 1)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+class Permute(Function):
+    """y = x with its axes reordered by ``dims``;  dx = dy permuted by the inverse order"""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, dy):
+        inverse = tuple(int(i) for i in np.argsort(self.dims))
+        return permute(dy, *inverse)
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(
+            f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a "
+            f"tensor of shape {tuple(x.shape)}"
+        )
+    dims = tuple(d % x.ndim for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    d0 = _dim("transpose", dim0, x.ndim)
+    d1 = _dim("transpose", dim1, x.ndim)
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(x, *dims)
+
+
+def t(x: Tensor) -> Tensor:
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {tuple(x.shape)}")
+    return permute(x, *reversed(range(x.ndim)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Indexing
+# ----------------------------------------------------------------------------------------------
+
+
+def _normalize_index(index):
+    """Turn Tensors and lists inside an index into arrays NumPy/CuPy understand."""
+    if isinstance(index, tuple):
+        return tuple(_normalize_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic(index) -> bool:
+    """Basic indexing (ints, slices, None, Ellipsis) never selects an element twice."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(i, (numbers.Integral, slice)) or i is None or i is Ellipsis for i in items
+    )
+
+
+def _to_module(index, xp):
+    """Move array parts of an index onto the array module of the data (CPU -> GPU)."""
+    if isinstance(index, tuple):
+        return tuple(_to_module(i, xp) for i in index)
+    if hasattr(index, "dtype") and hasattr(index, "shape") and xp is not np:
+        return xp.asarray(index)
+    return index
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros like x with dy scattered back to x[index] (added up where an
+    integer array selects the same element twice)"""
+
+    def forward(self, x, index):
+        self.index = index
+        try:
+            return x[index]
+        except IndexError as e:
+            raise IndexError(f"getitem: {e} (tensor shape {tuple(x.shape)})") from None
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return index_put_zeros(dy, self.index, x.shape)
+
+
+class IndexPutZeros(Function):
+    """y = zeros(shape) with y[index] += g;  dg = dy[index]  (the adjoint of getitem)"""
+
+    def forward(self, g, index, shape):
+        self.index = index
+        xp = get_array_module(g)
+        out = xp.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        elif xp is np:
+            np.add.at(out, index, g)
+        else:
+            import cupyx
+
+            cupyx.scatter_add(out, index, g)
+        return out
+
+    def backward(self, dy):
+        return getitem(dy, self.index)
+
+
+def index_put_zeros(g: Tensor, index, shape) -> Tensor:
+    return IndexPutZeros.apply(g, index=index, shape=tuple(shape))
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    index = _to_module(_normalize_index(index), get_array_module(x.data))
+    return GetItem.apply(x, index=index)
+
+
+def index_select(x: Tensor, dim: int, index) -> Tensor:
+    d = _dim("index_select", dim, x.ndim)
+    return getitem(x, (slice(None),) * d + (_normalize_index(index),))
+
+
+def gather(x: Tensor, dim: int, index) -> Tensor:
+    """torch.gather: out[i][j] = x[index[i][j]][j] for dim 0 (and so on)."""
+    d = _dim("gather", dim, x.ndim)
+    idx = _normalize_index(index)
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"gather: index has {idx.ndim} dimensions but input has {x.ndim} "
+            f"(input {tuple(x.shape)}, index {tuple(idx.shape)})"
+        )
+    xp = get_array_module(x.data)
+    grids = list(xp.indices(idx.shape, sparse=True))
+    grids[d] = xp.asarray(idx)
+    return getitem(x, tuple(grids))
+
+
+# ----------------------------------------------------------------------------------------------
+# Joining and splitting
+# ----------------------------------------------------------------------------------------------
+
+
+class Cat(Function):
+    """y = concatenation of the inputs along ``dim``;  each dx_i = the slice of dy it filled"""
+
+    def forward(self, *xs, dim):
+        self.dim = dim
+        self.sizes = [x.shape[dim] for x in xs]
+        return get_array_module(xs[0]).concatenate(xs, axis=dim)
+
+    def backward(self, dy):
+        grads = []
+        start = 0
+        for size in self.sizes:
+            index = (slice(None),) * self.dim + (slice(start, start + size),)
+            grads.append(getitem(dy, index))
+            start += size
+        return tuple(grads)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing dimension (shapes must match elsewhere)."""
+    from .elementwise import _promoted_dtype, cast
+
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    ndim = tensors[0].ndim
+    d = _dim("cat", dim, ndim)
+    shapes = [tuple(t.shape) for t in tensors]
+    for s in shapes:
+        if len(s) != ndim or s[:d] + s[d + 1 :] != shapes[0][:d] + shapes[0][d + 1 :]:
+            raise ValueError(
+                f"cat: tensors must have the same shape except in dimension {d}; "
+                f"got shapes {', '.join(map(str, shapes))}"
+            )
+    dtype = tensors[0].dtype
+    for t_ in tensors[1:]:
+        dtype = _promoted_dtype(dtype, t_.dtype)
+    tensors = [cast(t_, dtype) for t_ in tensors]
+    return Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join along a new dimension (all shapes must be equal)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = [tuple(t_.shape) for t_ in tensors]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError(f"stack: expects each tensor to be equal size, got {shapes}")
+    d = _dim("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t_, d) for t_ in tensors], dim=d)
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    d = _dim("split", dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, n - s) for s in range(0, n, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ValueError(
+                f"split: sections {sizes} sum to {sum(sizes)} but dimension {d} has size {n}"
+            )
+    pieces = []
+    start = 0
+    for size in sizes:
+        pieces.append(getitem(x, (slice(None),) * d + (slice(start, start + size),)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer if n is small), like torch."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[_dim("chunk", dim, x.ndim)]
+    return split(x, max(1, -(-n // chunks)), dim)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    d = _dim("unbind", dim, x.ndim)
+    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Padding, repeating, triangles
+# ----------------------------------------------------------------------------------------------
+
+
+class Pad(Function):
+    """y = x surrounded by ``value``;  dx = the middle of dy (the part x filled)"""
+
+    def forward(self, x, widths, value):
+        self.widths = widths
+        return get_array_module(x).pad(x, widths, mode="constant", constant_values=value)
+
+    def backward(self, dy):
+        index = tuple(slice(lo, dy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
+        return getitem(dy, index)
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """torch.nn.functional.pad: ``pad`` = (left, right) for the last dim, then the one before..."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: padding length must be even and at most 2 * ndim ({2 * x.ndim}), got {pad}"
+        )
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding is not supported, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad.apply(x, widths=tuple(widths), value=value)
+
+
+class Repeat(Function):
+    """y = x tiled ``sizes`` times along each dim (torch ``repeat``);
+    dx = dy summed over the copies"""
+
+    def forward(self, x, sizes):
+        self.sizes = sizes
+        return get_array_module(x).tile(x, sizes)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        shape = (1,) * (len(self.sizes) - x.ndim) + tuple(x.shape)
+        interleaved = []
+        for r, s in zip(self.sizes, shape):
+            interleaved += [r, s]
+        copies = dy.reshape(interleaved).sum(dim=tuple(range(0, 2 * len(shape), 2)))
+        return copies.reshape(x.shape)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(
+            f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the number "
+            f"of tensor dimensions ({x.ndim})"
+        )
+    return Repeat.apply(x, sizes=sizes)
+
+
+def _triangle(op: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input tensor must have at least 2 dimensions, got {x.ndim}")
+    xp = get_array_module(x.data)
+    ones = xp.ones(x.shape[-2:], dtype=bool)
+    mask = xp.tril(ones, diagonal) if lower else xp.triu(ones, diagonal)
+    from .elementwise import where
+
+    zero = Tensor._wrap(xp.zeros((), dtype=x.dtype))
+    return where(mask, x, zero)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Keep the lower triangle (j <= i + diagonal), zero elsewhere."""
+    return _triangle("tril", x, diagonal, lower=True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Keep the upper triangle (j >= i + diagonal), zero elsewhere."""
+    return _triangle("triu", x, diagonal, lower=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Devices
+# ----------------------------------------------------------------------------------------------
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  dx = dy copied back"""
+
+    def forward(self, x, device):
+        self.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    def backward(self, dy):
+        return to_device(dy, self.source)
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    return ToDevice.apply(x, device=device)

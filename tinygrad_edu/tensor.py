@@ -1,0 +1,671 @@
+"""``Tensor``: an array (NumPy or CuPy) plus what autograd needs to differentiate through it.
+
+Operators and methods are ordinary methods that call the differentiable ops in
+``tinygrad_edu.functional``; jump to an op's ``Function`` class to read its forward and backward.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import backend
+from .autograd import Config, _initial_grad, run_backward
+from .backend import Device, as_device, device_of, get_array_module
+
+# dtype aliases, so user code reads like torch: tg.float32, tg.int64, ...
+float16 = half = np.dtype("float16")
+float32 = float_ = np.dtype("float32")
+float64 = double = np.dtype("float64")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = long = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+
+def _as_dtype(dtype) -> np.dtype | None:
+    if dtype is None:
+        return None
+    if dtype is bool:
+        return bool_
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
+
+
+class Tensor:
+    """A multi-dimensional array that can record how it was computed.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()          # y = sum x_ij^2
+    >>> y.backward()               # dy/dx = 2 x
+    >>> x.grad.tolist()
+    [[2.0, 4.0], [6.0, 8.0]]
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
+        dtype = _as_dtype(dtype)
+        if isinstance(data, Tensor):
+            data = data.data
+        if device is None:
+            xp = get_array_module(data)
+        else:
+            xp = backend.array_module_for(as_device(device))
+        from_python = not hasattr(data, "dtype")
+        if device is not None:
+            data = backend.to_device(data, device)
+        array = xp.asarray(data, dtype=dtype)
+        if dtype is None and from_python and array.dtype == np.float64:
+            array = array.astype(Config.default_dtype)
+        self.data = array
+        self.grad: Tensor | None = None
+        self._ctx = None
+        self._hooks: tuple = ()
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
+        """Fast internal constructor: wrap an array that is already the right type."""
+        t = cls.__new__(cls)
+        if isinstance(array, np.generic) or not hasattr(array, "ndim"):
+            array = np.asarray(array)
+        t.data = array
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        t._hooks = ()
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------------------------------------
+    # Attributes
+    # ------------------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    # ------------------------------------------------------------------------------------------
+    # Conversions and device moves
+    # ------------------------------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied from the GPU if needed). Refuses if grad is on."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy()"
+            )
+        return backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element can be converted to a Python scalar, "
+                f"got shape {tuple(self.shape)}"
+            )
+        return backend.to_numpy(self.data).reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                "ambiguous; use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def to(self, *args, dtype=None, device=None) -> Tensor:
+        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
+        for arg in args:
+            if isinstance(arg, (str, Device)):
+                device = arg
+            else:
+                dtype = arg
+        out = self
+        if device is not None and as_device(device) != self.device:
+            from .functional.shape import to_device
+
+            out = to_device(out, as_device(device))
+        if dtype is not None and _as_dtype(dtype) != self.dtype:
+            from .functional.elementwise import cast
+
+            out = cast(out, _as_dtype(dtype))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> Tensor:
+        if isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device or "cuda")
+
+    def type(self, dtype) -> Tensor:
+        return self.to(dtype=dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtype=float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtype=float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtype=float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtype=int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtype=int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtype=bool_)
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph (shares memory, like torch)."""
+        return Tensor._wrap(self.data, False)
+
+    def clone(self) -> Tensor:
+        from .functional.elementwise import clone
+
+        return clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ------------------------------------------------------------------------------------------
+    # Autograd
+    # ------------------------------------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad: only floating point tensors can require gradients, "
+                f"got dtype {self.dtype} (shape {tuple(self.shape)})"
+            )
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors; use "
+                ".detach() for a non-leaf"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` is the upstream gradient (needed when ``self`` is not a scalar). The graph
+        is freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records the
+        backward pass so the gradients can be differentiated again.
+        """
+        seed = _initial_grad(self, gradient, "backward")
+        run_backward((self,), (seed,), retain_graph or create_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle with ``.remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        self._hooks = self._hooks + (hook,)
+        tensor = self
+
+        class _Handle:
+            def remove(self):
+                tensor._hooks = tuple(h for h in tensor._hooks if h is not hook)
+
+        return _Handle()
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
+                               "requires_grad=False")
+        self._retains_grad = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ------------------------------------------------------------------------------------------
+    # In-place updates (initializers, optimizers): only outside the graph
+    # ------------------------------------------------------------------------------------------
+
+    def _check_inplace(self, op: str) -> None:
+        if Config.grad_enabled and self.requires_grad:
+            raise RuntimeError(
+                f"{op}: a tensor that requires grad can't be modified in place while grad is "
+                "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
+            )
+
+    def _as_array(self, value):
+        if isinstance(value, Tensor):
+            value = value.data
+        xp = get_array_module(self.data)
+        return xp.asarray(value, dtype=self.dtype) if np.isscalar(value) else value
+
+    def __setitem__(self, index, value) -> None:
+        self._check_inplace("setitem")
+        from .functional.shape import _normalize_index
+
+        self.data[_normalize_index(index)] = self._as_array(value)
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = self._as_array(value)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        self._check_inplace("copy_")
+        src_data = src.data if isinstance(src, Tensor) else src
+        src_data = backend.to_device(src_data, self.device)
+        xp = get_array_module(self.data)
+        self.data[...] = xp.broadcast_to(xp.asarray(src_data, dtype=self.dtype), self.shape)
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        self._check_inplace("add_")
+        self.data += alpha * self._as_array(other)
+        return self
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        self._check_inplace("sub_")
+        self.data -= alpha * self._as_array(other)
+        return self
+
+    def mul_(self, other) -> Tensor:
+        self._check_inplace("mul_")
+        self.data *= self._as_array(other)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        self._check_inplace("uniform_")
+        self.data[...] = _random_array("uniform", self.shape, self.dtype, self.device, a, b)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        self._check_inplace("normal_")
+        self.data[...] = _random_array("normal", self.shape, self.dtype, self.device, mean, std)
+        return self
+
+
+    # ------------------------------------------------------------------------------------------
+    # Operators and math: each calls its op in tinygrad_edu.functional (F)
+    # ------------------------------------------------------------------------------------------
+
+    def __add__(self, other): return F.add(self, other)
+    def __radd__(self, other): return F.add(other, self)
+    def __sub__(self, other): return F.sub(self, other)
+    def __rsub__(self, other): return F.sub(other, self)
+    def __mul__(self, other): return F.mul(self, other)
+    def __rmul__(self, other): return F.mul(other, self)
+    def __truediv__(self, other): return F.div(self, other)
+    def __rtruediv__(self, other): return F.div(other, self)
+    def __pow__(self, exponent): return F.pow(self, exponent)
+    def __rpow__(self, base): return F.pow(F.elementwise._scalar_tensor(base, self)
+                                           if not isinstance(base, Tensor) else base, self)
+    def __matmul__(self, other): return F.matmul(self, other)
+    def __rmatmul__(self, other): return F.matmul(other, self)
+    def __neg__(self): return F.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return F.abs(self)
+    def __eq__(self, other): return F.eq(self, other)  # type: ignore[override]
+    def __ne__(self, other): return F.ne(self, other)  # type: ignore[override]
+    def __lt__(self, other): return F.lt(self, other)
+    def __le__(self, other): return F.le(self, other)
+    def __gt__(self, other): return F.gt(self, other)
+    def __ge__(self, other): return F.ge(self, other)
+    def __invert__(self): return F.logical_not(self)
+    def __and__(self, other): return F.logical_and(self, other)
+    def __or__(self, other): return F.logical_or(self, other)
+    def __getitem__(self, index): return F.getitem(self, index)
+
+    def add(self, other, alpha=1): return F.add(self, other, alpha=alpha)
+    def sub(self, other, alpha=1): return F.sub(self, other, alpha=alpha)
+    def mul(self, other): return F.mul(self, other)
+    def div(self, other): return F.div(self, other)
+    def pow(self, exponent): return F.pow(self, exponent)
+    def matmul(self, other): return F.matmul(self, other)
+    def neg(self): return F.neg(self)
+    def exp(self): return F.exp(self)
+    def log(self): return F.log(self)
+    def sqrt(self): return F.sqrt(self)
+    def rsqrt(self): return F.rsqrt(self)
+    def abs(self): return F.abs(self)
+    def sin(self): return F.sin(self)
+    def cos(self): return F.cos(self)
+    def erf(self): return F.erf(self)
+    def square(self): return F.square(self)
+    def tanh(self): return F.tanh(self)
+    def sigmoid(self): return F.sigmoid(self)
+    def relu(self): return F.relu(self)
+    def sign(self): return F.sign(self)
+    def clamp(self, min=None, max=None): return F.clamp(self, min, max)  # noqa: A002
+    clip = clamp
+    def maximum(self, other): return F.maximum(self, other)
+    def minimum(self, other): return F.minimum(self, other)
+    def masked_fill(self, mask, value): return F.masked_fill(self, mask, value)
+    def eq(self, other): return F.eq(self, other)
+    def ne(self, other): return F.ne(self, other)
+    def lt(self, other): return F.lt(self, other)
+    def le(self, other): return F.le(self, other)
+    def gt(self, other): return F.gt(self, other)
+    def ge(self, other): return F.ge(self, other)
+    def isnan(self): return F.isnan(self)
+    def isfinite(self): return F.isfinite(self)
+    def allclose(self, other, rtol=1e-5, atol=1e-8): return F.allclose(self, other, rtol, atol)
+
+    # reductions
+    def sum(self, dim=None, keepdim=False, dtype=None): return F.sum(self, dim, keepdim, dtype)
+    def mean(self, dim=None, keepdim=False): return F.mean(self, dim, keepdim)
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return F.var(self, dim, unbiased, keepdim, correction)
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return F.std(self, dim, unbiased, keepdim, correction)
+    def norm(self, p=2, dim=None, keepdim=False): return F.norm(self, p, dim, keepdim)
+    def max(self, dim=None, keepdim=False): return F.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return F.min(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False): return F.amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False): return F.amin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return F.argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return F.argmin(self, dim, keepdim)
+    def logsumexp(self, dim=None, keepdim=False): return F.logsumexp(self, dim, keepdim)
+    def softmax(self, dim): return F.softmax(self, dim)
+    def log_softmax(self, dim): return F.log_softmax(self, dim)
+    def any(self, dim=None, keepdim=False): return F.any(self, dim, keepdim)
+    def all(self, dim=None, keepdim=False): return F.all(self, dim, keepdim)
+
+    # shape
+    def reshape(self, *shape): return F.reshape(self, *shape)
+    def view(self, *shape): return F.reshape(self, *shape)
+    def view_as(self, other): return F.reshape(self, other.shape)
+    def reshape_as(self, other): return F.reshape(self, other.shape)
+    def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
+    def unflatten(self, dim, sizes): return F.unflatten(self, dim, sizes)
+    def squeeze(self, dim=None): return F.squeeze(self, dim)
+    def unsqueeze(self, dim): return F.unsqueeze(self, dim)
+    def transpose(self, dim0, dim1): return F.transpose(self, dim0, dim1)
+    def permute(self, *dims): return F.permute(self, *dims)
+    def t(self): return F.t(self)
+    def expand(self, *sizes): return F.expand(self, *sizes)
+    def expand_as(self, other): return F.expand_as(self, other)
+    def broadcast_to(self, shape): return F.broadcast_to(self, shape)
+    def repeat(self, *sizes): return F.repeat(self, *sizes)
+    def split(self, split_size, dim=0): return F.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return F.unbind(self, dim)
+    def gather(self, dim, index): return F.gather(self, dim, index)
+    def index_select(self, dim, index): return F.index_select(self, dim, index)
+    def tril(self, diagonal=0): return F.tril(self, diagonal)
+    def triu(self, diagonal=0): return F.triu(self, diagonal)
+
+    # ------------------------------------------------------------------------------------------
+    # Printing
+    # ------------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            backend.to_numpy(self.data), separator=", ", precision=4, prefix="tensor("
+        )
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{self._ctx.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__
+
+
+# ----------------------------------------------------------------------------------------------
+# Random numbers: one generator per process, seeded by manual_seed
+# ----------------------------------------------------------------------------------------------
+
+_GENERATOR = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random number source the library uses (NumPy, and CuPy when present)."""
+    global _GENERATOR
+    _GENERATOR = np.random.default_rng(seed)
+    cp = backend._cupy()
+    if cp is not None:
+        cp.random.seed(seed)
+
+
+def generator() -> np.random.Generator:
+    """The library's NumPy random generator (seeded by ``manual_seed``)."""
+    return _GENERATOR
+
+
+def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0):
+    """``kind`` in uniform/normal/randint, drawn on ``device`` (CuPy draws on the GPU)."""
+    device = as_device(device)
+    shape = tuple(shape)
+    if device.type == "cuda":
+        cp = backend.array_module_for(device)
+        with cp.cuda.Device(device.index):
+            if kind == "uniform":
+                return cp.random.uniform(a, b, shape).astype(dtype)
+            if kind == "normal":
+                return cp.random.normal(a, b, shape).astype(dtype)
+            return cp.random.randint(a, b, shape).astype(dtype)
+    if kind == "uniform":
+        return _GENERATOR.uniform(a, b, shape).astype(dtype, copy=False)
+    if kind == "normal":
+        return _GENERATOR.normal(a, b, shape).astype(dtype, copy=False)
+    return _GENERATOR.integers(a, b, shape).astype(dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Factories (torch names and arguments)
+# ----------------------------------------------------------------------------------------------
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], Sequence):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(f"size: expected non-negative integers, got {tuple(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _factory(array, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(array, False)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype):
+    return _as_dtype(dtype) or np.dtype(Config.default_dtype)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor from a list, scalar, NumPy or CuPy array (like ``torch.tensor``)."""
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp = backend.array_module_for(as_device(device))
+    return _factory(xp.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp = backend.array_module_for(as_device(device))
+    return _factory(xp.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp = backend.array_module_for(as_device(device))
+    if dtype is None:
+        dtype = np.asarray(fill_value).dtype
+        if dtype == np.float64:
+            dtype = Config.default_dtype
+    return _factory(xp.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``arange(end)`` or ``arange(start, end, step)``; integer arguments give int64."""
+    if end is None:
+        start, end = 0, start
+    xp = backend.array_module_for(as_device(device))
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else Config.default_dtype
+    return _factory(xp.arange(start, end, step, dtype=_as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp = backend.array_module_for(as_device(device))
+    array = xp.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype))
+    return _factory(array, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    xp = backend.array_module_for(as_device(device))
+    return _factory(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    array = _random_array("uniform", _size(size), _float_dtype(dtype), device)
+    return _factory(array, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples."""
+    array = _random_array("normal", _size(size), _float_dtype(dtype), device)
+    return _factory(array, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
+    if high is None:
+        low, high = 0, low
+    array = _random_array("randint", _size((size,)), _as_dtype(dtype) or int64, device, low, high)
+    return _factory(array, False)
+
+
+def rand_like(t: Tensor, dtype=None, device=None) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def randn_like(t: Tensor, dtype=None, device=None) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    return Tensor._wrap(array, False)
+
+
+# The ops import Tensor from this module, so they are imported last; methods look F up at call
+# time.
+from . import functional as F  # noqa: E402
