@@ -37,3 +37,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not REAL_GPU:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    """Every test that takes ``device`` runs on the CPU, and on the GPU when one is present."""
+    return request.param
