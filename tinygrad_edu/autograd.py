@@ -315,6 +315,7 @@ def run_backward(
         grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
     captured = {id(t): None for t in capture} if capture is not None else None
     hooks = Config.hooks
+    anomaly = Config.anomaly
 
     with _Override(grad_enabled=create_graph):
         for node in reversed(order):
@@ -340,11 +341,7 @@ def run_backward(
                     "if you need to backward through the graph again."
                 )
             start = time.perf_counter() if hooks else 0.0
-            if create_graph and ctx.once_differentiable:
-                with no_grad():
-                    input_grads = _as_grad_tuple(ctx, ctx.backward(g))
-            else:
-                input_grads = _as_grad_tuple(ctx, ctx.backward(g))
+            input_grads = _as_grad_tuple(ctx, _call_backward(ctx, g, create_graph, anomaly))
 
             # chain rule: each input's gradient is the sum over every path through which it
             # reaches the output, so contributions from several consumers are added up
@@ -362,7 +359,7 @@ def run_backward(
                     )
                 if create_graph and ctx.once_differentiable:
                     gi = _NotTwiceDifferentiable.apply(gi, op_name=ctx.name)
-                if Config.anomaly:
+                if anomaly:
                     _check_finite(gi.data, f"backward of {ctx.name}", ctx, ctx.inputs)
                 previous = grads.get(id(inp))
                 grads[id(inp)] = gi if previous is None else previous + gi
@@ -381,15 +378,30 @@ def run_backward(
     return None
 
 
+def _call_backward(ctx: Function, g, create_graph: bool, anomaly: bool):
+    """``ctx.backward(g)``: kernel-backed (once-differentiable) ops never record a graph, and in
+    anomaly mode the ops inside a backward are not checked one by one: the gradients they
+    produce are checked afterwards and reported as the backward of ``ctx``."""
+    overrides = {}
+    if create_graph and ctx.once_differentiable:
+        overrides["grad_enabled"] = False
+    if anomaly:
+        overrides["anomaly"] = False
+    if not overrides:
+        return ctx.backward(g)
+    with _Override(**overrides):
+        return ctx.backward(g)
+
+
 def _accumulate_grad(node, g, create_graph: bool) -> None:
+    """node.grad += g. Without create_graph the stored gradient is a plain, owned array (the
+    same gradient array may reach several leaves, e.g. both inputs of an add)."""
     from .tensor import Tensor
 
-    if not create_graph:
-        g = Tensor._wrap(g.data, False)
-    if node.grad is None:
-        node.grad = g
-    elif create_graph:
-        node.grad = node.grad + g
+    if create_graph:
+        node.grad = g if node.grad is None else node.grad + g
+    elif node.grad is None:
+        node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
     else:
         node.grad = Tensor._wrap(node.grad.data + g.data, False)
 

@@ -1,0 +1,310 @@
+"""The graph walk and its switches: accumulation, hooks, retain_grad, no_grad, retain_graph,
+anomaly detection, higher-order gradients, deep chains, determinism."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_edu as tg
+from tinygrad_edu.autograd import Config, Function
+
+
+def test_reused_tensor_accumulates_gradient(device):
+    x = tg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    y = x * x + x * 3 + x  # dy/dx = 2x + 4
+    y.sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), [6.0, 8.0, 10.0])
+
+
+def test_diamond_graph_matches_torch():
+    a = np.random.randn(3, 4)
+    x = tg.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+
+    def f(lib_x, exp, tanh):
+        h = exp(lib_x * 0.3)
+        return (tanh(h) * h + h.sum(0, keepdim=True) * lib_x).sum()
+
+    f(x, tg.exp, tg.tanh).backward()
+    f(t, torch.exp, torch.tanh).backward()
+    np.testing.assert_allclose(np.asarray(x.grad), t.grad.numpy(), rtol=1e-12)
+
+
+def test_backward_accumulates_across_calls():
+    x = tg.tensor([2.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [8.0]
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_gradient_argument_for_non_scalar_output():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.backward(gradient=tg.tensor([1.0, 10.0]))
+    assert x.grad.tolist() == [3.0, 30.0]
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = tg.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"scalar outputs.*\(2, 3\)"):
+        (x * 2).backward()
+
+
+def test_gradient_shape_mismatch_is_reported():
+    x = tg.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\) but the output has shape"):
+        (x * 2).backward(gradient=tg.ones(3))
+
+
+def test_backward_on_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.ones(3).sum().backward()
+
+
+def test_backward_twice_needs_retain_graph():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.tolist()
+    y.backward()
+    np.testing.assert_allclose(x.grad.tolist(), np.array(first) * 2)
+    with pytest.raises(RuntimeError, match="a second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_graph_frees_saved_values_after_backward():
+    x = tg.randn(100, requires_grad=True)
+    h = x * 2
+    probe = weakref.ref(h)
+    y = (h.tanh()).sum()
+    del h
+    gc.collect()
+    assert probe() is not None  # still held by the graph
+    y.backward()
+    gc.collect()
+    assert probe() is None  # the walk released it
+
+
+def test_no_grad_builds_no_graph_and_is_a_decorator():
+    x = tg.ones(3, requires_grad=True)
+    with tg.no_grad():
+        y = x * 2
+        with tg.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+    assert tg.is_grad_enabled()
+
+    @tg.no_grad()
+    def f(t):
+        return t * 3
+
+    assert not f(x).requires_grad
+
+
+def test_no_grad_restores_state_after_exception():
+    with pytest.raises(ValueError):
+        with tg.no_grad():
+            raise ValueError("boom")
+    assert Config.grad_enabled
+
+
+def test_detach_cuts_the_graph():
+    x = tg.tensor([3.0], requires_grad=True)
+    y = x * x.detach()  # only one factor is differentiated: dy/dx = x
+    y.backward()
+    assert x.grad.tolist() == [3.0]
+
+
+def test_register_hook_can_replace_the_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    seen = []
+    h.register_hook(lambda g: seen.append(g.tolist()))
+    handle = x.register_hook(lambda g: g * 10)
+    h.sum().backward()
+    assert seen == [[1.0, 1.0]]
+    assert x.grad.tolist() == [20.0, 20.0]
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_retain_grad_keeps_non_leaf_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    other = x * 4
+    (h * h).sum().backward()
+    assert h.grad.tolist() == [6.0, 12.0]
+    assert other.grad is None
+
+
+def test_grad_returns_without_touching_dot_grad():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = tg.grad((x**3).sum(), x)
+    assert g.tolist() == [3.0, 12.0]
+    assert x.grad is None
+
+
+def test_grad_unused_input():
+    x = tg.tensor([1.0], requires_grad=True)
+    z = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="not used"):
+        tg.grad((x * 2).sum(), [x, z])
+    gx, gz = tg.grad((x * 2).sum(), [x, z], allow_unused=True)
+    assert gz is None and gx.tolist() == [2.0]
+
+
+def test_hessian_vector_product_matches_torch():
+    a = np.random.randn(5)
+    v = np.random.randn(5)
+
+    def f(x, lib):
+        return (lib.sin(x) * x**2).sum() + (x.exp() * x).sum()
+
+    x = tg.tensor(a, requires_grad=True)
+    (g,) = tg.grad(f(x, tg), x, create_graph=True)
+    (hv,) = tg.grad((g * tg.tensor(v)).sum(), x)
+
+    xt = torch.tensor(a, requires_grad=True)
+    (gt,) = torch.autograd.grad(f(xt, torch), xt, create_graph=True)
+    (hvt,) = torch.autograd.grad((gt * torch.tensor(v)).sum(), xt)
+    np.testing.assert_allclose(hv.tolist(), hvt.numpy(), rtol=1e-10)
+
+
+def test_third_derivative_through_backward_create_graph():
+    x = tg.tensor([0.7], dtype=tg.float64, requires_grad=True)
+    y = x.tanh()
+    (d1,) = tg.grad(y.sum(), x, create_graph=True)
+    (d2,) = tg.grad(d1.sum(), x, create_graph=True)
+    (d3,) = tg.grad(d2.sum(), x)
+    t = np.tanh(0.7)
+    np.testing.assert_allclose(d1.item(), 1 - t**2, rtol=1e-12)
+    np.testing.assert_allclose(d2.item(), -2 * t * (1 - t**2), rtol=1e-12)
+    np.testing.assert_allclose(d3.item(), (1 - t**2) * (6 * t**2 - 2), rtol=1e-12)
+
+
+def test_backward_create_graph_gradient_penalty():
+    x = tg.tensor([1.0, -2.0], dtype=tg.float64, requires_grad=True)
+    y = (x**3).sum()
+    y.backward(create_graph=True)  # x.grad = 3x^2, differentiable
+    penalty = (x.grad**2).sum()  # 9 x^4 -> d/dx = 36 x^3
+    (g,) = tg.grad(penalty, x)
+    np.testing.assert_allclose(g.tolist(), [36.0, -288.0])
+
+
+def test_without_create_graph_no_graph_is_built_in_backward():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = tg.grad((x**3).sum(), x)
+    assert not g.requires_grad and g.grad_fn is None
+
+
+def test_deep_chain_of_10000_ops_has_no_recursion_error():
+    x = tg.tensor([1.0], dtype=tg.float64, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.item(), 1.0001**10_000, rtol=1e-9)
+
+
+def test_graph_walk_order_is_deterministic():
+    class Recorder:
+        def __init__(self):
+            self.names = []
+
+        def on_backward(self, fn, grad_output, grad_inputs, seconds):
+            self.names.append(fn.name)
+
+    orders = []
+    for _ in range(3):
+        x = tg.randn(3, requires_grad=True)
+        y = ((x.exp() + x.sin()) * x.tanh()).sum() + x.relu().mean()
+        rec = Recorder()
+        with tg.autograd.add_hook(rec):
+            y.backward()
+        orders.append(rec.names)
+    assert orders[0] == orders[1] == orders[2]
+    assert orders[0][0] == "Add" and len(orders[0]) >= 8
+
+
+def test_detect_anomaly_names_the_forward_op():
+    x = tg.tensor([-1.0, 1.0], requires_grad=True)
+    with tg.detect_anomaly():
+        with pytest.raises(RuntimeError, match=r"forward of Log produced NaN"):
+            x.log()
+
+
+def test_detect_anomaly_names_the_backward_op():
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    y = x.sqrt().sum()  # finite forward, infinite gradient at 0
+    with tg.detect_anomaly():
+        with pytest.raises(RuntimeError, match=r"backward of Sqrt produced NaN or Inf"):
+            y.backward()
+    assert not Config.anomaly
+
+
+def test_custom_function_with_wrong_gradient_shape_is_reported():
+    class Bad(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, dy):
+            return dy.sum()
+
+    x = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape \(\)"):
+        Bad.apply(x).sum().backward()
+
+
+def test_custom_function_with_wrong_number_of_gradients():
+    class Two(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, dy):
+            return dy
+
+    a, b = tg.ones(2, requires_grad=True), tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"returned 1 gradient\(s\) but the op has 2"):
+        Two.apply(a, b).sum().backward()
+
+
+def test_needs_input_grad_and_constants():
+    seen = {}
+
+    class Probe(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, dy):
+            seen["needs"] = self.needs_input_grad
+            a, b = self.inputs
+            return dy * b, None
+
+    a = tg.ones(2, requires_grad=True)
+    b = tg.ones(2)
+    Probe.apply(a, b).sum().backward()
+    assert seen["needs"] == (True, False)
+    assert a.grad.tolist() == [1.0, 1.0] and b.grad is None
+
+
+def test_leaf_grad_is_an_owned_contiguous_array():
+    x = tg.ones(2, 3, requires_grad=True)
+    w = tg.ones(2, 3, requires_grad=True)
+    (x + w).sum().backward()
+    x.grad.data *= 5  # in-place on one grad must not change the other
+    assert w.grad.tolist() == [[1.0] * 3] * 2
+    assert x.grad.data.flags.writeable
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
+        tg.tensor([1, 2, 3], requires_grad=True)
