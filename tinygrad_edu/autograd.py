@@ -178,34 +178,40 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
-        """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge."""
-        from .tensor import Tensor
+        """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge.
 
+        This is the hottest function of the engine (once per op, forward and backward), so it
+        does the minimum when nothing needs a gradient.
+        """
+        Tensor = _TENSOR or _tensor_class()
         ctx = cls()
-        tensors = tuple(a for a in args if isinstance(a, Tensor))
-        _check_same_device(ctx, tensors)
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if len(tensors) > 1:
+            _check_same_device(ctx, tensors)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
         out_data = ctx.forward(*arrays, **kwargs)
 
-        requires_grad = Config.grad_enabled and any(t.requires_grad for t in tensors)
+        requires_grad = False
+        if Config.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    requires_grad = True
+                    break
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
-            ctx.inputs = tensors
-            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            ctx.inputs = tuple(tensors)
+            ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
             ctx._output_ref = weakref.ref(out)
             out._ctx = ctx
-            if Config.anomaly:
-                ctx.created_at = _user_frame()
         if Config.anomaly:
+            ctx.created_at = _user_frame()
             _check_finite(out.data, f"forward of {ctx.name}", ctx, tensors)
         if hooks:
             seconds = time.perf_counter() - start
-            ctx.inputs_for_hooks = tensors
-            ctx.kwargs_for_hooks = kwargs
-            ctx.args_for_hooks = args
+            ctx.hook_args, ctx.hook_kwargs = args, kwargs
             for hook in hooks:
                 on_forward = getattr(hook, "on_forward", None)
                 if on_forward is not None:
@@ -213,9 +219,19 @@ class Function:
         return out
 
 
-def _check_same_device(ctx: Function, tensors: tuple) -> None:
-    if len(tensors) < 2:
-        return
+_TENSOR = None
+
+
+def _tensor_class():
+    """The Tensor class, imported on first use (tensor.py imports this module)."""
+    global _TENSOR
+    from .tensor import Tensor
+
+    _TENSOR = Tensor
+    return Tensor
+
+
+def _check_same_device(ctx: Function, tensors) -> None:
     first = type(tensors[0].data)
     for t in tensors[1:]:
         if type(t.data) is not first:
@@ -352,7 +368,7 @@ def run_backward(
                     continue
                 if not isinstance(gi, Tensor):
                     gi = Tensor._wrap(gi, False)
-                if gi.shape != inp.shape:
+                if gi.data.shape != inp.data.shape:
                     raise RuntimeError(
                         f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
                         f"for an input of shape {tuple(inp.shape)}"
