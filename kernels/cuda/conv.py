@@ -1,0 +1,234 @@
+"""im2col / col2im as Numba ``@cuda.jit`` kernels (same signatures as ``reference.conv``).
+
+Formulas (see ``reference/conv.py``)::
+
+    cols[n, (c, kh, kw), (oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW]     im2col
+    dx[n, c, h, w] = sum of the cols entries copied from (h, w)                    col2im
+
+File anatomy (llm.c style): numbered kernels, naive first, then the launchers.
+
+- ``im2col_kernel1``  naive: one thread per ``cols`` element; each thread decodes all six
+  indices (n, c, kh, kw, oh, ow) from its flat id.
+- ``im2col_kernel2``  one thread per output pixel (n, c, oh, ow) writes its KH*KW column
+  entries (Caffe's im2col): the index decoding and the window origin are computed once per
+  KH*KW copies.  Neighbouring threads still write neighbouring ``cols`` addresses (coalesced).
+  The launcher uses this one.
+- ``col2im_kernel1``  gather: one thread per input pixel (n, c, h, w) loops over the kernel
+  offsets (kh, kw), finds the single window (oh, ow) -- if any -- that read the pixel at that
+  offset, and sums those ``cols`` entries.  Every output is written by exactly one thread:
+  no atomics, and the summation order is fixed (deterministic, bitwise reproducible).
+
+Launchers accept NumPy arrays (copied to the device and back; this is what the simulator
+tests use) or CuPy arrays / anything with ``__cuda_array_interface__`` (the result is a CuPy
+array that stays on the device).  Kernels are dtype-generic: Numba compiles one version for
+float32 and one for float64 on first use, and accumulators take the dtype of the data
+(``x.dtype.type(0)``), so float32 kernels never compute in float64.
+
+The small launch helpers below (``_on_gpu``, ``_to_device``, ...) are shared with
+``cuda/pool.py``.
+"""
+
+import numpy as np
+from numba import cuda
+
+from ..reference.conv import (
+    check_cols_shape,
+    check_conv_args,
+    check_float_dtype,
+    conv_output_size,  # noqa: F401  (same public names as reference.conv)
+)
+
+# Threads per block of every 1-d launch: a multiple of the 32-thread warp; 128 keeps several
+# blocks resident per SM and wastes few threads in the last block of a small launch.
+THREADS_PER_BLOCK = 128
+
+# ---------------------------------------------------------------------------------------------
+# kernels
+# ---------------------------------------------------------------------------------------------
+
+
+@cuda.jit
+def im2col_kernel1(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """Naive im2col: thread i writes cols.flat[i], i = (n*C*KH*KW + r)*OH*OW + l."""
+    i = cuda.grid(1)
+    N, R, L = cols.shape  # (N, C*KH*KW, OH*OW)
+    if i >= N * R * L:
+        return
+    n = i // (R * L)
+    r = (i // L) % R  # r = (c*KH + kh)*KW + kw
+    l = i % L  # l = oh*OW + ow
+    c = r // (KH * KW)
+    kh = (r // KW) % KH
+    kw = r % KW
+    h = (l // OW) * SH - PH + kh * DH
+    w = (l % OW) * SW - PW + kw * DW
+    if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]:
+        cols[n, r, l] = x[n, c, h, w]
+    else:
+        cols[n, r, l] = 0  # zero padding
+
+
+@cuda.jit
+def im2col_kernel2(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """im2col, one thread per output pixel (n, c, oh, ow) copying its KH*KW window."""
+    i = cuda.grid(1)
+    N, C, H, W = x.shape
+    if i >= N * C * OH * OW:
+        return
+    n = i // (C * OH * OW)
+    c = (i // (OH * OW)) % C
+    l = i % (OH * OW)  # l = oh*OW + ow
+    h_origin = (l // OW) * SH - PH  # input row of kernel offset kh = 0
+    w_origin = (l % OW) * SW - PW
+    zero = x.dtype.type(0)
+    for kh in range(KH):
+        h = h_origin + kh * DH
+        for kw in range(KW):
+            w = w_origin + kw * DW
+            r = (c * KH + kh) * KW + kw
+            if 0 <= h < H and 0 <= w < W:
+                cols[n, r, l] = x[n, c, h, w]
+            else:
+                cols[n, r, l] = zero  # zero padding
+
+
+@cuda.jit
+def col2im_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """Gather col2im: thread (n, c, h, w) sums every cols entry that im2col copied from it.
+
+    At kernel offset (kh, kw) pixel h was read by window row oh iff oh*SH = h + PH - kh*DH
+    with 0 <= oh < OH (columns alike), so each offset contributes at most one entry.
+    """
+    i = cuda.grid(1)
+    N, C, H, W = dx.shape
+    if i >= N * C * H * W:
+        return
+    n = i // (C * H * W)
+    c = (i // (H * W)) % C
+    h = (i // W) % H
+    w = i % W
+    total = dx.dtype.type(0)
+    for kh in range(KH):
+        oh_times_sh = h + PH - kh * DH
+        if oh_times_sh < 0 or oh_times_sh % SH != 0:
+            continue
+        oh = oh_times_sh // SH
+        if oh >= OH:
+            continue
+        for kw in range(KW):
+            ow_times_sw = w + PW - kw * DW
+            if ow_times_sw < 0 or ow_times_sw % SW != 0:
+                continue
+            ow = ow_times_sw // SW
+            if ow >= OW:
+                continue
+            total += cols[n, (c * KH + kh) * KW + kw, oh * OW + ow]
+    dx[n, c, h, w] = total
+
+
+# Signatures for the sm_90 PTX compile test, {kernel name: [float32 signature, float64 one]}.
+# Arrays arrive C-contiguous (the launchers make them so) and Python ints as int64.
+def _both_dtypes(template):
+    return [template.format(t="float32"), template.format(t="float64")]
+
+
+_INTS_10 = ", ".join(["int64"] * 10)  # KH, KW, SH, SW, PH, PW, DH, DW, OH, OW
+PTX_SIGNATURES = {
+    "im2col_kernel1": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, :, ::1], " + _INTS_10 + ")"),
+    "im2col_kernel2": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, :, ::1], " + _INTS_10 + ")"),
+    "col2im_kernel1": _both_dtypes("void({t}[:, :, ::1], {t}[:, :, :, ::1], " + _INTS_10 + ")"),
+}
+
+# ---------------------------------------------------------------------------------------------
+# launch helpers (shared with cuda/pool.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _on_gpu(*arrays):
+    """True when any argument already lives on the GPU (CuPy or another CUDA array)."""
+    return any(hasattr(a, "__cuda_array_interface__") for a in arrays)
+
+
+def _to_device(a, on_gpu, dtype=None):
+    """A C-contiguous device copy/view of ``a``: CuPy on the GPU path, else a Numba array."""
+    if on_gpu:
+        import cupy  # lazily: CuPy is optional
+
+        return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype))
+    return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))
+
+
+def _empty(shape, dtype, on_gpu):
+    if on_gpu:
+        import cupy
+
+        return cupy.empty(shape, dtype=dtype)
+    return cuda.device_array(shape, dtype=dtype)
+
+
+def _zeros(shape, dtype, on_gpu):
+    if on_gpu:
+        import cupy
+
+        return cupy.zeros(shape, dtype=dtype)
+    return cuda.to_device(np.zeros(shape, dtype=dtype))
+
+
+def _to_caller(d, on_gpu):
+    """Return device results as CuPy on the GPU path, as NumPy (copied back) otherwise."""
+    return d if on_gpu else d.copy_to_host()
+
+
+def _launch(kernel, n_threads, *args):
+    """Run ``kernel`` with one thread per work item on a 1-d grid."""
+    if n_threads == 0:
+        return  # empty batch: nothing to do (a 0-block launch is an error)
+    blocks = (n_threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kernel[blocks, THREADS_PER_BLOCK](*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# launchers (public API)
+# ---------------------------------------------------------------------------------------------
+
+
+def _im2col(x, KH, KW, stride, padding, dilation, version=2):
+    """im2col with a chosen kernel version (tests run every version through this)."""
+    on_gpu = _on_gpu(x)
+    x_d = _to_device(x, on_gpu)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
+        "im2col", x_d.shape, KH, KW, stride, padding, dilation
+    )
+    check_float_dtype("im2col", "x", x_d.dtype)
+    N, C = x_d.shape[:2]
+    cols = _empty((N, C * KH * KW, OH * OW), x_d.dtype, on_gpu)
+    args = (x_d, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    if version == 1:
+        _launch(im2col_kernel1, N * C * KH * KW * OH * OW, *args)  # one thread per cols entry
+    elif version == 2:
+        _launch(im2col_kernel2, N * C * OH * OW, *args)  # one thread per output pixel
+    else:
+        raise ValueError(f"im2col: no kernel version {version!r} (have 1, 2)")
+    return _to_caller(cols, on_gpu)
+
+
+def im2col(x, KH, KW, stride, padding, dilation):
+    """Unfold x (N, C, H, W) into cols (N, C*KH*KW, OH*OW); see ``reference.conv.im2col``."""
+    return _im2col(x, KH, KW, stride, padding, dilation)
+
+
+def col2im(cols, x_shape, KH, KW, stride, padding, dilation):
+    """Fold cols (N, C*KH*KW, OH*OW) into dx (N, C, H, W) by gathering (no atomics)."""
+    on_gpu = _on_gpu(cols)
+    x_shape = tuple(int(s) for s in x_shape)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
+        "col2im", x_shape, KH, KW, stride, padding, dilation
+    )
+    cols_d = _to_device(cols, on_gpu)
+    check_cols_shape("col2im", cols_d.shape, x_shape, KH, KW, OH, OW)
+    check_float_dtype("col2im", "cols", cols_d.dtype)
+    dx = _empty(x_shape, cols_d.dtype, on_gpu)  # every pixel is written once: no zeroing
+    N, C, H, W = x_shape
+    args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    _launch(col2im_kernel1, N * C * H * W, *args)  # one thread per input pixel
+    return _to_caller(dx, on_gpu)
