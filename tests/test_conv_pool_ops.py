@@ -1,0 +1,166 @@
+"""conv2d / conv_transpose2d / pooling: forward and backward vs torch and numerical gradients,
+with every CPU kernel implementation, plus the nn modules built on them."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import tinygrad_edu as tg
+import tinygrad_edu.functional as F
+import tinygrad_edu.nn as nn
+from helpers import check_op
+
+KERNELS = ["reference", "numba"]
+
+CONV_CASES = [
+    # x shape, w shape, options
+    ((2, 3, 7, 6), (4, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+    ((1, 1, 5, 8), (2, 1, 3, 3), dict()),
+    ((2, 4, 5, 5), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    ((3, 2, 6, 5), (3, 2, 1, 1), dict(stride=2)),
+]
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(request, device):
+    choice = "auto" if device == "cuda" else request.param
+    with tg.use_kernel(choice):
+        yield choice
+
+
+@pytest.mark.parametrize("x_shape,w_shape,opts", CONV_CASES)
+def test_conv2d_matches_torch(kernel, device, x_shape, w_shape, opts):
+    b_shape = (w_shape[0],)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **opts),
+             lambda x, w, b: TF.conv2d(x, w, b, **opts),
+             [x_shape, w_shape, b_shape], device=device)
+
+
+def test_conv2d_unbatched_and_same_padding(kernel):
+    check_op(lambda x, w: F.conv2d(x, w, padding="same"),
+             lambda x, w: TF.conv2d(x, w, padding="same"), [(2, 5, 4), (3, 2, 3, 3)])
+
+
+@pytest.mark.parametrize("opts", [dict(stride=2, padding=1, output_padding=1),
+                                  dict(stride=(1, 2), dilation=(2, 1)),
+                                  dict(groups=2)])
+def test_conv_transpose2d_matches_torch(kernel, device, opts):
+    check_op(lambda x, w, b: F.conv_transpose2d(x, w, b, **opts),
+             lambda x, w, b: TF.conv_transpose2d(x, w, b, **opts),
+             [(2, 4, 4, 5), (4, 3, 3, 3), (6 if opts.get("groups") else 3,)], device=device)
+
+
+@pytest.mark.parametrize("opts", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                  dict(kernel_size=(3, 2), stride=(2, 1), ceil_mode=True),
+                                  dict(kernel_size=2, dilation=2, padding=1)])
+def test_max_pool2d_matches_torch(kernel, device, opts):
+    check_op(lambda x: F.max_pool2d(x, **opts), lambda x: TF.max_pool2d(x, **opts),
+             [(2, 3, 7, 6)], device=device)
+
+
+def test_max_pool2d_pads_with_minus_infinity(kernel):
+    x = -tg.ones(1, 1, 2, 2) * 5  # all negative: zero padding would wrongly win
+    y = F.max_pool2d(x, 3, stride=1, padding=1)
+    assert y.max().item() == -5.0
+
+
+def test_max_pool2d_return_indices_match_torch(kernel):
+    a = np.random.randn(2, 3, 7, 6)
+    y, i = F.max_pool2d(tg.tensor(a), 3, 2, 1, return_indices=True)
+    ty, ti = TF.max_pool2d(torch.tensor(a), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+@pytest.mark.parametrize("opts", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                  dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                       count_include_pad=False),
+                                  dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0))])
+def test_avg_pool2d_matches_torch(kernel, device, opts):
+    check_op(lambda x: F.avg_pool2d(x, **opts), lambda x: TF.avg_pool2d(x, **opts),
+             [(2, 3, 7, 6)], device=device)
+
+
+@pytest.mark.parametrize("size", [(3, 2), 1, (4, None), (7, 6)])
+def test_adaptive_avg_pool2d_matches_torch(kernel, device, size):
+    check_op(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size),
+             [(2, 3, 7, 6)], device=device)
+
+
+def test_second_order_gradients(kernel):
+    x = tg.randn(2, 3, 5, 4, dtype=tg.float64, requires_grad=True)
+    w = tg.randn(2, 3, 3, 3, dtype=tg.float64, requires_grad=True)
+    assert tg.gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1) ** 2, [x, w])
+    assert tg.gradgradcheck(lambda x, w: F.conv_transpose2d(x.tanh(), w.transpose(0, 1)),
+                            [x, w])
+    assert tg.gradgradcheck(lambda x: F.max_pool2d(x * x, 2), [x])
+    assert tg.gradgradcheck(lambda x: F.avg_pool2d(x * x, 2, padding=1), [x])
+    assert tg.gradgradcheck(lambda x: F.adaptive_avg_pool2d(x * x, (2, 3)), [x])
+
+
+def test_kernels_agree_with_each_other():
+    x = np.random.randn(3, 4, 9, 8).astype(np.float32)
+    w = np.random.randn(5, 4, 3, 3).astype(np.float32)
+    outs = []
+    for k in KERNELS:
+        with tg.use_kernel(k):
+            xt = tg.tensor(x, requires_grad=True)
+            wt = tg.tensor(w, requires_grad=True)
+            y = F.max_pool2d(F.conv2d(xt, wt, padding=1).relu(), 2)
+            y.sum().backward()
+            outs.append((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_modules_match_torch_with_copied_weights():
+    torch.manual_seed(0)
+    cases = [(nn.Conv2d(3, 4, (3, 2), stride=2, padding=1, bias=True),
+              torch.nn.Conv2d(3, 4, (3, 2), stride=2, padding=1)),
+             (nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+              torch.nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1))]
+    for ours, theirs in cases:
+        theirs.double()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        ours.double()
+        a = np.random.randn(2, 3, 6, 5)
+        x, xt = tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        y, yt = ours(x), theirs(xt)
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-10)
+        y.sum().backward()
+        yt.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(),
+                                   rtol=1e-10)
+        np.testing.assert_allclose(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-10)
+
+
+def test_conv2d_default_init_statistics_match_torch():
+    ours = nn.Conv2d(16, 32, 3)
+    theirs = torch.nn.Conv2d(16, 32, 3)
+    bound = 1 / np.sqrt(16 * 9)
+    w = ours.weight.detach().numpy()
+    assert np.abs(w).max() <= bound
+    np.testing.assert_allclose(w.std(), theirs.weight.detach().numpy().std(), rtol=0.1)
+
+
+def test_pool_modules():
+    x = tg.randn(2, 3, 8, 8)
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.AvgPool2d(3, stride=1, padding=1)(x).shape == (2, 3, 8, 8)
+    assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    y, idx = nn.MaxPool2d(2, return_indices=True)(x)
+    assert idx.shape == (2, 3, 4, 4) and idx.dtype == np.int64
+
+
+def test_conv2d_bad_input_messages():
+    conv = nn.Conv2d(3, 6, 5)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 6\): expected input \(N, 3, H, W\).*"
+                                         r"\(8, 1, 28, 28\)"):
+        conv(tg.randn(8, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"conv2d: input has 3 channels but weight expects 1"):
+        F.conv2d(tg.randn(8, 3, 28, 28), tg.randn(6, 1, 5, 5))
+    with pytest.raises(ValueError, match="does not fit|kernel"):
+        F.conv2d(tg.randn(1, 1, 3, 3), tg.randn(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="3-d .* or 4-d"):
+        F.max_pool2d(tg.randn(3, 3), 2)

@@ -1,0 +1,123 @@
+"""Convolution layers (torch.nn.Conv2d / ConvTranspose2d): parameters + ``functional.conv``."""
+
+from __future__ import annotations
+
+import math
+
+from ..functional.conv import _pair, conv2d, conv_transpose2d
+from ..tensor import Tensor, empty
+from . import init
+from .module import Module, Parameter
+
+
+class _ConvNd(Module):
+    """Shared parameter set-up and argument checks of Conv2d and ConvTranspose2d."""
+
+    transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 groups, bias, device, dtype, output_padding=0):
+        super().__init__()
+        name = type(self).__name__
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _pair(name, "kernel_size", kernel_size)
+        self.stride = _pair(name, "stride", stride)
+        self.padding = padding if isinstance(padding, str) else _pair(name, "padding", padding)
+        self.dilation = _pair(name, "dilation", dilation)
+        self.output_padding = _pair(name, "output_padding", output_padding)
+        if self.transposed:  # (C_in, C_out/groups, KH, KW), torch's layout
+            shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:  # (C_out, C_in/groups, KH, KW)
+            shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        with fan_in = weight.shape[1] * KH * KW; b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
+        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__}({self.in_channels}, {self.out_channels}): expected input "
+                f"(N, {self.in_channels}, H, W) or ({self.in_channels}, H, W), got shape "
+                f"{tuple(x.shape)}"
+            )
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding not in ((0, 0), "valid"):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.transposed and self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv2d(_ConvNd):
+    """2-d convolution (cross-correlation) over NCHW input, as ``torch.nn.Conv2d``:
+    y = conv2d(x, W, b) computed as im2col + one matrix product (see functional/conv.py).
+
+    >>> import tinygrad_edu as tg
+    >>> Conv2d(1, 6, 5)(tg.randn(8, 1, 28, 28)).shape
+    (8, 6, 24, 24)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not supported")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, device, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The transpose of Conv2d (``torch.nn.ConvTranspose2d``), e.g. for upsampling decoders:
+    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1.
+
+    >>> import tinygrad_edu as tg
+    >>> ConvTranspose2d(8, 4, 4, stride=2, padding=1)(tg.randn(2, 8, 7, 7)).shape
+    (2, 4, 14, 14)
+    """
+
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, device, dtype, output_padding)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                self.output_padding, self.groups, self.dilation)
