@@ -1,0 +1,71 @@
+"""Adagrad: per-coordinate learning rates that shrink with the sum of squared gradients."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .optimizer import Optimizer, check_hyperparameter
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan & Singer 2011), like ``torch.optim.Adagrad``.
+
+    Each coordinate's step is divided by the root of the sum of all its squared gradients, so
+    often-updated coordinates slow down and rare ones keep large steps. The update rule, for
+    every parameter ``p`` with gradient ``g`` at its step ``t = 1, 2, ...``::
+
+        sum starts at initial_accumulator_value
+        if maximize:        g = -g
+        if weight_decay:    g = g + weight_decay * p
+        clr = lr / (1 + (t - 1) * lr_decay)                 # decayed learning rate
+        sum = sum + g * g
+        p   = p - clr * g / (sqrt(sum) + eps)
+
+    Args:
+        params: iterable of tensors or of parameter-group dicts.
+        lr: learning rate (default 1e-2).
+        lr_decay: learning-rate decay (default 0).
+        weight_decay: L2 penalty coefficient (default 0).
+        initial_accumulator_value: starting value of ``sum`` (default 0).
+        eps: added to the denominator for numerical stability (default 1e-10).
+        maximize: maximize the objective instead of minimizing it.
+
+    State per parameter: ``step`` (int) and ``sum`` (array).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ):
+        check_hyperparameter("Adagrad", "learning rate", lr)
+        check_hyperparameter("Adagrad", "lr_decay", lr_decay)
+        check_hyperparameter("Adagrad", "weight_decay", weight_decay)
+        check_hyperparameter("Adagrad", "initial_accumulator_value", initial_accumulator_value)
+        check_hyperparameter("Adagrad", "epsilon", eps)
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, p, g, state, group):
+        xp = get_array_module(p)
+        if not state:
+            state["step"] = 0
+            state["sum"] = xp.full_like(p, group["initial_accumulator_value"])
+        state["step"] += 1
+        step = state["step"]
+        if group["maximize"]:
+            g = -g
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        state_sum = state["sum"]
+        state_sum += g * g
+        std = xp.sqrt(state_sum) + group["eps"]
+        p -= clr * (g / std)

@@ -1,0 +1,141 @@
+"""Adam and AdamW: momentum plus per-coordinate scaling, with bias correction."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .optimizer import Optimizer, check_hyperparameter
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), with AMSGrad (Reddi et al. 2018), like ``torch.optim.Adam``.
+
+    The update rule, for every parameter ``p`` with gradient ``g`` at its step ``t = 1, 2, ...``
+    (``m``, ``v`` and ``v_max`` start at zero; ``beta1, beta2 = betas``)::
+
+        if maximize:        g = -g
+        if weight_decay:
+            if decoupled:   p = p - lr * weight_decay * p         # AdamW: decay the weight
+            else:           g = g + weight_decay * p              # Adam: L2 term in g
+        m = beta1 * m + (1 - beta1) * g                           # 1st moment (momentum)
+        v = beta2 * v + (1 - beta2) * g * g                       # 2nd moment
+        m_hat = m / (1 - beta1 ** t)                              # undo the bias towards 0
+        if amsgrad:
+            v_max = max(v_max, v)                                 # never let v shrink
+            v_hat = v_max / (1 - beta2 ** t)
+        else:
+            v_hat = v / (1 - beta2 ** t)
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    (The code folds the bias corrections into the step size exactly as torch does:
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``.)
+
+    Args:
+        params: iterable of tensors or of parameter-group dicts.
+        lr: learning rate (default 1e-3).
+        betas: decay rates of the moment estimates (default (0.9, 0.999)).
+        eps: added to the denominator for numerical stability (default 1e-8).
+        weight_decay: weight decay coefficient (default 0).
+        amsgrad: use the maximum of past second moments (AMSGrad).
+        maximize: maximize the objective instead of minimizing it.
+        decoupled_weight_decay: apply weight decay to the weight directly (AdamW) rather than
+            through the gradient (default False; ``AdamW`` sets it).
+
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad,
+    ``max_exp_avg_sq`` (v_max).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ):
+        name = type(self).__name__
+        check_hyperparameter(name, "learning rate", lr)
+        check_hyperparameter(name, "epsilon", eps)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        check_hyperparameter(name, "beta parameter at index 0", betas[0], 0.0, 1.0)
+        check_hyperparameter(name, "beta parameter at index 1", betas[1], 0.0, 1.0)
+        check_hyperparameter(name, "weight_decay", weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _update(self, p, g, state, group):
+        xp = get_array_module(p)
+        lr = group["lr"]
+        beta1, beta2 = group["betas"]
+        weight_decay = group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p)
+            state["exp_avg_sq"] = xp.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        state["step"] += 1
+        step = state["step"]
+        if group["maximize"]:
+            g = -g
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg += (1 - beta1) * (g - exp_avg)            # = beta1 * m + (1 - beta1) * g
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * (g * g)
+
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        if group["amsgrad"]:
+            max_exp_avg_sq = state["max_exp_avg_sq"]
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            second_moment = max_exp_avg_sq
+        else:
+            second_moment = exp_avg_sq
+        denom = xp.sqrt(second_moment) / bias_correction2**0.5 + group["eps"]
+        p -= step_size * (exp_avg / denom)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, like
+    ``torch.optim.AdamW``.
+
+    The same update as ``Adam`` except for weight decay, which shrinks the weight directly
+    instead of entering the gradient (so it is not rescaled by the adaptive denominator)::
+
+        p = p - lr * weight_decay * p
+        ... then Adam's update with the undecayed gradient g
+
+    The default ``weight_decay`` is 1e-2 (Adam's is 0).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
