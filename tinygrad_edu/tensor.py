@@ -79,8 +79,10 @@ class Tensor:
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
         """Fast internal constructor: wrap an array that is already the right type."""
         t = cls.__new__(cls)
-        if isinstance(array, np.generic) or not hasattr(array, "ndim"):
-            array = np.asarray(array)
+        if array.__class__ is not np.ndarray and (
+            isinstance(array, np.generic) or not hasattr(array, "ndim")
+        ):
+            array = np.asarray(array)  # NumPy returns scalars for 0-d results
         t.data = array
         t.grad = None
         t.requires_grad = requires_grad
@@ -143,6 +145,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        """Iterate over the first dimension (each item is differentiable, like ``x[i]``)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(F.unbind(self, 0))
+
     def is_floating_point(self) -> bool:
         return self.dtype.kind == "f"
 
@@ -193,10 +201,15 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
-    def to(self, *args, dtype=None, device=None) -> Tensor:
-        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False,
+           copy: bool = False) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)`` (its
+        device and dtype); differentiable. ``non_blocking`` is accepted for torch code and
+        ignored; ``copy=True`` returns a new tensor even when nothing changes."""
         for arg in args:
-            if isinstance(arg, (str, Device)):
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, Device)):
                 device = arg
             else:
                 dtype = arg
@@ -209,6 +222,8 @@ class Tensor:
             from .functional.elementwise import cast
 
             out = cast(out, _as_dtype(dtype))
+        if copy and out is self:
+            out = self.clone()
         return out
 
     def cpu(self) -> Tensor:
@@ -316,17 +331,45 @@ class Tensor:
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
 
-    def _as_array(self, value):
+    def _as_array(self, value, op: str = "in-place update", exact: bool = False):
+        """``value`` as an array for an in-place update of ``self``.
+
+        With ``exact`` (add_, sub_, mul_, div_, +=, ...) a value whose dtype is of a higher
+        category than ``self`` is refused, like torch: ``int_tensor += 0.5`` would silently
+        truncate. Assignments (setitem, fill_) convert, as in torch."""
         if isinstance(value, Tensor):
+            if Config.grad_enabled and value.requires_grad:
+                raise RuntimeError(
+                    f"{op}: the value requires grad, but an in-place update of a tensor is not "
+                    "recorded by autograd, so its gradient would be silently lost; build the "
+                    "result with differentiable ops (cat, stack, where, masked_fill) instead, "
+                    "or detach() the value"
+                )
             value = value.data
         xp = get_array_module(self.data)
-        return xp.asarray(value, dtype=self.dtype) if np.isscalar(value) else value
+        if np.isscalar(value):
+            from .functional.elementwise import _python_scalar_dtype
+
+            value_dtype = _python_scalar_dtype(op, value)
+            array = xp.asarray(value, dtype=self.dtype)
+        else:
+            array = xp.asarray(backend.to_device(value, self.device))
+            value_dtype = array.dtype
+        if exact:
+            from .functional.elementwise import _CATEGORY
+
+            if _CATEGORY[value_dtype.kind] > _CATEGORY[self.dtype.kind]:
+                raise RuntimeError(
+                    f"{op}: result type {value_dtype} can't be cast to the desired output type "
+                    f"{self.dtype} of the tensor updated in place (shape {tuple(self.shape)})"
+                )
+        return array
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("setitem")
         from .functional.shape import _normalize_index
 
-        self.data[_normalize_index(index)] = self._as_array(value)
+        self.data[_normalize_index(index)] = self._as_array(value, "setitem")
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
@@ -335,7 +378,7 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = self._as_array(value)
+        self.data[...] = self._as_array(value, "fill_")
         return self
 
     def copy_(self, src) -> Tensor:
@@ -348,17 +391,36 @@ class Tensor:
 
     def add_(self, other, alpha=1) -> Tensor:
         self._check_inplace("add_")
-        self.data += alpha * self._as_array(other)
+        self.data += alpha * self._as_array(other, "add_", exact=True)
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
         self._check_inplace("sub_")
-        self.data -= alpha * self._as_array(other)
+        self.data -= alpha * self._as_array(other, "sub_", exact=True)
         return self
 
     def mul_(self, other) -> Tensor:
         self._check_inplace("mul_")
-        self.data *= self._as_array(other)
+        self.data *= self._as_array(other, "mul_", exact=True)
+        return self
+
+    def __iadd__(self, other) -> Tensor:  # x += y updates x in place, as in torch
+        return self.add_(other)
+
+    def __isub__(self, other) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other) -> Tensor:
+        self._check_inplace("div_")
+        if self.dtype.kind != "f":
+            raise RuntimeError(
+                f"div_: true division gives floats, which can't be stored in place in a tensor "
+                f"of dtype {self.dtype}; use x = x / y"
+            )
+        self.data /= self._as_array(other, "div_", exact=True)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -392,15 +454,21 @@ class Tensor:
     def __neg__(self): return F.neg(self)
     def __pos__(self): return self
     def __abs__(self): return F.abs(self)
-    def __eq__(self, other): return F.eq(self, other)  # type: ignore[override]
-    def __ne__(self, other): return F.ne(self, other)  # type: ignore[override]
+    def __eq__(self, other):  # type: ignore[override]
+        return F.eq(self, other) if _comparable(other) else NotImplemented
+    def __ne__(self, other):  # type: ignore[override]
+        return F.ne(self, other) if _comparable(other) else NotImplemented
     def __lt__(self, other): return F.lt(self, other)
     def __le__(self, other): return F.le(self, other)
     def __gt__(self, other): return F.gt(self, other)
     def __ge__(self, other): return F.ge(self, other)
-    def __invert__(self): return F.logical_not(self)
-    def __and__(self, other): return F.logical_and(self, other)
-    def __or__(self, other): return F.logical_or(self, other)
+    def __invert__(self): return F.bitwise_not(self)
+    def __and__(self, other): return F.bitwise_and(self, other)
+    def __rand__(self, other): return F.bitwise_and(other, self)
+    def __or__(self, other): return F.bitwise_or(self, other)
+    def __ror__(self, other): return F.bitwise_or(other, self)
+    def __xor__(self, other): return F.bitwise_xor(self, other)
+    def __rxor__(self, other): return F.bitwise_xor(other, self)
     def __getitem__(self, index): return F.getitem(self, index)
 
     def add(self, other, alpha=1): return F.add(self, other, alpha=alpha)
@@ -453,8 +521,8 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False): return F.argmax(self, dim, keepdim)
     def argmin(self, dim=None, keepdim=False): return F.argmin(self, dim, keepdim)
     def logsumexp(self, dim=None, keepdim=False): return F.logsumexp(self, dim, keepdim)
-    def softmax(self, dim): return F.softmax(self, dim)
-    def log_softmax(self, dim): return F.log_softmax(self, dim)
+    def softmax(self, dim, dtype=None): return F.softmax(self, dim, dtype)
+    def log_softmax(self, dim, dtype=None): return F.log_softmax(self, dim, dtype)
     def any(self, dim=None, keepdim=False): return F.any(self, dim, keepdim)
     def all(self, dim=None, keepdim=False): return F.all(self, dim, keepdim)
 
@@ -487,8 +555,13 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
+        array = backend.to_numpy(self.data)
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        # like torch: 4 fixed decimals unless every value is a whole number ("1.")
+        whole = array.dtype.kind != "f" or bool(np.all(finite == np.round(finite)))
         body = np.array2string(
-            backend.to_numpy(self.data), separator=", ", precision=4, prefix="tensor("
+            array, separator=", ", precision=4, prefix="tensor(",
+            floatmode="maxprec" if whole else "fixed",
         )
         extras = []
         if self.device.type != "cpu":
@@ -502,6 +575,14 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     __hash__ = object.__hash__
+
+
+def _comparable(other) -> bool:
+    """What ``==`` compares elementwise; anything else (None, strings, objects) falls back to
+    Python's identity comparison, so ``tensor == None`` is False as in torch."""
+    return isinstance(other, (Tensor, numbers.Number, np.ndarray, np.generic, list, tuple)) or (
+        hasattr(other, "__cuda_array_interface__")
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -570,8 +651,30 @@ def _float_dtype(dtype):
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from a list, scalar, NumPy or CuPy array (like ``torch.tensor``)."""
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    """Make a tensor from a list, scalar, NumPy or CuPy array (like ``torch.tensor``).
+
+    Always copies: changing the NumPy array afterwards does not change the tensor (use
+    ``from_numpy`` to share memory). Python floats give float32, ints int64, bools bool;
+    NumPy arrays keep their dtype.
+
+    >>> tensor([1, 2]).dtype, tensor([1.0, 2]).dtype, tensor(np.zeros(2)).dtype
+    (dtype('int64'), dtype('float32'), dtype('float64'))
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(data, dtype=dtype, device=device)
+    if hasattr(data, "dtype") and _root(t.data) is _root(data):
+        t.data = t.data.copy()  # the tensor must not see later changes to the source array
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _root(array):
+    """The array that owns the memory ``array`` looks at (itself unless it is a view)."""
+    while getattr(array, "base", None) is not None and hasattr(array.base, "dtype"):
+        array = array.base
+    return array
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -620,7 +723,12 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else Config.default_dtype
-    return _factory(xp.arange(start, end, step, dtype=_as_dtype(dtype)), requires_grad)
+    dtype = _as_dtype(dtype)
+    if dtype.kind == "f":  # like torch: the values are computed in float64, then rounded
+        array = xp.arange(start, end, step, dtype=np.float64).astype(dtype)
+    else:
+        array = xp.arange(start, end, step, dtype=dtype)
+    return _factory(array, requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -648,8 +756,12 @@ def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
-    if high is None:
+    if high is None or isinstance(high, Sequence):  # randint(high, size), as in torch
+        if high is not None:
+            size = high
         low, high = 0, low
+    if low >= high:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     array = _random_array("randint", _size((size,)), _as_dtype(dtype) or int64, device, low, high)
     return _factory(array, False)
 

@@ -23,29 +23,58 @@ from .shape import sum_to
 # ----------------------------------------------------------------------------------------------
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
+
+
 def _promoted_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
     """torch's rule: a float tensor is not upcast by an integer one (float32 + int64 = float32)."""
     if a == b:
         return a
-    if a.kind == "f" and b.kind != "f":
+    if _CATEGORY[a.kind] > _CATEGORY[b.kind]:
         return a
-    if b.kind == "f" and a.kind != "f":
+    if _CATEGORY[b.kind] > _CATEGORY[a.kind]:
         return b
     return np.promote_types(a, b)
 
 
-def _scalar_tensor(value, like: Tensor) -> Tensor:
+def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """The dtype of ``a op b``, following torch's type promotion.
+
+    A 0-d tensor behaves like a Python number: it only decides the dtype when it is of a higher
+    category (bool < int < float) than the tensor with dimensions. So float32 (3,) + float64 ()
+    stays float32, while int64 (3,) + float64 () is float64.
+    """
+    if (a.ndim == 0) != (b.ndim == 0):
+        dimensioned, zero_dim = (b, a) if a.ndim == 0 else (a, b)
+        if _CATEGORY[zero_dim.dtype.kind] <= _CATEGORY[dimensioned.dtype.kind]:
+            return dimensioned.dtype
+        return zero_dim.dtype
+    return _promoted_dtype(a.dtype, b.dtype)
+
+
+def _scalar_tensor(value, like: Tensor, op: str = "op") -> Tensor:
     """A constant tensor for a Python scalar, in ``like``'s dtype (``x * 0.5`` stays float32)."""
     xp = get_array_module(like.data)
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         dtype = like.dtype
     elif isinstance(value, numbers.Integral):
         dtype = like.dtype if like.dtype.kind in "fiu" else np.dtype(np.int64)
     elif isinstance(value, numbers.Real):
         dtype = like.dtype if like.dtype.kind == "f" else np.dtype(Config.default_dtype)
     else:
-        raise TypeError(f"expected a Tensor or a number, got {type(value).__name__}")
+        raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
     return Tensor._wrap(xp.asarray(value, dtype=dtype), False)
+
+
+def _as_tensor(op: str, value, like: Tensor) -> Tensor:
+    """``value`` (Tensor, Python number or array) as a Tensor on ``like``'s device."""
+    if isinstance(value, Tensor):
+        return value
+    if np.isscalar(value):
+        return _scalar_tensor(value, like, op)
+    if value is None:
+        raise TypeError(f"{op}: expected a Tensor or a number, got None")
+    return Tensor(value, device=like.device)
 
 
 def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
@@ -53,11 +82,11 @@ def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{op}: expected at least one Tensor, got {type(a)} and {type(b)}")
-        a = _scalar_tensor(a, b) if np.isscalar(a) else Tensor(a, device=b.device)
+        a = _as_tensor(op, a, b)
     if not isinstance(b, Tensor):
-        b = _scalar_tensor(b, a) if np.isscalar(b) else Tensor(b, device=a.device)
+        b = _as_tensor(op, b, a)
     if a.dtype != b.dtype:
-        dtype = _promoted_dtype(a.dtype, b.dtype)
+        dtype = result_dtype(a, b)
         a = cast(a, dtype) if a.dtype != dtype else a
         b = cast(b, dtype) if b.dtype != dtype else b
     return a, b
@@ -226,19 +255,27 @@ class PowScalar(Function):
 
 
 class Pow(Function):
-    """y = a^b;  da = dy * b * a^(b-1),  db = dy * y * log(a)  (0 where a == 0)"""
+    """y = a^b;  da = dy * b * a^(b-1)  (0 where b == 0),
+                 db = dy * y * ln(a)     (0 where a == 0 and b >= 0; NaN where a < 0, like torch:
+                                          a negative base has no real derivative in b)"""
 
     def forward(self, a, b):
         return _binary("pow", operator.pow, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
+        xp = get_array_module(a.data)
         da = db = None
         if self.needs_input_grad[0]:
-            da = sum_to(dy * b * a ** (b - 1), a.shape)
+            da = dy * b * a ** (b - 1)
+            da = sum_to(where(b.data == 0, 0.0, da), a.shape)
         if self.needs_input_grad[1]:
-            safe_log = where(a.data > 0, log(where(a.data > 0, a, 1.0)), 0.0)
-            db = sum_to(dy * self.output * safe_log, b.shape)
+            positive = a.data > 0
+            # ln(a) where a > 0; the constant -inf (a == 0) or NaN (a < 0) elsewhere
+            log_a = where(positive, log(where(positive, a, 1.0)),
+                          xp.where(a.data == 0, -np.inf, np.nan).astype(a.dtype))
+            db = dy * self.output * log_a
+            db = sum_to(where((a.data == 0) & (b.data >= 0), 0.0, db), b.shape)
         return da, db
 
 
@@ -462,7 +499,8 @@ class Softplus(Function):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi);  dx = dy * [lo <= x <= hi]"""
+    """y = min(max(x, lo), hi) for constant bounds;  dx = dy * [lo <= x <= hi]  (like torch,
+    the gradient passes at the boundaries themselves)"""
 
     def forward(self, x, lo, hi):
         self.lo, self.hi = lo, hi
@@ -470,10 +508,58 @@ class Clamp(Function):
 
     def backward(self, dy):
         (x,) = self.inputs
-        inside = np.ones((), dtype=bool) if self.lo is None else x.data >= self.lo
+        xp = get_array_module(x.data)
+        inside = xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x.data >= self.lo
         if self.hi is not None:
-            inside = inside & (x.data <= self.hi)
+            inside &= x.data <= self.hi
         return dy * inside.astype(dy.dtype)
+
+
+class ClampTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds (either may be absent), broadcasting.
+
+    dx  = dy * [lo <= x <= hi]
+    dlo = dy * [x < lo and lo < hi]   (lo decides the output there)
+    dhi = dy * [x > hi or hi < lo]    (hi decides the output there, also when hi < lo)
+    Ties go to x, exactly like torch.clamp.
+    """
+
+    def forward(self, x, *bounds, has_lo, has_hi):
+        xp = get_array_module(x)
+        self.has_lo, self.has_hi = has_lo, has_hi
+        lo = bounds[0] if has_lo else None
+        hi = bounds[-1] if has_hi else None
+        y = x
+        if lo is not None:
+            y = _binary("clamp", xp.maximum, y, lo)
+        if hi is not None:
+            y = _binary("clamp", xp.minimum, y, hi)
+        return y
+
+    def backward(self, dy):
+        x = self.inputs[0]
+        lo = self.inputs[1].data if self.has_lo else None
+        hi = self.inputs[-1].data if self.has_hi else None
+        xp = get_array_module(dy.data)
+        x_wins = xp.ones(dy.shape, dtype=bool)
+        if lo is not None:
+            x_wins = x_wins & (x.data >= lo)
+        if hi is not None:
+            x_wins = x_wins & (x.data <= hi)
+        grads = [sum_to(dy * x_wins.astype(dy.dtype), x.shape)]
+        if lo is not None:
+            lo_wins = x.data < lo
+            if hi is not None:
+                lo_wins = lo_wins & (lo < hi)
+            grads.append(sum_to(dy * lo_wins.astype(dy.dtype), lo.shape))
+        if hi is not None:
+            hi_wins = x.data > hi
+            if lo is not None:
+                hi_wins = hi_wins | (hi < lo)
+            grads.append(sum_to(dy * hi_wins.astype(dy.dtype), hi.shape))
+        return tuple(grads)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -519,16 +605,27 @@ def silu(x: Tensor) -> Tensor:
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch names
+    """Clamp every element into [min, max]; either bound may be None, a number or a tensor
+    (tensor bounds broadcast and receive gradients). Integer tensors clamped with float bounds
+    become float, like torch."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    return Clamp.apply(x, lo=min, hi=max)
+        bounds = [_as_tensor("clamp", b, x) for b in (min, max) if b is not None]
+        dtype = x.dtype
+        for bound in bounds:
+            dtype = _promoted_dtype(dtype, result_dtype(x, bound))
+        tensors = [cast(t, dtype) for t in [x] + bounds]
+        return ClampTensor.apply(*tensors, has_lo=min is not None, has_hi=max is not None)
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clamp: bounds must be numbers or tensors, got {type(bound).__name__}")
+    float_bound = [b for b in (min, max) if b is not None and not isinstance(b, numbers.Integral)]
+    if x.dtype.kind != "f" and float_bound:
+        x = cast(x, Config.default_dtype)
+    lo = None if min is None else x.dtype.type(min)
+    hi = None if max is None else x.dtype.type(max)
+    return Clamp.apply(x, lo=lo, hi=hi)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -595,14 +692,13 @@ def minimum(a, b) -> Tensor:
 
 
 def where(condition, input, other) -> Tensor:  # noqa: A002 - torch names
-    """``input`` where ``condition`` is True, else ``other`` (torch.where)."""
+    """``input`` where ``condition`` is True, else ``other`` (torch.where); all three broadcast.
+    Python numbers on both sides give int64 (ints), float32 (floats) or bool, like torch."""
     cond = condition.data if isinstance(condition, Tensor) else condition
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         xp = get_array_module(cond)
-        a = Tensor._wrap(xp.asarray(input, dtype=Config.default_dtype))
-        input, other = operands("where", a, other)
-    else:
-        input, other = operands("where", input, other)
+        input = Tensor._wrap(xp.asarray(input, dtype=_python_scalar_dtype("where", input)))
+    input, other = operands("where", input, other)
     xp = get_array_module(input.data)
     cond = xp.asarray(cond)
     if cond.dtype != np.bool_:
@@ -610,15 +706,47 @@ def where(condition, input, other) -> Tensor:  # noqa: A002 - torch names
     return Where.apply(input, other, cond=cond)
 
 
+def _python_scalar_dtype(op: str, value) -> np.dtype:
+    """The dtype torch gives a tensor made from one Python number."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(value, numbers.Integral):
+        return np.dtype(np.int64)
+    if isinstance(value, numbers.Real):
+        return np.dtype(Config.default_dtype)
+    raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+
+
 def masked_fill(x: Tensor, mask, value) -> Tensor:
-    """``value`` where ``mask`` is True, else ``x`` (mask broadcasts to x's shape)."""
-    mask_data = mask.data if isinstance(mask, Tensor) else mask
-    if tuple(np.broadcast_shapes(mask_data.shape, x.shape)) != tuple(x.shape):
+    """``value`` where ``mask`` is True, else ``x`` (mask broadcasts to x's shape).
+
+    The result keeps x's dtype (a float value in an int tensor is truncated, as in torch);
+    a 0-d tensor ``value`` receives the sum of the gradient of the filled positions."""
+    mask_data = mask.data if isinstance(mask, Tensor) else get_array_module(x.data).asarray(mask)
+    if mask_data.dtype != np.bool_:
+        raise TypeError(
+            f"masked_fill: mask must be a bool tensor, got dtype {mask_data.dtype} "
+            f"(build it with a comparison, e.g. x > 0)"
+        )
+    try:
+        broadcast = tuple(np.broadcast_shapes(mask_data.shape, x.shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(x.shape):
         raise ValueError(
             f"masked_fill: mask of shape {tuple(mask_data.shape)} does not broadcast to the "
             f"input's shape {tuple(x.shape)}"
         )
-    return where(mask_data, _scalar_tensor(value, x) if np.isscalar(value) else value, x)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(
+                f"masked_fill: only supports a 0-dimensional value tensor, but got one with "
+                f"{value.ndim} dimension(s) (shape {tuple(value.shape)})"
+            )
+        value = cast(value, x.dtype)
+    else:
+        value = Tensor._wrap(get_array_module(x.data).asarray(value, dtype=x.dtype))
+    return where(mask_data, value, x)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -666,6 +794,42 @@ def logical_and(a: Tensor, b: Tensor) -> Tensor:
 
 def logical_or(a: Tensor, b: Tensor) -> Tensor:
     return _compare("logical_or", "logical_or", a, b)
+
+
+def _integer_operand(op: str, x: Tensor) -> None:
+    if x.dtype.kind not in "bui":
+        raise TypeError(
+            f"{op}: only bool and integer tensors are supported, got dtype {x.dtype} "
+            f"(shape {tuple(x.shape)}); for a logical op on floats compare first, e.g. (x > 0)"
+        )
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    """``~x``: logical not for bool tensors, two's-complement not for integers (torch)."""
+    _integer_operand("bitwise_not", x)
+    return Tensor._wrap(get_array_module(x.data).invert(x.data), False)
+
+
+def _bitwise(op: str, ufunc_name: str, a, b) -> Tensor:
+    a, b = operands(op, a, b)
+    _integer_operand(op, a)
+    fn = getattr(get_array_module(a.data), ufunc_name)
+    return Tensor._wrap(_binary(op, fn, a.data, b.data), False)
+
+
+def bitwise_and(a, b) -> Tensor:
+    """``a & b``: logical and for bool tensors, bitwise and for integers."""
+    return _bitwise("bitwise_and", "bitwise_and", a, b)
+
+
+def bitwise_or(a, b) -> Tensor:
+    """``a | b``: logical or for bool tensors, bitwise or for integers."""
+    return _bitwise("bitwise_or", "bitwise_or", a, b)
+
+
+def bitwise_xor(a, b) -> Tensor:
+    """``a ^ b``: logical xor for bool tensors, bitwise xor for integers."""
+    return _bitwise("bitwise_xor", "bitwise_xor", a, b)
 
 
 def isnan(x: Tensor) -> Tensor:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
-from .shape import reshape, sum_to, transpose, unsqueeze
+from .shape import reshape, sum_to, transpose
 
 
 class MatMul(Function):
@@ -21,12 +23,10 @@ class MatMul(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        a2 = a if a.ndim > 1 else reshape(a, 1, -1)  # (1, K)
-        b2 = b if b.ndim > 1 else reshape(b, -1, 1)  # (K, 1)
-        if a.ndim == 1:
-            dy = unsqueeze(dy, -2)  # (..., 1, N)
-        if b.ndim == 1:
-            dy = unsqueeze(dy, -1)  # (..., M, 1)
+        a2 = a if a.ndim > 1 else reshape(a, 1, -1)  # (..., M, K)
+        b2 = b if b.ndim > 1 else reshape(b, -1, 1)  # (..., K, N)
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        dy = reshape(dy, batch + (a2.shape[-2], b2.shape[-1]))  # (..., M, N), 1-d dims back
         da = db = None
         if self.needs_input_grad[0]:
             da = reshape(sum_to(dy @ transpose(b2, -1, -2), a2.shape), a.shape)  # (..., M, K)

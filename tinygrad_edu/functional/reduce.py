@@ -25,7 +25,12 @@ def _axes(op: str, dim, ndim: int) -> tuple:
     """``dim`` (None, int or tuple of ints) as a sorted tuple of non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {type(dim).__name__}")
     axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{op}: dim {dim} names the same dimension twice")
@@ -74,7 +79,8 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
             f"{x.dtype}. Use x.float().mean()"
         )
     axes = _axes("mean", dim, x.ndim)
-    return sum(x, axes, keepdim) * (1.0 / max(_count(x.shape, axes), 1))
+    count = _count(x.shape, axes)
+    return sum(x, axes, keepdim) * (1.0 / count if count else float("nan"))
 
 
 def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
@@ -96,13 +102,44 @@ def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False
     return sqrt(var(x, dim, unbiased, keepdim, correction))
 
 
+class Norm2(Function):
+    """y = sqrt(sum x^2) over ``axes``;  dx = dy * x / y  (0 where y == 0, like torch: the
+    subgradient at the origin that makes ||x|| usable as a penalty)"""
+
+    def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
+        self.axes = axes
+        y = xp.sqrt((x * x).sum(axis=axes, keepdims=True))
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
+
+    def backward(self, dy):
+        from .elementwise import where
+
+        (x,) = self.inputs
+        keep = _keepdim_shape(x.shape, self.axes)
+        y = reshape(self.output, keep)
+        zero = y.data == 0
+        scale = where(zero, 0.0, reshape(dy, keep) / where(zero, 1.0, y))
+        return x * scale
+
+
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
+    """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p);
+    p = inf: max |x|,  p = -inf: min |x|,  p = 0: the number of non-zero elements."""
+    x = _float_input("norm", x)
+    axes = _axes("norm", dim, x.ndim)
     if p == 2:
-        return sqrt(sum(x * x, dim, keepdim))
+        return Norm2.apply(x, axes=axes, keepdim=keepdim)
     if p == 1:
-        return sum(abs_(x), dim, keepdim)
-    return sum(abs_(x) ** p, dim, keepdim) ** (1.0 / p)
+        return sum(abs_(x), axes, keepdim)
+    if p == float("inf"):
+        return amax(abs_(x), axes, keepdim)
+    if p == float("-inf"):
+        return amin(abs_(x), axes, keepdim)
+    if p == 0:
+        nonzero = Tensor._wrap((x.data != 0).astype(x.dtype), False)
+        return sum(nonzero, axes, keepdim)
+    return sum(abs_(x) ** p, axes, keepdim) ** (1.0 / p)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,45 +148,65 @@ def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
 
 
 class MaxReduce(Function):
-    """y = max of x over ``axes``;  dx = dy at the maximum (split evenly between ties when
-    reducing everything, at the returned index when reducing one dim, like torch)"""
+    """y = max (or min) of x over ``axes``;  dx = dy at the position of the extreme.
 
-    def forward(self, x, axes, keepdim, negate, one_hot_index):
+    Ties: reducing everything (``max(x)``, ``amax``) splits dy evenly between the tied
+    elements; reducing one dim with ``max(x, dim)`` sends it all to the returned index. Both
+    like torch.
+    """
+
+    def forward(self, x, axes, keepdim, smallest, one_hot_index):
         xp = get_array_module(x)
-        values = -x if negate else x
-        y = values.max(axis=axes, keepdims=True)
+        y = x.min(axis=axes, keepdims=True) if smallest else x.max(axis=axes, keepdims=True)
         if one_hot_index is not None:  # the winner is the returned index along the dim
             along = [-1 if i == axes[0] else 1 for i in range(x.ndim)]
             mask = xp.arange(x.shape[axes[0]]).reshape(along) == one_hot_index
         else:
-            mask = values == y
+            mask = x == y
             mask = mask / mask.sum(axis=axes, keepdims=True)
-        self.mask = mask.astype(x.dtype)
+        self.mask = mask.astype(x.dtype) if x.dtype.kind == "f" else mask
         self.axes = axes
-        y = -y if negate else y
-        return y if keepdim else y.reshape(tuple(s for i, s in enumerate(y.shape) if i not in axes))
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
 
     def backward(self, dy):
         (x,) = self.inputs
         return reshape(dy, _keepdim_shape(x.shape, self.axes)) * self.mask
 
 
-def _extreme(op: str, x: Tensor, dim, keepdim: bool, negate: bool):
+def _reduced_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _check_nonempty(op: str, x: Tensor, axes: tuple) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if x.data.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    empty_dims = [a for a in axes if x.shape[a] == 0]  # (this module shadows any())
+    if empty_dims or (not axes and x.data.size == 0):
+        raise ValueError(
+            f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, "
+            f"dims {axes}); there is no identity for max/min"
+        )
+
+
+def _extreme(op: str, x: Tensor, dim, keepdim: bool, smallest: bool):
     if isinstance(dim, Tensor):  # max(a, b) is the elementwise maximum, as in torch
         from .elementwise import maximum, minimum
 
-        return minimum(x, dim) if negate else maximum(x, dim)
+        return minimum(x, dim) if smallest else maximum(x, dim)
     if dim is None:
-        return MaxReduce.apply(x, axes=tuple(range(x.ndim)), keepdim=False, negate=negate,
+        axes = tuple(range(x.ndim)) if isinstance(x, Tensor) else ()
+        _check_nonempty(op, x, axes)
+        return MaxReduce.apply(x, axes=axes, keepdim=False, smallest=smallest,
                                one_hot_index=None)
     d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:  # torch allows dim=0 / -1 on a 0-d tensor: the element and index 0
+        index = Tensor._wrap(get_array_module(x.data).zeros((), dtype=np.int64), False)
+        return MaxResult(x, index)
+    _check_nonempty(op, x, (d,))
     xp = get_array_module(x.data)
-    index = (xp.argmin if negate else xp.argmax)(x.data, axis=d, keepdims=True)
-    values = MaxReduce.apply(x, axes=(d,), keepdim=keepdim, negate=negate, one_hot_index=index)
+    index = (xp.argmin if smallest else xp.argmax)(x.data, axis=d, keepdims=True)
+    values = MaxReduce.apply(x, axes=(d,), keepdim=keepdim, smallest=smallest,
+                             one_hot_index=index)
     indices = index if keepdim else index.squeeze(d)
     return MaxResult(values, Tensor._wrap(indices.astype(np.int64), False))
 
@@ -157,30 +214,39 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, negate: bool):
 def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch name
     """``max(x)`` -> the largest element; ``max(x, dim)`` -> (values, indices); ``max(a, b)``
     -> elementwise maximum."""
-    return _extreme("max", x, dim, keepdim, negate=False)
+    return _extreme("max", x, dim, keepdim, smallest=False)
 
 
 def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch name
     """``min(x)``, ``min(x, dim)`` -> (values, indices), ``min(a, b)``: like ``max``."""
-    return _extreme("min", x, dim, keepdim, negate=True)
+    return _extreme("min", x, dim, keepdim, smallest=True)
 
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return MaxReduce.apply(x, axes=_axes("amax", dim, x.ndim), keepdim=keepdim, negate=False,
-                           one_hot_index=None)
+    """Largest value over ``dim`` (a tuple is allowed); ties share the gradient evenly."""
+    axes = _axes("amax", dim, x.ndim)
+    _check_nonempty("amax", x, axes)
+    return MaxReduce.apply(x, axes=axes, keepdim=keepdim, smallest=False, one_hot_index=None)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return MaxReduce.apply(x, axes=_axes("amin", dim, x.ndim), keepdim=keepdim, negate=True,
-                           one_hot_index=None)
+    """Smallest value over ``dim`` (a tuple is allowed); ties share the gradient evenly."""
+    axes = _axes("amin", dim, x.ndim)
+    _check_nonempty("amin", x, axes)
+    return MaxReduce.apply(x, axes=axes, keepdim=keepdim, smallest=True, one_hot_index=None)
 
 
 def _arg_extreme(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     xp = get_array_module(x.data)
     fn = xp.argmax if op == "argmax" else xp.argmin
-    if dim is None:
-        return Tensor._wrap(xp.asarray(fn(x.data)).astype(np.int64), False)
+    if x.data.size == 0:
+        raise ValueError(f"{op}: expected a non-empty tensor, got shape {tuple(x.shape)}")
+    if dim is None:  # index into the flattened tensor; keepdim keeps every dim as size 1
+        index = xp.asarray(fn(x.data)).astype(np.int64)
+        return Tensor._wrap(index.reshape((1,) * x.ndim) if keepdim else index, False)
     d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._wrap(xp.zeros((), dtype=np.int64), False)
     return Tensor._wrap(fn(x.data, axis=d, keepdims=keepdim).astype(np.int64), False)
 
 
@@ -218,7 +284,7 @@ class LogSumExp(Function):
         m = x.max(axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows stay -inf instead of NaN
         y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        return y if keepdim else y.reshape(tuple(s for i, s in enumerate(y.shape) if i not in axes))
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
 
     def backward(self, dy):
         (x,) = self.inputs
@@ -264,11 +330,13 @@ def _softmax_dim(op: str, x: Tensor, dim) -> int:
     return _dim(op, dim, x.ndim)
 
 
-def softmax(x: Tensor, dim: int | None = None) -> Tensor:
-    x = _float_input("softmax", x)
+def softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """softmax(x)_i = e^(x_i) / sum_j e^(x_j) along ``dim`` (computed as e^(x_i - max x))."""
+    x = _float_input("softmax", x) if dtype is None else cast(x, dtype)
     return Softmax.apply(x, dim=_softmax_dim("softmax", x, dim))
 
 
-def log_softmax(x: Tensor, dim: int | None = None) -> Tensor:
-    x = _float_input("log_softmax", x)
+def log_softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """log_softmax(x)_i = x_i - logsumexp(x); stable for logits of any size."""
+    x = _float_input("log_softmax", x) if dtype is None else cast(x, dtype)
     return LogSoftmax.apply(x, dim=_softmax_dim("log_softmax", x, dim))

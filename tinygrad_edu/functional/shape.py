@@ -158,14 +158,18 @@ def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1 :])
 
 
-def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
-    """Remove dimensions of size 1 (only ``dim`` if given; a no-op if its size is not 1)."""
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Remove dimensions of size 1: all of them, or only ``dim`` (an int or a tuple of ints);
+    a named dimension whose size is not 1 is kept, as in torch."""
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    d = _dim("squeeze", dim, x.ndim)
-    if x.ndim == 0 or x.shape[d] != 1:
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if x.ndim == 0:
+        for d in dims:
+            _dim("squeeze", d, 0)
         return x
-    return reshape(x, x.shape[:d] + x.shape[d + 1 :])
+    drop = {_dim("squeeze", d, x.ndim) for d in dims}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in drop and s == 1)))
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
@@ -187,13 +191,20 @@ class Permute(Function):
 
 
 def permute(x: Tensor, *dims) -> Tensor:
-    dims = _shape_arg(dims)
-    if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    """Reorder the dimensions: output dim i is input dim ``dims[i]`` (negative dims count from
+    the end)."""
+    given = _shape_arg(dims)
+    if len(given) != x.ndim:
         raise ValueError(
-            f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of a "
-            f"tensor of shape {tuple(x.shape)}"
+            f"permute: got {len(given)} dims {given} for a tensor of shape {tuple(x.shape)} "
+            f"with {x.ndim} dimensions"
         )
-    dims = tuple(d % x.ndim for d in dims)
+    dims = tuple(_dim("permute", d, x.ndim) for d in given) if x.ndim else ()
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(
+            f"permute: dims {given} are not a permutation of the {x.ndim} dimensions of a "
+            f"tensor of shape {tuple(x.shape)} (a dimension is repeated)"
+        )
     if dims == tuple(range(x.ndim)):
         return x
     return Permute.apply(x, dims=dims)
@@ -288,14 +299,57 @@ def index_put_zeros(g: Tensor, index, shape) -> Tensor:
     return IndexPutZeros.apply(g, index=index, shape=tuple(shape))
 
 
+def _is_mask(item) -> bool:
+    return getattr(item, "dtype", None) == np.bool_ and item.ndim > 0
+
+
+def _masks_to_positions(index, shape: tuple, xp):
+    """Replace each k-d boolean mask by its k arrays of positions (``mask.nonzero()``), which
+    selects the same elements (NumPy's own definition) and lets the backward scatter-add.
+    A mask must match the shape of the dims it covers."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(_is_mask(i) for i in items):
+        return index
+    consumed = [i.ndim if _is_mask(i) else 0 if i is None or i is Ellipsis else 1 for i in items]
+    out = []
+    d = 0  # the dim of x the next index item applies to
+    for item, n in zip(items, consumed, strict=True):
+        if item is Ellipsis:
+            d += len(shape) - sum(consumed)
+        if _is_mask(item):
+            covered = tuple(shape[d : d + n])
+            if tuple(item.shape) != covered:
+                raise IndexError(
+                    f"getitem: the shape of the mask {tuple(item.shape)} does not match the "
+                    f"shape {covered} of the dims it indexes (starting at dim {d}) of the "
+                    f"tensor of shape {tuple(shape)}"
+                )
+            out.extend(xp.nonzero(item))
+        else:
+            out.append(item)
+        d += n
+    return tuple(out)
+
+
 def getitem(x: Tensor, index) -> Tensor:
-    index = _to_module(_normalize_index(index), get_array_module(x.data))
+    """``x[index]`` with NumPy/torch semantics: ints, slices (with steps), None, Ellipsis,
+    integer arrays (repeats allowed: their gradients add up) and boolean masks."""
+    xp = get_array_module(x.data)
+    index = _masks_to_positions(_to_module(_normalize_index(index), xp), x.shape, xp)
     return GetItem.apply(x, index=index)
 
 
 def index_select(x: Tensor, dim: int, index) -> Tensor:
+    """The entries ``index`` (a 1-d integer tensor; repeats allowed) along ``dim``."""
     d = _dim("index_select", dim, x.ndim)
-    return getitem(x, (slice(None),) * d + (_normalize_index(index),))
+    idx = get_array_module(x.data).asarray(_normalize_index(index))
+    if idx.ndim > 1:
+        raise IndexError(
+            f"index_select: index is supposed to be a vector, got shape {tuple(idx.shape)}"
+        )
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"index_select: index must be an integer tensor, got dtype {idx.dtype}")
+    return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
@@ -344,6 +398,11 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     ndim = tensors[0].ndim
+    if any(t_.ndim == 0 for t_ in tensors):
+        raise ValueError(
+            "cat: zero-dimensional tensors cannot be concatenated; use stack, or reshape them "
+            "to shape (1,) first"
+        )
     d = _dim("cat", dim, ndim)
     shapes = [tuple(t.shape) for t in tensors]
     for s in shapes:
@@ -453,7 +512,7 @@ class Repeat(Function):
         (x,) = self.inputs
         shape = (1,) * (len(self.sizes) - x.ndim) + tuple(x.shape)
         interleaved = []
-        for r, s in zip(self.sizes, shape):
+        for r, s in zip(self.sizes, shape, strict=True):
             interleaved += [r, s]
         copies = dy.reshape(interleaved).sum(dim=tuple(range(0, 2 * len(shape), 2)))
         return copies.reshape(x.shape)

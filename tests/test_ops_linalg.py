@@ -1,0 +1,88 @@
+"""Matrix products: matmul in every numpy.matmul form (1-d, 2-d, batched with broadcast batch
+dims), mm, bmm, outer and linear."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from helpers import check_op
+
+import tinygrad_edu as tg
+from tinygrad_edu import functional as F
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),  # dot product -> 0-d
+    ((3,), (3, 4)),  # vector @ matrix
+    ((3, 4), (4,)),  # matrix @ vector
+    ((2, 3), (3, 4)),  # matrix @ matrix
+    ((1, 3), (3, 1)),
+    ((2, 3, 4), (4, 5)),  # batch @ matrix
+    ((4, 5), (2, 5, 3)),  # matrix @ batch
+    ((2, 3, 4), (2, 4, 5)),  # batch @ batch
+    ((2, 1, 3, 4), (3, 4, 2)),  # broadcast batch dims
+    ((4,), (2, 4, 5)),  # vector @ batch
+    ((2, 3, 4), (4,)),  # batch @ vector
+]
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul(shapes, device):
+    out = check_op(lambda a, b: a @ b, torch.matmul, shapes, device=device)
+    expected = np.matmul(np.zeros(shapes[0]), np.zeros(shapes[1])).shape
+    assert out[0].shape == expected
+
+
+def test_matmul_function_and_method_forms():
+    check_op(tg.matmul, torch.matmul, [(2, 3), (3, 2)])
+    check_op(lambda a, b: a.matmul(b), lambda a, b: a.matmul(b), [(2, 3), (3,)])
+    check_op(lambda a, b: np.ones((2, 2)) @ a @ b, lambda a, b: torch.ones(2, 2,
+             dtype=a.dtype) @ a @ b, [(2, 3), (3, 2)])
+
+
+def test_mm_bmm_outer(device):
+    check_op(tg.mm, torch.mm, [(2, 3), (3, 4)], device=device)
+    check_op(tg.bmm, torch.bmm, [(2, 2, 3), (2, 3, 4)], device=device)
+    check_op(tg.outer, torch.outer, [(3,), (4,)], device=device)
+    with pytest.raises(ValueError, match=r"mm: expects 2-d tensors, got \(2, 3, 4\) and \(4,"):
+        tg.mm(tg.ones(2, 3, 4), tg.ones(4, 2))
+    with pytest.raises(ValueError, match=r"bmm: expects 3-d tensors, got \(3, 4\)"):
+        tg.bmm(tg.ones(3, 4), tg.ones(2, 4, 2))
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 5, 3), (3,)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(x_shape, bias, device):
+    shapes = [x_shape, (4, 3)] + ([(4,)] if bias else [])
+    check_op(F.linear, TF.linear, shapes, device=device)
+
+
+def test_linear_feature_mismatch_is_explained():
+    with pytest.raises(ValueError, match=r"linear: input has 3 features but weight expects 5 "
+                                         r"\(x: \(2, 3\), weight: \(4, 5\)\)"):
+        F.linear(tg.ones(2, 3), tg.ones(4, 5))
+
+
+def test_matmul_promotes_int_and_float_like_torch():
+    out = tg.tensor([[1, 2]]) @ tg.tensor([[0.5], [0.25]])
+    assert out.dtype == tg.float32 and out.tolist() == [[1.0]]
+    assert (tg.tensor([[1, 2]]) @ tg.tensor([[3], [4]])).tolist() == [[11]]
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (3, 2)),
+                                    ((2, 1, 2, 3), (2, 3, 2))], ids=str)
+def test_gradgradcheck_matmul(shapes):
+    rng = np.random.default_rng(0)
+    a = tg.tensor(rng.standard_normal(shapes[0]), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(shapes[1]), requires_grad=True)
+    assert tg.gradgradcheck(lambda x, y: (x @ y) * (x @ y), [a, b])
+
+
+def test_hessian_of_quadratic_form_matches_torch():
+    # f(x) = x^T A x has Hessian A + A^T
+    rng = np.random.default_rng(1)
+    a_np, x_np = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    a = tg.tensor(a_np)
+    x = tg.tensor(x_np, requires_grad=True)
+    (g,) = tg.grad(x @ a @ x, x, create_graph=True)
+    rows = [tg.grad(g[i], x, retain_graph=True)[0].numpy() for i in range(4)]
+    np.testing.assert_allclose(np.stack(rows), a_np + a_np.T, rtol=1e-12, atol=1e-12)

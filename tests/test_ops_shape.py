@@ -1,0 +1,300 @@
+"""Shape ops: reshape/view, flatten, squeeze/unsqueeze, transpose/permute, expand/broadcast,
+indexing (basic, advanced, boolean, repeated), cat/stack/split/chunk, pad, repeat, tril/triu,
+gather and index_select."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from helpers import check_op
+
+import tinygrad_edu as tg
+from tinygrad_edu import functional as F
+
+# ----------------------------------------------------------------------------------------------
+# Reshape family
+# ----------------------------------------------------------------------------------------------
+
+RESHAPES = {
+    "reshape(-1)": (lambda x: x.reshape(-1), lambda x: x.reshape(-1)),
+    "reshape(4, -1)": (lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1)),
+    "reshape((2, 2, 6))": (lambda x: x.reshape((2, 2, 6)), lambda x: x.reshape((2, 2, 6))),
+    "view(-1, 3)": (lambda x: x.view(-1, 3), lambda x: x.view(-1, 3)),
+    "view_as": (lambda x: x.view_as(tg.zeros(6, 4)), lambda x: x.view_as(torch.zeros(6, 4))),
+    "flatten()": (lambda x: x.flatten(), lambda x: x.flatten()),
+    "flatten(1)": (lambda x: x.flatten(1), lambda x: x.flatten(1)),
+    "flatten(0, 1)": (lambda x: x.flatten(0, 1), lambda x: x.flatten(0, 1)),
+    "flatten(-2, -1)": (lambda x: x.flatten(-2, -1), lambda x: x.flatten(-2, -1)),
+    "unflatten": (lambda x: x.unflatten(2, (2, 2)), lambda x: x.unflatten(2, (2, 2))),
+    "unsqueeze(0)": (lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0)),
+    "unsqueeze(-1)": (lambda x: x.unsqueeze(-1), lambda x: x.unsqueeze(-1)),
+    "unsqueeze(1)": (lambda x: x.unsqueeze(1), lambda x: x.unsqueeze(1)),
+    "transpose(0, 2)": (lambda x: x.transpose(0, 2), lambda x: x.transpose(0, 2)),
+    "transpose(-1, 0)": (lambda x: x.transpose(-1, 0), lambda x: x.transpose(-1, 0)),
+    "permute(2, 0, 1)": (lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1)),
+    "permute((1, -1, 0))": (lambda x: x.permute((1, -1, 0)), lambda x: x.permute((1, -1, 0))),
+    "T": (lambda x: x.T, lambda x: x.permute(2, 1, 0)),
+    "mT": (lambda x: x.mT, lambda x: x.mT),
+    "expand": (lambda x: x[:, :1].expand(2, 5, 4), lambda x: x[:, :1].expand(2, 5, 4)),
+    "expand(-1)": (lambda x: x[:, :1].expand(3, -1, -1, 4),
+                   lambda x: x[:, :1].expand(3, -1, -1, 4)),
+    "broadcast_to": (lambda x: x[:1].broadcast_to((2, 2, 3, 4)),
+                     lambda x: x[:1].broadcast_to((2, 2, 3, 4))),
+    "expand_as": (lambda x: x[:, 1:2].expand_as(tg.zeros(2, 3, 4)),
+                  lambda x: x[:, 1:2].expand_as(torch.zeros(2, 3, 4))),
+}
+
+
+@pytest.mark.parametrize("name", list(RESHAPES))
+def test_reshape_family(name, device):
+    tg_fn, th_fn = RESHAPES[name]
+    check_op(tg_fn, th_fn, [(2, 3, 4)], device=device)
+
+
+@pytest.mark.parametrize("shape, dim", [((1, 3, 1, 2), None), ((1, 3, 1, 2), 0),
+                                        ((1, 3, 1, 2), -2), ((1, 3, 1, 2), 1),
+                                        ((1, 3, 1, 2), (0, 2)), ((1, 3, 1, 2), (1, -2))], ids=str)
+def test_squeeze(shape, dim, device):
+    def tg_fn(x):
+        return x.squeeze() if dim is None else x.squeeze(dim)
+
+    check_op(tg_fn, tg_fn, [shape], device=device)
+
+
+def test_t_and_0d_shapes():
+    check_op(lambda x: x.t(), lambda x: x.t(), [(3, 4)])
+    check_op(lambda x: x.t(), lambda x: x.t(), [(3,)])
+    check_op(lambda x: x.flatten(), lambda x: x.flatten(), [()])
+    check_op(lambda x: x.unsqueeze(0).squeeze(0), lambda x: x.unsqueeze(0).squeeze(0), [()])
+    check_op(lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), [()])
+
+
+def test_view_methods_keep_numbers_in_order():
+    x = tg.arange(24).reshape(2, 3, 4)
+    np.testing.assert_array_equal(x.permute(1, 2, 0).numpy(),
+                                  np.arange(24).reshape(2, 3, 4).transpose(1, 2, 0))
+    assert x.size() == (2, 3, 4) and x.size(-1) == 4 and x.dim() == 3 and x.numel() == 24
+    assert x.contiguous().tolist() == x.tolist()
+
+
+# ----------------------------------------------------------------------------------------------
+# Indexing
+# ----------------------------------------------------------------------------------------------
+
+INDEXES = {
+    # name: a function of (tensor library's `tensor` constructor) returning the index
+    "int": lambda lib: 1,
+    "negative int": lambda lib: -1,
+    "int, int": lambda lib: (1, -2),
+    "slice": lambda lib: slice(1, 3),
+    "slice with step": lambda lib: (slice(None), slice(0, None, 2)),
+    "negative slice bounds": lambda lib: (slice(-2, None), slice(None, -1)),
+    "None": lambda lib: (None, 0),
+    "Ellipsis": lambda lib: (Ellipsis, 1),
+    "Ellipsis and None": lambda lib: (0, Ellipsis, None),
+    "integer array": lambda lib: lib([2, 0]),
+    "repeated integer array": lambda lib: lib([0, 0, 1, 0]),
+    "repeated on dim 1": lambda lib: (slice(None), lib([1, 1, 3])),
+    "two integer arrays": lambda lib: (lib([0, 2, 2]), lib([1, 1, 3])),
+    "2-d integer array": lambda lib: lib([[0, 1], [1, 1]]),
+    "mixed slice and array": lambda lib: (slice(1, None), lib([3, 3, 0])),
+    "int and array": lambda lib: (lib([2, 2]), 1),
+    "bool mask rows": lambda lib: lib([True, False, True]),
+    "bool mask full": lambda lib: lib(np.arange(12).reshape(3, 4) % 3 == 0),
+    "bool mask on dim 1": lambda lib: (slice(None), lib([False, True, True, False])),
+    "list index": lambda lib: [0, 2, 2],
+}
+
+
+@pytest.mark.parametrize("name", list(INDEXES))
+def test_getitem(name, device):
+    make = INDEXES[name]
+
+    def tg_index(values):
+        return tg.tensor(np.asarray(values), device=device)
+
+    check_op(lambda x: x[make(tg_index)], lambda x: x[make(lambda v: torch.tensor(v))],
+             [(3, 4)], device=device)
+
+
+def test_getitem_negative_step_matches_numpy():
+    x_np = np.random.default_rng(0).standard_normal((3, 4))
+    x = tg.tensor(x_np, requires_grad=True)
+    y = x[::-1, 1::-1]
+    np.testing.assert_array_equal(y.detach().numpy(), x_np[::-1, 1::-1])
+    upstream = np.random.default_rng(1).standard_normal(y.shape)
+    (y * tg.tensor(upstream)).sum().backward()
+    expected = np.zeros((3, 4))
+    expected[::-1, 1::-1] = upstream
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_getitem_repeated_indices_accumulate_the_gradient(device):
+    x = tg.zeros(4, requires_grad=True, device=device)
+    x[tg.tensor([0, 0, 0, 2, 2])].sum().backward()
+    assert x.grad.tolist() == [3.0, 0.0, 2.0, 0.0]
+    m = tg.zeros(2, 3, requires_grad=True, device=device)
+    (m[[1, 1], [2, 2]] * tg.tensor([1.0, 10.0], device=device)).sum().backward()
+    assert m.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 11.0]]
+
+
+def test_getitem_with_a_0d_tensor_index_and_python_scalar_result():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x[tg.tensor(1), 0]
+    assert y.shape == () and y.item() == 3.0
+    y.backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+def test_getitem_out_of_range_names_the_shape():
+    with pytest.raises(IndexError, match=r"getitem: index 5 is out of bounds .*\(3, 4\)"):
+        tg.ones(3, 4)[5]
+    with pytest.raises(IndexError, match=r"getitem: .*\(3, 4\)"):
+        tg.ones(3, 4)[tg.tensor([0, 3]), 4]
+
+
+def test_gradgradcheck_getitem_with_repeated_indices():
+    x = tg.tensor(np.random.default_rng(2).standard_normal((3, 4)), requires_grad=True)
+    index = tg.tensor([0, 2, 2, 0])
+    assert tg.gradgradcheck(lambda t: (t[index] ** 2) * t[index, 1:2], [x])
+    assert tg.gradgradcheck(lambda t: t[1:, ::2].exp(), [x])
+
+
+def test_iterating_and_unbind():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    rows = list(x)
+    assert [r.tolist() for r in rows] == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    (rows[0] * 2 + rows[2]).sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
+    cols = x.unbind(1)
+    assert [c.tolist() for c in cols] == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
+
+
+# ----------------------------------------------------------------------------------------------
+# gather, index_select
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_gather(dim, device):
+    index = np.array([[0, 1, 1, 0], [2, 2, 0, 1]]) if dim == 0 else np.array(
+        [[3, 3, 0], [1, 0, 1], [2, 2, 2]])
+    check_op(lambda x: x.gather(dim, tg.tensor(index, device=device)),
+             lambda x: x.gather(dim, torch.tensor(index)), [(3, 4)], device=device)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_index_select(dim, device):
+    index = [2, 0, 2]
+    check_op(lambda x: x.index_select(dim, tg.tensor(index, device=device)),
+             lambda x: x.index_select(dim, torch.tensor(index)), [(3, 4, 3)], device=device)
+
+
+def test_index_select_0d_index_and_bad_index():
+    assert tg.zeros(3, 4).index_select(0, tg.tensor(1)).shape == (1, 4)
+    with pytest.raises(IndexError, match=r"index_select: index is supposed to be a vector"):
+        tg.zeros(3, 4).index_select(0, tg.tensor([[0, 1]]))
+    with pytest.raises(ValueError, match=r"gather: index has 1 dimensions but input has 2"):
+        tg.zeros(3, 4).gather(0, tg.tensor([0, 1]))
+
+
+# ----------------------------------------------------------------------------------------------
+# cat, stack, split, chunk
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim, shapes", [(0, [(2, 3), (1, 3), (3, 3)]), (1, [(2, 1), (2, 4)]),
+                                         (-1, [(2, 2, 1), (2, 2, 3)]), (-3, [(1, 2, 2)] * 2)],
+                         ids=str)
+def test_cat(dim, shapes, device):
+    check_op(lambda *xs: tg.cat(xs, dim), lambda *xs: torch.cat(xs, dim), shapes,
+             device=device)
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
+def test_stack(dim, device):
+    check_op(lambda *xs: tg.stack(xs, dim), lambda *xs: torch.stack(xs, dim),
+             [(2, 3)] * 3, device=device)
+
+
+def test_cat_promotes_dtypes_like_torch():
+    out = tg.cat([tg.tensor([1, 2]), tg.tensor([0.5])])
+    assert out.dtype == tg.float32 and out.tolist() == [1.0, 2.0, 0.5]
+    assert tg.concat([tg.ones(1), tg.ones(1)]).shape == (2,)
+
+
+@pytest.mark.parametrize("n, size_or_sections, dim", [(5, 2, 0), (6, 3, 0), (6, [1, 2, 3], 0),
+                                                      (4, 1, 1), (7, [7], -1), (3, 5, 0)],
+                         ids=str)
+def test_split(n, size_or_sections, dim, device):
+    shape = (n, 2) if dim == 0 else (2, n)
+    out = check_op(lambda x: x.split(size_or_sections, dim),
+                   lambda x: x.split(size_or_sections, dim), [shape], device=device)
+    expected = torch.zeros(shape).split(size_or_sections, dim)
+    assert [o.shape for o in out] == [tuple(e.shape) for e in expected]
+
+
+@pytest.mark.parametrize("n, chunks", [(6, 3), (5, 3), (6, 4), (2, 5), (7, 7), (1, 1)])
+def test_chunk_sizes_match_torch(n, chunks, device):
+    out = check_op(lambda x: x.chunk(chunks), lambda x: x.chunk(chunks), [(n, 2)],
+                   device=device)
+    assert [o.shape[0] for o in out] == [c.shape[0] for c in torch.zeros(n).chunk(chunks)]
+
+
+# ----------------------------------------------------------------------------------------------
+# pad, repeat, tril/triu
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pad", [(1, 2), (0, 0, 2, 1), (1, 1, 1, 1, 1, 0), (3, 0)], ids=str)
+@pytest.mark.parametrize("value", [0.0, -1.5])
+def test_pad(pad, value, device):
+    check_op(lambda x: F.pad(x, pad, value=value), lambda x: TF.pad(x, pad, value=value),
+             [(2, 3, 4)], device=device)
+
+
+def test_pad_rejects_what_it_does_not_implement():
+    with pytest.raises(NotImplementedError, match="pad: only mode='constant'"):
+        F.pad(tg.ones(2, 2), (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match="pad: padding length must be even"):
+        F.pad(tg.ones(2, 2), (1, 1, 1))
+
+
+@pytest.mark.parametrize("sizes, shape", [((2, 1), (2, 3)), ((1, 3), (2, 3)), ((2, 2, 3), (2, 3)),
+                                          ((3,), (4,)), ((2, 1, 1, 2), (1, 2, 3))], ids=str)
+def test_repeat(sizes, shape, device):
+    check_op(lambda x: x.repeat(*sizes), lambda x: x.repeat(*sizes), [shape], device=device)
+
+
+@pytest.mark.parametrize("op", ["tril", "triu"])
+@pytest.mark.parametrize("diagonal", [-2, -1, 0, 1, 3])
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (2, 3, 3)], ids=str)
+def test_tril_triu(op, diagonal, shape, device):
+    check_op(lambda x: getattr(x, op)(diagonal), lambda x: getattr(x, op)(diagonal), [shape],
+             device=device)
+
+
+def test_tril_on_integers_and_too_few_dims():
+    assert tg.ones(2, 2, dtype=tg.int64).tril().tolist() == [[1, 0], [1, 1]]
+    with pytest.raises(ValueError, match="tril: input tensor must have at least 2 dimensions"):
+        tg.ones(3).tril()
+
+
+# ----------------------------------------------------------------------------------------------
+# Second derivatives of the linear shape ops (gradients of gradients move back unchanged)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x.reshape(6, 2).T ** 2),
+    lambda x: tg.cat([x, x * x], 1),
+    lambda x: tg.stack([x, x.exp()], -1),
+    lambda x: F.pad(x * x, (1, 2)),
+    lambda x: (x * x).repeat(2, 1),
+    lambda x: (x * x).expand(2, 3, 4),
+    lambda x: (x * x).triu(1),
+    lambda x: x.gather(1, tg.tensor([[0, 0], [3, 1], [2, 2]])) ** 3,
+], ids=["reshape_T", "cat", "stack", "pad", "repeat", "expand", "triu", "gather"])
+def test_gradgradcheck_shape_ops(fn):
+    x = tg.tensor(np.random.default_rng(3).standard_normal((3, 4)), requires_grad=True)
+    assert tg.gradgradcheck(fn, [x])
