@@ -12,7 +12,7 @@ kernel choice), then ``nn/``, ``optim/``, ``data/``, ``models/`` and ``study/``.
 [36.0, 0.0]
 """
 
-from . import functional
+from . import functional, nn, optim
 from .autograd import (
     Config,
     Function,
@@ -75,6 +75,7 @@ from .functional import (
     where,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .serialization import load, save  # safe, pickle-free state_dict files
 from .tensor import (
     Tensor,
     arange,

@@ -6,7 +6,8 @@ trained, e.g. BatchNorm's running mean) and sub-modules; attribute assignment re
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import itertools
+from collections import OrderedDict, namedtuple
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -40,6 +41,15 @@ class _HookHandle:
         self._hooks.pop(self._key, None)
 
 
+_hook_ids = itertools.count()  # unique keys for hooks (the same hook may be registered twice)
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _type_name(value) -> str:
+    return type(value).__name__
+
+
 class Module:
     """Base class of layers and models. Subclasses set attributes in ``__init__`` (Parameters,
     sub-Modules) and implement ``forward``; call the module itself to run it."""
@@ -65,18 +75,46 @@ class Module:
                 f"cannot assign {name!r} before Module.__init__() call "
                 f"(call super().__init__() first in {type(self).__name__}.__init__)"
             )
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        elif name in self.__dict__.get("_buffer_names", ()):
+        owner = type(self).__name__
+        if not isinstance(value, (Parameter, Module)) and value is not None:
+            # torch refuses these silent de-registrations (e.g. ``self.weight = w * 2`` would
+            # otherwise drop the weight from parameters() and from the optimizer)
+            if name in self._parameters:
+                raise TypeError(
+                    f"{owner}: cannot assign {_type_name(value)} as parameter {name!r} "
+                    "(nn.Parameter or None expected); to change its values use "
+                    f"`with no_grad(): self.{name}.copy_(...)`"
+                )
+            if name in self._modules:
+                raise TypeError(f"{owner}: cannot assign {_type_name(value)} as child module "
+                                f"{name!r} (nn.Module or None expected)")
+            if name in self._buffers and not isinstance(value, Tensor):
+                raise TypeError(f"{owner}: cannot assign {_type_name(value)} to buffer "
+                                f"{name!r} (Tensor or None expected)")
+        if value is None and name in self._parameters:
+            self._parameters[name] = None
+            return
+        if value is None and name in self._modules:
+            self._modules[name] = None
+            return
+        if name in self._buffers and (value is None or not isinstance(value, (Parameter, Module))):
             self._buffers[name] = value
+            return
+        if isinstance(value, Parameter):
+            target = self._parameters
+        elif isinstance(value, Module):
+            target = self._modules
         else:
+            target = None
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not target:
+                store.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
             return
+        target[name] = value  # replacing keeps the position (state_dict order, like torch)
         self.__dict__.pop(name, None)
+        self._non_persistent.discard(name)
 
     def __getattr__(self, name: str):
         d = self.__dict__
@@ -92,28 +130,62 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def _check_new_name(self, kind: str, name: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot register {kind} {name!r} before Module.__init__() "
+                                 "call")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if param is None:
-            self._parameters[name] = None
-            self.__dict__.pop(name, None)
-        else:
-            setattr(self, name, param)
+        """Register ``param`` (or None: a declared but absent parameter, like a bias=False)."""
+        self._check_new_name("parameter", name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {_type_name(param)} object to parameter {name!r} "
+                            "(nn.Parameter or None required)")
+        if name in self.__dict__ or name in self._modules or name in self._buffers:
+            raise KeyError(f"attribute {name!r} already exists")
+        self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        """State that moves with ``to()`` and is saved in ``state_dict`` but is not trained."""
-        if "_buffer_names" not in self.__dict__:
-            object.__setattr__(self, "_buffer_names", set())
-        self._buffer_names.add(name)
-        if not persistent:
+        """State that moves with ``to()`` and is saved in ``state_dict`` (unless
+        ``persistent=False``) but is not trained: BatchNorm's running mean, a causal mask."""
+        self._check_new_name("buffer", name)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {_type_name(tensor)} object to buffer {name!r} "
+                            "(Tensor or None required)")
+        if name in self.__dict__ or name in self._modules or name in self._parameters:
+            raise KeyError(f"attribute {name!r} already exists")
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
-        self.__dict__.pop(name, None)
         self._buffers[name] = tensor
 
     def add_module(self, name: str, module: Module | None) -> None:
-        if module is None:
-            self._modules[name] = None
-        else:
-            setattr(self, name, module)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module, got "
+                            f"{_type_name(module)}")
+        self._check_new_name("module", str(name))
+        name = str(name)
+        if name in self.__dict__ or name in self._parameters or name in self._buffers:
+            raise KeyError(f"attribute {name!r} already exists")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at dotted path ``target`` ("" is self), e.g. "encoder.layers.0"."""
+        module = self
+        if target == "":
+            return module
+        for part in target.split("."):
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} "
+                                     f"(looking up {target!r})")
+            module = child
+        return module
 
     # ------------------------------------------------------------------------------------------
     # Running
@@ -137,18 +209,22 @@ class Module:
     def register_forward_hook(self, hook) -> _HookHandle:
         """``hook(module, inputs, output)`` after every forward; a returned value replaces the
         output."""
-        key = id(hook) ^ len(self._forward_hooks)
+        key = next(_hook_ids)
         self._forward_hooks[key] = hook
         return _HookHandle(self._forward_hooks, key)
 
     def register_forward_pre_hook(self, hook) -> _HookHandle:
-        key = id(hook) ^ len(self._forward_pre_hooks)
+        key = next(_hook_ids)
         self._forward_pre_hooks[key] = hook
         return _HookHandle(self._forward_pre_hooks, key)
 
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        """Set training mode on this module and (through their own ``train``) its children."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: training mode is expected to be boolean, got {mode!r}")
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -170,15 +246,21 @@ class Module:
     # Traversal
     # ------------------------------------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator:
-        memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator:
+        """(dotted name, module) for self and every descendant, parents first; a module
+        reachable twice is yielded once unless ``remove_duplicate=False``."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                child_prefix = f"{prefix}.{name}" if prefix else name
+                yield from child.named_modules(memo, child_prefix, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -195,7 +277,7 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator:
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, p in module._parameters.items():
                 if p is None or id(p) in seen:
@@ -207,14 +289,18 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "") -> Iterator:
-        for module_prefix, module in self.named_modules(prefix):
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
             for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{module_prefix}.{name}" if module_prefix else name), b
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), b
 
-    def buffers(self) -> Iterator[Tensor]:
-        for _, b in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def apply(self, fn) -> Module:
@@ -228,22 +314,30 @@ class Module:
     # ------------------------------------------------------------------------------------------
 
     def to(self, device=None, dtype=None) -> Module:
-        """Move (or cast) every parameter and buffer in place; returns self."""
+        """Move (or cast floating point) parameters, their gradients and buffers in place.
+
+        ``to("cuda")``, ``to(tg.float64)``, ``to("cuda", tg.float64)``. The Parameter objects
+        stay the same (an optimizer built before the move still holds them); returns self."""
         if device is not None and not isinstance(device, (str, backend.Device)):
             device, dtype = None, device
+        if device is not None:
+            device = backend.as_device(device)
+
+        def convert(data):
+            if device is not None:
+                data = backend.to_device(data, device)
+            if dtype is not None and data.dtype.kind == "f":
+                data = data.astype(dtype)
+            return data
+
         for m in self.modules():
             for store in (m._parameters, m._buffers):
-                for name, t in store.items():
+                for t in store.values():
                     if t is None:
                         continue
-                    data = t.data
-                    if device is not None:
-                        data = backend.to_device(data, device)
-                    if dtype is not None and t.dtype.kind == "f":
-                        data = data.astype(dtype)
-                    t.data = data
+                    t.data = convert(t.data)
                     if t.grad is not None:
-                        t.grad = None
+                        t.grad.data = convert(t.grad.data)
         return self
 
     def cpu(self) -> Module:
@@ -262,23 +356,31 @@ class Module:
     # State dicts
     # ------------------------------------------------------------------------------------------
 
-    def state_dict(self) -> OrderedDict:
-        """Parameters and persistent buffers by dotted name (tensors sharing the live data)."""
-        state: OrderedDict = OrderedDict()
-        for prefix, module in self.named_modules():
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """Parameters and persistent buffers by dotted name, e.g. "0.weight", "bn.running_mean".
+
+        Values are detached tensors sharing the live data (``keep_vars=True``: the Parameters
+        themselves). A module or parameter reachable under two names appears under both, like
+        torch (tied weights stay loadable)."""
+        state = OrderedDict() if destination is None else destination
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
+            dotted = prefix + (f"{module_prefix}." if module_prefix else "")
             for name, p in module._parameters.items():
                 if p is not None:
-                    state[f"{prefix}.{name}" if prefix else name] = p.detach()
+                    state[dotted + name] = p if keep_vars else p.detach()
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent:
-                    state[f"{prefix}.{name}" if prefix else name] = b.detach()
+                    state[dotted + name] = b if keep_vars else b.detach()
         return state
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values into this module's parameters and buffers (shapes must match).
 
-        With ``strict=True`` missing or unexpected keys are an error; returns
-        (missing_keys, unexpected_keys) either way."""
+        With ``strict=True`` missing or unexpected keys are an error; a shape mismatch is an
+        error either way. Returns ``(missing_keys, unexpected_keys)`` (a named tuple)."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"load_state_dict: expected a dict (e.g. from state_dict() or "
+                            f"tinygrad_edu.load), got {_type_name(state_dict)}")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -292,7 +394,9 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            data = value.data if isinstance(value, Tensor) else np.asarray(value)
+            data = value.data if isinstance(value, Tensor) else value
+            if not hasattr(data, "shape"):
+                data = np.asarray(data)
             if tuple(data.shape) != tuple(target.shape):
                 problems.append(
                     f"size mismatch for {key}: checkpoint has shape {tuple(data.shape)}, "
@@ -308,7 +412,7 @@ class Module:
                 if key in state_dict:
                     value = state_dict[key]
                     target.copy_(value.data if isinstance(value, Tensor) else value)
-        return missing, unexpected
+        return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------------------------------
     # Printing
@@ -322,13 +426,16 @@ class Module:
                    if p.requires_grad or not trainable_only)
 
     def __repr__(self) -> str:
-        """Children indented, each with its parameter count; the total on the last line."""
+        """Like torch's, plus each child's parameter count and, for a module with children, the
+        totals on the last line."""
         return self._repr(top=True)
 
     def _repr(self, top: bool) -> str:
         head = f"{type(self).__name__}({self.extra_repr()}"
         lines = []
         for name, child in self._modules.items():
+            if child is None:
+                continue
             child_repr = child._repr(top=False).replace("\n", "\n  ")
             count = child.num_parameters()
             lines.append(f"({name}): {child_repr}" + (f"  # {count:,} params" if count else ""))
@@ -336,7 +443,7 @@ class Module:
             text = head + "\n  " + "\n  ".join(lines) + "\n)"
         else:
             text = head + ")"
-        if top:
+        if top and lines:  # a model (not a single layer) gets its totals on the last line
             text += f"\n# {self.num_parameters():,} parameters " \
                     f"({self.num_parameters(trainable_only=True):,} trainable)"
         return text

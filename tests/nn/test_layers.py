@@ -1,0 +1,495 @@
+"""Layers against torch.nn with the same weights: forward, input gradient and every parameter
+gradient in float64 on several shapes; gradcheck of each layer as a function of its input AND
+its parameters; BatchNorm running statistics and eval mode; init-free behaviour (Dropout);
+errors that name the layer and the shapes."""
+
+import contextlib
+import math
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_close, check_op, to_numpy
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.nn import functional as NF
+
+# ----------------------------------------------------------------------------------------------
+# Helpers: twin modules, side-by-side comparison, gradcheck over input and parameters
+# ----------------------------------------------------------------------------------------------
+
+
+def twin(ours, theirs, device="cpu"):
+    """Both modules in float64 with torch's parameters and buffers copied into ours."""
+    theirs.double()
+    ours.double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    ours.to(device)
+    return ours, theirs
+
+
+def compare(ours, theirs, x, device="cpu", seed=0):
+    """Forward, input gradient and parameter gradients of ours vs torch's for input ``x``."""
+    rng = np.random.default_rng(seed)
+    tg_x = tg.tensor(x, device=device, requires_grad=True)
+    th_x = torch.tensor(x, requires_grad=True)
+    out, th_out = ours(tg_x), theirs(th_x)
+    assert tuple(out.shape) == tuple(th_out.shape)
+    assert_close(out, th_out, what="forward")
+    upstream = rng.standard_normal(out.shape)
+    (out * tg.tensor(upstream, device=device)).sum().backward()
+    (th_out * torch.tensor(upstream)).sum().backward()
+    assert_close(tg_x.grad, th_x.grad, what="input gradient")
+    ours_params = dict(ours.named_parameters())
+    theirs_params = dict(theirs.named_parameters())
+    assert list(ours_params) == list(theirs_params)
+    for name, p in ours_params.items():
+        assert_close(p.grad, theirs_params[name].grad, what=f"gradient of {name}")
+    return out
+
+
+@contextlib.contextmanager
+def parameters_replaced(module, tensors: dict):
+    """Temporarily use ``tensors`` (name -> Tensor) as the module's parameters."""
+    saved = []
+    for name, t in tensors.items():
+        owner_name, _, leaf = name.rpartition(".")
+        owner = module.get_submodule(owner_name)
+        saved.append((owner, leaf, owner._parameters[leaf]))
+        owner._parameters[leaf] = t
+    try:
+        yield
+    finally:
+        for owner, leaf, p in saved:
+            owner._parameters[leaf] = p
+
+
+def gradcheck_layer(module, x, device="cpu", **kwargs):
+    """gradcheck the function (x, *params) -> module(x), so the parameter gradients are
+    checked against central differences too."""
+    module.double().to(device)
+    names = [n for n, _ in module.named_parameters()]
+
+    def layer_as_function(x, *params):
+        with parameters_replaced(module, dict(zip(names, params, strict=True))):
+            return module(x)
+
+    params = [p.detach() for _, p in module.named_parameters()]
+    x = np.asarray(x)
+    inputs = [tg.tensor(x, device=device, requires_grad=x.dtype.kind == "f")]
+    inputs += [tg.tensor(p.data, requires_grad=True) for p in params]
+    assert tg.gradcheck(layer_as_function, inputs, **kwargs)
+
+
+def randn(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear, Identity, Flatten, Unflatten, MLP
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(6,), (4, 6), (2, 3, 6)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(device, shape, bias):
+    ours, theirs = twin(nn.Linear(6, 3, bias=bias), torch.nn.Linear(6, 3, bias=bias), device)
+    compare(ours, theirs, randn(*shape), device)
+
+
+def test_linear_float32_matches_torch():
+    ours, theirs = nn.Linear(5, 4), torch.nn.Linear(5, 4)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert ours.weight.dtype == np.float32
+    check_op(lambda x: ours(x), lambda x: theirs(x), [(3, 5)], dtypes=(np.float32,),
+             gradcheck=False)
+
+
+def test_linear_gradcheck():
+    gradcheck_layer(nn.Linear(4, 3), randn(2, 4))
+    gradcheck_layer(nn.Linear(3, 2, bias=False), randn(2, 2, 3))
+
+
+def test_linear_errors_name_the_layer_and_shapes():
+    layer = nn.Linear(784, 10)
+    expected = "Linear(in_features=784, out_features=10): input has 100 features (input shape " \
+               "(8, 100))"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        layer(tg.randn(8, 100))
+    with pytest.raises(ValueError, match="0-d tensor"):
+        layer(tg.tensor(1.0))
+    with pytest.raises(ValueError, match="in_features must be a non-negative int"):
+        nn.Linear(2.5, 3)
+    assert repr(layer) == repr(torch.nn.Linear(784, 10))
+
+
+def test_identity_flatten_unflatten_match_torch():
+    x = randn(2, 3, 4, 5)
+    assert nn.Identity(54, unused="x")(tg.tensor(x)).tolist() == x.tolist()
+    for ours, theirs in [(nn.Flatten(), torch.nn.Flatten()),
+                         (nn.Flatten(0, 2), torch.nn.Flatten(0, 2)),
+                         (nn.Unflatten(1, (3, 4)), torch.nn.Unflatten(1, (3, 4))),
+                         (nn.Unflatten(-1, (-1, 2)), torch.nn.Unflatten(-1, (-1, 2)))]:
+        data = x if isinstance(ours, nn.Flatten) else randn(2, 12)
+        compare(ours, theirs, data)
+        assert repr(ours) == repr(theirs)
+
+
+def test_flatten_unflatten_errors():
+    with pytest.raises(ValueError, match=re.escape(
+            "Unflatten(dim=1, unflattened_size=(4, 4)): dimension 1 has size 6, which can't be "
+            "split into 4 * 4 (input shape (2, 6))")):
+        nn.Unflatten(1, (4, 4))(tg.randn(2, 6))
+    with pytest.raises(ValueError, match="has no dimension 1"):
+        nn.Flatten()(tg.randn(5))
+    with pytest.raises(ValueError, match="only one size may be -1"):
+        nn.Unflatten(0, (-1, -1))
+
+
+def test_mlp_is_a_torch_compatible_sequential():
+    model = nn.MLP(5, [8, 6], 3, activation="gelu", dropout=0.2)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "GELU", "Dropout", "Linear", "GELU", "Dropout", "Linear"]
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(5, 8), torch.nn.GELU(), torch.nn.Dropout(0.2),
+        torch.nn.Linear(8, 6), torch.nn.GELU(), torch.nn.Dropout(0.2), torch.nn.Linear(6, 3))
+    ours, theirs = twin(model, theirs)
+    ours.eval()
+    theirs.eval()
+    compare(ours, theirs, randn(4, 5))
+    assert model.num_parameters() == sum(p.numel() for p in theirs.parameters())
+    ours.train()
+    out = ours(tg.randn(64, 5, dtype=tg.float64))
+    assert out.shape == (64, 3)
+
+
+def test_mlp_activation_choices_and_errors():
+    assert isinstance(nn.MLP(2, 4, 1, activation=nn.Tanh)[1], nn.Tanh)
+    assert isinstance(nn.MLP(2, [4], 1, activation="identity")[1], nn.Identity)
+    assert len(nn.MLP(2, [], 1)) == 1
+    with pytest.raises(ValueError, match="unknown activation 'rellu'"):
+        nn.MLP(2, [4], 1, activation="rellu")
+    with pytest.raises(TypeError, match="not an instance"):
+        nn.MLP(2, [4], 1, activation=nn.ReLU())
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.MLP(2, [4], 1, dropout=1.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations
+# ----------------------------------------------------------------------------------------------
+
+ACTIVATIONS = [
+    (lambda: nn.ReLU(), lambda: torch.nn.ReLU()),
+    (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
+    (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid()),
+    (lambda: nn.Tanh(), lambda: torch.nn.Tanh()),
+    (lambda: nn.GELU(), lambda: torch.nn.GELU()),
+    (lambda: nn.GELU(approximate="tanh"), lambda: torch.nn.GELU(approximate="tanh")),
+    (lambda: nn.ELU(alpha=0.7), lambda: torch.nn.ELU(alpha=0.7)),
+    (lambda: nn.Softplus(beta=2.0, threshold=3.0), lambda: torch.nn.Softplus(2.0, 3.0)),
+    (lambda: nn.SiLU(), lambda: torch.nn.SiLU()),
+    (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
+    (lambda: nn.Softmax(dim=0), lambda: torch.nn.Softmax(dim=0)),
+    (lambda: nn.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1)),
+]
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=lambda pair: repr(pair[0]()))
+def test_activation_modules_match_torch(device, make):
+    ours, theirs = make[0](), make[1]()
+    assert repr(ours) == repr(theirs)
+    check_op(lambda x: ours(x), lambda x: theirs(x), [(4, 5)], device=device, low=-3, high=3)
+
+
+def test_softmax_without_dim_uses_torchs_implicit_dim_with_a_warning():
+    x = randn(3, 4)
+    for ours, theirs in [(nn.Softmax(), torch.nn.Softmax()),
+                         (nn.LogSoftmax(), torch.nn.LogSoftmax())]:
+        with pytest.warns(UserWarning, match="Implicit dimension choice"):
+            out = ours(tg.tensor(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = theirs(torch.tensor(x))
+        assert_close(out, expected)
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU("fast")
+
+
+# ----------------------------------------------------------------------------------------------
+# Dropout
+# ----------------------------------------------------------------------------------------------
+
+
+def test_dropout_training_statistics_and_gradient():
+    tg.manual_seed(0)
+    drop = nn.Dropout(0.3)
+    x = tg.ones(20000, dtype=tg.float64, requires_grad=True)
+    out = drop(x)
+    values = out.detach().numpy()
+    assert abs((values == 0).mean() - 0.3) < 0.015
+    np.testing.assert_allclose(values[values != 0], 1 / 0.7)
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), values)  # dx = mask / (1 - p)
+
+
+def test_dropout_and_mlp_gradcheck():
+    drop = nn.Dropout(0.4)
+
+    def same_mask_every_call(x):
+        tg.manual_seed(5)
+        return drop(x)
+
+    x = tg.tensor(randn(3, 4), requires_grad=True)
+    assert tg.gradcheck(same_mask_every_call, [x])
+    gradcheck_layer(nn.MLP(3, [4], 2, activation="tanh"), randn(2, 3))
+
+
+def test_dropout_eval_is_identity_and_follows_the_model_mode():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.9))
+    x = tg.randn(4, 3)
+    model.eval()
+    assert_close(model(x), model[0](x), np.float32)
+    assert nn.Dropout(1.0)(tg.ones(5)).tolist() == [0.0] * 5
+    assert nn.Dropout(0.0)(tg.ones(2)).tolist() == [1.0, 1.0]
+    assert repr(nn.Dropout(0.25)) == repr(torch.nn.Dropout(0.25))
+    with pytest.raises(ValueError, match="between 0 and 1, but got 1.2"):
+        nn.Dropout(1.2)
+
+
+# ----------------------------------------------------------------------------------------------
+# BatchNorm
+# ----------------------------------------------------------------------------------------------
+
+BN_CASES = [("BatchNorm1d", (8, 4)), ("BatchNorm1d", (6, 4, 5)), ("BatchNorm2d", (5, 4, 3, 2))]
+
+
+@pytest.mark.parametrize("name,shape", BN_CASES)
+def test_batchnorm_training_step_matches_torch(device, name, shape):
+    ours, theirs = twin(getattr(nn, name)(4), getattr(torch.nn, name)(4), device)
+    with torch.no_grad():  # non-trivial affine parameters
+        theirs.weight.uniform_(0.5, 1.5)
+        theirs.bias.uniform_(-1, 1)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    compare(ours, theirs, randn(*shape) * 3 + 1, device)
+    for key in ("running_mean", "running_var", "num_batches_tracked"):
+        assert_close(ours.state_dict()[key], theirs.state_dict()[key], what=key)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+def test_batchnorm_running_stats_after_several_steps_then_eval(momentum):
+    ours, theirs = twin(nn.BatchNorm2d(3, momentum=momentum),
+                        torch.nn.BatchNorm2d(3, momentum=momentum))
+    for step in range(5):
+        x = randn(4, 3, 2, 3, seed=step) * (step + 1) + step
+        with torch.no_grad():
+            theirs(torch.tensor(x))
+        ours(tg.tensor(x))
+    for key, value in theirs.state_dict().items():
+        assert_close(ours.state_dict()[key], value, what=key)
+    assert ours.num_batches_tracked.item() == 5
+    ours.eval()
+    theirs.eval()
+    out = compare(ours, theirs, randn(2, 3, 2, 2, seed=9) * 4)
+    # eval mode uses the running statistics and leaves them untouched
+    assert ours.num_batches_tracked.item() == 5
+    assert out.shape == (2, 3, 2, 2)
+
+
+def test_batchnorm_without_running_stats_or_affine_matches_torch():
+    for kwargs in (dict(track_running_stats=False), dict(affine=False)):
+        ours, theirs = twin(nn.BatchNorm1d(3, **kwargs), torch.nn.BatchNorm1d(3, **kwargs))
+        for mode in ("train", "eval"):
+            getattr(ours, mode)()
+            getattr(theirs, mode)()
+            compare(ours, theirs, randn(5, 3, 2) * 2)
+    bn = nn.BatchNorm1d(3, track_running_stats=False)
+    assert bn.running_mean is None and list(bn.state_dict()) == ["weight", "bias"]
+
+
+def test_batchnorm_float32_matches_torch():
+    ours, theirs = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    check_op(lambda x: ours(x), lambda x: theirs(x), [(4, 3, 5, 5)], dtypes=(np.float32,),
+             gradcheck=False)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_gradcheck(train):
+    for module, shape in [(nn.BatchNorm1d(3), (4, 3, 2)), (nn.BatchNorm2d(2), (3, 2, 2, 2))]:
+        with tg.no_grad():
+            module.weight.uniform_(0.5, 1.5)
+            module.bias.uniform_(-1, 1)
+            module.running_var.fill_(2.0)
+        module.train(train)
+        gradcheck_layer(module, randn(*shape))
+
+
+def test_normalize_second_derivatives():
+    """The closed-form backward is written in Tensor ops: double backward is exact."""
+    bn = nn.BatchNorm1d(3).double()
+    ln = nn.LayerNorm(4).double()
+    x = tg.tensor(randn(5, 3), requires_grad=True)
+    assert tg.gradgradcheck(lambda x: bn(x) ** 2, [x])
+    y = tg.tensor(randn(2, 4), requires_grad=True)
+    assert tg.gradgradcheck(lambda y: ln(y).tanh(), [y])
+
+
+def test_batchnorm_errors_name_the_layer_and_shapes():
+    with pytest.raises(ValueError, match=re.escape(
+            "BatchNorm2d(16): input has 3 channels (dim 1), expected 16 (input shape "
+            "(8, 3, 28, 28))")):
+        nn.BatchNorm2d(16)(tg.randn(8, 3, 28, 28))
+    with pytest.raises(ValueError, match=re.escape(
+            "BatchNorm1d(4): expected 2D (N, C) or 3D (N, C, L) input, got a 4D input")):
+        nn.BatchNorm1d(4)(tg.randn(2, 4, 3, 3))
+    with pytest.raises(ValueError, match="expected 4D"):
+        nn.BatchNorm2d(4)(tg.randn(2, 4))
+    bn = nn.BatchNorm1d(4)
+    with pytest.raises(ValueError, match="more than 1 value per channel when training"):
+        bn(tg.randn(1, 4))
+    assert bn.eval()(tg.randn(1, 4)).shape == (1, 4)  # fine in eval mode
+
+
+def test_functional_batch_norm_matches_torch():
+    x = randn(6, 3, 4)
+    rm, rv = tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64)
+    trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    out = NF.batch_norm(tg.tensor(x), rm, rv, training=True, momentum=0.3)
+    expected = torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=True,
+                                              momentum=0.3)
+    assert_close(out, expected)
+    assert_close(rm, trm)
+    assert_close(rv, trv)
+
+
+# ----------------------------------------------------------------------------------------------
+# LayerNorm
+# ----------------------------------------------------------------------------------------------
+
+LN_CASES = [
+    (dict(normalized_shape=6), (4, 6)),
+    (dict(normalized_shape=(3, 4)), (2, 3, 4)),
+    (dict(normalized_shape=[4], bias=False), (2, 3, 4)),
+    (dict(normalized_shape=5, elementwise_affine=False, eps=1e-3), (3, 5)),
+]
+
+
+@pytest.mark.parametrize("kwargs,shape", LN_CASES)
+def test_layernorm_matches_torch(device, kwargs, shape):
+    ours, theirs = twin(nn.LayerNorm(**kwargs), torch.nn.LayerNorm(**kwargs), device)
+    if theirs.weight is not None:
+        with torch.no_grad():
+            theirs.weight.uniform_(0.5, 1.5)
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    compare(ours, theirs, randn(*shape) * 2 + 1, device)
+    assert repr(ours) == repr(theirs)
+
+
+def test_layernorm_gradcheck_and_errors():
+    gradcheck_layer(nn.LayerNorm((2, 3)), randn(2, 2, 3))
+    with pytest.raises(ValueError, match=re.escape(
+            "LayerNorm((10,)): input's last 1 dimension(s) (5,) don't match normalized_shape "
+            "(input shape (2, 5))")):
+        nn.LayerNorm(10)(tg.randn(2, 5))
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_matches_torch(device, padding_idx):
+    ours, theirs = twin(nn.Embedding(7, 3, padding_idx=padding_idx),
+                        torch.nn.Embedding(7, 3, padding_idx=padding_idx), device)
+    indices = np.array([[1, 2, 2, 6], [0, 2, 5, 1]])  # repeated ids accumulate gradients
+    out = ours(tg.tensor(indices, device=device))
+    th_out = theirs(torch.tensor(indices))
+    assert_close(out, th_out)
+    upstream = randn(2, 4, 3)
+    (out * tg.tensor(upstream, device=device)).sum().backward()
+    (th_out * torch.tensor(upstream)).sum().backward()
+    assert_close(ours.weight.grad, theirs.weight.grad)
+    if padding_idx is not None:
+        assert not np.any(to_numpy(ours.weight.grad)[padding_idx])
+    assert repr(ours) == repr(theirs)
+
+
+def test_embedding_padding_row_is_zero_and_frozen_but_still_read():
+    emb = nn.Embedding(5, 2, padding_idx=0)
+    assert emb.weight.detach().numpy()[0].tolist() == [0.0, 0.0]
+    with tg.no_grad():
+        emb.weight[0] = 7.0  # like torch: the row is read as is, it just gets no gradient
+    out = emb(tg.tensor([0, 0, 3]))
+    assert out.tolist()[0] == [7.0, 7.0]
+    out.sum().backward()
+    assert emb.weight.grad.tolist()[0] == [0.0, 0.0]
+    assert emb.weight.grad.tolist()[3] == [1.0, 1.0]
+
+
+def test_embedding_gradcheck_and_functional_form():
+    indices = tg.tensor([[0, 3], [3, 1]])
+    # (no padding_idx here: its row's gradient is zero by design, not the true derivative)
+    gradcheck_layer(nn.Embedding(4, 2), indices.numpy())
+    weight = randn(4, 2)
+    out = NF.embedding(indices, tg.tensor(weight), padding_idx=3)
+    expected = torch.nn.functional.embedding(torch.tensor(indices.numpy()),
+                                             torch.tensor(weight), padding_idx=3)
+    assert_close(out, expected)
+
+
+def test_embedding_errors():
+    emb = nn.Embedding(10, 3)
+    with pytest.raises(IndexError, match=re.escape(
+            "Embedding(10, 3): index 12 is out of range [0, 10) (indices shape (4,)")):
+        emb(tg.tensor([1, 2, 12, 3]))
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        emb(tg.tensor([-1, 2]))
+    with pytest.raises(TypeError, match="indices must be an integer tensor"):
+        emb(tg.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="padding_idx 10 must be within"):
+        nn.Embedding(10, 3, padding_idx=10)
+
+
+def test_embedding_from_pretrained():
+    table = tg.tensor(randn(4, 3))
+    frozen = nn.Embedding.from_pretrained(table)
+    assert not frozen.weight.requires_grad and frozen.num_parameters(trainable_only=True) == 0
+    assert_close(frozen(tg.tensor([2])), table.numpy()[2:3])
+    trainable = nn.Embedding.from_pretrained(table, freeze=False)
+    assert trainable.weight.requires_grad
+
+
+# ----------------------------------------------------------------------------------------------
+# nn.functional extras
+# ----------------------------------------------------------------------------------------------
+
+
+def test_nn_functional_namespace_matches_torch():
+    import torch.nn.functional as TF
+
+    check_op(lambda x: NF.normalize(x, dim=1), lambda x: TF.normalize(x, dim=1), [(3, 4)])
+    check_op(lambda x: NF.normalize(x, p=1.0, dim=0), lambda x: TF.normalize(x, p=1.0, dim=0),
+             [(3, 4)])
+    check_op(NF.logsigmoid, TF.logsigmoid, [(3, 4)], low=-30, high=30)
+    check_op(lambda x: NF.softmax(x, dim=-1, dtype=tg.float64),
+             lambda x: TF.softmax(x, dim=-1, dtype=torch.float64), [(2, 5)],
+             dtypes=(np.float64,))
+    check_op(lambda x: NF.relu(x, inplace=True), lambda x: TF.relu(x), [(5,)])
+    check_op(lambda x: NF.pad(x, (1, 2)), lambda x: TF.pad(x, (1, 2)), [(2, 3)])
+    labels = np.array([0, 3, 1])
+    assert NF.one_hot(tg.tensor(labels)).tolist() == TF.one_hot(torch.tensor(labels)).tolist()
+    assert NF.one_hot(tg.tensor(labels), 5).shape == (3, 5)
+    with pytest.raises(ValueError, match="class values must be in"):
+        NF.one_hot(tg.tensor(labels), 2)
+    zero = tg.zeros(1, 3, dtype=tg.float64, requires_grad=True)
+    NF.normalize(zero).sum().backward()
+    assert np.all(np.isfinite(zero.grad.numpy()))
+    assert math.isclose(float(NF.logsigmoid(tg.tensor([-1e4])).item()), -1e4)

@@ -1,0 +1,375 @@
+"""Losses against torch.nn.functional for every option combination (weight, ignore_index,
+label_smoothing, pos_weight, reduction; class indices and class probabilities; (C,), (N, C) and
+(N, C, d1, d2) inputs), values and gradients in float64, numerical stability at logits +-1e4,
+gradcheck, the loss Modules, the regularization penalties, and input errors."""
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from helpers import assert_close, check_op
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.nn import functional as NF
+
+REDUCTIONS = ["mean", "sum", "none"]
+RNG = np.random.default_rng(0)
+
+
+def run_both(ours_fn, theirs_fn, arrays, grad_of=(0,), dtype=np.float64):
+    """Evaluate both losses on the same arrays (integer arrays stay integers); compare the value
+    and the gradients of the inputs listed in ``grad_of``. Returns our value."""
+    def make(lib, a, i):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            a = a.astype(dtype)
+        wants = i in grad_of
+        return (tg.tensor(a, requires_grad=wants) if lib == "tg"
+                else torch.tensor(a, requires_grad=wants))
+
+    ours_in = [make("tg", a, i) for i, a in enumerate(arrays)]
+    theirs_in = [make("torch", a, i) for i, a in enumerate(arrays)]
+    ours, theirs = ours_fn(*ours_in), theirs_fn(*theirs_in)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert_close(ours, theirs, dtype, what="loss value")
+    upstream = RNG.standard_normal(ours.shape).astype(dtype)
+    (ours * tg.tensor(upstream)).sum().backward()
+    (theirs * torch.tensor(upstream)).sum().backward()
+    for i in grad_of:
+        assert_close(ours_in[i].grad, theirs_in[i].grad, dtype, what=f"gradient of input {i}")
+    return ours
+
+
+def class_targets(shape, n_classes, ignore_index=None):
+    t = RNG.integers(0, n_classes, size=shape)
+    if ignore_index is not None and t.size > 1:
+        t.reshape(-1)[::3] = ignore_index  # some entries are ignored
+    return t
+
+
+# ----------------------------------------------------------------------------------------------
+# cross_entropy and nll_loss with class indices
+# ----------------------------------------------------------------------------------------------
+
+CLASS_SHAPES = [((6, 4), (6,)), ((2, 4, 3, 2), (2, 3, 2)), ((4,), ())]
+
+
+@pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_class_indices_all_options(shapes, reduction):
+    input_shape, target_shape = shapes
+    weight = RNG.uniform(0.2, 2.0, size=4)
+    for w, ignore_index, smoothing in itertools.product([None, weight], [-100, 1], [0.0, 0.2]):
+        x = RNG.standard_normal(input_shape) * 3
+        t = class_targets(target_shape, 4, ignore_index if ignore_index >= 0 else None)
+
+        def ours(x, t, w, ii=ignore_index, ls=smoothing):
+            return NF.cross_entropy(x, t, weight=w, ignore_index=ii, reduction=reduction,
+                                    label_smoothing=ls)
+
+        def theirs(x, t, w, ii=ignore_index, ls=smoothing):
+            return TF.cross_entropy(x, t, weight=w, ignore_index=ii, reduction=reduction,
+                                    label_smoothing=ls)
+
+        run_both(ours, theirs, [x, t, w])
+
+
+@pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_all_options(shapes, reduction):
+    input_shape, target_shape = shapes
+    weight = RNG.uniform(0.2, 2.0, size=4)
+    for w, ignore_index in itertools.product([None, weight], [-100, 2]):
+        logits = torch.tensor(RNG.standard_normal(input_shape))
+        logp = torch.log_softmax(logits, dim=0 if len(input_shape) == 1 else 1).numpy()
+        t = class_targets(target_shape, 4, ignore_index if ignore_index >= 0 else None)
+        run_both(lambda x, t, w, ii=ignore_index: NF.nll_loss(x, t, w, ignore_index=ii,
+                                                               reduction=reduction),
+                 lambda x, t, w, ii=ignore_index: TF.nll_loss(x, t, w, ignore_index=ii,
+                                                               reduction=reduction),
+                 [logp, t, w])
+
+
+def test_cross_entropy_all_targets_ignored_gives_nan_like_torch():
+    x, t = RNG.standard_normal((3, 4)), np.full(3, -100)
+    ours = NF.cross_entropy(tg.tensor(x), tg.tensor(t))
+    theirs = TF.cross_entropy(torch.tensor(x), torch.tensor(t))
+    assert np.isnan(ours.item()) and torch.isnan(theirs)
+
+
+# ----------------------------------------------------------------------------------------------
+# cross_entropy with class probabilities
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("input_shape", [(6, 4), (2, 4, 3)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_class_probabilities_all_options(input_shape, reduction):
+    weight = RNG.uniform(0.2, 2.0, size=4)
+    for w, smoothing in itertools.product([None, weight], [0.0, 0.3]):
+        x = RNG.standard_normal(input_shape) * 2
+        p = torch.softmax(torch.tensor(RNG.standard_normal(input_shape)), dim=1).numpy()
+
+        def ours(x, p, w, ls=smoothing):
+            return NF.cross_entropy(x, p, weight=w, reduction=reduction, label_smoothing=ls)
+
+        def theirs(x, p, w, ls=smoothing):
+            return TF.cross_entropy(x, p, weight=w, reduction=reduction, label_smoothing=ls)
+
+        run_both(ours, theirs, [x, p, w], grad_of=(0, 1))  # soft targets get gradients too
+
+
+# ----------------------------------------------------------------------------------------------
+# Numerical stability at +-1e4
+# ----------------------------------------------------------------------------------------------
+
+HUGE = np.array([[1e4, -1e4, 0.0, 5e3], [-1e4, -1e4, -1e4, 1e4], [3.0, 1e4, 1e4, -2.0]])
+
+
+def _finite(t: tg.Tensor) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(t.detach()))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_classification_losses_are_stable_at_huge_logits(dtype):
+    t = np.array([1, 3, 0])
+    probs = np.array([[0.1, 0.2, 0.3, 0.4]] * 3)
+    cases = [
+        (lambda x, t: NF.cross_entropy(x, t), lambda x, t: TF.cross_entropy(x, t), t),
+        (lambda x, t: NF.cross_entropy(x, t, label_smoothing=0.1),
+         lambda x, t: TF.cross_entropy(x, t, label_smoothing=0.1), t),
+        (lambda x, p: NF.cross_entropy(x, p), lambda x, p: TF.cross_entropy(x, p), probs),
+        (lambda x, t: NF.nll_loss(x.log_softmax(1), t),
+         lambda x, t: TF.nll_loss(x.log_softmax(1), t), t),
+    ]
+    for ours_fn, theirs_fn, target in cases:
+        out = run_both(ours_fn, theirs_fn, [HUGE, target], dtype=dtype)
+        assert _finite(out)
+    weight = np.array([0.5, 1.0, 2.0, 1.5])
+    options = itertools.product([None, weight], [-100, 3], [0.0, 0.25], REDUCTIONS)
+    for w, ignore_index, smoothing, reduction in options:
+        kwargs = dict(ignore_index=ignore_index, label_smoothing=smoothing, reduction=reduction)
+        out = run_both(lambda x, t, w, kw=kwargs: NF.cross_entropy(x, t, weight=w, **kw),
+                       lambda x, t, w, kw=kwargs: TF.cross_entropy(x, t, weight=w, **kw),
+                       [HUGE, t, w], dtype=dtype)
+        assert _finite(out)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_with_logits_is_stable_at_huge_logits(dtype):
+    x = np.array([1e4, -1e4, 1e4, -1e4, 0.0, 30.0, -30.0])
+    t = np.array([1.0, 0.0, 0.0, 1.0, 0.5, 0.3, 0.7])
+    pos_weight = np.full(7, 2.5)
+    for pw in (None, pos_weight):
+        out = run_both(
+            lambda x, t, pw: NF.binary_cross_entropy_with_logits(x, t, pos_weight=pw,
+                                                                 reduction="none"),
+            lambda x, t, pw: TF.binary_cross_entropy_with_logits(x, t, pos_weight=pw,
+                                                                 reduction="none"),
+            [x, t, pw], grad_of=(0, 1), dtype=dtype)
+        assert _finite(out)
+    value = NF.binary_cross_entropy_with_logits(tg.tensor([-1e4]), tg.tensor([1.0]))
+    assert value.item() == pytest.approx(1e4)  # -log sigmoid(-1e4), not inf
+
+
+def test_bce_clamps_its_logs_like_torch():
+    x = np.array([0.0, 1.0, 0.0, 1.0, 1e-30])
+    t = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    out = run_both(lambda x, t: NF.binary_cross_entropy(x, t, reduction="none"),
+                   lambda x, t: TF.binary_cross_entropy(x, t, reduction="none"), [x, t])
+    assert out.tolist()[:2] == [100.0, 100.0]  # log(0) is clamped at -100
+    xt = tg.tensor(x, requires_grad=True)
+    tt = tg.tensor(t, requires_grad=True)
+    NF.binary_cross_entropy(xt, tt).backward()
+    assert _finite(xt.grad) and _finite(tt.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary losses with every option
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_all_options(reduction):
+    x = RNG.uniform(0.02, 0.98, size=(5, 3))
+    t = np.concatenate([RNG.integers(0, 2, size=(3, 3)), RNG.uniform(0, 1, size=(2, 3))])
+    for w in (None, RNG.uniform(0.5, 2.0, size=3), RNG.uniform(0.5, 2.0, size=(5, 3))):
+        run_both(lambda x, t, w: NF.binary_cross_entropy(x, t, w, reduction=reduction),
+                 lambda x, t, w: TF.binary_cross_entropy(x, t, w, reduction=reduction),
+                 [x, t, w], grad_of=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_with_logits_all_options(reduction):
+    x = RNG.standard_normal((5, 3)) * 4
+    t = RNG.uniform(0, 1, size=(5, 3))
+    weights = (None, RNG.uniform(0.5, 2.0, size=3))
+    for w, pw in itertools.product(weights, (None, np.array([0.5, 1.0, 3.0]))):
+        run_both(
+            lambda x, t, w, pw: NF.binary_cross_entropy_with_logits(
+                x, t, w, reduction=reduction, pos_weight=pw),
+            lambda x, t, w, pw: TF.binary_cross_entropy_with_logits(
+                x, t, w, reduction=reduction, pos_weight=pw),
+            [x, t, w, pw], grad_of=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses_match_torch(reduction):
+    for ours, theirs in [(NF.mse_loss, TF.mse_loss), (NF.l1_loss, TF.l1_loss)]:
+        check_op(lambda x, y, f=ours: f(x, y, reduction=reduction),
+                 lambda x, y, f=theirs: f(x, y, reduction=reduction), [(4, 3), (4, 3)])
+
+
+# ----------------------------------------------------------------------------------------------
+# gradcheck (float64 central differences), float32 against torch
+# ----------------------------------------------------------------------------------------------
+
+
+def test_losses_gradcheck_and_float32():
+    t = np.array([0, 2, 1])
+    w = tg.tensor([0.5, 1.0, 2.0], dtype=tg.float64)
+    check_op(lambda x: NF.cross_entropy(x, tg.tensor(t), weight=w, label_smoothing=0.1),
+             lambda x: TF.cross_entropy(x, torch.tensor(t), weight=torch.tensor(w.numpy()).to(
+                 x.dtype), label_smoothing=0.1), [(3, 3)])
+    check_op(lambda x, p: NF.cross_entropy(x, p.softmax(1)),
+             lambda x, p: TF.cross_entropy(x, p.softmax(1)), [(3, 3), (3, 3)])
+    check_op(lambda x: NF.nll_loss(x, tg.tensor(t), ignore_index=2),
+             lambda x: TF.nll_loss(x, torch.tensor(t), ignore_index=2), [(3, 3)])
+    check_op(lambda x, y: NF.binary_cross_entropy(x, y),
+             lambda x, y: TF.binary_cross_entropy(x, y), [(2, 3), (2, 3)], low=0.05, high=0.95)
+    check_op(lambda x, y: NF.binary_cross_entropy_with_logits(x, y, pos_weight=w),
+             lambda x, y: TF.binary_cross_entropy_with_logits(
+                 x, y, pos_weight=torch.tensor(w.numpy()).to(x.dtype)), [(2, 3), (2, 3)], low=0,
+             high=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules
+# ----------------------------------------------------------------------------------------------
+
+
+def test_loss_modules_match_torch_and_keep_weights_as_buffers():
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+    x = RNG.standard_normal((5, 4))
+    t = np.array([0, 3, 3, 1, 2])
+    pairs = [
+        (nn.CrossEntropyLoss(weight=tg.tensor(w), ignore_index=1, reduction="sum",
+                             label_smoothing=0.1),
+         torch.nn.CrossEntropyLoss(weight=torch.tensor(w), ignore_index=1, reduction="sum",
+                                   label_smoothing=0.1), [x, t]),
+        (nn.NLLLoss(weight=tg.tensor(w)), torch.nn.NLLLoss(weight=torch.tensor(w)),
+         [torch.log_softmax(torch.tensor(x), 1).numpy(), t]),
+        (nn.MSELoss(reduction="none"), torch.nn.MSELoss(reduction="none"), [x, x[::-1].copy()]),
+        (nn.L1Loss(), torch.nn.L1Loss(), [x, x * 0.5]),
+        (nn.BCELoss(weight=tg.tensor(w)), torch.nn.BCELoss(weight=torch.tensor(w)),
+         [1 / (1 + np.exp(-x)), (x > 0).astype(float)]),
+        (nn.BCEWithLogitsLoss(pos_weight=tg.tensor(w)),
+         torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(w)), [x, (x > 0).astype(float)]),
+    ]
+    for ours, theirs, arrays in pairs:
+        run_both(ours, theirs, arrays)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        assert repr(ours) == repr(theirs)
+    weighted = nn.CrossEntropyLoss(weight=[1.0, 2.0])
+    assert isinstance(weighted.weight, tg.Tensor)
+
+
+def test_deprecated_size_average_and_reduce_arguments():
+    x, y = tg.tensor([1.0, 2.0]), tg.tensor([0.0, 0.0])
+    with pytest.warns(DeprecationWarning):
+        assert NF.mse_loss(x, y, size_average=False).item() == 5.0
+    with pytest.warns(DeprecationWarning):
+        assert NF.mse_loss(x, y, reduce=False).tolist() == [1.0, 4.0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Penalties
+# ----------------------------------------------------------------------------------------------
+
+
+def test_l1_and_l2_penalties():
+    model = nn.Linear(3, 2)
+    weights = [p.detach().numpy() for p in model.parameters()]
+    l1 = NF.l1_penalty(model)
+    l2 = nn.loss.l2_penalty(model.parameters())
+    assert l1.item() == pytest.approx(sum(np.abs(w).sum() for w in weights), rel=1e-6)
+    assert l2.item() == pytest.approx(sum((w * w).sum() for w in weights), rel=1e-6)
+    (0.1 / 2 * l2).backward()  # the same gradient as SGD weight_decay=0.1
+    for p in model.parameters():
+        assert_close(p.grad, 0.1 * p.detach().numpy(), np.float32)
+    assert NF.l2_penalty(tg.tensor([3.0, 4.0])).item() == 25.0
+    with pytest.raises(ValueError, match="empty list"):
+        NF.l1_penalty([])
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+# ----------------------------------------------------------------------------------------------
+
+
+def test_loss_errors_explain_the_problem():
+    x = tg.randn(4, 3)
+    with pytest.raises(ValueError, match=re.escape(
+            "mse_loss: target shape (4,) differs from input shape (4, 1)")):
+        NF.mse_loss(tg.randn(4, 1), tg.randn(4))
+    with pytest.raises(ValueError, match="'avg' is not a valid value for reduction"):
+        NF.l1_loss(x, x, reduction="avg")
+    with pytest.raises(IndexError, match=re.escape(
+            "cross_entropy: target 7 is out of bounds for 3 classes")):
+        NF.cross_entropy(x, tg.tensor([0, 1, 7, 2]))
+    with pytest.raises(IndexError, match="target -2 is out of bounds"):
+        nn.CrossEntropyLoss()(x, tg.tensor([0, 1, -2, 2]))
+    with pytest.raises(ValueError, match=re.escape(
+            "cross_entropy: expected target of shape (4,) (the input shape (4, 3) without the "
+            "class dim 1), got (4, 1)")):
+        NF.cross_entropy(x, tg.tensor([[0], [1], [2], [0]]))
+    with pytest.raises(ValueError, match="class probabilities and must have the input's shape"):
+        NF.cross_entropy(x, tg.tensor([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(ValueError, match="ignore_index is not supported"):
+        NF.cross_entropy(x, x.softmax(1), ignore_index=0)
+    with pytest.raises(ValueError, match=re.escape("weight must have shape (3,)")):
+        NF.cross_entropy(x, tg.tensor([0, 1, 2, 0]), weight=tg.ones(4))
+    with pytest.raises(TypeError, match="class-index targets must be integers"):
+        NF.nll_loss(x, tg.tensor([[0.0, 1.0, 0.0]] * 3))
+    with pytest.raises(ValueError, match="label_smoothing must be between"):
+        NF.cross_entropy(x, tg.tensor([0, 1, 2, 0]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="between 0 and 1.*use binary_cross_entropy_with_logits"):
+        NF.binary_cross_entropy(x, tg.ones(4, 3))
+    with pytest.raises(ValueError, match="target shape"):
+        NF.binary_cross_entropy_with_logits(x, tg.ones(4))
+
+
+def test_losses_on_device(device):
+    """The same losses on ``device`` give the CPU/torch values (targets may live on the host)."""
+    x = RNG.standard_normal((5, 4))
+    t = np.array([0, 3, 1, 1, 2])
+    logits = tg.tensor(x, device=device, requires_grad=True)
+    total = (NF.cross_entropy(logits, tg.tensor(t), weight=tg.tensor([1.0, 2.0, 1.0, 0.5]),
+                              label_smoothing=0.1)
+             + NF.binary_cross_entropy_with_logits(logits, tg.tensor((x > 0) * 1.0,
+                                                                     device=device))
+             + NF.mse_loss(logits, tg.zeros(5, 4, dtype=tg.float64, device=device)))
+    th_logits = torch.tensor(x, requires_grad=True)
+    expected = (TF.cross_entropy(th_logits, torch.tensor(t),
+                                 weight=torch.tensor([1.0, 2.0, 1.0, 0.5], dtype=torch.float64),
+                                 label_smoothing=0.1)
+                + TF.binary_cross_entropy_with_logits(th_logits, torch.tensor((x > 0) * 1.0))
+                + TF.mse_loss(th_logits, torch.zeros(5, 4, dtype=torch.float64)))
+    total.backward()
+    expected.backward()
+    assert total.device == device
+    assert_close(total, expected)
+    assert_close(logits.grad, th_logits.grad)
+
+
+def test_nn_functional_exports_the_losses():
+    for name in ("mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+                 "binary_cross_entropy_with_logits"):
+        assert getattr(NF, name) is getattr(nn.loss, name)
+        assert getattr(TF, name)  # the same name exists in torch.nn.functional

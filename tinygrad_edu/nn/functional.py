@@ -1,0 +1,149 @@
+"""The ``torch.nn.functional`` namespace: ``import tinygrad_edu.nn.functional as F``.
+
+Everything here is either re-exported from ``tinygrad_edu.functional`` (where each op's forward
+and backward live) or defined in ``tinygrad_edu.nn`` (losses, normalization, embedding).
+A few thin wrappers only accept torch's extra keyword arguments (``inplace=``, ``dtype=``) so
+that torch code ports line by line; ``inplace=True`` still returns a new tensor.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import functional as _F
+from ..backend import get_array_module
+from ..functional import (  # noqa: F401 - re-exported
+    gelu,
+    linear,
+    logsumexp,
+    sigmoid,
+    softplus,
+    tanh,
+)
+from ..tensor import Tensor
+from .activation import _implicit_softmax_dim
+from .embedding import embedding  # noqa: F401 - re-exported
+from .loss import (  # noqa: F401 - re-exported
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    l1_penalty,
+    l2_penalty,
+    mse_loss,
+    nll_loss,
+)
+from .normalization import batch_norm, layer_norm  # noqa: F401 - re-exported
+
+# ----------------------------------------------------------------------------------------------
+# Activations with torch's keyword arguments
+# ----------------------------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """max(x, 0)"""
+    return _F.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x"""
+    return _F.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x if x > 0 else alpha (e^x - 1)"""
+    return _F.elu(input, alpha)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x)"""
+    return _F.silu(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """log sigmoid(x) = -softplus(-x), finite for any x;  d/dx = sigmoid(-x)."""
+    return -_F.softplus(-input, beta=1.0, threshold=float("inf"))
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            inplace: bool = False) -> Tensor:
+    """Inverted dropout (identity when ``training`` is False); pass ``self.training``."""
+    return _F.dropout(input, p, training)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype=None) -> Tensor:
+    """e^(x_i) / sum_j e^(x_j) along ``dim`` (computed in ``dtype`` if given)."""
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim("softmax", input.ndim)
+    return _F.softmax(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+                dtype=None) -> Tensor:
+    """x_i - log sum_j e^(x_j) along ``dim`` (computed in ``dtype`` if given)."""
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim("log_softmax", input.ndim)
+    return _F.log_softmax(input, dim)
+
+
+# ----------------------------------------------------------------------------------------------
+# Small utilities from torch.nn.functional
+# ----------------------------------------------------------------------------------------------
+
+
+def pad(input: Tensor, pad, mode: str = "constant",  # noqa: A002 - torch names
+        value: float | None = None) -> Tensor:
+    """Pad with ``value`` (0 by default); ``pad`` = (left, right) of the last dim, then of the
+    one before, ..."""
+    return _F.pad(input, pad, mode=mode, value=0.0 if value is None else value)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer class indices (*) -> int64 one-hot vectors (*, num_classes) (no gradient).
+    ``num_classes=-1`` uses max(index) + 1."""
+    data = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer (int64) tensor of class indices, got "
+                        f"dtype {data.dtype}")
+    xp = get_array_module(data)
+    if num_classes == -1:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if not isinstance(num_classes, numbers.Integral) or num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be a non-negative int or -1, got "
+                         f"{num_classes!r}")
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        raise ValueError(
+            f"one_hot: class values must be in [0, {num_classes}), got min {int(data.min())} "
+            f"and max {int(data.max())}"
+        )
+    out = (data[..., None] == xp.arange(num_classes)).astype(np.int64)  # (*, num_classes)
+    return Tensor._wrap(out, False)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002 - torch names
+              eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim`` (unit vectors; cosine similarity, embeddings).
+
+    Written as x / (max(sum |x|^p, eps^p))^(1/p): the same values, and a gradient that stays
+    finite for an all-zero slice."""
+    if p == 2:
+        total = (input * input).sum(dim=dim, keepdim=True)
+    else:
+        total = (input.abs() ** p).sum(dim=dim, keepdim=True)
+    return input / total.clamp(min=eps**p) ** (1.0 / p)
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution, pooling and attention
+# ----------------------------------------------------------------------------------------------
+# RESERVED for the engineers who own conv/pool/attention: add their re-exports here, e.g.
+#   from ..functional import conv2d, max_pool2d, avg_pool2d, scaled_dot_product_attention
+# ----------------------------------------------------------------------------------------------

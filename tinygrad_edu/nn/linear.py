@@ -1,0 +1,173 @@
+"""Linear layers and shape helpers: Identity, Linear, Flatten, Unflatten, and an MLP builder."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .. import functional as F
+from ..tensor import Tensor, empty
+from . import init
+from .activation import make_activation
+from .dropout import Dropout
+from .module import Module, Parameter, Sequential
+
+
+class Identity(Module):
+    """y = x. Accepts (and ignores) any constructor arguments, like torch's placeholder."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x W^T + b  with W of shape (out_features, in_features) and b of shape (out_features,).
+
+    Input (..., in_features) -> output (..., out_features). Gradients (from ``F.linear``):
+    dx = dy W,  dW = dy^T x (summed over the leading dims),  db = dy summed over leading dims.
+
+    Default init (PyTorch's): W ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)),
+    so std(W) = 1/sqrt(3 in); b ~ U(-1/sqrt(in), 1/sqrt(in)). For unit-variance inputs an
+    untrained layer's outputs then have variance 1/3 + 1/(3 in) ~ 1/3 per unit, like torch's.
+
+    >>> import tinygrad_edu as tg
+    >>> layer = Linear(784, 10)
+    >>> layer(tg.randn(8, 784)).shape
+    (8, 10)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(empty(self.out_features, self.in_features, dtype=dtype,
+                                      device=device))
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """W ~ U(-1/sqrt(in), 1/sqrt(in)) via kaiming_uniform_(a=sqrt(5)); b the same bound."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self._describe()}: expected a Tensor input, got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            got = "a 0-d tensor" if x.ndim == 0 else f"{x.shape[-1]} features"
+            raise ValueError(
+                f"{self._describe()}: input has {got} (input shape {tuple(x.shape)}); "
+                f"expected (..., {self.in_features})"
+            )
+        return F.linear(x, self.weight, self.bias)  # (..., out_features)
+
+    def _describe(self) -> str:
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default.
+    dx = dy reshaped back."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim <= self.start_dim and self.start_dim >= 0:
+            raise ValueError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): input of shape "
+                f"{tuple(x.shape)} has no dimension {self.start_dim}"
+            )
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W)) turns (N, C*H*W)
+    into (N, C, H, W). One entry may be -1 (inferred). dx = dy reshaped back."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+        if sum(s == -1 for s in self.unflattened_size) > 1:
+            raise ValueError(f"Unflatten: only one size may be -1, got {self.unflattened_size}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self._describe()}: input of shape {tuple(x.shape)} has no "
+                             f"dimension {self.dim}")
+        size = x.shape[self.dim]
+        known = math.prod(s for s in self.unflattened_size if s != -1)
+        if -1 in self.unflattened_size:
+            fits = known > 0 and size % known == 0
+        else:
+            fits = known == size
+        if not fits:
+            product = " * ".join(str(s) for s in self.unflattened_size)
+            raise ValueError(
+                f"{self._describe()}: dimension {self.dim} has size {size}, which can't be "
+                f"split into {product} (input shape {tuple(x.shape)})"
+            )
+        return F.unflatten(x, self.dim, self.unflattened_size)
+
+    def _describe(self) -> str:
+        return f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size})"
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class MLP(Sequential):
+    """A multilayer perceptron: Linear -> activation (-> Dropout) for every hidden size, then a
+    final Linear (no activation, so the output can be logits or a regression value).
+
+    ``MLP(784, [256, 128], 10)`` is
+    ``Sequential(Linear(784, 256), ReLU(), Linear(256, 128), ReLU(), Linear(128, 10))``,
+    so its state_dict keys ("0.weight", "2.weight", ...) match that torch Sequential.
+
+    ``activation`` is a name ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "elu", "silu",
+    "softplus", "identity") or a zero-argument callable returning a Module (e.g. ``nn.GELU``).
+    """
+
+    def __init__(self, in_features: int, hidden_sizes, out_features: int,
+                 activation="relu", dropout: float = 0.0, bias: bool = True):
+        if isinstance(hidden_sizes, numbers.Integral):
+            hidden_sizes = [hidden_sizes]
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"MLP: dropout probability has to be between 0 and 1, got {dropout}")
+        layers = []
+        width = in_features
+        for hidden in hidden_sizes:
+            layers.append(Linear(width, hidden, bias=bias))
+            layers.append(make_activation(activation, "MLP"))
+            if dropout > 0:
+                layers.append(Dropout(dropout))
+            width = hidden
+        layers.append(Linear(width, out_features, bias=bias))
+        super().__init__(*layers)
+        self.in_features = in_features
+        self.hidden_sizes = tuple(hidden_sizes)
+        self.out_features = out_features

@@ -1,0 +1,509 @@
+"""Loss functions (functional forms and Modules) with torch's names, arguments and reductions.
+
+reduction="mean" (default) averages the per-element losses, "sum" adds them, "none" returns
+them unreduced. Every loss here is numerically stable for logits as large as +-1e4: the
+softmax family works with log_softmax (max-shifted), binary_cross_entropy_with_logits with
+softplus, and binary_cross_entropy clamps its logs at -100 like torch.
+
+Unlike torch, mse_loss and l1_loss refuse a target whose shape differs from the input's: torch
+only warns and broadcasts, and predictions (N, 1) against targets (N,) then silently compare
+every prediction with every target (an (N, N) loss).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import backend
+from .. import functional as F
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .module import Module
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks shared by the losses
+# ----------------------------------------------------------------------------------------------
+
+
+def _legacy_reduction(op: str, size_average, reduce, reduction: str) -> str:
+    """torch's deprecated size_average/reduce arguments, mapped to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn(f"{op}: size_average and reduce are deprecated, use reduction='mean'|'sum'|"
+                  "'none' instead", DeprecationWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; expected one "
+                         f"of {_REDUCTIONS}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _as_tensor(value, like: Tensor) -> Tensor:
+    """A target given as a list or array becomes a tensor on ``like``'s device."""
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise RuntimeError(f"target is on {value.device} but input is on {like.device}")
+        return value
+    return Tensor(np.asarray(value), device=like.device)
+
+
+def _float_target(op: str, input: Tensor, target) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    target = _as_tensor(target, input)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: target shape {tuple(target.shape)} differs from input shape "
+            f"{tuple(input.shape)}; they must be equal (reshape one of them, e.g. "
+            f"input.squeeze(-1) or target.view(-1, 1))"
+        )
+    if target.dtype != input.dtype:
+        target = target.to(dtype=input.dtype)
+    return target
+
+
+def _constant(value, like: Tensor):
+    """An optional per-class weight / pos_weight as an array on ``like``'s device and dtype."""
+    if value is None:
+        return None
+    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    return get_array_module(like.data).asarray(
+        backend.to_device(data, like.device), dtype=like.dtype
+    )
+
+
+def _cast_like(value, like: Tensor) -> Tensor:
+    """A weight tensor in ``like``'s dtype (differentiable if it is a tensor), or a constant."""
+    if isinstance(value, Tensor):
+        return value if value.dtype == like.dtype else value.to(dtype=like.dtype)
+    return Tensor._wrap(_constant(value, like))
+
+
+# ----------------------------------------------------------------------------------------------
+# Regression losses
+# ----------------------------------------------------------------------------------------------
+
+
+def mse_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """l_i = (x_i - y_i)^2;  dl/dx_i = 2 (x_i - y_i)  (divided by the count for "mean")."""
+    reduction = _legacy_reduction("mse_loss", size_average, reduce, reduction)
+    _check_reduction("mse_loss", reduction)
+    target = _float_target("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
+            reduction: str = "mean") -> Tensor:
+    """l_i = |x_i - y_i|;  dl/dx_i = sign(x_i - y_i)  (0 where x_i = y_i, like torch)."""
+    reduction = _legacy_reduction("l1_loss", size_average, reduce, reduction)
+    _check_reduction("l1_loss", reduction)
+    target = _float_target("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Classification: nll_loss and cross_entropy
+# ----------------------------------------------------------------------------------------------
+
+
+def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: A002
+    """Checked class-index targets: (array on the input's device, mask of non-ignored)."""
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
+    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    data = backend.to_device(data, input.device)
+    if data.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: class-index targets must be integers (int64), got dtype {data.dtype} "
+            f"(target shape {tuple(data.shape)}); use target.long(), or pass class "
+            f"probabilities with the same shape as the input {tuple(input.shape)}"
+        )
+    if tuple(data.shape) != expected:
+        raise ValueError(
+            f"{op}: expected target of shape {expected} (the input shape {tuple(input.shape)} "
+            f"without the class dim {class_dim}), got {tuple(data.shape)}"
+        )
+    valid = data != ignore_index
+    checked = data[valid]
+    if checked.size:
+        lo, hi = int(checked.min()), int(checked.max())
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise IndexError(
+                f"{op}: target {bad} is out of bounds for {n_classes} classes (valid class "
+                f"indices are 0..{n_classes - 1}; input shape {tuple(input.shape)})"
+            )
+    return data, valid
+
+
+def _class_weight(op: str, weight, input: Tensor, n_classes: int):  # noqa: A002
+    w = _constant(weight, input)
+    if w is not None and tuple(w.shape) != (n_classes,):
+        raise ValueError(f"{op}: weight must have shape ({n_classes},) (one per class), got "
+                         f"{tuple(w.shape)}")
+    return w
+
+
+def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: str):
+    """The negative log-likelihood core shared by nll_loss and cross_entropy.
+
+    l_n = -w[t_n] * logp[n, t_n]  (0 where t_n == ignore_index);
+    "mean" divides the sum by sum_n w[t_n] over the non-ignored n (a weighted mean).
+    Returns (loss, the per-element weights array) so label smoothing can reuse them.
+    """
+    class_dim = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[class_dim]
+    t, valid = _class_targets(op, logp, target, ignore_index)
+    w = _class_weight(op, weight, logp, n_classes)
+    xp = get_array_module(logp.data)
+    safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
+    index = xp.expand_dims(safe, class_dim)  # (N, 1, d1, ...)
+    picked = F.gather(logp, class_dim, index).squeeze(class_dim)  # (N, d1, ...)
+    sample_w = valid.astype(logp.dtype)
+    if w is not None:
+        sample_w = sample_w * w[safe]
+    loss = -picked * Tensor._wrap(sample_w)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan, as torch
+            total = loss.sum() / Tensor._wrap(xp.asarray(sample_w.sum(), dtype=logp.dtype))
+        return total, sample_w, valid, w
+    return _reduce(loss, reduction), sample_w, valid, w
+
+
+def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) or (N, C, d1, ...) (or
+    (C,)) at integer class ``target`` (N,) or (N, d1, ...) (or ()).
+
+    l_n = -weight[t_n] * input[n, t_n];  dl/dinput[n, c] = -weight[t_n] [c = t_n].
+    """
+    reduction = _legacy_reduction("nll_loss", size_average, reduce, reduction)
+    _check_reduction("nll_loss", reduction)
+    _check_class_input("nll_loss", input)
+    loss, _, _, _ = _nll("nll_loss", input, target, weight, ignore_index, reduction)
+    return loss
+
+
+def _check_class_input(op: str, input) -> None:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension: (C,), (N, C) or "
+                         f"(N, C, d1, ...); got a 0-d tensor")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point (logits), got dtype {input.dtype}")
+
+
+def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross entropy of logits ``input`` (N, C), (N, C, d1, ...) or (C,).
+
+    Class-index target t (integers, the input shape without C):
+        l_n = -w[t_n] log softmax(x_n)[t_n] = w[t_n] (logsumexp(x_n) - x_n[t_n])
+        dl_n/dx_n = w[t_n] (softmax(x_n) - onehot(t_n))
+    Class-probability target p (floats, same shape as the input):
+        l_n = -sum_c w_c p_nc log softmax(x_n)_c;  "mean" divides by N (not by weights).
+    label_smoothing eps mixes the target with the uniform distribution:
+        p' = (1 - eps) onehot(t) + eps / C  (for index targets: ignored entries stay ignored).
+
+    >>> import tinygrad_edu as tg
+    >>> logits = tg.tensor([[2.0, 0.0, 0.0]])
+    >>> round(cross_entropy(logits, tg.tensor([0])).item(), 4)  # log(e^2 + 2) - 2
+    0.2395
+    """
+    op = "cross_entropy"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    _check_class_input(op, input)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    logp = F.log_softmax(input, dim=class_dim)  # (N, C, ...): stable for logits of any size
+    weight_shape = [1] * input.ndim
+    weight_shape[class_dim] = n_classes  # (1, C, 1, ...) broadcasts over the input
+
+    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if target_dtype.kind == "f":
+        return _cross_entropy_probs(op, logp, target, weight, ignore_index, reduction,
+                                    label_smoothing, class_dim, weight_shape)
+
+    loss, sample_w, valid, w = _nll(op, logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # the uniform part: smooth_n = -sum_c w_c logp[n, c], zero for ignored entries
+    weighted = logp if w is None else logp * Tensor._wrap(w.reshape(weight_shape))
+    smooth = -weighted.sum(dim=class_dim) * Tensor._wrap(valid.astype(input.dtype))
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            smooth = smooth.sum() / Tensor._wrap(
+                get_array_module(input.data).asarray(sample_w.sum(), dtype=input.dtype))
+    else:
+        smooth = _reduce(smooth, reduction)
+    return (1 - label_smoothing) * loss + (label_smoothing / n_classes) * smooth
+
+
+def _cross_entropy_probs(op, logp, target, weight, ignore_index, reduction, label_smoothing,
+                         class_dim, weight_shape):
+    """Cross entropy against class probabilities (soft labels, mixup, distillation)."""
+    n_classes = logp.shape[class_dim]
+    target = _as_tensor(target, logp)
+    if tuple(target.shape) != tuple(logp.shape):
+        raise ValueError(
+            f"{op}: a floating point target means class probabilities and must have the input's "
+            f"shape {tuple(logp.shape)}, got {tuple(target.shape)}; for class indices pass an "
+            "integer (int64) target"
+        )
+    if ignore_index >= 0:
+        raise ValueError(f"{op}: ignore_index is not supported for class-probability targets")
+    target = target.to(dtype=logp.dtype)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    product = logp * target  # (N, C, ...)
+    w = _class_weight(op, weight, logp, n_classes)
+    if w is not None:
+        product = product * Tensor._wrap(w.reshape(weight_shape))
+    per_sample = -product.sum(dim=class_dim)  # (N, ...)
+    return _reduce(per_sample, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary classification
+# ----------------------------------------------------------------------------------------------
+
+_LOG_FLOOR = math.exp(-100)  # log(max(p, e^-100)) = max(log p, -100): torch's clamp
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(t log x + (1 - t) log(1 - x)), each log clamped at -100 (so x = 0 or 1 gives a
+    finite loss of at most 100, like torch).
+
+    dl/dx = (x - t) / max(x (1 - x), 1e-12)      (torch's formula: finite at x = 0 and 1)
+    dl/dt = log(1 - x) - log(x)  (clamped logs)
+    """
+
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        with np.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        return (-(t * log_x + (1 - t) * log_1mx)).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        x, t = self.inputs
+        dx = dt = None
+        if self.needs_input_grad[0]:
+            dx = dy * (x - t) / ((1 - x) * x).clamp(min=1e-12)
+        if self.needs_input_grad[1]:
+            dt = dy * ((1 - x).clamp(min=_LOG_FLOOR).log() - x.clamp(min=_LOG_FLOOR).log())
+        return dx, dt
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """BCE of probabilities ``input`` in [0, 1] against targets in [0, 1] (same shape):
+    l_i = -w_i (t_i log x_i + (1 - t_i) log(1 - x_i)). Prefer
+    binary_cross_entropy_with_logits on raw scores: it is exact where sigmoid saturates."""
+    op = "binary_cross_entropy"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    target = _float_target(op, input, target)
+    xp = get_array_module(input.data)
+    if input.data.size and not bool(xp.all((input.data >= 0) & (input.data <= 1))):
+        raise ValueError(
+            f"{op}: all elements of input should be between 0 and 1 (got min "
+            f"{float(input.data.min()):.4g}, max {float(input.data.max()):.4g}); for raw scores "
+            "(logits) use binary_cross_entropy_with_logits / BCEWithLogitsLoss"
+        )
+    if target.data.size and not bool(xp.all((target.data >= 0) & (target.data <= 1))):
+        raise ValueError(f"{op}: all elements of target should be between 0 and 1")
+    loss = BinaryCrossEntropy.apply(input, target)
+    w = _constant(weight, input)
+    if w is not None:
+        loss = loss * Tensor._wrap(w)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa: A002
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """BCE on logits x, computed without ever forming sigmoid(x):
+
+        l = (1 - t) x + lw * softplus(-x),   lw = 1 + (pos_weight - 1) t
+          = -[pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
+        dl/dx = lw sigmoid(x) - pos_weight t
+
+    softplus(-x) = log(1 + e^-x) is evaluated as max(-x, 0) + log1p(e^-|x|), finite for
+    x = +-1e4 (value and gradient). ``pos_weight`` (e.g. shape (C,)) broadcasts over the
+    input and up-weights positives; ``weight`` multiplies each element's loss.
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    target = _float_target(op, input, target)
+    softplus_neg = F.softplus(-input, beta=1.0, threshold=math.inf)  # -log sigmoid(x)
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        pw = _cast_like(pos_weight, input)
+        log_weight = 1 + (pw - 1) * target
+        loss = (1 - target) * input + log_weight * softplus_neg
+    if weight is not None:
+        w = _cast_like(weight, input)
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularization penalties
+# ----------------------------------------------------------------------------------------------
+
+
+def _parameter_list(op: str, parameters) -> list:
+    if isinstance(parameters, Module):
+        parameters = parameters.parameters()
+    elif isinstance(parameters, Tensor):
+        parameters = [parameters]
+    params = list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: expected tensors (e.g. model.parameters()), got "
+                            f"{type(p).__name__}")
+    if not params:
+        raise ValueError(f"{op}: got an empty list of parameters")
+    return params
+
+
+def l1_penalty(parameters) -> Tensor:
+    """sum_p sum_i |p_i|  (lasso; pushes weights to exactly zero). Add ``lam * l1_penalty``
+    to the loss. ``parameters`` is a Module, a tensor, or an iterable of tensors."""
+    params = _parameter_list("l1_penalty", parameters)
+    total = params[0].abs().sum()
+    for p in params[1:]:
+        total = total + p.abs().sum()
+    return total
+
+
+def l2_penalty(parameters) -> Tensor:
+    """sum_p sum_i p_i^2  (ridge; gradient 2 p). Adding ``lam / 2 * l2_penalty`` to the loss
+    is the same as SGD's ``weight_decay=lam``. Usually applied to weights, not biases."""
+    params = _parameter_list("l2_penalty", parameters)
+    total = (params[0] * params[0]).sum()
+    for p in params[1:]:
+        total = total + (p * p).sum()
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss modules
+# ----------------------------------------------------------------------------------------------
+
+
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        reduction = _legacy_reduction(type(self).__name__, size_average, reduce, reduction)
+        _check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _optional_tensor(weight))
+
+
+def _optional_tensor(value) -> Tensor | None:
+    if value is None or isinstance(value, Tensor):
+        return value
+    return Tensor(np.asarray(value))
+
+
+class MSELoss(_Loss):
+    """Mean squared error: mean_i (x_i - y_i)^2 (see ``mse_loss``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error: mean_i |x_i - y_i| (see ``l1_loss``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return l1_loss(input, target, reduction=self.reduction)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (pair it with LogSoftmax)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                        reduction=self.reduction)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """LogSoftmax + NLLLoss in one stable step, on raw logits (see ``cross_entropy``)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy of probabilities (after a Sigmoid); see ``binary_cross_entropy``."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + BCELoss in one stable step, on raw logits; ``pos_weight`` up-weights positives
+    (see ``binary_cross_entropy_with_logits``)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _optional_tensor(weight))
+        self.register_buffer("pos_weight", _optional_tensor(pos_weight))
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                reduction=self.reduction,
+                                                pos_weight=self.pos_weight)

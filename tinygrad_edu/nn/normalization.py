@@ -1,0 +1,336 @@
+"""Normalization layers: BatchNorm1d, BatchNorm2d and LayerNorm, plus their functional forms.
+
+Both families standardize x over some axes and then apply a learned per-feature scale and shift:
+
+    xhat = (x - mean) / sqrt(var + eps)        (mean, biased var over the normalized axes)
+    y    = gamma * xhat + beta
+
+BatchNorm normalizes each channel over the batch (axes N, and L or H, W); LayerNorm normalizes
+each sample over its last dimensions. The shared ``Normalize`` op below computes xhat.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd import Function, is_grad_enabled
+from ..backend import get_array_module
+from ..tensor import Tensor, ones, zeros
+from ..tensor import tensor as make_tensor
+from .module import Module, Parameter
+
+# ----------------------------------------------------------------------------------------------
+# The op: xhat = (x - mean) / sqrt(var + eps), with the closed-form backward
+# ----------------------------------------------------------------------------------------------
+
+
+def _moments(x, axes: tuple):
+    """Mean and biased variance of array ``x`` over ``axes`` (kept as size-1 dims)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    return mean, var
+
+
+class Normalize(Function):
+    """xhat = (x - mu) * r  with mu = mean(x), r = 1 / sqrt(var(x) + eps) over ``axes``.
+
+    Backward, with all means over the M = prod(sizes of ``axes``) normalized elements:
+
+        dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+           = (1/M) * r * (M dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+
+    (the two subtracted terms are the paths through mu and through var). Why a Function and not
+    a composite of mean/sub/var/pow/mul: the composite records ~10 graph nodes, each keeping
+    its own (N, C, H, W) temporaries, and its backward walks all of them; this op keeps one
+    node and one saved array and evaluates the formula above directly. The backward is written
+    with Tensor ops, and under ``create_graph`` r is rebuilt from x with Tensor ops too, so
+    second derivatives are exact (gradgradcheck passes).
+    """
+
+    def forward(self, x, mean, var, axes, eps):
+        self.axes = axes
+        self.eps = eps
+        xp = get_array_module(x)
+        inv_std = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+        self.save_for_backward(inv_std)
+        return ((x - mean) * inv_std).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xhat = self.output
+        if is_grad_enabled():  # create_graph: r must stay a differentiable function of x
+            inv_std = (x.var(dim=self.axes, unbiased=False, keepdim=True) + self.eps) ** -0.5
+        else:
+            (inv_std_array,) = self.saved
+            inv_std = Tensor._wrap(inv_std_array)
+        mean_dy = dy.mean(dim=self.axes, keepdim=True)
+        mean_dy_xhat = (dy * xhat).mean(dim=self.axes, keepdim=True)
+        return inv_std * (dy - mean_dy - xhat * mean_dy_xhat)
+
+
+def _normalize(x: Tensor, axes: tuple, eps: float):
+    """(xhat, batch mean array, batch biased-variance array)."""
+    mean, var = _moments(x.data, axes)
+    return Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps), mean, var
+
+
+# ----------------------------------------------------------------------------------------------
+# Functional forms (torch.nn.functional.batch_norm / layer_norm)
+# ----------------------------------------------------------------------------------------------
+
+
+def _same_device(op: str, x: Tensor, *others) -> None:
+    for t in others:
+        if t is not None and type(t.data) is not type(x.data):
+            raise RuntimeError(
+                f"{op}: input is on {x.device} but a parameter/buffer of shape "
+                f"{tuple(t.shape)} is on {t.device}; move the module with .to(device)"
+            )
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization of (N, C, *) over every axis except C.
+
+    training=True: normalize with the batch statistics and, if running buffers are given,
+    update them in place:  running_mean = (1 - momentum) running_mean + momentum mean,
+    running_var = (1 - momentum) running_var + momentum var_unbiased  (var * M / (M - 1)).
+    training=False: normalize with running_mean / running_var (constants for autograd).
+    """
+    x = input
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(x.shape)}")
+    axes = (0,) + tuple(range(2, x.ndim))  # every axis except the channel axis 1
+    channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, ...) broadcasts over x
+    _same_device("batch_norm", x, running_mean, running_var, weight, bias)
+    if training:
+        count = math.prod(x.shape[a] for a in axes)
+        if count <= 1:
+            raise ValueError(
+                "batch_norm: expected more than 1 value per channel when training, got input "
+                f"of shape {tuple(x.shape)} (use a batch size > 1, or call .eval())"
+            )
+        xhat, mean, var = _normalize(x, axes, eps)
+        if running_mean is not None:
+            rm = running_mean.data
+            rm[...] = ((1 - momentum) * rm + momentum * mean.reshape(rm.shape)).astype(rm.dtype)
+        if running_var is not None:
+            rv = running_var.data
+            unbiased = var.reshape(rv.shape) * (count / (count - 1))
+            rv[...] = ((1 - momentum) * rv + momentum * unbiased).astype(rv.dtype)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: training=False needs running_mean and running_var")
+        xp = get_array_module(x.data)
+        mean = running_mean.data.reshape(channel_shape).astype(x.dtype)
+        inv_std = (1.0 / xp.sqrt(running_var.data.reshape(channel_shape) + eps)).astype(x.dtype)
+        xhat = (x - Tensor._wrap(mean)) * Tensor._wrap(inv_std)  # (N, C, *)
+    out = xhat
+    if weight is not None:
+        out = out * weight.reshape(channel_shape)
+    if bias is not None:
+        out = out + bias.reshape(channel_shape)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dims, then y = xhat * weight + bias
+    (weight and bias have shape ``normalized_shape`` and broadcast over the leading dims)."""
+    x = input
+    shape = _shape_tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
+        raise ValueError(
+            f"layer_norm: input's trailing dimensions {tuple(x.shape[max(x.ndim - k, 0):])} "
+            f"don't match normalized_shape {shape} (input shape {tuple(x.shape)})"
+        )
+    _same_device("layer_norm", x, weight, bias)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    out, _, _ = _normalize(x, axes, eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def _shape_tuple(normalized_shape) -> tuple:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules
+# ----------------------------------------------------------------------------------------------
+
+
+class _BatchNorm(Module):
+    """Shared code of BatchNorm1d/2d: parameters, buffers, running-statistics bookkeeping.
+
+    Parameters: weight (gamma, init 1) and bias (beta, init 0), shape (C,), if ``affine``.
+    Buffers: running_mean (init 0), running_var (init 1), num_batches_tracked (int64 scalar),
+    if ``track_running_stats``. ``momentum=None`` gives the cumulative average: the running
+    stats after k batches are the plain mean of the k batch statistics (factor 1/k).
+    Training mode uses batch statistics; eval mode uses the running ones (or batch statistics
+    when the module does not track them).
+    """
+
+    _expected_ndims: tuple = ()
+    _layout: str = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got "
+                             f"{num_features!r}")
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(ones(self.num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(self.num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(self.num_features, dtype=dtype,
+                                                       device=device))
+            self.register_buffer("running_var", ones(self.num_features, dtype=dtype,
+                                                     device=device))
+            self.register_buffer("num_batches_tracked",
+                                 make_tensor(0, dtype=np.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self._describe()}: expected a Tensor input, got "
+                            f"{type(x).__name__}")
+        if x.ndim not in self._expected_ndims:
+            raise ValueError(
+                f"{self._describe()}: expected {self._layout} input, got a {x.ndim}D input of "
+                f"shape {tuple(x.shape)}"
+            )
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._describe()}: input has {x.shape[1]} channels (dim 1), expected "
+                f"{self.num_features} (input shape {tuple(x.shape)})"
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch_stats = self.training or self.running_mean is None
+        update = not self.training or self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if update else None,
+            self.running_var if update else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=factor,
+            eps=self.eps,
+        )
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) inputs, per channel C:
+    y = (x - mean) / sqrt(var + eps) * gamma + beta, statistics over N (and L).
+
+    >>> import tinygrad_edu as tg
+    >>> bn = BatchNorm1d(3)
+    >>> y = bn(tg.randn(16, 3, dtype=tg.float64))
+    >>> [round(v, 6) + 0.0 for v in y.mean(0).tolist()]
+    [0.0, 0.0, 0.0]
+    """
+
+    _expected_ndims = (2, 3)
+    _layout = "2D (N, C) or 3D (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) inputs, per channel C (statistics over N, H, W)."""
+
+    _expected_ndims = (4,)
+    _layout = "4D (N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over the last
+    ``len(normalized_shape)`` dims of each sample (biased variance, like torch).
+
+    weight (init 1) and bias (init 0) have shape ``normalized_shape`` when
+    ``elementwise_affine``; ``bias=False`` drops the bias only. Same in train and eval mode.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = len(self.normalized_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm({self.normalized_shape}): input's last {k} dimension(s) "
+                f"{tuple(x.shape[max(x.ndim - k, 0):])} don't match normalized_shape "
+                f"(input shape {tuple(x.shape)})"
+            )
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
