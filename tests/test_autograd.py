@@ -308,3 +308,39 @@ def test_leaf_grad_is_an_owned_contiguous_array():
 def test_integer_tensors_cannot_require_grad():
     with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
         tg.tensor([1, 2, 3], requires_grad=True)
+
+
+def test_inplace_update_of_a_saved_input_is_detected():
+    w = tg.ones(2, requires_grad=True)
+    x = tg.tensor([1.0, 2.0])
+    y = (w * x).sum()
+    x += 10.0  # the graph saved x = [1, 2]; backward would silently use [11, 12]
+    with pytest.raises(RuntimeError, match=r"Mul.backward: input 1 .* modified by an in-place"):
+        y.backward()
+
+
+def test_inplace_update_of_a_parameter_under_no_grad_is_detected():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    with tg.no_grad():
+        w.mul_(3.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_inplace_update_of_a_needed_output_is_detected():
+    x = tg.tensor([0.5], requires_grad=True)
+    h = x.exp()
+    with tg.no_grad():
+        h.add_(1.0)
+    with pytest.raises(RuntimeError, match="Exp.backward needs its output"):
+        h.sum().backward()
+
+
+def test_inplace_update_after_backward_is_fine():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    with tg.no_grad():
+        w -= 0.1 * w.grad
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.tolist(), [2.0 + 1.6, 4.0 + 3.2], rtol=1e-6)

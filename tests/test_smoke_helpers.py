@@ -1,7 +1,7 @@
 import torch
+from helpers import check_op
 
 import tinygrad_edu as tg
-from helpers import check_op
 
 
 def test_check_op_on_matmul(device):

@@ -15,6 +15,7 @@ runs under ``no_grad`` and builds nothing.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import traceback
 import weakref
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import kernels as kernels_package
 from .backend import get_array_module
 
 if TYPE_CHECKING:
@@ -107,10 +109,23 @@ def use_kernel(kernel: str):
     return _Override(kernel=kernel)
 
 
-def add_hook(hook) -> contextlib.AbstractContextManager:
+class add_hook(contextlib.ContextDecorator):  # noqa: N801 - used like the other switches
     """Context manager: observe every op. ``hook`` may define ``on_forward(fn, out, seconds)``
-    and ``on_backward(fn, grad_output, grad_inputs, seconds)``; both are optional."""
-    return _Override(hooks=Config.hooks + (hook,))
+    and ``on_backward(fn, grad_output, grad_inputs, seconds)``; both are optional. Hooks nest:
+    the list is extended when the block is entered, not when the manager is created."""
+
+    def __init__(self, hook):
+        self.hook = hook
+        self._overrides: list[_Override] = []
+
+    def __enter__(self):
+        override = _Override(hooks=Config.hooks + (self.hook,))
+        self._overrides.append(override)
+        override.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._overrides.pop().__exit__(*exc)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,10 +133,17 @@ def add_hook(hook) -> contextlib.AbstractContextManager:
 # ----------------------------------------------------------------------------------------------
 
 
+_LIBRARY_DIRS = (
+    os.path.dirname(os.path.abspath(__file__)),  # tinygrad_edu/
+    os.path.dirname(os.path.abspath(kernels_package.__file__)),  # kernels/ (tinygrad_edu.kernels)
+)
+
+
 def _user_frame() -> str:
-    """``file:line`` of the first stack frame outside tinygrad_edu (where the user called the op)."""
-    for frame in reversed(traceback.extract_stack(limit=30)[:-1]):
-        if "tinygrad_edu" not in frame.filename.replace("\\", "/").split("/site-packages/")[-1]:
+    """``file:line (code)`` of the innermost stack frame outside the library: the line of user
+    code that called the op."""
+    for frame in reversed(traceback.extract_stack(limit=40)[:-1]):
+        if not os.path.abspath(frame.filename).startswith(_LIBRARY_DIRS):
             return f"{frame.filename}:{frame.lineno} ({frame.line})"
     return "<unknown>"
 
@@ -145,6 +167,7 @@ class Function:
     once_differentiable = False
 
     inputs: tuple
+    input_versions: tuple
     needs_input_grad: tuple
     saved: tuple = ()
     freed: bool = False
@@ -168,12 +191,29 @@ class Function:
         out = self._output_ref()
         if out is None:
             raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
+        if out._version:
+            raise RuntimeError(
+                f"{self.name}.backward needs its output, which was modified by an in-place "
+                f"operation after the forward (shape {tuple(out.shape)}); clone it first"
+            )
         return out
+
+    def check_versions(self) -> None:
+        """Raise if an input was modified in place after the forward saved it."""
+        for i, (t, version) in enumerate(zip(self.inputs, self.input_versions)):
+            if t._version != version:
+                raise RuntimeError(
+                    f"{self.name}.backward: input {i} (shape {tuple(t.shape)}) was modified by "
+                    f"an in-place operation after the forward used it (version {version} -> "
+                    f"{t._version}); its saved value is gone. Clone it before the in-place "
+                    "update, or update it after backward()."
+                )
 
     def release(self) -> None:
         """Drop everything kept for backward (inputs, saved arrays): the graph is spent."""
         self.saved = ()
         self.inputs = ()
+        self.input_versions = ()
         self.freed = True
 
     @classmethod
@@ -203,6 +243,7 @@ class Function:
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
             ctx.inputs = tuple(tensors)
+            ctx.input_versions = tuple([t._version for t in tensors])
             ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
             ctx._output_ref = weakref.ref(out)
             out._ctx = ctx
@@ -356,6 +397,7 @@ def run_backward(
                     "by the first backward. Pass retain_graph=True to the first backward() "
                     "if you need to backward through the graph again."
                 )
+            ctx.check_versions()
             start = time.perf_counter() if hooks else 0.0
             input_grads = _as_grad_tuple(ctx, _call_backward(ctx, g, create_graph, anomaly))
 

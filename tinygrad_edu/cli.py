@@ -43,7 +43,8 @@ def _info(args) -> int:
     except ImportError:
         print("numba        not installed (the 'numba' kernels are unavailable)")
     gpu = backend.gpu_available()
-    print(f"CUDA GPU     {'yes (CuPy)' if gpu else 'no (install tinygrad-edu[gpu] on a GPU machine)'}")
+    gpu_text = "yes (CuPy)" if gpu else "no (install tinygrad-edu[gpu] on a GPU machine)"
+    print(f"CUDA GPU     {gpu_text}")
     print(f"kernels      {', '.join(backend.KERNEL_CHOICES)} (current: {tg.Config.kernel})")
     return 0
 

@@ -49,7 +49,8 @@ class Tensor:
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_version",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
@@ -71,6 +72,7 @@ class Tensor:
         self._ctx = None
         self._hooks: tuple = ()
         self._retains_grad = False
+        self._version = 0  # bumped by every in-place update; autograd checks it (see Function)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -89,6 +91,7 @@ class Tensor:
         t._ctx = None
         t._hooks = ()
         t._retains_grad = False
+        t._version = 0
         return t
 
     # ------------------------------------------------------------------------------------------
@@ -325,11 +328,15 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
 
     def _check_inplace(self, op: str) -> None:
+        """Refuse in-place updates autograd cannot follow, and count the allowed ones: a graph
+        that saved this tensor before the update refuses to backward through it (see
+        ``Function``), instead of silently using the new values."""
         if Config.grad_enabled and self.requires_grad:
             raise RuntimeError(
                 f"{op}: a tensor that requires grad can't be modified in place while grad is "
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
+        self._version += 1
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.
