@@ -1,0 +1,420 @@
+"""Scaled dot-product attention and row softmax -- Numba ``@njit`` CPU kernels.
+
+Same math and signatures as ``kernels/reference/attention.py`` (read that docstring first)::
+
+    S = scale * Q K^T + mask      P = softmax(S)      O = P V      lse = logsumexp_j S_ij
+    dV = P^T dO    dP = dO V^T    dS = P * (dP - D)   D = rowsum(dO * O)
+    dQ = scale * dS K             dK = scale * dS^T Q
+
+How it is made fast:
+
+- ``prange`` over the B * nh (batch, head) pairs: each pair is independent work for one thread.
+- Inside one pair the queries go in blocks of ``BLOCK_Q`` rows. A block's scores
+  ``S_blk = Q_blk K^T`` (BLOCK_Q, Tk) stay in cache, and the matrix products are ``np.dot`` on
+  contiguous 2-D arrays, which Numba hands to BLAS. Each row sees every key at once, so the
+  softmax is the plain two-pass one (max, then exp and sum); no online rescaling is needed.
+- The backward rebuilds ``P_blk = exp(S_blk - lse)`` from the saved logsumexp instead of
+  storing P, and accumulates dK and dV over the query blocks.
+- With ``is_causal`` a query block only multiplies with the keys it can see (j <= its last
+  query), which halves the work.
+- BLAS runs single-threaded during a call (threadpoolctl, when installed): the parallelism is
+  the prange over (b, h), and two layers of threads on the same cores slow each other down.
+- ``exp`` of float32 goes through :func:`_exp_f32`, a polynomial that LLVM vectorizes (libm's
+  ``expf`` is called one element at a time and would cost as much as all the matmuls).
+
+The mask may be a ``np.broadcast_to`` view: zero-stride axes are cut to length 1 (no copy of
+the broadcast) and the kernels broadcast length-1 axes while reading.
+"""
+
+import contextlib
+import math
+
+import numpy as np
+from numba import njit, parallel_chunksize, prange
+from numba.extending import overload
+
+from .._config import NUMBA_CACHE
+from ..reference.attention import (
+    check_attention_args,
+    check_attention_backward_args,
+    check_softmax_args,
+    compact_mask,
+)
+
+# Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
+BLOCK_Q = 128
+
+# fastmath without 'nnan'/'ninf': masked scores are -inf and must stay -inf.
+FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+# ----------------------------------------------------------------------------------------------
+# exp over a row: y = exp(x - m), returning sum(y)
+# ----------------------------------------------------------------------------------------------
+
+LOG2E = np.float32(1.4426950408889634)  # 1 / ln 2
+LN2_HI = np.float32(0.693359375)  # ln 2 split in two so that k * LN2_HI is exact
+LN2_LO = np.float32(-2.12194440e-4)
+EXP_MIN = np.float32(-87.0)  # below this exp(x) < 2^-125: flushed to 0 (and -inf -> 0)
+EXP_MAX = np.float32(88.0)  # above this float32 overflows
+
+
+@njit(fastmath=FAST, cache=NUMBA_CACHE)
+def _exp_f32(x):
+    """exp(x) for a float32 scalar, written so that a loop of it vectorizes (Cephes expf).
+
+    x = k ln2 + r with |r| <= ln2 / 2;  exp(x) = 2^k * exp(r);  exp(r) by a degree-7
+    polynomial; 2^k is added straight into the exponent bits. Relative error ~2 ulp.
+    """
+    xc = min(max(x, EXP_MIN), EXP_MAX)
+    kf = np.floor(xc * LOG2E + np.float32(0.5))
+    r = xc - kf * LN2_HI - kf * LN2_LO
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * r * r + r + np.float32(1.0)  # exp(r)
+    bits = np.int32(np.float32(p).view(np.int32) + (np.int32(kf) << np.int32(23)))  # * 2^k
+    y = np.int32(bits).view(np.float32)
+    return y if x >= EXP_MIN else np.float32(0.0)
+
+
+def _exp_sub_sum(row, m):
+    """In place ``row[j] = exp(row[j] - m)``; returns ``sum_j row[j]`` (dispatch by dtype)."""
+    raise NotImplementedError("only callable from @njit code")
+
+
+@overload(_exp_sub_sum, jit_options={"fastmath": FAST})
+def _exp_sub_sum_impl(row, m):
+    if row.dtype.bitwidth == 32:
+
+        def impl_f32(row, m):
+            total = np.float32(0.0)
+            for j in range(row.shape[0]):
+                y = _exp_f32(row[j] - m)
+                row[j] = y
+                total += y
+            return total
+
+        return impl_f32
+
+    def impl_f64(row, m):
+        total = 0.0
+        for j in range(row.shape[0]):
+            y = math.exp(row[j] - m)
+            row[j] = y
+            total += y
+        return total
+
+    return impl_f64
+
+
+# ----------------------------------------------------------------------------------------------
+# scores of one query block: S_blk = scale * Q_blk K^T + mask (-inf above the causal diagonal)
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(fastmath=FAST, cache=NUMBA_CACHE)
+def _block_scores(qm, km, mask2, has_mask, is_causal, scale, i0, s):
+    """Fill s (n_rows, n_keys) with the scaled, masked scores of queries i0 .. i0 + n_rows.
+
+    qm: (Tq, hs), km: (Tk, hs), mask2: the mask of this (b, h), (Tq or 1, Tk or 1).
+    """
+    n_rows, n_keys = s.shape
+    np.dot(qm[i0 : i0 + n_rows], km[:n_keys].T, s)  # (n_rows, hs) @ (hs, n_keys)
+    for r in range(n_rows):
+        i = i0 + r
+        row = s[r]
+        if has_mask:
+            mrow = mask2[i if mask2.shape[0] > 1 else 0]  # length-1 axes broadcast
+            if mask2.shape[1] > 1:
+                for j in range(n_keys):
+                    row[j] = row[j] * scale + mrow[j]
+            else:
+                for j in range(n_keys):
+                    row[j] = row[j] * scale + mrow[0]
+        else:
+            for j in range(n_keys):
+                row[j] = row[j] * scale
+        if is_causal:
+            for j in range(i + 1, n_keys):
+                row[j] = -np.inf
+
+
+@njit(cache=NUMBA_CACHE)
+def _mask_of_head(mask, b, h):
+    """mask[b, h] of a 4-D mask whose length-1 axes broadcast: (Tq or 1, Tk or 1)."""
+    return mask[b if mask.shape[0] > 1 else 0, h if mask.shape[1] > 1 else 0]
+
+
+# ----------------------------------------------------------------------------------------------
+# forward
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(fastmath=FAST, cache=NUMBA_CACHE)
+def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1):
+    """One (b, h) pair: om (Tq, hs) and lse1 (Tq,) from qm (Tq, hs), km, vm (Tk, hs)."""
+    Tq, hs = qm.shape
+    Tk = km.shape[0]
+    s_buf = np.empty(BLOCK_Q * Tk, dtype=qm.dtype)  # score tile storage
+    o_buf = np.empty(BLOCK_Q * hs, dtype=qm.dtype)  # output tile storage
+    inv_l = np.empty(BLOCK_Q, dtype=qm.dtype)  # 1 / rowsum of the unnormalized P
+    for i0 in range(0, Tq, BLOCK_Q):
+        n_rows = min(BLOCK_Q, Tq - i0)
+        n_keys = min(Tk, i0 + n_rows) if is_causal else Tk  # keys this block can see
+        s = s_buf[: n_rows * n_keys].reshape((n_rows, n_keys))  # contiguous (rows, keys)
+        _block_scores(qm, km, mask2, has_mask, is_causal, scale, i0, s)
+        for r in range(n_rows):
+            row = s[r]
+            m = row.max()
+            if m == -np.inf:  # every key masked: P row = 0, lse = -inf
+                row[:] = 0.0
+                inv_l[r] = 0.0
+                lse1[i0 + r] = -np.inf
+            else:
+                total = _exp_sub_sum(row, m)  # row <- exp(S - m), the unnormalized P
+                inv_l[r] = 1.0 / total
+                lse1[i0 + r] = m + np.log(total)
+        o = o_buf[: n_rows * hs].reshape((n_rows, hs))
+        np.dot(s, vm[:n_keys], o)  # (n_rows, n_keys) @ (n_keys, hs)
+        for r in range(n_rows):
+            for d in range(hs):
+                om[i0 + r, d] = o[r, d] * inv_l[r]  # normalize: O = P V / l
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _attention_forward_kernel(q, k, v, mask, has_mask, is_causal, scale, out, lse):
+    """out (B, nh, Tq, hs) and lse (B, nh, Tq) for q (B, nh, Tq, hs), k, v (B, nh, Tk, hs)."""
+    B, nh = q.shape[:2]
+    for bh in prange(B * nh):
+        b = bh // nh
+        h = bh % nh
+        mask2 = _mask_of_head(mask, b, h)
+        _forward_head(
+            q[b, h], k[b, h], v[b, h], mask2, has_mask, is_causal, scale, out[b, h], lse[b, h]
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# backward
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(fastmath=FAST, cache=NUMBA_CACHE)
+def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale, dqm, dkm, dvm):
+    """One (b, h) pair: dqm (Tq, hs), dkm and dvm (Tk, hs); P is rebuilt as exp(S - lse)."""
+    Tq, hs = qm.shape
+    Tk = km.shape[0]
+    dkm[:] = 0.0
+    dvm[:] = 0.0
+    p_buf = np.empty(BLOCK_Q * Tk, dtype=qm.dtype)  # P tile, later dS
+    dp_buf = np.empty(BLOCK_Q * Tk, dtype=qm.dtype)  # dP tile
+    kv_buf = np.empty(Tk * hs, dtype=qm.dtype)  # one block's share of dK or dV
+    dq_buf = np.empty(BLOCK_Q * hs, dtype=qm.dtype)
+    d_vec = np.empty(BLOCK_Q, dtype=qm.dtype)  # D = rowsum(dO * O) of one block
+    for i0 in range(0, Tq, BLOCK_Q):
+        n_rows = min(BLOCK_Q, Tq - i0)
+        n_keys = min(Tk, i0 + n_rows) if is_causal else Tk
+        p = p_buf[: n_rows * n_keys].reshape((n_rows, n_keys))
+        dp = dp_buf[: n_rows * n_keys].reshape((n_rows, n_keys))
+        kv = kv_buf[: n_keys * hs].reshape((n_keys, hs))
+        do_blk = dom[i0 : i0 + n_rows]  # (n_rows, hs)
+        # P = exp(S - lse); rows with lse = -inf (all keys masked) are 0
+        _block_scores(qm, km, mask2, has_mask, is_causal, scale, i0, p)
+        for r in range(n_rows):
+            row_lse = lse1[i0 + r]
+            if row_lse == -np.inf:
+                p[r, :] = 0.0
+            else:
+                _exp_sub_sum(p[r], row_lse)
+        # dV += P^T dO
+        np.dot(p.T, do_blk, kv)  # (n_keys, n_rows) @ (n_rows, hs)
+        dvm[:n_keys] += kv
+        # dP = dO V^T, then dS = P * (dP - D) * scale, with D = rowsum(dO * O), into p
+        np.dot(do_blk, vm[:n_keys].T, dp)  # (n_rows, hs) @ (hs, n_keys)
+        for r in range(n_rows):
+            acc = 0.0
+            for d in range(hs):
+                acc += do_blk[r, d] * om[i0 + r, d]
+            d_vec[r] = acc  # D_i = sum_d dO_id O_id, stored in q's dtype
+        for r in range(n_rows):
+            d_row = d_vec[r]
+            p_row = p[r]
+            dp_row = dp[r]
+            for j in range(n_keys):
+                p_row[j] = p_row[j] * (dp_row[j] - d_row) * scale
+        # dQ = dS K (the scale is already in dS)
+        dq_blk = dq_buf[: n_rows * hs].reshape((n_rows, hs))
+        np.dot(p, km[:n_keys], dq_blk)  # (n_rows, n_keys) @ (n_keys, hs)
+        dqm[i0 : i0 + n_rows] = dq_blk
+        # dK += dS^T Q
+        np.dot(p.T, qm[i0 : i0 + n_rows], kv)  # (n_keys, n_rows) @ (n_rows, hs)
+        dkm[:n_keys] += kv
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _attention_backward_kernel(
+    dout, q, k, v, out, lse, mask, has_mask, is_causal, scale, dq, dk, dv
+):
+    """dq (B, nh, Tq, hs), dk and dv (B, nh, Tk, hs) for the arguments of the forward."""
+    B, nh = q.shape[:2]
+    for bh in prange(B * nh):
+        b = bh // nh
+        h = bh % nh
+        mask2 = _mask_of_head(mask, b, h)
+        _backward_head(
+            dout[b, h],
+            q[b, h],
+            k[b, h],
+            v[b, h],
+            out[b, h],
+            lse[b, h],
+            mask2,
+            has_mask,
+            is_causal,
+            scale,
+            dq[b, h],
+            dk[b, h],
+            dv[b, h],
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# softmax over the last axis
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(parallel=True, fastmath=FAST, cache=NUMBA_CACHE)
+def _softmax_rows_kernel(x, y):
+    """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0."""
+    for r in prange(x.shape[0]):
+        row = y[r]
+        row[:] = x[r]
+        m = row.max()
+        if m == -np.inf:
+            row[:] = 0.0
+        else:
+            total = _exp_sub_sum(row, m)
+            row *= 1.0 / total
+
+
+# ----------------------------------------------------------------------------------------------
+# launchers
+# ----------------------------------------------------------------------------------------------
+
+_blas_controller = None
+
+
+@contextlib.contextmanager
+def _parallel_region():
+    """Settings for one call of a prange kernel.
+
+    - BLAS single-threaded: every prange thread calls BLAS itself, and a multithreaded BLAS
+      would start threads of its own on top (4 busy threads on 2 cores ran ~1.5x slower).
+      Uses threadpoolctl when it is installed.
+    - prange hands out the (b, h) pairs one at a time instead of in equal slices, so that a
+      thread slowed down by other work on the machine does not hold up the whole call.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that Numba's np.dot calls)
+            from threadpoolctl import ThreadpoolController
+
+            _blas_controller = ThreadpoolController()
+        except ImportError:
+            _blas_controller = False
+    with contextlib.ExitStack() as stack:
+        if _blas_controller is not False:
+            stack.enter_context(_blas_controller.limit(limits=1, user_api="blas"))
+        stack.enter_context(parallel_chunksize(1))
+        yield
+
+
+def _prepare(q, k, v, mask):
+    """Contiguous q, k, v and the mask as a contiguous 4-D array in q's dtype.
+
+    The mask keeps only its own data: broadcast (zero-stride) axes become length 1 and the
+    kernels broadcast them while reading, so a (Tq, Tk) mask is never copied B * nh times.
+    """
+    q = np.ascontiguousarray(q)
+    k = np.ascontiguousarray(k)
+    v = np.ascontiguousarray(v)
+    if mask is None:
+        mask = np.zeros((1, 1, 1, 1), dtype=q.dtype)
+    mask = compact_mask(np.asarray(mask))
+    if not (mask.dtype == q.dtype and mask.flags.c_contiguous and mask.flags.writeable):
+        # a fresh copy: one compiled kernel per dtype (Numba types read-only arrays apart)
+        mask = np.array(mask, dtype=q.dtype, order="C")
+    return q, k, v, mask
+
+
+def attention_forward(q, k, v, mask=None, is_causal=False, scale=None):
+    """Scaled dot-product attention forward; see ``kernels.reference.attention``.
+
+    ``out = softmax(scale * q k^T + mask) v`` and ``lse = logsumexp_j (scale * q k^T + mask)``.
+    q: (B, nh, Tq, hs), k, v: (B, nh, Tk, hs) -> out (B, nh, Tq, hs), lse (B, nh, Tq).
+    mask: None or an additive float mask broadcastable to (B, nh, Tq, Tk) (broadcast views ok).
+    """
+    scale = check_attention_args("attention_forward", q, k, v, mask, is_causal, scale)
+    has_mask = mask is not None
+    q, k, v, mask = _prepare(q, k, v, mask)
+    out = np.empty_like(q)
+    lse = np.empty(q.shape[:3], dtype=q.dtype)
+    with _parallel_region():
+        _attention_forward_kernel(
+            q, k, v, mask, has_mask, bool(is_causal), q.dtype.type(scale), out, lse
+        )
+    return out, lse
+
+
+def attention_backward(dout, q, k, v, out, lse, mask=None, is_causal=False, scale=None):
+    """Gradients (dq, dk, dv) of :func:`attention_forward`; P is rebuilt from ``lse``.
+
+    ``dV = P^T dO``, ``dS = P * (dO V^T - rowsum(dO * O))``, ``dQ = scale dS K``,
+    ``dK = scale dS^T Q``. Rows with lse = -inf (all keys masked) get zero gradients.
+    """
+    scale = check_attention_backward_args(
+        "attention_backward", dout, q, k, v, out, lse, mask, is_causal, scale
+    )
+    has_mask = mask is not None
+    q, k, v, mask = _prepare(q, k, v, mask)
+    dout = np.ascontiguousarray(dout)
+    out = np.ascontiguousarray(out)
+    lse = np.ascontiguousarray(lse)
+    dq = np.empty_like(q)
+    dk = np.empty_like(k)
+    dv = np.empty_like(v)
+    with _parallel_region():
+        _attention_backward_kernel(
+            dout,
+            q,
+            k,
+            v,
+            out,
+            lse,
+            mask,
+            has_mask,
+            bool(is_causal),
+            q.dtype.type(scale),
+            dq,
+            dk,
+            dv,
+        )
+    return dq, dk, dv
+
+
+def softmax_lastdim(x):
+    """Numerically stable softmax over the last axis: ``y = exp(x - max) / sum(exp(x - max))``.
+
+    Any leading shape; float32 or float64. A row that is all -inf gives zeros (torch: NaN).
+    """
+    check_softmax_args("softmax_lastdim", x)
+    x = np.ascontiguousarray(x)
+    x2 = x.reshape(-1, x.shape[-1])  # (rows, n)
+    y2 = np.empty_like(x2)
+    _softmax_rows_kernel(x2, y2)
+    return y2.reshape(x.shape)
