@@ -182,3 +182,61 @@ def test_argument_errors_are_explained():
         sdpa(tg.zeros(2, 4, 4, 5, dtype=tg.float64), k, v, enable_gqa=True)
     with pytest.raises(TypeError, match=r"one dtype"):
         sdpa(q, k.float(), v)
+
+
+# ------------------------------------------------------------------------------------------------
+# The fused-kernel path (FusedAttention) vs torch and vs the math path
+# ------------------------------------------------------------------------------------------------
+
+FUSED_CASES = [
+    dict(),
+    dict(is_causal=True),
+    dict(mask="bool"),
+    dict(mask="float"),
+    dict(scale=0.3),
+]
+
+
+@pytest.mark.parametrize("kernel", ["reference", "numba"])
+@pytest.mark.parametrize("case", FUSED_CASES, ids=lambda c: "-".join(map(str, c.items())) or "plain")
+def test_fused_path_matches_torch(kernel, case):
+    rng = np.random.default_rng(1)
+    shapes = [(2, 3, 6, 5), (2, 3, 7, 5), (2, 3, 7, 5)]  # L=6 queries, S=7 keys, hs=5
+    mask = None
+    if case.get("mask") == "bool":
+        mask = rng.random((6, 7)) > 0.3
+        mask[:, 0] = True  # keep every row alive so torch has no NaN rows
+    elif case.get("mask") == "float":
+        mask = rng.standard_normal((1, 3, 6, 7))
+    options = {k: v for k, v in case.items() if k != "mask"}
+
+    def ours(q, k, v):
+        m = None if mask is None else tg.tensor(mask, dtype=None if mask.dtype == bool
+                                                else q.dtype)
+        with tg.use_kernel(kernel):
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=m, **options)
+        assert type(out.grad_fn).__name__ in ("FusedAttention", "NoneType")
+        return out
+
+    def theirs(q, k, v):
+        m = None if mask is None else torch.tensor(mask, dtype=None if mask.dtype == bool
+                                                   else q.dtype)
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m, **options)
+
+    with tg.use_kernel(kernel):
+        check_op(ours, theirs, shapes)
+
+
+def test_backend_switch_and_second_order():
+    q = tg.randn(1, 2, 4, 3, dtype=tg.float64, requires_grad=True)
+    with F.sdpa_backend("math"):
+        assert tg.gradgradcheck(lambda q: F.scaled_dot_product_attention(q, q, q), [q])
+    out = F.scaled_dot_product_attention(q, q, q)
+    assert type(out.grad_fn).__name__ == "FusedAttention"
+    (g,) = tg.grad(out.sum(), q, create_graph=True)
+    with pytest.raises(RuntimeError, match="FusedAttention: its backward is computed by a kernel"):
+        g.sum().backward()
+    with F.sdpa_backend("fused"), pytest.raises(ValueError, match="dropout_p > 0"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+    assert type(F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).grad_fn).__name__ != \
+        "FusedAttention"

@@ -43,6 +43,7 @@ class Config:
                    kernel-backed ops (conv, pooling, attention) call (``use_kernel()``)
     anomaly        check every forward output and backward gradient for NaN/Inf
     default_dtype  dtype of tensors made from Python floats
+    sdpa_backend   "auto" | "math" | "fused": how scaled_dot_product_attention is computed
     hooks          observers of every op call (study tools: tracer, profiler, recorder);
                    empty by default, which costs one truth test per op
     """
@@ -51,6 +52,7 @@ class Config:
     kernel: str = "auto"
     anomaly: bool = False
     default_dtype: Any = np.float32
+    sdpa_backend: str = "auto"
     hooks: tuple = ()
 
 
@@ -165,6 +167,10 @@ class Function:
     """
 
     once_differentiable = False
+    # Optional first-order fast path, ``add_grad_into(grad, dy)``: for ops with one input whose
+    # gradient is zero except where the op read (slicing), add dy there into the array ``grad``
+    # in place. The graph walk uses it when it records no graph (see run_backward).
+    add_grad_into = None
 
     inputs: tuple
     input_versions: tuple
@@ -221,25 +227,28 @@ class Function:
         """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge.
 
         This is the hottest function of the engine (once per op, forward and backward), so it
-        does the minimum when nothing needs a gradient.
+        does the minimum when nothing needs a gradient, and looks at each argument once.
         """
         Tensor = _TENSOR or _tensor_class()
         ctx = cls()
-        tensors = [a for a in args if isinstance(a, Tensor)]
+        tensors = []
+        arrays = []
+        any_requires_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                tensors.append(a)
+                arrays.append(a.data)
+                any_requires_grad = any_requires_grad or a.requires_grad
+            else:
+                arrays.append(a)
         if len(tensors) > 1:
             _check_same_device(ctx, tensors)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
         out_data = ctx.forward(*arrays, **kwargs)
 
-        requires_grad = False
-        if Config.grad_enabled:
-            for t in tensors:
-                if t.requires_grad:
-                    requires_grad = True
-                    break
+        requires_grad = any_requires_grad and Config.grad_enabled
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
             ctx.inputs = tuple(tensors)
@@ -274,7 +283,7 @@ def _tensor_class():
 
 def _check_same_device(ctx: Function, tensors) -> None:
     first = type(tensors[0].data)
-    for t in tensors[1:]:
+    for t in tensors:
         if type(t.data) is not first:
             devices = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in tensors)
             raise RuntimeError(
@@ -295,16 +304,21 @@ def _check_finite(array, what: str, ctx: Function, tensors=()) -> None:
 
 
 class _NotTwiceDifferentiable(Function):
-    """Wraps a gradient produced by a once-differentiable op: differentiating it again raises."""
+    """Wraps a gradient produced by a once-differentiable op: differentiating it again raises.
 
-    def forward(self, g, *, op_name):
+    The op's inputs are passed along (unused) so the wrapped gradient is connected to them, as
+    it mathematically is; the error then fires exactly when someone differentiates through it.
+    """
+
+    def forward(self, g, *op_inputs, op_name):
         self.op_name = op_name
         return g
 
     def backward(self, dy):
         raise RuntimeError(
             f"{self.op_name}: its backward is computed by a kernel and is not differentiable; "
-            "second-order gradients through it are not supported"
+            "second-order gradients through it are not supported (for attention, use "
+            "tinygrad_edu.functional.sdpa_backend('math'))"
         )
 
 
@@ -374,6 +388,13 @@ def run_backward(
     hooks = Config.hooks
     anomaly = Config.anomaly
 
+    # Without create_graph, a gradient summed from several consumers is a fresh array that only
+    # this walk holds, so later contributions are added to it in place (see _add_grad).
+    owned: set[int] = set()
+    # the in-place fast path of slicing ops (Function.add_grad_into); study hooks and anomaly
+    # mode see every backward as it is written
+    scatter = not create_graph and not hooks and not anomaly
+
     with _Override(grad_enabled=create_graph):
         for node in reversed(order):
             g = grads.pop(id(node), None)
@@ -388,7 +409,7 @@ def run_backward(
                 if id(node) in captured:
                     captured[id(node)] = g
             elif ctx is None or node._retains_grad:
-                _accumulate_grad(node, g, create_graph)
+                _accumulate_grad(node, g, create_graph, owned=id(node) in owned)
             if ctx is None:
                 continue
             if ctx.freed:
@@ -398,6 +419,15 @@ def run_backward(
                     "if you need to backward through the graph again."
                 )
             ctx.check_versions()
+            if scatter and ctx.add_grad_into is not None:
+                # a slice's gradient is zeros with dy where the slice was: add dy into the
+                # input's pending gradient instead of building a zero array per slice, so
+                # slicing a tensor into n pieces costs one gradient array, not n
+                if ctx.needs_input_grad[0]:
+                    ctx.add_grad_into(_writable_grad(grads, owned, ctx.inputs[0]).data, g.data)
+                if not retain_graph:
+                    ctx.release()
+                continue
             start = time.perf_counter() if hooks else 0.0
             input_grads = _as_grad_tuple(ctx, _call_backward(ctx, g, create_graph, anomaly))
 
@@ -416,11 +446,16 @@ def run_backward(
                         f"for an input of shape {tuple(inp.shape)}"
                     )
                 if create_graph and ctx.once_differentiable:
-                    gi = _NotTwiceDifferentiable.apply(gi, op_name=ctx.name)
+                    gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
                 if anomaly:
                     _check_finite(gi.data, f"backward of {ctx.name}", ctx, ctx.inputs)
                 previous = grads.get(id(inp))
-                grads[id(inp)] = gi if previous is None else previous + gi
+                if previous is None:
+                    grads[id(inp)] = gi
+                elif create_graph or hooks:
+                    grads[id(inp)] = previous + gi  # a Tensor op: differentiable, seen by hooks
+                else:
+                    _add_plain(grads, owned, id(inp), previous, gi)
                 produced.append(gi)
             if hooks:
                 seconds = time.perf_counter() - start
@@ -436,30 +471,69 @@ def run_backward(
     return None
 
 
+def _add_plain(grads: dict, owned: set, key: int, previous, gi) -> None:
+    """grads[key] = previous + gi as plain array arithmetic (no graph is being recorded).
+
+    Only the first sum allocates: that array belongs to this walk alone (``owned``), so later
+    contributions are added to it in place. A gradient handed over by a backward is never
+    written to: it may be shared (Add passes the same dy to both of its inputs).
+    """
+    if key in owned and previous.data.dtype == gi.data.dtype:
+        previous.data += gi.data
+    else:
+        grads[key] = _wrap_array(previous.data + gi.data)
+        owned.add(key)
+
+
+def _writable_grad(grads: dict, owned: set, inp):
+    """The pending gradient of ``inp`` as a Tensor whose array this walk may write to: zeros if
+    nothing has arrived yet, an owned copy if what arrived was handed over by a backward."""
+    key = id(inp)
+    previous = grads.get(key)
+    if previous is not None and key in owned:
+        return previous
+    if previous is None:
+        array = get_array_module(inp.data).zeros(inp.data.shape, dtype=inp.data.dtype)
+    else:
+        array = previous.data.copy()
+    grads[key] = buffer = _wrap_array(array)
+    owned.add(key)
+    return buffer
+
+
+def _wrap_array(array):
+    return (_TENSOR or _tensor_class())._wrap(array, False)
+
+
 def _call_backward(ctx: Function, g, create_graph: bool, anomaly: bool):
     """``ctx.backward(g)``: kernel-backed (once-differentiable) ops never record a graph, and in
     anomaly mode the ops inside a backward are not checked one by one: the gradients they
     produce are checked afterwards and reported as the backward of ``ctx``."""
+    no_graph = create_graph and ctx.once_differentiable
+    if not (no_graph or anomaly):
+        return ctx.backward(g)
     overrides = {}
-    if create_graph and ctx.once_differentiable:
+    if no_graph:
         overrides["grad_enabled"] = False
     if anomaly:
         overrides["anomaly"] = False
-    if not overrides:
-        return ctx.backward(g)
     with _Override(**overrides):
         return ctx.backward(g)
 
 
-def _accumulate_grad(node, g, create_graph: bool) -> None:
+def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
     """node.grad += g. Without create_graph the stored gradient is a plain, owned array (the
-    same gradient array may reach several leaves, e.g. both inputs of an add)."""
+    same gradient array may reach several leaves, e.g. both inputs of an add), so ``g`` is
+    copied unless this walk allocated it itself (``owned``: a sum of several contributions)."""
     from .tensor import Tensor
 
     if create_graph:
         node.grad = g if node.grad is None else node.grad + g
     elif node.grad is None:
-        node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
+        if owned and not node._hooks:
+            node.grad = g
+        else:
+            node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
     else:
         node.grad = Tensor._wrap(node.grad.data + g.data, False)
 

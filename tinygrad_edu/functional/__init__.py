@@ -105,7 +105,7 @@ from .shape import (
 
 concat = concatenate = cat
 clip = clamp
-from .attention import scaled_dot_product_attention  # noqa: E402, F401
+from .attention import scaled_dot_product_attention, sdpa_backend  # noqa: E402, F401
 from .conv import col2im, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
 
@@ -189,6 +189,7 @@ __all__ = [
     "reshape",
     "rsqrt",
     "scaled_dot_product_attention",
+    "sdpa_backend",
     "sigmoid",
     "sign",
     "silu",

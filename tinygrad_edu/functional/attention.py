@@ -14,10 +14,18 @@ Masks (``attn_mask`` broadcasts to (..., L, S)):
 A query whose keys are all masked out gets zero weights (an output of zeros, zero gradients)
 instead of the NaN that softmax over all -inf would give; torch's math path does the same.
 
-This file holds the "math" path, ``_sdpa_math``: a composite of Tensor ops (matmul, where,
-softmax, dropout), so its gradients, and higher-order gradients, come from autograd. The public
-``scaled_dot_product_attention`` checks its arguments and then picks a path; a fused-kernel
-path (one pass, no L x S matrix kept) can be added next to the math one.
+Two paths compute it:
+
+- the "math" path, ``_sdpa_math``: a composite of Tensor ops (matmul, where, softmax, dropout),
+  so its gradients, and higher-order gradients, come from autograd;
+- the "fused" path, ``FusedAttention``: one kernel call forward and one backward (the
+  attention kernels of ``tinygrad_edu.kernels``, picked by ``Config.kernel``: NumPy reference,
+  Numba CPU, flash-style CUDA). It keeps only the output and the row logsumexp, never the
+  L x S weights, and the backward recomputes the weights from them. First-order only.
+
+``scaled_dot_product_attention`` uses the fused path when it can (no dropout, 4-d inputs,
+equal head sizes, a mask that needs no gradient) and the math path otherwise;
+``sdpa_backend("math" | "fused" | "auto")`` forces a choice.
 
 Shapes: L query length, S key/value length, E query/key features, Ev value features, "..."
 any batch dims (usually B, nh).
@@ -29,6 +37,8 @@ import math
 
 import numpy as np
 
+from .. import backend
+from ..autograd import Config, Function, _Override
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import dropout, where
@@ -183,5 +193,80 @@ def scaled_dot_product_attention(
         groups = query.shape[-3] // key.shape[-3]
         key = _repeat_kv_heads(key, groups)  # (..., Hq, S, E)
         value = _repeat_kv_heads(value, groups)  # (..., Hq, S, Ev)
+    if _use_fused(query, key, value, attn_mask, dropout_p):
+        mask = None if attn_mask is None else _additive_mask(attn_mask, query.dtype)
+        return FusedAttention.apply(query, key, value, mask=mask, is_causal=is_causal,
+                                    scale=scale)
     output, _ = _sdpa_math(query, key, value, attn_mask, dropout_p, is_causal, scale)
     return output
+
+
+# ----------------------------------------------------------------------------------------------
+# The fused-kernel path
+# ----------------------------------------------------------------------------------------------
+
+SDPA_BACKENDS = ("auto", "math", "fused")
+
+
+def sdpa_backend(name: str):
+    """Context manager: ``"math"`` (composite ops, any-order gradients, attention weights
+    materialized), ``"fused"`` (one kernel pass; raises where it cannot apply) or ``"auto"``."""
+    if name not in SDPA_BACKENDS:
+        raise ValueError(f"sdpa_backend: expected one of {SDPA_BACKENDS}, got {name!r}")
+    return _Override(sdpa_backend=name)
+
+
+def _use_fused(query, key, value, attn_mask, dropout_p) -> bool:
+    choice = Config.sdpa_backend
+    if choice == "math":
+        return False
+    reasons = []
+    if dropout_p > 0:
+        reasons.append("dropout_p > 0")
+    if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+        reasons.append("inputs are not 4-d (B, nh, T, hs)")
+    elif value.shape[-1] != query.shape[-1]:
+        reasons.append("value's head size differs from query's")
+    if query.dtype not in (np.float32, np.float64):
+        reasons.append(f"dtype {query.dtype} (kernels take float32/float64)")
+    if isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
+        reasons.append("attn_mask requires grad")
+    if choice == "fused" and reasons:
+        raise ValueError("scaled_dot_product_attention: the fused kernel cannot run here: "
+                         + "; ".join(reasons))
+    return not reasons
+
+
+def _additive_mask(attn_mask, dtype) -> np.ndarray:
+    """A bool mask (True = take part) as 0 / -inf, or a float mask as it is, in ``dtype``."""
+    mask = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
+    xp = get_array_module(mask)
+    if mask.dtype == np.bool_:
+        return xp.where(mask, 0.0, -np.inf).astype(dtype)
+    return mask.astype(dtype, copy=False)
+
+
+class FusedAttention(Function):
+    """out = softmax(Q K^T * scale + mask) V, computed by the attention kernels in one pass.
+
+    The forward keeps the output O and the row logsumexp lse = log sum_j exp(s_ij); the
+    backward recomputes the weights P = exp(S - lse) from them, then
+    dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),  dQ = dS K scale,
+    dK = dS^T Q scale  (flash-attention's backward). First-order only: for higher-order
+    gradients use ``sdpa_backend("math")``.
+    """
+
+    once_differentiable = True
+
+    def forward(self, q, k, v, mask, is_causal, scale):
+        self.mask, self.is_causal, self.scale = mask, is_causal, scale
+        attention_forward = backend.kernel("attention", "attention_forward", q)
+        out, lse = attention_forward(q, k, v, mask, is_causal, scale)
+        self.out, self.lse = out, lse  # (B, nh, L, hs), (B, nh, L)
+        return out
+
+    def backward(self, dout):
+        q, k, v = self.inputs
+        attention_backward = backend.kernel("attention", "attention_backward", dout.data)
+        return attention_backward(dout.data, q.data, k.data, v.data, self.out, self.lse,
+                                  self.mask, self.is_causal, self.scale)
