@@ -434,9 +434,11 @@ def run_backward(
             # chain rule: each input's gradient is the sum over every path through which it
             # reaches the output, so contributions from several consumers are added up
             produced = []
+            accumulated = []  # per input: did this gradient add to an earlier contribution?
             for inp, gi, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
                 if gi is None or not needed:
                     produced.append(None)
+                    accumulated.append(False)
                     continue
                 if not isinstance(gi, Tensor):
                     gi = Tensor._wrap(gi, False)
@@ -457,8 +459,10 @@ def run_backward(
                 else:
                     _add_plain(grads, owned, id(inp), previous, gi)
                 produced.append(gi)
+                accumulated.append(previous is not None)
             if hooks:
                 seconds = time.perf_counter() - start
+                ctx.accumulated_inputs = tuple(accumulated)  # for tracers
                 for hook in hooks:
                     on_backward = getattr(hook, "on_backward", None)
                     if on_backward is not None:

@@ -27,9 +27,8 @@ import weakref
 from dataclasses import dataclass, field
 
 from ..autograd import add_hook, run_backward
-from ..functional.elementwise import Add
 from ..functional.shape import SumTo
-from ._common import _is_engine_file, first_doc_line, fmt_shape, norm, source_line
+from ._common import first_doc_line, fmt_shape, norm, source_line
 
 _RUN_BACKWARD = run_backward.__code__
 
@@ -87,22 +86,15 @@ class BackwardEvent:
         return "\n".join(lines)
 
 
-def _walk_position():
-    """(inside the graph walk?, called directly by it?) for an op applied by the caller's
-    caller. "Directly" means no user or backward code in between: only the Tensor operator and
-    the functional wrapper, i.e. the walk's own ``previous + gi`` accumulation."""
+def _inside_walk() -> bool:
+    """Is the op applied by the caller's caller running inside the engine's graph walk (i.e.
+    as part of some op's backward)?"""
     frame = sys._getframe(2)
-    direct = True
     while frame is not None:
-        code = frame.f_code
-        if code is _RUN_BACKWARD:
-            return True, direct
-        if direct and not _is_engine_file(code.co_filename):
-            direct = False
-        elif direct and code.co_name not in ("apply", "add", "__add__", "__radd__"):
-            direct = False
+        if frame.f_code is _RUN_BACKWARD:
+            return True
         frame = frame.f_back
-    return False, False
+    return False
 
 
 class BackwardTracer:
@@ -118,7 +110,6 @@ class BackwardTracer:
         self.events: list[BackwardEvent] = []
         self._sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sum_tos: list = []
-        self._accumulations: list = []
         self._context = None
 
     def __enter__(self) -> BackwardTracer:
@@ -130,24 +121,19 @@ class BackwardTracer:
         self._context.__exit__(*exc)
         self._context = None
         self._sum_tos.clear()
-        self._accumulations.clear()
         return False
 
     # -- hooks called by the engine -----------------------------------------------------------
 
     def on_forward(self, fn, out, seconds):
-        inside, direct = _walk_position()
-        if not inside:
+        if not _inside_walk():
             self._sources[fn] = source_line()
         elif isinstance(fn, SumTo):
             x = fn.hook_args[0]
             self._sum_tos.append((tuple(x.shape), tuple(fn.hook_kwargs["shape"]), fn.axes))
-        elif direct and isinstance(fn, Add):
-            self._accumulations.append(fn.hook_args[1])  # previous + gi: remember gi
 
     def on_backward(self, fn, grad_output, grad_inputs, seconds):
         sum_tos, self._sum_tos = self._sum_tos, []
-        accumulated, self._accumulations = self._accumulations, []
         source = self._sources.get(fn) or fn.created_at or "<forward ran outside the tracer>"
         event = BackwardEvent(
             step=len(self.events) + 1,
@@ -169,7 +155,7 @@ class BackwardTracer:
                     record.broadcast_from, record.broadcast_axes = from_shape, tuple(axes)
                     del sum_tos[k]
                     break
-            record.accumulated = any(g is gi for g in accumulated)
+            record.accumulated = bool(fn.accumulated_inputs[i])  # set by the walk for hooks
             event.grad_inputs.append(record)
         self.events.append(event)
         if self.file is not None:
