@@ -1,15 +1,19 @@
 """conv2d / conv_transpose2d / pooling: forward and backward vs torch and numerical gradients,
 with every CPU kernel implementation, plus the nn modules built on them."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from helpers import check_op
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 import tinygrad_edu.nn as nn
-from helpers import check_op
+
+conv_module = importlib.import_module("tinygrad_edu.functional.conv")
 
 KERNELS = ["reference", "numba"]
 
@@ -35,6 +39,76 @@ def test_conv2d_matches_torch(kernel, device, x_shape, w_shape, opts):
     check_op(lambda x, w, b: F.conv2d(x, w, b, **opts),
              lambda x, w, b: TF.conv2d(x, w, b, **opts),
              [x_shape, w_shape, b_shape], device=device)
+
+
+@pytest.fixture
+def tiny_im2col_budget(monkeypatch):
+    """A column budget of 300 bytes: every conv2d below runs in chunks of 1 or 2 samples."""
+    monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 300)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,opts", CONV_CASES)
+def test_conv2d_in_chunks_matches_torch(kernel, device, tiny_im2col_budget, x_shape, w_shape,
+                                        opts):
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **opts),
+             lambda x, w, b: TF.conv2d(x, w, b, **opts),
+             [x_shape, w_shape, (w_shape[0],)], device=device)
+
+
+def test_conv2d_chunks_follow_the_budget(monkeypatch):
+    x = tg.randn(5, 2, 6, 6, dtype=tg.float64, requires_grad=True)
+    w = tg.randn(3, 2, 3, 3, dtype=tg.float64, requires_grad=True)
+    per_sample = 2 * 3 * 3 * 4 * 4 * 8  # C*KH*KW*OH*OW float64 numbers of one sample's cols
+    for budget, chunk in [(10**9, None), (2 * per_sample, 2), (per_sample - 1, 1)]:
+        monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", budget)
+        y = F.conv2d(x, w)
+        if chunk is None:
+            assert not isinstance(y._ctx, conv_module.Conv2dInChunks)  # fits: one GEMM
+        else:
+            assert y._ctx.chunk == chunk
+
+
+def test_conv2d_in_chunks_same_results_and_second_order(tiny_im2col_budget):
+    a = np.random.randn(5, 3, 6, 5)
+    b = np.random.randn(4, 3, 3, 2)
+    x = tg.tensor(a, requires_grad=True)
+    w = tg.tensor(b, requires_grad=True)
+    y = F.conv2d(x, w, padding=1, stride=(1, 2))
+    y.backward(tg.tensor(np.ones(y.shape)))
+    xt = torch.tensor(a, requires_grad=True)
+    wt = torch.tensor(b, requires_grad=True)
+    TF.conv2d(xt, wt, padding=1, stride=(1, 2)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    x2 = tg.randn(3, 2, 5, 4, dtype=tg.float64, requires_grad=True)
+    w2 = tg.randn(2, 2, 3, 3, dtype=tg.float64, requires_grad=True)
+    assert tg.gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1) ** 2, [x2, w2])
+
+
+def test_conv2d_in_chunks_only_input_or_only_weight_needs_grad(tiny_im2col_budget):
+    a = np.random.randn(3, 2, 5, 5)
+    b = np.random.randn(2, 2, 3, 3)
+    xt = torch.tensor(a, requires_grad=True)
+    wt = torch.tensor(b, requires_grad=True)
+    TF.conv2d(xt, wt).sum().backward()
+    for x_grad, w_grad in [(False, True), (True, False)]:
+        x = tg.tensor(a, requires_grad=x_grad)
+        w = tg.tensor(b, requires_grad=w_grad)
+        F.conv2d(x, w).sum().backward()
+        ours, theirs = (x, xt) if x_grad else (w, wt)
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10)
+        assert (w if x_grad else x).grad is None
+
+
+def test_im2col_budget_from_environment(monkeypatch):
+    for text, value in [("1048576", 2**20), ("64M", 64 * 2**20), ("2g", 2 * 2**30),
+                        ("", 256 * 2**20)]:
+        monkeypatch.setenv("TINYGRAD_EDU_IM2COL_BUDGET", text)
+        assert conv_module._budget_from_env() == value
+    for bad in ["lots", "-5", "0"]:
+        monkeypatch.setenv("TINYGRAD_EDU_IM2COL_BUDGET", bad)
+        with pytest.raises(ValueError, match="TINYGRAD_EDU_IM2COL_BUDGET: expected a positive"):
+            conv_module._budget_from_env()
 
 
 def test_conv2d_unbatched_and_same_padding(kernel):

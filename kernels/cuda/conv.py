@@ -17,6 +17,11 @@ File anatomy (llm.c style): numbered kernels, naive first, then the launchers.
   offsets (kh, kw), finds the single window (oh, ow) -- if any -- that read the pixel at that
   offset, and sums those ``cols`` entries.  Every output is written by exactly one thread:
   no atomics, and the summation order is fixed (deterministic, bitwise reproducible).
+- ``im2col_gemm_kernel1`` / ``col2im_gemm_kernel1``  the same two kernels (im2col_kernel2,
+  col2im_kernel1) for the GEMM layout ``cols[(c, kh, kw), (n, oh, ow)]`` of ``im2col_gemm`` /
+  ``col2im_gemm``: only the address of a ``cols`` entry changes, ``cols[r, n*OH*OW + l]``.
+  Threads still run over (n, c, oh, ow) with ``ow`` fastest, so neighbouring threads touch
+  neighbouring ``cols`` addresses (coalesced).
 
 Launchers accept NumPy arrays (copied to the device and back; this is what the simulator
 tests use) or CuPy arrays / anything with ``__cuda_array_interface__`` (the result is a CuPy
@@ -32,6 +37,7 @@ import numpy as np
 from numba import cuda
 
 from ..reference.conv import (
+    check_cols_gemm_shape,
     check_cols_shape,
     check_conv_args,
     check_float_dtype,
@@ -126,6 +132,64 @@ def col2im_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     dx[n, c, h, w] = total
 
 
+@cuda.jit
+def im2col_gemm_kernel1(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """im2col into the GEMM layout cols (C*KH*KW, N*OH*OW); one thread per output pixel
+    (n, c, oh, ow) copies its KH*KW window."""
+    i = cuda.grid(1)
+    N, C, H, W = x.shape
+    L = OH * OW
+    if i >= N * C * L:
+        return
+    n = i // (C * L)
+    c = (i // L) % C
+    l = i % L  # l = oh*OW + ow
+    h_origin = (l // OW) * SH - PH  # input row of kernel offset kh = 0
+    w_origin = (l % OW) * SW - PW
+    zero = x.dtype.type(0)
+    for kh in range(KH):
+        h = h_origin + kh * DH
+        for kw in range(KW):
+            w = w_origin + kw * DW
+            r = (c * KH + kh) * KW + kw
+            if 0 <= h < H and 0 <= w < W:
+                cols[r, n * L + l] = x[n, c, h, w]
+            else:
+                cols[r, n * L + l] = zero  # zero padding
+
+
+@cuda.jit
+def col2im_gemm_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """Gather col2im from the GEMM layout cols (C*KH*KW, N*OH*OW): thread (n, c, h, w) sums
+    every cols entry that im2col_gemm copied from it (see col2im_kernel1)."""
+    i = cuda.grid(1)
+    N, C, H, W = dx.shape
+    if i >= N * C * H * W:
+        return
+    n = i // (C * H * W)
+    c = (i // (H * W)) % C
+    h = (i // W) % H
+    w = i % W
+    L = OH * OW
+    total = dx.dtype.type(0)
+    for kh in range(KH):
+        oh_times_sh = h + PH - kh * DH
+        if oh_times_sh < 0 or oh_times_sh % SH != 0:
+            continue
+        oh = oh_times_sh // SH
+        if oh >= OH:
+            continue
+        for kw in range(KW):
+            ow_times_sw = w + PW - kw * DW
+            if ow_times_sw < 0 or ow_times_sw % SW != 0:
+                continue
+            ow = ow_times_sw // SW
+            if ow >= OW:
+                continue
+            total += cols[(c * KH + kh) * KW + kw, n * L + oh * OW + ow]
+    dx[n, c, h, w] = total
+
+
 # Signatures for the sm_90 PTX compile test, {kernel name: [float32 signature, float64 one]}.
 # Arrays arrive C-contiguous (the launchers make them so) and Python ints as int64.
 def _both_dtypes(template):
@@ -137,6 +201,8 @@ PTX_SIGNATURES = {
     "im2col_kernel1": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, :, ::1], " + _INTS_10 + ")"),
     "im2col_kernel2": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, :, ::1], " + _INTS_10 + ")"),
     "col2im_kernel1": _both_dtypes("void({t}[:, :, ::1], {t}[:, :, :, ::1], " + _INTS_10 + ")"),
+    "im2col_gemm_kernel1": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, ::1], " + _INTS_10 + ")"),
+    "col2im_gemm_kernel1": _both_dtypes("void({t}[:, ::1], {t}[:, :, :, ::1], " + _INTS_10 + ")"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -231,4 +297,37 @@ def col2im(cols, x_shape, KH, KW, stride, padding, dilation):
     N, C, H, W = x_shape
     args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
     _launch(col2im_kernel1, N * C * H * W, *args)  # one thread per input pixel
+    return _to_caller(dx, on_gpu)
+
+
+def im2col_gemm(x, KH, KW, stride, padding, dilation):
+    """Unfold x (N, C, H, W) into cols (C*KH*KW, N*OH*OW), the GEMM layout; see
+    ``reference.conv.im2col_gemm``."""
+    on_gpu = _on_gpu(x)
+    x_d = _to_device(x, on_gpu)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
+        "im2col_gemm", x_d.shape, KH, KW, stride, padding, dilation
+    )
+    check_float_dtype("im2col_gemm", "x", x_d.dtype)
+    N, C = x_d.shape[:2]
+    cols = _empty((C * KH * KW, N * OH * OW), x_d.dtype, on_gpu)
+    args = (x_d, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    _launch(im2col_gemm_kernel1, N * C * OH * OW, *args)  # one thread per output pixel
+    return _to_caller(cols, on_gpu)
+
+
+def col2im_gemm(cols, x_shape, KH, KW, stride, padding, dilation):
+    """Fold cols (C*KH*KW, N*OH*OW) into dx (N, C, H, W) by gathering (no atomics)."""
+    on_gpu = _on_gpu(cols)
+    x_shape = tuple(int(s) for s in x_shape)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
+        "col2im_gemm", x_shape, KH, KW, stride, padding, dilation
+    )
+    cols_d = _to_device(cols, on_gpu)
+    check_cols_gemm_shape("col2im_gemm", cols_d.shape, x_shape, KH, KW, OH, OW)
+    check_float_dtype("col2im_gemm", "cols", cols_d.dtype)
+    dx = _empty(x_shape, cols_d.dtype, on_gpu)  # every pixel is written once: no zeroing
+    N, C, H, W = x_shape
+    args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    _launch(col2im_gemm_kernel1, N * C * H * W, *args)  # one thread per input pixel
     return _to_caller(dx, on_gpu)

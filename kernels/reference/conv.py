@@ -18,6 +18,16 @@ input pixel it was copied from, so pixels shared by overlapping windows receive 
 entries copied from the padding are dropped.  It is the input gradient of im2col:
 ``dx = col2im(dcols)``.
 
+``im2col_gemm`` / ``col2im_gemm`` are the same two maps with the *GEMM layout*: the batch is
+moved next to the window positions, so the columns of all samples sit side by side::
+
+    cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW]
+
+and one large matrix product ``w.reshape(OC, C*KH*KW) @ cols`` -> (OC, N*OH*OW) convolves the
+whole batch (and ``dw = dy2 @ cols^T`` sums over the batch inside the GEMM), instead of N small
+products of (OC, C*KH*KW) @ (C*KH*KW, OH*OW) -- much faster on a CPU.  ``functional/conv.py``
+uses this layout; the per-sample one stays for ``unfold``/``fold``.
+
 The argument checks live here once; ``cpu`` and ``cuda`` import them.
 """
 
@@ -118,6 +128,17 @@ def check_cols_shape(op, cols_shape, x_shape, KH, KW, OH, OW):
         )
 
 
+def check_cols_gemm_shape(op, cols_shape, x_shape, KH, KW, OH, OW):
+    """col2im_gemm: ``cols`` must be (C*KH*KW, N*OH*OW) for the given input shape."""
+    N, C = int(x_shape[0]), int(x_shape[1])
+    expected = (C * KH * KW, N * OH * OW)
+    if tuple(cols_shape) != expected:
+        raise ValueError(
+            f"{op}: cols must have shape (C*KH*KW, N*OH*OW) = {expected} for x_shape "
+            f"{tuple(x_shape)} and kernel {(KH, KW)}, got {tuple(cols_shape)}"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # reference kernels
 # ---------------------------------------------------------------------------------------------
@@ -188,3 +209,41 @@ def col2im(cols, x_shape, KH, KW, stride, padding, dilation):
             # one kernel offset never hits the same pixel twice, so += on the slice is exact
             dxpad[:, :, rows, cls] += cols[:, :, kh, kw]  # (N, C, OH, OW)
     return dxpad[:, :, PH : PH + H, PW : PW + W].copy()  # drop the padding: (N, C, H, W)
+
+
+def im2col_gemm(x, KH, KW, stride, padding, dilation):
+    """Unfold x (N, C, H, W) into cols (C*KH*KW, N*OH*OW), the GEMM layout.
+
+    ``cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW]``: the output
+    of ``im2col`` with the batch axis moved next to the (oh, ow) axis.
+
+    >>> x = np.arange(8.0).reshape(2, 1, 2, 2)  # two samples, one 2x2 channel each
+    >>> im2col_gemm(x, 1, 2, (1, 1), (0, 0), (1, 1))  # rows kw = 0, 1; columns (n, oh)
+    array([[0., 2., 4., 6.],
+           [1., 3., 5., 7.]])
+    """
+    x = np.asarray(x)
+    check_conv_args("im2col_gemm", x.shape, KH, KW, stride, padding, dilation)
+    cols = im2col(x, KH, KW, stride, padding, dilation)  # (N, C*KH*KW, OH*OW)
+    N, K, L = cols.shape
+    return cols.transpose(1, 0, 2).reshape(K, N * L)  # (C*KH*KW, N*OH*OW)
+
+
+def col2im_gemm(cols, x_shape, KH, KW, stride, padding, dilation):
+    """Fold cols (C*KH*KW, N*OH*OW) back into dx (N, C, H, W), the adjoint of ``im2col_gemm``.
+
+    >>> cols = np.ones((4, 2 * 4))  # 2x2 kernel on two 3x3 samples: 4 windows each
+    >>> col2im_gemm(cols, (2, 1, 3, 3), 2, 2, (1, 1), (0, 0), (1, 1))[1, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    cols = np.asarray(cols)
+    x_shape = tuple(int(s) for s in x_shape)
+    (KH, KW), stride, padding, dilation, OH, OW = check_conv_args(
+        "col2im_gemm", x_shape, KH, KW, stride, padding, dilation
+    )
+    check_cols_gemm_shape("col2im_gemm", cols.shape, x_shape, KH, KW, OH, OW)
+    N, K = x_shape[0], cols.shape[0]
+    per_sample = cols.reshape(K, N, OH * OW).transpose(1, 0, 2)  # (N, C*KH*KW, OH*OW)
+    return col2im(per_sample, x_shape, KH, KW, stride, padding, dilation)

@@ -108,6 +108,40 @@ def test_reference_im2col_matmul_is_conv2d(shape, kernel, stride, padding, dilat
     np.testing.assert_allclose(y, expected.numpy().reshape(N, OC, -1), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation", CASES)
+def test_reference_gemm_layout_is_unfold_with_the_batch_beside_the_windows(
+    shape, kernel, stride, padding, dilation
+):
+    """im2col_gemm = unfold moved to (C*KH*KW, N*L); col2im_gemm = fold of that layout."""
+    N, C, H, W = shape
+    x = np.random.standard_normal(shape)
+    unfolded = F.unfold(torch.from_numpy(x), kernel, **torch_kwargs(stride, padding, dilation))
+    K, L = unfolded.shape[1], unfolded.shape[2]
+    cols = ref.im2col_gemm(x, *kernel, stride, padding, dilation)
+    np.testing.assert_array_equal(cols, unfolded.numpy().transpose(1, 0, 2).reshape(K, N * L))
+    dcols = np.random.standard_normal((K, N * L))
+    dx = ref.col2im_gemm(dcols, shape, *kernel, stride, padding, dilation)
+    per_sample = torch.from_numpy(dcols.reshape(K, N, L).transpose(1, 0, 2).copy())
+    expected = F.fold(per_sample, (H, W), kernel, **torch_kwargs(stride, padding, dilation))
+    np.testing.assert_allclose(dx, expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation", CASES)
+def test_reference_gemm_layout_conv_is_one_matmul(shape, kernel, stride, padding, dilation):
+    """w.reshape(OC, C*KH*KW) @ im2col_gemm(x) is the whole batch's convolution."""
+    N, C, H, W = shape
+    OC = 3
+    x = np.random.standard_normal(shape)
+    w = np.random.standard_normal((OC, C, *kernel))
+    y = w.reshape(OC, -1) @ ref.im2col_gemm(x, *kernel, stride, padding, dilation)  # (OC, N*L)
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), **torch_kwargs(stride, padding, dilation)
+    ).numpy()  # (N, OC, OH, OW)
+    np.testing.assert_allclose(
+        y, expected.transpose(1, 0, 2, 3).reshape(OC, -1), rtol=1e-10, atol=1e-10
+    )
+
+
 def test_conv_output_size():
     assert ref.conv_output_size(28, 28, 5, 5, (1, 1), (0, 0), (1, 1)) == (24, 24)
     assert ref.conv_output_size(10, 11, 3, 2, (2, 3), (2, 1), (2, 3)) == (5, 4)
@@ -132,6 +166,16 @@ def check_against_reference(impl, shape, kernel, stride, padding, dilation, dtyp
     assert dx.dtype == dtype and dx.shape == shape
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
+    # the GEMM layout: (C*KH*KW, N*OH*OW)
+    cols = impl.im2col_gemm(x, *kernel, stride, padding, dilation)
+    expected = ref.im2col_gemm(x, *kernel, stride, padding, dilation)
+    assert cols.dtype == dtype and cols.shape == expected.shape
+    np.testing.assert_array_equal(cols, expected)
+    dcols = rng.standard_normal(expected.shape).astype(dtype)
+    dx = impl.col2im_gemm(dcols, shape, *kernel, stride, padding, dilation)
+    expected = ref.col2im_gemm(dcols, shape, *kernel, stride, padding, dilation)
+    assert dx.dtype == dtype and dx.shape == shape
+    np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -145,6 +189,10 @@ def test_cpu_accepts_non_contiguous_input():
     np.testing.assert_array_equal(
         load("cpu").im2col(x, 2, 3, (1, 2), (1, 0), (1, 1)),
         ref.im2col(x, 2, 3, (1, 2), (1, 0), (1, 1)),
+    )
+    np.testing.assert_array_equal(
+        load("cpu").im2col_gemm(x, 2, 3, (1, 2), (1, 0), (1, 1)),
+        ref.im2col_gemm(x, 2, 3, (1, 2), (1, 0), (1, 1)),
     )
 
 
@@ -257,6 +305,19 @@ def test_col2im_wrong_cols_shape_error(impl):
     cols = np.zeros((1, 4, 5))  # (N, C*KH*KW, OH*OW) should be (1, 4, 4) for a 3x3 input
     with pytest.raises(ValueError, match=r"col2im: cols must have shape .* \(1, 4, 4\)"):
         load(impl).col2im(cols, (1, 1, 3, 3), 2, 2, (1, 1), (0, 0), (1, 1))
+
+
+@pytest.mark.parametrize("impl", ALL_IMPLS)
+def test_col2im_gemm_wrong_cols_shape_error(impl):
+    cols = np.zeros((4, 5))  # (C*KH*KW, N*OH*OW) should be (4, 8) for two 3x3 samples
+    with pytest.raises(ValueError, match=r"col2im_gemm: cols must have shape .* \(4, 8\)"):
+        load(impl).col2im_gemm(cols, (2, 1, 3, 3), 2, 2, (1, 1), (0, 0), (1, 1))
+
+
+@pytest.mark.parametrize("impl", ALL_IMPLS)
+def test_im2col_gemm_kernel_too_big_error(impl):
+    with pytest.raises(ValueError, match=r"im2col_gemm: kernel \(5, 5\) .* does not fit"):
+        load(impl).im2col_gemm(np.zeros((1, 1, 3, 3)), 5, 5, (1, 1), (0, 0), (1, 1))
 
 
 @pytest.mark.parametrize("impl", ["cpu", pytest.param("cuda", marks=pytest.mark.cudasim)])

@@ -342,6 +342,25 @@ def test_compiled_max_pool_window_with_only_padding(impl):
     np.testing.assert_array_equal(dx, np.zeros((1, 1, 1, 1)))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("window", load("cpu").FIXED_WINDOWS, ids=str)
+def test_cpu_fixed_window_max_pool_kernels_match_reference(window, padding, ceil_mode, dtype):
+    """The kernels compiled for one window size: ties, NaN, -inf and padding as the reference."""
+    KH, KW, SH, SW = window
+    x = np.random.randint(0, 3, size=(2, 3, 9, 8)).astype(dtype)  # many ties
+    x[0, 0, 2, 3] = np.nan  # inside
+    x[0, 1, 4, 4] = x[0, 1, 4, 5] = np.nan  # two NaNs in one window: the last one wins
+    x[0, 2, 0, 0] = np.nan  # a corner, touching the padding
+    x[1, 2] = -np.inf  # a whole plane of -inf: argmax is still the first pixel
+    args = ((KH, KW), (SH, SW), padding, 1, ceil_mode)
+    y, argmax = load("cpu").max_pool2d_forward(x, *args)
+    expected_y, expected_argmax = ref.max_pool2d_forward(x, *args)
+    np.testing.assert_array_equal(y, expected_y)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+
+
 def test_cpu_accepts_non_contiguous_input_and_int32_argmax():
     x = np.random.standard_normal((2, 3, 8, 9)).transpose(0, 1, 3, 2)[:, :, ::2]  # strided
     y, argmax = load("cpu").max_pool2d_forward(x, 2, 1, 0, 1, False)

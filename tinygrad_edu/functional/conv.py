@@ -1,7 +1,17 @@
 """Convolution as im2col + one matrix product (Caffe/DeZero style), with PyTorch semantics.
 
-    cols = im2col(x)                             # (N, C*KH*KW, OH*OW): every receptive field
-    y    = w.reshape(OC, C*KH*KW) @ cols + b     # (N, OC, OH*OW)      one GEMM
+    cols = im2col_gemm(x)                        # (C*KH*KW, N*OH*OW): all receptive fields
+    y    = w.reshape(OC, C*KH*KW) @ cols         # (OC, N*OH*OW)       ONE GEMM for the batch
+    y    = swap_batch_channels(y, b)             # (N, OC, OH, OW), + b during the copy
+
+The columns use the *GEMM layout* (``kernels/reference/conv.py``): the samples sit side by
+side, so the whole batch is one large matrix product. The per-sample layout (N, C*KH*KW, OH*OW)
+of ``unfold`` needs N small products (each one a separate multithreaded BLAS call, which on a
+busy 2-core machine cost 10x their single-threaded time), and its weight gradient
+``sum_n dy_n @ cols_n^T`` an (N, OC, C*KH*KW) temporary summed afterwards; here it is one GEMM
+whose inner dimension runs over the batch. The price is one copy of the output in each
+direction (``swap_batch_channels``, which also adds the bias), C*KH*KW/OC times smaller than
+cols.
 
 ``im2col`` and ``col2im`` are linear maps and each other's adjoint (transpose), so the two
 Functions below differentiate into each other: the backward of im2col is col2im and the
@@ -9,7 +19,14 @@ backward of col2im is im2col. Everything else is ordinary matmul/reshape, so con
 conv_transpose2d are differentiable to any order (``create_graph=True`` works) and their
 gradients come out of the graph walk:
 
-    dW = sum_n dy_n @ cols_n^T          dcols = W^T @ dy          dx = col2im(dcols)
+    dW = dy2 @ cols^T  (one GEMM, sums over the batch)    dcols = W^T @ dy2    dx = col2im(dcols)
+
+Memory: cols holds C*KH*KW*OH*OW numbers per sample, KH*KW times the input for a stride-1
+convolution. When the whole batch's cols would exceed ``IM2COL_BUDGET_BYTES`` (default 256 MiB;
+set ``TINYGRAD_EDU_IM2COL_BUDGET`` to a byte count such as ``67108864`` or ``64M``), conv2d runs
+``Conv2dInChunks``: the batch goes through in chunks that fit the budget, and the columns are
+recomputed in backward instead of kept, so training stays within the budget too (one extra
+im2col per chunk). Results are the same as without chunks.
 
 The im2col/col2im kernels are picked by ``Config.kernel`` (reference NumPy, Numba CPU, CUDA).
 """
@@ -17,12 +34,38 @@ The im2col/col2im kernels are picked by ``Config.kernel`` (reference NumPy, Numb
 from __future__ import annotations
 
 import numbers
+import os
 
 from .. import backend
-from ..autograd import Function
-from ..kernels.reference.conv import conv_output_size
+from ..autograd import Function, no_grad
+from ..backend import get_array_module
+from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
-from .shape import reshape
+from .shape import cat, reshape, transpose
+
+
+def _budget_from_env(default: int = 256 * 2**20) -> int:
+    """``TINYGRAD_EDU_IM2COL_BUDGET``: bytes, optionally with a K, M or G suffix (2**10...)."""
+    text = os.environ.get("TINYGRAD_EDU_IM2COL_BUDGET", "").strip()
+    if not text:
+        return default
+    scale = {"k": 2**10, "m": 2**20, "g": 2**30}.get(text[-1].lower(), 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        value = int(float(digits) * scale)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"TINYGRAD_EDU_IM2COL_BUDGET: expected a positive number of bytes such as "
+            f"268435456 or 256M, got {text!r}"
+        )
+    return value
+
+
+# Most bytes the column matrix of one conv2d may take before the batch is split into chunks.
+# Read at call time: change it here (tests do) or through the environment variable at start-up.
+IM2COL_BUDGET_BYTES = _budget_from_env()
 
 
 def _pair(op: str, name: str, value) -> tuple[int, int]:
@@ -31,6 +74,11 @@ def _pair(op: str, name: str, value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return (int(value[0]), int(value[1]))
     raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# im2col / col2im, per-sample layout (torch's unfold / fold)
+# ----------------------------------------------------------------------------------------------
 
 
 class Im2Col(Function):
@@ -74,6 +122,142 @@ def col2im(cols: Tensor, x_shape, KH: int, KW: int, stride=1, padding=0, dilatio
                         dilation=_pair("col2im", "dilation", dilation))
 
 
+# ----------------------------------------------------------------------------------------------
+# im2col / col2im, GEMM layout (what conv2d and conv_transpose2d use)
+# ----------------------------------------------------------------------------------------------
+
+
+class Im2ColGemm(Function):
+    """cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW];
+    dx = col2im_gemm(dcols)  (the adjoint)"""
+
+    def forward(self, x, KH, KW, stride, padding, dilation):
+        self.args = (KH, KW, stride, padding, dilation)
+        return backend.kernel("conv", "im2col_gemm", x)(x, KH, KW, stride, padding, dilation)
+
+    def backward(self, dcols):
+        (x,) = self.inputs
+        return col2im_gemm(dcols, x.shape, *self.args)
+
+
+class Col2ImGemm(Function):
+    """dx[n, c, h, w] = sum of the cols entries copied from pixel (h, w);
+    dcols = im2col_gemm(dy)  (the adjoint of the adjoint)"""
+
+    def forward(self, cols, x_shape, KH, KW, stride, padding, dilation):
+        self.args = (KH, KW, stride, padding, dilation)
+        col2im_kernel = backend.kernel("conv", "col2im_gemm", cols)
+        return col2im_kernel(cols, x_shape, KH, KW, stride, padding, dilation)
+
+    def backward(self, dy):
+        return im2col_gemm(dy, *self.args)
+
+
+def im2col_gemm(x: Tensor, KH: int, KW: int, stride=(1, 1), padding=(0, 0),
+                dilation=(1, 1)) -> Tensor:
+    """(N, C, H, W) -> (C*KH*KW, N*OH*OW): the columns of all samples side by side."""
+    return Im2ColGemm.apply(x, KH=KH, KW=KW, stride=stride, padding=padding, dilation=dilation)
+
+
+def col2im_gemm(cols: Tensor, x_shape, KH: int, KW: int, stride=(1, 1), padding=(0, 0),
+                dilation=(1, 1)) -> Tensor:
+    """The adjoint of ``im2col_gemm``: (C*KH*KW, N*OH*OW) -> (N, C, H, W)."""
+    return Col2ImGemm.apply(cols, x_shape=tuple(x_shape), KH=KH, KW=KW, stride=stride,
+                            padding=padding, dilation=dilation)
+
+
+class SwapBatchChannels(Function):
+    """y[j, i] = x[i, j] (+ bias[i]) for a 4-d x, written to contiguous memory;
+    dx = the same swap of dy (the swap is its own inverse),  dbias = dx summed per channel"""
+
+    def forward(self, x, bias=None):
+        xp = get_array_module(x)
+        A, B, H, W = x.shape
+        y = xp.empty((B, A, H, W), dtype=x.dtype if bias is None else xp.result_type(x, bias))
+        if bias is None:
+            y[...] = x.swapaxes(0, 1)
+        else:  # the bias rides along with the copy: one pass over the output, not two
+            xp.add(x.swapaxes(0, 1), bias.reshape(1, A, 1, 1), out=y)
+        return y
+
+    def backward(self, dy):
+        dx = swap_batch_channels(dy)  # (A, B, H, W)
+        if len(self.inputs) == 1:
+            return dx
+        if not self.needs_input_grad[1]:
+            return dx, None
+        return dx, reshape(dx, dx.shape[0], -1).sum(1)  # contiguous rows: a fast reduction
+
+
+def swap_batch_channels(x: Tensor, bias: Tensor | None = None) -> Tensor:
+    """(A, B, H, W) -> (B, A, H, W), contiguous, plus ``bias`` (A,) broadcast over axis 1:
+    turns the GEMM's (OC, N, OH, OW) into NCHW and back."""
+    if bias is None:
+        return SwapBatchChannels.apply(x)
+    return SwapBatchChannels.apply(x, bias)
+
+
+# ----------------------------------------------------------------------------------------------
+# conv2d
+# ----------------------------------------------------------------------------------------------
+
+
+def _conv2d_gemm(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, stride, padding,
+                 dilation) -> Tensor:
+    """conv2d, the whole batch at once (stride, padding, dilation are pairs)."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = conv_output_size(H, W, KH, KW, stride, padding, dilation)
+    cols = im2col_gemm(x, KH, KW, stride, padding, dilation)  # (C*KH*KW, N*OH*OW)
+    cols = reshape(cols, groups, Cg * KH * KW, N * OH * OW)  # (G, Cg*KH*KW, N*OH*OW)
+    w = reshape(weight, groups, OC // groups, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
+    y = w @ cols  # (G, OCg, N*OH*OW): one GEMM per group
+    return swap_batch_channels(reshape(y, OC, N, OH, OW), bias)  # (N, OC, OH, OW) + bias
+
+
+class Conv2dInChunks(Function):
+    """conv2d without bias, the batch in chunks of ``chunk`` samples so that the columns of
+    only one chunk exist at a time; they are recomputed in backward, not kept:
+
+        y[i:j]  = W @ im2col(x[i:j])                      (no graph recorded)
+        dW      = sum over the chunks of dy2[i:j] @ im2col(x[i:j])^T
+        dx[i:j] = col2im(W^T @ dy2[i:j])
+
+    The backward is written with Tensor ops, so it is differentiable again."""
+
+    def forward(self, x, weight, groups, conv_args, chunk):
+        self.groups, self.conv_args, self.chunk = groups, conv_args, chunk
+        w = Tensor._wrap(weight, False)
+        pieces = []
+        with no_grad():
+            for i in range(0, x.shape[0], chunk):
+                xi = Tensor._wrap(x[i : i + chunk], False)  # (n, C, H, W), a view
+                pieces.append(_conv2d_gemm(xi, w, None, groups, *conv_args).data)
+        return get_array_module(x).concatenate(pieces)  # (N, OC, OH, OW)
+
+    def backward(self, dy):
+        x, weight = self.inputs
+        OC, Cg, KH, KW = weight.shape
+        G = self.groups
+        w = reshape(weight, G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
+        dx_pieces, dw = [], None
+        for i in range(0, x.shape[0], self.chunk):
+            xi = x[i : i + self.chunk]  # (n, C, H, W)
+            cols = im2col_gemm(xi, KH, KW, *self.conv_args)  # (C*KH*KW, n*OH*OW) recomputed
+            cols = reshape(cols, G, Cg * KH * KW, -1)  # (G, Cg*KH*KW, n*OH*OW)
+            dy2 = swap_batch_channels(dy[i : i + self.chunk])  # (OC, n, OH, OW)
+            dy2 = reshape(dy2, G, OC // G, -1)  # (G, OCg, n*OH*OW)
+            if self.needs_input_grad[1]:
+                dw_chunk = dy2 @ transpose(cols, 1, 2)  # (G, OCg, Cg*KH*KW)
+                dw = dw_chunk if dw is None else dw + dw_chunk
+            if self.needs_input_grad[0]:
+                dcols = transpose(w, 1, 2) @ dy2  # (G, Cg*KH*KW, n*OH*OW)
+                dcols = reshape(dcols, G * Cg * KH * KW, -1)  # (C*KH*KW, n*OH*OW)
+                dx_pieces.append(col2im_gemm(dcols, xi.shape, KH, KW, *self.conv_args))
+        dx = cat(dx_pieces, 0) if dx_pieces else None  # (N, C, H, W)
+        return dx, None if dw is None else reshape(dw, weight.shape)
+
+
 def _batched(op: str, x: Tensor) -> tuple[Tensor, bool]:
     """Accept (C, H, W) like torch by adding a batch dimension of 1."""
     if x.ndim == 3:
@@ -106,9 +290,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
             f"conv2d: input has {C} channels but weight expects {Cg * groups} "
             f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})"
         )
+    stride = _pair("conv2d", "stride", stride)
     dilation = _pair("conv2d", "dilation", dilation)
     if padding == "same":
-        if _pair("conv2d", "stride", stride) != (1, 1):
+        if stride != (1, 1):
             raise ValueError("conv2d: padding='same' is only supported with stride 1")
         total = (dilation[0] * (KH - 1), dilation[1] * (KW - 1))
         if total[0] % 2 or total[1] % 2:
@@ -116,16 +301,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         padding = (total[0] // 2, total[1] // 2)
     elif padding == "valid":
         padding = 0
-    cols = im2col(x, KH, KW, stride, padding, dilation)  # (N, C*KH*KW, L)
-    L = cols.shape[2]
-    cols = reshape(cols, N, groups, Cg * KH * KW, L)  # (N, G, Cg*KH*KW, L)
-    w = reshape(weight, groups, OC // groups, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
-    y = w @ cols  # (N, G, OCg, L)
-    OH, OW = conv_output_size(H, W, KH, KW, _pair("conv2d", "stride", stride),
-                              _pair("conv2d", "padding", padding), dilation)
-    y = reshape(y, N, OC, OH, OW)  # (N, OC, OH, OW)
-    if bias is not None:
-        y = y + reshape(bias, 1, OC, 1, 1)
+    padding = _pair("conv2d", "padding", padding)
+    # errors that name the problem, e.g. "kernel (5, 5) ... does not fit input of size (3, 3)"
+    *_, OH, OW = check_conv_args("conv2d", x.shape, KH, KW, stride, padding, dilation)
+    cols_bytes_per_sample = C * KH * KW * OH * OW * x.data.dtype.itemsize
+    chunk = max(1, IM2COL_BUDGET_BYTES // max(1, cols_bytes_per_sample))  # samples per chunk
+    if chunk >= N:
+        y = _conv2d_gemm(x, weight, bias, groups, stride, padding, dilation)  # (N, OC, OH, OW)
+    else:
+        y = Conv2dInChunks.apply(x, weight, groups=groups, chunk=chunk,
+                                 conv_args=(stride, padding, dilation))
+        if bias is not None:
+            y = y + reshape(bias, 1, OC, 1, 1)
     return reshape(y, OC, OH, OW) if unbatched else y
 
 
@@ -162,10 +349,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
     OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
     Cg = C // groups
-    xg = reshape(x, N, groups, Cg, H * W)  # (N, G, Cg, H*W)
+    xg = reshape(swap_batch_channels(x), groups, Cg, N * H * W)  # (G, Cg, N*H*W)
     w = reshape(weight, groups, Cg, OCg * KH * KW).transpose(1, 2)  # (G, OCg*KH*KW, Cg)
-    cols = reshape(w @ xg, N, OC * KH * KW, H * W)  # (N, OC*KH*KW, H*W)
-    y = col2im(cols, (N, OC, OH, OW), KH, KW, stride, padding, dilation)  # (N, OC, OH, OW)
+    cols = reshape(w @ xg, OC * KH * KW, N * H * W)  # (OC*KH*KW, N*H*W)
+    y = col2im_gemm(cols, (N, OC, OH, OW), KH, KW, stride, padding, dilation)  # (N, OC, OH, OW)
     if bias is not None:
         y = y + reshape(bias, 1, OC, 1, 1)
     return reshape(y, OC, OH, OW) if unbatched else y

@@ -1,0 +1,656 @@
+"""Kernel benchmarks: every implementation of the conv, pool and attention kernels vs torch.
+
+    python benchmarks/bench_kernels.py [--quick] [--family conv|pool|attention|all]
+                                       [--device cpu|cuda] [--threads N]
+                                       [--json bench_results/kernels.json]
+                                       [--plot bench_results/kernels.png]
+
+Three parts, each timed one implementation at a time in its own warmed-up block (Numba's JIT
+and the thread pools never leak into another implementation's numbers):
+
+(a) raw kernels, arrays in and arrays out, over a sweep of batch sizes: im2col / col2im (both
+    layouts), max pool forward / backward, avg pool forward / backward; throughput in GB/s of
+    the bytes a kernel must at least read and write.
+(b) the Function-level ops forward + backward through autograd: conv2d with each kernel
+    setting vs ``torch.nn.functional.conv2d`` (GFLOP/s counts the forward GEMM and the two
+    backward ones), max_pool2d vs torch.
+(c) attention forward + backward (``kernels/*/attention.py``, imported lazily) vs torch's
+    ``scaled_dot_product_attention``.
+
+Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
+arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
+it). ``max err`` is the largest absolute difference from the reference implementation.
+``--device cuda`` times only the GPU implementations, with torch on the GPU as the peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CpuSteal, Timing, time_block, write_json  # noqa: E402
+
+PEER = "torch"
+
+
+# ----------------------------------------------------------------------------------------------
+# Where things run
+# ----------------------------------------------------------------------------------------------
+
+
+def real_gpu() -> bool:
+    """A real CUDA device through CuPy (never through numba: the simulator reports one)."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+@dataclass
+class Setup:
+    quick: bool
+    device: str  # "cpu" or "cuda"
+    gpu: bool  # a real GPU is present
+
+    @property
+    def timing(self) -> dict:
+        if self.quick:
+            return dict(warmup=1, repeats=3, min_seconds=0.0)
+        return dict(warmup=3, repeats=10, min_seconds=0.3)
+
+    def kernel_impls(self) -> list[str]:
+        """Kernel packages to time: reference, cpu (Numba) and cuda, by device."""
+        if self.device == "cuda":
+            return ["cuda"]
+        return ["reference", "cpu"] + (["cuda"] if self.gpu else [])
+
+
+IMPL_NAME = {"reference": "reference", "cpu": "numba", "cuda": "cuda"}  # package -> label
+
+
+def sync_gpu() -> None:
+    import cupy
+
+    cupy.cuda.Device().synchronize()
+
+
+def to_impl(array, impl: str):
+    """The array where ``impl`` wants it: CuPy for cuda, NumPy otherwise."""
+    if impl == "cuda":
+        import cupy
+
+        return cupy.asarray(array)
+    return array
+
+
+def to_host(array):
+    return array.get() if hasattr(array, "get") else np.asarray(array)
+
+
+def max_abs_err(outputs, expected) -> float:
+    """Largest |a - b| over matching output arrays (NaN-free inputs are assumed)."""
+    if not isinstance(outputs, (tuple, list)):
+        outputs = (outputs,)
+    if not isinstance(expected, (tuple, list)):
+        expected = (expected,)
+    assert len(outputs) == len(expected), f"{len(outputs)} outputs vs {len(expected)} expected"
+    worst = 0.0
+    for a, b in zip(outputs, expected):
+        a = to_host(a).astype(np.float64)
+        b = to_host(b).astype(np.float64)
+        worst = max(worst, float(np.max(np.abs(a - b))) if a.size else 0.0)
+    return worst
+
+
+def timed(setup: Setup, fn, on_gpu: bool) -> tuple[float, float, int]:
+    return time_block(fn, sync=sync_gpu if on_gpu else None, **setup.timing)
+
+
+def row(name, impl, shape, timing, size, throughput=None, unit="GB/s", err=None, family=""):
+    median, low, n = timing
+    extra = {"family": family, "size_mb": round(size, 4), "max_abs_err": err}
+    if throughput is not None:
+        extra[unit] = round(throughput / (low * 1e-3) / 1e9, 3)  # best sample's rate
+    return Timing(name, impl, shape, median, low, n, extra)
+
+
+# ----------------------------------------------------------------------------------------------
+# (a) raw kernels
+# ----------------------------------------------------------------------------------------------
+
+
+def conv_raw_cases(quick: bool):
+    """(x shape, (KH, KW), stride, padding, dilation): a sweep over the batch size."""
+    if quick:
+        return [((n, 2, 6, 6), (3, 3), (1, 1), (1, 1), (1, 1)) for n in (1, 2)]
+    return [((n, 32, 16, 16), (3, 3), (1, 1), (1, 1), (1, 1)) for n in (8, 32, 128)]
+
+
+def pool_raw_cases(quick: bool):
+    """(x shape, kernel, stride, padding): a sweep over the batch size."""
+    if quick:
+        return [((n, 2, 6, 6), 2, 2, 0) for n in (1, 2)]
+    return [((n, 32, 32, 32), 2, 2, 0) for n in (8, 32, 128)]
+
+
+def torch_conv_raw(name, x, cols, args):
+    """torch's unfold / fold are the per-sample im2col / col2im."""
+    import torch.nn.functional as TF
+
+    KH, KW, stride, padding, dilation = args
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    if name == "im2col":
+        return functools.partial(TF.unfold, x, (KH, KW), **kw)
+    return functools.partial(TF.fold, cols, x.shape[2:], (KH, KW), **kw)
+
+
+def bench_conv_raw(setup: Setup) -> list[Timing]:
+    rows = []
+    rng = np.random.default_rng(0)
+    for shape, kernel, stride, padding, dilation in conv_raw_cases(setup.quick):
+        args = (*kernel, stride, padding, dilation)
+        x = rng.standard_normal(shape).astype(np.float32)
+        ref = importlib.import_module("tinygrad_edu.kernels.reference.conv")
+        inputs = {
+            "im2col": (x,),
+            "col2im": (ref.im2col(x, *args),),
+            "im2col_gemm": (x,),
+            "col2im_gemm": (ref.im2col_gemm(x, *args),),
+        }
+        inputs["col2im"] = (rng.standard_normal(inputs["col2im"][0].shape).astype(np.float32),)
+        inputs["col2im_gemm"] = (
+            rng.standard_normal(inputs["col2im_gemm"][0].shape).astype(np.float32),
+        )
+        for name, (a,) in inputs.items():
+            folding = name.startswith("col2im")
+            call_args = (shape, *args) if folding else args
+            expected = getattr(ref, name)(a, *call_args)
+            moved = (a.nbytes + expected.nbytes) / 1e6  # MB read + written
+            label = f"{name} {kernel[0]}x{kernel[1]}"
+            for impl in setup.kernel_impls():
+                module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.conv")
+                fn = getattr(module, name)
+                call = functools.partial(fn, to_impl(a, impl), *call_args)
+                out = call()
+                t = timed(setup, call, impl == "cuda")
+                rows.append(row(label, IMPL_NAME[impl], str(shape), t, moved, moved * 1e6,
+                                err=max_abs_err(out, expected), family="conv"))
+            if name in ("im2col", "col2im"):
+                rows += torch_raw_row(setup, label, shape, moved, expected, "conv",
+                                      torch_conv_raw, name, x, a, args=args)
+    return rows
+
+
+def torch_raw_row(setup, label, shape, moved, expected, family, make, name, *arrays, **kw):
+    """One torch row for a raw kernel: ``make(name, *tensors, **kw)`` returns the call to time,
+    the tensors being ``arrays`` on torch's device."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    device = "cuda" if setup.device == "cuda" else "cpu"
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
+    fn = make(name, *tensors, **kw)
+    out = fn()
+    outs = out if isinstance(out, tuple) else (out,)
+    err = max_abs_err([o.detach().cpu().numpy() for o in outs], expected)
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    t = time_block(fn, sync=sync, **setup.timing)
+    return [row(label, PEER, str(shape), t, moved, moved * 1e6, err=err, family=family)]
+
+
+def bench_pool_raw(setup: Setup) -> list[Timing]:
+    rows = []
+    rng = np.random.default_rng(0)
+    ref = importlib.import_module("tinygrad_edu.kernels.reference.pool")
+    for shape, k, s, p in pool_raw_cases(setup.quick):
+        x = rng.standard_normal(shape).astype(np.float32)
+        y, argmax = ref.max_pool2d_forward(x, k, s, p, 1, False)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        avg = (k, s, p, False, True)  # kernel, stride, padding, ceil_mode, count_include_pad
+        calls = {
+            # name: (function name, inputs, extra arguments)
+            "max_pool fwd": ("max_pool2d_forward", (x,), (k, s, p, 1, False)),
+            "max_pool bwd": ("max_pool2d_backward", (dy, argmax), (shape,)),
+            "avg_pool fwd": ("avg_pool2d_forward", (x,), avg),
+            "avg_pool bwd": ("avg_pool2d_backward", (dy,), (shape, *avg)),
+        }
+        for name, (fname, arrays, extra) in calls.items():
+            expected = getattr(ref, fname)(*arrays, *extra)
+            outs = expected if isinstance(expected, tuple) else (expected,)
+            moved = sum(a.nbytes for a in (*arrays, *outs)) / 1e6
+            label = f"{name} {k}x{k}/{s}"
+            for impl in setup.kernel_impls():
+                fn = getattr(importlib.import_module(f"tinygrad_edu.kernels.{impl}.pool"), fname)
+                call = functools.partial(fn, *[to_impl(a, impl) for a in arrays], *extra)
+                out = call()
+                t = timed(setup, call, impl == "cuda")
+                rows.append(row(label, IMPL_NAME[impl], str(shape), t, moved, moved * 1e6,
+                                err=max_abs_err(out, expected), family="pool"))
+            rows += torch_raw_row(setup, label, shape, moved, outs, "pool", torch_pool_raw,
+                                  fname, x, dy, argmax, window=(k, s, p))
+    return rows
+
+
+def torch_pool_raw(fname, x, dy, argmax, window):
+    """torch's pooling forward ops and the aten backward ops autograd calls."""
+    import torch
+    import torch.nn.functional as TF
+
+    k, s, p = window
+    aten = torch.ops.aten
+    if fname == "max_pool2d_forward":
+        return functools.partial(TF.max_pool2d, x, k, s, p, return_indices=True)
+    if fname == "max_pool2d_backward":
+        return functools.partial(aten.max_pool2d_with_indices_backward,
+                                 dy, x, [k, k], [s, s], [p, p], [1, 1], False, argmax)
+    if fname == "avg_pool2d_forward":
+        return functools.partial(TF.avg_pool2d, x, k, s, p)
+    return functools.partial(aten.avg_pool2d_backward,
+                             dy, x, [k, k], [s, s], [p, p], False, True, None)
+
+
+# ----------------------------------------------------------------------------------------------
+# (b) Function-level ops, forward + backward through autograd
+# ----------------------------------------------------------------------------------------------
+
+
+def conv_op_cases(quick: bool):
+    """(x shape, weight shape, padding): two 3x3 CNN layers and LeNet-5's two 5x5 layers."""
+    if quick:
+        return [((2, 3, 8, 8), (4, 3, 3, 3), 1), ((2, 1, 12, 12), (2, 1, 5, 5), 0)]
+    return [
+        ((64, 3, 32, 32), (32, 3, 3, 3), 1),
+        ((64, 32, 16, 16), (64, 32, 3, 3), 1),
+        ((64, 1, 28, 28), (6, 1, 5, 5), 0),
+        ((64, 6, 12, 12), (16, 6, 5, 5), 0),
+    ]
+
+
+def pool_op_cases(quick: bool):
+    """(x shape, kernel, stride, padding): 2x2 and torchvision's 3x3/2 max pooling."""
+    if quick:
+        return [((2, 2, 8, 8), 2, 2, 0), ((2, 2, 8, 8), 3, 2, 1)]
+    shapes = [(64, 32, 32, 32), (64, 64, 16, 16)]
+    return [(shape, k, s, p) for shape in shapes for k, s, p in ((2, 2, 0), (3, 2, 1))]
+
+
+def op_settings(setup: Setup) -> list[tuple[str, str]]:
+    """(Config.kernel value, device) pairs to time at the Function level."""
+    if setup.device == "cuda":
+        return [("cuda", "cuda")]
+    return [("reference", "cpu"), ("numba", "cpu")] + ([("cuda", "cuda")] if setup.gpu else [])
+
+
+def time_tinygrad_op(setup, forward, arrays, dy, kernel, device):
+    """Median/min ms of forward + backward, and the outputs (y and every input gradient)."""
+    import tinygrad_edu as tg
+
+    with tg.use_kernel(kernel):
+        tensors = [tg.tensor(a, device=device, requires_grad=True) for a in arrays]
+        dy_t = tg.tensor(dy, device=device)
+
+        def step():
+            y = forward(*tensors)
+            y.backward(dy_t)
+            grads = [t.grad for t in tensors]
+            for t in tensors:
+                t.grad = None
+            return y, grads
+
+        y, grads = step()
+        outputs = [y.detach().numpy()] + [g.numpy() for g in grads]
+        t = timed(setup, step, device == "cuda")
+    return t, outputs
+
+
+def time_torch_op(setup, forward, arrays, dy):
+    import torch
+
+    device = "cuda" if setup.device == "cuda" else "cpu"
+    tensors = [torch.tensor(a, device=device, requires_grad=True) for a in arrays]
+    dy_t = torch.tensor(dy, device=device)
+
+    def step():
+        y = forward(*tensors)
+        y.backward(dy_t)
+        grads = [t.grad for t in tensors]
+        for t in tensors:
+            t.grad = None
+        return y, grads
+
+    y, grads = step()
+    outputs = [y.detach().cpu().numpy()] + [g.cpu().numpy() for g in grads]
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    return time_block(step, sync=sync, **setup.timing), outputs
+
+
+def bench_op(setup, name, shape_label, arrays, dy, ours, theirs, work, unit, family):
+    """Time ``ours`` with every kernel setting and ``theirs`` (torch); errors vs reference."""
+    rows = []
+    size = arrays[0].nbytes / 1e6
+    expected = None
+    for kernel, device in op_settings(setup):
+        t, outputs = time_tinygrad_op(setup, ours, arrays, dy, kernel, device)
+        if expected is None:
+            expected = outputs  # the first setting is the reference (or the only one)
+        rows.append(row(name, f"tinygrad_edu[{kernel}]", shape_label, t, size, work, unit,
+                        max_abs_err(outputs, expected), family))
+    try:
+        t, outputs = time_torch_op(setup, theirs, arrays, dy)
+        rows.append(row(name, PEER, shape_label, t, size, work, unit,
+                        max_abs_err(outputs, expected), family))
+    except ImportError:
+        pass
+    return rows
+
+
+def bench_conv_ops(setup: Setup) -> list[Timing]:
+    import tinygrad_edu.functional as F
+
+    try:
+        import torch.nn.functional as TF
+    except ImportError:
+        TF = None
+    rows = []
+    rng = np.random.default_rng(1)
+    for x_shape, w_shape, padding in conv_op_cases(setup.quick):
+        N, C, H, W = x_shape
+        OC, _, KH, KW = w_shape
+        OH, OW = H + 2 * padding - KH + 1, W + 2 * padding - KW + 1
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = (rng.standard_normal(w_shape) / math.sqrt(C * KH * KW)).astype(np.float32)
+        b = rng.standard_normal(OC).astype(np.float32)
+        dy = rng.standard_normal((N, OC, OH, OW)).astype(np.float32)
+        flops = 3 * 2 * N * OC * OH * OW * C * KH * KW  # forward, dx and dW GEMMs
+        label = f"{x_shape} -> {OC}, {KH}x{KW} pad {padding}"
+        rows += bench_op(
+            setup, "conv2d fwd+bwd", label, [x, w, b], dy,
+            functools.partial(F.conv2d, padding=padding),
+            functools.partial(TF.conv2d, padding=padding),
+            flops, "GFLOP/s", "conv",
+        )
+    return rows
+
+
+def bench_pool_ops(setup: Setup) -> list[Timing]:
+    import tinygrad_edu.functional as F
+
+    try:
+        import torch.nn.functional as TF
+    except ImportError:
+        TF = None
+    rows = []
+    rng = np.random.default_rng(2)
+    for shape, k, s, p in pool_op_cases(setup.quick):
+        x = rng.standard_normal(shape).astype(np.float32)
+        OH = (shape[2] + 2 * p - k) // s + 1
+        OW = (shape[3] + 2 * p - k) // s + 1
+        dy = rng.standard_normal((*shape[:2], OH, OW)).astype(np.float32)
+        moved = 2 * (x.nbytes + dy.nbytes)  # read x, write y; read dy, write dx
+        rows += bench_op(
+            setup, f"max_pool2d {k}x{k}/{s} fwd+bwd", str(shape), [x], dy,
+            functools.partial(F.max_pool2d, kernel_size=k, stride=s, padding=p),
+            functools.partial(TF.max_pool2d, kernel_size=k, stride=s, padding=p),
+            moved, "GB/s", "pool",
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# (c) attention (kernels/*/attention.py are imported lazily: another family, another owner)
+# ----------------------------------------------------------------------------------------------
+
+
+def attention_module(impl: str):
+    """``tinygrad_edu.kernels.<impl>.attention`` if it has attention_forward/_backward."""
+    try:
+        module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.attention")
+    except ImportError:
+        return None
+    if hasattr(module, "attention_forward") and hasattr(module, "attention_backward"):
+        return module
+    return None
+
+
+def attention_cases(quick: bool):
+    """(B, nh, T, hs)."""
+    if quick:
+        return [(1, 2, 16, 8), (1, 2, 32, 8)]
+    return [(8, 4, 128, 64), (8, 4, 512, 64)]
+
+
+def bench_attention(setup: Setup) -> list[Timing]:
+    reference = attention_module("reference")
+    if reference is None:
+        print("attention: kernels/reference/attention.py has no attention_forward/backward yet")
+        return []
+    rows = []
+    rng = np.random.default_rng(3)
+    for B, nh, T, hs in attention_cases(setup.quick):
+        q, k, v, dout = (rng.standard_normal((B, nh, T, hs)).astype(np.float32)
+                         for _ in range(4))
+        out, lse = reference.attention_forward(q, k, v)
+        expected = (out, *reference.attention_backward(dout, q, k, v, out, lse))
+        flops = 4 * B * nh * T * T * hs * 3.5  # QK^T, PV; backward: dV, dP, dQ, dK (+ recompute)
+        size = q.nbytes / 1e6
+        label = f"(B, nh, T, hs)=({B}, {nh}, {T}, {hs})"
+        for impl in setup.kernel_impls():
+            module = attention_module(impl)
+            if module is None:
+                continue
+            arrays = [to_impl(a, impl) for a in (q, k, v, dout)]
+
+            def step(module=module, arrays=arrays):
+                q_, k_, v_, dout_ = arrays
+                o, l_ = module.attention_forward(q_, k_, v_)
+                return (o, *module.attention_backward(dout_, q_, k_, v_, o, l_))
+
+            err = max_abs_err(step(), expected)
+            t = timed(setup, step, impl == "cuda")
+            rows.append(row("attention fwd+bwd", IMPL_NAME[impl], label, t, size, flops,
+                            "GFLOP/s", err, "attention"))
+        rows += torch_attention_row(setup, (q, k, v, dout), expected, label, size, flops)
+    return rows
+
+
+def torch_attention_row(setup, arrays, expected, label, size, flops):
+    try:
+        import torch
+        import torch.nn.functional as TF
+    except ImportError:
+        return []
+    device = "cuda" if setup.device == "cuda" else "cpu"
+    q, k, v = (torch.tensor(a, device=device, requires_grad=True) for a in arrays[:3])
+    dout = torch.tensor(arrays[3], device=device)
+
+    def step():
+        o = TF.scaled_dot_product_attention(q, k, v)
+        o.backward(dout)
+        grads = (q.grad, k.grad, v.grad)
+        q.grad = k.grad = v.grad = None
+        return (o.detach(), *grads)
+
+    err = max_abs_err([a.cpu().numpy() for a in step()], expected)
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    t = time_block(step, sync=sync, **setup.timing)
+    return [row("attention fwd+bwd", PEER, label, t, size, flops, "GFLOP/s", err, "attention")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Report: table, JSON, plot
+# ----------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Timing]) -> None:
+    """impl, shape, median, min, throughput, ratio to torch (medians), max abs error."""
+    peers = {(r.name, r.shape): r.median_ms for r in rows if r.impl == PEER}
+    header = (f"{'workload':<26} {'impl':<24} {'shape':<34} {'median ms':>10} {'min ms':>9} "
+              f"{'throughput':>16} {'vs torch':>9} {'max err':>9}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        peer = peers.get((r.name, r.shape))
+        ratio = f"{r.median_ms / peer:8.2f}x" if peer else "        -"
+        unit = "GFLOP/s" if "GFLOP/s" in r.extra else "GB/s"
+        rate = r.extra.get(unit)
+        rate = f"{rate:9.2f} {unit:<6}" if rate is not None else " " * 16
+        err = r.extra.get("max_abs_err")
+        err = f"{err:9.2e}" if err is not None else "        -"
+        print(f"{r.name:<26} {r.impl:<24} {r.shape:<34} {r.median_ms:>10.3f} {r.min_ms:>9.3f} "
+              f"{rate} {ratio} {err}")
+
+
+def crossover(points_gpu, points_cpu):
+    """First size at which the GPU line drops below the CPU line, or None."""
+    cpu = dict(points_cpu)
+    for size, ms in points_gpu:
+        if size in cpu and ms < cpu[size]:
+            return size
+    return None
+
+
+def plot(rows: list[Timing], path: str) -> None:
+    """Time vs size, one panel per workload, one line per implementation (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    workloads = list(dict.fromkeys(r.name for r in rows))
+    cols = min(4, len(workloads))
+    nrows = math.ceil(len(workloads) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, workloads):
+        lines = {}
+        for r in rows:
+            if r.name == name:
+                lines.setdefault(r.impl, []).append((r.extra["size_mb"], r.median_ms))
+        for impl, points in lines.items():
+            points.sort()
+            ax.plot(*zip(*points), marker="o", label=impl)
+        gpu = [pts for impl, pts in lines.items() if "cuda" in impl]
+        cpu = [pts for impl, pts in lines.items() if "numba" in impl]
+        if gpu and cpu:
+            size = crossover(gpu[0], cpu[0])
+            if size is not None:
+                ax.axvline(size, color="grey", linestyle="--")
+                ax.annotate("CPU/GPU crossover", (size, ax.get_ylim()[1]), fontsize=7,
+                            va="top")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no overlapping minor tick labels
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("input size (MB)", fontsize=8)
+        ax.set_ylabel("median ms", fontsize=8)
+        ax.legend(fontsize=7, framealpha=0.5)
+    for ax in list(axes.flat)[len(workloads):]:
+        ax.axis("off")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def thread_info() -> dict:
+    """Thread counts and BLAS build: what the numbers depend on besides the code."""
+    info = {}
+    try:
+        import numba
+
+        info["numba_threads"] = numba.get_num_threads()
+        info["numba_threading_layer"] = numba.config.THREADING_LAYER
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "architecture")}
+                        for p in threadpool_info() if p.get("user_api") == "blas"]
+    except ImportError:
+        pass
+    return info
+
+
+def set_threads(n: int) -> None:
+    """Use n threads in Numba, torch and BLAS (threadpoolctl), for runs on a busy machine."""
+    import numba
+
+    numba.set_num_threads(n)
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n, user_api="blas")
+    except ImportError:
+        pass
+
+
+FAMILIES = {
+    "conv": [bench_conv_raw, bench_conv_ops],
+    "pool": [bench_pool_raw, bench_pool_ops],
+    "attention": [bench_attention],
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats")
+    parser.add_argument("--family", choices=["conv", "pool", "attention", "all"], default="all")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for Numba, torch and BLAS (default: leave as is)")
+    parser.add_argument("--json", default="bench_results/kernels.json")
+    parser.add_argument("--plot", default=None, help="PNG path for the time-vs-size plot")
+    args = parser.parse_args(argv)
+
+    setup = Setup(quick=args.quick, device=args.device, gpu=real_gpu())
+    if args.device == "cuda" and not setup.gpu:
+        print("--device cuda: no CUDA GPU found through CuPy (cupy missing or 0 devices)")
+        return 2
+    if args.threads:
+        set_threads(args.threads)
+    families = list(FAMILIES) if args.family == "all" else [args.family]
+    rows: list[Timing] = []
+    with CpuSteal() as steal:
+        for family in families:
+            for bench in FAMILIES[family]:
+                rows += bench(setup)
+    print_table(rows)
+    if steal.share is not None:
+        print(f"other processes took {steal.share:.0%} of the CPU during the run")
+    meta = {"quick": args.quick, "device": args.device, "gpu": setup.gpu,
+            "families": families, "cpu_share_of_other_processes": steal.share,
+            **thread_info()}
+    write_json(args.json, rows, meta)
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
