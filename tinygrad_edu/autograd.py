@@ -167,6 +167,7 @@ class Function:
     """
 
     once_differentiable = False
+    kernel_family: str | None = None  # "conv", "pool", "attention" for kernel-backed ops
     # Optional first-order fast path, ``add_grad_into(grad, dy)``: for ops with one input whose
     # gradient is zero except where the op read (slicing), add dy there into the array ``grad``
     # in place. The graph walk uses it when it records no graph (see run_backward).
@@ -216,7 +217,10 @@ class Function:
                 )
 
     def release(self) -> None:
-        """Drop everything kept for backward (inputs, saved arrays): the graph is spent."""
+        """Drop everything kept for backward: inputs, saved arrays and whatever else the
+        forward stored on the op (masks, indices, hook arguments). The graph is spent; an
+        output tensor that is still alive keeps only this empty shell."""
+        self.__dict__.clear()
         self.saved = ()
         self.inputs = ()
         self.input_versions = ()

@@ -256,6 +256,8 @@ class FusedAttention(Function):
     gradients use ``sdpa_backend("math")``.
     """
 
+    kernel_family = "attention"  # which kernels it calls (see Config.kernel)
+
     once_differentiable = True
 
     def forward(self, q, k, v, mask, is_causal, scale):

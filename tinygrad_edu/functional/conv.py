@@ -85,6 +85,8 @@ class Im2Col(Function):
     """cols[n, (c, kh, kw), (oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW];
     dx = col2im(dcols)  (the adjoint: overlapping windows add up, padding is dropped)"""
 
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
     def forward(self, x, KH, KW, stride, padding, dilation):
         self.args = (KH, KW, stride, padding, dilation)
         return backend.kernel("conv", "im2col", x)(x, KH, KW, stride, padding, dilation)
@@ -97,6 +99,8 @@ class Im2Col(Function):
 class Col2Im(Function):
     """dx[n, c, h, w] = sum of the cols entries copied from pixel (h, w);
     dcols = im2col(dy)  (the adjoint of the adjoint)"""
+
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
 
     def forward(self, cols, x_shape, KH, KW, stride, padding, dilation):
         self.args = (KH, KW, stride, padding, dilation)
@@ -131,6 +135,8 @@ class Im2ColGemm(Function):
     """cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW];
     dx = col2im_gemm(dcols)  (the adjoint)"""
 
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
     def forward(self, x, KH, KW, stride, padding, dilation):
         self.args = (KH, KW, stride, padding, dilation)
         return backend.kernel("conv", "im2col_gemm", x)(x, KH, KW, stride, padding, dilation)
@@ -143,6 +149,8 @@ class Im2ColGemm(Function):
 class Col2ImGemm(Function):
     """dx[n, c, h, w] = sum of the cols entries copied from pixel (h, w);
     dcols = im2col_gemm(dy)  (the adjoint of the adjoint)"""
+
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
 
     def forward(self, cols, x_shape, KH, KW, stride, padding, dilation):
         self.args = (KH, KW, stride, padding, dilation)
@@ -224,6 +232,8 @@ class Conv2dInChunks(Function):
         dx[i:j] = col2im(W^T @ dy2[i:j])
 
     The backward is written with Tensor ops, so it is differentiable again."""
+
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
 
     def forward(self, x, weight, groups, conv_args, chunk):
         self.groups, self.conv_args, self.chunk = groups, conv_args, chunk

@@ -24,6 +24,8 @@ class MaxPool2d(Function):
     """y[n, c, oh, ow] = max over the window (padding is -inf);
     dx = dy scattered to the argmax of each window (overlapping windows add up)"""
 
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
+
     def forward(self, x, kernel_size, stride, padding, dilation, ceil_mode, indices_out=None):
         kernel = backend.kernel("pool", "max_pool2d_forward", x)
         y, argmax = kernel(x, kernel_size, stride, padding, dilation, ceil_mode)
@@ -40,6 +42,8 @@ class MaxPool2d(Function):
 class MaxPoolScatter(Function):
     """dx[n, c].flat[argmax] += dy  (the backward of max pooling);
     its own backward gathers: ddy = g[n, c].flat[argmax]"""
+
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
 
     def forward(self, dy, argmax, x_shape):
         self.argmax = argmax
@@ -85,6 +89,8 @@ class AvgPool2d(Function):
     """y[n, c, oh, ow] = sum over the window / divisor (torch's count_include_pad rules);
     dx = each dy spread evenly (divided by the same divisor) over its window"""
 
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
+
     def forward(self, x, **options):
         self.options = options  # kernel_size, stride, padding, ceil_mode, count_include_pad
         return backend.kernel("pool", "avg_pool2d_forward", x)(x, **options)
@@ -96,6 +102,8 @@ class AvgPool2d(Function):
 
 class AvgPool2dBackward(Function):
     """dx = the adjoint of average pooling applied to dy; its own backward is avg pooling"""
+
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
 
     def forward(self, dy, x_shape, options):
         self.options = options
@@ -122,6 +130,8 @@ class AdaptiveAvgPool2d(Function):
     """y = average over torch's adaptive bins [floor(i H / OH), ceil((i + 1) H / OH));
     dx = each dy spread evenly over its bin"""
 
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
+
     def forward(self, x, output_size):
         return backend.kernel("pool", "adaptive_avg_pool2d_forward", x)(x, output_size)
 
@@ -132,6 +142,8 @@ class AdaptiveAvgPool2d(Function):
 
 class AdaptiveAvgPool2dBackward(Function):
     """dx = the adjoint of adaptive average pooling; its own backward is the pooling again"""
+
+    kernel_family = "pool"  # which kernels it calls (see Config.kernel)
 
     def forward(self, dy, x_shape):
         self.out_size = tuple(dy.shape[2:])
