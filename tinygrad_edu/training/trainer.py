@@ -1,0 +1,275 @@
+"""A Keras-like ``fit`` loop over the plain PyTorch-style training step.
+
+The primary, documented way to train stays the explicit loop every PyTorch user knows::
+
+    for xb, yb in loader:
+        loss = loss_fn(model(tg.tensor(xb)), tg.tensor(yb))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+``Trainer`` only wraps that loop with the chores: epochs, a tqdm progress bar with loss and
+accuracy, validation, metrics, LR schedulers, gradient clipping, early stopping, keeping the best
+checkpoint, and a history that can be saved as JSON and plotted to PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import backend
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+
+@dataclass
+class History:
+    """Per-epoch records: ``history.epochs[i]`` is a dict like ``{"epoch": 1,
+    "train_loss": 0.21, "train_acc": 0.94, "val_loss": ..., "lr": ..., "seconds": ...}``.
+    """
+
+    epochs: list[dict] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list:
+        return [e.get(key) for e in self.epochs]
+
+    def to_json(self, path: str) -> None:
+        with open(path, "w") as f:
+            json.dump({"epochs": self.epochs}, f, indent=2)
+
+    def plot(self, path: str) -> str:
+        """Loss (left) and accuracy (right) per epoch, train vs validation, as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        epochs = self["epoch"]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for key, style in (("train_loss", "-o"), ("val_loss", "--o")):
+            values = self[key]
+            if any(v is not None for v in values):
+                axes[0].plot(epochs, values, style, label=key)
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[0].set_title("loss")
+        axes[0].legend()
+        for key, style in (("train_acc", "-o"), ("val_acc", "--o")):
+            values = self[key]
+            if any(v is not None for v in values):
+                axes[1].plot(epochs, values, style, label=key)
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("accuracy")
+        axes[1].set_title("accuracy")
+        if axes[1].lines:
+            axes[1].legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+
+def _batch_accuracy(logits: Tensor, target: Tensor) -> float | None:
+    """Share of correct argmax predictions for class-index targets (None for other tasks)."""
+    if logits.ndim < 2 or target.ndim != logits.ndim - 1 or target.dtype.kind not in "iu":
+        return None
+    predicted = backend.to_numpy(logits.data).argmax(axis=1)
+    return float((predicted == backend.to_numpy(target.data)).mean())
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0,
+                 mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.bad_epochs = 0
+
+    def improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def step(self, record: dict) -> bool:
+        """Record one epoch; True when training should stop."""
+        value = record.get(self.monitor)
+        if value is None:
+            raise KeyError(f"EarlyStopping: the history has no {self.monitor!r} "
+                           f"(available: {sorted(record)})")
+        if self.improved(value):
+            self.best, self.bad_epochs = value, 0
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss_fn(model(x), y)``.
+
+    >>> # trainer = Trainer(model, optim.Adam(model.parameters(), 1e-3), nn.CrossEntropyLoss())
+    >>> # history = trainer.fit(train_loader, epochs=3, val_loader=val_loader)
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss_fn: Callable,
+        device: str = "cpu",
+        scheduler=None,
+        scheduler_interval: str = "epoch",
+        clip_grad_norm: float | None = None,
+        early_stopping: EarlyStopping | None = None,
+        checkpoint_path: str | None = None,
+        monitor: str = "val_loss",
+        progress: bool = True,
+        input_dtype=np.float32,
+    ):
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.device = device
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got "
+                             f"{scheduler_interval!r}")
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.checkpoint_path = checkpoint_path
+        self.monitor = monitor
+        self.progress = progress
+        self.input_dtype = input_dtype
+        self.history = History()
+        self._best = None
+
+    def _to_tensors(self, xb, yb) -> tuple[Tensor, Tensor]:
+        x = np.asarray(xb)
+        if x.dtype.kind == "f" and x.dtype != self.input_dtype:
+            x = x.astype(self.input_dtype)
+        return Tensor(x, device=self.device), Tensor(np.asarray(yb), device=self.device)
+
+    def train_step(self, xb, yb) -> tuple[float, float | None]:
+        """One optimizer step; returns (loss, accuracy or None)."""
+        from ..nn.utils import clip_grad_norm_
+
+        x, y = self._to_tensors(xb, yb)
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        return float(loss.item()), _batch_accuracy(logits.detach(), y)
+
+    def evaluate(self, loader: Iterable) -> dict:
+        """Mean loss and accuracy over ``loader`` in eval mode, without a graph."""
+        was_training = self.model.training
+        self.model.eval()
+        total_loss, total_correct, count, acc_count = 0.0, 0.0, 0, 0
+        with no_grad():
+            for xb, yb in loader:
+                x, y = self._to_tensors(xb, yb)
+                logits = self.model(x)
+                n = len(xb)
+                total_loss += float(self.loss_fn(logits, y).item()) * n
+                count += n
+                acc = _batch_accuracy(logits, y)
+                if acc is not None:
+                    total_correct += acc * n
+                    acc_count += n
+        self.model.train(was_training)
+        result = {"loss": total_loss / max(count, 1)}
+        if acc_count:
+            result["acc"] = total_correct / acc_count
+        return result
+
+    def fit(self, train_loader, epochs: int = 1, val_loader=None) -> History:
+        from ..serialization import save
+
+        if epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            self.model.train()
+            losses, accs, seen = 0.0, 0.0, 0
+            acc_seen = 0
+            bar = _progress(train_loader, f"epoch {epoch}/{epochs}", self.progress)
+            for xb, yb in bar:
+                loss, acc = self.train_step(xb, yb)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Trainer: loss became {loss} at epoch {epoch}; lower the learning "
+                        "rate or enable clip_grad_norm"
+                    )
+                n = len(xb)
+                losses += loss * n
+                seen += n
+                if acc is not None:
+                    accs += acc * n
+                    acc_seen += n
+                if hasattr(bar, "set_postfix"):
+                    postfix = {"loss": f"{losses / seen:.4f}"}
+                    if acc_seen:
+                        postfix["acc"] = f"{accs / acc_seen:.4f}"
+                    bar.set_postfix(postfix)
+            record = {"epoch": epoch, "train_loss": losses / max(seen, 1)}
+            if acc_seen:
+                record["train_acc"] = accs / acc_seen
+            if val_loader is not None:
+                val = self.evaluate(val_loader)
+                record["val_loss"] = val["loss"]
+                if "acc" in val:
+                    record["val_acc"] = val["acc"]
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            record["seconds"] = time.perf_counter() - start
+            self.history.epochs.append(record)
+            self._step_scheduler(record)
+            if self.checkpoint_path and self._is_best(record):
+                save(self.model.state_dict(), self.checkpoint_path)
+            if self.early_stopping is not None and self.early_stopping.step(record):
+                break
+        return self.history
+
+    def _step_scheduler(self, record: dict) -> None:
+        if self.scheduler is None or self.scheduler_interval == "step":
+            return
+        if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+            self.scheduler.step(record.get(self.monitor, record["train_loss"]))
+        else:
+            self.scheduler.step()
+
+    def _is_best(self, record: dict) -> bool:
+        value = record.get(self.monitor, record["train_loss"])
+        higher_is_better = self.monitor.endswith("acc")
+        if self._best is None or (value > self._best if higher_is_better else value < self._best):
+            self._best = value
+            return True
+        return False
+
+
+def _progress(iterable, description: str, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=description, leave=True, dynamic_ncols=True,
+                disable=os.environ.get("TINYGRAD_EDU_NO_PROGRESS") == "1")
+
+
+def fit(model, optimizer, loss_fn, train_loader, epochs: int = 1, val_loader=None,
+        **trainer_options) -> History:
+    """``Trainer(model, optimizer, loss_fn, **options).fit(train_loader, epochs, val_loader)``."""
+    trainer = Trainer(model, optimizer, loss_fn, **trainer_options)
+    return trainer.fit(train_loader, epochs, val_loader)
