@@ -18,7 +18,7 @@ def test_gradcheck_command_prints_a_passing_report(capsys):
     assert main(["gradcheck", "mlp", "--batch-size", "1", "--max-elements", "4"]) == 0
     out = capsys.readouterr().out
     assert "gradcheck report:" in out and " 0 failed" in out
-    assert "MatMul" in out and "(Linear)" in out
+    assert "Linear" in out and "(Linear)" in out
 
 
 def test_builtin_mlp_is_used_without_a_registry(monkeypatch, capsys):
@@ -38,7 +38,7 @@ def test_graph_command_writes_files(tmp_path, capsys):
     dot = tmp_path / "graph.dot"
     assert main(["graph", "mlp", "--out", str(dot)]) == 0
     text = dot.read_text()
-    assert text.startswith("digraph autograd {") and "MatMul" in text
+    assert text.startswith("digraph autograd {") and "Linear" in text
     out = capsys.readouterr().out
     assert f"wrote {png}" in out and f"wrote {dot} (dot-text)" in out
 

@@ -6,6 +6,7 @@ to where the value came from (and sums where one value went to several places).
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -149,7 +150,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     end = _dim("flatten", end_dim, x.ndim)
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    merged = int(np.prod(x.shape[start : end + 1]))
+    merged = math.prod(x.shape[start : end + 1])
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
 
 
@@ -214,9 +215,11 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions."""
     d0 = _dim("transpose", dim0, x.ndim)
     d1 = _dim("transpose", dim1, x.ndim)
+    if d0 == d1:
+        return x
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return permute(x, *dims)
+    return Permute.apply(x, dims=tuple(dims))  # a valid permutation by construction
 
 
 def t(x: Tensor) -> Tensor:
@@ -273,6 +276,23 @@ class GetItem(Function):
         (x,) = self.inputs
         return index_put_zeros(dy, self.index, x.shape)
 
+    def add_grad_into(self, grad, dy):
+        """grad[index] += dy: the backward added straight into x's gradient, with no zero array
+        of x's shape (the graph walk's fast path when it records no graph)."""
+        _scatter_add(grad, self.index, dy)
+
+
+def _scatter_add(out, index, values) -> None:
+    """out[index] += values, where an integer array index may name an element twice."""
+    if _is_basic(index):
+        out[index] += values
+    elif get_array_module(out) is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(out, index, values)
+
 
 class IndexPutZeros(Function):
     """y = zeros(shape) with y[index] += g;  dg = dy[index]  (the adjoint of getitem)"""
@@ -281,14 +301,7 @@ class IndexPutZeros(Function):
         self.index = index
         xp = get_array_module(g)
         out = xp.zeros(shape, dtype=g.dtype)
-        if _is_basic(index):
-            out[index] = g
-        elif xp is np:
-            np.add.at(out, index, g)
-        else:
-            import cupyx
-
-            cupyx.scatter_add(out, index, g)
+        _scatter_add(out, index, g)
         return out
 
     def backward(self, dy):

@@ -148,7 +148,9 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
             f"without the class dim {class_dim}), got {tuple(data.shape)}"
         )
     valid = data != ignore_index
-    checked = data[valid]
+    checked = data
+    if data.size and not (0 <= int(data.min()) and int(data.max()) < n_classes):
+        checked = data[valid]  # out of range, or only because of ignored entries: look again
     if checked.size:
         lo, hi = int(checked.min()), int(checked.max())
         if lo < 0 or hi >= n_classes:
@@ -166,6 +168,57 @@ def _class_weight(op: str, weight, input: Tensor, n_classes: int):  # noqa: A002
         raise ValueError(f"{op}: weight must have shape ({n_classes},) (one per class), got "
                          f"{tuple(w.shape)}")
     return w
+
+
+class CrossEntropyIndices(Function):
+    """Softmax cross entropy of logits x at integer classes t, weighted, as one op:
+
+        l_n = w_n (logsumexp(x_n) - x_n[t_n]),   logsumexp(x_n) = m + log sum_c e^(x_nc - m)
+        dl_n/dx_n = w_n (softmax(x_n) - onehot(t_n))
+
+    x is (N, C, d1, ...) or (C,), the class dim is ``class_dim``; ``index`` holds t with that dim
+    kept (size 1); w_n (``sample_w``) is the class weight of t_n, 0 where t_n is ignored.
+    reduction "none" returns l (the shape of t), "sum" sum_n l_n, "mean" sum_n l_n / sum_n w_n.
+
+    The same as log_softmax + gather + multiply + sum, which is what ``nll_loss`` runs; fused,
+    one graph node replaces about ten (forward and backward), which for a batch of logits cost
+    more than the arithmetic. The backward is written with Tensor ops (softmax, multiply), so
+    it can be differentiated again.
+    """
+
+    def forward(self, x, index, sample_w, class_dim, reduction):
+        xp = get_array_module(x)
+        self.index, self.sample_w = index, sample_w
+        self.class_dim, self.reduction = class_dim, reduction
+        shifted = x - x.max(axis=class_dim, keepdims=True)
+        log_sum = xp.log(xp.exp(shifted).sum(axis=class_dim, keepdims=True))
+        picked = xp.take_along_axis(shifted, index, axis=class_dim)  # x[t] - m
+        losses = (log_sum - picked).squeeze(axis=class_dim) * sample_w  # the shape of t
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        if reduction == "sum":
+            return xp.asarray(total)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan, as torch
+            self.divisor = sample_w.sum()
+            return xp.asarray(total / self.divisor)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xp = get_array_module(x.data)
+        d = self.class_dim
+        classes = [1] * x.ndim
+        classes[d] = x.shape[d]
+        onehot = (xp.arange(x.shape[d]).reshape(classes) == self.index).astype(x.dtype)
+        w = xp.expand_dims(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
+        if self.reduction == "none":
+            scale = F.unsqueeze(dy, d) * Tensor._wrap(w)
+        else:
+            if self.reduction == "mean":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    w = w / self.divisor
+            scale = dy * Tensor._wrap(w)
+        return (F.softmax(x, dim=d) - Tensor._wrap(onehot)) * scale
 
 
 def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: str):
@@ -245,18 +298,18 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
                          f"{label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
+    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if target_dtype.kind != "f" and label_smoothing == 0.0:  # the common case: one fused op
+        return _cross_entropy_indices(op, input, target, weight, ignore_index, reduction)
     logp = F.log_softmax(input, dim=class_dim)  # (N, C, ...): stable for logits of any size
     weight_shape = [1] * input.ndim
     weight_shape[class_dim] = n_classes  # (1, C, 1, ...) broadcasts over the input
 
-    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
     if target_dtype.kind == "f":
         return _cross_entropy_probs(op, logp, target, weight, ignore_index, reduction,
                                     label_smoothing, class_dim, weight_shape)
 
     loss, sample_w, valid, w = _nll(op, logp, target, weight, ignore_index, reduction)
-    if label_smoothing == 0.0:
-        return loss
     # the uniform part: smooth_n = -sum_c w_c logp[n, c], zero for ignored entries
     weighted = logp if w is None else logp * Tensor._wrap(w.reshape(weight_shape))
     smooth = -weighted.sum(dim=class_dim) * Tensor._wrap(valid.astype(input.dtype))
@@ -267,6 +320,21 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     else:
         smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * loss + (label_smoothing / n_classes) * smooth
+
+
+def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction):  # noqa: A002
+    """cross_entropy with class-index targets and no label smoothing: ``CrossEntropyIndices``."""
+    class_dim = 0 if input.ndim == 1 else 1
+    t, valid = _class_targets(op, input, target, ignore_index)
+    w = _class_weight(op, weight, input, input.shape[class_dim])
+    xp = get_array_module(input.data)
+    safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
+    sample_w = valid.astype(input.dtype)
+    if w is not None:
+        sample_w = sample_w * w[safe]
+    index = xp.expand_dims(safe, class_dim)  # (N, 1, d1, ...)
+    return CrossEntropyIndices.apply(input, index=index, sample_w=sample_w, class_dim=class_dim,
+                                     reduction=reduction)
 
 
 def _cross_entropy_probs(op, logp, target, weight, ignore_index, reduction, label_smoothing,

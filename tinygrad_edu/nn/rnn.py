@@ -95,17 +95,14 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _unbind_time(x: Tensor) -> list:
-    """``list(x.unbind(0))``, with a backward that costs O(T log T) instead of O(T^2).
+    """``list(x.unbind(0))``: the T time steps (B, G) of x (T, B, G), as T slices.
 
-    The gradient of one slice x[t] is a zero tensor of x's full shape with dy in row t, so
-    slicing all T rows of x directly costs T full-size tensors in backward. Halving
-    recursively costs one full-size tensor per level of the tree: log2(T) levels.
+    The gradient of one slice x[t] is zero except in row t. The graph walk adds each slice's
+    gradient straight into one gradient array of x's shape (``GetItem.add_grad_into``), so the
+    backward of all T slices costs one (T, B, G) array. (With ``create_graph=True`` every
+    slice's gradient is a differentiable op of its own, one (T, B, G) array each.)
     """
-    T = x.shape[0]
-    if T == 1:
-        return [x[0]]
-    half = T // 2
-    return _unbind_time(x[:half]) + _unbind_time(x[half:])  # x[:half] is (half, B, G)
+    return [x[t] for t in range(x.shape[0])]  # each (B, G), a view
 
 
 def _init_uniform(shape, bound: float, device, dtype) -> Parameter:

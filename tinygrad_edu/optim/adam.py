@@ -90,10 +90,17 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p
 
+        # Every line below works in place on ``buf``, the one temporary array of the update:
+        # written as ``p -= step_size * m / (sqrt(v) + eps)`` it would allocate nine arrays of
+        # the parameter's size, which costs more than the arithmetic (memory traffic, page faults).
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (1 - beta1) * (g - exp_avg)            # = beta1 * m + (1 - beta1) * g
+        buf = xp.subtract(g, exp_avg)
+        buf *= 1 - beta1
+        exp_avg += buf                                    # m += (1 - beta1) (g - m)
+        xp.multiply(g, g, out=buf)
+        buf *= 1 - beta2
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * (g * g)
+        exp_avg_sq += buf                                 # v = beta2 v + (1 - beta2) g^2
 
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
@@ -104,8 +111,12 @@ class Adam(Optimizer):
             second_moment = max_exp_avg_sq
         else:
             second_moment = exp_avg_sq
-        denom = xp.sqrt(second_moment) / bias_correction2**0.5 + group["eps"]
-        p -= step_size * (exp_avg / denom)
+        denom = xp.sqrt(second_moment, out=buf)
+        denom /= bias_correction2**0.5
+        denom += group["eps"]                             # sqrt(v_hat) + eps
+        update = xp.divide(exp_avg, denom, out=buf)
+        update *= step_size
+        p -= update                                       # p -= lr m_hat / (sqrt(v_hat) + eps)
 
 
 class AdamW(Adam):

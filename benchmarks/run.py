@@ -1,0 +1,1242 @@
+"""End-to-end speed and memory of tinygrad_edu against PyTorch and a plain-NumPy floor.
+
+    python benchmarks/run.py [--quick] [--tiny] [--only NAME[,NAME]] [--device cpu|cuda]
+                             [--threads N] [--json OUT] [--plot PNG] [--in-process]
+                             [--default-malloc]
+
+Each workload is timed for
+
+    tinygrad_edu[K]  every kernel setting K where kernels matter (conv, pooling, attention,
+                     LeNet): "reference" and "numba" on the CPU, "cuda" on a GPU (CuPy);
+                     plain "tinygrad_edu" where no kernel is involved
+    torch            the peer: same shapes, same dtype (float32), same number of threads
+    numpy floor      the same math in plain NumPy (CuPy on a GPU): forward and backward written
+                     by hand, no autograd, no Tensor objects. The floor is what a perfect
+                     framework on top of NumPy would cost; "vs floor" is the framework's price.
+                     LeNet-5's floor calls the library's fastest kernels (im2col/col2im and
+                     pooling from ``tinygrad_edu.kernels``, plain array functions) directly,
+                     so that it prices the framework, not the kernels; conv2d's and maxpool's
+                     floors are NumPy alone (sliding windows), what the kernels have to beat.
+
+each in its own warmed-up block: implementations are never interleaved (NumPy/torch/Numba thread
+pools spin after a call and slow a neighbour down by up to 100x), the first call is never timed
+(Numba compiles on it), and the table reports the median and the min of many repeats.
+
+Workloads (``--only`` takes these names):
+
+    gemm       float32 matrix product, GFLOP/s: the machine's limit (numpy vs torch)
+    conv2d     conv2d fwd+bwd, 3x3 pad 1: 64x3x32x32 -> 32 and 64x32x16x16 -> 64
+    maxpool    max_pool2d 2x2 fwd+bwd on 64x32x32x32
+    lenet      LeNet-5 train step: batch 64, cross entropy, Adam
+    mlp        MLP 784-128-10 train step: batch 64, cross entropy, Adam
+    attention  scaled_dot_product_attention fwd+bwd: B 8, 4 heads, T 128 and 512, hs 64
+    lstm       nn.LSTM fwd+bwd: input 28, hidden 128, T 28, batch 64
+    autograd   framework overhead per tiny op (benchmarks/bench_autograd.py's chain)
+    memory     peak memory of one LeNet train step (tracemalloc; torch: its memory profiler)
+
+``--tiny`` shrinks every shape (a smoke test of the script, not a measurement), ``--quick`` takes
+fewer repeats (under two minutes in all).
+
+Columns: median and min wall-clock ms per call; ``cpu``: the process's CPU time per call (mean)
+(with one thread, the work actually done, whatever else the machine was running); ``vs torch``
+and ``vs floor``: the median divided by the median of torch / of the floor on the same
+workload and shape; ``faults``: page faults per call. The share of the CPU that other
+processes took during the run is printed at the end: on a shared machine, trust ratios
+measured in one run more than absolute times.
+
+Isolation: every workload runs in a fresh process (``--in-process`` to run them all in one),
+with glibc's malloc thresholds fixed (``steady_malloc``; ``--default-malloc`` to keep glibc's
+moving defaults, under which a step can pay thousands of page faults depending on what ran
+before it in the process).
+
+Threads: ``--threads 1`` (the default) pins BLAS, Numba and torch to one thread each, which
+keeps the comparison fair on a small shared machine; raise it on a machine of your own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from common import CpuSteal, Timing, time_block, write_json  # noqa: E402
+
+WORKLOADS = ("gemm", "conv2d", "maxpool", "lenet", "mlp", "attention", "lstm", "autograd",
+             "memory")
+FLOOR = "numpy floor"
+PEER = "torch"
+
+
+# ----------------------------------------------------------------------------------------------
+# Settings of one run: shapes (full or tiny), repeats (full or quick), device, kernels
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shapes:
+    gemm: tuple = (256, 1024)  # square sizes
+    conv: tuple = ((64, 3, 32, 32, 32), (64, 32, 16, 16, 64))  # N, C, H, W, OC; 3x3 pad 1
+    pool: tuple = (64, 32, 32, 32)  # N, C, H, W; 2x2 stride 2
+    batch: int = 64  # LeNet-5 and MLP
+    attention: tuple = ((8, 4, 128, 64), (8, 4, 512, 64))  # B, nh, T, hs
+    lstm: tuple = (28, 128, 28, 64)  # input, hidden, T, batch
+
+
+TINY = Shapes(
+    gemm=(64,),
+    conv=((2, 3, 8, 8, 4), (2, 4, 6, 6, 8)),
+    pool=(2, 4, 8, 8),
+    batch=4,
+    attention=((1, 2, 16, 8), (1, 2, 32, 8)),
+    lstm=(28, 16, 5, 4),
+)
+
+
+@dataclass
+class Run:
+    shapes: Shapes
+    device: str  # "cpu" | "cuda"
+    kernels: tuple  # kernel settings for the kernel-backed workloads
+    warmup: int
+    repeats: int
+    min_seconds: float
+    threads: int
+    xp: object = np  # numpy, or cupy on the GPU
+    torch: object = None  # the torch module, or None when torch is missing
+
+    def sync(self) -> None:
+        """Wait for the GPU (a no-op on the CPU): a clock read before that measures nothing."""
+        if self.device == "cuda":
+            self.xp.cuda.Device().synchronize()
+            if self.torch is not None:
+                self.torch.cuda.synchronize()
+
+
+def measure(run: Run, name: str, impl: str, shape: str, fn, extra: dict | None = None) -> Timing:
+    """Time ``fn`` in a block of its own; the first call (Numba compiles there) is not timed."""
+    fn()
+    run.sync()
+    cpu_start = time.process_time()
+    faults_start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    median, low, n = time_block(fn, warmup=run.warmup, repeats=run.repeats,
+                                min_seconds=run.min_seconds,
+                                sync=run.sync if run.device == "cuda" else None)
+    calls = n + run.warmup
+    cpu_ms = (time.process_time() - cpu_start) * 1e3 / calls
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_start) / calls
+    extra = dict(extra or {})
+    if run.device == "cpu":
+        extra["cpu_ms"] = round(cpu_ms, 4)
+    extra["faults"] = round(faults)  # page faults per call (memory the OS had to map)
+    if run.threads > 1:
+        time.sleep(0.05)  # let this block's thread pools go idle before the next block
+    return Timing(name, impl, shape, median, low, n, extra)
+
+
+def tg_impls(run: Run, kernel_backed: bool) -> list[tuple[str, str]]:
+    """(label, kernel setting) pairs for tinygrad_edu: one per kernel setting when kernels
+    matter, else one row with the default setting."""
+    if not kernel_backed:
+        return [("tinygrad_edu", "auto")]
+    return [(f"tinygrad_edu[{k}]", k) for k in run.kernels]
+
+
+def _expit(xp):
+    """The logistic sigmoid ufunc of SciPy (or CuPy's): one stable pass over the array."""
+    if xp is np:
+        from scipy.special import expit
+    else:
+        from cupyx.scipy.special import expit
+    return expit
+
+
+def _rng_arrays(xp, seed: int, *shapes):
+    rng = np.random.default_rng(seed)
+    return [xp.asarray(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+
+
+# ----------------------------------------------------------------------------------------------
+# The plain-NumPy floor: the same layers by hand, forward then backward, no autograd
+# ----------------------------------------------------------------------------------------------
+
+
+def np_conv2d_forward(xp, x, w, b, pad: int):
+    """y = W @ im2col(x) + b, stride 1: x (N, C, H, W), w (OC, C, KH, KW) -> (N, OC, OH, OW).
+    Returns y and what the backward needs."""
+    N, C, H, W = x.shape
+    OC, _, KH, KW = w.shape
+    xpad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    OH, OW = xpad.shape[2] - KH + 1, xpad.shape[3] - KW + 1
+    windows = xp.lib.stride_tricks.sliding_window_view(xpad, (KH, KW), axis=(2, 3))
+    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * KH * KW, N * OH * OW)  # a copy
+    y = w.reshape(OC, -1) @ cols  # (OC, N*OH*OW)
+    y = xp.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3))  # (N, OC, OH, OW)
+    y += b.reshape(1, OC, 1, 1)
+    return y, (x.shape, w, cols, pad)
+
+
+def np_conv2d_backward(xp, dy, cache, need_dx: bool = True):
+    """dW = dy2 @ cols^T, db = sum dy, dx = col2im(W^T @ dy2) with dy2 = dy as (OC, N*OH*OW)."""
+    (N, C, H, W), w, cols, pad = cache
+    OC, _, KH, KW = w.shape
+    OH, OW = dy.shape[2], dy.shape[3]
+    dy2 = dy.transpose(1, 0, 2, 3).reshape(OC, -1)  # (OC, N*OH*OW), a copy
+    dw = (dy2 @ cols.T).reshape(w.shape)
+    db = dy.sum(axis=(0, 2, 3))
+    if not need_dx:
+        return None, dw, db
+    dcols = (w.reshape(OC, -1).T @ dy2).reshape(C, KH, KW, N, OH, OW)
+    dxpad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dy.dtype)
+    for kh in range(KH):  # col2im: every window position adds its share back
+        for kw in range(KW):
+            dxpad[:, :, kh:kh + OH, kw:kw + OW] += dcols[:, kh, kw].transpose(1, 0, 2, 3)
+    return dxpad[:, :, pad:pad + H, pad:pad + W], dw, db
+
+
+def np_maxpool2_forward(xp, x):
+    """2x2 stride 2 max pooling; the argmax keeps torch's tie rule (first in the window)."""
+    N, C, H, W = x.shape
+    windows = x.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(N, C, H // 2, W // 2, 4)
+    index = windows.argmax(axis=-1)[..., None]  # (N, C, OH, OW, 1)
+    y = xp.take_along_axis(windows, index, axis=-1)[..., 0]
+    return y, (x.shape, index)
+
+
+def np_maxpool2_backward(xp, dy, cache):
+    (N, C, H, W), index = cache
+    dwin = xp.zeros((N, C, H // 2, W // 2, 4), dtype=dy.dtype)
+    xp.put_along_axis(dwin, index, dy[..., None], axis=-1)
+    return dwin.reshape(N, C, H // 2, W // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H, W)
+
+
+def np_cross_entropy(xp, z, target):
+    """mean_n (logsumexp(z_n) - z_n[t_n]) and its gradient (softmax(z) - onehot(t)) / N."""
+    N = z.shape[0]
+    e = xp.exp(z - z.max(axis=1, keepdims=True))
+    s = e.sum(axis=1, keepdims=True)
+    rows = xp.arange(N)
+    loss = float((xp.log(s[:, 0]) - xp.log(e[rows, target])).mean())
+    dz = e / s
+    dz[rows, target] -= 1
+    dz /= N
+    return loss, dz
+
+
+class NpAdam:
+    """Adam on raw arrays, in place, one scratch buffer per parameter (torch's defaults)."""
+
+    def __init__(self, xp, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.xp, self.params, self.lr, self.betas, self.eps = xp, params, lr, betas, eps
+        self.m = [xp.zeros_like(p) for p in params]
+        self.v = [xp.zeros_like(p) for p in params]
+        self.buf = [xp.empty_like(p) for p in params]
+        self.t = 0
+
+    def step(self, grads):
+        xp, (b1, b2) = self.xp, self.betas
+        self.t += 1
+        step_size = self.lr / (1 - b1**self.t)
+        inv_sqrt_bc2 = 1 / math.sqrt(1 - b2**self.t)
+        for p, g, m, v, buf in zip(self.params, grads, self.m, self.v, self.buf):
+            xp.multiply(g, 1 - b1, out=buf)
+            m *= b1
+            m += buf
+            xp.multiply(g, g, out=buf)
+            buf *= 1 - b2
+            v *= b2
+            v += buf
+            xp.sqrt(v, out=buf)
+            buf *= inv_sqrt_bc2
+            buf += self.eps
+            xp.divide(m, buf, out=buf)
+            buf *= step_size
+            p -= buf
+
+
+def _np_param(xp, rng, *shape):
+    bound = 1 / math.sqrt(int(np.prod(shape[1:])) or 1)
+    return xp.asarray(rng.uniform(-bound, bound, shape).astype(np.float32))
+
+
+class KernelLayers:
+    """conv2d and 2x2 max pooling through the library's own kernels (``tinygrad_edu.kernels``:
+    pure array functions, no Tensor, no autograd), forward and backward by hand. A LeNet floor
+    built on them isolates what the framework adds on top of the same kernels."""
+
+    def __init__(self, xp, kernel: str):
+        import importlib
+
+        self.xp = xp
+        package = {"numba": "cpu", "cuda": "cuda", "reference": "reference"}[kernel]
+        self.conv = importlib.import_module(f"tinygrad_edu.kernels.{package}.conv")
+        self.pool = importlib.import_module(f"tinygrad_edu.kernels.{package}.pool")
+
+    def conv2d_forward(self, x, w, b, pad: int):
+        N, C, H, W = x.shape
+        OC, _, KH, KW = w.shape
+        args = ((1, 1), (pad, pad), (1, 1))  # stride, padding, dilation
+        cols = self.conv.im2col_gemm(x, KH, KW, *args)  # (C*KH*KW, N*OH*OW)
+        OH, OW = H + 2 * pad - KH + 1, W + 2 * pad - KW + 1
+        y = (w.reshape(OC, -1) @ cols).reshape(OC, N, OH, OW)
+        y = self.xp.ascontiguousarray(y.swapaxes(0, 1))  # (N, OC, OH, OW)
+        y += b.reshape(1, OC, 1, 1)
+        return y, (x.shape, w, cols, args)
+
+    def conv2d_backward(self, dy, cache, need_dx: bool = True):
+        x_shape, w, cols, args = cache
+        OC, _, KH, KW = w.shape
+        dy2 = dy.swapaxes(0, 1).reshape(OC, -1)  # (OC, N*OH*OW), a copy
+        dw = (dy2 @ cols.T).reshape(w.shape)
+        db = dy.sum(axis=(0, 2, 3))
+        if not need_dx:
+            return None, dw, db
+        dx = self.conv.col2im_gemm(w.reshape(OC, -1).T @ dy2, x_shape, KH, KW, *args)
+        return dx, dw, db
+
+    def maxpool2_forward(self, x):
+        y, argmax = self.pool.max_pool2d_forward(x, 2, 2, 0, 1, False)
+        return y, (argmax, x.shape)
+
+    def maxpool2_backward(self, dy, cache):
+        argmax, x_shape = cache
+        return self.pool.max_pool2d_backward(dy, argmax, x_shape)
+
+
+class NumpyLayers:
+    """The same layer functions in plain NumPy (sliding windows, argmax over each window)."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def conv2d_forward(self, x, w, b, pad: int):
+        return np_conv2d_forward(self.xp, x, w, b, pad)
+
+    def conv2d_backward(self, dy, cache, need_dx: bool = True):
+        return np_conv2d_backward(self.xp, dy, cache, need_dx)
+
+    def maxpool2_forward(self, x):
+        return np_maxpool2_forward(self.xp, x)
+
+    def maxpool2_backward(self, dy, cache):
+        return np_maxpool2_backward(self.xp, dy, cache)
+
+
+class NpLeNet5:
+    """LeNet-5 (the layers of tinygrad_edu.models.LeNet5) with a hand-written backward; conv
+    and pooling from ``layers`` (``KernelLayers`` or ``NumpyLayers``)."""
+
+    def __init__(self, xp, layers, seed=0):
+        rng = np.random.default_rng(seed)
+        self.xp, self.layers = xp, layers
+        shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,), (84, 120),
+                  (84,), (10, 84), (10,)]
+        self.params = [_np_param(xp, rng, *s) for s in shapes]
+        self.opt = NpAdam(xp, self.params)
+
+    def step(self, x, target):
+        xp, layers = self.xp, self.layers
+        w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = self.params
+        c1, k1 = layers.conv2d_forward(x, w1, b1, pad=2)  # (N, 6, 28, 28)
+        r1 = xp.maximum(c1, 0)
+        p1, q1 = layers.maxpool2_forward(r1)  # (N, 6, 14, 14)
+        c2, k2 = layers.conv2d_forward(p1, w2, b2, pad=0)  # (N, 16, 10, 10)
+        r2 = xp.maximum(c2, 0)
+        p2, q2 = layers.maxpool2_forward(r2)  # (N, 16, 5, 5)
+        f = p2.reshape(len(x), -1)  # (N, 400)
+        h3 = xp.maximum(f @ w3.T + b3, 0)
+        h4 = xp.maximum(h3 @ w4.T + b4, 0)
+        z = h4 @ w5.T + b5
+        loss, dz = np_cross_entropy(xp, z, target)
+        dw5, db5, dh4 = dz.T @ h4, dz.sum(0), dz @ w5
+        dh4 *= h4 > 0
+        dw4, db4, dh3 = dh4.T @ h3, dh4.sum(0), dh4 @ w4
+        dh3 *= h3 > 0
+        dw3, db3, df = dh3.T @ f, dh3.sum(0), dh3 @ w3
+        dr2 = layers.maxpool2_backward(df.reshape(p2.shape), q2)
+        dr2 *= c2 > 0
+        dp1, dw2, db2 = layers.conv2d_backward(dr2, k2)
+        dr1 = layers.maxpool2_backward(dp1, q1)
+        dr1 *= c1 > 0
+        _, dw1, db1 = layers.conv2d_backward(dr1, k1, need_dx=False)
+        self.opt.step([dw1, db1, dw2, db2, dw3, db3, dw4, db4, dw5, db5])
+        return loss
+
+
+class NpMLP:
+    """784-128-10 with ReLU, cross entropy and Adam, by hand."""
+
+    def __init__(self, xp, seed=0):
+        rng = np.random.default_rng(seed)
+        self.xp = xp
+        self.params = [_np_param(xp, rng, 128, 784), _np_param(xp, rng, 128),
+                       _np_param(xp, rng, 10, 128), _np_param(xp, rng, 10)]
+        self.opt = NpAdam(xp, self.params)
+
+    def step(self, x, target):
+        w1, b1, w2, b2 = self.params
+        h = self.xp.maximum(x @ w1.T + b1, 0)
+        z = h @ w2.T + b2
+        loss, dz = np_cross_entropy(self.xp, z, target)
+        dw2, db2, dh = dz.T @ h, dz.sum(0), dz @ w2
+        dh *= h > 0
+        dw1, db1 = dh.T @ x, dh.sum(0)
+        self.opt.step([dw1, db1, dw2, db2])
+        return loss
+
+
+def np_attention_fwd_bwd(xp, q, k, v, dout):
+    """S = Q K^T / sqrt(hs), P = softmax(S), O = P V; then dQ, dK, dV for the upstream dO."""
+    scale = 1 / math.sqrt(q.shape[-1])
+    s = (q @ k.swapaxes(-1, -2)) * scale  # (B, nh, T, T)
+    s -= s.max(axis=-1, keepdims=True)
+    p = xp.exp(s, out=s)
+    p /= p.sum(axis=-1, keepdims=True)
+    out = p @ v  # (B, nh, T, hs)
+    dv = p.swapaxes(-1, -2) @ dout
+    dp = dout @ v.swapaxes(-1, -2)  # (B, nh, T, T)
+    dp -= (dout * out).sum(axis=-1, keepdims=True)  # rowsum(dP * P) = rowsum(dO * O)
+    ds = xp.multiply(p, dp, out=dp)
+    dq = (ds @ k) * scale
+    dk = (ds.swapaxes(-1, -2) @ q) * scale
+    return out, dq, dk, dv
+
+
+class NpLSTM:
+    """One LSTM layer (torch's gate order i, f, g, o) with backpropagation through time."""
+
+    def __init__(self, xp, input_size, hidden, seed=0):
+        rng = np.random.default_rng(seed)
+        bound = 1 / math.sqrt(hidden)
+        self.xp = xp
+        self.w_ih, self.w_hh = (xp.asarray(rng.uniform(-bound, bound, s).astype(np.float32))
+                                for s in ((4 * hidden, input_size), (4 * hidden, hidden)))
+        self.b = xp.asarray(rng.uniform(-bound, bound, 4 * hidden).astype(np.float32))
+        self.sigmoid = _expit(xp)
+
+    def fwd_bwd(self, x, dout):
+        """x (T, B, I) -> output (T, B, H); dout is its upstream gradient. Returns the output
+        and dW_ih, dW_hh, db (x needs no gradient here)."""
+        xp, sigmoid = self.xp, self.sigmoid
+        T, B, _ = x.shape
+        H = self.w_hh.shape[1]
+        xw = x @ self.w_ih.T + self.b  # (T, B, 4H): the input part of every step at once
+        acts = xp.empty((T, B, 4 * H), dtype=x.dtype)  # sigmoid(i, f), tanh(g), sigmoid(o)
+        cs = xp.empty((T + 1, B, H), dtype=x.dtype)  # c_0 .. c_T
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # h_0 .. h_T
+        tanh_cs = xp.empty((T, B, H), dtype=x.dtype)
+        cs[0] = 0
+        hs[0] = 0
+        for t in range(T):
+            gates = xw[t] + hs[t] @ self.w_hh.T  # (B, 4H)
+            a = acts[t]
+            sigmoid(gates[:, :2 * H], out=a[:, :2 * H])
+            xp.tanh(gates[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+            sigmoid(gates[:, 3 * H:], out=a[:, 3 * H:])
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            cs[t + 1] = f * cs[t] + i * g
+            xp.tanh(cs[t + 1], out=tanh_cs[t])
+            hs[t + 1] = o * tanh_cs[t]
+        dgates = xp.empty_like(acts)  # (T, B, 4H)
+        dh_next = xp.zeros((B, H), dtype=x.dtype)
+        dc_next = xp.zeros((B, H), dtype=x.dtype)
+        for t in reversed(range(T)):
+            a = acts[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            dh = dout[t] + dh_next
+            dc = dc_next + dh * o * (1 - tanh_cs[t] * tanh_cs[t])
+            d = dgates[t]
+            d[:, :H] = dc * g * i * (1 - i)
+            d[:, H:2 * H] = dc * cs[t] * f * (1 - f)
+            d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+            d[:, 3 * H:] = dh * tanh_cs[t] * o * (1 - o)
+            dc_next = dc * f
+            dh_next = d @ self.w_hh  # (B, H)
+        flat = dgates.reshape(T * B, 4 * H)
+        dw_hh = flat.T @ hs[:-1].reshape(T * B, H)  # one GEMM over all steps
+        dw_ih = flat.T @ x.reshape(T * B, -1)
+        db = flat.sum(axis=0)
+        return hs[1:], dw_ih, dw_hh, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Torch twins of the tinygrad_edu models (same layers, the same initial weights)
+# ----------------------------------------------------------------------------------------------
+
+
+def torch_lenet5(torch):
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+
+
+def torch_mlp(torch):
+    nn = torch.nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def copy_weights(torch, tg_model, torch_model) -> None:
+    """Give the torch model the tinygrad_edu model's weights (parameters in the same order)."""
+    from tinygrad_edu.backend import to_numpy
+
+    with torch.no_grad():
+        for ours, theirs in zip(tg_model.parameters(), torch_model.parameters(), strict=True):
+            theirs.copy_(torch.from_numpy(to_numpy(ours.data)))
+
+
+def _torch_tensor(run: Run, array, requires_grad: bool = False):
+    from tinygrad_edu.backend import to_numpy
+
+    t = run.torch.from_numpy(np.ascontiguousarray(to_numpy(array)))
+    if run.device == "cuda":
+        t = t.cuda()
+    return t.requires_grad_(requires_grad)
+
+
+def _tg_tensor(run: Run, array, requires_grad: bool = False):
+    import tinygrad_edu as tg
+
+    return tg.tensor(array, device=run.device, requires_grad=requires_grad)
+
+
+def _classes(run: Run, n: int, seed: int = 1):
+    return run.xp.asarray(np.random.default_rng(seed).integers(0, 10, n))
+
+
+# ----------------------------------------------------------------------------------------------
+# Workloads: each returns its rows (tinygrad_edu per kernel setting, torch, numpy floor)
+# ----------------------------------------------------------------------------------------------
+
+
+def bench_gemm(run: Run) -> list[Timing]:
+    return [t for n in run.shapes.gemm for t in _gemm_rows(run, n)]
+
+
+def _gemm_rows(run: Run, n: int) -> list[Timing]:
+    a, b = _rng_arrays(run.xp, 0, (n, n), (n, n))
+    ta, tb = _tg_tensor(run, a), _tg_tensor(run, b)
+    blocks = [(FLOOR, lambda: a @ b), ("tinygrad_edu", lambda: ta @ tb)]
+    if run.torch is not None:
+        pa, pb = _torch_tensor(run, a), _torch_tensor(run, b)
+        blocks.append((PEER, lambda: pa @ pb))
+    rows = []
+    for impl, fn in blocks:
+        t = measure(run, "gemm float32", impl, f"{n}x{n} @ {n}x{n}", fn)
+        t.extra["gflops"] = round(2 * n**3 / (t.median_ms * 1e-3) / 1e9, 1)
+        rows.append(t)
+    return rows
+
+
+def bench_conv2d(run: Run) -> list[Timing]:
+    return [t for N, C, H, W, OC in run.shapes.conv for t in _conv2d_rows(run, N, C, H, W, OC)]
+
+
+def _conv2d_rows(run: Run, N: int, C: int, H: int, W: int, OC: int) -> list[Timing]:
+    import tinygrad_edu as tg
+    from tinygrad_edu import functional as F
+
+    rows = []
+    name = "conv2d fwd+bwd"
+    shape = f"{N}x{C}x{H}x{W}->{OC} 3x3 p1"
+    x, w, b, dy = _rng_arrays(run.xp, 0, (N, C, H, W), (OC, C, 3, 3), (OC,), (N, OC, H, W))
+    X, Wt, Bt = (_tg_tensor(run, a, True) for a in (x, w, b))
+    DY = _tg_tensor(run, dy)
+
+    def tg_step():
+        F.conv2d(X, Wt, Bt, padding=1).backward(DY)
+        X.grad = Wt.grad = Bt.grad = None
+
+    for label, kernel in tg_impls(run, kernel_backed=True):
+        with tg.use_kernel(kernel):
+            rows.append(measure(run, name, label, shape, tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        PX, PW, PB = (_torch_tensor(run, a, True) for a in (x, w, b))
+        PDY = _torch_tensor(run, dy)
+
+        def torch_step():
+            torch.nn.functional.conv2d(PX, PW, PB, padding=1).backward(PDY)
+            PX.grad = PW.grad = PB.grad = None
+
+        rows.append(measure(run, name, PEER, shape, torch_step))
+
+    def floor_step():
+        _, cache = np_conv2d_forward(run.xp, x, w, b, pad=1)
+        np_conv2d_backward(run.xp, dy, cache)
+
+    rows.append(measure(run, name, FLOOR, shape, floor_step))
+    return rows
+
+
+def bench_maxpool(run: Run) -> list[Timing]:
+    import tinygrad_edu as tg
+    from tinygrad_edu import functional as F
+
+    rows = []
+    name = "max_pool2d 2x2 fwd+bwd"
+    N, C, H, W = run.shapes.pool
+    shape = f"{N}x{C}x{H}x{W}"
+    x, dy = _rng_arrays(run.xp, 0, (N, C, H, W), (N, C, H // 2, W // 2))
+    X, DY = _tg_tensor(run, x, True), _tg_tensor(run, dy)
+
+    def tg_step():
+        F.max_pool2d(X, 2).backward(DY)
+        X.grad = None
+
+    for label, kernel in tg_impls(run, kernel_backed=True):
+        with tg.use_kernel(kernel):
+            rows.append(measure(run, name, label, shape, tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        PX, PDY = _torch_tensor(run, x, True), _torch_tensor(run, dy)
+
+        def torch_step():
+            torch.nn.functional.max_pool2d(PX, 2).backward(PDY)
+            PX.grad = None
+
+        rows.append(measure(run, name, PEER, shape, torch_step))
+
+    def floor_step():
+        _, cache = np_maxpool2_forward(run.xp, x)
+        np_maxpool2_backward(run.xp, dy, cache)
+
+    rows.append(measure(run, name, FLOOR, shape, floor_step))
+    return rows
+
+
+def _train_step_rows(run: Run, name: str, shape: str, make_tg, make_torch, np_model, x, target,
+                     kernel_backed: bool) -> list[Timing]:
+    """One optimizer step (zero_grad, forward, cross entropy, backward, Adam) of each impl."""
+    import tinygrad_edu as tg
+    from tinygrad_edu.nn.functional import cross_entropy
+
+    rows = []
+    X, Y = _tg_tensor(run, x), _tg_tensor(run, target)
+    for label, kernel in tg_impls(run, kernel_backed):
+        model = make_tg()
+        opt = tg.optim.Adam(model.parameters(), lr=1e-3)
+
+        def tg_step(model=model, opt=opt):
+            opt.zero_grad()
+            cross_entropy(model(X), Y).backward()
+            opt.step()
+
+        with tg.use_kernel(kernel):
+            rows.append(measure(run, name, label, shape, tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        model = make_torch(torch)
+        copy_weights(torch, make_tg(), model)
+        if run.device == "cuda":
+            model = model.cuda()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        PX, PY = _torch_tensor(run, x), _torch_tensor(run, target)
+
+        def torch_step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(PX), PY).backward()
+            opt.step()
+
+        rows.append(measure(run, name, PEER, shape, torch_step))
+    rows.append(measure(run, name, FLOOR, shape, lambda: np_model.step(x, target)))
+    return rows
+
+
+def bench_lenet(run: Run) -> list[Timing]:
+    from tinygrad_edu.models.cnn import LeNet5
+
+    N = run.shapes.batch
+    (x,) = _rng_arrays(run.xp, 0, (N, 1, 28, 28))
+    floor = NpLeNet5(run.xp, KernelLayers(run.xp, run.kernels[-1]))  # numba, or cuda
+    return _train_step_rows(run, "LeNet-5 train step (Adam)", f"batch {N} 1x28x28", LeNet5,
+                            torch_lenet5, floor, x, _classes(run, N), kernel_backed=True)
+
+
+def bench_mlp(run: Run) -> list[Timing]:
+    from tinygrad_edu.models.mlp import MLP
+
+    N = run.shapes.batch
+    (x,) = _rng_arrays(run.xp, 0, (N, 784))
+    return _train_step_rows(run, "MLP 784-128-10 step (Adam)", f"batch {N}", MLP, torch_mlp,
+                            NpMLP(run.xp), x, _classes(run, N), kernel_backed=False)
+
+
+def bench_attention(run: Run) -> list[Timing]:
+    return [t for B, nh, T, hs in run.shapes.attention
+            for t in _attention_rows(run, B, nh, T, hs)]
+
+
+def _attention_rows(run: Run, B: int, nh: int, T: int, hs: int) -> list[Timing]:
+    import tinygrad_edu as tg
+    from tinygrad_edu import functional as F
+
+    rows = []
+    name = "attention fwd+bwd"
+    shape = f"B{B} nh{nh} T{T} hs{hs}"
+    q, k, v, dout = _rng_arrays(run.xp, 0, *[(B, nh, T, hs)] * 4)
+    Q, K, V = (_tg_tensor(run, a, True) for a in (q, k, v))
+    DOUT = _tg_tensor(run, dout)
+
+    def tg_step():
+        F.scaled_dot_product_attention(Q, K, V).backward(DOUT)
+        Q.grad = K.grad = V.grad = None
+
+    for label, kernel in tg_impls(run, kernel_backed=True):
+        with tg.use_kernel(kernel):
+            rows.append(measure(run, name, label, shape, tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        PQ, PK, PV = (_torch_tensor(run, a, True) for a in (q, k, v))
+        PDOUT = _torch_tensor(run, dout)
+
+        def torch_step():
+            torch.nn.functional.scaled_dot_product_attention(PQ, PK, PV).backward(PDOUT)
+            PQ.grad = PK.grad = PV.grad = None
+
+        rows.append(measure(run, name, PEER, shape, torch_step))
+    rows.append(measure(run, name, FLOOR, shape,
+                        lambda: np_attention_fwd_bwd(run.xp, q, k, v, dout)))
+    return rows
+
+
+def bench_lstm(run: Run) -> list[Timing]:
+    import tinygrad_edu as tg
+
+    name = "LSTM fwd+bwd"
+    I, H, T, B = run.shapes.lstm
+    shape = f"I{I} H{H} T{T} B{B}"
+    x, dout = _rng_arrays(run.xp, 0, (T, B, I), (T, B, H))
+    rows = []
+    lstm = tg.nn.LSTM(I, H)
+    if run.device == "cuda":
+        lstm = lstm.to("cuda")
+    X, DOUT = _tg_tensor(run, x), _tg_tensor(run, dout)
+
+    def tg_step():
+        out, _ = lstm(X)
+        out.backward(DOUT)
+        lstm.zero_grad()
+
+    rows.append(measure(run, name, "tinygrad_edu", shape, tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        peer = torch.nn.LSTM(I, H)
+        if run.device == "cuda":
+            peer = peer.cuda()
+        PX, PDOUT = _torch_tensor(run, x), _torch_tensor(run, dout)
+
+        def torch_step():
+            out, _ = peer(PX)
+            out.backward(PDOUT)
+            peer.zero_grad()
+
+        rows.append(measure(run, name, PEER, shape, torch_step))
+    floor = NpLSTM(run.xp, I, H)
+    rows.append(measure(run, name, FLOOR, shape, lambda: floor.fwd_bwd(x, dout)))
+    return rows
+
+
+def bench_tiny_ops(run: Run) -> list[Timing]:
+    """Per-op overhead on (4, 4) tensors, with bench_autograd's chain of CHAIN mul/add ops."""
+    from bench_autograd import CHAIN, chain_forward
+
+    import tinygrad_edu as tg
+
+    rows = []
+    shape = "(4, 4) float32"
+    x, w = _rng_arrays(np, 0, (4, 4), (4, 4))
+
+    def per_op(t: Timing) -> Timing:
+        """bench_autograd's convention: the time columns hold microseconds per op."""
+        t.median_ms, t.min_ms = t.median_ms * 1e3 / CHAIN, t.min_ms * 1e3 / CHAIN
+        if "cpu_ms" in t.extra:
+            t.extra["cpu_ms"] = round(t.extra["cpu_ms"] * 1e3 / CHAIN, 4)
+        t.extra["unit"] = "us/op"
+        return t
+
+    libs = [("tinygrad_edu", lambda a, g: tg.tensor(a, requires_grad=g))]
+    if run.torch is not None:
+        libs.append((PEER, lambda a, g: run.torch.tensor(a, requires_grad=g)))
+    cpu_run = Run(run.shapes, "cpu", run.kernels, run.warmup, run.repeats, run.min_seconds,
+                  run.threads, np, run.torch)  # tiny ops are about the CPU side either way
+    for impl, make in libs:
+        X, Wt = make(x, False), make(w, True)
+
+        def forward_backward(X=X, Wt=Wt):
+            chain_forward(X, Wt).sum().backward()
+            Wt.grad = None
+
+        rows.append(per_op(measure(cpu_run, "tiny op fwd (graph recorded)", impl, shape,
+                                   lambda X=X, Wt=Wt: chain_forward(X, Wt))))
+        rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", impl, shape, forward_backward)))
+
+    def floor_forward_backward():
+        hs = [x]  # h before every mul
+        h = x
+        for _ in range(CHAIN // 2):
+            h = h * w
+            h = h + w
+            hs.append(h)
+        g = np.ones_like(h)  # d sum / d h
+        dw = np.zeros_like(w)
+        for h_before in reversed(hs[:-1]):
+            dw += g  # h = h * w + w: the add's w ...
+            dw += g * h_before  # ... and the mul's w
+            g = g * w
+        return dw
+
+    rows.append(per_op(measure(cpu_run, "tiny op fwd (graph recorded)", FLOOR, shape,
+                               lambda: chain_forward(x, w))))
+    rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", FLOOR, shape, floor_forward_backward)))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Peak memory of one LeNet-5 train step
+# ----------------------------------------------------------------------------------------------
+
+
+def _traced_peak_bytes(step) -> int:
+    """Most bytes allocated by ``step`` and alive at once (tracemalloc sees NumPy's arrays).
+
+    Only allocations made inside ``step`` count: the model, the optimizer state and the batch,
+    made before, are the steady state every implementation shares."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+
+
+def _torch_peak_bytes(torch, step) -> int | None:
+    """The same for torch, whose allocator tracemalloc cannot see: replay the allocations and
+    frees of its memory profiler (CPU tensors created in ``step`` and alive at once)."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler._memory_profiler import Action
+
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True,
+                     record_shapes=True, with_stack=True) as prof:
+            step()
+        live, created, peak = 0, set(), 0
+        for _, action, (key, _), size in prof._memory_profile().timeline:
+            if key.device.type != "cpu":
+                continue
+            if action == Action.CREATE:
+                created.add(key)
+                live += size
+            elif action == Action.DESTROY and key in created:
+                live -= size
+            peak = max(peak, live)
+        return peak
+    except Exception as error:  # a private API: report, don't fail the run
+        print(f"  (torch peak memory unavailable: {error!r})")
+        return None
+
+
+def bench_memory(run: Run) -> list[Timing]:
+    import tinygrad_edu as tg
+    from tinygrad_edu.models.cnn import LeNet5
+    from tinygrad_edu.nn.functional import cross_entropy
+
+    if run.device != "cpu":
+        print("  (peak memory is measured on the CPU only)")
+        return []
+    N = run.shapes.batch
+    name = "peak memory LeNet-5 step"
+    shape = f"batch {N} 1x28x28"
+    (x,) = _rng_arrays(np, 0, (N, 1, 28, 28))
+    target = np.random.default_rng(1).integers(0, 10, N)
+    rows = []
+
+    def row(impl: str, peak: int | None):
+        if peak is not None:
+            mib = peak / 2**20
+            rows.append(Timing(name, impl, shape, mib, mib, 1, {"unit": "MiB"}))
+
+    X, Y = tg.tensor(x), tg.tensor(target)
+    for label, kernel in tg_impls(run, kernel_backed=True):
+        model = LeNet5()
+        opt = tg.optim.Adam(model.parameters())
+
+        def tg_step(model=model, opt=opt):
+            cross_entropy(model(X), Y).backward()
+            opt.step()
+
+        with tg.use_kernel(kernel):
+            for _ in range(2):  # optimizer state and kernels exist before the measured step
+                tg_step()
+                opt.zero_grad()
+            row(label, _traced_peak_bytes(tg_step))
+    if run.torch is not None:
+        torch = run.torch
+        model = torch_lenet5(torch)
+        opt = torch.optim.Adam(model.parameters())
+        PX, PY = torch.from_numpy(x), torch.from_numpy(target)
+
+        def torch_step():
+            torch.nn.functional.cross_entropy(model(PX), PY).backward()
+            opt.step()
+
+        for _ in range(2):
+            torch_step()
+            opt.zero_grad()
+        row(PEER, _torch_peak_bytes(torch, torch_step))
+    floor = NpLeNet5(np, KernelLayers(np, run.kernels[-1]))
+    floor.step(x, target)
+    row(FLOOR, _traced_peak_bytes(lambda: floor.step(x, target)))
+    return rows
+
+
+BENCHES = {
+    "gemm": bench_gemm,
+    "conv2d": bench_conv2d,
+    "maxpool": bench_maxpool,
+    "lenet": bench_lenet,
+    "mlp": bench_mlp,
+    "attention": bench_attention,
+    "lstm": bench_lstm,
+    "autograd": bench_tiny_ops,
+    "memory": bench_memory,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Ratios, goals, table, plot
+# ----------------------------------------------------------------------------------------------
+
+
+def add_ratios(rows: list[Timing]) -> None:
+    """extra["vs_torch"] / extra["vs_floor"]: median over the peer's median, same workload and
+    shape (and the same for cpu ms: extra["cpu_vs_torch"], extra["cpu_vs_floor"])."""
+    for key, impl in (("torch", PEER), ("floor", FLOOR)):
+        base = {(r.name, r.shape): r for r in rows if r.impl == impl}
+        for r in rows:
+            b = base.get((r.name, r.shape))
+            if b is None or b is r or b.median_ms <= 0:
+                continue
+            r.extra[f"vs_{key}"] = round(r.median_ms / b.median_ms, 3)
+            if "cpu_ms" in r.extra and b.extra.get("cpu_ms"):
+                r.extra[f"cpu_vs_{key}"] = round(r.extra["cpu_ms"] / b.extra["cpu_ms"], 3)
+
+
+# (workload, the goal's peer, the largest ratio that meets it) from the performance issue
+GOALS = (
+    ("MLP 784-128-10 step (Adam)", "torch", 1.0),
+    ("LeNet-5 train step (Adam)", "torch", 1.5),
+    ("LSTM fwd+bwd", "torch", 1.5),
+    ("tiny op fwd+bwd", "torch", 1.0),
+    ("peak memory LeNet-5 step", "torch", 1.5),
+    ("MLP 784-128-10 step (Adam)", "floor", 1.1),
+    ("LeNet-5 train step (Adam)", "floor", 1.1),
+    ("LSTM fwd+bwd", "floor", 1.1),
+)
+
+
+def check_goals(rows: list[Timing]) -> list[dict]:
+    """One entry per goal and tinygrad_edu row: the ratio (median, and cpu time) and whether
+    it meets the goal. The "reference" kernels are the readable test oracle, not a speed
+    target: goals are checked with the fast kernels (numba, cuda)."""
+    results = []
+    for name, peer, limit in GOALS:
+        for r in rows:
+            if r.name != name or not r.impl.startswith("tinygrad_edu") or "[reference]" in r.impl:
+                continue
+            ratio = r.extra.get(f"vs_{peer}")
+            if ratio is None:
+                continue
+            cpu_ratio = r.extra.get(f"cpu_vs_{peer}")
+            results.append({"workload": name, "impl": r.impl, "vs": peer, "goal": limit,
+                            "ratio": ratio, "cpu_ratio": cpu_ratio, "met": ratio <= limit})
+    return results
+
+
+def _fmt_ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def print_table(rows: list[Timing]) -> None:
+    header = (f"{'workload':<28} {'impl':<24} {'shape':<24} {'median':>9} {'min':>9} "
+              f"{'cpu':>9} {'vs torch':>8} {'vs floor':>8}  extra")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        extra = dict(r.extra)
+        cpu = extra.pop("cpu_ms", None)
+        ratios = [extra.pop(k, None) for k in ("vs_torch", "vs_floor")]
+        for k in ("cpu_vs_torch", "cpu_vs_floor"):
+            extra.pop(k, None)
+        unit = extra.pop("unit", "ms")
+        rest = " ".join(f"{k}={v}" for k, v in extra.items())
+        if unit != "ms":
+            rest = f"[{unit}] {rest}"
+        cpu_text = "-" if cpu is None else f"{cpu:.4g}"
+        print(f"{r.name:<28} {r.impl:<24} {r.shape:<24} {r.median_ms:>9.4g} {r.min_ms:>9.4g} "
+              f"{cpu_text:>9} {_fmt_ratio(ratios[0]):>8} {_fmt_ratio(ratios[1]):>8}  {rest}")
+
+
+def print_goals(goals: list[dict]) -> None:
+    if not goals:
+        return
+    print("\ngoals from the performance issue (median ratio; cpu-time ratio in brackets):")
+    for g in goals:
+        cpu = "" if g["cpu_ratio"] is None else f" [{g['cpu_ratio']:.2f}x]"
+        status = "met" if g["met"] else "NOT met"
+        print(f"  {g['workload']:<28} {g['impl']:<24} <= {g['goal']:.1f}x {g['vs']:<5}: "
+              f"{g['ratio']:.2f}x{cpu}  {status}")
+
+
+def plot_ratios(rows: list[Timing], path: str) -> None:
+    """Bar chart: every non-peer row's ratio to torch and to the floor (log scale, 1 = equal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("vs_torch", "time / torch's"), ("vs_floor", "time / NumPy floor's")]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 9), squeeze=False)
+    for ax, (key, label) in zip(axes[:, 0], panels, strict=True):
+        picked = [r for r in rows if key in r.extra]
+        names = [f"{r.name}\n{r.shape}\n{r.impl}" for r in picked]
+        values = [r.extra[key] for r in picked]
+        colors = ["tab:blue" if r.impl.startswith("tinygrad_edu") else "tab:gray" for r in picked]
+        ax.bar(range(len(values)), values, color=colors)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels(names, rotation=90, fontsize=6)
+    fig.suptitle("tinygrad_edu vs torch and vs a plain-NumPy floor (lower is better)")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------
+
+
+def limit_threads(n: int) -> None:
+    """Pin BLAS (through threadpoolctl when present), Numba and torch to ``n`` threads."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)  # for libraries loaded from now on
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)  # the BLAS NumPy has already loaded
+    except ImportError:
+        print("threadpoolctl not installed: NumPy's BLAS keeps its own thread count")
+    import numba
+
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (< 2 minutes)")
+    parser.add_argument("--tiny", action="store_true", help="tiny shapes: a smoke test")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {WORKLOADS}")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=1, help="threads per library")
+    parser.add_argument("--json", default="bench_results/run.json", help="write results here")
+    parser.add_argument("--plot", default=None, help="write a PNG bar chart of the ratios")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every workload in this process (default: one process each)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's malloc thresholds (default: fixed, see steady_malloc)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.workloads = [w.strip() for w in args.only.split(",") if w.strip()] or list(WORKLOADS)
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"--only: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+class OthersShare(CpuSteal):
+    """``CpuSteal`` that counts this run's worker processes as its own, not as "others"."""
+
+    def __enter__(self):
+        self._children0 = _children_cpu_seconds()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        if self.share is not None:
+            children = _children_cpu_seconds() - self._children0
+            capacity = (time.perf_counter() - self._wall0) * (os.cpu_count() or 1)
+            self.share = max(0.0, self.share - children / capacity)
+        return False
+
+
+def _children_cpu_seconds() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def steady_malloc() -> bool:
+    """Fix glibc's malloc thresholds for this process, so that no implementation pays for the
+    allocation history of another.
+
+    By default glibc returns freed memory at the top of the heap to the OS (trim threshold)
+    and serves large blocks with mmap, and it moves both thresholds as blocks are freed. A
+    training step that frees tens of MiB at its end then touches fresh pages in the next step:
+    thousands of page faults per step (``faults`` in the table), 1-3 us each on a busy virtual
+    machine, and how many depends on what ran earlier in the process. Fixed thresholds (no
+    trimming, mmap only above 32 MiB) make every step start from the same warm heap. Pass
+    ``--default-malloc`` to measure with glibc's defaults instead.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+        return bool(libc.mallopt(m_trim_threshold, 2**30)
+                    and libc.mallopt(m_mmap_threshold, 32 * 2**20))
+    except (OSError, AttributeError):  # not glibc: nothing to fix
+        return False
+
+
+def run_workloads(args) -> tuple[list[Timing], dict]:
+    """Run the chosen workloads in this process; returns the rows and facts about the run."""
+    steady = False if args.default_malloc else steady_malloc()
+    limit_threads(args.threads)
+    import tinygrad_edu as tg
+
+    xp = np
+    kernels: tuple = ("reference", "numba")
+    if args.device == "cuda":
+        if not tg.gpu_available():
+            raise SystemExit("--device cuda: no CUDA GPU found through CuPy")
+        import cupy
+
+        xp, kernels = cupy, ("cuda",)
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+        print("torch is not installed: no peer, no 'vs torch' ratios")
+    if args.tiny:
+        shapes, warmup, repeats, min_seconds = TINY, 1, 2, 0.0
+    elif args.quick:
+        shapes, warmup, repeats, min_seconds = Shapes(), 2, 5, 0.1
+    else:
+        shapes, warmup, repeats, min_seconds = Shapes(), 3, 20, 0.5
+    run = Run(shapes, args.device, kernels, warmup, repeats, min_seconds, args.threads, xp, torch)
+    rows: list[Timing] = []
+    for workload in WORKLOADS:
+        if workload in args.workloads:
+            start = time.perf_counter()
+            rows += BENCHES[workload](run)
+            print(f"  {workload}: {time.perf_counter() - start:.1f} s", flush=True)
+    facts = {"kernels": list(kernels), "numpy": np.__version__,
+             "torch": None if torch is None else torch.__version__, "steady_malloc": steady}
+    return rows, facts
+
+
+def run_in_workers(args, argv) -> tuple[list[Timing], dict]:
+    """Each workload in a fresh process of its own: what one workload leaves behind (the
+    allocator's free lists and thresholds, Numba's threads, torch's caches) can't speed up or
+    slow down the next one, and every workload starts like a user's training script."""
+    import json
+    import subprocess
+    import tempfile
+
+    passed = _drop_options(argv if argv is not None else sys.argv[1:],
+                           ("--only", "--json", "--plot"))
+    rows: list[Timing] = []
+    facts: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workload in args.workloads:
+            out = os.path.join(tmp, f"{workload}.json")
+            command = [sys.executable, os.path.abspath(__file__), *passed, "--worker",
+                       "--only", workload, "--json", out]
+            done = subprocess.run(command)
+            if done.returncode != 0:
+                raise SystemExit(f"workload {workload} failed (exit code {done.returncode})")
+            with open(out) as f:
+                payload = json.load(f)
+            rows += [Timing(**r) for r in payload["results"]]
+            facts = payload["meta"]
+    return rows, facts
+
+
+def _drop_options(argv: list, options: tuple) -> list:
+    """argv without the ``options`` (as ``--opt value`` or ``--opt=value``)."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif not a.startswith(tuple(f"{o}=" for o in options)):
+            kept.append(a)
+    return kept
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:  # one workload for the driver below: raw rows, no table
+        rows, facts = run_workloads(args)
+        write_json(args.json, rows, facts)
+        return 0
+    started = time.perf_counter()
+    with OthersShare() as steal:
+        if args.in_process:
+            rows, facts = run_workloads(args)
+        else:
+            rows, facts = run_in_workers(args, argv)
+    add_ratios(rows)
+    goals = check_goals(rows) if not args.tiny else []  # tiny shapes measure nothing
+    print()
+    print_table(rows)
+    print_goals(goals)
+    if steal.share is not None:
+        print(f"\nother processes took {steal.share:.0%} of the CPU during the run "
+              f"({os.cpu_count()} cores; threads per library: {args.threads})")
+    seconds = time.perf_counter() - started
+    print(f"total {seconds:.0f} s")
+    meta = {
+        "cpu_share_of_other_processes": steal.share,
+        "device": args.device,
+        "threads": args.threads,
+        "kernels": facts.get("kernels"),
+        "mode": "tiny" if args.tiny else "quick" if args.quick else "full",
+        "workloads": args.workloads,
+        "one_process_per_workload": not args.in_process,
+        "steady_malloc": facts.get("steady_malloc"),
+        "numpy": facts.get("numpy"),
+        "torch": facts.get("torch"),
+        "seconds": round(seconds, 1),
+        "goals": goals,
+        "time_unit": "ms per call, except rows whose extra.unit says otherwise (us/op, MiB)",
+    }
+    write_json(args.json, rows, meta)
+    if args.plot:
+        plot_ratios(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

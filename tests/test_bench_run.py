@@ -1,0 +1,104 @@
+"""Smoke test of benchmarks/run.py: a tiny subset end to end (worker processes, table, JSON,
+plot), and the pieces that turn rows into ratios and goals."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN_PY = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def run_module():
+    sys.path.insert(0, str(RUN_PY.parent))
+    spec = importlib.util.spec_from_file_location("bench_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["bench_run"]
+    sys.path.remove(str(RUN_PY.parent))
+
+
+def test_tiny_subset_runs_and_writes_json_and_plot(tmp_path):
+    out, png = tmp_path / "run.json", tmp_path / "ratios.png"
+    done = subprocess.run(
+        [sys.executable, str(RUN_PY), "--tiny", "--only", "mlp,maxpool,autograd",
+         "--json", str(out), "--plot", str(png)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "vs torch" in done.stdout and "other processes took" in done.stdout
+    payload = json.loads(out.read_text())
+    meta, rows = payload["meta"], payload["results"]
+    assert meta["mode"] == "tiny" and meta["workloads"] == ["mlp", "maxpool", "autograd"]
+    assert meta["one_process_per_workload"] and "cpu_share_of_other_processes" in meta
+    found = {(r["name"], r["impl"]) for r in rows}
+    for impl in ("tinygrad_edu", "torch", "numpy floor"):
+        assert ("MLP 784-128-10 step (Adam)", impl) in found
+        assert ("tiny op fwd+bwd", impl) in found
+    for impl in ("tinygrad_edu[reference]", "tinygrad_edu[numba]", "torch", "numpy floor"):
+        assert ("max_pool2d 2x2 fwd+bwd", impl) in found  # one row per kernel setting
+    for r in rows:
+        assert r["median_ms"] > 0 and 0 < r["min_ms"] <= r["median_ms"] and r["repeats"] >= 1
+        assert r["extra"]["cpu_ms"] > 0 and r["extra"]["faults"] >= 0
+        if r["impl"].startswith("tinygrad_edu"):
+            assert r["extra"]["vs_torch"] > 0 and r["extra"]["vs_floor"] > 0
+    assert {r["extra"].get("unit") for r in rows if r["name"].startswith("tiny op")} == {"us/op"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_workload_is_refused(run_module, capsys):
+    with pytest.raises(SystemExit):
+        run_module.parse_args(["--only", "mlp,resnet"])
+    assert "unknown workload(s) ['resnet']" in capsys.readouterr().err
+
+
+def test_ratios_and_goals(run_module):
+    Timing = run_module.Timing
+    rows = [
+        Timing("LSTM fwd+bwd", "tinygrad_edu", "s", 30.0, 28.0, 5, {"cpu_ms": 30.0}),
+        Timing("LSTM fwd+bwd", "torch", "s", 10.0, 9.0, 5, {"cpu_ms": 10.0}),
+        Timing("LSTM fwd+bwd", "numpy floor", "s", 20.0, 19.0, 5, {"cpu_ms": 25.0}),
+        Timing("MLP 784-128-10 step (Adam)", "tinygrad_edu", "s", 1.0, 1.0, 5, {}),
+        Timing("MLP 784-128-10 step (Adam)", "torch", "s", 1.25, 1.0, 5, {}),
+    ]
+    run_module.add_ratios(rows)
+    assert rows[0].extra["vs_torch"] == 3.0 and rows[0].extra["vs_floor"] == 1.5
+    assert rows[0].extra["cpu_vs_floor"] == 1.2
+    assert "vs_torch" not in rows[1].extra  # the peer is not compared with itself
+    goals = {(g["workload"], g["vs"]): g for g in run_module.check_goals(rows)}
+    assert not goals[("LSTM fwd+bwd", "torch")]["met"]
+    assert not goals[("LSTM fwd+bwd", "floor")]["met"]
+    assert goals[("MLP 784-128-10 step (Adam)", "torch")]["met"]  # 0.8x <= 1.0x
+
+
+def test_floors_compute_the_same_gradients_as_the_library(run_module):
+    """The hand-written NumPy floors do the same math: check two of them against autograd."""
+    import numpy as np
+
+    import tinygrad_edu as tg
+    from tinygrad_edu import functional as F
+
+    rng = np.random.default_rng(0)
+    q, k, v, dout = (rng.standard_normal((1, 2, 5, 4)) for _ in range(4))
+    out, dq, dk, dv = run_module.np_attention_fwd_bwd(np, q, k, v, dout)
+    Q, K, V = (tg.tensor(a, requires_grad=True) for a in (q, k, v))
+    y = F.scaled_dot_product_attention(Q, K, V)
+    y.backward(tg.tensor(dout))
+    for ours, theirs in ((out, y), (dq, Q.grad), (dk, K.grad), (dv, V.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+    x, dy = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 4, 6, 6))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    y, cache = run_module.np_conv2d_forward(np, x, w, b, pad=1)
+    dx, dw, db = run_module.np_conv2d_backward(np, dy, cache)
+    X, W, B = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+    Y = F.conv2d(X, W, B, padding=1)
+    Y.backward(tg.tensor(dy))
+    for ours, theirs in ((y, Y), (dx, X.grad), (dw, W.grad), (db, B.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
