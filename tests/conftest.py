@@ -17,6 +17,11 @@ def _real_gpu_present() -> bool:
         return False
 
 
+# One thread per pool: BLAS and Numba pools busy-wait after each call and slow each other down
+# badly on a 2-core machine (must be set before numpy/numba are imported).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REAL_GPU = _real_gpu_present()
 if not REAL_GPU:
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")

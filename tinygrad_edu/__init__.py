@@ -24,7 +24,7 @@ from .autograd import (
     set_grad_enabled,
     use_kernel,
 )
-from .backend import Device, gpu_available
+from .backend import Device, gpu_available, set_num_threads
 from .functional import (
     abs,
     allclose,

@@ -50,6 +50,8 @@ class ModelSpec:
     # num_classes, out_features, in_channels, in_features, image_size, vocab_size
     data_args: tuple[str, ...] = ("num_classes", "in_channels")
     example: str | None = None  # the script that trains it, for models `train` cannot train
+    # the CLI's training defaults for this model (lr, schedule), overridable by flags
+    train_defaults: dict = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -85,7 +87,8 @@ IMAGE_SETS = ("mnist", "fashion-mnist", "digits")
 
 register(ModelSpec("mlp", MLP, "MLP 784-128-10 (ReLU)", IMAGE_SETS,
                    data_args=("in_features", "out_features")))
-register(ModelSpec("lenet", LeNet5, "LeNet-5 (ReLU, max pooling)", IMAGE_SETS))
+register(ModelSpec("lenet", LeNet5, "LeNet-5 (ReLU, max pooling)", IMAGE_SETS,
+                   train_defaults={"lr": 3e-3, "schedule": "warmup-linear"}))
 register(ModelSpec("keras-cnn", KerasCNN, "Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10",
                    IMAGE_SETS))
 register(ModelSpec("cifar-net", CifarNet, "PyTorch tutorial CIFAR-10 net (conv 6/16, fc 120/84)",

@@ -25,6 +25,26 @@ import numpy as np
 from ..backend import KERNEL_CHOICES
 
 
+SCHEDULES = ("none", "warmup-linear", "cosine")
+
+
+def make_schedule(name: str, optimizer, total_steps: int, warmup: int = 100):
+    """A per-step LR scheduler: "warmup-linear" ramps up over ``warmup`` steps then decays
+    linearly to 0 at ``total_steps``; "cosine" anneals to 0; "none" keeps the LR."""
+    from .. import optim
+
+    if name == "none":
+        return None
+    if name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    warmup = min(warmup, max(total_steps // 10, 1))
+
+    def factor(step: int) -> float:
+        return min(1.0, (step + 1) / warmup) * max(0.0, 1.0 - step / total_steps)
+
+    return optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a seed model on a real data set",
                                   description=__doc__.split("\n\n")[1])
@@ -33,7 +53,14 @@ def add_parser(subparsers) -> None:
                        "rt-sentiment | cifar10 (default: the model's first)")
     train.add_argument("--epochs", type=int, default=1)
     train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--lr", type=float, default=None,
+                       help="learning rate (default: the model's, else 1e-3)")
+    train.add_argument("--schedule", choices=SCHEDULES, default=None,
+                       help="per-step LR schedule (default: the model's, else none); "
+                            "warmup-linear: 100 steps of warm-up, then linear decay to 0")
+    train.add_argument("--threads", type=int, default=1,
+                       help="CPU threads for BLAS and the Numba kernels (default 1: on small "
+                            "CPUs the two thread pools spin against each other)")
     train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
     train.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     train.add_argument("--kernel", choices=KERNEL_CHOICES, default="auto")
@@ -144,8 +171,11 @@ def run_train(args) -> int:
         raise SystemExit(
             f"train: model {spec.name!r} trains on {', '.join(spec.datasets)}, not {dataset!r}"
         )
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        raise SystemExit("train: --epochs, --batch-size and --lr must be positive")
+    lr = args.lr if args.lr is not None else spec.train_defaults.get("lr", 1e-3)
+    schedule = args.schedule or spec.train_defaults.get("schedule", "none")
+    if args.epochs < 1 or args.batch_size < 1 or lr <= 0 or args.threads < 1:
+        raise SystemExit("train: --epochs, --batch-size, --lr and --threads must be positive")
+    tg.set_num_threads(args.threads)
     tg.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{spec.name}-{dataset}")
     os.makedirs(out_dir, exist_ok=True)
@@ -168,11 +198,15 @@ def run_train(args) -> int:
           f"kernel {args.kernel}")
 
     optimizers = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD}
-    optimizer = optimizers[args.optimizer](model.parameters(), lr=args.lr)
+    optimizer = optimizers[args.optimizer](model.parameters(), lr=lr)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size,
                               shuffle=True, seed=args.seed)
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=1000)
+    scheduler = make_schedule(schedule, optimizer, args.epochs * len(train_loader))
+    print(f"optimizer {args.optimizer}, lr {lr:g}, schedule {schedule}, batch size "
+          f"{args.batch_size}, {args.threads} thread(s)")
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), device=args.device,
+                      scheduler=scheduler, scheduler_interval="step",
                       clip_grad_norm=args.clip_grad_norm,
                       checkpoint_path=os.path.join(out_dir, "model.ckpt"), monitor="val_acc",
                       progress=not args.no_progress)
@@ -187,6 +221,7 @@ def run_train(args) -> int:
         "test_accuracy": float(accuracy(y_test, predictions)),
         "test_macro_f1": float(f1_score(y_test, predictions, average="macro")),
         "train_seconds": seconds, "device": args.device, "kernel": args.kernel,
+        "lr": lr, "schedule": schedule, "batch_size": args.batch_size, "threads": args.threads,
     }
     history.to_json(os.path.join(out_dir, "history.json"))
     history.plot(os.path.join(out_dir, "history.png"))
