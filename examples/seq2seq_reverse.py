@@ -10,17 +10,10 @@ Target: >= 95%.
 from __future__ import annotations
 
 import argparse
-import time
 
 import tinygrad_edu as tg
 from tinygrad_edu.models import Seq2Seq
-from tinygrad_edu.models.seq2seq import (
-    decode_digits,
-    encode_digits,
-    evaluate_sequence_task,
-    fit_sequence_task,
-    make_sequence_task,
-)
+from tinygrad_edu.models.seq2seq import run_sequence_example
 
 
 def main(argv=None) -> dict:
@@ -35,22 +28,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     tg.manual_seed(args.seed)
-    train = make_sequence_task(args.task, 20000, 3, args.max_len, seed=args.seed)
-    test = make_sequence_task(args.task, 1000, 3, args.max_len, seed=args.seed + 1)
     model = Seq2Seq(hidden_size=args.hidden, attention=args.attention)
     print(f"Seq2Seq ({args.attention} attention): {model.num_parameters():,} parameters",
           flush=True)
-    start = time.perf_counter()
-    fit_sequence_task(model, train, steps=args.steps, lr=args.lr, seed=args.seed,
-                      log_every=250)
-    seconds = time.perf_counter() - start
-    accuracy = evaluate_sequence_task(model, test)
-    for text in ("31415", "2718281828", "9876"):
-        prediction = model.greedy_decode(tg.tensor(encode_digits(text)), len(text) + 1)
-        print(f"  {text} -> {decode_digits(prediction)}")
-    print(f"Seq2Seq {args.task}: sequence accuracy {accuracy:.4f} on {len(test)} test strings, "
-          f"{seconds:.0f} s training")
-    return {"sequence_accuracy": accuracy, "seconds": seconds}
+    return run_sequence_example(model, "Seq2Seq", task=args.task, steps=args.steps,
+                                max_len=args.max_len, lr=args.lr, seed=args.seed)
 
 
 if __name__ == "__main__":

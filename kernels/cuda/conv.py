@@ -29,11 +29,10 @@ array that stays on the device).  Kernels are dtype-generic: Numba compiles one 
 float32 and one for float64 on first use, and accumulators take the dtype of the data
 (``x.dtype.type(0)``), so float32 kernels never compute in float64.
 
-The small launch helpers below (``_on_gpu``, ``_to_device``, ...) are shared with
-``cuda/pool.py``.
+The small launch helpers (``_on_gpu``, ``_to_device``, ...) live in ``cuda/_launch.py``,
+shared with ``cuda/pool.py``.
 """
 
-import numpy as np
 from numba import cuda
 
 from ..reference.conv import (
@@ -43,10 +42,15 @@ from ..reference.conv import (
     check_float_dtype,
     conv_output_size,  # noqa: F401  (same public names as reference.conv)
 )
-
-# Threads per block of every 1-d launch: a multiple of the 32-thread warp; 128 keeps several
-# blocks resident per SM and wastes few threads in the last block of a small launch.
-THREADS_PER_BLOCK = 128
+from ._launch import (
+    THREADS_PER_BLOCK,  # noqa: F401  (kept importable from here)
+    _both_dtypes,
+    _empty,
+    _launch,
+    _on_gpu,
+    _to_caller,
+    _to_device,
+)
 
 # ---------------------------------------------------------------------------------------------
 # kernels
@@ -192,10 +196,6 @@ def col2im_gemm_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
 
 # Signatures for the sm_90 PTX compile test, {kernel name: [float32 signature, float64 one]}.
 # Arrays arrive C-contiguous (the launchers make them so) and Python ints as int64.
-def _both_dtypes(template):
-    return [template.format(t="float32"), template.format(t="float64")]
-
-
 _INTS_10 = ", ".join(["int64"] * 10)  # KH, KW, SH, SW, PH, PW, DH, DW, OH, OW
 PTX_SIGNATURES = {
     "im2col_kernel1": _both_dtypes("void({t}[:, :, :, ::1], {t}[:, :, ::1], " + _INTS_10 + ")"),
@@ -206,76 +206,57 @@ PTX_SIGNATURES = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# launch helpers (shared with cuda/pool.py)
-# ---------------------------------------------------------------------------------------------
-
-
-def _on_gpu(*arrays):
-    """True when any argument already lives on the GPU (CuPy or another CUDA array)."""
-    return any(hasattr(a, "__cuda_array_interface__") for a in arrays)
-
-
-def _to_device(a, on_gpu, dtype=None):
-    """A C-contiguous device copy/view of ``a``: CuPy on the GPU path, else a Numba array."""
-    if on_gpu:
-        import cupy  # lazily: CuPy is optional
-
-        return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype))
-    return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))
-
-
-def _empty(shape, dtype, on_gpu):
-    if on_gpu:
-        import cupy
-
-        return cupy.empty(shape, dtype=dtype)
-    return cuda.device_array(shape, dtype=dtype)
-
-
-def _zeros(shape, dtype, on_gpu):
-    if on_gpu:
-        import cupy
-
-        return cupy.zeros(shape, dtype=dtype)
-    return cuda.to_device(np.zeros(shape, dtype=dtype))
-
-
-def _to_caller(d, on_gpu):
-    """Return device results as CuPy on the GPU path, as NumPy (copied back) otherwise."""
-    return d if on_gpu else d.copy_to_host()
-
-
-def _launch(kernel, n_threads, *args):
-    """Run ``kernel`` with one thread per work item on a 1-d grid."""
-    if n_threads == 0:
-        return  # empty batch: nothing to do (a 0-block launch is an error)
-    blocks = (n_threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kernel[blocks, THREADS_PER_BLOCK](*args)
-
-
-# ---------------------------------------------------------------------------------------------
 # launchers (public API)
 # ---------------------------------------------------------------------------------------------
 
 
-def _im2col(x, KH, KW, stride, padding, dilation, version=2):
-    """im2col with a chosen kernel version (tests run every version through this)."""
+def _unfold(op, gemm, x, KH, KW, stride, padding, dilation, version=2):
+    """Shared im2col launcher: cols in the batched layout (N, C*KH*KW, OH*OW), or with ``gemm``
+    in the GEMM layout (C*KH*KW, N*OH*OW); ``version`` picks the batched kernel."""
     on_gpu = _on_gpu(x)
     x_d = _to_device(x, on_gpu)
     (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
-        "im2col", x_d.shape, KH, KW, stride, padding, dilation
+        op, x_d.shape, KH, KW, stride, padding, dilation
     )
-    check_float_dtype("im2col", "x", x_d.dtype)
+    check_float_dtype(op, "x", x_d.dtype)
     N, C = x_d.shape[:2]
-    cols = _empty((N, C * KH * KW, OH * OW), x_d.dtype, on_gpu)
+    R, L = C * KH * KW, OH * OW
+    cols = _empty((R, N * L) if gemm else (N, R, L), x_d.dtype, on_gpu)
     args = (x_d, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    if version == 1:
+    if gemm:
+        _launch(im2col_gemm_kernel1, N * C * OH * OW, *args)  # one thread per output pixel
+    elif version == 1:
         _launch(im2col_kernel1, N * C * KH * KW * OH * OW, *args)  # one thread per cols entry
     elif version == 2:
         _launch(im2col_kernel2, N * C * OH * OW, *args)  # one thread per output pixel
     else:
         raise ValueError(f"im2col: no kernel version {version!r} (have 1, 2)")
     return _to_caller(cols, on_gpu)
+
+
+def _fold(op, gemm, cols, x_shape, KH, KW, stride, padding, dilation):
+    """Shared col2im launcher (gather, no atomics): cols in the batched layout
+    (N, C*KH*KW, OH*OW), or with ``gemm`` in the GEMM layout (C*KH*KW, N*OH*OW)."""
+    on_gpu = _on_gpu(cols)
+    x_shape = tuple(int(s) for s in x_shape)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
+        op, x_shape, KH, KW, stride, padding, dilation
+    )
+    cols_d = _to_device(cols, on_gpu)
+    check_shape = check_cols_gemm_shape if gemm else check_cols_shape
+    check_shape(op, cols_d.shape, x_shape, KH, KW, OH, OW)
+    check_float_dtype(op, "cols", cols_d.dtype)
+    dx = _empty(x_shape, cols_d.dtype, on_gpu)  # every pixel is written once: no zeroing
+    N, C, H, W = x_shape
+    args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    kernel = col2im_gemm_kernel1 if gemm else col2im_kernel1
+    _launch(kernel, N * C * H * W, *args)  # one thread per input pixel
+    return _to_caller(dx, on_gpu)
+
+
+def _im2col(x, KH, KW, stride, padding, dilation, version=2):
+    """im2col with a chosen kernel version (tests run every version through this)."""
+    return _unfold("im2col", False, x, KH, KW, stride, padding, dilation, version)
 
 
 def im2col(x, KH, KW, stride, padding, dilation):
@@ -285,49 +266,15 @@ def im2col(x, KH, KW, stride, padding, dilation):
 
 def col2im(cols, x_shape, KH, KW, stride, padding, dilation):
     """Fold cols (N, C*KH*KW, OH*OW) into dx (N, C, H, W) by gathering (no atomics)."""
-    on_gpu = _on_gpu(cols)
-    x_shape = tuple(int(s) for s in x_shape)
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
-        "col2im", x_shape, KH, KW, stride, padding, dilation
-    )
-    cols_d = _to_device(cols, on_gpu)
-    check_cols_shape("col2im", cols_d.shape, x_shape, KH, KW, OH, OW)
-    check_float_dtype("col2im", "cols", cols_d.dtype)
-    dx = _empty(x_shape, cols_d.dtype, on_gpu)  # every pixel is written once: no zeroing
-    N, C, H, W = x_shape
-    args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    _launch(col2im_kernel1, N * C * H * W, *args)  # one thread per input pixel
-    return _to_caller(dx, on_gpu)
+    return _fold("col2im", False, cols, x_shape, KH, KW, stride, padding, dilation)
 
 
 def im2col_gemm(x, KH, KW, stride, padding, dilation):
     """Unfold x (N, C, H, W) into cols (C*KH*KW, N*OH*OW), the GEMM layout; see
     ``reference.conv.im2col_gemm``."""
-    on_gpu = _on_gpu(x)
-    x_d = _to_device(x, on_gpu)
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
-        "im2col_gemm", x_d.shape, KH, KW, stride, padding, dilation
-    )
-    check_float_dtype("im2col_gemm", "x", x_d.dtype)
-    N, C = x_d.shape[:2]
-    cols = _empty((C * KH * KW, N * OH * OW), x_d.dtype, on_gpu)
-    args = (x_d, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    _launch(im2col_gemm_kernel1, N * C * OH * OW, *args)  # one thread per output pixel
-    return _to_caller(cols, on_gpu)
+    return _unfold("im2col_gemm", True, x, KH, KW, stride, padding, dilation)
 
 
 def col2im_gemm(cols, x_shape, KH, KW, stride, padding, dilation):
     """Fold cols (C*KH*KW, N*OH*OW) into dx (N, C, H, W) by gathering (no atomics)."""
-    on_gpu = _on_gpu(cols)
-    x_shape = tuple(int(s) for s in x_shape)
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = check_conv_args(
-        "col2im_gemm", x_shape, KH, KW, stride, padding, dilation
-    )
-    cols_d = _to_device(cols, on_gpu)
-    check_cols_gemm_shape("col2im_gemm", cols_d.shape, x_shape, KH, KW, OH, OW)
-    check_float_dtype("col2im_gemm", "cols", cols_d.dtype)
-    dx = _empty(x_shape, cols_d.dtype, on_gpu)  # every pixel is written once: no zeroing
-    N, C, H, W = x_shape
-    args = (cols_d, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    _launch(col2im_gemm_kernel1, N * C * H * W, *args)  # one thread per input pixel
-    return _to_caller(dx, on_gpu)
+    return _fold("col2im_gemm", True, cols, x_shape, KH, KW, stride, padding, dilation)

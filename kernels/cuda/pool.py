@@ -41,7 +41,7 @@ from ..reference.pool import (
     pool_output_size,  # noqa: F401  (same public names as reference.pool)
     window_ranges,
 )
-from .conv import _empty, _launch, _on_gpu, _to_caller, _to_device, _zeros
+from ._launch import _both_dtypes, _empty, _launch, _on_gpu, _to_caller, _to_device, _zeros
 
 # ---------------------------------------------------------------------------------------------
 # kernels
@@ -134,10 +134,6 @@ def window_average_backward_kernel1(dy, dx, hdiv, wdiv, oh_lo, oh_hi, ow_lo, ow_
 
 
 # Signatures for the sm_90 PTX compile test, {kernel name: [float32 signature, float64 one]}.
-def _both_dtypes(template):
-    return [template.format(t="float32"), template.format(t="float64")]
-
-
 _A4 = "{t}[:, :, :, ::1]"  # (N, C, H, W) data array
 _I4 = "int64[:, :, :, ::1]"  # (N, C, OH, OW) argmax
 _I1 = "int64[::1]"  # per-axis window bounds
