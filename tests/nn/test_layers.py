@@ -493,3 +493,18 @@ def test_nn_functional_namespace_matches_torch():
     NF.normalize(zero).sum().backward()
     assert np.all(np.isfinite(zero.grad.numpy()))
     assert math.isclose(float(NF.logsigmoid(tg.tensor([-1e4])).item()), -1e4)
+
+
+def test_nn_functional_unfold_fold_conv_pool_match_torch():
+    import tinygrad_edu.nn.functional as NF
+
+    x = np.random.randn(2, 3, 6, 5)
+    opts = dict(kernel_size=(2, 3), padding=1, stride=(2, 1))
+    cols = NF.unfold(tg.tensor(x), **opts)
+    tcols = torch.nn.functional.unfold(torch.tensor(x), **opts)
+    np.testing.assert_allclose(cols.numpy(), tcols.numpy())
+    back = NF.fold(cols, (6, 5), **opts)
+    tback = torch.nn.functional.fold(tcols, (6, 5), **opts)
+    np.testing.assert_allclose(back.numpy(), tback.numpy(), rtol=1e-12)
+    assert NF.conv2d is tg.functional.conv2d and NF.max_pool2d is tg.functional.max_pool2d
+    assert NF.scaled_dot_product_attention is tg.functional.scaled_dot_product_attention

@@ -142,8 +142,33 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002 - torch
 
 
 # ----------------------------------------------------------------------------------------------
-# Convolution, pooling and attention
+# Convolution, pooling and attention (kernel-backed; see tinygrad_edu/functional/)
 # ----------------------------------------------------------------------------------------------
-# RESERVED for the engineers who own conv/pool/attention: add their re-exports here, e.g.
-#   from ..functional import conv2d, max_pool2d, avg_pool2d, scaled_dot_product_attention
-# ----------------------------------------------------------------------------------------------
+
+from ..functional.attention import scaled_dot_product_attention  # noqa: E402, F401
+from ..functional.conv import col2im as _col2im  # noqa: E402
+from ..functional.conv import conv2d, conv_transpose2d  # noqa: E402, F401
+from ..functional.conv import im2col as _im2col  # noqa: E402
+from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
+
+
+def _kernel_pair(kernel_size) -> tuple[int, int]:
+    return (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002 - torch names
+    """``torch.nn.functional.unfold`` = im2col: (N, C, H, W) -> (N, C*KH*KW, L)."""
+    KH, KW = _kernel_pair(kernel_size)
+    return _im2col(input, KH, KW, stride, padding, dilation)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """``torch.nn.functional.fold`` = col2im, the adjoint of unfold:
+    (N, C*KH*KW, L) -> (N, C, H, W) with (H, W) = output_size; overlaps add up."""
+    KH, KW = _kernel_pair(kernel_size)
+    H, W = _kernel_pair(output_size)
+    N, CKK = input.shape[0], input.shape[1]
+    if CKK % (KH * KW):
+        raise ValueError(f"fold: input has {CKK} rows, not a multiple of KH*KW = {KH * KW} "
+                         f"(input shape {tuple(input.shape)})")
+    return _col2im(input, (N, CKK // (KH * KW), H, W), KH, KW, stride, padding, dilation)
