@@ -761,8 +761,11 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-def _compare(op: str, ufunc_name: str, a, b) -> Tensor:
+def _compare(op: str, ufunc_name: str, a, b, integers_only: bool = False) -> Tensor:
+    """Apply a non-differentiable binary ufunc (comparison, logical or bitwise op)."""
     a, b = operands(op, a, b)
+    if integers_only:
+        _integer_operand(op, a)
     fn = getattr(get_array_module(a.data), ufunc_name)
     return Tensor._wrap(_binary(op, fn, a.data, b.data), False)
 
@@ -817,26 +820,19 @@ def bitwise_not(x: Tensor) -> Tensor:
     return Tensor._wrap(get_array_module(x.data).invert(x.data), False)
 
 
-def _bitwise(op: str, ufunc_name: str, a, b) -> Tensor:
-    a, b = operands(op, a, b)
-    _integer_operand(op, a)
-    fn = getattr(get_array_module(a.data), ufunc_name)
-    return Tensor._wrap(_binary(op, fn, a.data, b.data), False)
-
-
 def bitwise_and(a, b) -> Tensor:
     """``a & b``: logical and for bool tensors, bitwise and for integers."""
-    return _bitwise("bitwise_and", "bitwise_and", a, b)
+    return _compare("bitwise_and", "bitwise_and", a, b, integers_only=True)
 
 
 def bitwise_or(a, b) -> Tensor:
     """``a | b``: logical or for bool tensors, bitwise or for integers."""
-    return _bitwise("bitwise_or", "bitwise_or", a, b)
+    return _compare("bitwise_or", "bitwise_or", a, b, integers_only=True)
 
 
 def bitwise_xor(a, b) -> Tensor:
     """``a ^ b``: logical xor for bool tensors, bitwise xor for integers."""
-    return _bitwise("bitwise_xor", "bitwise_xor", a, b)
+    return _compare("bitwise_xor", "bitwise_xor", a, b, integers_only=True)
 
 
 def isnan(x: Tensor) -> Tensor:
