@@ -80,6 +80,32 @@ def test_cross_entropy_class_indices_all_options(shapes, reduction):
         run_both(ours, theirs, [x, t, w])
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
+def test_every_target_ignored_gives_nan_mean_and_zero_gradient(shapes, smoothing, device):
+    """torch's rule for a batch with nothing left to average: the "mean" loss is 0/0 = nan but
+    the gradient is 0 (no nan leaks into the weights); the fused path and nll_loss alike."""
+    input_shape, target_shape = shapes
+    x = RNG.standard_normal(input_shape)
+    t = np.full(target_shape, 1)
+    for weight in (None, [1.0, 2.0, 0.5, 1.0]):
+        ours_x = tg.tensor(x, device=device, requires_grad=True)
+        theirs_x = torch.tensor(x, requires_grad=True)
+        w_ours = None if weight is None else tg.tensor(weight)
+        w_theirs = None if weight is None else torch.tensor(weight, dtype=torch.float64)
+        ours = (NF.cross_entropy(ours_x, tg.tensor(t), weight=w_ours, ignore_index=1,
+                                 label_smoothing=smoothing)
+                + NF.nll_loss(ours_x, tg.tensor(t), weight=w_ours, ignore_index=1))
+        theirs = (TF.cross_entropy(theirs_x, torch.tensor(t), weight=w_theirs, ignore_index=1,
+                                   label_smoothing=smoothing)
+                  + TF.nll_loss(theirs_x, torch.tensor(t), weight=w_theirs, ignore_index=1))
+        ours.backward()
+        theirs.backward()
+        assert np.isnan(ours.item()) and np.isnan(theirs.item())
+        assert_close(ours_x.grad, theirs_x.grad)
+        assert not np.isnan(ours_x.grad.numpy()).any()
+
+
 @pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_nll_loss_all_options(shapes, reduction):

@@ -214,9 +214,8 @@ class CrossEntropyIndices(Function):
         if self.reduction == "none":
             scale = F.unsqueeze(dy, d) * Tensor._wrap(w)
         else:
-            if self.reduction == "mean":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    w = w / self.divisor
+            if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
+                w = w / xp.where(self.divisor == 0, 1, self.divisor)
             scale = dy * Tensor._wrap(w)
         return (F.softmax(x, dim=d) - Tensor._wrap(onehot)) * scale
 
@@ -241,10 +240,18 @@ def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: st
         sample_w = sample_w * w[safe]
     loss = -picked * Tensor._wrap(sample_w)
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan, as torch
-            total = loss.sum() / Tensor._wrap(xp.asarray(sample_w.sum(), dtype=logp.dtype))
-        return total, sample_w, valid, w
+        return _weighted_mean(loss, sample_w), sample_w, valid, w
     return _reduce(loss, reduction), sample_w, valid, w
+
+
+def _weighted_mean(loss: Tensor, sample_w) -> Tensor:
+    """sum_n l_n / sum_n w_n. When every entry is ignored (sum w = 0) the value is nan and the
+    gradient 0, as in torch: the 0/0 stays out of the backward (no device sync to test it)."""
+    xp = get_array_module(sample_w)
+    divisor = xp.asarray(sample_w.sum(), dtype=loss.dtype)
+    empty = divisor == 0
+    nan_if_empty = xp.where(empty, xp.nan, 0).astype(loss.dtype)  # a constant: no gradient
+    return loss.sum() / Tensor._wrap(xp.where(empty, 1, divisor)) + Tensor._wrap(nan_if_empty)
 
 
 def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
@@ -314,9 +321,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     weighted = logp if w is None else logp * Tensor._wrap(w.reshape(weight_shape))
     smooth = -weighted.sum(dim=class_dim) * Tensor._wrap(valid.astype(input.dtype))
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            smooth = smooth.sum() / Tensor._wrap(
-                get_array_module(input.data).asarray(sample_w.sum(), dtype=input.dtype))
+        smooth = _weighted_mean(smooth, sample_w)
     else:
         smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * loss + (label_smoothing / n_classes) * smooth
