@@ -624,7 +624,7 @@ def _train_step_rows(run: Run, name: str, shape: str, make_tg, make_torch, np_mo
     rows = []
     X, Y = _tg_tensor(run, x), _tg_tensor(run, target)
     for label, kernel in tg_impls(run, kernel_backed):
-        model = make_tg()
+        model = make_tg().to(run.device)
         opt = tg.optim.Adam(model.parameters(), lr=1e-3)
 
         def tg_step(model=model, opt=opt):
