@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy
+
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_hyperparameter
+
+
+@functools.cache
+def _cupy_adam_kernel():
+    """Adam's moment and weight updates for one parameter as a single CuPy elementwise kernel:
+    the arithmetic of the NumPy lines in ``Adam._update``, in the same order (so float32 results
+    agree to rounding). p, m and v are updated in place."""
+    import cupy  # only reached with CuPy arrays
+
+    return cupy.ElementwiseKernel(
+        "T g, T one_minus_beta1, T beta2, T one_minus_beta2, T step_size, T bc2_sqrt, T eps",
+        "T p, T m, T v",
+        """
+        m += one_minus_beta1 * (g - m);
+        v = beta2 * v + one_minus_beta2 * (g * g);
+        p -= (m / (sqrt(v) / bc2_sqrt + eps)) * step_size;
+        """,
+        "tinygrad_edu_adam",
+    )
 
 
 class Adam(Optimizer):
@@ -90,10 +113,20 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p
 
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        if xp is not numpy and not group["amsgrad"]:
+            # on the GPU the ten array operations below are ten kernel launches, and launching
+            # costs more than the arithmetic on a small model: one fused kernel does it all
+            _cupy_adam_kernel()(g, 1 - beta1, beta2, 1 - beta2, step_size, bias_correction2**0.5,
+                                group["eps"], p, exp_avg, exp_avg_sq)
+            return
+
         # Every line below works in place on ``buf``, the one temporary array of the update:
         # written as ``p -= step_size * m / (sqrt(v) + eps)`` it would allocate nine arrays of
         # the parameter's size, which costs more than the arithmetic (memory traffic, page faults).
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         buf = xp.subtract(g, exp_avg)
         buf *= 1 - beta1
         exp_avg += buf                                    # m += (1 - beta1) (g - m)
@@ -102,9 +135,6 @@ class Adam(Optimizer):
         exp_avg_sq *= beta2
         exp_avg_sq += buf                                 # v = beta2 v + (1 - beta2) g^2
 
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
         if group["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"]
             xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)

@@ -24,7 +24,6 @@ import numpy as np
 
 from ..backend import KERNEL_CHOICES
 
-
 SCHEDULES = ("none", "warmup-linear", "cosine")
 
 
