@@ -631,3 +631,16 @@ def test_second_derivative_values_match_torch():
         (ht,) = torch.autograd.grad(gt.sum(), xt)
         assert_close(g, gt)
         assert_close(h, ht)
+
+
+def test_python_scalars_keep_sign_nan_and_dtype(device):
+    """``x * 0.0`` then ``x * -0.0``: on a GPU, scalars become cached 0-d device arrays; the cache
+    must keep -0.0 apart from 0.0, find nan again, and keep float32 float32."""
+    x = tg.tensor(np.array([1.0, -2.0], dtype=np.float32), device=device)
+    with np.errstate(divide="ignore"):
+        for _ in range(2):  # the second round reads the cache
+            plus, minus = x * 0.0, x * -0.0
+            np.testing.assert_array_equal(np.signbit(plus.numpy()), [False, True])
+            np.testing.assert_array_equal(np.signbit(minus.numpy()), [True, False])
+            assert np.isnan((x + float("nan")).numpy()).all()
+            assert (x * 0.5).dtype == np.float32 and (x * 0.5).numpy().tolist() == [0.5, -1.0]

@@ -63,7 +63,27 @@ def _scalar_tensor(value, like: Tensor, op: str = "op") -> Tensor:
         dtype = like.dtype if like.dtype.kind == "f" else np.dtype(Config.default_dtype)
     else:
         raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-    return Tensor._wrap(xp.asarray(value, dtype=dtype), False)
+    if xp is np:
+        return Tensor._wrap(np.asarray(value, dtype=dtype), False)
+    return Tensor._wrap(_device_scalar(xp, value, dtype), False)
+
+
+_DEVICE_SCALARS: dict = {}  # (device, dtype, bytes of the value) -> 0-d device array
+
+
+def _device_scalar(xp, value, dtype):
+    """A 0-d GPU array holding ``value``, made once per (device, dtype, value): creating it is
+    a host-to-device copy, which costs more than the ``x * 0.5`` it is made for. The arrays are
+    never written (op inputs are read-only), so sharing them is safe. Keyed by the value's bytes,
+    so -0.0 and 0.0 stay apart and nan finds itself."""
+    host = np.asarray(value, dtype=dtype)
+    key = (xp.cuda.runtime.getDevice(), host.dtype.str, host.tobytes())
+    array = _DEVICE_SCALARS.get(key)
+    if array is None:
+        if len(_DEVICE_SCALARS) >= 4096:  # a bound for loops over many distinct constants
+            _DEVICE_SCALARS.clear()
+        array = _DEVICE_SCALARS[key] = xp.asarray(host)
+    return array
 
 
 def _as_tensor(op: str, value, like: Tensor) -> Tensor:
