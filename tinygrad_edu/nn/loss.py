@@ -148,11 +148,13 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
             f"without the class dim {class_dim}), got {tuple(data.shape)}"
         )
     valid = data != ignore_index
-    checked = data
-    if data.size and not (0 <= int(data.min()) and int(data.max()) < n_classes):
-        checked = data[valid]  # out of range, or only because of ignored entries: look again
-    if checked.size:
-        lo, hi = int(checked.min()), int(checked.max())
+    if data.size:
+        # one read of (min, max) back to the host: on a GPU each read waits for the queue
+        xp = get_array_module(data)
+        lo, hi = (int(v) for v in backend.to_numpy(xp.stack([data.min(), data.max()])))
+        if lo < 0 or hi >= n_classes:  # out of range, or only because of ignored entries?
+            checked = data[valid]
+            lo, hi = (int(checked.min()), int(checked.max())) if checked.size else (0, 0)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
             raise IndexError(
