@@ -695,6 +695,9 @@ def _attention_rows(run: Run, B: int, nh: int, T: int, hs: int) -> list[Timing]:
     for label, kernel in tg_impls(run, kernel_backed=True):
         with tg.use_kernel(kernel):
             rows.append(measure(run, name, label, shape, tg_step))
+    if run.device == "cuda":  # "auto" takes the math path on a GPU; time the flash kernel too
+        with tg.use_kernel("cuda"), F.sdpa_backend("fused"):
+            rows.append(measure(run, name, "tinygrad_edu[cuda, fused]", shape, tg_step))
     if run.torch is not None:
         torch = run.torch
         PQ, PK, PV = (_torch_tensor(run, a, True) for a in (q, k, v))

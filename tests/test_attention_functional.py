@@ -240,3 +240,16 @@ def test_backend_switch_and_second_order():
         F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
     assert type(F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).grad_fn).__name__ != \
         "FusedAttention"
+
+
+@pytest.mark.gpu
+def test_auto_takes_the_math_path_on_the_gpu():
+    """On a GPU "auto" picks the math path (cuBLAS beats the Numba flash kernel); "fused" still
+    runs the kernel, and both agree."""
+    q = tg.randn(1, 2, 5, 3, device="cuda", requires_grad=True)
+    math_out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert type(math_out.grad_fn).__name__ != "FusedAttention"
+    with tg.use_kernel("cuda"), F.sdpa_backend("fused"):
+        fused_out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert type(fused_out.grad_fn).__name__ == "FusedAttention"
+    np.testing.assert_allclose(fused_out.numpy(), math_out.numpy(), rtol=1e-5, atol=1e-6)
