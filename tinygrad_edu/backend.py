@@ -145,10 +145,22 @@ def to_device(array, device: str | Device):
             return array.get()
         return array
     cp = _require_gpu(device)
-    if isinstance(array, cp.ndarray) and array.device.id == device.index:
-        return array
+    if isinstance(array, cp.ndarray):
+        if array.device.id == device.index:
+            return array
+        with cp.cuda.Device(device.index):
+            return cp.asarray(array)
     with cp.cuda.Device(device.index):
-        return cp.asarray(array)
+        return upload(cp, np.asarray(array))
+
+
+def upload(cp, array: np.ndarray):
+    """Copy a NumPy array to the current GPU. A 0-d float travels as its bit pattern: CuPy
+    fills 0-d arrays with a memset when the value == 0, which turns -0.0 into 0.0."""
+    if array.ndim == 0 and array.dtype.kind == "f":
+        bits = np.dtype(f"u{array.dtype.itemsize}")
+        return cp.asarray(array.view(bits)).view(array.dtype)
+    return cp.asarray(array)
 
 
 def to_numpy(array) -> np.ndarray:

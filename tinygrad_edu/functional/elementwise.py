@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from ..autograd import Config, Function
-from ..backend import get_array_module
+from ..backend import get_array_module, upload
 from ..tensor import Tensor
 from .shape import sum_to
 
@@ -82,7 +82,7 @@ def _device_scalar(xp, value, dtype):
     if array is None:
         if len(_DEVICE_SCALARS) >= 4096:  # a bound for loops over many distinct constants
             _DEVICE_SCALARS.clear()
-        array = _DEVICE_SCALARS[key] = xp.asarray(host)
+        array = _DEVICE_SCALARS[key] = upload(xp, host)
     return array
 
 
