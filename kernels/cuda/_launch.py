@@ -25,6 +25,9 @@ def _to_device(a, on_gpu, dtype=None):
     if on_gpu:
         import cupy  # lazily: CuPy is optional
 
+        if (isinstance(a, cupy.ndarray) and a.flags.c_contiguous
+                and (dtype is None or a.dtype == dtype)):
+            return a  # the common case, without two calls into CuPy
         return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype))
     return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))
 
