@@ -22,8 +22,11 @@ How one layer runs in one direction:
 2. ``for t in range(T): h = step(xw[t], h)``: only ``h @ W_hh^T`` and the gate math are left
    inside the loop.
 
-Everything is built from Tensor ops, so backpropagation through time, and higher-order
-gradients, come from autograd: there is no hand-written backward in this file.
+Everything here is built from Tensor ops, so backpropagation through time, and higher-order
+gradients, come from autograd: there is no hand-written backward in this file. That is the
+composable path. ``LSTM`` has a second, default one, ``fused=True``: each layer and direction
+is one op, ``functional.rnn.lstm_layer``, which runs the loop on raw arrays and has a
+hand-written backward (fast, one graph node instead of ~15 per step, differentiable once).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from functools import partial
 
 from ..autograd import no_grad
 from ..functional import cat, dropout, stack
+from ..functional.rnn import lstm_layer
 from ..tensor import Tensor, empty, zeros
 from .module import Module, Parameter
 
@@ -233,6 +237,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
+        if self.mode == "LSTM" and not self.fused:
+            s += ", fused=False"
         return s
 
     # ------------------------------------------------------------------------------------------
@@ -322,10 +328,19 @@ class RNNBase(Module):
     # Forward: layers, directions, then the loop over time
     # ------------------------------------------------------------------------------------------
 
+    fused = False  # LSTM only: run each layer and direction as one op (see LSTM)
+
+    def _runs_fused(self) -> bool:
+        return self.fused and self.mode == "LSTM" and self.proj_size == 0
+
     def _run_direction(self, x: Tensor, state: tuple, names: list, reverse: bool):
         """One layer in one direction: x (T, B, I_layer) -> outputs (T, B, H_out), final state."""
         w_ih = getattr(self, names[0])
         w_hh = getattr(self, names[1])
+        if self._runs_fused():
+            biases = (getattr(self, names[2]), getattr(self, names[3])) if self.bias else ()
+            out, h_n, c_n = lstm_layer(x, state, w_ih, w_hh, *biases, reverse=reverse)
+            return out, (h_n, c_n)  # (T, B, H), ((B, H), (B, H))
         xw = x @ w_ih.t()  # (T, B, I_layer) @ (I_layer, G) -> (T, B, G), all steps at once
         b_hh = None
         if self.bias:
@@ -364,7 +379,10 @@ class RNNBase(Module):
             x = x.unsqueeze(1)  # (T, 1, I)
         elif self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
-        initial = [s.unbind(0) for s in self._initial_states(hx, x, batched)]  # L*D of (B, .)
+        if hx is None and self._runs_fused():
+            initial = None  # the fused op starts from zeros itself (and skips h_0 W_hh^T)
+        else:
+            initial = [s.unbind(0) for s in self._initial_states(hx, x, batched)]  # (B, .)
         D = 2 if self.bidirectional else 1
 
         finals = []  # final state of every (layer, direction), in torch's order
@@ -374,7 +392,8 @@ class RNNBase(Module):
             outputs = []
             for direction in range(D):
                 k = layer * D + direction
-                state = tuple(s[k] for s in initial)  # (B, H_out) [, (B, H)]
+                state = None if initial is None else tuple(s[k] for s in initial)
+                # state: (B, H_out) [, (B, H)]
                 out, state = self._run_direction(x, state, self._weight_names[k],
                                                  reverse=direction == 1)
                 outputs.append(out)
@@ -425,6 +444,18 @@ class LSTM(RNNBase):
     Returns ``output, (h_n, c_n)``. With ``proj_size`` > 0, h_t is projected to P features by
     ``weight_hr_l{k}`` (P, H).
 
+    Two paths compute it, with the same parameters and the same results (up to rounding):
+
+    - ``fused=True`` (the default): each layer and direction is one op,
+      ``functional.rnn.lstm_layer``: one GEMM per step and in-place array math, a
+      hand-written backpropagation through time. Differentiable once: a second derivative
+      raises. ``proj_size`` > 0 is not covered; such an LSTM takes the composable path.
+    - ``fused=False``: the composable path, every step built from Tensor ops (matmul, chunk,
+      sigmoid, tanh, ...): several times slower, but differentiable to any order
+      (``backward(create_graph=True)``, gradient penalties, Hessian-vector products).
+
+    ``fused`` is a plain attribute: ``lstm.fused = False`` switches an existing layer.
+
     >>> import tinygrad_edu as tg
     >>> lstm = LSTM(28, 64, batch_first=True, bidirectional=True)
     >>> out, (h_n, c_n) = lstm(tg.randn(8, 28, 28))   # (B, T, I)
@@ -434,9 +465,11 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None):
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
+                 fused: bool = True):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, device=device, dtype=dtype)
+        self.fused = fused
 
 
 class GRU(RNNBase):
