@@ -23,7 +23,11 @@ CONV_CASES = [
     ((1, 1, 5, 8), (2, 1, 3, 3), dict()),
     ((2, 4, 5, 5), (6, 2, 3, 3), dict(groups=2, padding=1)),
     ((3, 2, 6, 5), (3, 2, 1, 1), dict(stride=2)),
+    ((3, 6, 11, 7), (8, 3, 4, 3), dict(groups=2, stride=(2, 3), padding=(1, 2), dilation=(2, 1))),
 ]
+TRANSPOSE_OPTS = [dict(stride=2, padding=1, output_padding=1),
+                  dict(stride=(1, 2), dilation=(2, 1)),
+                  dict(groups=2)]
 
 
 @pytest.fixture(params=KERNELS)
@@ -45,6 +49,7 @@ def test_conv2d_matches_torch(kernel, device, x_shape, w_shape, opts):
 def tiny_im2col_budget(monkeypatch):
     """A column budget of 300 bytes: every conv2d below runs in chunks of 1 or 2 samples."""
     monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 300)
+    monkeypatch.setattr(conv_module, "GPU_IM2COL_BUDGET_BYTES", 300)
 
 
 @pytest.mark.parametrize("x_shape,w_shape,opts", CONV_CASES)
@@ -59,13 +64,11 @@ def test_conv2d_chunks_follow_the_budget(monkeypatch):
     x = tg.randn(5, 2, 6, 6, dtype=tg.float64, requires_grad=True)
     w = tg.randn(3, 2, 3, 3, dtype=tg.float64, requires_grad=True)
     per_sample = 2 * 3 * 3 * 4 * 4 * 8  # C*KH*KW*OH*OW float64 numbers of one sample's cols
-    for budget, chunk in [(10**9, None), (2 * per_sample, 2), (per_sample - 1, 1)]:
+    for budget, chunk in [(10**9, 5), (2 * per_sample, 2), (per_sample - 1, 1)]:
         monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", budget)
         y = F.conv2d(x, w)
-        if chunk is None:
-            assert not isinstance(y._ctx, conv_module.Conv2dInChunks)  # fits: one GEMM
-        else:
-            assert y._ctx.chunk == chunk
+        assert isinstance(y._ctx, conv_module.Conv2d)
+        assert y._ctx.spec.chunk == chunk
 
 
 def test_conv2d_in_chunks_same_results_and_second_order(tiny_im2col_budget):
@@ -100,9 +103,57 @@ def test_conv2d_in_chunks_only_input_or_only_weight_needs_grad(tiny_im2col_budge
         assert (w if x_grad else x).grad is None
 
 
+@pytest.mark.parametrize("opts", TRANSPOSE_OPTS)
+def test_conv_transpose2d_in_chunks_matches_torch(kernel, device, tiny_im2col_budget, opts):
+    check_op(lambda x, w, b: F.conv_transpose2d(x, w, b, **opts),
+             lambda x, w, b: TF.conv_transpose2d(x, w, b, **opts),
+             [(3, 4, 4, 5), (4, 3, 3, 2), (6 if opts.get("groups") else 3,)], device=device)
+
+
+def test_second_order_gradients_in_chunks(kernel, tiny_im2col_budget):
+    """Conv2d, Conv2dInputGrad and Conv2dWeightGrad differentiate into each other: second
+    derivatives through every pair of them, chunk by chunk, with groups, stride and bias."""
+    x = tg.randn(3, 4, 6, 5, dtype=tg.float64, requires_grad=True)
+    w = tg.randn(6, 2, 3, 2, dtype=tg.float64, requires_grad=True)
+    b = tg.randn(6, dtype=tg.float64, requires_grad=True)
+    assert tg.gradgradcheck(
+        lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, groups=2).tanh(), [x, w, b])
+    wt = tg.randn(4, 3, 3, 2, dtype=tg.float64, requires_grad=True)
+    assert tg.gradgradcheck(
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1, groups=2) ** 2,
+        [x, wt])
+
+
+def test_conv2d_keeps_no_columns_and_skips_an_unneeded_input_gradient(monkeypatch):
+    """The forward keeps only its inputs (the columns are made again in backward), and a first
+    layer, whose input needs no gradient, never computes one."""
+    x = tg.randn(4, 3, 9, 8)  # a batch of data: no gradient
+    w = tg.randn(5, 3, 3, 3, requires_grad=True)
+    b = tg.randn(5, requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1)
+    assert isinstance(y._ctx, conv_module.Conv2d)
+    kept = sorted(k for k, v in vars(y._ctx).items() if hasattr(v, "shape"))
+    assert not kept, f"Conv2d keeps arrays {kept} for backward"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("conv2d computed an input gradient that nothing needs")
+
+    monkeypatch.setattr(conv_module.Conv2dInputGrad, "forward", refuse)
+    y.sum().backward()
+    assert x.grad is None and w.grad is not None and b.grad is not None
+
+
+def test_max_pool2d_keeps_an_int32_argmax_and_returns_int64_indices(kernel):
+    x = tg.randn(2, 3, 6, 5, requires_grad=True)
+    y, indices = F.max_pool2d(x, 2, return_indices=True)
+    assert y._ctx.argmax.dtype == np.int32  # what backward needs, at half the bytes
+    assert indices.dtype == np.int64  # torch's dtype for the caller
+    np.testing.assert_array_equal(y._ctx.argmax, indices.numpy())
+
+
 def test_im2col_budget_from_environment(monkeypatch):
     for text, value in [("1048576", 2**20), ("64M", 64 * 2**20), ("2g", 2 * 2**30),
-                        ("", 256 * 2**20)]:
+                        ("", 2**20)]:
         monkeypatch.setenv("TINYGRAD_EDU_IM2COL_BUDGET", text)
         assert conv_module._budget_from_env() == value
     for bad in ["lots", "-5", "0"]:
@@ -116,9 +167,7 @@ def test_conv2d_unbatched_and_same_padding(kernel):
              lambda x, w: TF.conv2d(x, w, padding="same"), [(2, 5, 4), (3, 2, 3, 3)])
 
 
-@pytest.mark.parametrize("opts", [dict(stride=2, padding=1, output_padding=1),
-                                  dict(stride=(1, 2), dilation=(2, 1)),
-                                  dict(groups=2)])
+@pytest.mark.parametrize("opts", TRANSPOSE_OPTS)
 def test_conv_transpose2d_matches_torch(kernel, device, opts):
     check_op(lambda x, w, b: F.conv_transpose2d(x, w, b, **opts),
              lambda x, w, b: TF.conv_transpose2d(x, w, b, **opts),

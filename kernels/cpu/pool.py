@@ -255,7 +255,10 @@ def max_pool2d_backward(dy, argmax, x_shape):
     argmax = np.asarray(argmax)
     x_shape = tuple(int(s) for s in x_shape)
     check_max_pool_backward_args(op, dy.shape, argmax.shape, argmax.dtype, x_shape)
-    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    # int32 (what functional/pool.py keeps for backward) and int64 run as they are; Numba
+    # compiles the kernel once for each
+    index_dtype = argmax.dtype if argmax.dtype in (np.int32, np.int64) else np.int64
+    argmax = np.ascontiguousarray(argmax, dtype=index_dtype)
     N, C, H, W = x_shape
     dx = np.zeros((N, C, H * W), dtype=dy.dtype)  # flat planes: argmax indexes h*W + w
     with threads_for(dx.size):

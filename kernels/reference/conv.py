@@ -42,6 +42,11 @@ import numpy as np
 
 def as_pair(value, name, op):
     """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; anything else raises a ValueError naming ``op``."""
+    # fast path for what the library passes (a pair of ints, once per kernel call): the
+    # general checks below use abstract-class isinstance tests, a few microseconds each call
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int \
+            and type(value[1]) is int:
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value), int(value))
     if (

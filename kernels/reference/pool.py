@@ -239,10 +239,10 @@ def max_pool2d_backward(dy, argmax, x_shape):
         "max_pool2d_backward", dy.shape, argmax.shape, argmax.dtype, x_shape
     )
     N, C, H, W = x_shape
-    dx = np.zeros((N, C, H * W), dtype=dy.dtype)
-    n, c, _, _ = np.indices(dy.shape)  # (4, N, C, OH, OW) broadcast helpers
+    dx = np.zeros(N * C * H * W, dtype=dy.dtype)  # the planes one after the other
     keep = (argmax >= 0) & (argmax < H * W)
-    np.add.at(dx, (n[keep], c[keep], argmax[keep]), dy[keep])  # overlapping windows add up
+    plane_start = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)  # (N, C, 1, 1)
+    np.add.at(dx, (plane_start + argmax)[keep], dy[keep])  # overlapping windows add up
     return dx.reshape(N, C, H, W)
 
 

@@ -196,6 +196,33 @@ def test_cpu_accepts_non_contiguous_input():
     )
 
 
+@pytest.mark.parametrize("N", [1, 2, 7, 13])
+def test_cpu_gemm_layout_any_split_of_the_batch_into_groups(N):
+    """im2col_gemm hands out (cols row, group of samples) tasks, one group per thread: any
+    group count, also larger than the batch or not dividing it, gives the reference's columns
+    (the kernel is called directly: small arrays run on one thread, i.e. one group)."""
+    cpu = load("cpu")
+    x = np.random.default_rng(N).standard_normal((N, 3, 7, 6)).astype(np.float32)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = ref.check_conv_args(
+        "test", x.shape, 3, 2, (2, 1), (1, 2), (1, 2))
+    expected = ref.im2col_gemm(x, KH, KW, (SH, SW), (PH, PW), (DH, DW))
+    for groups in sorted({1, 2, 3, N}):
+        cols = np.full(expected.shape, np.nan, dtype=np.float32)
+        cpu._im2col_gemm_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW,
+                                min(groups, N))
+        np.testing.assert_array_equal(cols, expected)
+
+
+def test_as_pair_fast_path_keeps_the_checks():
+    assert ref.as_pair((2, 3), "stride", "op") == (2, 3)
+    assert ref.as_pair(4, "stride", "op") == (4, 4)
+    assert ref.as_pair([2, 3], "stride", "op") == (2, 3)
+    assert ref.as_pair((np.int64(2), 3), "stride", "op") == (2, 3)
+    for bad in [(True, 1), (2,), (2, 3, 4), 2.0, (2, 3.0), "2"]:
+        with pytest.raises(ValueError, match=r"op: stride must be an int or a pair of ints"):
+            ref.as_pair(bad, "stride", "op")
+
+
 @pytest.mark.cudasim
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, kernel, stride, padding, dilation", TINY_CASES)

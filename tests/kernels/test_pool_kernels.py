@@ -372,6 +372,23 @@ def test_cpu_accepts_non_contiguous_input_and_int32_argmax():
     )
 
 
+@pytest.mark.parametrize("impl", ALL_IMPLS)
+def test_max_pool_backward_int32_argmax_matches_int64(impl):
+    """functional/pool.py keeps the argmax as int32 for backward (half the memory): every
+    implementation scatters the same, overlapping windows and windows of padding only
+    (argmax -1) included."""
+    kernels = load(impl)
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 7)).astype(np.float32)
+    y, argmax = kernels.max_pool2d_forward(x, 3, 2, 1, 1, True)  # overlapping windows
+    assert argmax.dtype == np.int64
+    argmax[0, 1, 0, 0] = -1  # as for a window that saw only padding
+    dy = np.random.default_rng(4).standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        kernels.max_pool2d_backward(dy, argmax.astype(np.int32), x.shape),
+        kernels.max_pool2d_backward(dy, argmax, x.shape),
+    )
+
+
 @pytest.mark.cudasim
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, kernel, stride, padding, dilation, ceil_mode", TINY_MAX)

@@ -1,32 +1,37 @@
-"""Convolution as im2col + one matrix product (Caffe/DeZero style), with PyTorch semantics.
+"""Convolution as im2col + matrix products (Caffe/DeZero style), with PyTorch semantics,
+one chunk of the batch at a time.
 
-    cols = im2col_gemm(x)                        # (C*KH*KW, N*OH*OW): all receptive fields
-    y    = w.reshape(OC, C*KH*KW) @ cols         # (OC, N*OH*OW)       ONE GEMM for the batch
-    y    = swap_batch_channels(y, b)             # (N, OC, OH, OW), + b during the copy
+Three Functions, each the adjoint partner of the others, make the whole family::
 
-The columns use the *GEMM layout* (``kernels/reference/conv.py``): the samples sit side by
-side, so the whole batch is one large matrix product. The per-sample layout (N, C*KH*KW, OH*OW)
-of ``unfold`` needs N small products (each one a separate multithreaded BLAS call, which on a
-busy 2-core machine cost 10x their single-threaded time), and its weight gradient
-``sum_n dy_n @ cols_n^T`` an (N, OC, C*KH*KW) temporary summed afterwards; here it is one GEMM
-whose inner dimension runs over the batch. The price is one copy of the output in each
-direction (``swap_batch_channels``, which also adds the bias), C*KH*KW/OC times smaller than
-cols.
+    Conv2d            y  = W @ im2col(x) + b               x (N, C, H, W) -> y (N, OC, OH, OW)
+    Conv2dInputGrad   dx = col2im(W^T @ dy)                dy, W -> dx  (= conv_transpose2d)
+    Conv2dWeightGrad  dW = dy @ im2col(x)^T                x, dy -> dW (OC, C/groups, KH, KW)
 
-``im2col`` and ``col2im`` are linear maps and each other's adjoint (transpose), so the two
-Functions below differentiate into each other: the backward of im2col is col2im and the
-backward of col2im is im2col. Everything else is ordinary matmul/reshape, so conv2d and
-conv_transpose2d are differentiable to any order (``create_graph=True`` works) and their
-gradients come out of the graph walk:
+with ``dy`` as the (OC, N*OH*OW) matrix of the GEMM. The backward of each one is written with
+the other two (and itself), so conv2d and conv_transpose2d are differentiable to any order
+(``create_graph=True`` works) while every forward runs on raw arrays:
 
-    dW = dy2 @ cols^T  (one GEMM, sums over the batch)    dcols = W^T @ dy2    dx = col2im(dcols)
+    Conv2d:           dx = Conv2dInputGrad(dy, W)   dW = Conv2dWeightGrad(x, dy)   db = sum dy
+    Conv2dInputGrad:  d(dy) = Conv2d(g, W)          dW = Conv2dWeightGrad(g, dy)
+    Conv2dWeightGrad: dx = Conv2dInputGrad(dy, g)   d(dy) = Conv2d(x, g)
 
-Memory: cols holds C*KH*KW*OH*OW numbers per sample, KH*KW times the input for a stride-1
-convolution. When the whole batch's cols would exceed ``IM2COL_BUDGET_BYTES`` (default 256 MiB;
-set ``TINYGRAD_EDU_IM2COL_BUDGET`` to a byte count such as ``67108864`` or ``64M``), conv2d runs
-``Conv2dInChunks``: the batch goes through in chunks that fit the budget, and the columns are
-recomputed in backward instead of kept, so training stays within the budget too (one extra
-im2col per chunk). Results are the same as without chunks.
+The columns use the *GEMM layout* (``kernels/reference/conv.py``),
+``cols[(c, kh, kw), (n, oh, ow)]``: the samples sit side by side, so a chunk of the batch is
+one large matrix product, and the weight gradient ``dy2 @ cols^T`` sums over the samples
+inside the GEMM. (The per-sample layout (N, C*KH*KW, OH*OW) of ``unfold`` needs N small
+products, each a separate multithreaded BLAS call that on a busy 2-core machine costs 10x its
+single-threaded time.)
+
+Memory. cols holds C*KH*KW*OH*OW numbers per sample, KH*KW times the input for a stride-1
+convolution: for LeNet-5's first layer at batch 64, 4.8 MiB, four times its output. So the
+columns are never kept for backward. Every Function loops over chunks of the batch, makes the
+columns of one chunk, uses them and drops them; a chunk's columns take at most
+``IM2COL_BUDGET_BYTES`` (default 1 MiB) on the CPU and ``GPU_IM2COL_BUDGET_BYTES`` (default
+256 MiB: there each chunk costs kernel launches, and memory is plentiful) on a GPU; the
+environment variable ``TINYGRAD_EDU_IM2COL_BUDGET`` (a byte count such as ``4194304`` or
+``4M``) sets both. Conv2d saves nothing but its inputs; the weight gradient makes the columns
+again (one extra im2col per conv and step), and the input gradient of a first layer, whose
+input needs no gradient, is not computed at all.
 
 The im2col/col2im kernels are picked by ``Config.kernel`` (reference NumPy, Numba CPU, CUDA).
 """
@@ -35,16 +40,17 @@ from __future__ import annotations
 
 import numbers
 import os
+from dataclasses import dataclass
 
 from .. import backend
-from ..autograd import Function, no_grad
+from ..autograd import Function
 from ..backend import get_array_module
 from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
-from .shape import cat, reshape, transpose
+from .shape import reshape
 
 
-def _budget_from_env(default: int = 256 * 2**20) -> int:
+def _budget_from_env(default: int = 2**20) -> int:
     """``TINYGRAD_EDU_IM2COL_BUDGET``: bytes, optionally with a K, M or G suffix (2**10...)."""
     text = os.environ.get("TINYGRAD_EDU_IM2COL_BUDGET", "").strip()
     if not text:
@@ -58,14 +64,19 @@ def _budget_from_env(default: int = 256 * 2**20) -> int:
     if value < 1:
         raise ValueError(
             f"TINYGRAD_EDU_IM2COL_BUDGET: expected a positive number of bytes such as "
-            f"268435456 or 256M, got {text!r}"
+            f"4194304 or 4M, got {text!r}"
         )
     return value
 
 
-# Most bytes the column matrix of one conv2d may take before the batch is split into chunks.
-# Read at call time: change it here (tests do) or through the environment variable at start-up.
-IM2COL_BUDGET_BYTES = _budget_from_env()
+# Most bytes the column matrix of one chunk of the batch may take (at least one sample always
+# goes through), by where the arrays live. On the CPU small chunks cost no speed (a chunk's
+# columns are still in cache when the GEMM reads them) and keep a training step's peak memory
+# near its activations; on a GPU every chunk is a few more kernel launches, and there is room.
+# Read at call time: change them here (tests do) or, both at once, through the environment
+# variable at start-up.
+IM2COL_BUDGET_BYTES = _budget_from_env(2**20)  # NumPy arrays
+GPU_IM2COL_BUDGET_BYTES = _budget_from_env(256 * 2**20)  # CuPy arrays
 
 
 def _pair(op: str, name: str, value) -> tuple[int, int]:
@@ -142,7 +153,7 @@ def col2im(cols: Tensor, x_shape, KH: int, KW: int, stride=1, padding=0, dilatio
 
 
 # ----------------------------------------------------------------------------------------------
-# im2col / col2im, GEMM layout (what conv2d and conv_transpose2d use)
+# im2col / col2im, GEMM layout, as ops (conv2d's Functions call the kernels)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -180,98 +191,163 @@ def col2im_gemm(cols: Tensor, x_shape, KH: int, KW: int, stride=(1, 1), padding=
                             padding=padding, dilation=dilation)
 
 
-class SwapBatchChannels(Function):
-    """y[j, i] = x[i, j] (+ bias[i]) for a 4-d x, written to contiguous memory;
-    dx = the same swap of dy (the swap is its own inverse),  dbias = dx summed per channel"""
-
-    def forward(self, x, bias=None):
-        xp = get_array_module(x)
-        A, B, H, W = x.shape
-        y = xp.empty((B, A, H, W), dtype=x.dtype if bias is None else xp.result_type(x, bias))
-        if bias is None:
-            y[...] = x.swapaxes(0, 1)
-        else:  # the bias rides along with the copy: one pass over the output, not two
-            xp.add(x.swapaxes(0, 1), bias.reshape(1, A, 1, 1), out=y)
-        return y
-
-    def backward(self, dy):
-        dx = swap_batch_channels(dy)  # (A, B, H, W)
-        if len(self.inputs) == 1:
-            return dx
-        if not self.needs_input_grad[1]:
-            return dx, None
-        return dx, reshape(dx, dx.shape[0], -1).sum(1)  # contiguous rows: a fast reduction
-
-
-def swap_batch_channels(x: Tensor, bias: Tensor | None = None) -> Tensor:
-    """(A, B, H, W) -> (B, A, H, W), contiguous, plus ``bias`` (A,) broadcast over axis 1:
-    turns the GEMM's (OC, N, OH, OW) into NCHW and back."""
-    if bias is None:
-        return SwapBatchChannels.apply(x)
-    return SwapBatchChannels.apply(x, bias)
-
-
 # ----------------------------------------------------------------------------------------------
-# conv2d
+# conv2d and its two adjoints, one chunk of the batch at a time
 # ----------------------------------------------------------------------------------------------
 
 
-def _conv2d_gemm(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, stride, padding,
-                 dilation) -> Tensor:
-    """conv2d, the whole batch at once (stride, padding, dilation are pairs)."""
-    N, C, H, W = x.shape
-    OC, Cg, KH, KW = weight.shape
-    OH, OW = conv_output_size(H, W, KH, KW, stride, padding, dilation)
-    cols = im2col_gemm(x, KH, KW, stride, padding, dilation)  # (C*KH*KW, N*OH*OW)
-    cols = reshape(cols, groups, Cg * KH * KW, N * OH * OW)  # (G, Cg*KH*KW, N*OH*OW)
-    w = reshape(weight, groups, OC // groups, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
-    y = w @ cols  # (G, OCg, N*OH*OW): one GEMM per group
-    return swap_batch_channels(reshape(y, OC, N, OH, OW), bias)  # (N, OC, OH, OW) + bias
+@dataclass(frozen=True)
+class ConvSpec:
+    """How one convolution slides its window, and how many samples go through at once."""
+
+    groups: int
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    chunk: int  # samples per chunk of the batch: their columns fit the im2col budget
+
+    @property
+    def window(self) -> tuple:
+        """(stride, padding, dilation), the trailing arguments of the im2col/col2im kernels."""
+        return (self.stride, self.padding, self.dilation)
 
 
-class Conv2dInChunks(Function):
-    """conv2d without bias, the batch in chunks of ``chunk`` samples so that the columns of
-    only one chunk exist at a time; they are recomputed in backward, not kept:
+def _conv_spec(x: Tensor, groups, stride, padding, dilation, cols_numbers_per_sample) -> ConvSpec:
+    """The spec of a convolution of the batch ``x`` whose column matrix holds
+    ``cols_numbers_per_sample`` (C*KH*KW*OH*OW) numbers per sample: as many samples per
+    chunk as fit the budget."""
+    on_gpu = backend.is_cupy_array(x.data)
+    budget = GPU_IM2COL_BUDGET_BYTES if on_gpu else IM2COL_BUDGET_BYTES
+    chunk = budget // max(1, cols_numbers_per_sample * x.data.dtype.itemsize)
+    return ConvSpec(groups, stride, padding, dilation, chunk=max(1, min(x.shape[0], chunk)))
 
-        y[i:j]  = W @ im2col(x[i:j])                      (no graph recorded)
-        dW      = sum over the chunks of dy2[i:j] @ im2col(x[i:j])^T
-        dx[i:j] = col2im(W^T @ dy2[i:j])
 
-    The backward is written with Tensor ops, so it is differentiable again."""
+def _batch_chunks(N: int, chunk: int) -> list[slice]:
+    """Slices of at most ``chunk`` samples that cover a batch of N."""
+    return [slice(i, min(i + chunk, N)) for i in range(0, N, chunk)]
+
+
+def _gemm_rows(dy, G: int):
+    """(n, OC, OH, OW) -> (G, OC/G, n*OH*OW), a contiguous copy: dy as the GEMM's output."""
+    return dy.swapaxes(0, 1).reshape(G, dy.shape[1] // G, -1)  # (G, OCg, n*OH*OW)
+
+
+class Conv2d(Function):
+    """y[n, o, oh, ow] = sum_(c, kh, kw) W[o, c, kh, kw] xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW]
+    + b[o], per group and chunk of the batch:  y = W @ im2col(x) + b  (nothing kept but x, W);
+    dx = col2im(W^T @ dy),  dW = dy @ im2col(x)^T,  db = dy summed over (N, OH, OW)"""
 
     kernel_family = "conv"  # which kernels it calls (see Config.kernel)
 
-    def forward(self, x, weight, groups, conv_args, chunk):
-        self.groups, self.conv_args, self.chunk = groups, conv_args, chunk
-        w = Tensor._wrap(weight, False)
-        pieces = []
-        with no_grad():
-            for i in range(0, x.shape[0], chunk):
-                xi = Tensor._wrap(x[i : i + chunk], False)  # (n, C, H, W), a view
-                pieces.append(_conv2d_gemm(xi, w, None, groups, *conv_args).data)
-        return get_array_module(x).concatenate(pieces)  # (N, OC, OH, OW)
+    def forward(self, x, weight, bias=None, *, spec: ConvSpec):
+        self.spec = spec
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        OC, Cg, KH, KW = weight.shape
+        G = spec.groups
+        OH, OW = conv_output_size(H, W, KH, KW, *spec.window)
+        unfold = backend.kernel("conv", "im2col_gemm", x)
+        w = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
+        arrays = (x, weight) if bias is None else (x, weight, bias)
+        y = xp.empty((N, OC, OH, OW), dtype=xp.result_type(*arrays))
+        for s in _batch_chunks(N, spec.chunk):
+            cols = unfold(x[s], KH, KW, *spec.window)  # (C*KH*KW, n*OH*OW)
+            yc = w @ cols.reshape(G, Cg * KH * KW, -1)  # (G, OCg, n*OH*OW): one GEMM per group
+            if bias is not None:  # along contiguous rows: twice as fast as after the swap
+                yc = yc.astype(y.dtype, copy=False)
+                yc += bias.reshape(G, OC // G, 1)
+            y[s] = yc.reshape(OC, -1, OH, OW).swapaxes(0, 1)  # (n, OC, OH, OW)
+            del cols, yc  # free this chunk's temporaries before the next chunk makes its own
+        return y  # (N, OC, OH, OW)
 
     def backward(self, dy):
-        x, weight = self.inputs
+        x, weight = self.inputs[:2]
+        needs = self.needs_input_grad
+        # the small dW first: dx is not alive yet while dW's columns are
+        dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
+        dx = conv2d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
+        if len(self.inputs) == 2:
+            return dx, dw
+        N, OC = dy.shape[:2]
+        db = reshape(dy, N, OC, -1).sum(2).sum(0) if needs[2] else None  # contiguous rows
+        return dx, dw, db
+
+
+class Conv2dInputGrad(Function):
+    """dx = col2im(W^T @ dy) per group and chunk: the adjoint of conv2d in x (what
+    conv_transpose2d computes);  d(dy) = conv2d(g, W),  dW = dy @ im2col(g)^T"""
+
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
+    def forward(self, dy, weight, *, x_shape, spec: ConvSpec):
+        self.x_shape, self.spec = x_shape, spec
+        xp = get_array_module(dy)
+        N, C, H, W = x_shape
         OC, Cg, KH, KW = weight.shape
-        G = self.groups
-        w = reshape(weight, G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
-        dx_pieces, dw = [], None
-        for i in range(0, x.shape[0], self.chunk):
-            xi = x[i : i + self.chunk]  # (n, C, H, W)
-            cols = im2col_gemm(xi, KH, KW, *self.conv_args)  # (C*KH*KW, n*OH*OW) recomputed
-            cols = reshape(cols, G, Cg * KH * KW, -1)  # (G, Cg*KH*KW, n*OH*OW)
-            dy2 = swap_batch_channels(dy[i : i + self.chunk])  # (OC, n, OH, OW)
-            dy2 = reshape(dy2, G, OC // G, -1)  # (G, OCg, n*OH*OW)
-            if self.needs_input_grad[1]:
-                dw_chunk = dy2 @ transpose(cols, 1, 2)  # (G, OCg, Cg*KH*KW)
-                dw = dw_chunk if dw is None else dw + dw_chunk
-            if self.needs_input_grad[0]:
-                dcols = transpose(w, 1, 2) @ dy2  # (G, Cg*KH*KW, n*OH*OW)
-                dcols = reshape(dcols, G * Cg * KH * KW, -1)  # (C*KH*KW, n*OH*OW)
-                dx_pieces.append(col2im_gemm(dcols, xi.shape, KH, KW, *self.conv_args))
-        dx = cat(dx_pieces, 0) if dx_pieces else None  # (N, C, H, W)
-        return dx, None if dw is None else reshape(dw, weight.shape)
+        G = spec.groups
+        fold = backend.kernel("conv", "col2im_gemm", dy)
+        wt = weight.reshape(G, OC // G, Cg * KH * KW).transpose(0, 2, 1)  # (G, Cg*KH*KW, OCg)
+        chunks = _batch_chunks(N, spec.chunk)
+        dx = None
+        for s in chunks:
+            dcols = wt @ _gemm_rows(dy[s], G)  # (G, Cg*KH*KW, n*OH*OW)
+            dcols = dcols.reshape(C * KH * KW, -1)  # (C*KH*KW, n*OH*OW)
+            dx_s = fold(dcols, (s.stop - s.start, C, H, W), KH, KW, *spec.window)
+            if len(chunks) == 1:
+                return dx_s  # (N, C, H, W)
+            if dx is None:
+                dx = xp.empty(x_shape, dtype=dx_s.dtype)
+            dx[s] = dx_s
+            del dcols, dx_s  # free this chunk's temporaries before the next chunk makes its own
+        return dx  # (N, C, H, W)
+
+    def backward(self, g):
+        dy, weight = self.inputs
+        needs = self.needs_input_grad
+        ddy = Conv2d.apply(g, weight, spec=self.spec) if needs[0] else None
+        dw = conv2d_weight_grad(g, dy, weight.shape, self.spec) if needs[1] else None
+        return ddy, dw
+
+
+class Conv2dWeightGrad(Function):
+    """dW = dy @ im2col(x)^T per group, summed over the chunks of the batch: the adjoint of
+    conv2d in W;  dx = col2im(g^T @ dy),  d(dy) = conv2d(x, g)"""
+
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
+    def forward(self, x, dy, *, w_shape, spec: ConvSpec):
+        self.spec = spec
+        OC, Cg, KH, KW = w_shape
+        G = spec.groups
+        unfold = backend.kernel("conv", "im2col_gemm", x)
+        dwt = None  # dW^T: (cols @ dy2^T) is 10-20% faster in BLAS than (dy2 @ cols^T)
+        for s in _batch_chunks(x.shape[0], spec.chunk):
+            cols = unfold(x[s], KH, KW, *spec.window)  # (C*KH*KW, n*OH*OW) made again
+            cols = cols.reshape(G, Cg * KH * KW, -1)  # (G, Cg*KH*KW, n*OH*OW)
+            part = cols @ _gemm_rows(dy[s], G).transpose(0, 2, 1)  # (G, Cg*KH*KW, OCg)
+            if dwt is None:
+                dwt = part
+            else:
+                dwt += part
+            del cols, part  # free this chunk's temporaries before the next chunk makes its own
+        return dwt.transpose(0, 2, 1).reshape(w_shape)  # (OC, Cg, KH, KW)
+
+    def backward(self, g):
+        x, dy = self.inputs
+        needs = self.needs_input_grad
+        dx = conv2d_input_grad(dy, g, x.shape, self.spec) if needs[0] else None
+        ddy = Conv2d.apply(x, g, spec=self.spec) if needs[1] else None
+        return dx, ddy
+
+
+def conv2d_input_grad(dy: Tensor, weight: Tensor, x_shape, spec: ConvSpec) -> Tensor:
+    """(N, OC, OH, OW) -> (N, C, H, W): the gradient of conv2d with respect to its input."""
+    return Conv2dInputGrad.apply(dy, weight, x_shape=tuple(x_shape), spec=spec)
+
+
+def conv2d_weight_grad(x: Tensor, dy: Tensor, w_shape, spec: ConvSpec) -> Tensor:
+    """-> (OC, C/groups, KH, KW): the gradient of conv2d with respect to its weight."""
+    return Conv2dWeightGrad.apply(x, dy, w_shape=tuple(w_shape), spec=spec)
 
 
 def _batched(op: str, x: Tensor) -> tuple[Tensor, bool]:
@@ -320,15 +396,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     padding = _pair("conv2d", "padding", padding)
     # errors that name the problem, e.g. "kernel (5, 5) ... does not fit input of size (3, 3)"
     *_, OH, OW = check_conv_args("conv2d", x.shape, KH, KW, stride, padding, dilation)
-    cols_bytes_per_sample = C * KH * KW * OH * OW * x.data.dtype.itemsize
-    chunk = max(1, IM2COL_BUDGET_BYTES // max(1, cols_bytes_per_sample))  # samples per chunk
-    if chunk >= N:
-        y = _conv2d_gemm(x, weight, bias, groups, stride, padding, dilation)  # (N, OC, OH, OW)
+    spec = _conv_spec(x, groups, stride, padding, dilation, C * KH * KW * OH * OW)
+    if bias is None:
+        y = Conv2d.apply(x, weight, spec=spec)  # (N, OC, OH, OW)
     else:
-        y = Conv2dInChunks.apply(x, weight, groups=groups, chunk=chunk,
-                                 conv_args=(stride, padding, dilation))
-        if bias is not None:
-            y = y + reshape(bias, 1, OC, 1, 1)
+        y = Conv2d.apply(x, weight, bias, spec=spec)
     return reshape(y, OC, OH, OW) if unbatched else y
 
 
@@ -337,8 +409,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     """The transpose (adjoint) of conv2d, ``torch.nn.functional.conv_transpose2d``.
 
     x (N, C, H, W), weight (C, OC/groups, KH, KW) -> (N, OC, OH, OW) with
-    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1:
-    cols = W^T @ x  then  y = col2im(cols).
+    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1: the input gradient of the
+    conv2d that maps (N, OC, OH, OW) to x, y = col2im(W^T @ x) (``Conv2dInputGrad``).
     """
     x, unbatched = _batched("conv_transpose2d", x)
     N, C, H, W = x.shape
@@ -364,11 +436,14 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         )
     OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
     OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
-    Cg = C // groups
-    xg = reshape(swap_batch_channels(x), groups, Cg, N * H * W)  # (G, Cg, N*H*W)
-    w = reshape(weight, groups, Cg, OCg * KH * KW).transpose(1, 2)  # (G, OCg*KH*KW, Cg)
-    cols = reshape(w @ xg, OC * KH * KW, N * H * W)  # (OC*KH*KW, N*H*W)
-    y = col2im_gemm(cols, (N, OC, OH, OW), KH, KW, stride, padding, dilation)  # (N, OC, OH, OW)
+    if OH < 1 or OW < 1:
+        raise ValueError(
+            f"conv_transpose2d: the output would be {(OH, OW)} for input {(H, W)}, kernel "
+            f"{(KH, KW)}, stride {stride}, padding {padding} and dilation {dilation}"
+        )
+    # the conv2d it transposes maps (N, OC, OH, OW) to x: its columns are (OC*KH*KW, N*H*W)
+    spec = _conv_spec(x, groups, stride, padding, dilation, OC * KH * KW * H * W)
+    y = conv2d_input_grad(x, weight, (N, OC, OH, OW), spec)  # (N, OC, OH, OW)
     if bias is not None:
         y = y + reshape(bias, 1, OC, 1, 1)
     return reshape(y, OC, OH, OW) if unbatched else y
