@@ -399,8 +399,13 @@ def run_backward(
     # mode see every backward as it is written
     scatter = not create_graph and not hooks and not anomaly
 
+    order.reverse()  # outputs first
     with _Override(grad_enabled=create_graph):
-        for node in reversed(order):
+        for position, node in enumerate(order):
+            # the walk lets go of each tensor as it reaches it: all its consumers are done, so
+            # once its ctx is released nothing keeps its array alive (a training step's peak
+            # memory falls while the backward runs, instead of holding every activation)
+            order[position] = None
             g = grads.pop(id(node), None)
             if g is None:
                 continue  # no gradient reaches this node

@@ -478,7 +478,10 @@ class Relu(Function):
 
     def backward(self, dy):
         (x,) = self.inputs
-        return dy * (x.data > 0).astype(dy.dtype)
+        positive = x.data > 0  # bool mask
+        if not Config.grad_enabled:  # first order: no float copy of the mask (peak memory)
+            return get_array_module(dy.data).multiply(dy.data, positive)
+        return dy * positive.astype(dy.dtype)  # create_graph: a Tensor op, differentiable
 
 
 class LeakyRelu(Function):
