@@ -1758,8 +1758,9 @@ print("max |W_flat @ cols + b - loops| =", im2col_conv_diff)
 %% md
 The price is memory: `cols` repeats each input pixel up to $K_H K_W$ times (25× for a 5×5
 filter). The library's `conv2d` uses a "GEMM layout" that puts the samples of the batch side by
-side, $(C K_H K_W,\ N O_H O_W)$, so the whole batch is **one** large matrix product; when that
-matrix would exceed a memory budget it processes the batch in chunks
+side, $(C K_H K_W,\ N O_H O_W)$, so a chunk of the batch is **one** large matrix product. It
+goes through the batch in chunks whose columns fit a small memory budget (1 MiB on the CPU) and
+never keeps the columns for the backward, where it makes them again
 (`tinygrad_edu/functional/conv.py`).
 
 ## 3. The backward of a convolution
@@ -1791,9 +1792,12 @@ print("col2im of ones (how many patches read each pixel):")
 print(col2im(tg.ones(1, 9, 25, dtype=tg.float64), (1, 1, 7, 7), 3, 3).numpy()[0, 0])
 
 %% md
-Since both maps are ops of the engine (`Im2Col.backward` calls `col2im` and vice versa), the
-gradients of `conv2d` come out of the ordinary graph walk. The gradient check agrees (float64,
-stride 2, padding 1):
+Both maps are ops of the engine (`Im2Col.backward` calls `col2im` and vice versa). The library's
+`conv2d` packs the three formulas above into three Functions that are each other's adjoints:
+`Conv2d` ($Y = W\,\mathrm{im2col}(x) + b$), `Conv2dInputGrad` ($dx = \mathrm{col2im}(W^\top dY)$,
+which is also `conv_transpose2d`) and `Conv2dWeightGrad` ($dW = dY\,\mathrm{im2col}(x)^\top$);
+the backward of each calls the other two, so conv2d stays differentiable to any order. The
+gradient check agrees (float64, stride 2, padding 1):
 
 %% code
 xg = tg.randn(2, 3, 7, 7, dtype=tg.float64, requires_grad=True)
@@ -1870,7 +1874,7 @@ with OpProfiler() as profiler:  # one step, profiled
 print(profiler.table())
 
 %% md
-The kernel-backed ops (`Im2ColGemm`, `Col2ImGemm`, `MaxPool2d`, `MaxPoolScatter`) run the
+The kernel-backed ops (`Conv2d`, `Conv2dWeightGrad`, `MaxPool2d`, `MaxPoolScatter`) run the
 Numba kernels here (`Config.kernel = "auto"` picks Numba for CPU arrays), although the `impl`
 column of this version of the profiler labels them `numpy`. Together with the matrix
 products, they are where the time goes; the elementwise ops are cheap.
