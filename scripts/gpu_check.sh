@@ -6,6 +6,9 @@
 #   2. the kernel benchmarks and the end-to-end suite on the GPU, against torch CUDA,
 #   3. the main job (LeNet on MNIST) on the GPU.
 # Usage: bash scripts/gpu_check.sh [LOGDIR] [STEPS]   STEPS: any of "tests bench train" (all)
+# Data: point TINYGRAD_EDU_DATA at a folder with mnist/*.gz (and rt-sentiment/) when the data
+# packages are not installed. NumPy 2.5 breaks numba-cuda 0.30 (np.row_stack is gone): on such a
+# machine put a NumPy 2.4 wheel first on PYTHONPATH (pip install --target DIR numpy-2.4.*.whl).
 set -uo pipefail
 LOGS=${1:-gpu_logs}
 STEPS=${2:-"tests bench train"}
