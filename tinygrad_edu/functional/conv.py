@@ -92,46 +92,31 @@ def _pair(op: str, name: str, value) -> tuple[int, int]:
 # ----------------------------------------------------------------------------------------------
 
 
-class _Unfold(Function):
-    """Forward shared by Im2Col and Im2ColGemm: run the conv kernel named ``kernel_name``.
-    The subclasses differ only in the cols layout (and so in the kernel and the adjoint)."""
-
-    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
-    kernel_name: str  # "im2col" or "im2col_gemm"
-
-    def forward(self, x, KH, KW, stride, padding, dilation):
-        self.args = (KH, KW, stride, padding, dilation)
-        return backend.kernel("conv", self.kernel_name, x)(x, KH, KW, stride, padding, dilation)
-
-
-class _Fold(Function):
-    """Forward shared by Col2Im and Col2ImGemm: run the conv kernel named ``kernel_name``."""
-
-    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
-    kernel_name: str  # "col2im" or "col2im_gemm"
-
-    def forward(self, cols, x_shape, KH, KW, stride, padding, dilation):
-        self.args = (KH, KW, stride, padding, dilation)
-        col2im_kernel = backend.kernel("conv", self.kernel_name, cols)
-        return col2im_kernel(cols, x_shape, KH, KW, stride, padding, dilation)
-
-
-class Im2Col(_Unfold):
+class Im2Col(Function):
     """cols[n, (c, kh, kw), (oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW];
     dx = col2im(dcols)  (the adjoint: overlapping windows add up, padding is dropped)"""
 
-    kernel_name = "im2col"
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
+    def forward(self, x, KH, KW, stride, padding, dilation):
+        self.args = (KH, KW, stride, padding, dilation)
+        return backend.kernel("conv", "im2col", x)(x, KH, KW, stride, padding, dilation)
 
     def backward(self, dcols):
         (x,) = self.inputs
         return col2im(dcols, x.shape, *self.args)
 
 
-class Col2Im(_Fold):
+class Col2Im(Function):
     """dx[n, c, h, w] = sum of the cols entries copied from pixel (h, w);
     dcols = im2col(dy)  (the adjoint of the adjoint)"""
 
-    kernel_name = "col2im"
+    kernel_family = "conv"  # which kernels it calls (see Config.kernel)
+
+    def forward(self, cols, x_shape, KH, KW, stride, padding, dilation):
+        self.args = (KH, KW, stride, padding, dilation)
+        col2im_kernel = backend.kernel("conv", "col2im", cols)
+        return col2im_kernel(cols, x_shape, KH, KW, stride, padding, dilation)
 
     def backward(self, dy):
         return im2col(dy, *self.args)
@@ -150,45 +135,6 @@ def col2im(cols: Tensor, x_shape, KH: int, KW: int, stride=1, padding=0, dilatio
                         stride=_pair("col2im", "stride", stride),
                         padding=_pair("col2im", "padding", padding),
                         dilation=_pair("col2im", "dilation", dilation))
-
-
-# ----------------------------------------------------------------------------------------------
-# im2col / col2im, GEMM layout, as ops (conv2d's Functions call the kernels)
-# ----------------------------------------------------------------------------------------------
-
-
-class Im2ColGemm(_Unfold):
-    """cols[(c, kh, kw), (n, oh, ow)] = xpad[n, c, oh*SH + kh*DH, ow*SW + kw*DW];
-    dx = col2im_gemm(dcols)  (the adjoint)"""
-
-    kernel_name = "im2col_gemm"
-
-    def backward(self, dcols):
-        (x,) = self.inputs
-        return col2im_gemm(dcols, x.shape, *self.args)
-
-
-class Col2ImGemm(_Fold):
-    """dx[n, c, h, w] = sum of the cols entries copied from pixel (h, w);
-    dcols = im2col_gemm(dy)  (the adjoint of the adjoint)"""
-
-    kernel_name = "col2im_gemm"
-
-    def backward(self, dy):
-        return im2col_gemm(dy, *self.args)
-
-
-def im2col_gemm(x: Tensor, KH: int, KW: int, stride=(1, 1), padding=(0, 0),
-                dilation=(1, 1)) -> Tensor:
-    """(N, C, H, W) -> (C*KH*KW, N*OH*OW): the columns of all samples side by side."""
-    return Im2ColGemm.apply(x, KH=KH, KW=KW, stride=stride, padding=padding, dilation=dilation)
-
-
-def col2im_gemm(cols: Tensor, x_shape, KH: int, KW: int, stride=(1, 1), padding=(0, 0),
-                dilation=(1, 1)) -> Tensor:
-    """The adjoint of ``im2col_gemm``: (C*KH*KW, N*OH*OW) -> (N, C, H, W)."""
-    return Col2ImGemm.apply(cols, x_shape=tuple(x_shape), KH=KH, KW=KW, stride=stride,
-                            padding=padding, dilation=dilation)
 
 
 # ----------------------------------------------------------------------------------------------
