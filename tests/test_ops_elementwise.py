@@ -644,3 +644,7 @@ def test_python_scalars_keep_sign_nan_and_dtype(device):
             np.testing.assert_array_equal(np.signbit(minus.numpy()), [True, False])
             assert np.isnan((x + float("nan")).numpy()).all()
             assert (x * 0.5).dtype == np.float32 and (x * 0.5).numpy().tolist() == [0.5, -1.0]
+            filled = x.detach().clone().fill_(-0.0)  # in-place updates take the same constants
+            assert np.signbit(filled.numpy()).all()
+            masked = tg.masked_fill(x, tg.tensor([True, False], device=device), -0.0)
+            np.testing.assert_array_equal(np.signbit(masked.numpy()), [True, True])

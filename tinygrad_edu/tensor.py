@@ -355,10 +355,10 @@ class Tensor:
             value = value.data
         xp = get_array_module(self.data)
         if np.isscalar(value):
-            from .functional.elementwise import _python_scalar_dtype
+            from .functional.elementwise import _python_scalar_dtype, constant
 
             value_dtype = _python_scalar_dtype(op, value)
-            array = xp.asarray(value, dtype=self.dtype)
+            array = constant(xp, value, self.dtype)
         else:
             array = xp.asarray(backend.to_device(value, self.device))
             value_dtype = array.dtype

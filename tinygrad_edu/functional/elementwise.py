@@ -63,20 +63,22 @@ def _scalar_tensor(value, like: Tensor, op: str = "op") -> Tensor:
         dtype = like.dtype if like.dtype.kind == "f" else np.dtype(Config.default_dtype)
     else:
         raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-    if xp is np:
-        return Tensor._wrap(np.asarray(value, dtype=dtype), False)
-    return Tensor._wrap(_device_scalar(xp, value, dtype), False)
+    return Tensor._wrap(constant(xp, value, dtype), False)
 
 
 _DEVICE_SCALARS: dict = {}  # (device, dtype, bytes of the value) -> 0-d device array
 
 
-def _device_scalar(xp, value, dtype):
-    """A 0-d GPU array holding ``value``, made once per (device, dtype, value): creating it is
-    a host-to-device copy, which costs more than the ``x * 0.5`` it is made for. The arrays are
-    never written (op inputs are read-only), so sharing them is safe. Keyed by the value's bytes,
-    so -0.0 and 0.0 stay apart and nan finds itself."""
+def constant(xp, value, dtype):
+    """A read-only 0-d array of the number ``value`` in ``dtype``, on ``xp``'s device, for an op
+    to read (``x * 0.5``, ``where(m, x, 0)``, ``x += 1``): never give it to a user to write.
+
+    On a GPU each one is made once per (device, dtype, value): creating it is a host-to-device
+    copy, which costs more than the op it is made for; sharing is safe because nobody writes
+    them. Keyed by the value's bytes, so -0.0 and 0.0 stay apart and nan finds itself."""
     host = np.asarray(value, dtype=dtype)
+    if xp is np:
+        return host
     key = (xp.cuda.runtime.getDevice(), host.dtype.str, host.tobytes())
     array = _DEVICE_SCALARS.get(key)
     if array is None:
@@ -727,7 +729,7 @@ def where(condition, input, other) -> Tensor:  # noqa: A002 - torch names
     cond = condition.data if isinstance(condition, Tensor) else condition
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         xp = get_array_module(cond)
-        input = Tensor._wrap(xp.asarray(input, dtype=_python_scalar_dtype("where", input)))
+        input = Tensor._wrap(constant(xp, input, _python_scalar_dtype("where", input)))
     input, other = operands("where", input, other)
     xp = get_array_module(input.data)
     cond = xp.asarray(cond)
@@ -775,7 +777,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
             )
         value = cast(value, x.dtype)
     else:
-        value = Tensor._wrap(get_array_module(x.data).asarray(value, dtype=x.dtype))
+        value = Tensor._wrap(constant(get_array_module(x.data), value, x.dtype))
     return where(mask_data, value, x)
 
 
