@@ -375,10 +375,9 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
             f"(input {tuple(x.shape)}, index {tuple(idx.shape)})"
         )
     xp = get_array_module(x.data)
-    # one broadcastable arange per dimension (what np.indices(sparse=True) gives; CuPy lacks it),
-    # with the index itself along ``dim``
-    grids = [xp.arange(n).reshape((1,) * k + (n,) + (1,) * (idx.ndim - k - 1))
-             for k, n in enumerate(idx.shape)]
+    # one broadcastable arange per dimension (np.indices(sparse=True), which CuPy lacks), with
+    # the index itself along ``dim``
+    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
     grids[d] = xp.asarray(idx)
     return getitem(x, tuple(grids))
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 
-import numpy
-
-from ..backend import get_array_module
+from ..backend import get_array_module, is_cupy_array
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -117,7 +115,7 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
-        if xp is not numpy and not group["amsgrad"]:
+        if is_cupy_array(p) and not group["amsgrad"]:
             # on the GPU the ten array operations below are ten kernel launches, and launching
             # costs more than the arithmetic on a small model: one fused kernel does it all
             _cupy_adam_kernel()(g, 1 - beta1, beta2, 1 - beta2, step_size, bias_correction2**0.5,
