@@ -14,8 +14,24 @@ import os
 import platform
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+
+
+def traced_peak_bytes(step: Callable[[], object]) -> int:
+    """Most bytes allocated by ``step`` and alive at once (tracemalloc sees NumPy's arrays).
+
+    Only allocations made inside ``step`` count: the model, the optimizer state and the batch,
+    made before, are the steady state every implementation shares."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
 
 
 @dataclass

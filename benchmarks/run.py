@@ -61,13 +61,12 @@ import os
 import resource
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from common import CpuSteal, Timing, time_block, write_json  # noqa: E402
+from common import CpuSteal, Timing, time_block, traced_peak_bytes, write_json  # noqa: E402
 
 WORKLOADS = ("gemm", "conv2d", "maxpool", "lenet", "mlp", "attention", "lstm", "autograd",
              "memory")
@@ -810,21 +809,6 @@ def bench_tiny_ops(run: Run) -> list[Timing]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _traced_peak_bytes(step) -> int:
-    """Most bytes allocated by ``step`` and alive at once (tracemalloc sees NumPy's arrays).
-
-    Only allocations made inside ``step`` count: the model, the optimizer state and the batch,
-    made before, are the steady state every implementation shares."""
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        step()
-        return tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
-
-
 def _torch_peak_bytes(torch, step) -> int | None:
     """The same for torch, whose allocator tracemalloc cannot see: replay the allocations and
     frees of its memory profiler (CPU tensors created in ``step`` and alive at once)."""
@@ -884,7 +868,7 @@ def bench_memory(run: Run) -> list[Timing]:
             for _ in range(2):  # optimizer state and kernels exist before the measured step
                 tg_step()
                 opt.zero_grad()
-            row(label, _traced_peak_bytes(tg_step))
+            row(label, traced_peak_bytes(tg_step))
     if run.torch is not None:
         torch = run.torch
         model = torch_lenet5(torch)
@@ -901,7 +885,7 @@ def bench_memory(run: Run) -> list[Timing]:
         row(PEER, _torch_peak_bytes(torch, torch_step))
     floor = NpLeNet5(np, KernelLayers(np, run.kernels[-1]))
     floor.step(x, target)
-    row(FLOOR, _traced_peak_bytes(lambda: floor.step(x, target)))
+    row(FLOOR, traced_peak_bytes(lambda: floor.step(x, target)))
     return rows
 
 

@@ -14,9 +14,12 @@
 
 import gc
 import importlib
+import importlib.util
 import os
+import sys
 import tracemalloc
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,16 +240,17 @@ def test_retain_graph_keeps_the_graph_until_the_second_backward():
 # ----------------------------------------------------------------------------------------------
 
 
-def _traced_peak(fn) -> int:
-    """Most bytes allocated by ``fn`` and alive at once (like benchmarks/run.py measures)."""
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+def _load_benchmark_common():
+    """benchmarks/common.py (not a package): its ``traced_peak_bytes`` is what run.py measures."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
+    spec = importlib.util.spec_from_file_location("bench_common", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_common"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_traced_peak = _load_benchmark_common().traced_peak_bytes
 
 
 @pytest.mark.parametrize("x_shape, w_shape, padding, x_grad", [
