@@ -5,39 +5,20 @@ Shapes follow the kernels: q (B, nh, Tq, hs), k and v (B, nh, Tk, hs), mask broa
 GPU is found) on tiny shapes with small tiles, so that every tile loop runs more than once.
 """
 
-import importlib
 import math
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tinygrad_edu.kernels.cpu import attention as cpu
+from tinygrad_edu.kernels.cuda import attention as cu
+from tinygrad_edu.kernels.reference import attention as ref
 
 try:
     import torch
 except ImportError:  # torch is a test extra; the torch comparisons skip without it
     torch = None
-
-
-def _import_kernels():
-    """The kernels package: installed as tinygrad_edu.kernels, or kernels/ in the repo root."""
-    for package in ("tinygrad_edu.kernels", "kernels"):
-        try:
-            importlib.import_module(package)
-            return package
-        except Exception:  # noqa: BLE001  (a half-built tinygrad_edu must not hide the kernels)
-            continue
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-    importlib.import_module("kernels")
-    return "kernels"
-
-
-PACKAGE = _import_kernels()
-ref = importlib.import_module(PACKAGE + ".reference.attention")
-cpu = importlib.import_module(PACKAGE + ".cpu.attention")
-cu = importlib.import_module(PACKAGE + ".cuda.attention")
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 

@@ -14,15 +14,8 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-try:  # installed package
-    importlib.import_module("tinygrad_edu.kernels")
-    KERNELS = "tinygrad_edu.kernels"
-except ImportError:  # source checkout, run from the repository root
-    KERNELS = "kernels"
-
-
 def load(impl):
-    return importlib.import_module(f"{KERNELS}.{impl}.pool")
+    return importlib.import_module(f"tinygrad_edu.kernels.{impl}.pool")
 
 
 ref = load("reference")

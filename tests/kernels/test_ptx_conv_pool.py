@@ -24,13 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-try:  # installed package
-    importlib.import_module("tinygrad_edu.kernels")
-    KERNELS = "tinygrad_edu.kernels"
-except ImportError:  # source checkout, run from the repository root
-    KERNELS = "kernels"
-
-MODULES = [f"{KERNELS}.cuda.conv", f"{KERNELS}.cuda.pool"]
+MODULES = ["tinygrad_edu.kernels.cuda.conv", "tinygrad_edu.kernels.cuda.pool"]
 
 # (module, kernel, dtype index) known at collection time; PTX_SIGNATURES is plain data, so
 # reading it under the simulator is fine
