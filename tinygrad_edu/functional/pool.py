@@ -35,9 +35,12 @@ class MaxPool2d(Function):
         y, argmax = kernel(x, kernel_size, stride, padding, dilation, ceil_mode)
         if indices_out is not None:  # return_indices=True: hand the argmax to the caller
             indices_out.append(argmax)  # int64, like torch
-        # (N, C, OH, OW) flat index h*W + w into the input plane, kept until backward: int32
-        # holds any plane index and halves what the graph keeps (a LeNet step's peak memory)
-        self.argmax = argmax.astype(INDEX_DTYPE) if x.shape[2] * x.shape[3] < 2**31 else argmax
+        # (N, C, OH, OW) flat index h*W + w into the input plane, kept until backward. On the
+        # CPU int32 holds any plane index and halves what the graph keeps (a LeNet step's peak
+        # memory); on a GPU, where memory is plentiful and the CUDA backward takes int64, the
+        # cast would be two more kernel launches per step
+        narrow = not backend.is_cupy_array(argmax) and x.shape[2] * x.shape[3] < 2**31
+        self.argmax = argmax.astype(INDEX_DTYPE) if narrow else argmax
         return y
 
     def backward(self, dy):
