@@ -77,6 +77,21 @@ def test_ratios_and_goals(run_module):
     assert goals[("MLP 784-128-10 step (Adam)", "torch")]["met"]  # 0.8x <= 1.0x
 
 
+def test_gpu_goals_are_the_issues_gpu_goal(run_module):
+    """On a GPU the issue sets one goal: the LeNet step within 2x of torch CUDA."""
+    Timing = run_module.Timing
+    rows = [
+        Timing("LeNet-5 train step (Adam)", "tinygrad_edu[cuda]", "s", 3.6, 3.5, 5, {}),
+        Timing("LeNet-5 train step (Adam)", "torch", "s", 2.0, 1.9, 5, {}),
+        Timing("MLP 784-128-10 step (Adam)", "tinygrad_edu", "s", 2.0, 2.0, 5, {}),
+        Timing("MLP 784-128-10 step (Adam)", "torch", "s", 1.0, 1.0, 5, {}),
+    ]
+    run_module.add_ratios(rows)
+    goals = run_module.check_goals(rows, "cuda")
+    assert [(g["workload"], g["goal"], g["met"]) for g in goals] == [
+        ("LeNet-5 train step (Adam)", 2.0, True)]  # 1.8x; the CPU goals are not applied
+
+
 def test_floors_compute_the_same_gradients_as_the_library(run_module):
     """The hand-written NumPy floors do the same math: check two of them against autograd."""
     import numpy as np
