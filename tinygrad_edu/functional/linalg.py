@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Config, Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
@@ -13,6 +13,10 @@ from .shape import reshape, sum_to, transpose
 
 class MatMul(Function):
     """Y = A @ B;  dA = dY @ B^T,  dB = A^T @ dY  (summed over broadcast batch dims).
+
+    Tensors and arrays share ``@``, ``.T``, ``.reshape`` and ``.sum``, so a backward that
+    records no graph (first order) runs the same lines on the arrays: no graph node per
+    product, which for small layers costs more than the product itself.
 
     1-d operands are treated as a row (A) or a column (B) vector and the extra dim is removed
     again, exactly like ``numpy.matmul``.
@@ -24,8 +28,10 @@ class MatMul(Function):
     def backward(self, dy):
         a, b = self.inputs
         if a.ndim == 2 and b.ndim == 2:  # plain matrices: no batch dims to sum, no 1-d dims
-            da = dy @ transpose(b, 0, 1) if self.needs_input_grad[0] else None  # (M, K)
-            db = transpose(a, 0, 1) @ dy if self.needs_input_grad[1] else None  # (K, N)
+            if not Config.grad_enabled:  # first order: the same formulas on the arrays
+                a, b, dy = a.data, b.data, dy.data
+            da = dy @ b.T if self.needs_input_grad[0] else None  # (M, K)
+            db = a.T @ dy if self.needs_input_grad[1] else None  # (K, N)
             return da, db
         a2 = a if a.ndim > 1 else reshape(a, 1, -1)  # (..., M, K)
         b2 = b if b.ndim > 1 else reshape(b, -1, 1)  # (..., K, N)
@@ -96,11 +102,13 @@ class Linear(Function):
 
     def backward(self, dy):
         x, weight = self.inputs[0], self.inputs[1]
+        if not Config.grad_enabled:  # first order: the same formulas on the arrays, no graph
+            x, weight, dy = x.data, weight.data, dy.data
         needs = self.needs_input_grad
         dx = dy @ weight if needs[0] else None  # (..., out) @ (out, in) -> (..., in)
         if x.ndim != 2:
-            x, dy = reshape(x, -1, x.shape[-1]), reshape(dy, -1, dy.shape[-1])  # rows
-        dw = transpose(dy, 0, 1) @ x if needs[1] else None  # (out, rows) @ (rows, in)
+            x, dy = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])  # rows
+        dw = dy.T @ x if needs[1] else None  # (out, rows) @ (rows, in)
         if len(needs) == 2:
             return dx, dw
         db = dy.sum(0) if needs[2] else None  # (out,)

@@ -1,0 +1,85 @@
+"""Ops whose backward has a first-order path (plain arrays, no graph: conv2d, linear, 2-d
+matmul, cross entropy) compute the same gradients as their differentiable path (Tensor ops,
+taken under create_graph=True), on odd shapes, in float64 and float32, on every device."""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import functional as F
+from tinygrad_edu.functional import conv as conv_module
+from tinygrad_edu.nn import functional as NF
+
+
+def _both_paths(fn, arrays, device, dtype):
+    """The gradients of sum(fn(*inputs) * r) for a fixed random r, first with a plain backward
+    (the first-order path), then with create_graph=True (the Tensor-op path)."""
+    rng = np.random.default_rng(1)
+    results = []
+    for create_graph in (False, True):
+        inputs = [tg.tensor(a.astype(dtype), device=device, requires_grad=True) for a in arrays]
+        out = fn(*inputs)
+        r = tg.tensor(rng.standard_normal(out.shape).astype(dtype), device=device)
+        rng = np.random.default_rng(1)  # the same r for the second path
+        grads = tg.grad((out * r).sum(), inputs, create_graph=create_graph)
+        results.append([g.detach().numpy() for g in grads])
+    return results
+
+
+def _assert_same(results, dtype):
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for first_order, differentiable in zip(*results, strict=True):
+        assert first_order.dtype == differentiable.dtype == dtype
+        np.testing.assert_allclose(first_order, differentiable, rtol=tol, atol=tol)
+
+
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("budget", [None, 300])  # 300 bytes: chunks of one or two samples
+@pytest.mark.parametrize("groups,bias", [(1, True), (1, False), (2, True)])
+def test_conv2d(device, monkeypatch, dtype, budget, groups, bias):
+    if budget is not None:
+        monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", budget)
+        monkeypatch.setattr(conv_module, "GPU_IM2COL_BUDGET_BYTES", budget)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((3, 4, 7, 5)), rng.standard_normal((6, 4 // groups, 3, 2))]
+    if bias:
+        arrays.append(rng.standard_normal(6))
+
+    def fn(x, w, b=None):
+        return F.conv2d(x, w, b, stride=(2, 1), padding=1, groups=groups)
+
+    _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3)])
+def test_linear_and_matmul(device, dtype, x_shape):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((7, 3)), rng.standard_normal(7)
+    _assert_same(_both_paths(F.linear, [x, w, b], device, dtype), dtype)
+    _assert_same(_both_paths(F.linear, [x, w], device, dtype), dtype)
+    a, m = rng.standard_normal((5, 3)), rng.standard_normal((3, 6))
+    _assert_same(_both_paths(lambda p, q: p @ q, [a, m], device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape,target", [
+    ((5, 4), [3, -100, 0, 1, 3]),                       # one ignored entry
+    ((2, 3, 2, 3), [[[0, 2, 1], [1, 1, -100]], [[2, 0, 0], [1, 2, 2]]]),
+    ((4,), 2),                                          # unbatched (C,)
+])
+def test_cross_entropy(device, dtype, reduction, shape, target):
+    rng = np.random.default_rng(0)
+    weight = tg.tensor(rng.uniform(0.5, 2.0, shape[1] if len(shape) > 1 else shape[0]),
+                       device=device, dtype=dtype)
+    target = tg.tensor(np.asarray(target, dtype=np.int64), device=device)
+
+    def fn(x):
+        loss = NF.cross_entropy(x, target, weight=weight, reduction=reduction)
+        return loss.reshape(1) if loss.ndim == 0 else loss
+
+    _assert_same(_both_paths(fn, [rng.standard_normal(shape)], device, dtype), dtype)
