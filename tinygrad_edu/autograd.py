@@ -150,6 +150,16 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
+class InPlaceClock:
+    """How many in-place updates of tensors the process has made (``Tensor._check_inplace``
+    bumps it together with the tensor's own ``_version``). An op reads it when it records the
+    graph; if it has not moved by the time the op's backward runs, no tensor was updated in
+    place in between, so the per-input version check (``Function.check_versions``) is skipped.
+    """
+
+    ticks: int = 0
+
+
 class Function:
     """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors, side by side.
 
@@ -173,8 +183,9 @@ class Function:
     # in place. The graph walk uses it when it records no graph (see run_backward).
     add_grad_into = None
 
-    inputs: tuple
-    input_versions: tuple
+    inputs: tuple = ()
+    input_versions: tuple = ()
+    inplace_ticks: int = -1  # InPlaceClock.ticks when the graph was recorded
     needs_input_grad: tuple
     saved: tuple = ()
     freed: bool = False
@@ -220,10 +231,7 @@ class Function:
         """Drop everything kept for backward: inputs, saved arrays and whatever else the
         forward stored on the op (masks, indices, hook arguments). The graph is spent; an
         output tensor that is still alive keeps only this empty shell."""
-        self.__dict__.clear()
-        self.saved = ()
-        self.inputs = ()
-        self.input_versions = ()
+        self.__dict__.clear()  # inputs, saved, ... fall back to the class defaults: ()
         self.freed = True
 
     @classmethod
@@ -231,18 +239,23 @@ class Function:
         """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge.
 
         This is the hottest function of the engine (once per op, forward and backward), so it
-        does the minimum when nothing needs a gradient, and looks at each argument once.
+        looks at each argument once, and under ``no_grad`` (a backward without create_graph)
+        collects nothing for the graph.
         """
         Tensor = _TENSOR or _tensor_class()
         ctx = cls()
+        grad_enabled = Config.grad_enabled
         tensors = []
         arrays = []
-        any_requires_grad = False
+        versions = []  # each input's in-place version now: backward checks it did not change
+        needs = []  # does input i want a gradient?
         for a in args:
             if isinstance(a, Tensor):
                 tensors.append(a)
                 arrays.append(a.data)
-                any_requires_grad = any_requires_grad or a.requires_grad
+                if grad_enabled:
+                    versions.append(a._version)
+                    needs.append(a.requires_grad)
             else:
                 arrays.append(a)
         if len(tensors) > 1:
@@ -252,12 +265,13 @@ class Function:
 
         out_data = ctx.forward(*arrays, **kwargs)
 
-        requires_grad = any_requires_grad and Config.grad_enabled
+        requires_grad = True in needs
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
             ctx.inputs = tuple(tensors)
-            ctx.input_versions = tuple([t._version for t in tensors])
-            ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
+            ctx.input_versions = tuple(versions)
+            ctx.inplace_ticks = InPlaceClock.ticks
+            ctx.needs_input_grad = tuple(needs)
             ctx._output_ref = weakref.ref(out)
             out._ctx = ctx
         if Config.anomaly:
@@ -334,27 +348,32 @@ class _NotTwiceDifferentiable(Function):
 def _topological_order(roots) -> list:
     """Every tensor that needs a gradient, reachable from ``roots``, parents before children.
 
-    Iterative depth-first search (no recursion limit); parents are visited in input order, so
+    Iterative depth-first search (no recursion limit): ``stack`` is the path from a root down to
+    the tensor being explored, each with an iterator over its parents not yet looked at; a
+    tensor joins ``order`` once all its parents have. Parents are visited in input order, so
     the order is the same on every run.
     """
+
+    def parents(t):  # an iterator over the inputs of the op that made t (none for a leaf)
+        return iter(t._ctx.inputs if t._ctx is not None else ())
+
     order: list = []
     visited: set[int] = set()
     for root in roots:
-        stack = [(root, False)]
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, parents(root))]
         while stack:
-            node, children_done = stack.pop()
-            if children_done:
+            node, parents_left = stack[-1]
+            for parent in parents_left:
+                if parent.requires_grad and id(parent) not in visited:
+                    visited.add(id(parent))
+                    stack.append((parent, parents(parent)))
+                    break  # go down into this parent; node's other parents wait on the stack
+            else:
+                stack.pop()  # all parents of node are in order
                 order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            ctx = node._ctx
-            if ctx is not None:
-                for parent in reversed(ctx.inputs):
-                    if parent.requires_grad and id(parent) not in visited:
-                        stack.append((parent, False))
     return order
 
 
@@ -382,7 +401,7 @@ def run_backward(
     tensors that called ``retain_grad()``). With ``capture`` (a tuple of tensors), their
     gradients are returned instead and no ``.grad`` is touched (``tinygrad_edu.grad``).
     """
-    from .tensor import Tensor
+    Tensor = _TENSOR or _tensor_class()
 
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
@@ -399,13 +418,13 @@ def run_backward(
     # mode see every backward as it is written
     scatter = not create_graph and not hooks and not anomaly
 
-    order.reverse()  # outputs first
     with _Override(grad_enabled=create_graph):
-        for position, node in enumerate(order):
-            # the walk lets go of each tensor as it reaches it: all its consumers are done, so
-            # once its ctx is released nothing keeps its array alive (a training step's peak
-            # memory falls while the backward runs, instead of holding every activation)
-            order[position] = None
+        while order:
+            # popping from the end visits outputs first, and the walk lets go of each tensor as
+            # it reaches it: all its consumers are done, so once its ctx is released nothing
+            # keeps its array alive (a training step's peak memory falls while the backward
+            # runs, instead of holding every activation)
+            node = order.pop()
             g = grads.pop(id(node), None)
             if g is None:
                 continue  # no gradient reaches this node
@@ -427,7 +446,8 @@ def run_backward(
                     "by the first backward. Pass retain_graph=True to the first backward() "
                     "if you need to backward through the graph again."
                 )
-            ctx.check_versions()
+            if ctx.inplace_ticks != InPlaceClock.ticks:  # something was updated in place
+                ctx.check_versions()
             if scatter and ctx.add_grad_into is not None:
                 # a slice's gradient is zeros with dy where the slice was: add dy into the
                 # input's pending gradient instead of building a zero array per slice, so
@@ -438,16 +458,20 @@ def run_backward(
                     ctx.release()
                 continue
             start = time.perf_counter() if hooks else 0.0
-            input_grads = _as_grad_tuple(ctx, _call_backward(ctx, g, create_graph, anomaly))
+            if anomaly or (create_graph and ctx.once_differentiable):
+                input_grads = _call_backward_guarded(ctx, g, create_graph, anomaly)
+            else:
+                input_grads = ctx.backward(g)
+            if type(input_grads) is not tuple or len(input_grads) != len(ctx.inputs):
+                input_grads = _as_grad_tuple(ctx, input_grads)  # one input, or an error
 
             # chain rule: each input's gradient is the sum over every path through which it
             # reaches the output, so contributions from several consumers are added up
-            produced = []
-            accumulated = []  # per input: did this gradient add to an earlier contribution?
+            seen = [] if hooks else None  # per input, for the hooks: (gradient, accumulated?)
             for inp, gi, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
                 if gi is None or not needed:
-                    produced.append(None)
-                    accumulated.append(False)
+                    if hooks:
+                        seen.append((None, False))
                     continue
                 if not isinstance(gi, Tensor):
                     gi = Tensor._wrap(gi, False)
@@ -460,22 +484,24 @@ def run_backward(
                     gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
                 if anomaly:
                     _check_finite(gi.data, f"backward of {ctx.name}", ctx, ctx.inputs)
-                previous = grads.get(id(inp))
+                key = id(inp)
+                previous = grads.get(key)
                 if previous is None:
-                    grads[id(inp)] = gi
+                    grads[key] = gi
                 elif create_graph or hooks:
-                    grads[id(inp)] = previous + gi  # a Tensor op: differentiable, seen by hooks
+                    grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
                 else:
-                    _add_plain(grads, owned, id(inp), previous, gi)
-                produced.append(gi)
-                accumulated.append(previous is not None)
+                    _add_plain(grads, owned, key, previous, gi)
+                if hooks:
+                    seen.append((gi, previous is not None))
             if hooks:
                 seconds = time.perf_counter() - start
-                ctx.accumulated_inputs = tuple(accumulated)  # for tracers
+                produced, accumulated = zip(*seen)
+                ctx.accumulated_inputs = accumulated  # for tracers
                 for hook in hooks:
                     on_backward = getattr(hook, "on_backward", None)
                     if on_backward is not None:
-                        on_backward(ctx, g, tuple(produced), seconds)
+                        on_backward(ctx, g, produced, seconds)
             if not retain_graph:
                 ctx.release()
 
@@ -518,15 +544,13 @@ def _wrap_array(array):
     return (_TENSOR or _tensor_class())._wrap(array, False)
 
 
-def _call_backward(ctx: Function, g, create_graph: bool, anomaly: bool):
-    """``ctx.backward(g)``: kernel-backed (once-differentiable) ops never record a graph, and in
-    anomaly mode the ops inside a backward are not checked one by one: the gradients they
-    produce are checked afterwards and reported as the backward of ``ctx``."""
-    no_graph = create_graph and ctx.once_differentiable
-    if not (no_graph or anomaly):
-        return ctx.backward(g)
+def _call_backward_guarded(ctx: Function, g, create_graph: bool, anomaly: bool):
+    """``ctx.backward(g)`` where the plain call is not enough: kernel-backed (once-differentiable)
+    ops never record a graph, and in anomaly mode the ops inside a backward are not checked one
+    by one: the gradients they produce are checked afterwards and reported as the backward of
+    ``ctx``."""
     overrides = {}
-    if no_graph:
+    if create_graph and ctx.once_differentiable:
         overrides["grad_enabled"] = False
     if anomaly:
         overrides["anomaly"] = False
@@ -538,7 +562,7 @@ def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
     """node.grad += g. Without create_graph the stored gradient is a plain, owned array (the
     same gradient array may reach several leaves, e.g. both inputs of an add), so ``g`` is
     copied unless this walk allocated it itself (``owned``: a sum of several contributions)."""
-    from .tensor import Tensor
+    Tensor = _TENSOR or _tensor_class()
 
     if create_graph:
         node.grad = g if node.grad is None else node.grad + g
@@ -572,7 +596,7 @@ def grad(
     >>> h.tolist()
     [6.0, 12.0]
     """
-    from .tensor import Tensor
+    Tensor = _TENSOR or _tensor_class()
 
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
@@ -601,7 +625,7 @@ def grad(
 
 def _initial_grad(out, gradient, op: str):
     """The seed gradient for ``out``: ones for a scalar, else the user's ``gradient``."""
-    from .tensor import Tensor
+    Tensor = _TENSOR or _tensor_class()
 
     if not out.requires_grad:
         raise RuntimeError(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import backend
-from .autograd import Config, _initial_grad, run_backward
+from .autograd import Config, InPlaceClock, _initial_grad, run_backward
 from .backend import Device, as_device, device_of, get_array_module
 
 # dtype aliases, so user code reads like torch: tg.float32, tg.int64, ...
@@ -337,6 +337,7 @@ class Tensor:
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
         self._version += 1
+        InPlaceClock.ticks += 1
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.

@@ -64,8 +64,10 @@ class SumTo(Function):
 
 def sum_to(x: Tensor, shape) -> Tensor:
     """The adjoint of broadcasting: sum ``x`` over the axes that broadcasting added."""
+    if x.data.shape == shape:  # nothing was broadcast (the common case): no op at all
+        return x
     shape = tuple(shape)
-    if x.shape == shape:
+    if x.data.shape == shape:  # the same shape, given as a list
         return x
     return SumTo.apply(x, shape=shape)
 

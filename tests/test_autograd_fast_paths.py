@@ -1,0 +1,118 @@
+"""The graph walk's shortcuts give the same answers as the long way.
+
+The walk skips the per-input version check when no tensor was updated in place since the
+forward (``InPlaceClock``), reports to hooks only when hooks are installed, and ``sum_to`` returns
+its input untouched when nothing was broadcast. These tests pin that the shortcuts never hide an
+error or change a gradient.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu.autograd import InPlaceClock, _topological_order, add_hook
+from tinygrad_edu.functional.shape import sum_to
+
+
+def test_inplace_update_of_an_unrelated_tensor_does_not_trip_the_check():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 4.0])
+    other = tg.tensor([0.0, 0.0])
+    y = (w * x).sum()
+    ticks = InPlaceClock.ticks
+    other += 1.0  # moves the clock, but no input of y's graph changed
+    assert InPlaceClock.ticks == ticks + 1
+    y.backward()
+    assert w.grad.tolist() == [3.0, 4.0]
+
+
+def test_inplace_update_before_the_forward_is_fine_and_after_it_is_caught():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 4.0])
+    x += 1.0  # before the forward: x is [4, 5] when the graph saves it
+    y = (w * x).sum()
+    z = (w * x).sum()
+    y.backward()
+    assert w.grad.tolist() == [4.0, 5.0]
+    x += 1.0  # after z's forward
+    with pytest.raises(RuntimeError, match=r"Mul.backward: input 1 .* \(version 1 -> 2\)"):
+        z.backward()
+
+
+def test_inplace_check_still_runs_with_retain_graph():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 4.0])
+    y = (w * x).sum()
+    y.backward(retain_graph=True)
+    x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_topological_order_puts_parents_first_in_input_order():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.tensor([3.0, -1.0], requires_grad=True)
+    a = x * y
+    b = a * x
+    c = b * a
+    loss = c.sum()
+    names = {id(t): n for n, t in dict(x=x, y=y, a=a, b=b, c=c, loss=loss).items()}
+    order = [names[id(t)] for t in _topological_order([loss])]
+    assert order == ["x", "y", "a", "b", "c", "loss"]
+    # several roots sharing a subgraph: each tensor once
+    order = [names[id(t)] for t in _topological_order([loss, b, x])]
+    assert order == ["x", "y", "a", "b", "c", "loss"]
+
+
+def test_long_chain_walks_without_recursion_and_accumulates():
+    w = tg.tensor([0.5, -0.5], requires_grad=True)
+    h = tg.tensor([1.0, 1.0])
+    for _ in range(5000):
+        h = h + w
+    h.sum().backward()
+    assert w.grad.tolist() == [5000.0, 5000.0]
+
+
+def test_hooks_see_every_backward_with_accumulation_flags():
+    seen = []
+
+    class Recorder:
+        def on_backward(self, fn, grad_output, grad_inputs, seconds):
+            seen.append((fn.name, [g is not None for g in grad_inputs], fn.accumulated_inputs))
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    c = tg.tensor([2.0, 2.0])
+    with add_hook(Recorder()):
+        ((x * x) * c).sum().backward()
+    assert seen == [
+        ("Sum", [True], (False,)),
+        ("Mul", [True, False], (False, False)),  # c needs no gradient
+        ("Mul", [True, True], (False, True)),  # x * x: the second gradient adds to the first
+    ]
+    np.testing.assert_allclose(x.grad.tolist(), [4.0, 8.0])
+
+
+def test_sum_to_returns_its_input_when_nothing_was_broadcast():
+    x = tg.ones(2, 3)
+    assert sum_to(x, (2, 3)) is x
+    assert sum_to(x, [2, 3]) is x  # a list shape is the same shape
+    assert sum_to(x, (1, 3)).tolist() == [[2.0, 2.0, 2.0]]
+    assert sum_to(x, (3,)).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_broadcasting_binary_ops_still_sum_their_gradients():
+    a = tg.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b = tg.tensor(np.full((3,), 2.0, np.float32), requires_grad=True)
+    (a * b + b - a / b).sum().backward()
+    np.testing.assert_allclose(a.grad.tolist(), [[2.0 - 1.0 / 2.0] * 3] * 2)
+    np.testing.assert_allclose(b.grad.tolist(), [2 * (1.0 + 1.0 + 1.0 / 4.0)] * 3)  # sum over rows
+
+
+def test_freed_graph_keeps_the_class_defaults():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    ctx = y._ctx
+    y.sum().backward()
+    assert ctx.freed and ctx.inputs == () and ctx.input_versions == () and ctx.saved == ()
+    with pytest.raises(RuntimeError, match="a second time"):
+        y.sum().backward()
