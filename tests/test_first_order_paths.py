@@ -83,3 +83,34 @@ def test_cross_entropy(device, dtype, reduction, shape, target):
         return loss.reshape(1) if loss.ndim == 0 else loss
 
     _assert_same(_both_paths(fn, [rng.standard_normal(shape)], device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [[(4, 3), (4, 3)], [(4, 3), (3,)], [(2, 1, 3), (4, 1)], [(), ()]])
+def test_mul_div_sub(device, dtype, shapes):
+    """Broadcast operands are summed back (sum_to on arrays); 0-d operands give 0-d arrays."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    arrays[1] = np.abs(arrays[1]) + 0.5  # a divisor away from 0
+
+    def fn(a, b):
+        return ((a * b - a / b) * a - b).reshape(-1)
+
+    _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
+
+
+def test_walk_keeps_fresh_gradients_without_aliasing(device):
+    """A weight used twice gets both contributions; gradients handed over without a copy (the
+    first-order paths' new arrays) are never shared between two leaves, and an op whose
+    backward returns its dy as is (Add) still gets a private copy."""
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((5, 3)), device=device)
+    w = tg.tensor(rng.standard_normal((4, 3)), device=device, requires_grad=True)
+    b1 = tg.tensor(rng.standard_normal(4), device=device, requires_grad=True)
+    b2 = tg.tensor(rng.standard_normal(4), device=device, requires_grad=True)
+    (F.linear(x, w, b1) + F.linear(2 * x, w) + b2).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.tile(3 * x.numpy().sum(0), (4, 1)))
+    np.testing.assert_allclose(b1.grad.numpy(), np.full(4, 5.0))
+    np.testing.assert_allclose(b2.grad.numpy(), np.full(4, 5.0))
+    b1.grad.data[...] = 0  # writing one .grad leaves the others alone
+    np.testing.assert_allclose(b2.grad.numpy(), np.full(4, 5.0))

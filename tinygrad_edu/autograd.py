@@ -182,6 +182,11 @@ class Function:
     # gradient is zero except where the op read (slicing), add dy there into the array ``grad``
     # in place. The graph walk uses it when it records no graph (see run_backward).
     add_grad_into = None
+    # True when every plain array ``backward`` returns (its first-order path, see Linear) is
+    # newly made and held by nothing else: the walk may keep it as a leaf's ``.grad``, or add
+    # later contributions into it, without copying it first. (Add's backward hands the same
+    # dy to both inputs, so Add does not say this.)
+    fresh_grads = False
 
     inputs: tuple = ()
     input_versions: tuple = ()
@@ -473,7 +478,11 @@ def run_backward(
                     if hooks:
                         seen.append((None, False))
                     continue
+                fresh = False
                 if not isinstance(gi, Tensor):
+                    fresh = ctx.fresh_grads
+                    if isinstance(gi, np.generic):  # NumPy arithmetic on 0-d arrays
+                        gi = np.asarray(gi)
                     gi = Tensor._wrap(gi, False)
                 if gi.data.shape != inp.data.shape:
                     raise RuntimeError(
@@ -488,6 +497,8 @@ def run_backward(
                 previous = grads.get(key)
                 if previous is None:
                     grads[key] = gi
+                    if fresh and not create_graph:
+                        owned.add(key)  # this walk's own array: no copy for .grad
                 elif create_graph or hooks:
                     grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
                 else:

@@ -183,6 +183,8 @@ class Conv2d(Function):
     + b[o], per group and chunk of the batch:  y = W @ im2col(x) + b  (nothing kept but x, W);
     dx = col2im(W^T @ dy),  dW = dy @ im2col(x)^T,  db = dy summed over (N, OH, OW)"""
 
+    fresh_grads = True  # its first-order backward returns new arrays
+
     kernel_family = "conv"  # which kernels it calls (see Config.kernel)
 
     def forward(self, x, weight, bias=None, *, spec: ConvSpec):

@@ -176,7 +176,11 @@ def clone(x: Tensor) -> Tensor:
 
 
 class Add(Function):
-    """y = a + b;  da = sum_to(dy), db = sum_to(dy)"""
+    """y = a + b;  da = sum_to(dy), db = sum_to(dy)
+
+    The backwards of Sub, Mul and Div read the same with Tensors and with arrays: without
+    create_graph (first order) they run on the arrays, with no graph node per product.
+    """
 
     def forward(self, a, b):
         return _binary("add", operator.add, a, b)
@@ -194,17 +198,23 @@ class Sub(Function):
 
     def backward(self, dy):
         a, b = self.inputs
+        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+            a, b, dy = a.data, b.data, dy.data
         return sum_to(dy, a.shape), sum_to(-dy, b.shape)
 
 
 class Mul(Function):
     """y = a * b;  da = sum_to(dy * b), db = sum_to(dy * a)"""
 
+    fresh_grads = True  # its first-order backward returns new arrays
+
     def forward(self, a, b):
         return _binary("mul", operator.mul, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
+        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+            a, b, dy = a.data, b.data, dy.data
         da = sum_to(dy * b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(dy * a, b.shape) if self.needs_input_grad[1] else None
         return da, db
@@ -213,11 +223,15 @@ class Mul(Function):
 class Div(Function):
     """y = a / b;  da = sum_to(dy / b), db = sum_to(-dy * a / b^2)"""
 
+    fresh_grads = True  # its first-order backward returns new arrays
+
     def forward(self, a, b):
         return _binary("div", operator.truediv, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
+        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+            a, b, dy = a.data, b.data, dy.data
         da = sum_to(dy / b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(-dy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
         return da, db
@@ -474,6 +488,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """y = max(x, 0);  dx = dy * [x > 0]"""
+
+    fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x):
         return get_array_module(x).maximum(x, 0)

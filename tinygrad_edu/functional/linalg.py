@@ -22,6 +22,8 @@ class MatMul(Function):
     again, exactly like ``numpy.matmul``.
     """
 
+    fresh_grads = True  # its first-order backward returns new arrays
+
     def forward(self, a, b):
         return get_array_module(a).matmul(a, b)
 
@@ -93,6 +95,8 @@ class Linear(Function):
     The same as ``matmul(x, transpose(W)) + b``, as one op: one graph node instead of three,
     BLAS reads W^T without a transposed copy, and dW comes out in W's own (out, in) layout.
     """
+
+    fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x, weight, *bias):
         y = x @ weight.T  # (..., out)

@@ -50,20 +50,30 @@ class SumTo(Function):
     """
 
     def forward(self, x, shape):
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
-        )
-        self.axes = axes
-        return x.sum(axis=axes, keepdims=True).reshape(shape)
+        self.axes = _broadcast_axes(x.shape, shape)
+        return x.sum(axis=self.axes, keepdims=True).reshape(shape)
 
     def backward(self, dy):
         (x,) = self.inputs
         return broadcast_to(dy, x.shape)
 
 
-def sum_to(x: Tensor, shape) -> Tensor:
-    """The adjoint of broadcasting: sum ``x`` over the axes that broadcasting added."""
+def _broadcast_axes(x_shape, shape) -> tuple:
+    """The axes of ``x_shape`` that broadcasting ``shape`` to it added or stretched from 1."""
+    lead = len(x_shape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x_shape[lead + i] != 1
+    )
+
+
+def sum_to(x, shape):
+    """The adjoint of broadcasting: sum ``x`` over the axes that broadcasting added. ``x`` is a
+    Tensor (an op, differentiable), or a plain array in a first-order backward."""
+    if not isinstance(x, Tensor):
+        shape = tuple(shape)
+        if x.shape == shape:
+            return x
+        return x.sum(axis=_broadcast_axes(x.shape, shape), keepdims=True).reshape(shape)
     if x.data.shape == shape:  # nothing was broadcast (the common case): no op at all
         return x
     shape = tuple(shape)

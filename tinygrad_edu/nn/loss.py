@@ -189,6 +189,8 @@ class CrossEntropyIndices(Function):
     it can be differentiated again.
     """
 
+    fresh_grads = True  # its first-order backward returns new arrays
+
     def forward(self, x, index, sample_w, class_dim, reduction):
         xp = get_array_module(x)
         self.index, self.sample_w = index, sample_w
