@@ -86,7 +86,8 @@ def test_cross_entropy(device, dtype, reduction, shape, target):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shapes", [[(4, 3), (4, 3)], [(4, 3), (3,)], [(2, 1, 3), (4, 1)], [(), ()]])
+@pytest.mark.parametrize("shapes", [[(4, 3), (4, 3)], [(4, 3), (3,)], [(2, 1, 3), (4, 1)],
+                                    [(), ()]])
 def test_mul_div_sub(device, dtype, shapes):
     """Broadcast operands are summed back (sum_to on arrays); 0-d operands give 0-d arrays."""
     rng = np.random.default_rng(0)

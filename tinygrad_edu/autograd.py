@@ -350,6 +350,14 @@ class _NotTwiceDifferentiable(Function):
 # ----------------------------------------------------------------------------------------------
 
 
+def first_order() -> bool:
+    """True inside a backward that records no graph (no create_graph) and that no study hook
+    watches: an op's backward may then run its formulas on the plain arrays, with no graph
+    node per step. Hooks (tracers, ledgers) see every backward as it is written, in Tensor ops.
+    """
+    return not Config.grad_enabled and not Config.hooks
+
+
 def _topological_order(roots) -> list:
     """Every tensor that needs a gradient, reachable from ``roots``, parents before children.
 

@@ -43,7 +43,7 @@ import os
 from dataclasses import dataclass
 
 from .. import backend
-from ..autograd import Config, Function
+from ..autograd import Function, first_order
 from ..backend import get_array_module
 from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
@@ -212,7 +212,7 @@ class Conv2d(Function):
         x, weight = self.inputs[:2]
         needs = self.needs_input_grad
         has_bias = len(self.inputs) == 3
-        if not Config.grad_enabled:  # first order: on the arrays, dy's GEMM rows made once
+        if first_order():  # first order: on the arrays, dy's GEMM rows made once
             return _conv2d_grads(x.data, weight.data, dy.data, self.spec, needs, has_bias)
         # the small dW first: dx is not alive yet while dW's columns are
         dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None

@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ..autograd import Config, Function
+from ..autograd import Config, Function, first_order
 from ..backend import get_array_module, upload
 from ..tensor import Tensor
 from .shape import sum_to
@@ -198,7 +198,7 @@ class Sub(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+        if first_order():  # first order: the same lines on the arrays (no graph)
             a, b, dy = a.data, b.data, dy.data
         return sum_to(dy, a.shape), sum_to(-dy, b.shape)
 
@@ -213,7 +213,7 @@ class Mul(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+        if first_order():  # first order: the same lines on the arrays (no graph)
             a, b, dy = a.data, b.data, dy.data
         da = sum_to(dy * b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(dy * a, b.shape) if self.needs_input_grad[1] else None
@@ -230,7 +230,7 @@ class Div(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        if not Config.grad_enabled:  # first order: the same lines on the arrays (no graph)
+        if first_order():  # first order: the same lines on the arrays (no graph)
             a, b, dy = a.data, b.data, dy.data
         da = sum_to(dy / b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(-dy * a / (b * b), b.shape) if self.needs_input_grad[1] else None

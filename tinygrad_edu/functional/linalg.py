@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Config, Function
+from ..autograd import Function, first_order
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
@@ -30,7 +30,7 @@ class MatMul(Function):
     def backward(self, dy):
         a, b = self.inputs
         if a.ndim == 2 and b.ndim == 2:  # plain matrices: no batch dims to sum, no 1-d dims
-            if not Config.grad_enabled:  # first order: the same formulas on the arrays
+            if first_order():  # first order: the same formulas on the arrays
                 a, b, dy = a.data, b.data, dy.data
             da = dy @ b.T if self.needs_input_grad[0] else None  # (M, K)
             db = a.T @ dy if self.needs_input_grad[1] else None  # (K, N)
@@ -106,7 +106,7 @@ class Linear(Function):
 
     def backward(self, dy):
         x, weight = self.inputs[0], self.inputs[1]
-        if not Config.grad_enabled:  # first order: the same formulas on the arrays, no graph
+        if first_order():  # first order: the same formulas on the arrays, no graph
             x, weight, dy = x.data, weight.data, dy.data
         needs = self.needs_input_grad
         dx = dy @ weight if needs[0] else None  # (..., out) @ (out, in) -> (..., in)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..autograd import Config, Function
+from ..autograd import Function, first_order
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .module import Module
@@ -220,7 +220,7 @@ class CrossEntropyIndices(Function):
         w = xp.expand_dims(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
         if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
             w = w / xp.where(self.divisor == 0, 1, self.divisor)
-        if not Config.grad_enabled:  # first order: on the arrays, softmax from the saved log_z
+        if first_order():  # first order: on the arrays, softmax from the saved log_z
             dy = xp.expand_dims(dy.data, d) if self.reduction == "none" else dy.data
             return _softmax_minus_onehot(x.data, self.log_z, class_ids, self.index, w * dy)
         scale = (F.unsqueeze(dy, d) if self.reduction == "none" else dy) * Tensor._wrap(w)
