@@ -33,6 +33,13 @@ Tricks that keep the array passes few and fast:
 - per-step arrays are feature-major, (G, B) and (H, B), so a gate is a contiguous block
   (see ``LSTMLayer``).
 
+Two implementations of the same op. NumPy float32/float64 arrays run the Numba kernels of
+``functional/_lstm_cpu.py`` (batch-major layout, one compiled loop for the whole forward and
+one for the whole backward, blocked matrix products that use AVX-512 where the CPU has it),
+unless ``Config.kernel`` is "reference". CuPy arrays, other dtypes and ``kernel="reference"``
+run the array-module code of ``LSTMLayer`` below, written against ``xp``; the tests check
+that the two agree.
+
 Differentiable once: the gradients are computed on arrays, outside the graph. Asked for a
 second derivative they raise an error that names the any-order path, ``nn.LSTM(...,
 fused=False)``, whose steps are ordinary Tensor ops. (The class does not set the
@@ -43,8 +50,10 @@ profiler would list the op as kernel-backed. Its backward wraps the gradients it
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Config, Function, _NotTwiceDifferentiable
-from ..backend import get_array_module
+from ..backend import get_array_module, resolve_kernel_choice
 from ..tensor import Tensor
 
 
@@ -96,6 +105,10 @@ class LSTMLayer(Function):
     """
 
     def forward(self, x, w_ih, w_hh, *rest, bias, state, reverse):
+        self.on_cpu_kernels = _use_cpu_kernels(x)
+        if self.on_cpu_kernels:
+            return self._forward_cpu(x, w_ih, w_hh, *rest, bias=bias, state=state,
+                                     reverse=reverse)
         xp = get_array_module(x)
         T, B, I = x.shape
         G = w_ih.shape[0]
@@ -150,12 +163,27 @@ class LSTMLayer(Function):
         return out
 
     def backward(self, dy):
-        hx, acts, cs, tanh_cs = self.saved
         names = ["x", "w_ih", "w_hh"] + ["b_ih", "b_hh"] * self.bias + ["h0", "c0"] * self.state
         needs = dict(zip(names, self.needs_input_grad, strict=True))
+        if self.on_cpu_kernels:
+            grads = self._backward_cpu(dy.data, needs)
+        else:
+            grads = self._backward_xp(dy.data, needs)
+        result = [grads.get(name) if needs[name] else None for name in names]
+        if Config.grad_enabled:
+            # backward(create_graph=True): keep the gradients connected to the layer's
+            # inputs, so that differentiating them again raises a clear error
+            result = [None if gi is None else _LSTMGradient.apply(Tensor._wrap(gi, False),
+                                                                   *self.inputs,
+                                                                   op_name=self.name)
+                      for gi in result]
+        return tuple(result)
+
+    def _backward_xp(self, dy, needs) -> dict:
+        """The array-module backward (NumPy or CuPy); dy (T + 1, B, H): dh_t, then dc_n."""
+        hx, acts, cs, tanh_cs = self.saved
         need_h0 = needs.get("h0", False)
         need_c0 = needs.get("c0", False)
-        dy = dy.data  # (T + 1, B, H): dh_t for t < T, then dc_n
         xp = get_array_module(dy)
         T, G, B = acts.shape
         H = G // 4
@@ -212,15 +240,87 @@ class LSTMLayer(Function):
             grads["h0"] = xp.ascontiguousarray(dh.T)  # (B, H)
         if need_c0:
             grads["c0"] = xp.ascontiguousarray(dc.T)
-        result = [grads.get(name) if needs[name] else None for name in names]
-        if Config.grad_enabled:
-            # backward(create_graph=True): keep the gradients connected to the layer's
-            # inputs, so that differentiating them again raises a clear error
-            result = [None if gi is None else _LSTMGradient.apply(Tensor._wrap(gi, False),
-                                                                   *self.inputs,
-                                                                   op_name=self.name)
-                      for gi in result]
-        return tuple(result)
+        return grads
+
+    # -- NumPy arrays: the Numba kernels of _lstm_cpu, batch-major layout --------------------
+
+    def _forward_cpu(self, x, w_ih, w_hh, *rest, bias, state, reverse):
+        """Same result as the array-module forward; the recurrence runs in
+        ``_lstm_cpu.lstm_forward`` (its docstring has the layout: hx rows [h; x_t; 1])."""
+        from . import _lstm_cpu
+
+        T, B, I = x.shape
+        G = w_ih.shape[0]
+        H = G // 4
+        K = _lstm_cpu.row_length(H, I)
+        self.bias, self.state, self.reverse = bias, state, reverse
+        r = 1 if reverse else 0  # step t reads slot t + r, writes slot t + 1 - r
+        hx = np.zeros((T + 1, B, K), dtype=x.dtype)
+        hx[r:T + r, :, H:H + I] = x  # (T, B, I)
+        hx[:, :, H + I] = 1
+        if state:
+            hx[T * r, :, :H] = rest[-2]  # h_0 (B, H)
+        w = np.zeros((G, K), dtype=x.dtype)  # [W_hh W_ih b 0]
+        w[:, :H] = w_hh
+        w[:, H:H + I] = w_ih
+        if bias:
+            w[:, H + I] = rest[0] + rest[1]
+        cs = np.empty((T + 1, B, H), dtype=x.dtype)  # c_0 .. c_T
+        cs[T * r] = rest[-1] if state else 0
+        acts = np.empty((T, B, G), dtype=x.dtype)  # i, f, g, o
+        tanh_cs = np.empty((T, B, H), dtype=x.dtype)
+        z = np.empty((B, G), dtype=x.dtype)  # scratch: one step's pre-activations
+        _lstm_cpu.lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, not state)
+        self.save_for_backward(hx, acts, cs, tanh_cs)
+        out = np.empty((T + 1, B, H), dtype=x.dtype)
+        out[:T] = hx[1 - r:T + 1 - r, :, :H]  # h_1 .. h_T (or h_0 .. h_{T-1} when reverse)
+        out[T] = cs[T * (1 - r)]  # c_n
+        return out
+
+    def _backward_cpu(self, dy, needs) -> dict:
+        """dy (T + 1, B, H): dh_t for t < T, then dc_n. BPTT in ``_lstm_cpu.lstm_backward``,
+        then the products over all steps at once (BLAS):
+        [dW_hh dW_ih db] = dZ^T HX over the T * B rows, dx = dZ W_ih."""
+        from . import _lstm_cpu
+
+        hx, acts, cs, tanh_cs = self.saved
+        T, B, G = acts.shape
+        H = G // 4
+        r = 1 if self.reverse else 0
+        dtype = acts.dtype
+        dy = np.asarray(dy, dtype=dtype)
+        dout = np.ascontiguousarray(dy[:T])  # (T, B, H)
+        dc = np.array(dy[T], order="C")  # (B, H): dc_n, becomes dc_0
+        dh = np.empty((B, H), dtype=dtype)
+        dz = np.empty((T, B, G), dtype=dtype)  # dL/dz_t, gates i, f, g, o
+        w_hh_t = np.ascontiguousarray(self.inputs[2].data.T)  # (H, G)
+        need_h0 = needs.get("h0", False)
+        _lstm_cpu.lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, self.reverse,
+                                need_h0)
+        dz2 = dz.reshape(T * B, G)
+        grads = {}
+        if needs["x"]:
+            grads["x"] = (dz2 @ self.inputs[1].data).reshape(T, B, -1)  # (T*B, G) @ (G, I)
+        if any(needs.get(name) for name in ("w_ih", "w_hh", "b_ih", "b_hh")):
+            I, K = self.inputs[0].shape[2], hx.shape[2]
+            dw = dz2.T @ hx[r:T + r].reshape(T * B, K)  # (G, T*B) @ (T*B, K): [dW_hh dW_ih db 0]
+            grads["w_hh"] = np.ascontiguousarray(dw[:, :H])
+            grads["w_ih"] = np.ascontiguousarray(dw[:, H:H + I])
+            if self.bias:
+                grads["b_ih"] = dw[:, H + I].copy()
+                grads["b_hh"] = grads["b_ih"].copy()
+        if need_h0:
+            grads["h0"] = dh
+        if needs.get("c0", False):
+            grads["c0"] = dc
+        return grads
+
+
+def _use_cpu_kernels(x) -> bool:
+    """The Numba kernels run for float32 and float64 NumPy arrays unless ``Config.kernel`` is
+    "reference" (which keeps the array-module path, the one CuPy arrays take)."""
+    return (isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
+            and resolve_kernel_choice(Config.kernel, on_gpu=False) == "numba")
 
 
 def _check(name: str, what: str, t, shape: tuple, dtype) -> None:
