@@ -533,8 +533,9 @@ def _add_plain(grads: dict, owned: set, key: int, previous, gi) -> None:
     """grads[key] = previous + gi as plain array arithmetic (no graph is being recorded).
 
     Only the first sum allocates: that array belongs to this walk alone (``owned``), so later
-    contributions are added to it in place. A gradient handed over by a backward is never
-    written to: it may be shared (Add passes the same dy to both of its inputs).
+    contributions are added to it in place. A gradient handed over by a backward is written to
+    only if the op said it is new (``Function.fresh_grads``): it may be shared (Add passes the
+    same dy to both of its inputs).
     """
     if key in owned and previous.data.dtype == gi.data.dtype:
         previous.data += gi.data
@@ -580,7 +581,8 @@ def _call_backward_guarded(ctx: Function, g, create_graph: bool, anomaly: bool):
 def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
     """node.grad += g. Without create_graph the stored gradient is a plain, owned array (the
     same gradient array may reach several leaves, e.g. both inputs of an add), so ``g`` is
-    copied unless this walk allocated it itself (``owned``: a sum of several contributions)."""
+    copied unless it belongs to this walk alone (``owned``: a sum of several contributions,
+    or a new array from an op with ``fresh_grads``)."""
     Tensor = _TENSOR or _tensor_class()
 
     if create_graph:

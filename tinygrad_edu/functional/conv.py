@@ -211,36 +211,27 @@ class Conv2d(Function):
     def backward(self, dy):
         x, weight = self.inputs[:2]
         needs = self.needs_input_grad
-        has_bias = len(self.inputs) == 3
-        if first_order():  # first order: on the arrays, dy's GEMM rows made once
-            return _conv2d_grads(x.data, weight.data, dy.data, self.spec, needs, has_bias)
+        rows = None  # dy's GEMM rows (G, OCg, N*OH*OW), when made once for dx, dW and db
         # the small dW first: dx is not alive yet while dW's columns are
-        dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
-        dx = conv2d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
-        if not has_bias:
+        if first_order():  # on the arrays, no graph; one chunk: one transposing copy of dy
+            x, weight, dy = x.data, weight.data, dy.data
+            if self.spec.chunk >= dy.shape[0]:
+                rows = _gemm_rows(dy, self.spec.groups)
+            dw = _weight_grad(x, dy, weight.shape, self.spec, rows) if needs[1] else None
+            dx = _input_grad(dy, weight, x.shape, self.spec, rows) if needs[0] else None
+        else:
+            dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
+            dx = conv2d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
+        if len(self.inputs) == 2:
             return dx, dw
-        N, OC = dy.shape[:2]
-        db = reshape(dy, N, OC, -1).sum(2).sum(0) if needs[2] else None  # contiguous rows
+        db = None
+        if needs[2]:
+            N, OC = dy.shape[:2]
+            if rows is not None:
+                db = rows.sum(-1).reshape(OC)  # one sum along contiguous rows
+            else:
+                db = dy.reshape(N, OC, -1).sum(2).sum(0)  # contiguous rows
         return dx, dw, db
-
-
-def _conv2d_grads(x, weight, dy, spec: ConvSpec, needs, has_bias: bool) -> tuple:
-    """Conv2d's (dx, dW[, db]) as plain arrays, for a backward that records no graph: the
-    same kernels as Conv2dInputGrad and Conv2dWeightGrad, but when the batch is one chunk,
-    dy's GEMM rows (one transposing copy) are made once for all three gradients and db is
-    one sum along them."""
-    G = spec.groups
-    rows = _gemm_rows(dy, G) if spec.chunk >= dy.shape[0] else None  # (G, OCg, N*OH*OW)
-    dw = _weight_grad(x, dy, weight.shape, spec, rows) if needs[1] else None
-    dx = _input_grad(dy, weight, x.shape, spec, rows) if needs[0] else None
-    if not has_bias:
-        return dx, dw
-    db = None
-    if needs[2]:
-        OC = dy.shape[1]
-        db = rows.sum(-1).reshape(OC) if rows is not None else dy.reshape(
-            dy.shape[0], OC, -1).sum(2).sum(0)
-    return dx, dw, db
 
 
 class Conv2dInputGrad(Function):
