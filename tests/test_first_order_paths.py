@@ -115,3 +115,13 @@ def test_walk_keeps_fresh_gradients_without_aliasing(device):
     np.testing.assert_allclose(b2.grad.numpy(), np.full(4, 5.0))
     b1.grad.data[...] = 0  # writing one .grad leaves the others alone
     np.testing.assert_allclose(b2.grad.numpy(), np.full(4, 5.0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_at_huge_logits(device, dtype):
+    """Logits of 1e4: the first-order gradient takes softmax as e^((x - max) - log_sum), never
+    through logsumexp(x) itself, which float32 rounds in steps of 1e-3 there."""
+    x = np.array([[1e4, 1e4 - 1.5, -1e4], [-1e4, 0.25, 1e4 - 0.5]])
+    target = tg.tensor(np.array([1, 2]), device=device)
+    _assert_same(_both_paths(lambda z: NF.cross_entropy(z, target).reshape(1), [x], device,
+                             dtype), dtype)

@@ -198,7 +198,9 @@ class CrossEntropyIndices(Function):
         m = x.max(axis=class_dim, keepdims=True)
         shifted = x - m
         log_sum = xp.log(xp.exp(shifted).sum(axis=class_dim, keepdims=True))
-        self.log_z = m + log_sum  # logsumexp(x_n), (N, 1, d1, ...): softmax(x) = e^(x - log_z)
+        # softmax(x) = e^((x - m) - log_sum), both (N, 1, d1, ...); kept apart, since their sum
+        # logsumexp(x) would round at huge logits (1e4 in float32: steps of 1e-3)
+        self.max, self.log_sum = m, log_sum
         picked = xp.take_along_axis(shifted, index, axis=class_dim)  # x[t] - m
         losses = (log_sum - picked).squeeze(axis=class_dim) * sample_w  # the shape of t
         if reduction == "none":
@@ -220,9 +222,10 @@ class CrossEntropyIndices(Function):
         w = xp.expand_dims(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
         if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
             w = w / xp.where(self.divisor == 0, 1, self.divisor)
-        if first_order():  # first order: on the arrays, softmax from the saved log_z
+        if first_order():  # first order: on the arrays, softmax from the saved max, log_sum
             dy = xp.expand_dims(dy.data, d) if self.reduction == "none" else dy.data
-            return _softmax_minus_onehot(x.data, self.log_z, class_ids, self.index, w * dy)
+            return _softmax_minus_onehot(x.data, self.max, self.log_sum, class_ids, self.index,
+                                         w * dy)
         scale = (F.unsqueeze(dy, d) if self.reduction == "none" else dy) * Tensor._wrap(w)
         onehot = (class_ids == self.index).astype(x.dtype)
         return (F.softmax(x, dim=d) - Tensor._wrap(onehot)) * scale
@@ -234,21 +237,22 @@ def _cupy_softmax_minus_onehot_kernel():
     import cupy  # only reached with CuPy arrays
 
     return cupy.ElementwiseKernel(
-        "T x, T log_z, C c, I t, S scale",
+        "T x, T m, T log_sum, C c, I t, S scale",
         "T dx",
-        "dx = (exp(x - log_z) - (c == t ? 1 : 0)) * scale",
+        "dx = (exp((x - m) - log_sum) - (c == t ? 1 : 0)) * scale",
         "tinygrad_edu_softmax_minus_onehot",
     )
 
 
-def _softmax_minus_onehot(x, log_z, class_ids, index, scale):
-    """dx = (e^(x - log_z) - [c == t]) * scale, cross entropy's first-order gradient, on arrays:
-    x (N, C, d1, ...), log_z and index (N, 1, d1, ...), class_ids (1, C, 1, ...), scale
-    broadcastable to x. On a GPU one fused kernel instead of five launches."""
+def _softmax_minus_onehot(x, m, log_sum, class_ids, index, scale):
+    """dx = (e^((x - m) - log_sum) - [c == t]) * scale, cross entropy's first-order gradient, on
+    arrays: x (N, C, d1, ...); m (the max), log_sum and index (N, 1, d1, ...); class_ids
+    (1, C, 1, ...); scale broadcastable to x. On a GPU one fused kernel instead of six launches."""
     if backend.is_cupy_array(x):
-        return _cupy_softmax_minus_onehot_kernel()(x, log_z, class_ids, index, scale)
+        return _cupy_softmax_minus_onehot_kernel()(x, m, log_sum, class_ids, index, scale)
     xp = get_array_module(x)
-    dx = xp.subtract(x, log_z)
+    dx = xp.subtract(x, m)
+    dx -= log_sum
     xp.exp(dx, out=dx)  # softmax(x)
     dx -= class_ids == index
     dx *= scale
