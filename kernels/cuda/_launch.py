@@ -1,4 +1,5 @@
-"""Launch and transfer helpers shared by the Numba CUDA launchers (``conv.py``, ``pool.py``).
+"""Launch and transfer helpers shared by the Numba CUDA launchers (``conv.py``, ``pool.py``),
+and ``nchw_index``, the thread-to-element map of their one-thread-per-element kernels.
 
 Launchers accept NumPy arrays (copied to the device and back; this is what the simulator
 tests use) or CuPy arrays / anything with ``__cuda_array_interface__`` (the result is a CuPy
@@ -51,6 +52,13 @@ def _zeros(shape, dtype, on_gpu):
 def _to_caller(d, on_gpu):
     """Return device results as CuPy on the GPU path, as NumPy (copied back) otherwise."""
     return d if on_gpu else d.copy_to_host()
+
+
+@cuda.jit(device=True, inline=True)
+def nchw_index(i, C, H, W):
+    """(n, c, h, w) of thread i of a launch with one thread per element of an (N, C, H, W)
+    grid, in C order: i = ((n*C + c)*H + h)*W + w."""
+    return i // (C * H * W), (i // (H * W)) % C, (i // W) % H, i % W
 
 
 def _launch(kernel, n_threads, *args):

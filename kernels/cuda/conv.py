@@ -50,6 +50,7 @@ from ._launch import (
     _on_gpu,
     _to_caller,
     _to_device,
+    nchw_index,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +103,17 @@ def im2col_kernel2(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                 cols[n, r, l] = zero  # zero padding
 
 
+@cuda.jit(device=True, inline=True)
+def _window_reading(h, k, S, P, D, O):
+    """The window o (0 <= o < O) whose kernel offset k reads input position h along one axis,
+    or -1 if there is none: o*S = h + P - k*D."""
+    o_times_s = h + P - k * D
+    if o_times_s < 0 or o_times_s % S != 0:
+        return -1
+    o = o_times_s // S
+    return o if o < O else -1
+
+
 @cuda.jit
 def col2im_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """Gather col2im: thread (n, c, h, w) sums every cols entry that im2col copied from it.
@@ -113,26 +125,16 @@ def col2im_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     N, C, H, W = dx.shape
     if i >= N * C * H * W:
         return
-    n = i // (C * H * W)
-    c = (i // (H * W)) % C
-    h = (i // W) % H
-    w = i % W
+    n, c, h, w = nchw_index(i, C, H, W)
     total = dx.dtype.type(0)
     for kh in range(KH):
-        oh_times_sh = h + PH - kh * DH
-        if oh_times_sh < 0 or oh_times_sh % SH != 0:
-            continue
-        oh = oh_times_sh // SH
-        if oh >= OH:
+        oh = _window_reading(h, kh, SH, PH, DH, OH)
+        if oh < 0:
             continue
         for kw in range(KW):
-            ow_times_sw = w + PW - kw * DW
-            if ow_times_sw < 0 or ow_times_sw % SW != 0:
-                continue
-            ow = ow_times_sw // SW
-            if ow >= OW:
-                continue
-            total += cols[n, (c * KH + kh) * KW + kw, oh * OW + ow]
+            ow = _window_reading(w, kw, SW, PW, DW, OW)
+            if ow >= 0:
+                total += cols[n, (c * KH + kh) * KW + kw, oh * OW + ow]
     dx[n, c, h, w] = total
 
 
@@ -170,27 +172,17 @@ def col2im_gemm_kernel1(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     N, C, H, W = dx.shape
     if i >= N * C * H * W:
         return
-    n = i // (C * H * W)
-    c = (i // (H * W)) % C
-    h = (i // W) % H
-    w = i % W
+    n, c, h, w = nchw_index(i, C, H, W)
     L = OH * OW
     total = dx.dtype.type(0)
     for kh in range(KH):
-        oh_times_sh = h + PH - kh * DH
-        if oh_times_sh < 0 or oh_times_sh % SH != 0:
-            continue
-        oh = oh_times_sh // SH
-        if oh >= OH:
+        oh = _window_reading(h, kh, SH, PH, DH, OH)
+        if oh < 0:
             continue
         for kw in range(KW):
-            ow_times_sw = w + PW - kw * DW
-            if ow_times_sw < 0 or ow_times_sw % SW != 0:
-                continue
-            ow = ow_times_sw // SW
-            if ow >= OW:
-                continue
-            total += cols[(c * KH + kh) * KW + kw, n * L + oh * OW + ow]
+            ow = _window_reading(w, kw, SW, PW, DW, OW)
+            if ow >= 0:
+                total += cols[(c * KH + kh) * KW + kw, n * L + oh * OW + ow]
     dx[n, c, h, w] = total
 
 

@@ -41,7 +41,16 @@ from ..reference.pool import (
     pool_output_size,  # noqa: F401  (same public names as reference.pool)
     window_ranges,
 )
-from ._launch import _both_dtypes, _empty, _launch, _on_gpu, _to_caller, _to_device, _zeros
+from ._launch import (
+    _both_dtypes,
+    _empty,
+    _launch,
+    _on_gpu,
+    _to_caller,
+    _to_device,
+    _zeros,
+    nchw_index,
+)
 
 # ---------------------------------------------------------------------------------------------
 # kernels
@@ -56,10 +65,7 @@ def max_pool_forward_kernel1(x, y, argmax, KH, KW, SH, SW, PH, PW, DH, DW):
     OH, OW = y.shape[2], y.shape[3]
     if i >= N * C * OH * OW:
         return
-    n = i // (C * OH * OW)
-    c = (i // (OH * OW)) % C
-    oh = (i // OW) % OH
-    ow = i % OW
+    n, c, oh, ow = nchw_index(i, C, OH, OW)
     best = x.dtype.type(-math.inf)
     best_i = -1  # stays -1 only if the window covers no input pixel
     for kh in range(KH):  # row-major window order: the first max wins ties
@@ -85,10 +91,7 @@ def max_pool_backward_kernel1(dy, argmax, dx):
     N, C, OH, OW = dy.shape
     if i >= N * C * OH * OW:
         return
-    n = i // (C * OH * OW)
-    c = (i // (OH * OW)) % C
-    oh = (i // OW) % OH
-    ow = i % OW
+    n, c, oh, ow = nchw_index(i, C, OH, OW)
     k = argmax[n, c, oh, ow]
     if 0 <= k < dx.shape[2]:  # -1 marks a window with no input pixel
         cuda.atomic.add(dx, (n, c, k), dy[n, c, oh, ow])
@@ -102,10 +105,7 @@ def window_average_kernel1(x, y, h0, h1, w0, w1, hdiv, wdiv):
     OH, OW = y.shape[2], y.shape[3]
     if i >= N * C * OH * OW:
         return
-    n = i // (C * OH * OW)
-    c = (i // (OH * OW)) % C
-    oh = (i // OW) % OH
-    ow = i % OW
+    n, c, oh, ow = nchw_index(i, C, OH, OW)
     total = x.dtype.type(0)
     for h in range(h0[oh], h1[oh]):
         for w in range(w0[ow], w1[ow]):
@@ -122,10 +122,7 @@ def window_average_backward_kernel1(dy, dx, hdiv, wdiv, oh_lo, oh_hi, ow_lo, ow_
     N, C, H, W = dx.shape
     if i >= N * C * H * W:
         return
-    n = i // (C * H * W)
-    c = (i // (H * W)) % C
-    h = (i // W) % H
-    w = i % W
+    n, c, h, w = nchw_index(i, C, H, W)
     total = dx.dtype.type(0)
     for oh in range(oh_lo[h], oh_hi[h]):
         for ow in range(ow_lo[w], ow_hi[w]):
