@@ -293,22 +293,28 @@ def op_settings(setup: Setup) -> list[tuple[str, str]]:
     return [("reference", "cpu"), ("numba", "cpu")] + ([("cuda", "cuda")] if setup.gpu else [])
 
 
+def _forward_backward_step(forward, tensors, dy):
+    """A step for the timer: y = forward(*tensors), y.backward(dy); returns y and the input
+    gradients, and clears them for the next call (the same code for tinygrad_edu and torch)."""
+
+    def step():
+        y = forward(*tensors)
+        y.backward(dy)
+        grads = [t.grad for t in tensors]
+        for t in tensors:
+            t.grad = None
+        return y, grads
+
+    return step
+
+
 def time_tinygrad_op(setup, forward, arrays, dy, kernel, device):
     """Median/min ms of forward + backward, and the outputs (y and every input gradient)."""
     import tinygrad_edu as tg
 
     with tg.use_kernel(kernel):
         tensors = [tg.tensor(a, device=device, requires_grad=True) for a in arrays]
-        dy_t = tg.tensor(dy, device=device)
-
-        def step():
-            y = forward(*tensors)
-            y.backward(dy_t)
-            grads = [t.grad for t in tensors]
-            for t in tensors:
-                t.grad = None
-            return y, grads
-
+        step = _forward_backward_step(forward, tensors, tg.tensor(dy, device=device))
         y, grads = step()
         outputs = [y.detach().numpy()] + [g.numpy() for g in grads]
         t = timed(setup, step, device == "cuda")
@@ -320,16 +326,7 @@ def time_torch_op(setup, forward, arrays, dy):
 
     device = "cuda" if setup.device == "cuda" else "cpu"
     tensors = [torch.tensor(a, device=device, requires_grad=True) for a in arrays]
-    dy_t = torch.tensor(dy, device=device)
-
-    def step():
-        y = forward(*tensors)
-        y.backward(dy_t)
-        grads = [t.grad for t in tensors]
-        for t in tensors:
-            t.grad = None
-        return y, grads
-
+    step = _forward_backward_step(forward, tensors, torch.tensor(dy, device=device))
     y, grads = step()
     outputs = [y.detach().cpu().numpy()] + [g.cpu().numpy() for g in grads]
     sync = torch.cuda.synchronize if device == "cuda" else None
