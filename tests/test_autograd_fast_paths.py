@@ -116,3 +116,86 @@ def test_freed_graph_keeps_the_class_defaults():
     assert ctx.freed and ctx.inputs == () and ctx.input_versions == () and ctx.saved == ()
     with pytest.raises(RuntimeError, match="a second time"):
         y.sum().backward()
+
+
+class _RecordsDy(tg.autograd.Function):
+    """y = 2 x; records what its backward was handed."""
+
+    seen: list = []
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, dy):
+        type(self).seen.append(type(dy))
+        return dy * 2
+
+
+class _RecordsArrayDy(_RecordsDy):
+    array_backward = True
+
+
+@pytest.mark.parametrize("op, create_graph, expected", [
+    (_RecordsArrayDy, False, np.ndarray),  # first order, the op takes arrays: the array itself
+    (_RecordsArrayDy, True, tg.Tensor),    # create_graph: always a Tensor
+    (_RecordsDy, False, tg.Tensor),        # an op that did not say array_backward: a Tensor
+])
+def test_first_order_walk_hands_arrays_only_to_ops_that_take_them(op, create_graph, expected):
+    op.seen = []
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    (op.apply(x) * 3).sum().backward(create_graph=create_graph)
+    assert op.seen == [expected]
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_study_hooks_get_tensors_in_the_walk():
+    """With a hook watching, the walk is the Tensor one: hooks see Tensor gradients."""
+    seen = []
+
+    class Hook:
+        def on_backward(self, fn, grad_output, grad_inputs, seconds):
+            seen.append((fn.name, type(grad_output), {type(g) for g in grad_inputs}))
+
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    with add_hook(Hook()):
+        (x * x + x).sum().backward()
+    assert [name for name, _, _ in seen] == ["Sum", "Add", "Mul"]
+    assert all(dy is tg.Tensor and kinds <= {tg.Tensor, type(None)} for _, dy, kinds in seen)
+    assert x.grad.tolist() == [3.0, -3.0]  # 2x + 1
+
+
+def test_0d_gradient_summed_from_three_consumers():
+    """NumPy turns the sum of two 0-d arrays into a scalar; the walk keeps it an array, so the
+    third contribution is added to it (a scalar would lose it)."""
+    a = tg.tensor(np.array(0.3), requires_grad=True)
+    b = tg.tensor(np.array(1.2), requires_grad=True)
+    ((a * b - a / b) * a - b).backward()  # b gets -1, a^2 and a^2 / b^2
+    np.testing.assert_allclose(b.grad.item(), 0.09 + 0.0625 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(a.grad.item(), 2 * 0.3 * 1.2 - 2 * 0.3 / 1.2, rtol=1e-6)
+
+
+def test_tensor_hooks_in_a_first_order_walk_get_and_replace_tensors():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    got = []
+
+    def hook(g):
+        got.append(type(g))
+        return g * 10
+
+    y.register_hook(hook)
+    y.sum().backward()
+    assert got == [tg.Tensor]
+    assert x.grad.tolist() == [30.0, 30.0]
+
+
+def test_array_backward_ops_still_take_tensors_outside_the_walk():
+    """check_my_backward and other callers hand backward a Tensor under no_grad: the ops with
+    an array path then run their Tensor lines."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor([3.0, -1.0], requires_grad=True)
+    for y in (x * w, x + w, x - w, x / w, x.sum()):
+        with tg.no_grad():
+            grads = y._ctx.backward(tg.ones_like(y))
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        assert all(isinstance(g, tg.Tensor) for g in grads if g is not None)

@@ -170,7 +170,8 @@ class Function:
 
     Inside ``backward``: ``self.inputs`` are the input Tensors, ``self.output`` is the output
     Tensor, ``self.saved`` holds what ``forward`` passed to ``save_for_backward`` and
-    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient.
+    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient. ``dy`` is a Tensor,
+    except for ops that set ``array_backward``: a first-order walk hands them the array.
 
     Kernel-backed ops that can only be differentiated once set ``once_differentiable = True``;
     their gradients then refuse to be differentiated again, with a clear error.
@@ -182,6 +183,10 @@ class Function:
     # gradient is zero except where the op read (slicing), add dy there into the array ``grad``
     # in place. The graph walk uses it when it records no graph (see run_backward).
     add_grad_into = None
+    # True when ``backward`` also takes dy as a plain array and then returns plain arrays (its
+    # first-order path, see Mul): a first-order walk then hands it the array itself, with no
+    # Tensor around it. Ops without it get dy as a Tensor, always.
+    array_backward = False
     # True when every plain array ``backward`` returns (its first-order path, see Linear) is
     # newly made and held by nothing else: the walk may keep it as a leaf's ``.grad``, or add
     # later contributions into it, without copying it first. (Add's backward hands the same
@@ -254,17 +259,21 @@ class Function:
         arrays = []
         versions = []  # each input's in-place version now: backward checks it did not change
         needs = []  # does input i want a gradient?
+        array_type = None  # NumPy or CuPy: every tensor input must be on the same device
         for a in args:
             if isinstance(a, Tensor):
+                data = a.data
+                if array_type is None:
+                    array_type = data.__class__
+                elif data.__class__ is not array_type:
+                    raise _mixed_devices_error(ctx, args)
                 tensors.append(a)
-                arrays.append(a.data)
+                arrays.append(data)
                 if grad_enabled:
                     versions.append(a._version)
                     needs.append(a.requires_grad)
             else:
                 arrays.append(a)
-        if len(tensors) > 1:
-            _check_same_device(ctx, tensors)
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
@@ -304,15 +313,13 @@ def _tensor_class():
     return Tensor
 
 
-def _check_same_device(ctx: Function, tensors) -> None:
-    first = type(tensors[0].data)
-    for t in tensors:
-        if type(t.data) is not first:
-            devices = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in tensors)
-            raise RuntimeError(
-                f"{ctx.name}: expected all tensors on the same device, got {devices}. "
-                "Move them with .to(device) first."
-            )
+def _mixed_devices_error(ctx: Function, args) -> RuntimeError:
+    Tensor = _TENSOR or _tensor_class()
+    devices = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in args if isinstance(t, Tensor))
+    return RuntimeError(
+        f"{ctx.name}: expected all tensors on the same device, got {devices}. "
+        "Move them with .to(device) first."
+    )
 
 
 def _check_finite(array, what: str, ctx: Function, tensors=()) -> None:
@@ -413,23 +420,33 @@ def run_backward(
     Without ``capture``, gradients are accumulated into ``.grad`` of leaf tensors (and of
     tensors that called ``retain_grad()``). With ``capture`` (a tuple of tensors), their
     gradients are returned instead and no ``.grad`` is touched (``tinygrad_edu.grad``).
+
+    Two kinds of walk share this loop. With ``create_graph``, or with study hooks watching,
+    the pending gradients are Tensors and every backward runs as written, in Tensor ops (a
+    graph is recorded; hooks see each op). Otherwise the walk is first order
+    (``first_order()``): the pending gradients are plain arrays, an op that says
+    ``array_backward`` gets dy as the array itself, and sums of contributions are array
+    additions. Both compute the same numbers (tests/test_first_order_paths.py).
     """
     Tensor = _TENSOR or _tensor_class()
 
-    order = _topological_order(roots)
-    grads: dict[int, Tensor] = {}
-    for root, g in zip(roots, root_grads):
-        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    captured = {id(t): None for t in capture} if capture is not None else None
     hooks = Config.hooks
     anomaly = Config.anomaly
+    plain = not create_graph and not hooks  # pending gradients are arrays, not Tensors
+    order = _topological_order(roots)
+    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far (array if plain, else Tensor)
+    for root, g in zip(roots, root_grads):
+        if plain:
+            g = g.data
+        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
+    captured = {id(t): None for t in capture} if capture is not None else None
 
     # Without create_graph, a gradient summed from several consumers is a fresh array that only
-    # this walk holds, so later contributions are added to it in place (see _add_grad).
+    # this walk holds, so later contributions are added to it in place (see _add_plain).
     owned: set[int] = set()
-    # the in-place fast path of slicing ops (Function.add_grad_into); study hooks and anomaly
-    # mode see every backward as it is written
-    scatter = not create_graph and not hooks and not anomaly
+    # the in-place fast path of slicing ops (Function.add_grad_into); anomaly mode sees every
+    # backward as it is written
+    scatter = plain and not anomaly
 
     with _Override(grad_enabled=create_graph):
         while order:
@@ -441,14 +458,12 @@ def run_backward(
             g = grads.pop(id(node), None)
             if g is None:
                 continue  # no gradient reaches this node
-            for hook in node._hooks:
-                replaced = hook(g)
-                if replaced is not None:
-                    g = replaced
+            if node._hooks:
+                g = _call_tensor_hooks(node, g, plain)
             ctx = node._ctx
             if captured is not None:
                 if id(node) in captured:
-                    captured[id(node)] = g
+                    captured[id(node)] = Tensor._wrap(g, False) if plain else g
             elif ctx is None or node._retains_grad:
                 _accumulate_grad(node, g, create_graph, owned=id(node) in owned)
             if ctx is None:
@@ -466,15 +481,16 @@ def run_backward(
                 # input's pending gradient instead of building a zero array per slice, so
                 # slicing a tensor into n pieces costs one gradient array, not n
                 if ctx.needs_input_grad[0]:
-                    ctx.add_grad_into(_writable_grad(grads, owned, ctx.inputs[0]).data, g.data)
+                    ctx.add_grad_into(_writable_grad(grads, owned, ctx.inputs[0]), g)
                 if not retain_graph:
                     ctx.release()
                 continue
             start = time.perf_counter() if hooks else 0.0
+            dy = Tensor._wrap(g, False) if plain and not ctx.array_backward else g
             if anomaly or (create_graph and ctx.once_differentiable):
-                input_grads = _call_backward_guarded(ctx, g, create_graph, anomaly)
+                input_grads = _call_backward_guarded(ctx, dy, create_graph, anomaly)
             else:
-                input_grads = ctx.backward(g)
+                input_grads = ctx.backward(dy)
             if type(input_grads) is not tuple or len(input_grads) != len(ctx.inputs):
                 input_grads = _as_grad_tuple(ctx, input_grads)  # one input, or an error
 
@@ -486,13 +502,17 @@ def run_backward(
                     if hooks:
                         seen.append((None, False))
                     continue
-                fresh = False
-                if not isinstance(gi, Tensor):
+                fresh = False  # a new array that only this walk holds?
+                if isinstance(gi, Tensor):
+                    if plain:
+                        gi = gi.data
+                else:
                     fresh = ctx.fresh_grads
                     if isinstance(gi, np.generic):  # NumPy arithmetic on 0-d arrays
                         gi = np.asarray(gi)
-                    gi = Tensor._wrap(gi, False)
-                if gi.data.shape != inp.data.shape:
+                    if not plain:
+                        gi = Tensor._wrap(gi, False)
+                if gi.shape != inp.data.shape:
                     raise RuntimeError(
                         f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
                         f"for an input of shape {tuple(inp.shape)}"
@@ -500,17 +520,18 @@ def run_backward(
                 if create_graph and ctx.once_differentiable:
                     gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
                 if anomaly:
-                    _check_finite(gi.data, f"backward of {ctx.name}", ctx, ctx.inputs)
+                    _check_finite(gi if plain else gi.data, f"backward of {ctx.name}", ctx,
+                                  ctx.inputs)
                 key = id(inp)
                 previous = grads.get(key)
                 if previous is None:
                     grads[key] = gi
                     if fresh and not create_graph:
                         owned.add(key)  # this walk's own array: no copy for .grad
-                elif create_graph or hooks:
-                    grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
-                else:
+                elif plain:
                     _add_plain(grads, owned, key, previous, gi)
+                else:
+                    grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
                 if hooks:
                     seen.append((gi, previous is not None))
             if hooks:
@@ -529,39 +550,52 @@ def run_backward(
     return None
 
 
+def _call_tensor_hooks(node, g, plain: bool):
+    """Run the hooks registered on ``node`` (``Tensor.register_hook``) on its gradient: each
+    gets a Tensor and may return a replacement."""
+    Tensor = _TENSOR or _tensor_class()
+
+    if plain:
+        g = Tensor._wrap(g, False)
+    for hook in node._hooks:
+        replaced = hook(g)
+        if replaced is not None:
+            g = replaced
+    return g.data if plain else g
+
+
 def _add_plain(grads: dict, owned: set, key: int, previous, gi) -> None:
-    """grads[key] = previous + gi as plain array arithmetic (no graph is being recorded).
+    """grads[key] = previous + gi on arrays (a first-order walk records no graph).
 
     Only the first sum allocates: that array belongs to this walk alone (``owned``), so later
     contributions are added to it in place. A gradient handed over by a backward is written to
     only if the op said it is new (``Function.fresh_grads``): it may be shared (Add passes the
     same dy to both of its inputs).
     """
-    if key in owned and previous.data.dtype == gi.data.dtype:
-        previous.data += gi.data
+    if key in owned and previous.dtype == gi.dtype:
+        previous += gi
     else:
-        grads[key] = _wrap_array(previous.data + gi.data)
+        total = previous + gi
+        if isinstance(total, np.generic):  # NumPy's sum of two 0-d arrays is a scalar
+            total = np.asarray(total)
+        grads[key] = total
         owned.add(key)
 
 
 def _writable_grad(grads: dict, owned: set, inp):
-    """The pending gradient of ``inp`` as a Tensor whose array this walk may write to: zeros if
-    nothing has arrived yet, an owned copy if what arrived was handed over by a backward."""
+    """The pending gradient array of ``inp``, one this walk may write to: zeros if nothing has
+    arrived yet, an owned copy if what arrived was handed over by a backward."""
     key = id(inp)
     previous = grads.get(key)
     if previous is not None and key in owned:
         return previous
     if previous is None:
-        array = get_array_module(inp.data).zeros(inp.data.shape, dtype=inp.data.dtype)
+        buffer = get_array_module(inp.data).zeros(inp.data.shape, dtype=inp.data.dtype)
     else:
-        array = previous.data.copy()
-    grads[key] = buffer = _wrap_array(array)
+        buffer = previous.copy()
+    grads[key] = buffer
     owned.add(key)
     return buffer
-
-
-def _wrap_array(array):
-    return (_TENSOR or _tensor_class())._wrap(array, False)
 
 
 def _call_backward_guarded(ctx: Function, g, create_graph: bool, anomaly: bool):
@@ -587,13 +621,14 @@ def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
 
     if create_graph:
         node.grad = g if node.grad is None else node.grad + g
-    elif node.grad is None:
-        if owned and not node._hooks:
-            node.grad = g
-        else:
-            node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
+        return
+    array = g.data if isinstance(g, Tensor) else g  # a Tensor while study hooks watch
+    if node.grad is None:
+        if not owned or node._hooks:
+            array = get_array_module(array).array(array, copy=True)
+        node.grad = Tensor._wrap(array, False)
     else:
-        node.grad = Tensor._wrap(node.grad.data + g.data, False)
+        node.grad = Tensor._wrap(node.grad.data + array, False)
 
 
 def grad(

@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from ..autograd import Config, Function, first_order
+from ..autograd import Config, Function
 from ..backend import get_array_module, upload
 from ..tensor import Tensor
 from .shape import sum_to
@@ -178,9 +178,12 @@ def clone(x: Tensor) -> Tensor:
 class Add(Function):
     """y = a + b;  da = sum_to(dy), db = sum_to(dy)
 
-    The backwards of Sub, Mul and Div read the same with Tensors and with arrays: without
-    create_graph (first order) they run on the arrays, with no graph node per product.
+    The backwards of Add, Sub, Mul and Div read the same with Tensors and with arrays: in a
+    first-order walk dy arrives as a plain array (``array_backward``) and the same lines run
+    on the arrays, with no Tensor or graph node per product.
     """
+
+    array_backward = True  # dy may be the array itself (first order)
 
     def forward(self, a, b):
         return _binary("add", operator.add, a, b)
@@ -193,19 +196,22 @@ class Add(Function):
 class Sub(Function):
     """y = a - b;  da = sum_to(dy), db = -sum_to(dy)"""
 
+    array_backward = True  # dy may be the array itself (first order)
+
     def forward(self, a, b):
         return _binary("sub", operator.sub, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
-        if first_order():  # first order: the same lines on the arrays (no graph)
-            a, b, dy = a.data, b.data, dy.data
+        if not isinstance(dy, Tensor):  # first order: the same lines on the arrays (no graph)
+            a, b = a.data, b.data
         return sum_to(dy, a.shape), sum_to(-dy, b.shape)
 
 
 class Mul(Function):
     """y = a * b;  da = sum_to(dy * b), db = sum_to(dy * a)"""
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, a, b):
@@ -213,8 +219,8 @@ class Mul(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        if first_order():  # first order: the same lines on the arrays (no graph)
-            a, b, dy = a.data, b.data, dy.data
+        if not isinstance(dy, Tensor):  # first order: the same lines on the arrays (no graph)
+            a, b = a.data, b.data
         da = sum_to(dy * b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(dy * a, b.shape) if self.needs_input_grad[1] else None
         return da, db
@@ -223,6 +229,7 @@ class Mul(Function):
 class Div(Function):
     """y = a / b;  da = sum_to(dy / b), db = sum_to(-dy * a / b^2)"""
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, a, b):
@@ -230,8 +237,8 @@ class Div(Function):
 
     def backward(self, dy):
         a, b = self.inputs
-        if first_order():  # first order: the same lines on the arrays (no graph)
-            a, b, dy = a.data, b.data, dy.data
+        if not isinstance(dy, Tensor):  # first order: the same lines on the arrays (no graph)
+            a, b = a.data, b.data
         da = sum_to(dy / b, a.shape) if self.needs_input_grad[0] else None
         db = sum_to(-dy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
         return da, db

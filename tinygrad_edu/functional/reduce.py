@@ -53,13 +53,18 @@ def _count(shape: tuple, axes: tuple) -> int:
 class Sum(Function):
     """y = sum of x over ``axes``;  dx = dy broadcast back over the summed axes"""
 
+    array_backward = True  # dy may be the array itself (first order)
+
     def forward(self, x, axes, keepdim):
         self.axes = axes
         return x.sum(axis=axes, keepdims=keepdim)
 
     def backward(self, dy):
         (x,) = self.inputs
-        return broadcast_to(reshape(dy, _keepdim_shape(x.shape, self.axes)), x.shape)
+        shape = _keepdim_shape(x.shape, self.axes)  # dy with the summed axes kept, as size 1
+        if not isinstance(dy, Tensor):  # first order: a broadcast view of the array
+            return get_array_module(dy).broadcast_to(dy.reshape(shape), x.shape)
+        return broadcast_to(reshape(dy, shape), x.shape)
 
 
 def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001
