@@ -136,7 +136,8 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
     n_classes = input.shape[class_dim]
     expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
     data = target.data if isinstance(target, Tensor) else np.asarray(target)
-    data = backend.to_device(data, input.device)
+    if backend.is_cupy_array(data) or backend.is_cupy_array(input.data):
+        data = backend.to_device(data, input.device)  # on the input's GPU
     if data.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: class-index targets must be integers (int64), got dtype {data.dtype} "
@@ -150,9 +151,7 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
         )
     valid = data != ignore_index
     if data.size:
-        # one read of (min, max) back to the host: on a GPU each read waits for the queue
-        xp = get_array_module(data)
-        lo, hi = (int(v) for v in backend.to_numpy(xp.stack([data.min(), data.max()])))
+        lo, hi = _min_max(data)
         if lo < 0 or hi >= n_classes:  # out of range, or only because of ignored entries?
             checked = data[valid]
             lo, hi = (int(checked.min()), int(checked.max())) if checked.size else (0, 0)
@@ -163,6 +162,21 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
                 f"indices are 0..{n_classes - 1}; input shape {tuple(input.shape)})"
             )
     return data, valid
+
+
+def _min_max(a) -> tuple[int, int]:
+    """(min, max) of an integer array as Python ints. On a GPU both travel back to the host in
+    one read: each read waits for the GPU's queue to drain."""
+    if backend.is_cupy_array(a):
+        lo, hi = backend.to_numpy(get_array_module(a).stack([a.min(), a.max()]))
+        return int(lo), int(hi)
+    return int(a.min()), int(a.max())
+
+
+def _keep_dim(a, dim: int):
+    """``a`` with a new axis of size 1 at ``dim`` (a view; ``xp.expand_dims`` costs more than
+    the small arrays of a loss)."""
+    return a.reshape(a.shape[:dim] + (1,) + a.shape[dim:])
 
 
 def _class_weight(op: str, weight, input: Tensor, n_classes: int):  # noqa: A002
@@ -208,9 +222,11 @@ class CrossEntropyIndices(Function):
         total = losses.sum()
         if reduction == "sum":
             return xp.asarray(total)
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan, as torch
-            self.divisor = sample_w.sum()
-            return xp.asarray(total / self.divisor)
+        self.divisor = sample_w.sum()
+        if xp is np and self.divisor == 0:  # all ignored: 0/0 = nan, as torch, and no warning
+            with np.errstate(invalid="ignore", divide="ignore"):  # (CuPy never warns)
+                return np.asarray(total / self.divisor)
+        return xp.asarray(total / self.divisor)
 
     def backward(self, dy):
         (x,) = self.inputs
@@ -219,11 +235,11 @@ class CrossEntropyIndices(Function):
         classes = [1] * x.ndim
         classes[d] = x.shape[d]
         class_ids = xp.arange(x.shape[d]).reshape(classes)  # (1, C, 1, ...)
-        w = xp.expand_dims(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
+        w = _keep_dim(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
         if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
             w = w / xp.where(self.divisor == 0, 1, self.divisor)
         if first_order():  # first order: on the arrays, softmax from the saved max, log_sum
-            dy = xp.expand_dims(dy.data, d) if self.reduction == "none" else dy.data
+            dy = _keep_dim(dy.data, d) if self.reduction == "none" else dy.data
             return _softmax_minus_onehot(x.data, self.max, self.log_sum, class_ids, self.index,
                                          w * dy)
         scale = (F.unsqueeze(dy, d) if self.reduction == "none" else dy) * Tensor._wrap(w)
@@ -272,7 +288,7 @@ def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: st
     w = _class_weight(op, weight, logp, n_classes)
     xp = get_array_module(logp.data)
     safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
-    index = xp.expand_dims(safe, class_dim)  # (N, 1, d1, ...)
+    index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     picked = F.gather(logp, class_dim, index).squeeze(class_dim)  # (N, d1, ...)
     sample_w = valid.astype(logp.dtype)
     if w is not None:
@@ -376,7 +392,7 @@ def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction): 
     sample_w = valid.astype(input.dtype)
     if w is not None:
         sample_w = sample_w * w[safe]
-    index = xp.expand_dims(safe, class_dim)  # (N, 1, d1, ...)
+    index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     return CrossEntropyIndices.apply(input, index=index, sample_w=sample_w, class_dim=class_dim,
                                      reduction=reduction)
 
