@@ -194,7 +194,10 @@ def test_array_backward_ops_still_take_tensors_outside_the_walk():
     an array path then run their Tensor lines."""
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     w = tg.tensor([3.0, -1.0], requires_grad=True)
-    for y in (x * w, x + w, x - w, x / w, x.sum()):
+    m = tg.tensor([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]], requires_grad=True)  # (3, 2)
+    b = tg.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    rows = x.reshape(1, 2)
+    for y in (x * w, x + w, x - w, x / w, x.sum(), rows @ m.T, tg.functional.linear(rows, m, b)):
         with tg.no_grad():
             grads = y._ctx.backward(tg.ones_like(y))
         grads = grads if isinstance(grads, tuple) else (grads,)

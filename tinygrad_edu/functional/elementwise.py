@@ -496,6 +496,7 @@ class Sigmoid(Function):
 class Relu(Function):
     """y = max(x, 0);  dx = dy * [x > 0]"""
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x):
@@ -504,8 +505,9 @@ class Relu(Function):
     def backward(self, dy):
         (x,) = self.inputs
         positive = x.data > 0  # bool mask
-        if not Config.grad_enabled:  # first order: no float copy of the mask (peak memory)
-            return get_array_module(dy.data).multiply(dy.data, positive)
+        if not Config.grad_enabled:  # no create_graph: no float copy of the mask (peak memory)
+            dy = dy.data if isinstance(dy, Tensor) else dy  # (a Tensor while hooks watch)
+            return get_array_module(dy).multiply(dy, positive)
         return dy * positive.astype(dy.dtype)  # create_graph: a Tensor op, differentiable
 
 

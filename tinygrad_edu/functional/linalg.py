@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, first_order
+from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
@@ -22,6 +22,7 @@ class MatMul(Function):
     again, exactly like ``numpy.matmul``.
     """
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, a, b):
@@ -30,11 +31,13 @@ class MatMul(Function):
     def backward(self, dy):
         a, b = self.inputs
         if a.ndim == 2 and b.ndim == 2:  # plain matrices: no batch dims to sum, no 1-d dims
-            if first_order():  # first order: the same formulas on the arrays
-                a, b, dy = a.data, b.data, dy.data
+            if not isinstance(dy, Tensor):  # first order: the same formulas on the arrays
+                a, b = a.data, b.data
             da = dy @ b.T if self.needs_input_grad[0] else None  # (M, K)
             db = a.T @ dy if self.needs_input_grad[1] else None  # (K, N)
             return da, db
+        if not isinstance(dy, Tensor):
+            dy = Tensor._wrap(dy, False)  # the batched formulas below are Tensor ops
         a2 = a if a.ndim > 1 else reshape(a, 1, -1)  # (..., M, K)
         b2 = b if b.ndim > 1 else reshape(b, -1, 1)  # (..., K, N)
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
@@ -96,6 +99,7 @@ class Linear(Function):
     BLAS reads W^T without a transposed copy, and dW comes out in W's own (out, in) layout.
     """
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x, weight, *bias):
@@ -106,8 +110,8 @@ class Linear(Function):
 
     def backward(self, dy):
         x, weight = self.inputs[0], self.inputs[1]
-        if first_order():  # first order: the same formulas on the arrays, no graph
-            x, weight, dy = x.data, weight.data, dy.data
+        if not isinstance(dy, Tensor):  # first order: the same formulas on the arrays
+            x, weight = x.data, weight.data
         needs = self.needs_input_grad
         dx = dy @ weight if needs[0] else None  # (..., out) @ (out, in) -> (..., in)
         if x.ndim != 2:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..autograd import Function, first_order
+from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .module import Module
@@ -203,6 +203,7 @@ class CrossEntropyIndices(Function):
     it can be differentiated again.
     """
 
+    array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x, index, sample_w, class_dim, reduction):
@@ -238,8 +239,8 @@ class CrossEntropyIndices(Function):
         w = _keep_dim(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
         if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
             w = w / xp.where(self.divisor == 0, 1, self.divisor)
-        if first_order():  # first order: on the arrays, softmax from the saved max, log_sum
-            dy = _keep_dim(dy.data, d) if self.reduction == "none" else dy.data
+        if not isinstance(dy, Tensor):  # first order: on the arrays, softmax from max, log_sum
+            dy = _keep_dim(dy, d) if self.reduction == "none" else dy
             return _softmax_minus_onehot(x.data, self.max, self.log_sum, class_ids, self.index,
                                          w * dy)
         scale = (F.unsqueeze(dy, d) if self.reduction == "none" else dy) * Tensor._wrap(w)
