@@ -80,6 +80,26 @@ def test_cross_entropy_class_indices_all_options(shapes, reduction):
         run_both(ours, theirs, [x, t, w])
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [-100, 2, 0])
+def test_cross_entropy_unweighted_path_matches_torch(reduction, ignore_index):
+    """With no weight and no entry ignored, cross_entropy skips the per-sample weights (the
+    usual training case). ignore_index 2 lies inside the targets' range but is absent; 0 is
+    present. Each must match torch, and the weighted path with weights of one."""
+    x = RNG.standard_normal((7, 5)) * 3
+    t = np.array([0, 4, 1, 3, 0, 4, 1])
+
+    def ours(x, t, w=None):
+        return NF.cross_entropy(x, t, weight=w, ignore_index=ignore_index, reduction=reduction)
+
+    def theirs(x, t, w=None):
+        return TF.cross_entropy(x, t, weight=w, ignore_index=ignore_index, reduction=reduction)
+
+    plain = run_both(ours, theirs, [x, t])
+    weighted = run_both(ours, theirs, [x, t, np.ones(5)])
+    np.testing.assert_allclose(plain.detach().numpy(), weighted.detach().numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
 def test_every_target_ignored_gives_nan_mean_and_zero_gradient(shapes, smoothing, device):

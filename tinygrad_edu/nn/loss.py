@@ -131,7 +131,8 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
 
 
 def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: A002
-    """Checked class-index targets: (array on the input's device, mask of non-ignored)."""
+    """Checked class-index targets: (array on the input's device, mask of the entries not
+    ignored, or None when no entry is ``ignore_index``)."""
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
     expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
@@ -149,18 +150,21 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
             f"{op}: expected target of shape {expected} (the input shape {tuple(input.shape)} "
             f"without the class dim {class_dim}), got {tuple(data.shape)}"
         )
-    valid = data != ignore_index
-    if data.size:
-        lo, hi = _min_max(data)
+    if not data.size:
+        return data, data != ignore_index
+    lo, hi = _min_max(data)
+    valid = None  # no entry is ignored: ignore_index lies outside [lo, hi]
+    if lo <= ignore_index <= hi:
+        valid = data != ignore_index
         if lo < 0 or hi >= n_classes:  # out of range, or only because of ignored entries?
             checked = data[valid]
             lo, hi = (int(checked.min()), int(checked.max())) if checked.size else (0, 0)
-        if lo < 0 or hi >= n_classes:
-            bad = lo if lo < 0 else hi
-            raise IndexError(
-                f"{op}: target {bad} is out of bounds for {n_classes} classes (valid class "
-                f"indices are 0..{n_classes - 1}; input shape {tuple(input.shape)})"
-            )
+    if lo < 0 or hi >= n_classes:
+        bad = lo if lo < 0 else hi
+        raise IndexError(
+            f"{op}: target {bad} is out of bounds for {n_classes} classes (valid class "
+            f"indices are 0..{n_classes - 1}; input shape {tuple(input.shape)})"
+        )
     return data, valid
 
 
@@ -194,7 +198,8 @@ class CrossEntropyIndices(Function):
         dl_n/dx_n = w_n (softmax(x_n) - onehot(t_n))
 
     x is (N, C, d1, ...) or (C,), the class dim is ``class_dim``; ``index`` holds t with that dim
-    kept (size 1); w_n (``sample_w``) is the class weight of t_n, 0 where t_n is ignored.
+    kept (size 1); w_n (``sample_w``) is the class weight of t_n, 0 where t_n is ignored
+    (``sample_w`` None: every w_n is 1, the usual case, which saves the weighting).
     reduction "none" returns l (the shape of t), "sum" sum_n l_n, "mean" sum_n l_n / sum_n w_n.
 
     The same as log_softmax + gather + multiply + sum, which is what ``nll_loss`` runs; fused,
@@ -217,13 +222,15 @@ class CrossEntropyIndices(Function):
         # logsumexp(x) would round at huge logits (1e4 in float32: steps of 1e-3)
         self.max, self.log_sum = m, log_sum
         picked = xp.take_along_axis(shifted, index, axis=class_dim)  # x[t] - m
-        losses = (log_sum - picked).squeeze(axis=class_dim) * sample_w  # the shape of t
+        losses = (log_sum - picked).squeeze(axis=class_dim)  # the shape of t
+        if sample_w is not None:
+            losses *= sample_w
         if reduction == "none":
             return losses
         total = losses.sum()
         if reduction == "sum":
             return xp.asarray(total)
-        self.divisor = sample_w.sum()
+        self.divisor = sample_w.sum() if sample_w is not None else losses.size
         if xp is np and self.divisor == 0:  # all ignored: 0/0 = nan, as torch, and no warning
             with np.errstate(invalid="ignore", divide="ignore"):  # (CuPy never warns)
                 return np.asarray(total / self.divisor)
@@ -236,9 +243,12 @@ class CrossEntropyIndices(Function):
         classes = [1] * x.ndim
         classes[d] = x.shape[d]
         class_ids = xp.arange(x.shape[d]).reshape(classes)  # (1, C, 1, ...)
-        w = _keep_dim(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
-        if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
-            w = w / xp.where(self.divisor == 0, 1, self.divisor)
+        if self.sample_w is None:  # every w_n is 1
+            w = xp.asarray(1 / self.divisor if self.reduction == "mean" else 1, dtype=x.dtype)
+        else:
+            w = _keep_dim(self.sample_w, d)  # (N, 1, d1, ...): broadcasts over the classes
+            if self.reduction == "mean":  # all ignored (divisor 0): they get 0, as in torch
+                w = w / xp.where(self.divisor == 0, 1, self.divisor)
         if not isinstance(dy, Tensor):  # first order: on the arrays, softmax from max, log_sum
             dy = _keep_dim(dy, d) if self.reduction == "none" else dy
             return _softmax_minus_onehot(x.data, self.max, self.log_sum, class_ids, self.index,
@@ -288,6 +298,8 @@ def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: st
     t, valid = _class_targets(op, logp, target, ignore_index)
     w = _class_weight(op, weight, logp, n_classes)
     xp = get_array_module(logp.data)
+    if valid is None:  # nothing ignored
+        valid = xp.ones(t.shape, dtype=bool)
     safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
     index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     picked = F.gather(logp, class_dim, index).squeeze(class_dim)  # (N, d1, ...)
@@ -389,10 +401,15 @@ def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction): 
     t, valid = _class_targets(op, input, target, ignore_index)
     w = _class_weight(op, weight, input, input.shape[class_dim])
     xp = get_array_module(input.data)
-    safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
-    sample_w = valid.astype(input.dtype)
-    if w is not None:
-        sample_w = sample_w * w[safe]
+    if valid is None and w is None:  # the usual case: every sample weighs 1
+        safe, sample_w = t.astype(np.int64, copy=False), None
+    else:
+        if valid is None:
+            valid = xp.ones(t.shape, dtype=bool)
+        safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
+        sample_w = valid.astype(input.dtype)
+        if w is not None:
+            sample_w = sample_w * w[safe]
     index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     return CrossEntropyIndices.apply(input, index=index, sample_w=sample_w, class_dim=class_dim,
                                      reduction=reduction)
