@@ -282,7 +282,7 @@ class Function:
         requires_grad = True in needs
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
-            ctx.inputs = tuple(tensors)
+            ctx.inputs = args if len(tensors) == len(args) else tuple(tensors)
             ctx.input_versions = tuple(versions)
             ctx.inplace_ticks = InPlaceClock.ticks
             ctx.needs_input_grad = tuple(needs)

@@ -107,7 +107,7 @@ def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
         a = _as_tensor(op, a, b)
     if not isinstance(b, Tensor):
         b = _as_tensor(op, b, a)
-    if a.data.dtype != b.data.dtype:
+    if a.data.dtype is not b.data.dtype and a.data.dtype != b.data.dtype:
         dtype = result_dtype(a, b)
         a = cast(a, dtype) if a.dtype != dtype else a
         b = cast(b, dtype) if b.dtype != dtype else b
