@@ -11,6 +11,11 @@ Every kernel family exists three times with the same signatures:
 Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling) and
 ``attention`` (scaled dot-product attention forward/backward, softmax).
 
+``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
+NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
+all of them on CPUs without AVX-512, to BLAS). The other implementations multiply with their
+array module's matmul (NumPy's BLAS, cuBLAS).
+
 ``tinygrad_edu.backend`` is the only place that picks one of the three.
 """
 

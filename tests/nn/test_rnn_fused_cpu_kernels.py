@@ -5,6 +5,7 @@ must agree to rounding, float32 within the error of the vectorized tanh."""
 
 import numpy as np
 import pytest
+from tinygrad_edu.kernels.cpu import gemm
 
 import tinygrad_edu as tg
 from tinygrad_edu.functional import _lstm_cpu
@@ -66,11 +67,12 @@ def test_which_path_runs(kernel, dtype, expected):
 
 @pytest.mark.parametrize("M, N, K", [(1, 1, 1), (5, 7, 3), (8, 12, 33), (13, 4, 160)])
 def test_gemm_nt_edges(M, N, K):
-    """The blocked product, including rows and columns past the last 4 x 4 block."""
+    """The blocked product the LSTM kernels call (``kernels/cpu/gemm.py``, tested in full in
+    tests/kernels/test_gemm_kernels.py), including rows and columns past the last block."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((M, K)), rng.standard_normal((N, K))
     out = np.full((M, N), np.nan)
-    _lstm_cpu.gemm_nt(a, b, out)
+    gemm.gemm_nt(a, b, out)
     np.testing.assert_allclose(out, a @ b.T, rtol=1e-12, atol=1e-12)
 
 

@@ -23,8 +23,9 @@ Layout (everything batch-major, so every loop over a gate runs over contiguous m
 Why kernels instead of the array-module loop: a step of that loop is about a dozen NumPy
 calls on small (G, B) blocks, each a Python call and a full pass over memory; here one pass
 per step does all the gate math with the values in registers. The matrix products are
-:func:`_gemm_nt`, a register-blocked loop that LLVM compiles with the widest vectors the CPU
-has (AVX-512 where present), which on such CPUs beats a BLAS pinned to AVX2 at these sizes.
+``gemm_nt`` of ``kernels/cpu/gemm.py``, a register-blocked loop that LLVM compiles with the
+widest vectors the CPU has (AVX-512 where present), which on such CPUs beats a BLAS pinned to
+AVX2 at these sizes.
 
 tanh of float32 is :func:`_tanh_f32`, a rational function that LLVM vectorizes (libm's
 ``tanhf`` runs one element at a time and would cost more than the matrix products); float64
@@ -38,6 +39,7 @@ from numba import njit
 from numba.extending import overload
 
 from ..kernels._config import NUMBA_CACHE
+from ..kernels.cpu.gemm import gemm_nt
 
 # fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -86,142 +88,6 @@ def _tanh_impl(x):
 
 
 # ---------------------------------------------------------------------------------------------
-# matrix product
-# ---------------------------------------------------------------------------------------------
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _block_6x4(a, b, out, i, n4):
-    """out[i:i+6, :n4] = a[i:i+6] @ b[:n4]^T in blocks of 6 x 4 outputs. A block has 24 running
-    sums; each step of k loads six
-    values of a and four of b for 24 multiply-adds. LLVM vectorizes the k loop: 24 vector
-    accumulators (of the 32 registers of AVX-512), summed across lanes at the end."""
-    a0, a1, a2, a3, a4, a5 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5]
-    for j in range(0, n4, 4):
-        b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
-        s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = s20 = s21 = s22 = s23 = a.dtype.type(0)
-        s30 = s31 = s32 = s33 = s40 = s41 = s42 = s43 = s50 = s51 = s52 = s53 = a.dtype.type(0)
-        for k in range(a.shape[1]):
-            y0, y1, y2, y3 = b0[k], b1[k], b2[k], b3[k]
-            x = a0[k]
-            s00 += x * y0
-            s01 += x * y1
-            s02 += x * y2
-            s03 += x * y3
-            x = a1[k]
-            s10 += x * y0
-            s11 += x * y1
-            s12 += x * y2
-            s13 += x * y3
-            x = a2[k]
-            s20 += x * y0
-            s21 += x * y1
-            s22 += x * y2
-            s23 += x * y3
-            x = a3[k]
-            s30 += x * y0
-            s31 += x * y1
-            s32 += x * y2
-            s33 += x * y3
-            x = a4[k]
-            s40 += x * y0
-            s41 += x * y1
-            s42 += x * y2
-            s43 += x * y3
-            x = a5[k]
-            s50 += x * y0
-            s51 += x * y1
-            s52 += x * y2
-            s53 += x * y3
-        out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
-        out[i + 1, j], out[i + 1, j + 1], out[i + 1, j + 2], out[i + 1, j + 3] = s10, s11, s12, s13
-        out[i + 2, j], out[i + 2, j + 1], out[i + 2, j + 2], out[i + 2, j + 3] = s20, s21, s22, s23
-        out[i + 3, j], out[i + 3, j + 1], out[i + 3, j + 2], out[i + 3, j + 3] = s30, s31, s32, s33
-        out[i + 4, j], out[i + 4, j + 1], out[i + 4, j + 2], out[i + 4, j + 3] = s40, s41, s42, s43
-        out[i + 5, j], out[i + 5, j + 1], out[i + 5, j + 2], out[i + 5, j + 3] = s50, s51, s52, s53
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _block_4x4(a, b, out, i, n4):
-    """out[i:i+4, :n4] = a[i:i+4] @ b[:n4]^T, as :func:`_block_6x4` with four rows."""
-    a0, a1, a2, a3 = a[i], a[i + 1], a[i + 2], a[i + 3]
-    for j in range(0, n4, 4):
-        b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
-        s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = a.dtype.type(0)
-        s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = a.dtype.type(0)
-        for k in range(a.shape[1]):
-            y0, y1, y2, y3 = b0[k], b1[k], b2[k], b3[k]
-            x = a0[k]
-            s00 += x * y0
-            s01 += x * y1
-            s02 += x * y2
-            s03 += x * y3
-            x = a1[k]
-            s10 += x * y0
-            s11 += x * y1
-            s12 += x * y2
-            s13 += x * y3
-            x = a2[k]
-            s20 += x * y0
-            s21 += x * y1
-            s22 += x * y2
-            s23 += x * y3
-            x = a3[k]
-            s30 += x * y0
-            s31 += x * y1
-            s32 += x * y2
-            s33 += x * y3
-        out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
-        out[i + 1, j], out[i + 1, j + 1], out[i + 1, j + 2], out[i + 1, j + 3] = s10, s11, s12, s13
-        out[i + 2, j], out[i + 2, j + 1], out[i + 2, j + 2], out[i + 2, j + 3] = s20, s21, s22, s23
-        out[i + 3, j], out[i + 3, j + 1], out[i + 3, j + 2], out[i + 3, j + 3] = s30, s31, s32, s33
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _block_1x4(a, b, out, i, n4):
-    """out[i, :n4] = a[i] @ b[:n4]^T, four columns at a time: the last rows (fewer than four)."""
-    a0 = a[i]
-    for j in range(0, n4, 4):
-        b0, b1, b2, b3 = b[j], b[j + 1], b[j + 2], b[j + 3]
-        s0 = s1 = s2 = s3 = a.dtype.type(0)
-        for k in range(a.shape[1]):
-            x = a0[k]
-            s0 += x * b0[k]
-            s1 += x * b1[k]
-            s2 += x * b2[k]
-            s3 += x * b3[k]
-        out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s0, s1, s2, s3
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _gemm_nt(a, b, out):
-    """out[m, n] = sum_k a[m, k] b[n, k]: a (M, K) @ b (N, K)^T -> out (M, N), all C-contiguous
-    in their last axis (out may be a strided 2-D view).
-
-    Blocks of 6 x 4 outputs (:func:`_block_6x4`); the rows past the last block of six go in a
-    block of four rows when there are four or five (B = 64 leaves four), then one row at a
-    time (:func:`_block_1x4`); the columns past the last block of four through a plain dot
-    product. (Measured at the LSTM's sizes, 6 x 4 beat 4 x 4, 5 x 4, 4 x 6 and 8 x 4;
-    it is about 1.3 to 1.9 times as fast as an AVX2 BLAS on an AVX-512 CPU.)"""
-    M, K = a.shape
-    N = b.shape[0]
-    M6, N4 = M - M % 6, N - N % 4
-    M4 = M6 + 4 if M - M6 >= 4 else M6
-    for i in range(0, M6, 6):
-        _block_6x4(a, b, out, i, N4)
-    if M4 > M6:
-        _block_4x4(a, b, out, M6, N4)
-    for i in range(M4, M):
-        _block_1x4(a, b, out, i, N4)
-    for i in range(M):
-        for j in range(N4, N):
-            s = a.dtype.type(0)
-            for k in range(K):
-                s += a[i, k] * b[j, k]
-            out[i, j] = s
-
-
-# ---------------------------------------------------------------------------------------------
 # forward and backward over the whole sequence
 # ---------------------------------------------------------------------------------------------
 
@@ -244,9 +110,9 @@ def lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, skip_first):
         t = T - 1 - n if reverse else n
         prev, cur = t + r, t + 1 - r
         if skip_first and n == 0:
-            _gemm_nt(hx[prev, :, H:], w[:, H:], z)  # h_0 = 0: only the x, 1 columns
+            gemm_nt(hx[prev, :, H:], w[:, H:], z)  # h_0 = 0: only the x, 1 columns
         else:
-            _gemm_nt(hx[prev], w, z)  # (B, K) @ (G, K)^T -> (B, G)
+            gemm_nt(hx[prev], w, z)  # (B, K) @ (G, K)^T -> (B, G)
         # One view per gate and separate input and output arrays: LLVM vectorizes the u
         # loop only when it can tell that no store overlaps a load of another iteration.
         for b in range(B):
@@ -301,7 +167,4 @@ def lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, reverse, need
                 do[u] = dh_u * tanh_c * o * (one - o)  # dz_o
                 dcb[u] = dc_u * f  # dc_{t-1}
         if n < T - 1 or need_first_dh:
-            _gemm_nt(dz[t], w_hh_t, dh)  # dh_{t-1} = dz_t W_hh: (B, G) @ (H, G)^T
-
-
-gemm_nt = _gemm_nt  # the matrix product, for the weight gradients and tests
+            gemm_nt(dz[t], w_hh_t, dh)  # dh_{t-1} = dz_t W_hh: (B, G) @ (H, G)^T
