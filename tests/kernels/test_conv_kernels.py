@@ -189,21 +189,17 @@ def test_cpu_accepts_non_contiguous_input():
     )
 
 
-@pytest.mark.parametrize("N", [1, 2, 7, 13])
-def test_cpu_gemm_layout_any_split_of_the_batch_into_groups(N):
-    """im2col_gemm hands out (cols row, group of samples) tasks, one group per thread: any
-    group count, also larger than the batch or not dividing it, gives the reference's columns
-    (the kernel is called directly: small arrays run on one thread, i.e. one group)."""
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride, padding, dilation", [((1, 1), (1, 2), (1, 1)),
+                                                       ((2, 3), (0, 1), (2, 1))])
+def test_cpu_planes_larger_than_the_stack_copy(stride, padding, dilation, dtype):
+    """Planes whose padded copy does not fit ``PLANE_BYTES`` take the in-place loops with
+    bounds tests: same results as the reference."""
     cpu = load("cpu")
-    x = np.random.default_rng(N).standard_normal((N, 3, 7, 6)).astype(np.float32)
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW), OH, OW = ref.check_conv_args(
-        "test", x.shape, 3, 2, (2, 1), (1, 2), (1, 2))
-    expected = ref.im2col_gemm(x, KH, KW, (SH, SW), (PH, PW), (DH, DW))
-    for groups in sorted({1, 2, 3, N}):
-        cols = np.full(expected.shape, np.nan, dtype=np.float32)
-        cpu._im2col_gemm_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW,
-                                min(groups, N))
-        np.testing.assert_array_equal(cols, expected)
+    H = W = int((cpu.PLANE_BYTES // np.dtype(dtype).itemsize) ** 0.5) + 3
+    assert (H + 2 * padding[0]) * (W + 2 * padding[1]) * np.dtype(dtype).itemsize > \
+        cpu.PLANE_BYTES
+    check_against_reference(cpu, (2, 2, H, W - 1), (3, 2), stride, padding, dilation, dtype)
 
 
 def test_as_pair_fast_path_keeps_the_checks():
