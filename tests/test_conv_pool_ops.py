@@ -124,6 +124,81 @@ def test_second_order_gradients_in_chunks(kernel, tiny_im2col_budget):
         [x, wt])
 
 
+@pytest.fixture
+def numba_gemm_at_every_size(monkeypatch):
+    """conv's matrix products take the Numba GEMM (kernels/cpu/gemm.py) whatever their size:
+    the small products of these tests go to BLAS otherwise."""
+    gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
+    monkeypatch.setattr(gemm, "NUMBA_GEMM", True)
+    monkeypatch.setattr(gemm, "MIN_WORK", 0)
+    monkeypatch.setattr(gemm, "NT_MIN_K", 0)
+    with tg.use_kernel("numba"):
+        yield
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunked"])
+@pytest.mark.parametrize("x_shape,w_shape,opts", CONV_CASES)
+def test_conv2d_with_the_numba_gemm_matches_torch(numba_gemm_at_every_size, monkeypatch,
+                                                  chunked, x_shape, w_shape, opts):
+    if chunked:
+        monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 300)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **opts),
+             lambda x, w, b: TF.conv2d(x, w, b, **opts),
+             [x_shape, w_shape, (w_shape[0],)])
+    check_op(lambda x, w: F.conv2d(x, w, **opts), lambda x, w: TF.conv2d(x, w, **opts),
+             [x_shape, w_shape])
+
+
+@pytest.mark.parametrize("opts", TRANSPOSE_OPTS)
+def test_conv_transpose2d_with_the_numba_gemm_matches_torch(numba_gemm_at_every_size, opts):
+    C, groups = 4, opts.get("groups", 1)
+    check_op(lambda x, w: F.conv_transpose2d(x, w, **opts),
+             lambda x, w: TF.conv_transpose2d(x, w, **opts),
+             [(2, C, 5, 4), (C, 6 // groups, 3, 2)])
+
+
+def test_numba_gemm_is_asked_for_numpy_arrays_only():
+    """conv's products take the Numba GEMM only for NumPy float arrays under the numba kernels;
+    GPU arrays never ask (under use_kernel("cuda") asking would raise: that kernel choice
+    needs GPU arrays)."""
+
+    class GpuArray:  # stands in for a CuPy array: not a NumPy array
+        dtype = np.dtype(np.float32)
+
+    a = np.ones((2, 2), np.float32)
+    with tg.use_kernel("cuda"):
+        assert conv_module._numba_matmul(GpuArray(), GpuArray()) is None
+    with tg.use_kernel("reference"):
+        assert conv_module._numba_matmul(a, a) is None
+    with tg.use_kernel("numba"):
+        assert conv_module._numba_matmul(a, a.astype(np.float64)) is None  # mixed dtypes
+        assert conv_module._numba_matmul(a.astype(np.float16), a) is None
+        assert conv_module._numba_matmul(a, a) is not None
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_numba_gemm_and_reference_kernels_agree_in_float32(groups, monkeypatch):
+    """A conv large enough for the Numba GEMM at its default thresholds (float32, bias, three
+    chunks of the batch, a width OH*OW that is no multiple of the GEMM's tiles): the same
+    values and gradients as the reference kernels with BLAS."""
+    monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 3 * 16 * 9 * 15 * 15 * 4)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 15, 15)).astype(np.float32)
+    w = rng.standard_normal((40, 16 // groups, 3, 3)).astype(np.float32) / 10
+    b = rng.standard_normal(40).astype(np.float32)
+    dy = rng.standard_normal((8, 40, 15, 15)).astype(np.float32)
+    results = []
+    for kernel in ("reference", "numba"):
+        with tg.use_kernel(kernel):
+            xt, wt, bt = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+            y = F.conv2d(xt, wt, bt, padding=1, groups=groups)
+            y.backward(tg.tensor(dy))
+            results.append([y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(),
+                            bt.grad.numpy()])
+    for name, ref, ours in zip(["y", "dx", "dw", "db"], *results):
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3, err_msg=name)
+
+
 def test_conv2d_keeps_no_columns_and_skips_an_unneeded_input_gradient(monkeypatch):
     """The forward keeps only its inputs (the columns are made again in backward), and a first
     layer, whose input needs no gradient, never computes one."""

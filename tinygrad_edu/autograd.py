@@ -357,14 +357,6 @@ class _NotTwiceDifferentiable(Function):
 # ----------------------------------------------------------------------------------------------
 
 
-def first_order() -> bool:
-    """True inside a backward that records no graph (no create_graph) and that no study hook
-    watches: an op's backward may then run its formulas on the plain arrays, with no graph
-    node per step. Hooks (tracers, ledgers) see every backward as it is written, in Tensor ops.
-    """
-    return not Config.grad_enabled and not Config.hooks
-
-
 def _topological_order(roots) -> list:
     """Every tensor that needs a gradient, reachable from ``roots``, parents before children.
 
@@ -423,10 +415,11 @@ def run_backward(
 
     Two kinds of walk share this loop. With ``create_graph``, or with study hooks watching,
     the pending gradients are Tensors and every backward runs as written, in Tensor ops (a
-    graph is recorded; hooks see each op). Otherwise the walk is first order
-    (``first_order()``): the pending gradients are plain arrays, an op that says
-    ``array_backward`` gets dy as the array itself, and sums of contributions are array
-    additions. Both compute the same numbers (tests/test_first_order_paths.py).
+    graph is recorded; hooks see each op). Otherwise the walk is first order: the pending
+    gradients are plain arrays, an op that says ``array_backward`` gets dy as the array itself
+    (and runs its formulas on the arrays, with no graph node per step), and sums of
+    contributions are array additions. Both compute the same numbers
+    (tests/test_first_order_paths.py).
     """
     Tensor = _TENSOR or _tensor_class()
 
