@@ -13,10 +13,11 @@ Each workload is timed for
     numpy floor      the same math in plain NumPy (CuPy on a GPU): forward and backward written
                      by hand, no autograd, no Tensor objects. The floor is what a perfect
                      framework on top of NumPy would cost; "vs floor" is the framework's price.
-                     LeNet-5's floor calls the library's fastest kernels (im2col/col2im and
-                     pooling from ``tinygrad_edu.kernels``, plain array functions) directly,
-                     so that it prices the framework, not the kernels; conv2d's and maxpool's
-                     floors are NumPy alone (sliding windows), what the kernels have to beat.
+                     LeNet-5's floor calls the library's fastest kernels (im2col/col2im,
+                     pooling and the Numba matrix products from ``tinygrad_edu.kernels``, plain
+                     array functions) directly, so that it prices the framework, not the
+                     kernels; conv2d's and maxpool's floors are NumPy alone (sliding
+                     windows), what the kernels have to beat.
 
 each in its own warmed-up block: implementations are never interleaved (NumPy/torch/Numba thread
 pools spin after a call and slow a neighbour down by up to 100x), the first call is never timed
@@ -269,7 +270,9 @@ def _np_param(xp, rng, *shape):
 class KernelLayers:
     """conv2d and 2x2 max pooling through the library's own kernels (``tinygrad_edu.kernels``:
     pure array functions, no Tensor, no autograd), forward and backward by hand. A LeNet floor
-    built on them isolates what the framework adds on top of the same kernels."""
+    built on them isolates what the framework adds on top of the same kernels: im2col/col2im,
+    pooling and, with the Numba kernels, the matrix products of ``kernels/cpu/gemm.py`` (the
+    ones conv2d uses on the CPU; BLAS/cuBLAS otherwise)."""
 
     def __init__(self, xp, kernel: str):
         import importlib
@@ -278,6 +281,11 @@ class KernelLayers:
         package = {"numba": "cpu", "cuda": "cuda", "reference": "reference"}[kernel]
         self.conv = importlib.import_module(f"tinygrad_edu.kernels.{package}.conv")
         self.pool = importlib.import_module(f"tinygrad_edu.kernels.{package}.pool")
+        self.gemm = None  # the Numba matrix products, with the Numba kernels
+        self.matmul = xp.matmul
+        if package == "cpu":
+            self.gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
+            self.matmul = self.gemm.matmul
 
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
@@ -285,7 +293,11 @@ class KernelLayers:
         args = ((1, 1), (pad, pad), (1, 1))  # stride, padding, dilation
         cols = self.conv.im2col_gemm(x, KH, KW, *args)  # (C*KH*KW, N*OH*OW)
         OH, OW = H + 2 * pad - KH + 1, W + 2 * pad - KW + 1
-        y = (w.reshape(OC, -1) @ cols).reshape(OC, N, OH, OW)
+        if self.gemm is not None:  # as conv2d does: y's layout and the bias in the product
+            y = np.empty((N, OC, OH, OW), dtype=x.dtype)
+            self.gemm.matmul(w.reshape(OC, -1), cols, out=y.reshape(N, OC, -1), bias=b)
+            return y, (x.shape, w, cols, args)
+        y = self.matmul(w.reshape(OC, -1), cols).reshape(OC, N, OH, OW)
         y = self.xp.ascontiguousarray(y.swapaxes(0, 1))  # (N, OC, OH, OW)
         y += b.reshape(1, OC, 1, 1)
         return y, (x.shape, w, cols, args)
@@ -294,11 +306,12 @@ class KernelLayers:
         x_shape, w, cols, args = cache
         OC, _, KH, KW = w.shape
         dy2 = dy.swapaxes(0, 1).reshape(OC, -1)  # (OC, N*OH*OW), a copy
-        dw = (dy2 @ cols.T).reshape(w.shape)
+        dw = self.matmul(dy2, cols.T).reshape(w.shape)
         db = dy.sum(axis=(0, 2, 3))
         if not need_dx:
             return None, dw, db
-        dx = self.conv.col2im_gemm(w.reshape(OC, -1).T @ dy2, x_shape, KH, KW, *args)
+        wt = self.xp.ascontiguousarray(w.reshape(OC, -1).T)  # (C*KH*KW, OC)
+        dx = self.conv.col2im_gemm(self.matmul(wt, dy2), x_shape, KH, KW, *args)
         return dx, dw, db
 
     def maxpool2_forward(self, x):
