@@ -48,3 +48,18 @@ def pytest_collection_modifyitems(config, items):
 def device(request):
     """Every test that takes ``device`` runs on the CPU, and on the GPU when one is present."""
     return request.param
+
+
+@pytest.fixture
+def numba_gemm_at_every_size(monkeypatch):
+    """Matrix products of conv2d and linear take the Numba GEMM (kernels/cpu/gemm.py) whatever
+    their size and the CPU: the small products of the tests go to BLAS otherwise."""
+    from tinygrad_edu.kernels.cpu import gemm
+
+    import tinygrad_edu as tg  # here, not at the top: the simulator switch above comes first
+
+    monkeypatch.setattr(gemm, "NUMBA_GEMM", True)
+    monkeypatch.setattr(gemm, "MIN_WORK", 0)
+    monkeypatch.setattr(gemm, "NT_MIN_K", 0)
+    with tg.use_kernel("numba"):
+        yield

@@ -12,6 +12,7 @@ from helpers import check_op
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
 import tinygrad_edu.nn as nn
+from tinygrad_edu import backend
 
 conv_module = importlib.import_module("tinygrad_edu.functional.conv")
 
@@ -124,18 +125,6 @@ def test_second_order_gradients_in_chunks(kernel, tiny_im2col_budget):
         [x, wt])
 
 
-@pytest.fixture
-def numba_gemm_at_every_size(monkeypatch):
-    """conv's matrix products take the Numba GEMM (kernels/cpu/gemm.py) whatever their size:
-    the small products of these tests go to BLAS otherwise."""
-    gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
-    monkeypatch.setattr(gemm, "NUMBA_GEMM", True)
-    monkeypatch.setattr(gemm, "MIN_WORK", 0)
-    monkeypatch.setattr(gemm, "NT_MIN_K", 0)
-    with tg.use_kernel("numba"):
-        yield
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunked"])
 @pytest.mark.parametrize("x_shape,w_shape,opts", CONV_CASES)
 def test_conv2d_with_the_numba_gemm_matches_torch(numba_gemm_at_every_size, monkeypatch,
@@ -157,23 +146,23 @@ def test_conv_transpose2d_with_the_numba_gemm_matches_torch(numba_gemm_at_every_
              [(2, C, 5, 4), (C, 6 // groups, 3, 2)])
 
 
-def test_numba_gemm_is_asked_for_numpy_arrays_only():
-    """conv's products take the Numba GEMM only for NumPy float arrays under the numba kernels;
-    GPU arrays never ask (under use_kernel("cuda") asking would raise: that kernel choice
-    needs GPU arrays)."""
+def test_cpu_matmul_is_the_numba_gemm_for_numpy_arrays_only():
+    """conv's and linear's products take the Numba GEMM only for NumPy float arrays under the
+    numba kernels; GPU arrays never ask (under use_kernel("cuda") asking would raise: that
+    kernel choice needs GPU arrays)."""
 
     class GpuArray:  # stands in for a CuPy array: not a NumPy array
         dtype = np.dtype(np.float32)
 
     a = np.ones((2, 2), np.float32)
     with tg.use_kernel("cuda"):
-        assert conv_module._numba_matmul(GpuArray(), GpuArray()) is None
+        assert backend.cpu_matmul(GpuArray(), GpuArray()) is None
     with tg.use_kernel("reference"):
-        assert conv_module._numba_matmul(a, a) is None
+        assert backend.cpu_matmul(a, a) is None
     with tg.use_kernel("numba"):
-        assert conv_module._numba_matmul(a, a.astype(np.float64)) is None  # mixed dtypes
-        assert conv_module._numba_matmul(a.astype(np.float16), a) is None
-        assert conv_module._numba_matmul(a, a) is not None
+        assert backend.cpu_matmul(a, a.astype(np.float64)) is None  # mixed dtypes
+        assert backend.cpu_matmul(a.astype(np.float16), a) is None
+        assert backend.cpu_matmul(a, a) is not None
 
 
 @pytest.mark.parametrize("groups", [1, 2])

@@ -56,6 +56,17 @@ def test_linear(x_shape, bias, device):
     check_op(F.linear, TF.linear, shapes, device=device)
 
 
+@pytest.mark.parametrize("x_shape", [(9, 7), (2, 5, 7), (7,)], ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_and_matmul_with_the_numba_gemm_match_torch(numba_gemm_at_every_size, x_shape,
+                                                           bias):
+    """linear and 2-d matmul on the Numba GEMM (forward, and the first-order backward on
+    arrays): odd sizes that fill no tile, rows from leading dims, a 1-d input (BLAS)."""
+    shapes = [x_shape, (11, 7)] + ([(11,)] if bias else [])
+    check_op(F.linear, TF.linear, shapes)
+    check_op(lambda a, b: a @ b, torch.matmul, [(9, 7), (7, 13)])
+
+
 def test_linear_feature_mismatch_is_explained():
     with pytest.raises(ValueError, match=r"linear: input has 3 features but weight expects 5 "
                                          r"\(x: \(2, 3\), weight: \(4, 5\)\)"):

@@ -176,6 +176,7 @@ _PACKAGE_OF = {"reference": "reference", "numba": "cpu", "cuda": "cuda"}
 
 
 @functools.cache
+@functools.cache
 def _kernel_module(impl: str, family: str) -> ModuleType:
     return importlib.import_module(f"tinygrad_edu.kernels.{_PACKAGE_OF[impl]}.{family}")
 
@@ -213,6 +214,26 @@ def kernel(family: str, name: str, *arrays):
     if impl == "reference" and on_gpu:
         return _on_host(fn)
     return fn
+
+
+def cpu_matmul(*arrays):
+    """The matrix product for these arrays when it is the Numba GEMM: ``matmul`` of
+    ``kernels/cpu/gemm.py`` (register-blocked, 1.5-2x NumPy's AVX2 BLAS on AVX-512 CPUs; it
+    hands small products, and all of them on CPUs without AVX-512, to BLAS itself). That is
+    when ``Config.kernel`` picks the Numba kernels and the arrays are NumPy arrays of one dtype,
+    float32 or float64. None otherwise (CuPy arrays, the reference kernels, other dtypes,
+    Tensors): the caller multiplies with ``@`` (BLAS, cuBLAS)."""
+    from .autograd import Config
+
+    dtype = arrays[0].dtype
+    if dtype != np.float32 and dtype != np.float64:
+        return None
+    for a in arrays:
+        if a.__class__ is not np.ndarray or a.dtype != dtype:
+            return None
+    if resolve_kernel_choice(Config.kernel, on_gpu=False) != "numba":
+        return None
+    return _kernel_module("numba", "gemm").matmul
 
 
 def _on_host(fn):

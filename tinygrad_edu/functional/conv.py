@@ -35,7 +35,7 @@ input needs no gradient, is not computed at all.
 
 The im2col/col2im kernels are picked by ``Config.kernel`` (reference NumPy, Numba CPU, CUDA).
 With the Numba kernels the three matrix products go to ``kernels/cpu/gemm.py`` too
-(``_numba_matmul``): register-blocked kernels that use AVX-512 where NumPy's BLAS may not, and
+(``backend.cpu_matmul``): register-blocked kernels that use AVX-512 where NumPy's BLAS may not, and
 hand small products, or all of them on CPUs without AVX-512, to BLAS. There the forward's
 product writes y's (n, OC, OH*OW) layout and adds the bias itself (no transposing copy of the
 output), and the weight gradient is dy2 @ cols^T, dot products along the long n*OH*OW rows.
@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
-from ..autograd import Config, Function
+from ..autograd import Function
 from ..backend import get_array_module
 from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
@@ -187,21 +187,6 @@ def _gemm_rows(dy, G: int):
     return dy.swapaxes(0, 1).reshape(G, dy.shape[1] // G, -1)  # (G, OCg, n*OH*OW)
 
 
-def _numba_matmul(*arrays):
-    """``matmul`` of ``kernels/cpu/gemm.py`` when the conv kernels are the Numba ones for these
-    arrays (NumPy arrays, ``Config.kernel`` "auto" or "numba") and all are float32 or all
-    float64; None otherwise: the products then go to the array module's matmul (BLAS/cuBLAS).
-    The Numba GEMM itself calls BLAS where BLAS wins (small products, no AVX-512)."""
-    dtype = arrays[0].dtype
-    if dtype not in (np.float32, np.float64):
-        return None
-    if any(not isinstance(a, np.ndarray) or a.dtype != dtype for a in arrays):
-        return None  # CuPy arrays (the GPU), mixed dtypes
-    if backend.resolve_kernel_choice(Config.kernel, on_gpu=False) != "numba":
-        return None
-    return backend.kernel("gemm", "matmul", *arrays)
-
-
 def _grouped(matmul, a, b):
     """a (G, M, K) @ b (G, K, N) -> (G, M, N): one matmul per group."""
     if len(a) == 1:
@@ -228,7 +213,7 @@ class Conv2d(Function):
         OH, OW = conv_output_size(H, W, KH, KW, *spec.window)
         unfold = backend.kernel("conv", "im2col_gemm", x)
         arrays = (x, weight) if bias is None else (x, weight, bias)
-        matmul = _numba_matmul(*arrays)
+        matmul = backend.cpu_matmul(*arrays)
         w = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
         y = xp.empty((N, OC, OH, OW), dtype=xp.result_type(*arrays))
         for s in _batch_chunks(N, spec.chunk):
@@ -339,7 +324,7 @@ def _input_grad(dy, weight, x_shape, spec: ConvSpec):
     N, C, H, W = x_shape
     KH, KW = weight.shape[2:]
     fold = backend.kernel("conv", "col2im_gemm", dy)
-    matmul = _numba_matmul(dy, weight)
+    matmul = backend.cpu_matmul(dy, weight)
     wt = _transposed_weight(weight, spec.groups, matmul)
     chunks = _batch_chunks(N, spec.chunk)
     dx = None
@@ -359,7 +344,7 @@ def _input_grad(dy, weight, x_shape, spec: ConvSpec):
 def _weight_grad(x, dy, w_shape, spec: ConvSpec):
     """dW (OC, Cg, KH, KW) = dy @ im2col(x)^T per group, summed over the chunks, on arrays."""
     unfold = backend.kernel("conv", "im2col_gemm", x)
-    matmul = _numba_matmul(x, dy)
+    matmul = backend.cpu_matmul(x, dy)
     dw = None
     for s in _batch_chunks(x.shape[0], spec.chunk):
         rows = _gemm_rows(dy[s], spec.groups)  # (G, OCg, n*OH*OW)
@@ -383,7 +368,7 @@ def _conv2d_grads(x, weight, dy, spec: ConvSpec, need_dx: bool, need_dw: bool, n
     G = spec.groups
     unfold = backend.kernel("conv", "im2col_gemm", x)
     fold = backend.kernel("conv", "col2im_gemm", dy)
-    matmul = _numba_matmul(x, weight, dy)
+    matmul = backend.cpu_matmul(x, weight, dy)
     wt = _transposed_weight(weight, G, matmul) if need_dx else None
     dx = dw = db = None
     for s in _batch_chunks(N, spec.chunk):
