@@ -77,6 +77,21 @@ def test_ratios_and_goals(run_module):
     assert goals[("MLP 784-128-10 step (Adam)", "torch")]["met"]  # 0.8x <= 1.0x
 
 
+def test_goals_of_some_shapes_only(run_module):
+    """Attention's goal is set at T=512 only; conv2d's holds for both shapes."""
+    Timing = run_module.Timing
+    rows = []
+    for name, shape, ours in [("attention fwd+bwd", "B8 nh4 T128 hs64", 3.0),
+                              ("attention fwd+bwd", "B8 nh4 T512 hs64", 1.1),
+                              ("conv2d fwd+bwd", "64x3", 1.0), ("conv2d fwd+bwd", "64x32", 2.0)]:
+        rows += [Timing(name, "tinygrad_edu[numba]", shape, ours, ours, 5, {}),
+                 Timing(name, "torch", shape, 1.0, 1.0, 5, {})]
+    run_module.add_ratios(rows)
+    goals = [(g["workload"], g["shape"], g["met"]) for g in run_module.check_goals(rows)]
+    assert goals == [("conv2d fwd+bwd", "64x3", True), ("conv2d fwd+bwd", "64x32", False),
+                     ("attention fwd+bwd", "B8 nh4 T512 hs64", True)]
+
+
 def test_gpu_goals_are_the_issues_gpu_goal(run_module):
     """On a GPU the issue sets one goal: the LeNet step within 2x of torch CUDA."""
     Timing = run_module.Timing
