@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Config, Function, _NotTwiceDifferentiable
 from ..backend import get_array_module, resolve_kernel_choice
 from ..tensor import Tensor
@@ -298,12 +299,15 @@ class LSTMLayer(Function):
         _lstm_cpu.lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, self.reverse,
                                 need_h0)
         dz2 = dz.reshape(T * B, G)
+        mm = backend.cpu_matmul(dz2, hx) or np.matmul  # the Numba GEMM where it beats BLAS
         grads = {}
         if needs["x"]:
-            grads["x"] = (dz2 @ self.inputs[1].data).reshape(T, B, -1)  # (T*B, G) @ (G, I)
+            grads["x"] = mm(dz2, self.inputs[1].data).reshape(T, B, -1)  # (T*B, G) @ (G, I)
         if any(needs.get(name) for name in ("w_ih", "w_hh", "b_ih", "b_hh")):
             I, K = self.inputs[0].shape[2], hx.shape[2]
-            dw = dz2.T @ hx[r:T + r].reshape(T * B, K)  # (G, T*B) @ (T*B, K): [dW_hh dW_ih db 0]
+            # [dW_hh dW_ih db 0] = dZ^T HX (G, K), made as its transpose HX^T dZ: the GEMM
+            # copies its transposed left operand first, and HX^T (K, T*B) is the smaller one
+            dw = mm(hx[r:T + r].reshape(T * B, K).T, dz2).T  # (K, T*B) @ (T*B, G) -> (G, K)
             grads["w_hh"] = np.ascontiguousarray(dw[:, :H])
             grads["w_ih"] = np.ascontiguousarray(dw[:, H:H + I])
             if self.bias:
