@@ -51,6 +51,18 @@ def test_numba_kernels_match_the_array_module_path(dtype, shape, reverse, bias, 
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_numba_gemm_products_of_the_backward(numba_gemm_at_every_size, dtype, reverse):
+    """dx and [dW_hh dW_ih db] through the Numba GEMM (forced at these small sizes)."""
+    T, B, I, H = 5, 3, 7, 9
+    ours = _layer_grads("numba", dtype, T, B, I, H, reverse, True, True)
+    ref = _layer_grads("reference", dtype, T, B, I, H, reverse, True, True)
+    names = ["output", "h_n", "c_n", "dx", "dw_ih", "dw_hh", "db_ih", "db_hh", "dh0", "dc0"]
+    for name, a, b in zip(names, ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
+
+
 @pytest.mark.parametrize("kernel, dtype, expected", [
     ("auto", np.float32, True), ("numba", np.float64, True), ("reference", np.float32, False),
     ("auto", np.float16, False)])
