@@ -188,77 +188,24 @@ def _block_6x4(a, b, out, i, n4, k0, k1):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _block_4x4(a, b, out, i, n4, k0, k1):
-    """out[i:i+4, :n4] = a[i:i+4, k0:k1] @ b[:n4, k0:k1]^T, as :func:`_block_6x4` with four
-    rows."""
-    a0, a1, a2, a3 = a[i, k0:k1], a[i + 1, k0:k1], a[i + 2, k0:k1], a[i + 3, k0:k1]
-    for j in range(0, n4, 4):
-        b0, b1, b2, b3 = b[j, k0:k1], b[j + 1, k0:k1], b[j + 2, k0:k1], b[j + 3, k0:k1]
-        s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = a.dtype.type(0)
-        s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = a.dtype.type(0)
-        for k in range(k1 - k0):
-            y0, y1, y2, y3 = b0[k], b1[k], b2[k], b3[k]
-            x = a0[k]
-            s00 += x * y0
-            s01 += x * y1
-            s02 += x * y2
-            s03 += x * y3
-            x = a1[k]
-            s10 += x * y0
-            s11 += x * y1
-            s12 += x * y2
-            s13 += x * y3
-            x = a2[k]
-            s20 += x * y0
-            s21 += x * y1
-            s22 += x * y2
-            s23 += x * y3
-            x = a3[k]
-            s30 += x * y0
-            s31 += x * y1
-            s32 += x * y2
-            s33 += x * y3
-        out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s00, s01, s02, s03
-        out[i + 1, j], out[i + 1, j + 1], out[i + 1, j + 2], out[i + 1, j + 3] = s10, s11, s12, s13
-        out[i + 2, j], out[i + 2, j + 1], out[i + 2, j + 2], out[i + 2, j + 3] = s20, s21, s22, s23
-        out[i + 3, j], out[i + 3, j + 1], out[i + 3, j + 2], out[i + 3, j + 3] = s30, s31, s32, s33
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _block_1x4(a, b, out, i, n4, k0, k1):
-    """out[i, :n4] = a[i, k0:k1] @ b[:n4, k0:k1]^T, four columns at a time: the last rows
-    (fewer than four)."""
-    a0 = a[i, k0:k1]
-    for j in range(0, n4, 4):
-        b0, b1, b2, b3 = b[j, k0:k1], b[j + 1, k0:k1], b[j + 2, k0:k1], b[j + 3, k0:k1]
-        s0 = s1 = s2 = s3 = a.dtype.type(0)
-        for k in range(k1 - k0):
-            x = a0[k]
-            s0 += x * b0[k]
-            s1 += x * b1[k]
-            s2 += x * b2[k]
-            s3 += x * b3[k]
-        out[i, j], out[i, j + 1], out[i, j + 2], out[i, j + 3] = s0, s1, s2, s3
-
-
-@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
 def gemm_nt_range(a, b, out, i0, i1, k0, k1):
     """out[i0:i1, :] = a[i0:i1, k0:k1] @ b[:, k0:k1]^T (the rows i0 <= i < i1 of out, the part
     of the sum over k0 <= k < k1).
 
-    Blocks of 6 x 4 outputs (:func:`_block_6x4`); the rows past the last block of six go in a
-    block of four rows when there are four or five (B = 64 leaves four), then one row at a
-    time (:func:`_block_1x4`); the columns past the last block of four through a plain dot
-    product."""
+    Blocks of 6 x 4 outputs (:func:`_block_6x4`); the last rows (fewer than six) go through
+    the same block on a zero-padded copy of them; the columns past the last block of four
+    through a plain dot product."""
     N = b.shape[0]
     M6, N4 = i1 - (i1 - i0) % 6, N - N % 4
-    M4 = M6 + 4 if i1 - M6 >= 4 else M6
     for i in range(i0, M6, 6):
         _block_6x4(a, b, out, i, N4, k0, k1)
-    if M4 > M6:
-        _block_4x4(a, b, out, M6, N4, k0, k1)
-    for i in range(M4, i1):
-        _block_1x4(a, b, out, i, N4, k0, k1)
+    if M6 < i1:
+        rows = i1 - M6
+        a6 = np.zeros((6, k1), dtype=a.dtype)  # the last rows, padded with zero rows
+        a6[:rows, k0:k1] = a[M6:i1, k0:k1]
+        out6 = np.empty((6, N4), dtype=out.dtype)
+        _block_6x4(a6, b, out6, 0, N4, k0, k1)
+        out[M6:i1, :N4] = out6[:rows]
     for i in range(i0, i1):
         ai = a[i, k0:k1]
         for j in range(N4, N):
