@@ -239,8 +239,9 @@ class Conv2d(Function):
         needs = self.needs_input_grad
         need_db = len(self.inputs) == 3 and needs[2]
         if not isinstance(dy, Tensor):  # first order: on the arrays, one pass over the chunks
-            dx, dw, db = _conv2d_grads(x.data, weight.data, dy, self.spec, needs[0], needs[1],
-                                       need_db)
+            dx, dw, db = _conv2d_grads(dy, self.spec, x.shape, weight.shape,
+                                       x=x.data if needs[1] else None,
+                                       weight=weight.data if needs[0] else None, need_db=need_db)
         else:
             dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
             dx = conv2d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
@@ -259,7 +260,7 @@ class Conv2dInputGrad(Function):
 
     def forward(self, dy, weight, *, x_shape, spec: ConvSpec):
         self.x_shape, self.spec = x_shape, spec
-        return _input_grad(dy, weight, x_shape, spec)
+        return _conv2d_grads(dy, spec, x_shape, weight.shape, weight=weight)[0]  # dx
 
     def backward(self, g):
         dy, weight = self.inputs
@@ -277,7 +278,7 @@ class Conv2dWeightGrad(Function):
 
     def forward(self, x, dy, *, w_shape, spec: ConvSpec):
         self.spec = spec
-        return _weight_grad(x, dy, w_shape, spec)
+        return _conv2d_grads(dy, spec, x.shape, w_shape, x=x)[1]  # dW
 
     def backward(self, g):
         x, dy = self.inputs
@@ -318,80 +319,45 @@ def _input_grad_part(fold, matmul, rows, wt, x_shape_s, KH: int, KW: int, spec: 
     return fold(dcols, x_shape_s, KH, KW, *spec.window)  # (n, C, H, W)
 
 
-def _input_grad(dy, weight, x_shape, spec: ConvSpec):
-    """dx (N, C, H, W) = col2im(W^T @ dy) per group and chunk, on arrays."""
-    xp = get_array_module(dy)
-    N, C, H, W = x_shape
-    KH, KW = weight.shape[2:]
-    fold = backend.kernel("conv", "col2im_gemm", dy)
-    matmul = backend.cpu_matmul(dy, weight)
-    wt = _transposed_weight(weight, spec.groups, matmul)
-    chunks = _batch_chunks(N, spec.chunk)
-    dx = None
-    for s in chunks:
-        rows = _gemm_rows(dy[s], spec.groups)  # (G, OCg, n*OH*OW)
-        dx_s = _input_grad_part(fold, matmul, rows, wt, (s.stop - s.start, C, H, W), KH, KW,
-                                spec)
-        if len(chunks) == 1:
-            return dx_s  # (N, C, H, W)
-        if dx is None:
-            dx = xp.empty(x_shape, dtype=dx_s.dtype)
-        dx[s] = dx_s
-        del rows, dx_s  # free this chunk's temporaries before the next chunk makes its own
-    return dx  # (N, C, H, W)
-
-
-def _weight_grad(x, dy, w_shape, spec: ConvSpec):
-    """dW (OC, Cg, KH, KW) = dy @ im2col(x)^T per group, summed over the chunks, on arrays."""
-    unfold = backend.kernel("conv", "im2col_gemm", x)
-    matmul = backend.cpu_matmul(x, dy)
-    dw = None
-    for s in _batch_chunks(x.shape[0], spec.chunk):
-        rows = _gemm_rows(dy[s], spec.groups)  # (G, OCg, n*OH*OW)
-        part = _weight_grad_part(unfold, matmul, x[s], rows, w_shape, spec)
-        if dw is None:
-            dw = part
-        else:
-            dw += part
-        del rows, part  # free this chunk's temporaries before the next chunk makes its own
-    return dw.reshape(w_shape)  # (OC, Cg, KH, KW)
-
-
-def _conv2d_grads(x, weight, dy, spec: ConvSpec, need_dx: bool, need_dw: bool, need_db: bool):
-    """conv2d's first-order (dx, dW, db) on arrays, in one pass over the chunks of the batch:
-    a chunk's dy2 (one transposing copy of dy) serves all three while it is in cache. The
+def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
+                  need_db: bool = False):
+    """conv2d's first-order gradients on arrays, in one pass over the chunks of the batch: dx
+    when ``weight`` is given, dW when ``x`` is given, db when ``need_db`` (None for the others).
+    A chunk's dy2 (one transposing copy of dy) serves all three while it is in cache. The
     chunk's columns (for dW) are freed before its dcols (for dx) are made: the peak is dx,
     dy2 and the larger of the two, as when dW and dx are computed one after the other."""
     xp = get_array_module(dy)
-    N, C, H, W = x.shape
-    OC, Cg, KH, KW = weight.shape
+    N, C, H, W = x_shape
+    OC, Cg, KH, KW = w_shape
     G = spec.groups
-    unfold = backend.kernel("conv", "im2col_gemm", x)
-    fold = backend.kernel("conv", "col2im_gemm", dy)
-    matmul = backend.cpu_matmul(x, weight, dy)
-    wt = _transposed_weight(weight, G, matmul) if need_dx else None
+    matmul = backend.cpu_matmul(dy, *(a for a in (x, weight) if a is not None))
+    if x is not None:
+        unfold = backend.kernel("conv", "im2col_gemm", x)
+    if weight is not None:
+        fold = backend.kernel("conv", "col2im_gemm", dy)
+        wt = _transposed_weight(weight, G, matmul)
     dx = dw = db = None
     for s in _batch_chunks(N, spec.chunk):
         rows = _gemm_rows(dy[s], G)  # (G, OCg, n*OH*OW)
         if need_db:
             part = rows.sum(-1).reshape(OC)  # sums along contiguous rows
             db = part if db is None else db + part
-        if need_dw:
-            part = _weight_grad_part(unfold, matmul, x[s], rows, weight.shape, spec)
+        if x is not None:
+            part = _weight_grad_part(unfold, matmul, x[s], rows, w_shape, spec)
             dw = part if dw is None else dw + part
-        if need_dx:
+        if weight is not None:
             dx_s = _input_grad_part(fold, matmul, rows, wt, (s.stop - s.start, C, H, W), KH, KW,
                                     spec)
             if s.stop - s.start == N:
                 dx = dx_s  # one chunk: no copy
             else:
                 if dx is None:
-                    dx = xp.empty(x.shape, dtype=dx_s.dtype)
+                    dx = xp.empty(x_shape, dtype=dx_s.dtype)
                 dx[s] = dx_s
             del dx_s
         del rows  # free this chunk's temporaries before the next chunk makes its own
     if dw is not None:
-        dw = dw.reshape(weight.shape)  # (OC, Cg, KH, KW)
+        dw = dw.reshape(w_shape)  # (OC, Cg, KH, KW)
     return dx, dw, db
 
 
