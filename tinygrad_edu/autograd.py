@@ -501,8 +501,7 @@ def run_backward(
                         gi = gi.data
                 else:
                     fresh = ctx.fresh_grads
-                    if isinstance(gi, np.generic):  # NumPy arithmetic on 0-d arrays
-                        gi = np.asarray(gi)
+                    gi = _unscalar(gi)
                     if not plain:
                         gi = Tensor._wrap(gi, False)
                 if gi.shape != inp.data.shape:
@@ -568,11 +567,14 @@ def _add_plain(grads: dict, owned: set, key: int, previous, gi) -> None:
     if key in owned and previous.dtype == gi.dtype:
         previous += gi
     else:
-        total = previous + gi
-        if isinstance(total, np.generic):  # NumPy's sum of two 0-d arrays is a scalar
-            total = np.asarray(total)
-        grads[key] = total
+        grads[key] = _unscalar(previous + gi)
         owned.add(key)
+
+
+def _unscalar(array):
+    """NumPy arithmetic on 0-d arrays returns scalars (np.float32(...)): turn one back into a
+    0-d array, which can be written to in place."""
+    return np.asarray(array) if isinstance(array, np.generic) else array
 
 
 def _writable_grad(grads: dict, owned: set, inp):
