@@ -264,6 +264,27 @@ def test_custom_function_with_wrong_gradient_shape_is_reported():
         Bad.apply(x).sum().backward()
 
 
+def test_gradient_shapes_of_library_ops_are_checked_under_detect_anomaly(monkeypatch):
+    """The walk trusts the library's own ops (their gradients are compared with torch's in
+    tests) and checks every op defined elsewhere; detect_anomaly checks them all."""
+    from tinygrad_edu.functional.elementwise import Mul
+
+    class Mine(Function):
+        def forward(self, x):
+            return x
+
+        def backward(self, dy):
+            return dy
+
+    assert Mul.shapes_tested and not Mine.shapes_tested
+    monkeypatch.setattr(Mul, "backward", lambda self, dy: (dy.sum(), dy.sum()))
+    x = tg.ones(3, requires_grad=True)
+    y = (x * x).sum()
+    with tg.detect_anomaly():
+        with pytest.raises(RuntimeError, match=r"Mul.backward returned a gradient of shape \(\)"):
+            y.backward()
+
+
 def test_custom_function_with_wrong_number_of_gradients():
     class Two(Function):
         def forward(self, a, b):

@@ -35,7 +35,7 @@ def test_inplace_update_before_the_forward_is_fine_and_after_it_is_caught():
     y.backward()
     assert w.grad.tolist() == [4.0, 5.0]
     x += 1.0  # after z's forward
-    with pytest.raises(RuntimeError, match=r"Mul.backward: input 1 .* \(version 1 -> 2\)"):
+    with pytest.raises(RuntimeError, match=r"Mul.backward: input 1 .* modified by an in-place"):
         z.backward()
 
 
@@ -113,7 +113,7 @@ def test_freed_graph_keeps_the_class_defaults():
     y = x * x
     ctx = y._ctx
     y.sum().backward()
-    assert ctx.freed and ctx.inputs == () and ctx.input_versions == () and ctx.saved == ()
+    assert ctx.freed and ctx.inputs == () and ctx.saved == ()
     with pytest.raises(RuntimeError, match="a second time"):
         y.sum().backward()
 

@@ -135,6 +135,7 @@ class add_hook(contextlib.ContextDecorator):  # noqa: N801 - used like the other
 # ----------------------------------------------------------------------------------------------
 
 
+_LIBRARY_PACKAGE = __name__.rpartition(".")[0] + "."  # "tinygrad_edu."
 _LIBRARY_DIRS = (
     os.path.dirname(os.path.abspath(__file__)),  # tinygrad_edu/
     os.path.dirname(os.path.abspath(kernels_package.__file__)),  # kernels/ (tinygrad_edu.kernels)
@@ -151,10 +152,12 @@ def _user_frame() -> str:
 
 
 class InPlaceClock:
-    """How many in-place updates of tensors the process has made (``Tensor._check_inplace``
-    bumps it together with the tensor's own ``_version``). An op reads it when it records the
-    graph; if it has not moved by the time the op's backward runs, no tensor was updated in
-    place in between, so the per-input version check (``Function.check_versions``) is skipped.
+    """How many in-place updates of tensors the process has made. ``Tensor._check_inplace``
+    advances it and stamps the updated tensor: ``tensor._version`` is the clock's reading at
+    that tensor's last in-place update (0: never updated). An op reads the clock when it records
+    the graph (``Function.inplace_ticks``), so an input stamped later was updated after the
+    forward used it (``Function.check_versions``). If the clock has not moved at all by the time
+    the op's backward runs, no tensor was updated in between and the check is skipped.
     """
 
     ticks: int = 0
@@ -192,14 +195,23 @@ class Function:
     # later contributions into it, without copying it first. (Add's backward hands the same
     # dy to both inputs, so Add does not say this.)
     fresh_grads = False
+    # The walk checks that each gradient a backward returns has its input's shape, so that a
+    # wrong backward fails right there, naming the op, instead of broadcasting into a sum. The
+    # library's own ops skip that check (outside detect_anomaly): tests compare every gradient
+    # they return with torch's and with numerical ones. Set by __init_subclass__, from the
+    # module the op is defined in.
+    shapes_tested = False
 
     inputs: tuple = ()
-    input_versions: tuple = ()
     inplace_ticks: int = -1  # InPlaceClock.ticks when the graph was recorded
     needs_input_grad: tuple
     saved: tuple = ()
     freed: bool = False
     created_at: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.shapes_tested = cls.__module__.startswith(_LIBRARY_PACKAGE)
 
     @property
     def name(self) -> str:
@@ -228,13 +240,12 @@ class Function:
 
     def check_versions(self) -> None:
         """Raise if an input was modified in place after the forward saved it."""
-        for i, (t, version) in enumerate(zip(self.inputs, self.input_versions)):
-            if t._version != version:
+        for i, t in enumerate(self.inputs):
+            if t._version > self.inplace_ticks:
                 raise RuntimeError(
                     f"{self.name}.backward: input {i} (shape {tuple(t.shape)}) was modified by "
-                    f"an in-place operation after the forward used it (version {version} -> "
-                    f"{t._version}); its saved value is gone. Clone it before the in-place "
-                    "update, or update it after backward()."
+                    "an in-place operation after the forward used it; its saved value is gone. "
+                    "Clone it before the in-place update, or update it after backward()."
                 )
 
     def release(self) -> None:
@@ -249,48 +260,45 @@ class Function:
         """Run ``forward`` on the arrays inside ``args`` and, if needed, record the graph edge.
 
         This is the hottest function of the engine (once per op, forward and backward), so it
-        looks at each argument once, and under ``no_grad`` (a backward without create_graph)
-        collects nothing for the graph.
+        looks at each argument once and keeps no more for the graph than backward reads: the
+        inputs, which of them want a gradient, the in-place clock and a weak reference to the
+        output.
         """
         Tensor = _TENSOR or _tensor_class()
         ctx = cls()
-        grad_enabled = Config.grad_enabled
-        tensors = []
-        arrays = []
-        versions = []  # each input's in-place version now: backward checks it did not change
-        needs = []  # does input i want a gradient?
+        arrays = []  # what forward gets: each Tensor's array, other arguments as they are
+        needs = []  # does tensor input i want a gradient?
         array_type = None  # NumPy or CuPy: every tensor input must be on the same device
+        all_tensors = True
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
-                if array_type is None:
+                if data.__class__ is not array_type:
+                    if array_type is not None:
+                        raise _mixed_devices_error(ctx, args)
                     array_type = data.__class__
-                elif data.__class__ is not array_type:
-                    raise _mixed_devices_error(ctx, args)
-                tensors.append(a)
                 arrays.append(data)
-                if grad_enabled:
-                    versions.append(a._version)
-                    needs.append(a.requires_grad)
+                needs.append(a.requires_grad)
             else:
                 arrays.append(a)
+                all_tensors = False
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
         out_data = ctx.forward(*arrays, **kwargs)
 
-        requires_grad = True in needs
+        requires_grad = True in needs and Config.grad_enabled
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
-            ctx.inputs = args if len(tensors) == len(args) else tuple(tensors)
-            ctx.input_versions = tuple(versions)
-            ctx.inplace_ticks = InPlaceClock.ticks
+            ctx.inputs = args if all_tensors else tuple(a for a in args if isinstance(a, Tensor))
+            ctx.inplace_ticks = InPlaceClock.ticks  # inputs updated in place later: see backward
             ctx.needs_input_grad = tuple(needs)
             ctx._output_ref = weakref.ref(out)
             out._ctx = ctx
         if Config.anomaly:
             ctx.created_at = _user_frame()
-            _check_finite(out.data, f"forward of {ctx.name}", ctx, tensors)
+            _check_finite(out.data, f"forward of {ctx.name}", ctx,
+                          [a for a in args if isinstance(a, Tensor)])
         if hooks:
             seconds = time.perf_counter() - start
             ctx.hook_args, ctx.hook_kwargs = args, kwargs
@@ -435,11 +443,14 @@ def run_backward(
     captured = {id(t): None for t in capture} if capture is not None else None
 
     # Without create_graph, a gradient summed from several consumers is a fresh array that only
-    # this walk holds, so later contributions are added to it in place (see _add_plain).
+    # this walk holds, so later contributions are added to it in place.
     owned: set[int] = set()
     # the in-place fast path of slicing ops (Function.add_grad_into); anomaly mode sees every
     # backward as it is written
     scatter = plain and not anomaly
+    # backwards that need more than a plain call (see _call_backward_guarded), and gradients
+    # that get wrapped or checked on the way
+    guarded = create_graph or anomaly
 
     with _Override(grad_enabled=create_graph):
         while order:
@@ -478,9 +489,11 @@ def run_backward(
                 if not retain_graph:
                     ctx.release()
                 continue
-            start = time.perf_counter() if hooks else 0.0
+            if hooks:
+                start = time.perf_counter()
+                seen = []  # per input, for the hooks: (gradient, accumulated?)
             dy = Tensor._wrap(g, False) if plain and not ctx.array_backward else g
-            if anomaly or (create_graph and ctx.once_differentiable):
+            if guarded and (anomaly or ctx.once_differentiable):
                 input_grads = _call_backward_guarded(ctx, dy, create_graph, anomaly)
             else:
                 input_grads = ctx.backward(dy)
@@ -489,39 +502,50 @@ def run_backward(
 
             # chain rule: each input's gradient is the sum over every path through which it
             # reaches the output, so contributions from several consumers are added up
-            seen = [] if hooks else None  # per input, for the hooks: (gradient, accumulated?)
+            check_shapes = anomaly or not ctx.shapes_tested
+            fresh = ctx.fresh_grads and not create_graph  # its arrays: new, held by nothing else
             for inp, gi, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
                 if gi is None or not needed:
                     if hooks:
                         seen.append((None, False))
                     continue
-                fresh = False  # a new array that only this walk holds?
+                own = False  # a new array that only this walk holds?
                 if isinstance(gi, Tensor):
                     if plain:
                         gi = gi.data
                 else:
-                    fresh = ctx.fresh_grads
-                    gi = _unscalar(gi)
+                    own = fresh
+                    if gi.__class__ is not np.ndarray and isinstance(gi, np.generic):
+                        gi = _unscalar(gi)
                     if not plain:
                         gi = Tensor._wrap(gi, False)
-                if gi.shape != inp.data.shape:
+                if check_shapes and gi.shape != inp.data.shape:
                     raise RuntimeError(
                         f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
                         f"for an input of shape {tuple(inp.shape)}"
                     )
-                if create_graph and ctx.once_differentiable:
-                    gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
-                if anomaly:
-                    _check_finite(gi if plain else gi.data, f"backward of {ctx.name}", ctx,
-                                  ctx.inputs)
+                if guarded:
+                    if create_graph and ctx.once_differentiable:
+                        gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
+                    if anomaly:
+                        _check_finite(gi if plain else gi.data, f"backward of {ctx.name}", ctx,
+                                      ctx.inputs)
                 key = id(inp)
                 previous = grads.get(key)
                 if previous is None:
                     grads[key] = gi
-                    if fresh and not create_graph:
+                    if own:
                         owned.add(key)  # this walk's own array: no copy for .grad
                 elif plain:
-                    _add_plain(grads, owned, key, previous, gi)
+                    # arrays: only the first sum allocates, and that array belongs to this walk
+                    # alone (owned), so later contributions are added to it in place. An array
+                    # handed over by a backward is written to only if the op said it is new
+                    # (fresh_grads): Add passes the same dy to both of its inputs.
+                    if key in owned and previous.dtype == gi.dtype:
+                        previous += gi
+                    else:
+                        grads[key] = _unscalar(previous + gi)
+                        owned.add(key)
                 else:
                     grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
                 if hooks:
@@ -554,21 +578,6 @@ def _call_tensor_hooks(node, g, plain: bool):
         if replaced is not None:
             g = replaced
     return g.data if plain else g
-
-
-def _add_plain(grads: dict, owned: set, key: int, previous, gi) -> None:
-    """grads[key] = previous + gi on arrays (a first-order walk records no graph).
-
-    Only the first sum allocates: that array belongs to this walk alone (``owned``), so later
-    contributions are added to it in place. A gradient handed over by a backward is written to
-    only if the op said it is new (``Function.fresh_grads``): it may be shared (Add passes the
-    same dy to both of its inputs).
-    """
-    if key in owned and previous.dtype == gi.dtype:
-        previous += gi
-    else:
-        grads[key] = _unscalar(previous + gi)
-        owned.add(key)
 
 
 def _unscalar(array):

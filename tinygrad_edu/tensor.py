@@ -72,7 +72,7 @@ class Tensor:
         self._ctx = None
         self._hooks: tuple = ()
         self._retains_grad = False
-        self._version = 0  # bumped by every in-place update; autograd checks it (see Function)
+        self._version = 0  # InPlaceClock reading at the last in-place update (autograd checks it)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -80,7 +80,7 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> Tensor:
         """Fast internal constructor: wrap an array that is already the right type."""
-        t = cls.__new__(cls)
+        t = object.__new__(cls)
         if array.__class__ is not np.ndarray and (
             isinstance(array, np.generic) or not hasattr(array, "ndim")
         ):
@@ -336,8 +336,8 @@ class Tensor:
                 f"{op}: a tensor that requires grad can't be modified in place while grad is "
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
-        self._version += 1
         InPlaceClock.ticks += 1
+        self._version = InPlaceClock.ticks
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.

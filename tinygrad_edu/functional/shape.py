@@ -70,6 +70,8 @@ def sum_to(x, shape):
     """The adjoint of broadcasting: sum ``x`` over the axes that broadcasting added. ``x`` is a
     Tensor (an op, differentiable), or a plain array in a first-order backward."""
     if not isinstance(x, Tensor):
+        if x.shape == shape:  # nothing was broadcast (the common case)
+            return x
         shape = tuple(shape)
         if x.shape == shape:
             return x
