@@ -25,7 +25,7 @@ def _axes(op: str, dim, ndim: int) -> tuple:
     """``dim`` (None, int or tuple of ints) as a sorted tuple of non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    if isinstance(dim, numbers.Integral):
+    if dim.__class__ is int or isinstance(dim, numbers.Integral):  # int: no ABC check
         dims = (dim,)
     elif isinstance(dim, (tuple, list)):
         dims = tuple(dim)

@@ -20,20 +20,24 @@ from ..tensor import Tensor
 
 def _dim(op: str, dim: int, ndim: int) -> int:
     """Normalize a possibly negative ``dim`` for a tensor with ``ndim`` dimensions."""
-    if not isinstance(dim, numbers.Integral):
+    if dim.__class__ is not int and not isinstance(dim, numbers.Integral):  # int: no ABC check
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
+    n = ndim if ndim > 0 else 1  # a 0-d tensor takes dim 0 and -1, as in torch
+    if not -n <= dim < n:
         raise IndexError(
             f"{op}: dimension out of range (expected to be in range of "
-            f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})"
+            f"[{-n}, {n - 1}], but got {dim})"
         )
-    return dim % max(ndim, 1)
+    return dim % n
 
 
 def _shape_arg(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (Sequence, np.ndarray)):
+    """``reshape(x, 2, 3)`` and ``reshape(x, (2, 3))`` alike: the sizes as a tuple of ints."""
+    if len(shape) == 1 and shape[0].__class__ is not int and isinstance(
+        shape[0], (Sequence, np.ndarray)
+    ):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 # ----------------------------------------------------------------------------------------------
