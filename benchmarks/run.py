@@ -1,8 +1,8 @@
 """End-to-end speed and memory of tinygrad_edu against PyTorch and a plain-NumPy floor.
 
     python benchmarks/run.py [--quick] [--tiny] [--only NAME[,NAME]] [--device cpu|cuda]
-                             [--threads N] [--json OUT] [--plot PNG] [--in-process]
-                             [--default-malloc]
+                             [--threads N] [--rounds N] [--json OUT] [--plot PNG]
+                             [--in-process] [--default-malloc]
 
 Each workload is timed for
 
@@ -36,7 +36,10 @@ Workloads (``--only`` takes these names):
     memory     peak memory of one LeNet train step (tracemalloc; torch: its memory profiler)
 
 ``--tiny`` shrinks every shape (a smoke test of the script, not a measurement), ``--quick`` takes
-fewer repeats (under two minutes in all).
+fewer repeats (under two minutes in all). ``--rounds N`` runs all the chosen workloads N times
+over (A B C, A B C, ...) and reports, per row, the median of the rounds' medians: a machine whose
+speed drifts over minutes (a shared or throttling CPU) then moves every implementation alike, and
+the ratios hold still from one run to the next. Use ``--rounds 3`` to check the goals.
 
 Columns: median and min wall-clock ms per call; ``cpu``: the process's CPU time per call (mean)
 (with one thread, the work actually done, whatever else the machine was running); ``vs torch``
@@ -60,6 +63,7 @@ import argparse
 import math
 import os
 import resource
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -923,6 +927,29 @@ BENCHES = {
 # ----------------------------------------------------------------------------------------------
 
 
+def merge_rounds(rounds: list[list[Timing]]) -> list[Timing]:
+    """One row per (workload, impl, shape) from the rows of several rounds: the median of their
+    medians (and of every numeric extra: cpu ms, faults, GFLOP/s), the min of their mins, all
+    their repeats. One round is returned as it is."""
+    if len(rounds) == 1:
+        return rounds[0]
+    groups: dict[tuple, list[Timing]] = {}
+    for rows in rounds:
+        for r in rows:
+            groups.setdefault((r.name, r.impl, r.shape), []).append(r)
+    merged = []
+    for (name, impl, shape), rs in groups.items():  # in the order of the first round
+        extra = dict(rs[0].extra)
+        for key, value in extra.items():
+            values = [r.extra[key] for r in rs if key in r.extra]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                extra[key] = round(statistics.median(values), 4)
+        extra["rounds"] = len(rs)
+        merged.append(Timing(name, impl, shape, statistics.median(r.median_ms for r in rs),
+                             min(r.min_ms for r in rs), sum(r.repeats for r in rs), extra))
+    return merged
+
+
 def add_ratios(rows: list[Timing]) -> None:
     """extra["vs_torch"] / extra["vs_floor"]: median over the peer's median, same workload and
     shape (and the same for cpu ms: extra["cpu_vs_torch"], extra["cpu_vs_floor"])."""
@@ -1069,6 +1096,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {WORKLOADS}")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=1, help="threads per library")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the workloads this many times over; report medians of rounds")
     parser.add_argument("--json", default="bench_results/run.json", help="write results here")
     parser.add_argument("--plot", default=None, help="write a PNG bar chart of the ratios")
     parser.add_argument("--in-process", action="store_true",
@@ -1083,6 +1112,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--only: unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -1178,7 +1209,7 @@ def run_in_workers(args, argv) -> tuple[list[Timing], dict]:
     import tempfile
 
     passed = _drop_options(argv if argv is not None else sys.argv[1:],
-                           ("--only", "--json", "--plot"))
+                           ("--only", "--json", "--plot", "--rounds"))
     rows: list[Timing] = []
     facts: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -1216,11 +1247,17 @@ def main(argv=None) -> int:
         write_json(args.json, rows, facts)
         return 0
     started = time.perf_counter()
+    rounds = []
     with OthersShare() as steal:
-        if args.in_process:
-            rows, facts = run_workloads(args)
-        else:
-            rows, facts = run_in_workers(args, argv)
+        for i in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {i + 1}/{args.rounds}", flush=True)
+            if args.in_process:
+                rows, facts = run_workloads(args)
+            else:
+                rows, facts = run_in_workers(args, argv)
+            rounds.append(rows)
+    rows = merge_rounds(rounds)
     add_ratios(rows)
     goals = check_goals(rows, args.device) if not args.tiny else []  # tiny shapes measure nothing
     print()
@@ -1239,6 +1276,7 @@ def main(argv=None) -> int:
         "mode": "tiny" if args.tiny else "quick" if args.quick else "full",
         "workloads": args.workloads,
         "one_process_per_workload": not args.in_process,
+        "rounds": args.rounds,
         "steady_malloc": facts.get("steady_malloc"),
         "numpy": facts.get("numpy"),
         "torch": facts.get("torch"),

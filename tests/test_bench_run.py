@@ -58,6 +58,29 @@ def test_unknown_workload_is_refused(run_module, capsys):
     assert "unknown workload(s) ['resnet']" in capsys.readouterr().err
 
 
+def test_rounds_merge_into_medians_of_medians(run_module, capsys):
+    Timing = run_module.Timing
+
+    def round_(ours, peer, unit_extra):
+        return [Timing("tiny op fwd+bwd", "tinygrad_edu", "s", ours, ours / 2, 4,
+                       {"cpu_ms": ours, "unit": "us/op", **unit_extra}),
+                Timing("tiny op fwd+bwd", "torch", "s", peer, peer / 2, 4, {"cpu_ms": peer})]
+
+    # the machine ran slow in round 2: every implementation moved, the medians ignore it
+    rounds = [round_(5.0, 4.0, {"faults": 1}), round_(9.0, 8.0, {"faults": 3}),
+              round_(4.6, 4.2, {"faults": 2})]
+    rows = run_module.merge_rounds(rounds)
+    assert [(r.impl, r.median_ms, r.min_ms, r.repeats) for r in rows] == [
+        ("tinygrad_edu", 5.0, 2.3, 12), ("torch", 4.2, 2.0, 12)]
+    assert rows[0].extra == {"cpu_ms": 5.0, "unit": "us/op", "faults": 2, "rounds": 3}
+    run_module.add_ratios(rows)
+    assert rows[0].extra["vs_torch"] == round(5.0 / 4.2, 3)
+    assert run_module.merge_rounds([rounds[0]]) is rounds[0]  # one round: as measured
+    with pytest.raises(SystemExit):
+        run_module.parse_args(["--rounds", "0"])
+    assert "--rounds must be at least 1" in capsys.readouterr().err
+
+
 def test_ratios_and_goals(run_module):
     Timing = run_module.Timing
     rows = [
