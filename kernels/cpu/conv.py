@@ -40,8 +40,6 @@ first (a no-op for arrays that already are) so that no extra specialisations for
 layouts are compiled.
 """
 
-import contextlib
-
 import numba
 import numpy as np
 from numba import njit, prange
@@ -70,18 +68,28 @@ PLANE_BYTES = 32768
 _stack_plane = stack_allocator(PLANE_BYTES)
 
 
-@contextlib.contextmanager
-def threads_for(work):
-    """Run the ``prange`` kernels inside on one thread when ``work`` < PARALLEL_GRAIN."""
-    if work >= PARALLEL_GRAIN:
-        yield
-        return
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+class threads_for:  # noqa: N801 - a context manager used like a function
+    """``with threads_for(work):`` runs the ``prange`` kernels inside on one thread when
+    ``work`` < PARALLEL_GRAIN. A class, not a generator: it is entered on every kernel call,
+    and with one thread already (the usual setting on small CPUs) it costs one query."""
+
+    __slots__ = ("work", "before")
+
+    def __init__(self, work):
+        self.work = work
+        self.before = 1  # the thread count to restore on exit; 1: nothing was changed
+
+    def __enter__(self):
+        if self.work < PARALLEL_GRAIN:
+            self.before = numba.get_num_threads()
+            if self.before > 1:
+                numba.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before > 1:
+            numba.set_num_threads(self.before)
+        return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -202,6 +202,28 @@ def test_cpu_planes_larger_than_the_stack_copy(stride, padding, dilation, dtype)
     check_against_reference(cpu, (2, 2, H, W - 1), (3, 2), stride, padding, dilation, dtype)
 
 
+def test_threads_for_runs_small_calls_on_one_thread_and_restores_the_count():
+    import numba
+
+    from tinygrad_edu.kernels.cpu.conv import PARALLEL_GRAIN, threads_for
+
+    before = numba.get_num_threads()
+    many = min(2, numba.config.NUMBA_NUM_THREADS)
+    try:
+        for threads in sorted({1, many}):
+            numba.set_num_threads(threads)
+            with threads_for(PARALLEL_GRAIN - 1):
+                assert numba.get_num_threads() == 1
+            assert numba.get_num_threads() == threads
+            with threads_for(PARALLEL_GRAIN):
+                assert numba.get_num_threads() == threads  # large calls keep the pool
+            with pytest.raises(ZeroDivisionError), threads_for(1):
+                1 / 0
+            assert numba.get_num_threads() == threads  # restored after an error too
+    finally:
+        numba.set_num_threads(before)
+
+
 def test_as_pair_fast_path_keeps_the_checks():
     assert ref.as_pair((2, 3), "stride", "op") == (2, 3)
     assert ref.as_pair(4, "stride", "op") == (4, 4)
