@@ -369,27 +369,25 @@ def _topological_order(roots) -> list:
     """Every tensor that needs a gradient, reachable from ``roots``, parents before children.
 
     Iterative depth-first search (no recursion limit): ``stack`` is the path from a root down to
-    the tensor being explored, each with an iterator over its parents not yet looked at; a
-    tensor joins ``order`` once all its parents have. Parents are visited in input order, so
-    the order is the same on every run.
+    the tensor being explored, each with an iterator over its parents (the inputs of the op
+    that made it; none for a leaf) not yet looked at; a tensor joins ``order`` once all its
+    parents have. Parents are visited in input order, so the order is the same on every run.
     """
-
-    def parents(t):  # an iterator over the inputs of the op that made t (none for a leaf)
-        return iter(t._ctx.inputs if t._ctx is not None else ())
-
     order: list = []
     visited: set[int] = set()
     for root in roots:
         if id(root) in visited:
             continue
         visited.add(id(root))
-        stack = [(root, parents(root))]
+        ctx = root._ctx
+        stack = [(root, iter(ctx.inputs if ctx is not None else ()))]
         while stack:
             node, parents_left = stack[-1]
             for parent in parents_left:
                 if parent.requires_grad and id(parent) not in visited:
                     visited.add(id(parent))
-                    stack.append((parent, parents(parent)))
+                    ctx = parent._ctx
+                    stack.append((parent, iter(ctx.inputs if ctx is not None else ())))
                     break  # go down into this parent; node's other parents wait on the stack
             else:
                 stack.pop()  # all parents of node are in order
