@@ -75,3 +75,24 @@ def test_data_kwargs_follow_the_spec():
     assert data_kwargs(get_spec("rnn-mnist"), info, x)["image_size"] == 28
     with pytest.raises(SystemExit, match="vocab_size"):
         data_kwargs(get_spec("text-lstm"), info, x)
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 6), (4, 6, 5, 3)])
+def test_prepare_images_normalizes_in_place_to_nchw(shape):
+    """The in-place version gives exactly (x / max - mean) / std, NCHW, and leaves x alone."""
+    from tinygrad_edu.data.datasets import DatasetInfo
+    from tinygrad_edu.training.cli import prepare_images
+
+    channels = shape[3] if len(shape) == 4 else 1
+    mean, std = tuple(np.linspace(0.2, 0.5, channels)), tuple(np.linspace(0.3, 0.4, channels))
+    info = DatasetInfo("toy", "", "image", 2, ("train",), 255, mean, std)
+    x = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    kept = x.copy()
+    out = prepare_images(x, info)
+    nchw = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+    mean = np.asarray(info.mean, np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(info.std, np.float32).reshape(1, -1, 1, 1)
+    expected = (nchw.astype(np.float32) / np.float32(255) - mean) / std
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(x, kept)

@@ -95,16 +95,19 @@ def run_models(args) -> int:
 
 
 def prepare_images(x: np.ndarray, info) -> np.ndarray:
-    """uint8 images (N, H, W) or (N, H, W, C) -> normalized float32 NCHW."""
-    x = x.astype(np.float32) / np.float32(info.max_value)
+    """uint8 images (N, H, W) or (N, H, W, C) -> normalized float32 NCHW.
+
+    One float copy, then every step in place: each new array of a 60,000-image set is 188 MB
+    of fresh pages (the four-array version took 1.4 s for MNIST, a quarter of the main job)."""
+    x = x.astype(np.float32)
+    x /= np.float32(info.max_value)
     if x.ndim == 3:
         x = x[:, None, :, :]  # (N, 1, H, W)
     elif x.shape[-1] in (1, 3):
-        x = x.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+        x = x.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W), a view
     if info.mean is not None:
-        mean = np.asarray(info.mean, dtype=np.float32).reshape(1, -1, 1, 1)
-        std = np.asarray(info.std, dtype=np.float32).reshape(1, -1, 1, 1)
-        x = (x - mean) / std
+        x -= np.asarray(info.mean, dtype=np.float32).reshape(1, -1, 1, 1)
+        x /= np.asarray(info.std, dtype=np.float32).reshape(1, -1, 1, 1)
     return np.ascontiguousarray(x)
 
 
