@@ -202,3 +202,64 @@ def test_array_backward_ops_still_take_tensors_outside_the_walk():
             grads = y._ctx.backward(tg.ones_like(y))
         grads = grads if isinstance(grads, tuple) else (grads,)
         assert all(isinstance(g, tg.Tensor) for g in grads if g is not None)
+
+
+def _library_functions():
+    """Every Function subclass defined in the library (imported through the public modules)."""
+    import tinygrad_edu.nn  # noqa: F401 - defines Normalize and the loss ops
+
+    found, todo = [], [tg.autograd.Function]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("tinygrad_edu."):
+            found.append(cls)
+    return found
+
+
+def test_library_ops_that_read_their_output_say_so():
+    """apply keeps a weak reference to the output only for ops with ``reads_output``; a library
+    op whose backward reads ``self.output`` without the flag would fail at backward time."""
+    import inspect
+
+    ops = _library_functions()
+    readers = [c for c in ops if "self.output" in inspect.getsource(c.backward)]
+    assert {c.__name__ for c in readers} >= {"Exp", "Tanh", "Sigmoid", "Softmax", "Normalize"}
+    assert [c.__name__ for c in readers if not c.reads_output] == []
+    assert [c.__name__ for c in ops if c.reads_output and c not in readers] == []
+
+
+def test_only_ops_that_read_their_output_keep_a_reference_to_it():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    assert "_output_ref" in x.exp()._ctx.__dict__
+    assert "_output_ref" not in (x * x)._ctx.__dict__
+    y = x.exp()
+    y.sum().backward()  # Exp reads y through the reference
+    np.testing.assert_allclose(x.grad.tolist(), np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+class _UserExp(tg.autograd.Function):
+    """y = e^x, defined outside the library: reads its output without declaring it."""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, dy):
+        return dy * self.output
+
+
+def test_ops_defined_outside_the_library_keep_their_output_by_default():
+    assert _UserExp.reads_output
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    _UserExp.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.tolist(), [1.0, np.e], rtol=1e-6)
+
+
+def test_reading_the_output_without_the_flag_is_a_clear_error():
+    class Forgot(_UserExp):
+        reads_output = False  # says it does not read the output, but its backward does
+
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="Forgot.backward reads self.output, but Forgot "
+                                           "does not set reads_output = True"):
+        Forgot.apply(x).sum().backward()

@@ -172,8 +172,9 @@ class Function:
         def backward(self, dy: Tensor) -> Tensor | array | None | tuple of those (one per input)
 
     Inside ``backward``: ``self.inputs`` are the input Tensors, ``self.output`` is the output
-    Tensor, ``self.saved`` holds what ``forward`` passed to ``save_for_backward`` and
-    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient. ``dy`` is a Tensor,
+    Tensor (for ops that set ``reads_output``), ``self.saved`` holds what ``forward`` passed to
+    ``save_for_backward`` and ``self.needs_input_grad[i]`` says whether input ``i`` wants a
+    gradient. ``dy`` is a Tensor,
     except for ops that set ``array_backward``: a first-order walk hands them the array.
 
     Kernel-backed ops that can only be differentiated once set ``once_differentiable = True``;
@@ -201,6 +202,10 @@ class Function:
     # they return with torch's and with numerical ones. Set by __init_subclass__, from the
     # module the op is defined in.
     shapes_tested = False
+    # True when ``backward`` reads ``self.output`` (Exp, Tanh, Softmax, ...): ``apply`` then
+    # keeps a weak reference to the output tensor. The library's other ops skip it (about 0.1 us
+    # per op); an op defined anywhere else gets it unless its class says otherwise.
+    reads_output = False
 
     inputs: tuple = ()
     inplace_ticks: int = -1  # InPlaceClock.ticks when the graph was recorded
@@ -212,6 +217,8 @@ class Function:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.shapes_tested = cls.__module__.startswith(_LIBRARY_PACKAGE)
+        if not cls.shapes_tested and "reads_output" not in cls.__dict__:
+            cls.reads_output = True  # a backward we have not read: keep the output reachable
 
     @property
     def name(self) -> str:
@@ -228,7 +235,15 @@ class Function:
 
     @property
     def output(self) -> Tensor:
-        out = self._output_ref()
+        ref = self.__dict__.get("_output_ref")
+        if ref is None:
+            if self.freed:
+                raise RuntimeError(f"{self.name}.backward: the graph was already freed")
+            raise RuntimeError(
+                f"{self.name}.backward reads self.output, but {self.name} does not set "
+                "reads_output = True, so apply kept no reference to the output"
+            )
+        out = ref()
         if out is None:
             raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
         if out._version:
@@ -261,8 +276,8 @@ class Function:
 
         This is the hottest function of the engine (once per op, forward and backward), so it
         looks at each argument once and keeps no more for the graph than backward reads: the
-        inputs, which of them want a gradient, the in-place clock and a weak reference to the
-        output.
+        inputs, which of them want a gradient, the in-place clock and, for ops that read it, a
+        weak reference to the output.
         """
         Tensor = _TENSOR or _tensor_class()
         ctx = cls()
@@ -293,7 +308,8 @@ class Function:
             ctx.inputs = args if all_tensors else tuple(a for a in args if isinstance(a, Tensor))
             ctx.inplace_ticks = InPlaceClock.ticks  # inputs updated in place later: see backward
             ctx.needs_input_grad = tuple(needs)
-            ctx._output_ref = weakref.ref(out)
+            if cls.reads_output:
+                ctx._output_ref = weakref.ref(out)
             out._ctx = ctx
         if Config.anomaly:
             ctx.created_at = _user_frame()

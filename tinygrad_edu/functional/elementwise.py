@@ -302,6 +302,8 @@ class Pow(Function):
                  db = dy * y * ln(a)     (0 where a == 0 and b >= 0; NaN where a < 0, like torch:
                                           a negative base has no real derivative in b)"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, a, b):
         return _binary("pow", operator.pow, a, b)
 
@@ -339,6 +341,8 @@ def pow(x, exponent) -> Tensor:
 class Exp(Function):
     """y = e^x;  dx = dy * y"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, x):
         return get_array_module(x).exp(x)
 
@@ -359,6 +363,8 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = sqrt(x);  dx = dy / (2 y)"""
+
+    reads_output = True  # backward reads self.output
 
     def forward(self, x):
         return get_array_module(x).sqrt(x)
@@ -465,6 +471,8 @@ def square(x: Tensor) -> Tensor:
 class Tanh(Function):
     """y = tanh(x);  dx = dy * (1 - y^2)"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, x):
         return get_array_module(x).tanh(x)
 
@@ -475,6 +483,8 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)"""
+
+    reads_output = True  # backward reads self.output
 
     def forward(self, x):
         # the stable form for both signs: with e = e^-|x| (never overflows), y = 1 / (1 + e)
@@ -527,6 +537,8 @@ class LeakyRelu(Function):
 
 class Elu(Function):
     """y = x if x > 0 else alpha (e^x - 1);  dx = dy * (1 if x > 0 else y + alpha)"""
+
+    reads_output = True  # backward reads self.output
 
     def forward(self, x, alpha):
         self.alpha = alpha

@@ -111,6 +111,8 @@ class Norm2(Function):
     """y = sqrt(sum x^2) over ``axes``;  dx = dy * x / y  (0 where y == 0, like torch: the
     subgradient at the origin that makes ||x|| usable as a penalty)"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, x, axes, keepdim):
         xp = get_array_module(x)
         self.axes = axes
@@ -283,6 +285,8 @@ class LogSumExp(Function):
     """y = log sum_j e^(x_j) = m + log sum_j e^(x_j - m) with m = max x (never overflows);
     dx = dy * e^(x - y) = dy * softmax(x)"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, x, axes, keepdim):
         xp = get_array_module(x)
         self.axes = axes
@@ -305,6 +309,8 @@ def logsumexp(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 class Softmax(Function):
     """y_i = e^(x_i - m) / sum_j e^(x_j - m);  dx = y * (dy - sum_j dy_j y_j)"""
 
+    reads_output = True  # backward reads self.output
+
     def forward(self, x, dim):
         xp = get_array_module(x)
         self.dim = dim
@@ -318,6 +324,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  dx = dy - softmax(x) * sum_j dy_j"""
+
+    reads_output = True  # backward reads self.output
 
     def forward(self, x, dim):
         xp = get_array_module(x)
