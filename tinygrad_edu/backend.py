@@ -173,6 +173,18 @@ def to_numpy(array) -> np.ndarray:
 
 KERNEL_CHOICES = ("auto", "reference", "numba", "cuda")
 _PACKAGE_OF = {"reference": "reference", "numba": "cpu", "cuda": "cuda"}
+_CONFIG = None  # autograd.Config, looked up on first use: autograd imports this module
+
+
+def _config():
+    """``autograd.Config``. An import statement inside a hot function costs about 0.7 us per
+    call (matmul asks for the kernel setting on every product); a module global does not."""
+    global _CONFIG
+    if _CONFIG is None:
+        from .autograd import Config
+
+        _CONFIG = Config
+    return _CONFIG
 
 
 @functools.cache
@@ -206,14 +218,16 @@ def kernel(family: str, name: str, *arrays):
 
     The reference kernels are NumPy code; on a GPU they run on host copies of the arrays.
     """
-    from .autograd import Config
-
     on_gpu = any(is_cupy_array(a) for a in arrays)
-    impl = resolve_kernel_choice(Config.kernel, on_gpu)
+    impl = resolve_kernel_choice((_CONFIG or _config()).kernel, on_gpu)
     fn = getattr(_kernel_module(impl, family), name)
     if impl == "reference" and on_gpu:
         return _on_host(fn)
     return fn
+
+
+# ``in`` compares dtype objects (identity first): no conversion from a type per call
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def cpu_matmul(*arrays):
@@ -223,15 +237,13 @@ def cpu_matmul(*arrays):
     when ``Config.kernel`` picks the Numba kernels and the arrays are NumPy arrays of one dtype,
     float32 or float64. None otherwise (CuPy arrays, the reference kernels, other dtypes,
     Tensors): the caller multiplies with ``@`` (BLAS, cuBLAS)."""
-    from .autograd import Config
-
     dtype = arrays[0].dtype
-    if dtype != np.float32 and dtype != np.float64:
+    if dtype not in _FLOAT_DTYPES:
         return None
     for a in arrays:
         if a.__class__ is not np.ndarray or a.dtype != dtype:
             return None
-    if resolve_kernel_choice(Config.kernel, on_gpu=False) != "numba":
+    if resolve_kernel_choice((_CONFIG or _config()).kernel, on_gpu=False) != "numba":
         return None
     return _kernel_module("numba", "gemm").matmul
 
