@@ -449,12 +449,15 @@ def gemm_nt_blocked(a, b, out):
 # ---------------------------------------------------------------------------------------------
 
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
+
+
 def _check_operand(op, name, x):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
     if x.ndim != 2:
         raise ValueError(f"{op}: {name} must be 2-d, got shape {x.shape}")
-    if x.dtype not in (np.float32, np.float64):
+    if x.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got {x.dtype}")
 
 
@@ -502,8 +505,10 @@ def matmul(a, b, out=None, bias=None):
         raise ValueError(f"matmul: bias must be a ({M},) {a.dtype} array, got {got}")
     if out is not None:
         _check_out("matmul", out, M, N, a.dtype)
+    if not NUMBA_GEMM or M * N * K < MIN_WORK:
+        return _blas_matmul(a, b, out, bias)
     transposed = b.T.flags.c_contiguous and not b.flags.c_contiguous
-    if not NUMBA_GEMM or M * N * K < MIN_WORK or (transposed and K < NT_MIN_K):
+    if transposed and K < NT_MIN_K:
         return _blas_matmul(a, b, out, bias)
     a = np.ascontiguousarray(a)
     if transposed:
