@@ -141,13 +141,14 @@ class Linear(Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b with W of shape (out_features, in_features), like torch."""
-    if x.shape[-1] != weight.shape[-1]:
+    xd, wd = x.data, weight.data  # the arrays: their shapes and dtypes are cheaper to read
+    if xd.shape[-1] != wd.shape[-1]:
         raise ValueError(
-            f"linear: input has {x.shape[-1]} features but weight expects {weight.shape[-1]} "
-            f"(x: {tuple(x.shape)}, weight: {tuple(weight.shape)})"
+            f"linear: input has {xd.shape[-1]} features but weight expects {wd.shape[-1]} "
+            f"(x: {tuple(xd.shape)}, weight: {tuple(wd.shape)})"
         )
-    plain = weight.ndim == 2 and x.dtype == weight.dtype and x.dtype.kind == "f" and (
-        bias is None or (bias.shape == weight.shape[:1] and bias.dtype == weight.dtype))
+    plain = wd.ndim == 2 and xd.dtype == wd.dtype and xd.dtype.kind == "f" and (
+        bias is None or (bias.data.shape == wd.shape[:1] and bias.data.dtype == wd.dtype))
     if plain:  # the usual layer: one fused op
         return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
     y = matmul(x, transpose(weight, 0, 1))  # (..., out_features)
