@@ -1,6 +1,7 @@
-"""Kernel benchmarks: every implementation of the conv, pool and attention kernels vs torch.
+"""Kernel benchmarks: every implementation of the conv, pool, attention and optim kernels vs
+torch.
 
-    python benchmarks/bench_kernels.py [--quick] [--family conv|pool|attention|all]
+    python benchmarks/bench_kernels.py [--quick] [--family conv|pool|attention|optim|all]
                                        [--device cpu|cuda] [--threads N]
                                        [--json bench_results/kernels.json]
                                        [--plot bench_results/kernels.png]
@@ -16,6 +17,10 @@ and the thread pools never leak into another implementation's numbers):
     backward ones), max_pool2d vs torch.
 (c) attention forward + backward (``kernels/*/attention.py``, imported lazily) vs torch's
     ``scaled_dot_product_attention``.
+(d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
+    ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
+    (``foreach=True``); GB/s of p, g, m, v read and p, m, v written. CPU only: on the GPU
+    ``optim.Adam`` runs a CuPy kernel of its own, not a ``kernels/cuda`` one.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -486,6 +491,70 @@ def torch_attention_row(setup, arrays, expected, label, size, flops):
 
 
 # ----------------------------------------------------------------------------------------------
+# (d) optimizer updates
+# ----------------------------------------------------------------------------------------------
+
+
+def adam_cases(quick: bool):
+    """Shapes of the one parameter: the MLP's 128x784 weight and a million elements."""
+    if quick:
+        return [(7, 5), (1000,)]
+    return [(128, 784), (1 << 20,)]
+
+
+ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)  # torch's defaults
+
+
+def bench_adam_raw(setup: Setup) -> list[Timing]:
+    if setup.device == "cuda":
+        print("optim: CPU only (optim.Adam's GPU update is a CuPy kernel, not a kernels/cuda one)")
+        return []
+    rows = []
+    rng = np.random.default_rng(4)
+    (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
+    # every call is step 1 (its bias corrections): the times do not depend on the step
+    scalars = (beta1, beta2, lr / (1 - beta1), (1 - beta2) ** 0.5, ADAM["eps"])
+    for shape in adam_cases(setup.quick):
+        p, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+        size = p.nbytes / 1e6
+        moved = 7 * size  # MB: p, g, m, v read; p, m, v written
+        expected = None
+        for impl in ("reference", "cpu"):
+            module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.optim")
+            state = [p.copy(), np.zeros_like(p), np.zeros_like(p)]  # p, m, v
+            call = functools.partial(module.adam_step, state[0], g, state[1], state[2], *scalars)
+            call()
+            outputs = [a.copy() for a in state]  # after one step from the same start
+            if expected is None:
+                expected = outputs
+            t = timed(setup, call, False)
+            rows.append(row("adam step", IMPL_NAME[impl], str(shape), t, size, moved * 1e6,
+                            err=max_abs_err(outputs, expected), family="optim"))
+        rows += torch_adam_rows(setup, p, g, expected, str(shape), size, moved)
+    return rows
+
+
+def torch_adam_rows(setup, p, g, expected, shape, size, moved):
+    """``torch.optim.Adam([param]).step()`` with the gradient in place, both implementations."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    rows = []
+    for foreach, impl in ((False, PEER), (True, f"{PEER}[foreach]")):
+        param = torch.tensor(p, requires_grad=True)
+        param.grad = torch.tensor(g)
+        opt = torch.optim.Adam([param], foreach=foreach, **ADAM)
+        opt.step()
+        state = opt.state[param]
+        outputs = [param.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()]
+        err = max_abs_err(outputs, expected)
+        t = time_block(opt.step, **setup.timing)
+        rows.append(row("adam step", impl, shape, t, size, moved * 1e6, err=err, family="optim"))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
 # Report: table, JSON, plot
 # ----------------------------------------------------------------------------------------------
 
@@ -611,13 +680,14 @@ FAMILIES = {
     "conv": [bench_conv_raw, bench_conv_ops],
     "pool": [bench_pool_raw, bench_pool_ops],
     "attention": [bench_attention],
+    "optim": [bench_adam_raw],
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats")
-    parser.add_argument("--family", choices=["conv", "pool", "attention", "all"], default="all")
+    parser.add_argument("--family", choices=[*FAMILIES, "all"], default="all")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for Numba, torch and BLAS (default: leave as is)")

@@ -13,11 +13,12 @@ Each workload is timed for
     numpy floor      the same math in plain NumPy (CuPy on a GPU): forward and backward written
                      by hand, no autograd, no Tensor objects. The floor is what a perfect
                      framework on top of NumPy would cost; "vs floor" is the framework's price.
-                     LeNet-5's floor calls the library's fastest kernels (im2col/col2im,
-                     pooling and the Numba matrix products from ``tinygrad_edu.kernels``, plain
-                     array functions) directly, so that it prices the framework, not the
-                     kernels; conv2d's and maxpool's floors are NumPy alone (sliding
-                     windows), what the kernels have to beat.
+                     LeNet-5's and the MLP's floors call the library's fastest kernels
+                     (im2col/col2im, pooling, the Numba matrix products and the Numba Adam
+                     update from ``tinygrad_edu.kernels``, plain array functions) directly,
+                     so that they price the framework, not the kernels; conv2d's and
+                     maxpool's floors are NumPy alone (sliding windows), what the kernels
+                     have to beat.
 
 each in its own warmed-up block: implementations are never interleaved (NumPy/torch/Numba thread
 pools spin after a call and slow a neighbour down by up to 100x), the first call is never timed
@@ -236,20 +237,34 @@ def np_cross_entropy(xp, z, target):
 
 
 class NpAdam:
-    """Adam on raw arrays, in place, one scratch buffer per parameter (torch's defaults)."""
+    """Adam on raw arrays, in place, with torch's defaults.
 
-    def __init__(self, xp, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    ``adam_step``: the library's update for one parameter (``KernelLayers.adam_step``: the
+    Numba loop of ``kernels/cpu/optim.py`` with the Numba kernels, the reference lines of
+    ``kernels/reference/optim.py`` with the reference kernels), called as
+    ``tinygrad_edu.optim.Adam`` calls it, so that the floor prices the framework, not the
+    update. None (CuPy arrays, where the library runs a fused CuPy kernel of its own): the
+    update is written out here, ten array operations on one scratch buffer per parameter.
+    """
+
+    def __init__(self, xp, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, adam_step=None):
         self.xp, self.params, self.lr, self.betas, self.eps = xp, params, lr, betas, eps
+        self.adam_step = adam_step
         self.m = [xp.zeros_like(p) for p in params]
         self.v = [xp.zeros_like(p) for p in params]
-        self.buf = [xp.empty_like(p) for p in params]
+        self.buf = [xp.empty_like(p) for p in params] if adam_step is None else None
         self.t = 0
 
     def step(self, grads):
-        xp, (b1, b2) = self.xp, self.betas
+        b1, b2 = self.betas
         self.t += 1
         step_size = self.lr / (1 - b1**self.t)
-        inv_sqrt_bc2 = 1 / math.sqrt(1 - b2**self.t)
+        bc2_sqrt = math.sqrt(1 - b2**self.t)
+        if self.adam_step is not None:
+            for p, g, m, v in zip(self.params, grads, self.m, self.v):
+                self.adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, self.eps)
+            return
+        xp, inv_sqrt_bc2 = self.xp, 1 / bc2_sqrt
         for p, g, m, v, buf in zip(self.params, grads, self.m, self.v, self.buf):
             xp.multiply(g, 1 - b1, out=buf)
             m *= b1
@@ -276,7 +291,9 @@ class KernelLayers:
     pure array functions, no Tensor, no autograd), forward and backward by hand. A LeNet floor
     built on them isolates what the framework adds on top of the same kernels: im2col/col2im,
     pooling and, with the Numba kernels, the matrix products of ``kernels/cpu/gemm.py`` (the
-    ones conv2d uses on the CPU; BLAS/cuBLAS otherwise)."""
+    ones conv2d uses on the CPU; BLAS/cuBLAS otherwise) and the Adam update of
+    ``kernels/cpu/optim.py`` (``adam_step``; the reference lines with the reference kernels,
+    None on the GPU: NpAdam's own lines)."""
 
     def __init__(self, xp, kernel: str):
         import importlib
@@ -287,9 +304,14 @@ class KernelLayers:
         self.pool = importlib.import_module(f"tinygrad_edu.kernels.{package}.pool")
         self.gemm = None  # the Numba matrix products, with the Numba kernels
         self.matmul = xp.matmul
+        self.adam_step = None  # the library's Adam update (as optim.Adam picks it on the CPU)
         if package == "cpu":
             self.gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
             self.matmul = self.gemm.matmul
+            self.adam_step = importlib.import_module("tinygrad_edu.kernels.cpu.optim").adam_step
+        elif package == "reference":
+            optim = importlib.import_module("tinygrad_edu.kernels.reference.optim")
+            self.adam_step = optim.adam_step
 
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
@@ -330,6 +352,8 @@ class KernelLayers:
 class NumpyLayers:
     """The same layer functions in plain NumPy (sliding windows, argmax over each window)."""
 
+    adam_step = None  # NpAdam's own lines
+
     def __init__(self, xp):
         self.xp = xp
 
@@ -347,8 +371,8 @@ class NumpyLayers:
 
 
 class NpLeNet5:
-    """LeNet-5 (the layers of tinygrad_edu.models.LeNet5) with a hand-written backward; conv
-    and pooling from ``layers`` (``KernelLayers`` or ``NumpyLayers``)."""
+    """LeNet-5 (the layers of tinygrad_edu.models.LeNet5) with a hand-written backward; conv,
+    pooling and the Adam update from ``layers`` (``KernelLayers`` or ``NumpyLayers``)."""
 
     def __init__(self, xp, layers, seed=0):
         rng = np.random.default_rng(seed)
@@ -356,7 +380,7 @@ class NpLeNet5:
         shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,), (84, 120),
                   (84,), (10, 84), (10,)]
         self.params = [_np_param(xp, rng, *s) for s in shapes]
-        self.opt = NpAdam(xp, self.params)
+        self.opt = NpAdam(xp, self.params, adam_step=layers.adam_step)
 
     def step(self, x, target):
         xp, layers, mm = self.xp, self.layers, self.layers.matmul
@@ -388,15 +412,16 @@ class NpLeNet5:
 
 
 class NpMLP:
-    """784-128-10 with ReLU, cross entropy and Adam, by hand; ``matmul``: the library's matrix
-    product (``KernelLayers.matmul``: the Numba GEMM with the Numba kernels, as nn.Linear)."""
+    """784-128-10 with ReLU, cross entropy and Adam, by hand; ``matmul`` and ``adam_step``: the
+    library's matrix product and Adam update (``KernelLayers``: the Numba GEMM and the Numba
+    Adam loop with the Numba kernels, as nn.Linear and optim.Adam use them)."""
 
-    def __init__(self, xp, matmul, seed=0):
+    def __init__(self, xp, matmul, seed=0, adam_step=None):
         rng = np.random.default_rng(seed)
         self.xp, self.mm = xp, matmul
         self.params = [_np_param(xp, rng, 128, 784), _np_param(xp, rng, 128),
                        _np_param(xp, rng, 10, 128), _np_param(xp, rng, 10)]
-        self.opt = NpAdam(xp, self.params)
+        self.opt = NpAdam(xp, self.params, adam_step=adam_step)
 
     def step(self, x, target):
         w1, b1, w2, b2 = self.params
@@ -686,7 +711,8 @@ def bench_mlp(run: Run) -> list[Timing]:
 
     N = run.shapes.batch
     (x,) = _rng_arrays(run.xp, 0, (N, 784))
-    floor = NpMLP(run.xp, KernelLayers(run.xp, run.kernels[-1]).matmul)
+    layers = KernelLayers(run.xp, run.kernels[-1])  # numba, or cuda
+    floor = NpMLP(run.xp, layers.matmul, adam_step=layers.adam_step)
     return _train_step_rows(run, "MLP 784-128-10 step (Adam)", f"batch {N}", MLP, torch_mlp,
                             floor, x, _classes(run, N), kernel_backed=False)
 

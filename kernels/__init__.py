@@ -16,6 +16,11 @@ NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands smal
 all of them on CPUs without AVX-512, to BLAS). The other implementations multiply with their
 array module's matmul (NumPy's BLAS, cuBLAS).
 
+``optim`` exists twice, ``reference`` and ``cpu``: Adam's update of one parameter, ten array
+passes in the reference and one Numba loop (bitwise equal) in ``cpu``. ``optim.Adam`` gets the
+``cpu`` one from ``backend.numba_kernels`` where the kernel setting picks Numba and runs the
+reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel of its own.
+
 ``tinygrad_edu.backend`` is the only place that picks one of the three.
 """
 

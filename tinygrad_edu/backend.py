@@ -226,6 +226,20 @@ def kernel(family: str, name: str, *arrays):
     return fn
 
 
+def numba_kernels(family: str, *arrays) -> ModuleType | None:
+    """``kernels/cpu/<family>.py`` when ``Config.kernel`` picks the Numba kernels for these
+    arrays: NumPy arrays under "auto" or "numba". None for anything else (CuPy arrays, Tensors,
+    the "reference" setting): the caller runs its own array code. For ops that call a Numba
+    kernel only where it fits (the matrix product, the optimizers' updates) and otherwise
+    compute with ``xp``; "cuda" with NumPy arrays raises, as in ``kernel``."""
+    for a in arrays:
+        if a.__class__ is not np.ndarray:
+            return None
+    if resolve_kernel_choice((_CONFIG or _config()).kernel, on_gpu=False) != "numba":
+        return None
+    return _kernel_module("numba", family)
+
+
 # ``in`` compares dtype objects (identity first): no conversion from a type per call
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -241,11 +255,10 @@ def cpu_matmul(*arrays):
     if dtype not in _FLOAT_DTYPES:
         return None
     for a in arrays:
-        if a.__class__ is not np.ndarray or a.dtype != dtype:
+        if a.dtype != dtype:
             return None
-    if resolve_kernel_choice((_CONFIG or _config()).kernel, on_gpu=False) != "numba":
-        return None
-    return _kernel_module("numba", "gemm").matmul
+    gemm = numba_kernels("gemm", *arrays)
+    return None if gemm is None else gemm.matmul
 
 
 def _on_host(fn):

@@ -201,6 +201,88 @@ def test_float32_parameters_stay_float32_and_track_torch(name):
                 assert value.dtype == np.float32
 
 
+# Adam's update on NumPy arrays runs the Numba kernel of kernels/cpu/optim.py under the kernel
+# settings "auto" and "numba", the reference lines of kernels/reference/optim.py under
+# "reference": both must give the same bits (the trajectories above vs torch use "auto").
+ADAM_KERNEL_CASES = [
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+]
+
+
+def train_under_kernel(kernel, name, kwargs, init, data, dtype, steps=6):
+    """Parameters and optimizer state after ``steps`` steps whose updates run under
+    ``use_kernel(kernel)`` (the gradients are computed outside it, the same on both sides)."""
+    tp = tg_params(init, dtype=dtype)
+    opt = getattr(optim, name)(as_groups(tp, False), **kwargs)
+    for step in range(steps):
+        opt.zero_grad()
+        tg_loss(tp, data, step).backward()
+        with tg.use_kernel(kernel):
+            opt.step()
+    state = [value for s in opt.state.values() for value in s.values()
+             if isinstance(value, np.ndarray)]
+    return [np.asarray(tp[k].detach()) for k in SHAPES] + state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", ADAM_KERNEL_CASES, ids=[case_id(c) for c in ADAM_KERNEL_CASES])
+def test_adam_numba_kernel_gives_the_bits_of_the_reference_lines(case, dtype):
+    name, kwargs = case
+    data, init = make_problem(7)
+    expected = train_under_kernel("reference", name, kwargs, init, data, dtype)
+    for kernel in ("numba", "auto"):
+        got = train_under_kernel(kernel, name, kwargs, init, data, dtype)
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            assert a.dtype == dtype and np.array_equal(a, b), kernel
+
+
+def test_adam_picks_the_numba_kernel_only_where_it_applies():
+    from tinygrad_edu.kernels.cpu import optim as cpu_optim
+
+    from tinygrad_edu.optim.adam import _numba_adam_step
+
+    p, g, m, v = (np.zeros((3, 4), np.float32) for _ in range(4))
+    assert _numba_adam_step(p, g, m, v, None)[0] is cpu_optim.adam_step  # "auto" on the CPU
+    with tg.use_kernel("numba"):
+        assert _numba_adam_step(p, g, m, v, m.copy())[0] is cpu_optim.adam_step
+    with tg.use_kernel("reference"):
+        assert _numba_adam_step(p, g, m, v, None)[0] is None
+    assert _numba_adam_step(p.T, g.T, m.T, v.T, None)[0] is None  # a strided parameter
+    assert _numba_adam_step(*(a.astype(np.float16) for a in (p, g, m, v)), None)[0] is None
+    kernel, contiguous_g = _numba_adam_step(p, g.T.copy().T, m, v, None)  # strided gradient
+    assert kernel is cpu_optim.adam_step and contiguous_g.flags.c_contiguous
+
+
+def test_adam_with_strided_parameters_and_gradients_matches_the_reference():
+    """A parameter made from a transposed array (strided: the reference lines update it) and a
+    weight used transposed (its gradient is strided: copied, then the kernel runs)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    w0, u0 = rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((5, 3))
+
+    def train(kernel):
+        w = nn.Parameter(w0.copy())                         # used as w.T: strided gradient
+        u = nn.Parameter(u0.astype(np.float32).T.copy().T)  # strided parameter
+        assert not u.data.flags.c_contiguous
+        opt = optim.AdamW([w, u], lr=0.05, amsgrad=True)
+        for _ in range(4):
+            opt.zero_grad()
+            h = (tg.tensor(x) @ w.T).tanh()  # (6, 4)
+            loss = (h.sum(1, keepdim=True) * (tg.tensor(x) @ u)).sum()
+            loss.backward()
+            assert not w.grad.data.flags.c_contiguous
+            with tg.use_kernel(kernel):
+                opt.step()
+        return w.detach().numpy(), u.detach().numpy()
+
+    for a, b in zip(train("numba"), train("reference")):
+        assert np.array_equal(a, b)
+
+
 def test_parameter_without_grad_is_untouched_and_has_no_state():
     w = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
     frozen = tg.tensor([3.0, 4.0], dtype=tg.float64, requires_grad=True)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
+from .. import backend
 from ..backend import get_array_module, is_cupy_array
+from ..kernels.reference.optim import adam_step as reference_adam_step
 from .optimizer import Optimizer, check_hyperparameter
 
 
 @functools.cache
 def _cupy_adam_kernel():
     """Adam's moment and weight updates for one parameter as a single CuPy elementwise kernel:
-    the arithmetic of the NumPy lines in ``Adam._update``, in the same order (so float32 results
-    agree to rounding). p, m and v are updated in place."""
+    the arithmetic of the array lines in ``kernels/reference/optim.py``, in the same order (so
+    float32 results agree to rounding). p, m and v are updated in place."""
     import cupy  # only reached with CuPy arrays
 
     return cupy.ElementwiseKernel(
@@ -25,6 +29,23 @@ def _cupy_adam_kernel():
         """,
         "tinygrad_edu_adam",
     )
+
+
+def _numba_adam_step(p, g, m, v, max_v):
+    """The Numba ``adam_step`` of ``kernels/cpu/optim.py`` when ``Config.kernel`` picks Numba
+    ("auto" or "numba") for these NumPy arrays and the kernel takes them (float32 or float64,
+    one dtype, C-contiguous, see ``fits_adam_kernel``); None otherwise (the reference lines
+    run). Returns the kernel and the gradient, which is copied to C-contiguous memory if it
+    is a strided view (a transposed weight's gradient): one pass, cheaper than ten."""
+    kernels = backend.numba_kernels("optim", p)
+    if kernels is None:
+        return None, g
+    if g.__class__ is np.ndarray and not g.flags.c_contiguous:
+        g = np.ascontiguousarray(g)
+    state = (m, v) if max_v is None else (m, v, max_v)
+    if not kernels.fits_adam_kernel(p, g, *state):
+        return None, g
+    return kernels.adam_step, g
 
 
 class Adam(Optimizer):
@@ -91,6 +112,18 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, g, state, group):
+        """One parameter's update. ``maximize`` and weight decay are applied here, then the
+        moments and the weight are updated in place by one of three implementations of the same
+        arithmetic (the same operations in the same order):
+
+        - CuPy arrays without amsgrad: ``_cupy_adam_kernel``, one fused elementwise kernel;
+        - NumPy float32/float64 arrays when ``Config.kernel`` is "auto" or "numba": the Numba
+          loop of ``kernels/cpu/optim.py`` (one pass over memory instead of ten; bitwise equal
+          to the reference); a strided gradient is copied to contiguous memory first;
+        - everything else (``use_kernel("reference")``, a non-contiguous parameter or state,
+          other dtypes, amsgrad on CuPy): ``kernels/reference/optim.py``, ten in-place NumPy
+          (or CuPy) array operations.
+        """
         xp = get_array_module(p)
         lr = group["lr"]
         beta1, beta2 = group["betas"]
@@ -122,29 +155,13 @@ class Adam(Optimizer):
                                 group["eps"], p, exp_avg, exp_avg_sq)
             return
 
-        # Every line below works in place on ``buf``, the one temporary array of the update:
-        # written as ``p -= step_size * m / (sqrt(v) + eps)`` it would allocate nine arrays of
-        # the parameter's size, which costs more than the arithmetic (memory traffic, page faults).
-        buf = xp.subtract(g, exp_avg)
-        buf *= 1 - beta1
-        exp_avg += buf                                    # m += (1 - beta1) (g - m)
-        xp.multiply(g, g, out=buf)
-        buf *= 1 - beta2
-        exp_avg_sq *= beta2
-        exp_avg_sq += buf                                 # v = beta2 v + (1 - beta2) g^2
-
-        if group["amsgrad"]:
-            max_exp_avg_sq = state["max_exp_avg_sq"]
-            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            second_moment = max_exp_avg_sq
-        else:
-            second_moment = exp_avg_sq
-        denom = xp.sqrt(second_moment, out=buf)
-        denom /= bias_correction2**0.5
-        denom += group["eps"]                             # sqrt(v_hat) + eps
-        update = xp.divide(exp_avg, denom, out=buf)
-        update *= step_size
-        p -= update                                       # p -= lr m_hat / (sqrt(v_hat) + eps)
+        max_exp_avg_sq = state["max_exp_avg_sq"] if group["amsgrad"] else None
+        adam_step, g = _numba_adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq)
+        if adam_step is None:
+            # ten in-place array passes (NumPy, or CuPy with amsgrad) in plain array code
+            adam_step = reference_adam_step
+        adam_step(p, g, exp_avg, exp_avg_sq, beta1, beta2, step_size, bias_correction2**0.5,
+                  group["eps"], max_v=max_exp_avg_sq)
 
 
 class AdamW(Adam):

@@ -1,0 +1,134 @@
+"""Optimizer updates compiled with Numba ``@njit`` (same signatures as ``reference.optim``).
+
+Update rule: see ``reference/optim.py``. The reference spends ten array passes on one Adam
+update, each reading or writing the whole parameter: memory-bound, ~140 us for the MLP's
+128x784 float32 weight on one core of the 2-core development machine. The loop here reads p,
+g, m, v once and writes p, m, v once: ~45 us (~62 GB/s; 1M elements: 1.6 ms vs 0.48 ms)::
+
+    _adam_kernel       p, m, v         <- p, g, m, v
+    _amsgrad_kernel    p, m, v, max_v  <- p, g, m, v, max_v
+    adam_step          the checked launcher: flat views of C-contiguous arrays, scalars cast
+
+Results are bitwise equal to the reference's, which takes three things:
+
+- the same operations in the same order on every element (``m + (1 - beta1) * (g - m)``,
+  ``sqrt(v) / bc2_sqrt + eps``, ...), and no ``fastmath`` (it would reassociate them or fuse
+  multiply-adds);
+- the scalars cast to the arrays' dtype before the call, so float32 arrays are updated in
+  float32 arithmetic as NumPy does (NEP 50), and ``np.sqrt`` of a float32 stays float32
+  (``math.sqrt`` would round through float64);
+- ``error_model="numpy"``: division by zero gives inf/NaN as in NumPy. Numba's default
+  ("python") tests every divisor and raises ZeroDivisionError, and that branch keeps LLVM from
+  vectorizing the loop (~8x slower). With it LLVM emits packed ``vsqrtps``/``vdivps``.
+
+One thread: the update is memory-bound and the optimizer runs it once per parameter; compiled
+once per dtype (float32, float64).
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import NUMBA_CACHE
+from ..reference.optim import as_dtype_scalars
+
+# ---------------------------------------------------------------------------------------------
+# compiled kernels: 1-d arrays of one dtype, scalars of that dtype
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _adam_kernel(p, g, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps):
+    """m += (1 - beta1)(g - m);  v = beta2 v + (1 - beta2) g^2;
+    p -= step_size m / (sqrt(v) / bc2_sqrt + eps)   (element by element, in place)."""
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] + one_minus_beta1 * (gi - m[i])
+        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] -= (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _amsgrad_kernel(p, g, m, v, max_v, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                    bc2_sqrt, eps):
+    """As ``_adam_kernel`` with v_max = max(v_max, v) in the denominator (AMSGrad)."""
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] + one_minus_beta1 * (gi - m[i])
+        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
+        vmax = np.maximum(max_v[i], vi)  # NaN wins, as in the reference's np.maximum
+        m[i] = mi
+        v[i] = vi
+        max_v[i] = vmax
+        p[i] -= (mi / (np.sqrt(vmax) / bc2_sqrt + eps)) * step_size
+
+
+# ---------------------------------------------------------------------------------------------
+# launcher
+# ---------------------------------------------------------------------------------------------
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
+_NAMES = ("p", "g", "m", "v", "max_v")  # adam_step's array arguments, in order
+
+
+def fits_adam_kernel(p, *others) -> bool:
+    """Whether ``adam_step`` takes these arrays (p, g, m, v[, max_v]): NumPy arrays of p's
+    shape and dtype, float32 or float64, C-contiguous, all but g writeable. The optimizer asks
+    before calling it."""
+    dtype, shape = p.dtype, p.shape
+    if dtype not in _FLOAT_DTYPES:
+        return False
+    for i, a in enumerate((p, *others)):
+        if a.__class__ is not np.ndarray or a.dtype != dtype or a.shape != shape:
+            return False
+        if not a.flags.c_contiguous or (i != 1 and not a.flags.writeable):
+            return False
+    return True
+
+
+def _raise_misfit(arrays) -> None:
+    """Raise the error that says why ``fits_adam_kernel`` refused these arrays."""
+    named = dict(zip(_NAMES, arrays))
+    for name, a in named.items():
+        if a.__class__ is not np.ndarray:
+            raise TypeError(
+                f"adam_step: {name} must be a NumPy array (the Numba kernel runs on the CPU; "
+                f"reference.optim.adam_step also takes CuPy arrays), got {type(a).__name__}"
+            )
+    dtypes = ", ".join(f"{name} {a.dtype}" for name, a in named.items())
+    if named["p"].dtype not in _FLOAT_DTYPES or len({a.dtype for a in arrays}) > 1:
+        raise TypeError(f"adam_step: expected arrays that are all float32 or all float64, "
+                        f"got {dtypes}")
+    shapes = ", ".join(f"{name} {a.shape}" for name, a in named.items())
+    if len({a.shape for a in arrays}) > 1:
+        raise ValueError(f"adam_step: expected arrays of one shape, got {shapes}")
+    for name, a in named.items():
+        if not a.flags.c_contiguous:
+            raise ValueError(
+                f"adam_step: {name} must be C-contiguous (the kernel walks flat memory and "
+                f"updates p, m, v in place), got shape {a.shape} with strides {a.strides}"
+            )
+        if name != "g" and not a.flags.writeable:
+            raise ValueError(f"adam_step: {name} is updated in place but is read-only "
+                             f"(shape {a.shape}, {a.dtype})")
+    raise AssertionError("adam_step: arrays refused for no known reason")  # pragma: no cover
+
+
+def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
+    """One Adam update of ``p`` in place, ``m``, ``v`` (and ``max_v``: amsgrad) with it.
+
+    ``m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;  [v_max = max(v_max, v)];
+    p -= step_size m / (sqrt(v or v_max) / bc2_sqrt + eps)``, bitwise equal to
+    ``reference.optim.adam_step``. Arrays of any shape, one shape and one dtype (float32 or
+    float64), C-contiguous; NumPy arrays only.
+    """
+    arrays = (p, g, m, v) if max_v is None else (p, g, m, v, max_v)
+    if not fits_adam_kernel(*arrays):
+        _raise_misfit(arrays)
+    scalars = as_dtype_scalars(p.dtype, 1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps)
+    flat = [a.reshape(-1) for a in arrays]  # views: the arrays are C-contiguous
+    if max_v is None:
+        _adam_kernel(*flat, *scalars)
+    else:
+        _amsgrad_kernel(*flat, *scalars)
