@@ -14,9 +14,9 @@ Results are bitwise equal to the reference's, which takes three things:
 - the same operations in the same order on every element (``m + (1 - beta1) * (g - m)``,
   ``sqrt(v) / bc2_sqrt + eps``, ...), and no ``fastmath`` (it would reassociate them or fuse
   multiply-adds);
-- the scalars cast to the arrays' dtype before the call, so float32 arrays are updated in
-  float32 arithmetic as NumPy does (NEP 50), and ``np.sqrt`` of a float32 stays float32
-  (``math.sqrt`` would round through float64);
+- the scalars cast to the arrays' dtype before the call (one array of them), so float32
+  arrays are updated in float32 arithmetic as NumPy does (NEP 50), and ``np.sqrt`` of a
+  float32 stays float32 (``math.sqrt`` would round through float64);
 - ``error_model="numpy"``: division by zero gives inf/NaN as in NumPy. Numba's default
   ("python") tests every divisor and raises ZeroDivisionError, and that branch keeps LLVM from
   vectorizing the loop (~8x slower). With it LLVM emits packed ``vsqrtps``/``vdivps``.
@@ -29,7 +29,6 @@ import numpy as np
 from numba import njit
 
 from .._config import NUMBA_CACHE
-from ..reference.optim import as_dtype_scalars
 
 # ---------------------------------------------------------------------------------------------
 # compiled kernels: 1-d arrays of one dtype, scalars of that dtype
@@ -37,9 +36,12 @@ from ..reference.optim import as_dtype_scalars
 
 
 @njit(error_model="numpy", cache=NUMBA_CACHE)
-def _adam_kernel(p, g, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps):
+def _adam_kernel(p, g, m, v, scalars):
     """m += (1 - beta1)(g - m);  v = beta2 v + (1 - beta2) g^2;
-    p -= step_size m / (sqrt(v) / bc2_sqrt + eps)   (element by element, in place)."""
+    p -= step_size m / (sqrt(v) / bc2_sqrt + eps)   (element by element, in place).
+    ``scalars``: (1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps) in the arrays' dtype."""
+    one_minus_beta1, beta2, one_minus_beta2 = scalars[0], scalars[1], scalars[2]
+    step_size, bc2_sqrt, eps = scalars[3], scalars[4], scalars[5]
     for i in range(p.size):
         gi = g[i]
         mi = m[i] + one_minus_beta1 * (gi - m[i])
@@ -50,9 +52,10 @@ def _adam_kernel(p, g, m, v, one_minus_beta1, beta2, one_minus_beta2, step_size,
 
 
 @njit(error_model="numpy", cache=NUMBA_CACHE)
-def _amsgrad_kernel(p, g, m, v, max_v, one_minus_beta1, beta2, one_minus_beta2, step_size,
-                    bc2_sqrt, eps):
+def _amsgrad_kernel(p, g, m, v, max_v, scalars):
     """As ``_adam_kernel`` with v_max = max(v_max, v) in the denominator (AMSGrad)."""
+    one_minus_beta1, beta2, one_minus_beta2 = scalars[0], scalars[1], scalars[2]
+    step_size, bc2_sqrt, eps = scalars[3], scalars[4], scalars[5]
     for i in range(p.size):
         gi = g[i]
         mi = m[i] + one_minus_beta1 * (gi - m[i])
@@ -126,9 +129,11 @@ def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
     arrays = (p, g, m, v) if max_v is None else (p, g, m, v, max_v)
     if not fits_adam_kernel(*arrays):
         _raise_misfit(arrays)
-    scalars = as_dtype_scalars(p.dtype, 1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps)
+    # one small array instead of six scalars: Numba types each argument of every call
+    # (about 0.1 us per scalar), and one conversion casts them all to p's dtype
+    scalars = np.array((1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
     flat = [a.reshape(-1) for a in arrays]  # views: the arrays are C-contiguous
     if max_v is None:
-        _adam_kernel(*flat, *scalars)
+        _adam_kernel(*flat, scalars)
     else:
-        _amsgrad_kernel(*flat, *scalars)
+        _amsgrad_kernel(*flat, scalars)
