@@ -5,8 +5,7 @@ update, each reading or writing the whole parameter: memory-bound, ~140 us for t
 128x784 float32 weight on one core of the 2-core development machine. The loop here reads p,
 g, m, v once and writes p, m, v once: ~45 us (~62 GB/s; 1M elements: 1.6 ms vs 0.48 ms)::
 
-    _adam_kernel       p, m, v         <- p, g, m, v
-    _amsgrad_kernel    p, m, v, max_v  <- p, g, m, v, max_v
+    _adam_kernel       p, m, v [, max_v]  <- p, g, m, v [, max_v]  (max_v: AMSGrad)
     adam_step          the checked launcher: flat views of C-contiguous arrays, scalars cast
 
 Results are bitwise equal to the reference's, which takes three things:
@@ -36,10 +35,11 @@ from .._config import NUMBA_CACHE
 
 
 @njit(error_model="numpy", cache=NUMBA_CACHE)
-def _adam_kernel(p, g, m, v, scalars):
-    """m += (1 - beta1)(g - m);  v = beta2 v + (1 - beta2) g^2;
-    p -= step_size m / (sqrt(v) / bc2_sqrt + eps)   (element by element, in place).
-    ``scalars``: (1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps) in the arrays' dtype."""
+def _adam_kernel(p, g, m, v, max_v, scalars):
+    """m += (1 - beta1)(g - m);  v = beta2 v + (1 - beta2) g^2;  [v_max = max(v_max, v)];
+    p -= step_size m / (sqrt(v or v_max) / bc2_sqrt + eps)   (element by element, in place).
+    ``max_v`` None: plain Adam (Numba compiles the AMSGrad lines out for it). ``scalars``:
+    (1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps) in the arrays' dtype."""
     one_minus_beta1, beta2, one_minus_beta2 = scalars[0], scalars[1], scalars[2]
     step_size, bc2_sqrt, eps = scalars[3], scalars[4], scalars[5]
     for i in range(p.size):
@@ -48,23 +48,10 @@ def _adam_kernel(p, g, m, v, scalars):
         vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
         m[i] = mi
         v[i] = vi
+        if max_v is not None:  # AMSGrad: the running maximum (NaN wins, as in np.maximum)
+            vi = np.maximum(max_v[i], vi)
+            max_v[i] = vi
         p[i] -= (mi / (np.sqrt(vi) / bc2_sqrt + eps)) * step_size
-
-
-@njit(error_model="numpy", cache=NUMBA_CACHE)
-def _amsgrad_kernel(p, g, m, v, max_v, scalars):
-    """As ``_adam_kernel`` with v_max = max(v_max, v) in the denominator (AMSGrad)."""
-    one_minus_beta1, beta2, one_minus_beta2 = scalars[0], scalars[1], scalars[2]
-    step_size, bc2_sqrt, eps = scalars[3], scalars[4], scalars[5]
-    for i in range(p.size):
-        gi = g[i]
-        mi = m[i] + one_minus_beta1 * (gi - m[i])
-        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
-        vmax = np.maximum(max_v[i], vi)  # NaN wins, as in the reference's np.maximum
-        m[i] = mi
-        v[i] = vi
-        max_v[i] = vmax
-        p[i] -= (mi / (np.sqrt(vmax) / bc2_sqrt + eps)) * step_size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,8 +119,5 @@ def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
     # one small array instead of six scalars: Numba types each argument of every call
     # (about 0.1 us per scalar), and one conversion casts them all to p's dtype
     scalars = np.array((1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
-    flat = [a.reshape(-1) for a in arrays]  # views: the arrays are C-contiguous
-    if max_v is None:
-        _adam_kernel(*flat, scalars)
-    else:
-        _amsgrad_kernel(*flat, scalars)
+    p, g, m, v = (a.reshape(-1) for a in (p, g, m, v))  # views: the arrays are C-contiguous
+    _adam_kernel(p, g, m, v, None if max_v is None else max_v.reshape(-1), scalars)
