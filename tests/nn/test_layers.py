@@ -510,3 +510,16 @@ def test_nn_functional_unfold_fold_conv_pool_match_torch():
     np.testing.assert_allclose(back.numpy(), tback.numpy(), rtol=1e-12)
     assert NF.conv2d is tg.functional.conv2d and NF.max_pool2d is tg.functional.max_pool2d
     assert NF.scaled_dot_product_attention is tg.functional.scaled_dot_product_attention
+
+
+def test_linear_weight_replaced_by_a_plain_tensor_attribute():
+    """torch-style reparametrization (weight norm, parametrize): the Parameter is deleted and
+    a computed tensor set as a plain attribute; forward must read that attribute."""
+    lin = tg.nn.Linear(3, 2)
+    v = lin.weight.detach().numpy().copy()
+    del lin.weight
+    lin.weight = tg.tensor(v * 2.0)
+    x = tg.tensor(np.ones((1, 3), np.float32))
+    expected = np.ones((1, 3), np.float32) @ (v * 2.0).T + lin.bias.detach().numpy()
+    np.testing.assert_allclose(lin(x).detach().numpy(), expected, rtol=1e-6)
+    assert [name for name, _ in lin.named_parameters()] == ["bias"]
