@@ -174,8 +174,8 @@ class Function:
     Inside ``backward``: ``self.inputs`` are the input Tensors, ``self.output`` is the output
     Tensor (for ops that set ``reads_output``), ``self.saved`` holds what ``forward`` passed to
     ``save_for_backward`` and ``self.needs_input_grad[i]`` says whether input ``i`` wants a
-    gradient. ``dy`` is a Tensor,
-    except for ops that set ``array_backward``: a first-order walk hands them the array.
+    gradient. ``dy`` is a Tensor, except for ops that set ``array_backward``: a first-order walk
+    hands them the array.
 
     Kernel-backed ops that can only be differentiated once set ``once_differentiable = True``;
     their gradients then refuse to be differentiated again, with a clear error.
