@@ -382,7 +382,9 @@ class NpLeNet5:
         self.params = [_np_param(xp, rng, *s) for s in shapes]
         self.opt = NpAdam(xp, self.params, adam_step=layers.adam_step)
 
-    def step(self, x, target):
+    def step(self, x, target, tick=None):
+        """One train step; ``tick(phase)`` (optional) is called as each phase ends: "forward",
+        "loss", "backward", "optimizer" (benchmarks/step_breakdown.py times them)."""
         xp, layers, mm = self.xp, self.layers, self.layers.matmul
         w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = self.params
         c1, k1 = layers.conv2d_forward(x, w1, b1, pad=2)  # (N, 6, 28, 28)
@@ -395,7 +397,11 @@ class NpLeNet5:
         h3 = xp.maximum(mm(f, w3.T) + b3, 0)
         h4 = xp.maximum(mm(h3, w4.T) + b4, 0)
         z = mm(h4, w5.T) + b5
+        if tick:
+            tick("forward")
         loss, dz = np_cross_entropy(xp, z, target)
+        if tick:
+            tick("loss")
         dw5, db5, dh4 = mm(dz.T, h4), dz.sum(0), mm(dz, w5)
         dh4 *= h4 > 0
         dw4, db4, dh3 = mm(dh4.T, h3), dh4.sum(0), mm(dh4, w4)
@@ -407,7 +413,11 @@ class NpLeNet5:
         dr1 = layers.maxpool2_backward(dp1, q1)
         dr1 *= c1 > 0
         _, dw1, db1 = layers.conv2d_backward(dr1, k1, need_dx=False)
+        if tick:
+            tick("backward")
         self.opt.step([dw1, db1, dw2, db2, dw3, db3, dw4, db4, dw5, db5])
+        if tick:
+            tick("optimizer")
         return loss
 
 
@@ -423,16 +433,25 @@ class NpMLP:
                        _np_param(xp, rng, 10, 128), _np_param(xp, rng, 10)]
         self.opt = NpAdam(xp, self.params, adam_step=adam_step)
 
-    def step(self, x, target):
+    def step(self, x, target, tick=None):
+        """One train step; ``tick(phase)`` as in ``NpLeNet5.step``."""
         w1, b1, w2, b2 = self.params
         mm = self.mm
         h = self.xp.maximum(mm(x, w1.T) + b1, 0)
         z = mm(h, w2.T) + b2
+        if tick:
+            tick("forward")
         loss, dz = np_cross_entropy(self.xp, z, target)
+        if tick:
+            tick("loss")
         dw2, db2, dh = mm(dz.T, h), dz.sum(0), mm(dz, w2)
         dh *= h > 0
         dw1, db1 = mm(dh.T, x), dh.sum(0)
+        if tick:
+            tick("backward")
         self.opt.step([dw1, db1, dw2, db2])
+        if tick:
+            tick("optimizer")
         return loss
 
 

@@ -1,0 +1,212 @@
+"""Where a train step's time goes: each phase of tinygrad_edu's step next to the same phase of the
+plain-NumPy floor, and the difference, the framework's price per phase.
+
+    python benchmarks/step_breakdown.py [--model mlp|lenet|all] [--steps N] [--rounds N]
+                                        [--calls] [--tiny] [--json OUT]
+
+The phases of one step, timed inside the step (the clock is read as each phase ends):
+
+    forward    model(x): modules, ops, graph recording  | the floor: the same math by hand
+    loss       cross entropy                            | np_cross_entropy
+    backward   loss.backward(): the graph walk          | the gradients by hand
+    optimizer  zero_grad() + Adam's step                | the same Adam update per parameter
+
+Both sides use the same kernels (the floors of ``run.py``: Numba GEMM, im2col, pooling, Adam),
+so the difference is the price of modules, Tensors, graph recording and the walk. ``--calls``
+adds the number of Python-level calls per phase (cProfile, in a separate untimed pass): at
+0.1-0.2 us each in a real step, they are most of that price.
+
+Each column is the minimum (and median) over ``--steps`` steps, taken in ``--rounds`` warmed-up
+blocks in which the two sides take turns; one thread per library, run.py's fixed malloc
+thresholds. Minimums are the stable statistic on a shared machine; medians move with whatever
+else it runs. The "step" row sums the phases step by step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from common import Timing, write_json  # noqa: E402
+
+PHASES = ("forward", "loss", "backward", "optimizer")
+MODELS = ("mlp", "lenet")
+
+
+class PhaseClock:
+    """``tick(phase)`` records the seconds since the previous tick (or ``start()``)."""
+
+    def __init__(self):
+        self.seconds = {phase: [] for phase in PHASES}
+        self.last = 0.0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+
+    def tick(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase].append(now - self.last)
+        self.last = now
+
+
+class PhaseCalls:
+    """``tick(phase)`` adds the calls that cProfile saw since the previous tick to ``phase``."""
+
+    def __init__(self):
+        self.calls = {phase: 0 for phase in PHASES}
+        self.profiler = cProfile.Profile()
+
+    def start(self) -> None:
+        self.profiler.enable()
+
+    def tick(self, phase: str) -> None:
+        self.profiler.disable()
+        stats = pstats.Stats(self.profiler)
+        self.calls[phase] += sum(calls for calls, *_ in stats.stats.values())
+        self.profiler.clear()
+        self.profiler.enable()
+
+    def stop(self) -> None:
+        self.profiler.disable()
+
+
+def tinygrad_step(model_name: str, x, target):
+    """(step(tick), description): tinygrad_edu's train step, ticking after each phase."""
+    import tinygrad_edu as tg
+    from tinygrad_edu.models.cnn import LeNet5
+    from tinygrad_edu.models.mlp import MLP
+    from tinygrad_edu.nn.functional import cross_entropy
+
+    model = MLP() if model_name == "mlp" else LeNet5()
+    opt = tg.optim.Adam(model.parameters(), lr=1e-3)
+    X, Y = tg.tensor(x), tg.tensor(target)
+
+    def step(tick):
+        logits = model(X)
+        tick("forward")
+        loss = cross_entropy(logits, Y)
+        tick("loss")
+        loss.backward()
+        tick("backward")
+        opt.step()
+        opt.zero_grad()
+        tick("optimizer")
+
+    return step
+
+
+def floor_step(model_name: str, x, target):
+    """The plain-NumPy floor of run.py for the same model, ticking after each phase."""
+    import run
+
+    layers = run.KernelLayers(np, "numba")
+    if model_name == "mlp":
+        floor = run.NpMLP(np, layers.matmul, adam_step=layers.adam_step)
+    else:
+        floor = run.NpLeNet5(np, layers)
+    return lambda tick: floor.step(x, target, tick)
+
+
+def batch(model_name: str, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    shape = (n, 784) if model_name == "mlp" else (n, 1, 28, 28)
+    return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, n)
+
+
+def count_calls(step, rounds: int = 5) -> dict:
+    """Python-level calls per phase of one step (cProfile; the mean of ``rounds`` steps)."""
+    counter = PhaseCalls()
+    for _ in range(rounds):
+        counter.start()
+        step(counter.tick)
+    counter.stop()
+    return {phase: n / rounds for phase, n in counter.calls.items()}
+
+
+def breakdown(model_name: str, n: int, steps: int, warmup: int, rounds: int,
+              calls: bool) -> list[Timing]:
+    """Rows (one per phase and implementation, plus the whole step) for one model.
+
+    The two implementations take turns in ``rounds`` blocks of ``steps / rounds`` steps (never
+    interleaved within a block), so a machine whose speed drifts moves both alike."""
+    x, target = batch(model_name, n)
+    impls = {"tinygrad_edu": tinygrad_step(model_name, x, target),
+             "numpy floor": floor_step(model_name, x, target)}
+    clocks = {impl: PhaseClock() for impl in impls}
+    for _ in range(rounds):
+        for impl, step in impls.items():
+            warm = PhaseClock()
+            for _ in range(warmup):
+                warm.start()
+                step(warm.tick)
+            for _ in range(max(1, steps // rounds)):
+                clocks[impl].start()
+                step(clocks[impl].tick)
+    counts = {impl: count_calls(step) for impl, step in impls.items()} if calls else {}
+    rows = []
+    for phase in (*PHASES, "step"):
+        for impl, clock in clocks.items():
+            per_phase = clock.seconds if phase == "step" else {phase: clock.seconds[phase]}
+            totals = [sum(t) * 1e6 for t in zip(*per_phase.values())]  # us per step
+            extra = {"unit": "us"}
+            if impl in counts:
+                extra["calls"] = round(sum(counts[impl][p] for p in per_phase), 1)
+            rows.append(Timing(f"{model_name} {phase}", impl, f"batch {n}",
+                               statistics.median(totals), min(totals), len(totals), extra))
+    return rows
+
+
+def print_breakdown(rows: list[Timing]) -> None:
+    """One line per phase: tinygrad_edu, the floor, and the framework's price (min - min)."""
+    by_key = {(r.name, r.impl): r for r in rows}
+    names = list(dict.fromkeys(r.name for r in rows))
+    print(f"{'phase':18s} {'tinygrad_edu us':>20s} {'floor us':>20s} {'framework us':>13s} "
+          f"{'calls':>12s}")
+    print(f"{'':18s} {'min (median)':>20s} {'min (median)':>20s} {'(min - min)':>13s} "
+          f"{'tg / floor':>12s}")
+    for name in names:
+        tg_row, floor_row = by_key[(name, "tinygrad_edu")], by_key[(name, "numpy floor")]
+        calls = ""
+        if "calls" in tg_row.extra:
+            calls = f"{tg_row.extra['calls']:.0f} / {floor_row.extra['calls']:.0f}"
+        print(f"{name:18s} {tg_row.min_ms:9.1f} ({tg_row.median_ms:8.1f}) "
+              f"{floor_row.min_ms:9.1f} ({floor_row.median_ms:8.1f}) "
+              f"{tg_row.min_ms - floor_row.min_ms:+13.1f} {calls:>12s}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
+    parser.add_argument("--steps", type=int, default=1000, help="timed steps per side")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="blocks the steps are split into, the two sides taking turns")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--calls", action="store_true",
+                        help="count Python-level calls per phase (cProfile, untimed pass)")
+    parser.add_argument("--tiny", action="store_true", help="a few steps: a smoke test")
+    parser.add_argument("--json", default="bench_results/breakdown.json")
+    args = parser.parse_args(argv)
+
+    import run
+
+    run.steady_malloc()
+    run.limit_threads(1)
+    steps, warmup, rounds = (4, 1, 2) if args.tiny else (args.steps, 20, args.rounds)
+    rows = []
+    for model_name in MODELS if args.model == "all" else (args.model,):
+        rows += breakdown(model_name, args.batch, steps, warmup, rounds, args.calls)
+    print_breakdown(rows)
+    write_json(args.json, rows, {"steps": steps, "rounds": rounds, "batch": args.batch,
+                                 "threads": 1})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
