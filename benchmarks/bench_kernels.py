@@ -19,8 +19,7 @@ and the thread pools never leak into another implementation's numbers):
     ``scaled_dot_product_attention``.
 (d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
     ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
-    (``foreach=True``); GB/s of p, g, m, v read and p, m, v written. CPU only: on the GPU
-    ``optim.Adam`` runs a CuPy kernel of its own, not a ``kernels/cuda`` one.
+    (``foreach=True``); GB/s of p, g, m, v read and p, m, v written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -506,11 +505,9 @@ ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)  # torch's defaults
 
 
 def bench_adam_raw(setup: Setup) -> list[Timing]:
-    if setup.device == "cuda":
-        print("optim: CPU only (optim.Adam's GPU update is a CuPy kernel, not a kernels/cuda one)")
-        return []
     rows = []
     rng = np.random.default_rng(4)
+    ref = importlib.import_module("tinygrad_edu.kernels.reference.optim")
     (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
     # every call is step 1 (its bias corrections): the times do not depend on the step
     scalars = (beta1, beta2, lr / (1 - beta1), (1 - beta2) ** 0.5, ADAM["eps"])
@@ -518,18 +515,18 @@ def bench_adam_raw(setup: Setup) -> list[Timing]:
         p, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
         size = p.nbytes / 1e6
         moved = 7 * size  # MB: p, g, m, v read; p, m, v written
-        expected = None
-        for impl in ("reference", "cpu"):
+        expected = [p.copy(), np.zeros_like(p), np.zeros_like(p)]  # p, m, v after one step
+        ref.adam_step(expected[0], g, expected[1], expected[2], *scalars)
+        for impl in setup.kernel_impls():
             module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.optim")
-            state = [p.copy(), np.zeros_like(p), np.zeros_like(p)]  # p, m, v
-            call = functools.partial(module.adam_step, state[0], g, state[1], state[2], *scalars)
+            state = [to_impl(a, impl) for a in (p.copy(), np.zeros_like(p), np.zeros_like(p))]
+            call = functools.partial(module.adam_step, state[0], to_impl(g, impl), state[1],
+                                     state[2], *scalars)
             call()
-            outputs = [a.copy() for a in state]  # after one step from the same start
-            if expected is None:
-                expected = outputs
-            t = timed(setup, call, False)
+            err = max_abs_err([a.copy() for a in state], expected)  # one step from the start
+            t = timed(setup, call, impl == "cuda")
             rows.append(row("adam step", IMPL_NAME[impl], str(shape), t, size, moved * 1e6,
-                            err=max_abs_err(outputs, expected), family="optim"))
+                            err=err, family="optim"))
         rows += torch_adam_rows(setup, p, g, expected, str(shape), size, moved)
     return rows
 
@@ -540,16 +537,19 @@ def torch_adam_rows(setup, p, g, expected, shape, size, moved):
         import torch
     except ImportError:
         return []
+    device = "cuda" if setup.device == "cuda" else "cpu"
+    sync = torch.cuda.synchronize if device == "cuda" else None
     rows = []
     for foreach, impl in ((False, PEER), (True, f"{PEER}[foreach]")):
-        param = torch.tensor(p, requires_grad=True)
-        param.grad = torch.tensor(g)
+        param = torch.tensor(p, requires_grad=True, device=device)
+        param.grad = torch.tensor(g, device=device)
         opt = torch.optim.Adam([param], foreach=foreach, **ADAM)
         opt.step()
         state = opt.state[param]
-        outputs = [param.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()]
+        outputs = [t.detach().cpu().numpy()
+                   for t in (param, state["exp_avg"], state["exp_avg_sq"])]
         err = max_abs_err(outputs, expected)
-        t = time_block(opt.step, **setup.timing)
+        t = time_block(opt.step, sync=sync, **setup.timing)
         rows.append(row("adam step", impl, shape, t, size, moved * 1e6, err=err, family="optim"))
     return rows
 

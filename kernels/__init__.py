@@ -8,21 +8,22 @@ Every kernel family exists three times with the same signatures:
 - ``cpu``       -- Numba ``@njit`` (parallel where it pays);
 - ``cuda``      -- Numba ``@cuda.jit`` kernels plus a launcher.
 
-Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling) and
-``attention`` (scaled dot-product attention forward/backward, softmax).
+Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling),
+``attention`` (scaled dot-product attention forward/backward, softmax) and ``optim`` (Adam's
+update of one parameter: ten array passes in the reference, one pass in the compiled two).
 
 ``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
 all of them on CPUs without AVX-512, to BLAS). The other implementations multiply with their
 array module's matmul (NumPy's BLAS, cuBLAS).
 
-``optim`` exists twice, ``reference`` and ``cpu``: Adam's update of one parameter, ten array
-passes in the reference and one Numba loop (bitwise equal) in ``cpu``. ``optim.Adam`` gets the
-``cpu`` one from ``backend.numba_kernels`` where the kernel setting picks Numba and runs the
-reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel of its own.
+``optim.Adam`` gets the ``cpu`` Adam from ``backend.numba_kernels`` where the kernel setting
+picks Numba and runs the reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel
+of its own, the path measured on an H100 (``cuda.optim``, the Numba version, is for study and
+for the kernel benchmarks).
 
 ``tinygrad_edu.backend`` is the only place that picks one of the three.
 """
 
 IMPLEMENTATIONS = ("reference", "cpu", "cuda")
-FAMILIES = ("conv", "pool", "attention")
+FAMILIES = ("conv", "pool", "attention", "optim")

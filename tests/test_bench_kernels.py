@@ -48,6 +48,7 @@ def test_quick_benchmark_writes_rows_for_every_implementation(tmp_path, capsys):
     op_impls |= {"tinygrad_edu[cuda]"} if gpu else set()
     for family in ("conv", "pool"):
         assert by_family[family] == kernel_impls | op_impls, family
-    assert by_family["optim"] == {"reference", "numba", "torch", "torch[foreach]"}
+    assert by_family["optim"] == ({"reference", "numba", "torch", "torch[foreach]"}
+                                  | ({"cuda"} if gpu else set()))
     if bench.attention_module("cpu") is not None:  # another engineer's kernels, when present
         assert {"reference", "numba", "torch"} <= by_family["attention"]

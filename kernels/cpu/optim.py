@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from .._config import NUMBA_CACHE
+from ..reference.optim import ADAM_ARRAY_NAMES, FLOAT_DTYPES, adam_arrays_problem
 
 # ---------------------------------------------------------------------------------------------
 # compiled kernels: 1-d arrays of one dtype, scalars of that dtype
@@ -58,16 +59,13 @@ def _adam_kernel(p, g, m, v, max_v, scalars):
 # launcher
 # ---------------------------------------------------------------------------------------------
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
-_NAMES = ("p", "g", "m", "v", "max_v")  # adam_step's array arguments, in order
-
 
 def fits_adam_kernel(p, *others) -> bool:
     """Whether ``adam_step`` takes these arrays (p, g, m, v[, max_v]): NumPy arrays of p's
     shape and dtype, float32 or float64, C-contiguous, all but g writeable. The optimizer asks
     before calling it."""
     dtype, shape = p.dtype, p.shape
-    if dtype not in _FLOAT_DTYPES:
+    if dtype not in FLOAT_DTYPES:
         return False
     for i, a in enumerate((p, *others)):
         if a.__class__ is not np.ndarray or a.dtype != dtype or a.shape != shape:
@@ -79,30 +77,13 @@ def fits_adam_kernel(p, *others) -> bool:
 
 def _raise_misfit(arrays) -> None:
     """Raise the error that says why ``fits_adam_kernel`` refused these arrays."""
-    named = dict(zip(_NAMES, arrays))
-    for name, a in named.items():
+    for name, a in zip(ADAM_ARRAY_NAMES, arrays):
         if a.__class__ is not np.ndarray:
             raise TypeError(
                 f"adam_step: {name} must be a NumPy array (the Numba kernel runs on the CPU; "
                 f"reference.optim.adam_step also takes CuPy arrays), got {type(a).__name__}"
             )
-    dtypes = ", ".join(f"{name} {a.dtype}" for name, a in named.items())
-    if named["p"].dtype not in _FLOAT_DTYPES or len({a.dtype for a in arrays}) > 1:
-        raise TypeError(f"adam_step: expected arrays that are all float32 or all float64, "
-                        f"got {dtypes}")
-    shapes = ", ".join(f"{name} {a.shape}" for name, a in named.items())
-    if len({a.shape for a in arrays}) > 1:
-        raise ValueError(f"adam_step: expected arrays of one shape, got {shapes}")
-    for name, a in named.items():
-        if not a.flags.c_contiguous:
-            raise ValueError(
-                f"adam_step: {name} must be C-contiguous (the kernel walks flat memory and "
-                f"updates p, m, v in place), got shape {a.shape} with strides {a.strides}"
-            )
-        if name != "g" and not a.flags.writeable:
-            raise ValueError(f"adam_step: {name} is updated in place but is read-only "
-                             f"(shape {a.shape}, {a.dtype})")
-    raise AssertionError("adam_step: arrays refused for no known reason")  # pragma: no cover
+    raise adam_arrays_problem(arrays)
 
 
 def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):

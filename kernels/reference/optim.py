@@ -38,6 +38,34 @@ def as_dtype_scalars(dtype: np.dtype, *scalars):
     return [cast(s) for s in scalars]
 
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
+ADAM_ARRAY_NAMES = ("p", "g", "m", "v", "max_v")  # adam_step's array arguments, in order
+
+
+def adam_arrays_problem(arrays) -> Exception | None:
+    """Why a compiled ``adam_step`` (cpu, cuda) cannot take ``arrays`` (p, g, m, v[, max_v]),
+    or None: they must share one float32 or float64 dtype and one shape, be C-contiguous (the
+    kernels walk flat memory) and, but for g, writeable (they are updated in place)."""
+    named = dict(zip(ADAM_ARRAY_NAMES, arrays))
+    dtypes = ", ".join(f"{name} {a.dtype}" for name, a in named.items())
+    if named["p"].dtype not in FLOAT_DTYPES or len({a.dtype for a in arrays}) > 1:
+        return TypeError(f"adam_step: expected arrays that are all float32 or all float64, "
+                         f"got {dtypes}")
+    shapes = ", ".join(f"{name} {a.shape}" for name, a in named.items())
+    if len({a.shape for a in arrays}) > 1:
+        return ValueError(f"adam_step: expected arrays of one shape, got {shapes}")
+    for name, a in named.items():
+        if not a.flags.c_contiguous:
+            return ValueError(
+                f"adam_step: {name} must be C-contiguous (the kernel walks flat memory and "
+                f"updates p, m, v in place), got shape {a.shape} with strides {a.strides}"
+            )
+        if name != "g" and not getattr(a.flags, "writeable", True):  # (CuPy has no such flag)
+            return ValueError(f"adam_step: {name} is updated in place but is read-only "
+                              f"(shape {a.shape}, {a.dtype})")
+    return None
+
+
 def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
     """One Adam update of ``p`` in place (see the module docstring for the rule).
 

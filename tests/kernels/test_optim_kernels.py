@@ -175,3 +175,48 @@ def test_reference_adam_takes_strided_arrays():
         cpu.adam_step(*contiguous, *HYPER_ARGS)
     assert not strided[0].flags.c_contiguous
     assert_bitwise_equal([strided[i] for i in (0, 2, 3)], [contiguous[i] for i in (0, 2, 3)])
+
+
+# ---------------------------------------------------------------------------------------------
+# cuda: the Numba CUDA kernel (under the simulator without a GPU; tiny shapes, the simulator
+# runs each thread as Python) vs the reference. Not bitwise: on a GPU the compiler may fuse a
+# multiply and an add (FMA), and the simulator computes math.sqrt in float64.
+# ---------------------------------------------------------------------------------------------
+
+CUDA_TOLERANCE = {np.float32: dict(rtol=1e-6, atol=1e-7), np.float64: dict(rtol=1e-14, atol=0)}
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("amsgrad", [False, True], ids=["adam", "amsgrad"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_cuda_adam_matches_reference(dtype, amsgrad):
+    cuda = importlib.import_module("tinygrad_edu.kernels.cuda.optim")
+    rng = np.random.default_rng(5)
+    shape = (3, 5)  # 15 threads: one block, most of it spare
+    p0 = rng.standard_normal(shape).astype(dtype)
+    grads = [(rng.standard_normal(shape) / t).astype(dtype) for t in (1, 2, 3)]
+    got = run_steps(cuda, p0, grads, HYPER[1], amsgrad)
+    expected = run_steps(ref, p0, grads, HYPER[1], amsgrad)
+    for name, a, b in zip(("p", "m", "v", "max_v"), got, expected):
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, err_msg=name, **CUDA_TOLERANCE[dtype])
+
+
+@pytest.mark.cudasim
+def test_cuda_adam_nan_rules_and_errors_match_the_other_kernels():
+    cuda = importlib.import_module("tinygrad_edu.kernels.cuda.optim")
+    g = np.array([np.nan, 1.0, 2.0], np.float32)
+    results = []
+    for impl in (ref, cuda):
+        p, m, v = np.ones(3, np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32)
+        max_v = np.array([0.0, np.nan, 0.0], np.float32)  # a NaN already in v_max stays
+        with np.errstate(invalid="ignore"):
+            impl.adam_step(p, g, m, v, 0.9, 0.999, 0.1, 0.03, 1e-8, max_v=max_v)
+        results.append((p, m, v, max_v))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # NaNs in the same places
+    p, g, m, v = arrays()
+    with pytest.raises(ValueError, match=r"adam_step: expected arrays of one shape"):
+        cuda.adam_step(p, g.reshape(5, 3), m, v, *HYPER_ARGS)
+    with pytest.raises(TypeError, match=r"adam_step: g must be a CuPy or NumPy array, got list"):
+        cuda.adam_step(p, g.tolist(), m, v, *HYPER_ARGS)
