@@ -1,4 +1,4 @@
-"""Optimizer updates in plain array code: the oracle for the ``cpu`` versions.
+"""Optimizer updates in plain array code: the oracle for the ``cpu`` and ``cuda`` versions.
 
 One function, Adam's update of one parameter after its gradient has been prepared (``maximize``
 and weight decay are the optimizer's business, applied before)::
