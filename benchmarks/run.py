@@ -239,20 +239,18 @@ def np_cross_entropy(xp, z, target):
 class NpAdam:
     """Adam on raw arrays, in place, with torch's defaults.
 
-    ``adam_step``: the library's update for one parameter (``KernelLayers.adam_step``: the
-    Numba loop of ``kernels/cpu/optim.py`` with the Numba kernels, the reference lines of
-    ``kernels/reference/optim.py`` with the reference kernels), called as
-    ``tinygrad_edu.optim.Adam`` calls it, so that the floor prices the framework, not the
-    update. None (CuPy arrays, where the library runs a fused CuPy kernel of its own): the
-    update is written out here, ten array operations on one scratch buffer per parameter.
+    ``adam_step``: the library's update for one parameter, called as ``tinygrad_edu.optim.Adam``
+    calls it, so that the floor prices the framework, not the update: ``KernelLayers.adam_step``
+    (the Numba loop of ``kernels/cpu/optim.py`` with the Numba kernels), else the ten array
+    passes of ``kernels/reference/optim.py`` (NumPy or CuPy; on a GPU the library runs a fused
+    CuPy kernel of its own instead).
     """
 
     def __init__(self, xp, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, adam_step=None):
-        self.xp, self.params, self.lr, self.betas, self.eps = xp, params, lr, betas, eps
-        self.adam_step = adam_step
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.adam_step = adam_step or _reference_adam_step()
         self.m = [xp.zeros_like(p) for p in params]
         self.v = [xp.zeros_like(p) for p in params]
-        self.buf = [xp.empty_like(p) for p in params] if adam_step is None else None
         self.t = 0
 
     def step(self, grads):
@@ -260,25 +258,15 @@ class NpAdam:
         self.t += 1
         step_size = self.lr / (1 - b1**self.t)
         bc2_sqrt = math.sqrt(1 - b2**self.t)
-        if self.adam_step is not None:
-            for p, g, m, v in zip(self.params, grads, self.m, self.v):
-                self.adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, self.eps)
-            return
-        xp, inv_sqrt_bc2 = self.xp, 1 / bc2_sqrt
-        for p, g, m, v, buf in zip(self.params, grads, self.m, self.v, self.buf):
-            xp.multiply(g, 1 - b1, out=buf)
-            m *= b1
-            m += buf
-            xp.multiply(g, g, out=buf)
-            buf *= 1 - b2
-            v *= b2
-            v += buf
-            xp.sqrt(v, out=buf)
-            buf *= inv_sqrt_bc2
-            buf += self.eps
-            xp.divide(m, buf, out=buf)
-            buf *= step_size
-            p -= buf
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            self.adam_step(p, g, m, v, b1, b2, step_size, bc2_sqrt, self.eps)
+
+
+def _reference_adam_step():
+    """``kernels/reference/optim.py``'s ``adam_step`` (plain array code: NumPy or CuPy)."""
+    from tinygrad_edu.kernels.reference.optim import adam_step
+
+    return adam_step
 
 
 def _np_param(xp, rng, *shape):
@@ -292,8 +280,8 @@ class KernelLayers:
     built on them isolates what the framework adds on top of the same kernels: im2col/col2im,
     pooling and, with the Numba kernels, the matrix products of ``kernels/cpu/gemm.py`` (the
     ones conv2d uses on the CPU; BLAS/cuBLAS otherwise) and the Adam update of
-    ``kernels/cpu/optim.py`` (``adam_step``; the reference lines with the reference kernels,
-    None on the GPU: NpAdam's own lines)."""
+    ``kernels/cpu/optim.py`` (``adam_step``; the reference lines of ``kernels/reference/optim.py``
+    otherwise)."""
 
     def __init__(self, xp, kernel: str):
         import importlib
@@ -304,14 +292,11 @@ class KernelLayers:
         self.pool = importlib.import_module(f"tinygrad_edu.kernels.{package}.pool")
         self.gemm = None  # the Numba matrix products, with the Numba kernels
         self.matmul = xp.matmul
-        self.adam_step = None  # the library's Adam update (as optim.Adam picks it on the CPU)
+        self.adam_step = _reference_adam_step()  # the library's Adam update, as optim.Adam
         if package == "cpu":
             self.gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
             self.matmul = self.gemm.matmul
             self.adam_step = importlib.import_module("tinygrad_edu.kernels.cpu.optim").adam_step
-        elif package == "reference":
-            optim = importlib.import_module("tinygrad_edu.kernels.reference.optim")
-            self.adam_step = optim.adam_step
 
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
@@ -352,7 +337,7 @@ class KernelLayers:
 class NumpyLayers:
     """The same layer functions in plain NumPy (sliding windows, argmax over each window)."""
 
-    adam_step = None  # NpAdam's own lines
+    adam_step = None  # NpAdam's default: the reference lines
 
     def __init__(self, xp):
         self.xp = xp
