@@ -78,7 +78,7 @@ class PhaseCalls:
 
 
 def tinygrad_step(model_name: str, x, target):
-    """(step(tick), description): tinygrad_edu's train step, ticking after each phase."""
+    """tinygrad_edu's train step as ``step(tick)``, ticking after each phase."""
     import tinygrad_edu as tg
     from tinygrad_edu.models.cnn import LeNet5
     from tinygrad_edu.models.mlp import MLP
