@@ -33,10 +33,14 @@ def _dim(op: str, dim: int, ndim: int) -> int:
 
 def _shape_arg(shape) -> tuple:
     """``reshape(x, 2, 3)`` and ``reshape(x, (2, 3))`` alike: the sizes as a tuple of ints."""
-    if len(shape) == 1 and shape[0].__class__ is not int and isinstance(
-        shape[0], (Sequence, np.ndarray)
-    ):
-        shape = shape[0]
+    if len(shape) == 1:
+        first = shape[0]
+        # tuple and list first: the ABC check of isinstance(..., Sequence) costs more than
+        # the rest of a reshape that changes nothing
+        if first.__class__ in (tuple, list) or (
+            first.__class__ is not int and isinstance(first, (Sequence, np.ndarray))
+        ):
+            shape = first
     return tuple(map(int, shape))
 
 
@@ -152,7 +156,7 @@ class Reshape(Function):
 
 def reshape(x: Tensor, *shape) -> Tensor:
     shape = _shape_arg(shape)
-    if x.shape == shape:
+    if x.data.shape == shape:
         return x
     return Reshape.apply(x, shape=shape)
 
@@ -161,13 +165,16 @@ view = reshape
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions start_dim..end_dim into one."""
+    """Merge dimensions start_dim..end_dim into one (x itself when that is a single dim, as in
+    torch)."""
     if x.ndim == 0:
         return reshape(x, 1)
     start = _dim("flatten", start_dim, x.ndim)
     end = _dim("flatten", end_dim, x.ndim)
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    if start == end:
+        return x  # nothing to merge: the input itself, as in torch
     merged = math.prod(x.shape[start : end + 1])
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
 
