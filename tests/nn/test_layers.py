@@ -523,3 +523,21 @@ def test_linear_weight_replaced_by_a_plain_tensor_attribute():
     expected = np.ones((1, 3), np.float32) @ (v * 2.0).T + lin.bias.detach().numpy()
     np.testing.assert_allclose(lin(x).detach().numpy(), expected, rtol=1e-6)
     assert [name for name, _ in lin.named_parameters()] == ["bias"]
+
+
+def test_linear_reads_a_parametrized_weight_and_a_missing_bias():
+    """torch.nn.utils.parametrize's way: the Parameter is deleted and the instance's class is
+    swapped for a subclass whose ``weight`` is a property computed from another parameter;
+    forward must read the property. A Linear without bias reads None."""
+    lin = tg.nn.Linear(3, 2, bias=False)
+    v = lin.weight.detach().numpy().copy()
+    del lin.weight
+    lin.original = tg.nn.Parameter(tg.tensor(v))
+    lin.__class__ = type("ParametrizedLinear", (tg.nn.Linear,),
+                         {"weight": property(lambda self: self.original * 2.0)})
+    x = tg.tensor(np.ones((1, 3), np.float32))
+    out = lin(x)
+    np.testing.assert_allclose(out.detach().numpy(), np.ones((1, 3)) @ (v * 2.0).T, rtol=1e-6)
+    out.sum().backward()  # the gradient reaches the parameter behind the property
+    np.testing.assert_allclose(lin.original.grad.numpy(), np.full((2, 3), 2.0))
+    assert lin.bias is None and [name for name, _ in lin.named_parameters()] == ["original"]

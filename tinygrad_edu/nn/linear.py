@@ -72,7 +72,19 @@ class Linear(Module):
                 f"{self._describe()}: input has {got} (input shape {tuple(x.shape)}); "
                 f"expected (..., {self.in_features})"
             )
-        return F.linear(x, self.weight, self.bias)  # (..., out_features)
+        # the registered Parameters, read from _parameters: ``self.weight`` reaches them only
+        # through a failed attribute lookup and Module.__getattr__, which costs about a third
+        # of a whole elementwise op. A weight that is no Parameter any more (deleted and set
+        # as a plain attribute: torch-style reparametrization), or a bias of None, is read
+        # as the attribute it is.
+        params = self._parameters
+        weight = params.get("weight")
+        if weight is None:
+            weight = self.weight
+        bias = params.get("bias")
+        if bias is None:
+            bias = self.bias
+        return F.linear(x, weight, bias)  # (..., out_features)
 
     def _describe(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
