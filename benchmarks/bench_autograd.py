@@ -28,6 +28,24 @@ def chain_forward(x, w):
     return h
 
 
+def floor_forward_backward(x, w):
+    """The chain's forward and its gradient with respect to w by hand, on raw arrays: the
+    plain-NumPy floor of the tiny op (run.py times it, instructions.py counts it)."""
+    hs = [x]  # h before every mul
+    h = x
+    for _ in range(CHAIN // 2):
+        h = h * w
+        h = h + w
+        hs.append(h)
+    g = np.ones_like(h)  # d sum / d h
+    dw = np.zeros_like(w)
+    for h_before in reversed(hs[:-1]):
+        dw += g  # h = h * w + w: the add's w ...
+        dw += g * h_before  # ... and the mul's w
+        g = g * w
+    return dw
+
+
 def bench_library(name: str, lib, make, repeats: int) -> list[Timing]:
     rows = []
     x = make(np.random.randn(4, 4).astype(np.float32), False)

@@ -97,7 +97,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from bench_autograd import CHAIN, chain_forward  # noqa: E402
+from bench_autograd import CHAIN, chain_forward, floor_forward_backward  # noqa: E402
 from common import write_json  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
@@ -213,26 +213,6 @@ def client_request(code: int) -> int:
 # ----------------------------------------------------------------------------------------------
 # The child: one workload, one implementation, N iterations
 # ----------------------------------------------------------------------------------------------
-
-
-def floor_forward_backward(x, w):
-    """The chain's forward and its gradient with respect to w by hand, on raw arrays.
-
-    The same lines as ``floor_forward_backward`` in run.py's ``bench_tiny_ops`` (the timed
-    twin, a closure there)."""
-    hs = [x]  # h before every mul
-    h = x
-    for _ in range(CHAIN // 2):
-        h = h * w
-        h = h + w
-        hs.append(h)
-    g = np.ones_like(h)  # d sum / d h
-    dw = np.zeros_like(w)
-    for h_before in reversed(hs[:-1]):
-        dw += g  # h = h * w + w: the add's w ...
-        dw += g * h_before  # ... and the mul's w
-        g = g * w
-    return dw
 
 
 def _tiny_op(key: str, impl: str):

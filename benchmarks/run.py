@@ -801,7 +801,7 @@ def bench_lstm(run: Run) -> list[Timing]:
 
 def bench_tiny_ops(run: Run) -> list[Timing]:
     """Per-op overhead on (4, 4) tensors, with bench_autograd's chain of CHAIN mul/add ops."""
-    from bench_autograd import CHAIN, chain_forward
+    from bench_autograd import CHAIN, chain_forward, floor_forward_backward
 
     import tinygrad_edu as tg
 
@@ -833,24 +833,10 @@ def bench_tiny_ops(run: Run) -> list[Timing]:
                                    lambda X=X, Wt=Wt: chain_forward(X, Wt))))
         rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", impl, shape, forward_backward)))
 
-    def floor_forward_backward():
-        hs = [x]  # h before every mul
-        h = x
-        for _ in range(CHAIN // 2):
-            h = h * w
-            h = h + w
-            hs.append(h)
-        g = np.ones_like(h)  # d sum / d h
-        dw = np.zeros_like(w)
-        for h_before in reversed(hs[:-1]):
-            dw += g  # h = h * w + w: the add's w ...
-            dw += g * h_before  # ... and the mul's w
-            g = g * w
-        return dw
-
     rows.append(per_op(measure(cpu_run, "tiny op fwd (graph recorded)", FLOOR, shape,
                                lambda: chain_forward(x, w))))
-    rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", FLOOR, shape, floor_forward_backward)))
+    rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", FLOOR, shape,
+                               lambda: floor_forward_backward(x, w))))
     return rows
 
 

@@ -11,6 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 
 import tinygrad_edu as tg
@@ -103,3 +108,26 @@ def check_op(
               for a in inputs]
         tg.gradcheck(tg_fn, xs)
     return result
+
+
+# ----------------------------------------------------------------------------------------------
+# The benchmark scripts (benchmarks/ is no package)
+# ----------------------------------------------------------------------------------------------
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@contextlib.contextmanager
+def benchmark_script(filename: str, module_name: str):
+    """benchmarks/``filename`` imported as ``module_name``; benchmarks/ is on sys.path while
+    the module is in use (the scripts import their siblings: common, run, bench_autograd)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(module_name, BENCHMARKS / filename)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[module_name]
+        sys.path.remove(str(BENCHMARKS))

@@ -2,14 +2,10 @@
 (with valgrind on PATH) a small count of tinygrad_edu's tiny op: in a sane range, the same on a
 second count, and the same whether only the loop or the whole run is instrumented."""
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "instructions.py"
+from helpers import benchmark_script
 
 CALLGRIND_STDERR = """\
 ==4264== Callgrind, a call-graph generating cache profiler
@@ -28,14 +24,8 @@ CALLGRIND_STDERR = """\
 
 @pytest.fixture(scope="module")
 def instructions():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("bench_instructions", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_instructions"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench_instructions"]
-    sys.path.remove(str(SCRIPT.parent))
+    with benchmark_script("instructions.py", "bench_instructions") as module:
+        yield module
 
 
 def test_parse_collected_reads_callgrinds_total(instructions):

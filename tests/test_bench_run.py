@@ -1,27 +1,21 @@
 """Smoke test of benchmarks/run.py: a tiny subset end to end (worker processes, table, JSON,
 plot), and the pieces that turn rows into ratios and goals."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import benchmark_script
 
 RUN_PY = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
 @pytest.fixture(scope="module")
 def run_module():
-    sys.path.insert(0, str(RUN_PY.parent))
-    spec = importlib.util.spec_from_file_location("bench_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench_run"]
-    sys.path.remove(str(RUN_PY.parent))
+    with benchmark_script("run.py", "bench_run") as module:
+        yield module
 
 
 def test_tiny_subset_runs_and_writes_json_and_plot(tmp_path):
