@@ -188,7 +188,6 @@ def _config():
 
 
 @functools.cache
-@functools.cache
 def _kernel_module(impl: str, family: str) -> ModuleType:
     return importlib.import_module(f"tinygrad_edu.kernels.{_PACKAGE_OF[impl]}.{family}")
 
