@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .._config import NUMBA_CACHE
-from ..reference.optim import ADAM_ARRAY_NAMES, FLOAT_DTYPES, adam_arrays_problem
+from ..reference.optim import ADAM_ARRAY_NAMES, FLOAT_DTYPES, adam_arrays_problem, adam_scalars
 
 # ---------------------------------------------------------------------------------------------
 # compiled kernels: 1-d arrays of one dtype, scalars of that dtype
@@ -99,6 +99,6 @@ def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
         _raise_misfit(arrays)
     # one small array instead of six scalars: Numba types each argument of every call
     # (about 0.1 us per scalar), and one conversion casts them all to p's dtype
-    scalars = np.array((1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
+    scalars = np.array(adam_scalars(beta1, beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
     p, g, m, v = (a.reshape(-1) for a in (p, g, m, v))  # views: the arrays are C-contiguous
     _adam_kernel(p, g, m, v, None if max_v is None else max_v.reshape(-1), scalars)

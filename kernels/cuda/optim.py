@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from ..reference.optim import ADAM_ARRAY_NAMES, adam_arrays_problem
+from ..reference.optim import ADAM_ARRAY_NAMES, adam_arrays_problem, adam_scalars
 from ._launch import _both_dtypes, _launch, _on_gpu, _to_device
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
         raise problem
     on_gpu = _on_gpu(*arrays)
     flat = [_to_device(a.reshape(-1), on_gpu) for a in arrays]  # views of CuPy arrays
-    scalars = np.array((1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
+    scalars = np.array(adam_scalars(beta1, beta2, step_size, bc2_sqrt, eps), dtype=p.dtype)
     amsgrad = max_v is not None
     # without amsgrad the kernel never reads max_v: v stands in for it
     _launch(adam_kernel1, p.size, *flat[:4], flat[4] if amsgrad else flat[3],

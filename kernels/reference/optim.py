@@ -38,6 +38,13 @@ def as_dtype_scalars(dtype: np.dtype, *scalars):
     return [cast(s) for s in scalars]
 
 
+def adam_scalars(beta1, beta2, step_size, bc2_sqrt, eps) -> tuple:
+    """The six scalars of the update, in the order every ``adam_step`` uses them (the compiled
+    kernels take them as one array of the parameters' dtype, in this order):
+    (1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps)."""
+    return 1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps
+
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
 ADAM_ARRAY_NAMES = ("p", "g", "m", "v", "max_v")  # adam_step's array arguments, in order
 
@@ -81,7 +88,7 @@ def adam_step(p, g, m, v, beta1, beta2, step_size, bc2_sqrt, eps, max_v=None):
     """
     xp = array_module(p)
     one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps = as_dtype_scalars(
-        p.dtype, 1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps)
+        p.dtype, *adam_scalars(beta1, beta2, step_size, bc2_sqrt, eps))
 
     # (not ``buf = xp.subtract(g, m)``: with 0-d arrays that would be a scalar, not a buffer)
     buf = xp.empty(m.shape, dtype=np.result_type(g.dtype, m.dtype))
