@@ -300,7 +300,7 @@ class Function:
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
-        out_data = ctx.forward(*arrays, **kwargs)
+        out_data = ctx.forward(*arrays, **kwargs) if kwargs else ctx.forward(*arrays)
 
         requires_grad = True in needs and Config.grad_enabled
         out = Tensor._wrap(out_data, requires_grad)
@@ -390,18 +390,18 @@ def _topological_order(roots) -> list:
     parents have. Parents are visited in input order, so the order is the same on every run.
     """
     order: list = []
-    visited: set[int] = set()
+    visited: set = set()
     for root in roots:
-        if id(root) in visited:
+        if root in visited:
             continue
-        visited.add(id(root))
+        visited.add(root)
         ctx = root._ctx
         stack = [(root, iter(ctx.inputs if ctx is not None else ()))]
         while stack:
             node, parents_left = stack[-1]
             for parent in parents_left:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
+                if parent.requires_grad and parent not in visited:
+                    visited.add(parent)
                     ctx = parent._ctx
                     stack.append((parent, iter(ctx.inputs if ctx is not None else ())))
                     break  # go down into this parent; node's other parents wait on the stack
@@ -449,16 +449,18 @@ def run_backward(
     anomaly = Config.anomaly
     plain = not create_graph and not hooks  # pending gradients are arrays, not Tensors
     order = _topological_order(roots)
-    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far (array if plain, else Tensor)
+    # tensor -> its gradient so far (array if plain, else Tensor). Tensors hash by identity
+    # (object.__hash__), so they are the keys themselves: no id() call per lookup
+    grads: dict = {}
     for root, g in zip(roots, root_grads):
         if plain:
             g = g.data
-        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    captured = {id(t): None for t in capture} if capture is not None else None
+        grads[root] = grads[root] + g if root in grads else g
+    captured = dict.fromkeys(capture) if capture is not None else None
 
     # Without create_graph, a gradient summed from several consumers is a fresh array that only
     # this walk holds, so later contributions are added to it in place.
-    owned: set[int] = set()
+    owned: set = set()
     # the in-place fast path of slicing ops (Function.add_grad_into); anomaly mode sees every
     # backward as it is written
     scatter = plain and not anomaly
@@ -473,17 +475,20 @@ def run_backward(
             # keeps its array alive (a training step's peak memory falls while the backward
             # runs, instead of holding every activation)
             node = order.pop()
-            g = grads.pop(id(node), None)
+            g = grads.pop(node, None)
             if g is None:
                 continue  # no gradient reaches this node
+            g_owned = node in owned
+            if g_owned:
+                owned.remove(node)  # let go of the node here too, as of its entry in grads
             if node._hooks:
                 g = _call_tensor_hooks(node, g, plain)
             ctx = node._ctx
             if captured is not None:
-                if id(node) in captured:
-                    captured[id(node)] = Tensor._wrap(g, False) if plain else g
+                if node in captured:
+                    captured[node] = Tensor._wrap(g, False) if plain else g
             elif ctx is None or node._retains_grad:
-                _accumulate_grad(node, g, create_graph, owned=id(node) in owned)
+                _accumulate_grad(node, g, create_graph, owned=g_owned)
             if ctx is None:
                 continue
             if ctx.freed:
@@ -544,24 +549,23 @@ def run_backward(
                     if anomaly:
                         _check_finite(gi if plain else gi.data, f"backward of {ctx.name}", ctx,
                                       ctx.inputs)
-                key = id(inp)
-                previous = grads.get(key)
+                previous = grads.get(inp)
                 if previous is None:
-                    grads[key] = gi
+                    grads[inp] = gi
                     if own:
-                        owned.add(key)  # this walk's own array: no copy for .grad
+                        owned.add(inp)  # this walk's own array: no copy for .grad
                 elif plain:
                     # arrays: only the first sum allocates, and that array belongs to this walk
                     # alone (owned), so later contributions are added to it in place. An array
                     # handed over by a backward is written to only if the op said it is new
                     # (fresh_grads): Add passes the same dy to both of its inputs.
-                    if key in owned and previous.dtype == gi.dtype:
+                    if inp in owned and previous.dtype == gi.dtype:
                         previous += gi
                     else:
-                        grads[key] = _unscalar(previous + gi)
-                        owned.add(key)
+                        grads[inp] = _unscalar(previous + gi)
+                        owned.add(inp)
                 else:
-                    grads[key] = previous + gi  # a Tensor op: differentiable, seen by hooks
+                    grads[inp] = previous + gi  # a Tensor op: differentiable, seen by hooks
                 if hooks:
                     seen.append((gi, previous is not None))
             if hooks:
@@ -576,7 +580,7 @@ def run_backward(
                 ctx.release()
 
     if captured is not None:
-        return tuple(captured[id(t)] for t in capture)
+        return tuple(captured[t] for t in capture)
     return None
 
 
@@ -603,16 +607,15 @@ def _unscalar(array):
 def _writable_grad(grads: dict, owned: set, inp):
     """The pending gradient array of ``inp``, one this walk may write to: zeros if nothing has
     arrived yet, an owned copy if what arrived was handed over by a backward."""
-    key = id(inp)
-    previous = grads.get(key)
-    if previous is not None and key in owned:
+    previous = grads.get(inp)
+    if previous is not None and inp in owned:
         return previous
     if previous is None:
         buffer = get_array_module(inp.data).zeros(inp.data.shape, dtype=inp.data.dtype)
     else:
         buffer = previous.copy()
-    grads[key] = buffer
-    owned.add(key)
+    grads[inp] = buffer
+    owned.add(inp)
     return buffer
 
 
