@@ -208,6 +208,34 @@ def test_saved_arrays_die_after_backward():
     assert x.grad is not None and x.grad.shape == x.shape
 
 
+class _Watch(tg.autograd.Function):
+    """y = x. Its backward, the last of the walk, appends to ``seen`` whether the tensor behind
+    the weak reference ``watch()`` is still alive at that moment."""
+
+    def forward(self, x, watch, seen):
+        self.watch, self.seen = watch, seen
+        return x.copy()
+
+    def backward(self, dy):
+        gc.collect()
+        self.seen.append(self.watch() is not None)
+        return dy
+
+
+def test_the_walk_lets_go_of_each_tensor_as_it_passes_it():
+    """A tensor the walk has visited dies during the backward, not after it; here one whose
+    gradient was summed from two consumers (an array of the walk's own: 'owned')."""
+    x = tg.randn(50, requires_grad=True)
+    ref, seen = [], []
+    h = _Watch.apply(x, lambda: ref[0](), seen) * 3
+    ref.append(weakref.ref(h))
+    y = (h * h + h).sum()  # two consumers of h: its gradient is a sum
+    del h
+    y.backward()
+    assert seen == [False], "a tensor the walk had passed was still alive"
+    np.testing.assert_allclose(x.grad.numpy(), (6 * x.data + 1) * 3, rtol=1e-5)
+
+
 def test_retain_graph_keeps_the_graph_until_the_second_backward():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     h = x.tanh()
