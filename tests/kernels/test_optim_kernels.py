@@ -163,6 +163,29 @@ def test_numba_adam_refuses_strided_and_read_only_arrays():
         cpu.adam_step(p, g, m, v, *HYPER_ARGS)
 
 
+def test_fits_adam_kernel_says_what_adam_step_takes():
+    """The optimizer asks ``fits_adam_kernel`` and then calls ``adam_step_unchecked``: its
+    answer must match what the checked launcher takes, and both update alike."""
+    p, g, m, v = arrays(shape=(5, 5))
+    g.setflags(write=False)  # g is only read: a read-only gradient is fine
+    assert cpu.fits_adam_kernel(p, g, m, v) and cpu.fits_adam_kernel(p, g, m, v, v.copy())
+    assert not cpu.fits_adam_kernel(p, g.T, m, v)
+    assert not cpu.fits_adam_kernel(p, g, m, v, v.tolist())
+    assert not cpu.fits_adam_kernel(p, g, m, v.astype(np.float64))
+    assert not cpu.fits_adam_kernel(*(a.astype(np.float16) for a in (p, g, m, v)))
+    read_only_v = v.copy()
+    read_only_v.setflags(write=False)
+    assert not cpu.fits_adam_kernel(p, g, m, read_only_v)
+    rng = np.random.default_rng(4)
+    p0, g0 = rng.standard_normal((2, 5, 5)).astype(np.float32)
+    checked = [p0.copy(), g0, *arrays((5, 5), n=2)]
+    unchecked = [p0.copy(), g0, *arrays((5, 5), n=2)]
+    for _ in range(3):
+        cpu.adam_step(*checked, *HYPER_ARGS)
+        cpu.adam_step_unchecked(*unchecked, *HYPER_ARGS)
+    assert_bitwise_equal(checked, unchecked)
+
+
 def test_reference_adam_takes_strided_arrays():
     """The fallback for what the kernel refuses: strided arrays give the same bits as the
     Numba kernel on contiguous copies."""

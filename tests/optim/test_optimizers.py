@@ -246,15 +246,16 @@ def test_adam_picks_the_numba_kernel_only_where_it_applies():
     from tinygrad_edu.optim.adam import _numba_adam_step
 
     p, g, m, v = (np.zeros((3, 4), np.float32) for _ in range(4))
-    assert _numba_adam_step(p, g, m, v, None)[0] is cpu_optim.adam_step  # "auto" on the CPU
+    kernel = cpu_optim.adam_step_unchecked  # the optimizer has checked the arrays already
+    assert _numba_adam_step(p, g, m, v, None)[0] is kernel  # "auto" on the CPU
     with tg.use_kernel("numba"):
-        assert _numba_adam_step(p, g, m, v, m.copy())[0] is cpu_optim.adam_step
+        assert _numba_adam_step(p, g, m, v, m.copy())[0] is kernel
     with tg.use_kernel("reference"):
         assert _numba_adam_step(p, g, m, v, None)[0] is None
     assert _numba_adam_step(p.T, g.T, m.T, v.T, None)[0] is None  # a strided parameter
     assert _numba_adam_step(*(a.astype(np.float16) for a in (p, g, m, v)), None)[0] is None
-    kernel, contiguous_g = _numba_adam_step(p, g.T.copy().T, m, v, None)  # strided gradient
-    assert kernel is cpu_optim.adam_step and contiguous_g.flags.c_contiguous
+    picked, contiguous_g = _numba_adam_step(p, g.T.copy().T, m, v, None)  # strided gradient
+    assert picked is kernel and contiguous_g.flags.c_contiguous
 
 
 def test_adam_with_strided_parameters_and_gradients_matches_the_reference():

@@ -32,20 +32,20 @@ def _cupy_adam_kernel():
 
 
 def _numba_adam_step(p, g, m, v, max_v):
-    """The Numba ``adam_step`` of ``kernels/cpu/optim.py`` when ``Config.kernel`` picks Numba
-    ("auto" or "numba") for these NumPy arrays and the kernel takes them (float32 or float64,
-    one dtype, C-contiguous, see ``fits_adam_kernel``); None otherwise (the reference lines
-    run). Returns the kernel and the gradient, which is copied to C-contiguous memory if it
-    is a strided view (a transposed weight's gradient): one pass, cheaper than ten."""
+    """The Numba kernel of ``kernels/cpu/optim.py`` when ``Config.kernel`` picks Numba ("auto"
+    or "numba") for these NumPy arrays and the kernel takes them (float32 or float64, one
+    dtype, C-contiguous, see ``fits_adam_kernel``); None otherwise (the reference lines run).
+    The arrays are checked here, once, so the kernel is ``adam_step_unchecked``. Returns the
+    kernel and the gradient, which is copied to C-contiguous memory if it is a strided view (a
+    transposed weight's gradient): one pass, cheaper than ten."""
     kernels = backend.numba_kernels("optim", p)
     if kernels is None:
         return None, g
     if g.__class__ is np.ndarray and not g.flags.c_contiguous:
         g = np.ascontiguousarray(g)
-    state = (m, v) if max_v is None else (m, v, max_v)
-    if not kernels.fits_adam_kernel(p, g, *state):
+    if not kernels.fits_adam_kernel(p, g, m, v, max_v):
         return None, g
-    return kernels.adam_step, g
+    return kernels.adam_step_unchecked, g  # the arrays are checked: no second check
 
 
 class Adam(Optimizer):
