@@ -177,6 +177,16 @@ def _min_max(a) -> tuple[int, int]:
     return int(a.min()), int(a.max())
 
 
+def _at_targets(a, index, class_dim: int):
+    """a[n, t_n, d1, ...] for every n, d1, ... with the class dim kept (size 1): ``index`` holds
+    the targets t in that shape. For (N, C) a row index and ``index`` pick them (a third of
+    ``take_along_axis``'s time at a batch of logits), else ``take_along_axis``."""
+    xp = get_array_module(a)
+    if a.ndim == 2:  # (N, C): the class dim is 1
+        return a[xp.arange(a.shape[0]).reshape(-1, 1), index]  # (N, 1)
+    return xp.take_along_axis(a, index, axis=class_dim)
+
+
 def _keep_dim(a, dim: int):
     """``a`` with a new axis of size 1 at ``dim`` (a view; ``xp.expand_dims`` costs more than
     the small arrays of a loss)."""
@@ -221,7 +231,7 @@ class CrossEntropyIndices(Function):
         # softmax(x) = e^((x - m) - log_sum), both (N, 1, d1, ...); kept apart, since their sum
         # logsumexp(x) would round at huge logits (1e4 in float32: steps of 1e-3)
         self.max, self.log_sum = m, log_sum
-        picked = xp.take_along_axis(shifted, index, axis=class_dim)  # x[t] - m
+        picked = _at_targets(shifted, index, class_dim)  # x[t] - m
         losses = (log_sum - picked).squeeze(axis=class_dim)  # the shape of t
         if sample_w is not None:
             losses *= sample_w
