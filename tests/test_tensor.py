@@ -347,3 +347,19 @@ def test_repr_names_the_grad_fn():
 def test_tensors_are_hashable_by_identity():
     a, b = tg.ones(2), tg.ones(2)
     assert len({a, b}) == 2 and {a: 1}[a] == 1
+
+
+def test_a_subclass_that_defines_eq_stays_hashable_and_differentiable():
+    """Python sets __hash__ to None in a class that defines __eq__; autograd keys its walk by
+    tensors, so a Tensor subclass keeps the identity hash and backward works through it."""
+
+    class Tagged(tg.Tensor):
+        __slots__ = ()
+
+        def __eq__(self, other):
+            return super().__eq__(other)
+
+    x = Tagged(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    assert hash(x) == object.__hash__(x)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0]

@@ -582,7 +582,15 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    # Tensors compare elementwise (==) but hash by identity, as in torch: autograd keys its
+    # graph walk by the tensors themselves. Python gives a class that defines __eq__ a
+    # __hash__ of None; a subclass that does so keeps Tensor's hash instead.
     __hash__ = object.__hash__
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__hash__", object.__hash__) is None:
+            cls.__hash__ = object.__hash__
 
 
 def _comparable(other) -> bool:
