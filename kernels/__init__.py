@@ -25,5 +25,9 @@ for the kernel benchmarks).
 ``tinygrad_edu.backend`` is the only place that picks one of the three.
 """
 
+import numpy as np
+
 IMPLEMENTATIONS = ("reference", "cpu", "cuda")
 FAMILIES = ("conv", "pool", "attention", "optim")
+# the dtypes the kernels compute in; dtype objects, so ``in`` compares them without converting
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -18,6 +18,8 @@ from types import ModuleType
 
 import numpy as np
 
+from .kernels import FLOAT_DTYPES
+
 _CUPY: ModuleType | None = None
 _CUPY_CHECKED = False
 
@@ -239,10 +241,6 @@ def numba_kernels(family: str, *arrays) -> ModuleType | None:
     return _kernel_module("numba", family)
 
 
-# ``in`` compares dtype objects (identity first): no conversion from a type per call
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def cpu_matmul(*arrays):
     """The matrix product for these arrays when it is the Numba GEMM: ``matmul`` of
     ``kernels/cpu/gemm.py`` (register-blocked, 1.5-2x NumPy's AVX2 BLAS on AVX-512 CPUs; it
@@ -251,7 +249,7 @@ def cpu_matmul(*arrays):
     float32 or float64. None otherwise (CuPy arrays, the reference kernels, other dtypes,
     Tensors): the caller multiplies with ``@`` (BLAS, cuBLAS)."""
     dtype = arrays[0].dtype
-    if dtype not in _FLOAT_DTYPES:
+    if dtype not in FLOAT_DTYPES:
         return None
     for a in arrays:
         if a.dtype != dtype:

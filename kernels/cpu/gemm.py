@@ -79,6 +79,7 @@ from numba import njit, prange
 from numba.extending import overload
 from numba.np.numpy_support import carray
 
+from .. import FLOAT_DTYPES
 from .._config import NUMBA_CACHE
 from ._stack import stack_allocator
 from .conv import PARALLEL_GRAIN
@@ -449,15 +450,12 @@ def gemm_nt_blocked(a, b, out):
 # ---------------------------------------------------------------------------------------------
 
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
-
-
 def _check_operand(op, name, x):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
     if x.ndim != 2:
         raise ValueError(f"{op}: {name} must be 2-d, got shape {x.shape}")
-    if x.dtype not in _FLOAT_DTYPES:
+    if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got {x.dtype}")
 
 

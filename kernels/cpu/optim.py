@@ -29,8 +29,9 @@ once per dtype (float32, float64).
 import numpy as np
 from numba import njit
 
+from .. import FLOAT_DTYPES
 from .._config import NUMBA_CACHE
-from ..reference.optim import ADAM_ARRAY_NAMES, FLOAT_DTYPES, adam_arrays_problem, adam_scalars
+from ..reference.optim import ADAM_ARRAY_NAMES, adam_arrays_problem, adam_scalars
 
 # ---------------------------------------------------------------------------------------------
 # compiled kernels: 1-d arrays of one dtype, scalars of that dtype

@@ -30,8 +30,7 @@ import math
 
 import numpy as np
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
+from .. import FLOAT_DTYPES
 
 # ----------------------------------------------------------------------------------------------
 # argument checks (shared by reference, cpu and cuda)

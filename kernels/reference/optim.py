@@ -20,6 +20,8 @@ which is what NumPy does with Python floats anyway (NEP 50), and what the compil
 
 import numpy as np
 
+from .. import FLOAT_DTYPES
+
 
 def array_module(a):
     """``numpy``, or ``cupy`` for a CuPy array (kernels/ does not import the backend)."""
@@ -45,7 +47,6 @@ def adam_scalars(beta1, beta2, step_size, bc2_sqrt, eps) -> tuple:
     return 1 - beta1, beta2, 1 - beta2, step_size, bc2_sqrt, eps
 
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # dtype objects: no conversion
 ADAM_ARRAY_NAMES = ("p", "g", "m", "v", "max_v")  # adam_step's array arguments, in order
 
 
