@@ -28,6 +28,14 @@ def chain_forward(x, w):
     return h
 
 
+def chain_forward_backward(x, w):
+    """The chain's forward and backward through the library (tinygrad_edu or torch): w.grad,
+    then reset, so that every call does the same work (bench_autograd.py and run.py time it,
+    instructions.py counts it)."""
+    chain_forward(x, w).sum().backward()
+    w.grad = None
+
+
 def floor_forward_backward(x, w):
     """The chain's forward and its gradient with respect to w by hand, on raw arrays: the
     plain-NumPy floor of the tiny op (run.py times it, instructions.py counts it)."""
@@ -51,14 +59,8 @@ def bench_library(name: str, lib, make, repeats: int) -> list[Timing]:
     x = make(np.random.randn(4, 4).astype(np.float32), False)
     w = make(np.random.randn(4, 4).astype(np.float32), True)
 
-    def forward_only():
-        chain_forward(x, w)
-
-    def forward_backward():
-        chain_forward(x, w).sum().backward()
-        w.grad = None
-
-    for label, fn in (("fwd (graph recorded)", forward_only), ("fwd+bwd", forward_backward)):
+    for label, fn in (("fwd (graph recorded)", lambda: chain_forward(x, w)),
+                      ("fwd+bwd", lambda: chain_forward_backward(x, w))):
         median, low, n = time_block(fn, repeats=repeats)
         rows.append(Timing(f"tiny op {label}", name, "(4, 4) float32",
                            median * 1e3 / CHAIN, low * 1e3 / CHAIN, n, {"unit": "us/op"}))

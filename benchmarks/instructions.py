@@ -97,7 +97,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from bench_autograd import CHAIN, chain_forward, floor_forward_backward  # noqa: E402
+from bench_autograd import (  # noqa: E402
+    CHAIN,
+    chain_forward,
+    chain_forward_backward,
+    floor_forward_backward,
+)
 from common import write_json  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
@@ -234,12 +239,7 @@ def _tiny_op(key: str, impl: str):
         X, W = torch.tensor(x), torch.tensor(w, requires_grad=True)
     if key == "tiny-fwd":
         return lambda: chain_forward(X, W)
-
-    def forward_backward():
-        chain_forward(X, W).sum().backward()
-        W.grad = None
-
-    return forward_backward
+    return lambda: chain_forward_backward(X, W)
 
 
 def _mlp_step(impl: str):

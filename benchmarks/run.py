@@ -801,7 +801,7 @@ def bench_lstm(run: Run) -> list[Timing]:
 
 def bench_tiny_ops(run: Run) -> list[Timing]:
     """Per-op overhead on (4, 4) tensors, with bench_autograd's chain of CHAIN mul/add ops."""
-    from bench_autograd import CHAIN, chain_forward, floor_forward_backward
+    from bench_autograd import CHAIN, chain_forward, chain_forward_backward, floor_forward_backward
 
     import tinygrad_edu as tg
 
@@ -824,14 +824,10 @@ def bench_tiny_ops(run: Run) -> list[Timing]:
                   run.threads, np, run.torch)  # tiny ops are about the CPU side either way
     for impl, make in libs:
         X, Wt = make(x, False), make(w, True)
-
-        def forward_backward(X=X, Wt=Wt):
-            chain_forward(X, Wt).sum().backward()
-            Wt.grad = None
-
         rows.append(per_op(measure(cpu_run, "tiny op fwd (graph recorded)", impl, shape,
                                    lambda X=X, Wt=Wt: chain_forward(X, Wt))))
-        rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", impl, shape, forward_backward)))
+        rows.append(per_op(measure(cpu_run, "tiny op fwd+bwd", impl, shape,
+                                   lambda X=X, Wt=Wt: chain_forward_backward(X, Wt))))
 
     rows.append(per_op(measure(cpu_run, "tiny op fwd (graph recorded)", FLOOR, shape,
                                lambda: chain_forward(x, w))))
