@@ -69,7 +69,6 @@ def test_t_and_0d_shapes():
     check_op(lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), [()])
 
 
-
 def test_shape_ops_that_change_nothing_return_the_input_as_torch_does():
     """flatten over a single dim and reshape to the same shape are the input itself (torch:
     "if no dimensions are flattened, then the original object input is returned"), so they
@@ -83,6 +82,7 @@ def test_shape_ops_that_change_nothing_return_the_input_as_torch_does():
     assert x.reshape(3, 4) is x
     assert x.reshape([4, 3]).shape == (4, 3) and x.reshape(np.array([2, 6])).shape == (2, 6)
     assert x.flatten().shape == (12,) and x.flatten()._ctx is not None
+
 
 def test_view_methods_keep_numbers_in_order():
     x = tg.arange(24).reshape(2, 3, 4)
