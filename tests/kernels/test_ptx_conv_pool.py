@@ -1,5 +1,5 @@
-"""Every conv / pool / optim ``@cuda.jit`` kernel compiles to sm_90 PTX, for float32 and
-float64.
+"""Every conv / pool / optim / activation ``@cuda.jit`` kernel compiles to sm_90 PTX, for
+float32 and float64.
 
 This catches what the simulator cannot: code that runs as Python in the simulator but that
 Numba cannot type or lower for a real GPU.  It also checks that the float32 versions contain no
@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 MODULES = ["tinygrad_edu.kernels.cuda.conv", "tinygrad_edu.kernels.cuda.pool",
-           "tinygrad_edu.kernels.cuda.optim"]
+           "tinygrad_edu.kernels.cuda.optim", "tinygrad_edu.kernels.cuda.activation"]
 
 # (module, kernel, dtype index) known at collection time; PTX_SIGNATURES is plain data, so
 # reading it under the simulator is fine

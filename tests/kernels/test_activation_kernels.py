@@ -1,0 +1,119 @@
+"""Activation kernels: the Numba ReLU and leaky ReLU (cpu) are bitwise equal to the reference.
+
+Bitwise, not close: each element is a selection and at most one multiply in the arrays' dtype,
+so any difference is a bug (a NaN rule, -0.0, a slope rounded through float64). The reference
+itself is the ops' own formula, checked against torch through the op tests
+(tests/test_ops_elementwise.py, which also checks that the ops give the same bits under every
+CPU kernel setting). The cuda version is in test_activation_cuda.py.
+"""
+
+import importlib
+import re
+
+import numpy as np
+import pytest
+
+ref = importlib.import_module("tinygrad_edu.kernels.reference.activation")
+cpu = importlib.import_module("tinygrad_edu.kernels.cpu.activation")
+
+DTYPES = [np.float32, np.float64]
+SHAPES = [(7,), (3, 5), (2, 3, 5, 7), (1,), (0,), (), (4, 0, 3)]
+SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 1.0, -1.0]  # 1e-40: subnormal
+SLOPES = [0.01, 0.2, 1.5, 0.0, -0.3]
+
+
+def calls(x, dy, slope):
+    """(name, args) of the four functions on x (and dy)."""
+    return [("relu_forward", (x,)), ("relu_backward", (x, dy)),
+            ("leaky_relu_forward", (x, slope)), ("leaky_relu_backward", (x, dy, slope))]
+
+
+def assert_same(got, expected, what):
+    assert got.dtype == expected.dtype and got.shape == expected.shape, what
+    assert got.flags.c_contiguous, what
+    same = np.array_equal(got, expected, equal_nan=True)
+    # -0.0 == 0.0 for array_equal: the sign bits must match too (a NaN's sign means nothing)
+    numbers = ~np.isnan(got)
+    assert same and np.array_equal(np.signbit(got[numbers]), np.signbit(expected[numbers])), (
+        f"{what}: {got.ravel()[:8]} vs {expected.ravel()[:8]}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_numba_activations_are_bitwise_equal_to_reference(shape, dtype):
+    rng = np.random.default_rng(0)
+    x = np.asarray(rng.standard_normal(shape), dtype)
+    dy = np.asarray(rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 3, shape), dtype)
+    for slope in SLOPES:
+        for name, args in calls(x, dy, slope):
+            assert_same(getattr(cpu, name)(*args), getattr(ref, name)(*args),
+                        f"{name} {shape} {np.dtype(dtype)} slope={slope}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_numba_activations_follow_the_nan_inf_and_signed_zero_rules(dtype):
+    """Every pair of special values in x and dy: NaN stays NaN in the forward and -0.0 gives
+    0.0 (np.maximum's rules), an infinite dy of an inactive unit gives 0 (a selection, not
+    inf * 0), a NaN x passes dy on in ReLU's backward (torch's threshold_backward)."""
+    x, dy = (np.array(v, dtype) for v in np.meshgrid(SPECIAL, SPECIAL, indexing="ij"))
+    for name, args in calls(x, dy, 0.01):
+        with np.errstate(all="ignore"):
+            assert_same(getattr(cpu, name)(*args), getattr(ref, name)(*args), name)
+    relu_dx = cpu.relu_backward(np.array([np.nan, -1.0, 0.0, 2.0], dtype),
+                                np.array([5.0, np.inf, np.inf, 3.0], dtype))
+    assert relu_dx.tolist() == [5.0, 0.0, 0.0, 3.0]
+    assert np.isnan(cpu.relu_forward(np.array([np.nan], dtype))[0])
+    assert not np.signbit(cpu.relu_forward(np.array([-0.0], dtype))[0])  # np.maximum(-0.0, 0)
+
+
+def test_numba_activations_take_strided_inputs_and_return_c_contiguous_arrays():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 8, 5)).astype(np.float32)
+    x = base.transpose(2, 0, 1)[:, ::2]  # (5, 3, 8), no axis contiguous
+    dy = base[::-1].transpose(2, 0, 1)[:, ::2]  # the same shape, strided another way
+    for name, args in calls(x, dy, 0.1):
+        assert_same(getattr(cpu, name)(*args), getattr(ref, name)(*args).copy(order="C"), name)
+
+
+def test_numba_leaky_relu_scales_in_the_arrays_dtype():
+    """A float64 slope must not be applied in float64 to a float32 x (one rounding, not two)."""
+    x = np.array([-1.0 / 3.0, -7.0, -1e-3], np.float32)
+    slope = 0.1  # not a float32 number
+    expected = x * np.float32(slope)
+    assert_same(cpu.leaky_relu_forward(x, slope), expected, "forward")
+    assert_same(cpu.leaky_relu_backward(np.full(3, -1.0, np.float32), x, slope), expected,
+                "backward")
+
+
+@pytest.mark.parametrize("impl", [ref, cpu], ids=["reference", "cpu"])
+def test_activation_kernels_name_the_op_for_bad_input(impl):
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"relu_forward: x must be float32 or float64, got int32"):
+        impl.relu_forward(np.zeros(3, np.int32))
+    with pytest.raises(ValueError, match=r"relu_backward: dy must have x's shape and dtype"):
+        impl.relu_backward(x, np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"leaky_relu_backward: dy must have x's shape and dtype"):
+        impl.leaky_relu_backward(x, np.zeros((2, 3), np.float64), 0.1)
+    with pytest.raises(TypeError, match=r"leaky_relu_forward: x must be an array, got list"):
+        impl.leaky_relu_forward([1.0, -1.0], 0.1)
+
+
+@pytest.mark.parametrize("kernel", ["_relu_forward_kernel", "_relu_backward_kernel",
+                                    "_leaky_forward_kernel", "_leaky_backward_kernel"])
+def test_numba_activation_loops_are_vectorized(kernel):
+    """LLVM turns each loop into packed compares feeding blends or masked loads: that is the
+    whole 2-50x over NumPy. A branch per element would keep it scalar. Compiled again here with
+    the kernel's own options but without the disk cache, whose code cannot be inspected."""
+    import numba
+
+    compiled = getattr(cpu, kernel)
+    options = {k: v for k, v in compiled.targetoptions.items() if k not in ("nopython", "cache")}
+    fn = numba.njit(**options)(compiled.py_func)
+    x = np.linspace(-1, 1, 40, dtype=np.float32)
+    args = {"_relu_forward_kernel": (x, np.empty_like(x)),
+            "_relu_backward_kernel": (x, x.copy(), np.empty_like(x)),
+            "_leaky_forward_kernel": (x, np.float32(0.1), np.empty_like(x)),
+            "_leaky_backward_kernel": (x, x.copy(), np.float32(0.1), np.empty_like(x))}[kernel]
+    fn(*args)
+    ir = fn.inspect_llvm(fn.signatures[0])
+    assert re.search(r"fcmp \w+ <\d+ x float>", ir), "no vector compare"
