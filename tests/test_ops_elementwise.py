@@ -192,6 +192,59 @@ def test_kink_gradient_at_zero_matches_torch(name):
     check_op(tg_fn, th_fn, None, inputs=[np.array([-1.0, 0.0, 1.0])], gradcheck=False)
 
 
+RELUS = {"relu": (tg.relu, torch.relu),
+         "leaky_relu": (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1))}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(RELUS))
+def test_relus_give_the_same_bits_under_every_cpu_kernel_setting(name, dtype):
+    """The Numba activation kernels (kernel "auto"/"numba" on NumPy arrays) and the ops' own
+    array code (kernel "reference") compute the same forward and first-order backward, bit for
+    bit, on random values and on zeros, infinities and NaN; and both match torch."""
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.standard_normal(40), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    grads = np.concatenate([rng.standard_normal(40), [np.inf, -np.inf, np.nan, 1.0, 2.0]])
+    tg_fn, th_fn = RELUS[name]
+    results = {}
+    for setting in ("reference", "numba"):
+        x = tg.tensor(values.astype(dtype).reshape(5, 9), requires_grad=True)
+        with tg.use_kernel(setting):
+            y = tg_fn(x)
+            y.backward(tg.tensor(grads.astype(dtype).reshape(5, 9)))
+        results[setting] = (y.detach().numpy(), x.grad.numpy())
+    for a, b in zip(results["reference"], results["numba"]):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)  # NaNs in the same places
+    tx = torch.tensor(values.astype(dtype).reshape(5, 9), requires_grad=True)
+    ty = th_fn(tx)
+    ty.backward(torch.tensor(grads.astype(dtype).reshape(5, 9)))
+    np.testing.assert_array_equal(results["numba"][0], ty.detach().numpy())
+    np.testing.assert_array_equal(results["numba"][1], tx.grad.numpy())
+
+
+@pytest.mark.parametrize("name", list(RELUS))
+def test_relus_differentiate_twice_and_under_hooks(name):
+    """create_graph runs the backward as Tensor ops, a graph through dy: d2/dx2 of
+    sum(f(x)^2) is 2 f'(x)^2, as torch; and under a tracer's hooks the first-order backward
+    gives the same gradient as on the arrays."""
+    from tinygrad_edu.study import trace_backward
+
+    tg_fn, th_fn = RELUS[name]
+    values = signed_away_from_zero((3, 4), seed=4)
+    x = tg.tensor(values, requires_grad=True)
+    (gx,) = tg.grad((tg_fn(x) ** 2).sum(), x, create_graph=True)
+    (ggx,) = tg.grad(gx.sum(), x)
+    tx = torch.tensor(values, requires_grad=True)
+    (tgx,) = torch.autograd.grad((th_fn(tx) ** 2).sum(), tx, create_graph=True)
+    (tggx,) = torch.autograd.grad(tgx.sum(), tx)
+    assert_close(gx.detach().numpy(), tgx.detach().numpy())
+    assert_close(ggx.numpy(), tggx.numpy())
+    traced = tg.tensor(values, requires_grad=True)
+    trace_backward((tg_fn(traced) ** 2).sum(), file=None)
+    np.testing.assert_array_equal(traced.grad.numpy(), gx.detach().numpy())
+
+
 def test_method_forms_match_functions():
     x = tg.randn(3, 4, dtype=tg.float64)
     for method, fn in [("exp", tg.exp), ("tanh", tg.tanh), ("sigmoid", tg.sigmoid),

@@ -13,8 +13,10 @@ import operator
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Config, Function
 from ..backend import get_array_module, upload
+from ..kernels import FLOAT_DTYPES
 from ..tensor import Tensor
 from .shape import sum_to
 
@@ -522,35 +524,64 @@ class Sigmoid(Function):
         return dy * y * (1 - y)
 
 
+def _activation_kernels(*arrays):
+    """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
+    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
+    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
+    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 30-50x ``np.where`` (a branch per
+    element) on the activations of a small CNN."""
+    if arrays[0].dtype not in FLOAT_DTYPES:
+        return None
+    return backend.numba_kernels("activation", *arrays)
+
+
 class Relu(Function):
-    """y = max(x, 0);  dx = dy * [x > 0]"""
+    """y = max(x, 0);  dx = 0 where x <= 0, else dy (torch's rule: a selection, so an infinite
+    dy of an inactive unit gives 0, not inf * 0 = NaN)"""
 
     array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x):
+        kernels = _activation_kernels(x)
+        if kernels is not None:
+            return kernels.relu_forward(x)
         return get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
         (x,) = self.inputs
-        positive = x.data > 0  # bool mask
-        if not Config.grad_enabled:  # no create_graph: no float copy of the mask (peak memory)
+        if not Config.grad_enabled:  # first order: on the arrays
             dy = dy.data if isinstance(dy, Tensor) else dy  # (a Tensor while hooks watch)
-            return get_array_module(dy).multiply(dy, positive)
-        return dy * positive.astype(dy.dtype)  # create_graph: a Tensor op, differentiable
+            kernels = _activation_kernels(x.data, dy)
+            if kernels is not None:
+                return kernels.relu_backward(x.data, dy)
+            return get_array_module(dy).where(x.data <= 0, 0, dy).astype(dy.dtype, copy=False)
+        return where(x.data <= 0, 0.0, dy)  # create_graph: a Tensor op, differentiable in dy
 
 
 class LeakyRelu(Function):
-    """y = x if x > 0 else slope * x;  dx = dy * (1 if x > 0 else slope)"""
+    """y = x if x > 0 else slope * x;  dx = dy if x > 0 else slope * dy"""
+
+    array_backward = True  # dy may be the array itself (first order)
+    fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x, negative_slope):
         self.slope = negative_slope
+        kernels = _activation_kernels(x)
+        if kernels is not None:
+            return kernels.leaky_relu_forward(x, negative_slope)
         xp = get_array_module(x)
         return xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
 
     def backward(self, dy):
         (x,) = self.inputs
+        if not Config.grad_enabled:  # first order: on the arrays
+            dy = dy.data if isinstance(dy, Tensor) else dy  # (a Tensor while hooks watch)
+            kernels = _activation_kernels(x.data, dy)
+            if kernels is not None:
+                return kernels.leaky_relu_backward(x.data, dy, self.slope)
         xp = get_array_module(x.data)
+        # on the arrays, or a Tensor op (create_graph: differentiable in dy); dy * 1 is dy
         return dy * xp.where(x.data > 0, 1.0, self.slope).astype(dy.dtype)
 
 
