@@ -1,7 +1,8 @@
-"""Kernel benchmarks: every implementation of the conv, pool, attention and optim kernels vs
-torch.
+"""Kernel benchmarks: every implementation of the conv, pool, attention, optim and activation
+kernels vs torch.
 
-    python benchmarks/bench_kernels.py [--quick] [--family conv|pool|attention|optim|all]
+    python benchmarks/bench_kernels.py [--quick]
+                                       [--family conv|pool|attention|optim|activation|all]
                                        [--device cpu|cuda] [--threads N]
                                        [--json bench_results/kernels.json]
                                        [--plot bench_results/kernels.png]
@@ -20,6 +21,8 @@ and the thread pools never leak into another implementation's numbers):
 (d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
     ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
     (``foreach=True``); GB/s of p, g, m, v read and p, m, v written.
+(e) ReLU and leaky ReLU forward and backward on arrays (``kernels/*/activation.py``) vs torch's
+    kernels for the same steps; GB/s of x (and dy) read and the result written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -555,6 +558,74 @@ def torch_adam_rows(setup, p, g, expected, shape, size, moved):
 
 
 # ----------------------------------------------------------------------------------------------
+# (e) activations
+# ----------------------------------------------------------------------------------------------
+
+
+def activation_cases(quick: bool):
+    """float32 activations: an MLP's hidden layer, LeNet-5's two conv outputs at batch 64."""
+    if quick:
+        return [(4, 6, 8, 8)]
+    return [(64, 128), (64, 16, 10, 10), (64, 6, 28, 28)]
+
+
+ACTIVATIONS = (  # (workload, kernel function, extra argument, torch's forward or backward)
+    ("relu forward", "relu_forward", (), "relu"),
+    ("relu backward", "relu_backward", (), "threshold_backward"),
+    ("leaky_relu forward", "leaky_relu_forward", (0.01,), "leaky_relu"),
+    ("leaky_relu backward", "leaky_relu_backward", (0.01,), "leaky_relu_backward"),
+)
+
+
+def bench_activation_raw(setup: Setup) -> list[Timing]:
+    """Each activation kernel on arrays (``kernels/*/activation.py``) vs torch's own kernel
+    for the same step (``torch.relu``, ``torch.ops.aten.threshold_backward``, ...); GB/s of x
+    (and dy) read and the result written."""
+    rows = []
+    rng = np.random.default_rng(5)
+    ref = importlib.import_module("tinygrad_edu.kernels.reference.activation")
+    for shape in activation_cases(setup.quick):
+        x, dy = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+        size = x.nbytes / 1e6
+        for name, function, extra, torch_name in ACTIVATIONS:
+            arrays = (x,) if name.endswith("forward") else (x, dy)
+            moved = (len(arrays) + 1) * size  # MB read and written
+            expected = getattr(ref, function)(*arrays, *extra)
+            for impl in setup.kernel_impls():
+                module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.activation")
+                call = functools.partial(getattr(module, function),
+                                         *(to_impl(a, impl) for a in arrays), *extra)
+                err = max_abs_err(call(), expected)
+                t = timed(setup, call, impl == "cuda")
+                rows.append(row(name, IMPL_NAME[impl], str(shape), t, size, moved * 1e6,
+                                err=err, family="activation"))
+            rows += torch_activation_rows(setup, name, torch_name, arrays, extra, expected,
+                                          str(shape), size, moved)
+    return rows
+
+
+def torch_activation_rows(setup, name, torch_name, arrays, extra, expected, shape, size, moved):
+    """The same step through torch's kernel: aten's ``threshold_backward(dy, x, 0)`` and
+    ``leaky_relu_backward(dy, x, slope, False)`` take dy first."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    device = "cuda" if setup.device == "cuda" else "cpu"
+    tensors = [torch.tensor(a, device=device) for a in arrays]
+    if name.endswith("backward"):
+        tensors = tensors[::-1]  # (dy, x)
+        extra = (0.0,) if torch_name == "threshold_backward" else (*extra, False)
+        fn = functools.partial(getattr(torch.ops.aten, torch_name), *tensors, *extra)
+    else:
+        fn = functools.partial(getattr(torch.nn.functional, torch_name), *tensors, *extra)
+    err = max_abs_err(fn().cpu().numpy(), expected)
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    t = time_block(fn, sync=sync, **setup.timing)
+    return [row(name, PEER, shape, t, size, moved * 1e6, err=err, family="activation")]
+
+
+# ----------------------------------------------------------------------------------------------
 # Report: table, JSON, plot
 # ----------------------------------------------------------------------------------------------
 
@@ -681,6 +752,7 @@ FAMILIES = {
     "pool": [bench_pool_raw, bench_pool_ops],
     "attention": [bench_attention],
     "optim": [bench_adam_raw],
+    "activation": [bench_activation_raw],
 }
 
 

@@ -64,9 +64,9 @@ runs is not loaded and cannot fault), and the GEMM kernels, sized for AVX-512, w
 product to BLAS: the kernels counted would not be the ones that run natively. So the MLP's
 children get TINYGRAD_EDU_NUMBA_GEMM=0, tinygrad_edu runs under ``use_kernel("reference")``
 (matmul is NumPy's ``@``, Adam runs the reference array lines of ``kernels/reference/optim.py``;
-Numba is never imported), and the floor uses ``np.matmul`` and the same reference Adam update
-(``run.KernelLayers(np, "reference")``). Both sides then run the same NumPy/BLAS math, and the
-difference is the framework's own work per step.
+Numba is never imported), and the floor uses ``np.matmul`` and the same reference ReLU and Adam
+update (``run.KernelLayers(np, "reference")``). Both sides then run the same NumPy/BLAS math,
+and the difference is the framework's own work per step.
 
 Reading the numbers: counts are deterministic but they are not times. An instruction of
 interpreted Python (dict look-ups, reference counting) and one of torch's compiled C++ do not
@@ -251,8 +251,8 @@ def _mlp_step(impl: str):
     import step_breakdown
 
     x, target = step_breakdown.batch("mlp", 64)  # (64, 784) float32, (64,) int64
-    layers = run.KernelLayers(np, "reference")  # np.matmul, the reference Adam update
-    floor = run.NpMLP(np, layers.matmul, adam_step=layers.adam_step)
+    # np.matmul, the reference ReLU and Adam update
+    floor = run.NpMLP(np, run.KernelLayers(np, "reference"))
     if impl == FLOOR:
         return lambda: floor.step(x, target)
     if impl == TINYGRAD:  # Numba is off: run_child enters use_kernel("reference")

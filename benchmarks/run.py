@@ -279,9 +279,10 @@ class KernelLayers:
     pure array functions, no Tensor, no autograd), forward and backward by hand. A LeNet floor
     built on them isolates what the framework adds on top of the same kernels: im2col/col2im,
     pooling and, with the Numba kernels, the matrix products of ``kernels/cpu/gemm.py`` (the
-    ones conv2d uses on the CPU; BLAS/cuBLAS otherwise) and the Adam update of
+    ones conv2d uses on the CPU; BLAS/cuBLAS otherwise), the Adam update of
     ``kernels/cpu/optim.py`` (``adam_step``; the reference lines of ``kernels/reference/optim.py``
-    otherwise)."""
+    otherwise) and ReLU's forward and backward of ``kernels/cpu/activation.py`` (the array code
+    of ``kernels/reference/activation.py`` otherwise)."""
 
     def __init__(self, xp, kernel: str):
         import importlib
@@ -293,10 +294,15 @@ class KernelLayers:
         self.gemm = None  # the Numba matrix products, with the Numba kernels
         self.matmul = xp.matmul
         self.adam_step = _reference_adam_step()  # the library's Adam update, as optim.Adam
+        # ReLU as the ops run it: the Numba loops with the Numba kernels, else the array code
+        # of kernels/reference/activation.py (the ops' own lines, on NumPy or CuPy)
+        activation = importlib.import_module("tinygrad_edu.kernels.reference.activation")
         if package == "cpu":
             self.gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")
             self.matmul = self.gemm.matmul
             self.adam_step = importlib.import_module("tinygrad_edu.kernels.cpu.optim").adam_step
+            activation = importlib.import_module("tinygrad_edu.kernels.cpu.activation")
+        self.relu, self.relu_backward = activation.relu_forward, activation.relu_backward
 
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
@@ -334,30 +340,9 @@ class KernelLayers:
         return self.pool.max_pool2d_backward(dy, argmax, x_shape)
 
 
-class NumpyLayers:
-    """The same layer functions in plain NumPy (sliding windows, argmax over each window)."""
-
-    adam_step = None  # NpAdam's default: the reference lines
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def conv2d_forward(self, x, w, b, pad: int):
-        return np_conv2d_forward(self.xp, x, w, b, pad)
-
-    def conv2d_backward(self, dy, cache, need_dx: bool = True):
-        return np_conv2d_backward(self.xp, dy, cache, need_dx)
-
-    def maxpool2_forward(self, x):
-        return np_maxpool2_forward(self.xp, x)
-
-    def maxpool2_backward(self, dy, cache):
-        return np_maxpool2_backward(self.xp, dy, cache)
-
-
 class NpLeNet5:
     """LeNet-5 (the layers of tinygrad_edu.models.LeNet5) with a hand-written backward; conv,
-    pooling and the Adam update from ``layers`` (``KernelLayers`` or ``NumpyLayers``)."""
+    pooling, ReLU and the Adam update from ``layers`` (``KernelLayers``)."""
 
     def __init__(self, xp, layers, seed=0):
         rng = np.random.default_rng(seed)
@@ -372,15 +357,16 @@ class NpLeNet5:
         "loss", "backward", "optimizer" (benchmarks/step_breakdown.py times them)."""
         xp, layers, mm = self.xp, self.layers, self.layers.matmul
         w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = self.params
+        relu, relu_backward = layers.relu, layers.relu_backward
         c1, k1 = layers.conv2d_forward(x, w1, b1, pad=2)  # (N, 6, 28, 28)
-        r1 = xp.maximum(c1, 0)
-        p1, q1 = layers.maxpool2_forward(r1)  # (N, 6, 14, 14)
+        p1, q1 = layers.maxpool2_forward(relu(c1))  # (N, 6, 14, 14)
         c2, k2 = layers.conv2d_forward(p1, w2, b2, pad=0)  # (N, 16, 10, 10)
-        r2 = xp.maximum(c2, 0)
-        p2, q2 = layers.maxpool2_forward(r2)  # (N, 16, 5, 5)
+        p2, q2 = layers.maxpool2_forward(relu(c2))  # (N, 16, 5, 5)
         f = p2.reshape(len(x), -1)  # (N, 400)
-        h3 = xp.maximum(mm(f, w3.T) + b3, 0)
-        h4 = xp.maximum(mm(h3, w4.T) + b4, 0)
+        a3 = mm(f, w3.T) + b3
+        h3 = relu(a3)
+        a4 = mm(h3, w4.T) + b4
+        h4 = relu(a4)
         z = mm(h4, w5.T) + b5
         if tick:
             tick("forward")
@@ -388,16 +374,14 @@ class NpLeNet5:
         if tick:
             tick("loss")
         dw5, db5, dh4 = mm(dz.T, h4), dz.sum(0), mm(dz, w5)
-        dh4 *= h4 > 0
-        dw4, db4, dh3 = mm(dh4.T, h3), dh4.sum(0), mm(dh4, w4)
-        dh3 *= h3 > 0
-        dw3, db3, df = mm(dh3.T, f), dh3.sum(0), mm(dh3, w3)
-        dr2 = layers.maxpool2_backward(df.reshape(p2.shape), q2)
-        dr2 *= c2 > 0
-        dp1, dw2, db2 = layers.conv2d_backward(dr2, k2)
-        dr1 = layers.maxpool2_backward(dp1, q1)
-        dr1 *= c1 > 0
-        _, dw1, db1 = layers.conv2d_backward(dr1, k1, need_dx=False)
+        da4 = relu_backward(a4, dh4)
+        dw4, db4, dh3 = mm(da4.T, h3), da4.sum(0), mm(da4, w4)
+        da3 = relu_backward(a3, dh3)
+        dw3, db3, df = mm(da3.T, f), da3.sum(0), mm(da3, w3)
+        dc2 = relu_backward(c2, layers.maxpool2_backward(df.reshape(p2.shape), q2))
+        dp1, dw2, db2 = layers.conv2d_backward(dc2, k2)
+        dc1 = relu_backward(c1, layers.maxpool2_backward(dp1, q1))
+        _, dw1, db1 = layers.conv2d_backward(dc1, k1, need_dx=False)
         if tick:
             tick("backward")
         self.opt.step([dw1, db1, dw2, db2, dw3, db3, dw4, db4, dw5, db5])
@@ -407,22 +391,23 @@ class NpLeNet5:
 
 
 class NpMLP:
-    """784-128-10 with ReLU, cross entropy and Adam, by hand; ``matmul`` and ``adam_step``: the
-    library's matrix product and Adam update (``KernelLayers``: the Numba GEMM and the Numba
-    Adam loop with the Numba kernels, as nn.Linear and optim.Adam use them)."""
+    """784-128-10 with ReLU, cross entropy and Adam, by hand; the matrix product, ReLU and the
+    Adam update from ``layers`` (``KernelLayers``: with the Numba kernels the Numba GEMM, ReLU
+    loops and Adam loop, as nn.Linear, nn.ReLU and optim.Adam use them)."""
 
-    def __init__(self, xp, matmul, seed=0, adam_step=None):
+    def __init__(self, xp, layers, seed=0):
         rng = np.random.default_rng(seed)
-        self.xp, self.mm = xp, matmul
+        self.xp, self.layers = xp, layers
         self.params = [_np_param(xp, rng, 128, 784), _np_param(xp, rng, 128),
                        _np_param(xp, rng, 10, 128), _np_param(xp, rng, 10)]
-        self.opt = NpAdam(xp, self.params, adam_step=adam_step)
+        self.opt = NpAdam(xp, self.params, adam_step=layers.adam_step)
 
     def step(self, x, target, tick=None):
         """One train step; ``tick(phase)`` as in ``NpLeNet5.step``."""
         w1, b1, w2, b2 = self.params
-        mm = self.mm
-        h = self.xp.maximum(mm(x, w1.T) + b1, 0)
+        mm, layers = self.layers.matmul, self.layers
+        a = mm(x, w1.T) + b1
+        h = layers.relu(a)
         z = mm(h, w2.T) + b2
         if tick:
             tick("forward")
@@ -430,8 +415,8 @@ class NpMLP:
         if tick:
             tick("loss")
         dw2, db2, dh = mm(dz.T, h), dz.sum(0), mm(dz, w2)
-        dh *= h > 0
-        dw1, db1 = mm(dh.T, x), dh.sum(0)
+        da = layers.relu_backward(a, dh)
+        dw1, db1 = mm(da.T, x), da.sum(0)
         if tick:
             tick("backward")
         self.opt.step([dw1, db1, dw2, db2])
@@ -715,8 +700,7 @@ def bench_mlp(run: Run) -> list[Timing]:
 
     N = run.shapes.batch
     (x,) = _rng_arrays(run.xp, 0, (N, 784))
-    layers = KernelLayers(run.xp, run.kernels[-1])  # numba, or cuda
-    floor = NpMLP(run.xp, layers.matmul, adam_step=layers.adam_step)
+    floor = NpMLP(run.xp, KernelLayers(run.xp, run.kernels[-1]))  # numba, or cuda
     return _train_step_rows(run, "MLP 784-128-10 step (Adam)", f"batch {N}", MLP, torch_mlp,
                             floor, x, _classes(run, N), kernel_backed=False)
 

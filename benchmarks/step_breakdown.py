@@ -108,7 +108,7 @@ def floor_step(model_name: str, x, target):
 
     layers = run.KernelLayers(np, "numba")
     if model_name == "mlp":
-        floor = run.NpMLP(np, layers.matmul, adam_step=layers.adam_step)
+        floor = run.NpMLP(np, layers)
     else:
         floor = run.NpLeNet5(np, layers)
     return lambda tick: floor.step(x, target, tick)
