@@ -21,8 +21,9 @@ and the thread pools never leak into another implementation's numbers):
 (d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
     ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
     (``foreach=True``); GB/s of p, g, m, v read and p, m, v written.
-(e) ReLU and leaky ReLU forward and backward on arrays (``kernels/*/activation.py``) vs torch's
-    kernels for the same steps; GB/s of x (and dy) read and the result written.
+(e) ReLU and leaky ReLU forward and backward, the sigmoid's forward, on arrays
+    (``kernels/*/activation.py``) vs torch's kernels for the same steps; GB/s of x (and dy) read
+    and the result written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -574,13 +575,14 @@ ACTIVATIONS = (  # (workload, kernel function, extra argument, torch's forward o
     ("relu backward", "relu_backward", (), "threshold_backward"),
     ("leaky_relu forward", "leaky_relu_forward", (0.01,), "leaky_relu"),
     ("leaky_relu backward", "leaky_relu_backward", (0.01,), "leaky_relu_backward"),
+    ("sigmoid forward", "sigmoid_forward", (), "sigmoid"),
 )
 
 
 def bench_activation_raw(setup: Setup) -> list[Timing]:
     """Each activation kernel on arrays (``kernels/*/activation.py``) vs torch's own kernel
-    for the same step (``torch.relu``, ``torch.ops.aten.threshold_backward``, ...); GB/s of x
-    (and dy) read and the result written."""
+    for the same step (``torch.relu``, ``torch.ops.aten.threshold_backward``, ``torch.sigmoid``,
+    ...); GB/s of x (and dy) read and the result written."""
     rows = []
     rng = np.random.default_rng(5)
     ref = importlib.import_module("tinygrad_edu.kernels.reference.activation")
@@ -618,7 +620,8 @@ def torch_activation_rows(setup, name, torch_name, arrays, extra, expected, shap
         extra = (0.0,) if torch_name == "threshold_backward" else (*extra, False)
         fn = functools.partial(getattr(torch.ops.aten, torch_name), *tensors, *extra)
     else:
-        fn = functools.partial(getattr(torch.nn.functional, torch_name), *tensors, *extra)
+        forward = getattr(torch, torch_name, None) or getattr(torch.nn.functional, torch_name)
+        fn = functools.partial(forward, *tensors, *extra)
     err = max_abs_err(fn().cpu().numpy(), expected)
     sync = torch.cuda.synchronize if device == "cuda" else None
     t = time_block(fn, sync=sync, **setup.timing)

@@ -223,6 +223,22 @@ def test_relus_give_the_same_bits_under_every_cpu_kernel_setting(name, dtype):
     np.testing.assert_array_equal(results["numba"][1], tx.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_sigmoid_gives_the_same_bits_under_every_cpu_kernel_setting(dtype):
+    """The Numba blend (kernel "numba") and the array code (kernel "reference") of the stable
+    sigmoid agree bit for bit, tails and NaN included; the values match torch's."""
+    rng = np.random.default_rng(6)
+    values = np.concatenate([rng.standard_normal(40) * 30, [-80.0, 80.0, np.inf, -np.inf, np.nan]])
+    x = tg.tensor(values.astype(dtype))
+    outputs = []
+    for setting in ("reference", "numba"):
+        with tg.use_kernel(setting):
+            outputs.append(x.sigmoid().numpy())
+    np.testing.assert_array_equal(*outputs)
+    expected = torch.sigmoid(torch.tensor(values.astype(dtype))).numpy()
+    np.testing.assert_allclose(outputs[1], expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
 @pytest.mark.parametrize("name", list(RELUS))
 def test_relus_differentiate_twice_and_under_hooks(name):
     """create_graph runs the backward as Tensor ops, a graph through dy: d2/dx2 of

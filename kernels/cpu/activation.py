@@ -1,4 +1,4 @@
-"""ReLU and leaky ReLU compiled with Numba ``@njit`` (same signatures as
+"""ReLU, leaky ReLU and the sigmoid compiled with Numba ``@njit`` (same signatures as
 ``reference.activation``).
 
 Rules: see ``reference/activation.py``. One loop per function over the flat arrays, reading x
@@ -9,6 +9,11 @@ turns into packed code (no branch per element, so no mispredictions whatever the
     _relu_backward_kernel       dx = 0 where x <= 0, else dy
     _leaky_forward_kernel       y  = x where x > 0, else a x
     _leaky_backward_kernel      dx = dy where x > 0, else a dy
+    _sigmoid_blend_kernel       y  = r where x >= 0, else e r,  r = 1 / (1 + e)
+
+``sigmoid_forward`` takes e = e^-|x| from NumPy (its exp is a SIMD loop; Numba's, without
+Intel's SVML, calls libm once per element, 5x slower) and blends in one Numba pass instead of
+``np.where``: 180 us against 1,330 on LeNet's first activation.
 
 Results are bitwise equal to the reference's: the same one multiply (or none) per element, in
 the arrays' dtype (the slope is cast to it first). Measured on one core of the 2-core
@@ -68,6 +73,18 @@ def _leaky_backward_kernel(x, dy, slope, dx):
         dx[i] = g if x[i] > zero else g * slope
 
 
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _sigmoid_blend_kernel(x, e, y):
+    """y = r where x >= 0, else e * r, with r = 1 / (1 + e) and e = e^-|x| given. The
+    division is NumPy's reciprocal, correctly rounded; error_model="numpy" lets LLVM emit it
+    packed (Numba's default tests every divisor for zero)."""
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    for i in range(x.size):
+        ei = e[i]
+        r = one / (one + ei)
+        y[i] = r if x[i] >= zero else ei * r
+
+
 # ---------------------------------------------------------------------------------------------
 # launchers (public API)
 # ---------------------------------------------------------------------------------------------
@@ -112,3 +129,14 @@ def leaky_relu_backward(x, dy, negative_slope):
     flat_x, flat_dy, dx = _flat("leaky_relu_backward", x, dy)
     _leaky_backward_kernel(flat_x, flat_dy, x.dtype.type(negative_slope), dx.reshape(-1))
     return dx
+
+
+def sigmoid_forward(x):
+    """y = 1 / (1 + e^-x): ``reference.activation.sigmoid_forward``, bitwise (the same NumPy
+    exp, the same reciprocal and product)."""
+    flat_x, _, y = _flat("sigmoid_forward", x)
+    e = np.abs(flat_x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e^-|x|
+    _sigmoid_blend_kernel(flat_x, e, y.reshape(-1))
+    return y

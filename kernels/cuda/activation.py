@@ -1,4 +1,4 @@
-"""ReLU and leaky ReLU as Numba ``@cuda.jit`` kernels (same signatures as
+"""ReLU, leaky ReLU and the sigmoid as Numba ``@cuda.jit`` kernels (same signatures as
 ``reference.activation``).
 
 Rules: see ``reference/activation.py``. Four kernels, one thread per element of the flat
@@ -9,10 +9,12 @@ C-contiguous arrays; thread i reads x[i] (and dy[i]) once and writes the result 
     relu_backward_kernel1       dx = 0 where x <= 0, else dy    (a NaN x passes dy on)
     leaky_forward_kernel1       y  = x where x > 0, else a x
     leaky_backward_kernel1      dx = dy where x > 0, else a dy
+    sigmoid_forward_kernel1     y  = r where x >= 0, else e r,  r = 1 / (1 + e),  e = e^-|x|
 
 The comparisons are ordered (false for a NaN), as NumPy's and the ``cpu`` module's, and the
 selection is a ``selp`` in the PTX, not a product with a 0/1 mask. Results are bitwise equal to
-the reference's: the same one multiply (or none) per element, in the arrays' dtype. The zero is
+the reference's: the same one multiply (or none) per element, in the arrays' dtype (the
+sigmoid's ``math.exp`` is CUDA's, which may differ from NumPy's in the last bit). The zero is
 ``x.dtype.type(0)`` and the slope arrives as a scalar of the arrays' dtype (cast on the host,
 as the reference casts it), so a float32 kernel never computes in float64 (a literal ``0.0``
 would promote the comparison to double).
@@ -26,6 +28,8 @@ Launchers accept CuPy arrays (the result stays on the device as a CuPy array) or
 returns a new C-contiguous array of x's shape and dtype; inputs that are not C-contiguous are
 copied first.
 """
+
+import math
 
 import numpy as np
 from numba import cuda
@@ -82,12 +86,26 @@ def leaky_backward_kernel1(x, dy, slope, dx):
     dx[i] = g if x[i] > zero else g * slope
 
 
+@cuda.jit
+def sigmoid_forward_kernel1(x, y):
+    """y[i] = r where x[i] >= 0, else e r, with e = e^-|x[i]| and r = 1 / (1 + e)."""
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    v = x[i]
+    e = math.exp(-abs(v))  # of v's dtype: expf for float32
+    r = one / (one + e)
+    y[i] = r if v >= zero else e * r
+
+
 _V1 = "{t}[::1]"  # a flat C-contiguous array of the dtype
 PTX_SIGNATURES = {
     "relu_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
     "relu_backward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {_V1})"),
     "leaky_forward_kernel1": _both_dtypes(f"void({_V1}, {{t}}, {_V1})"),
     "leaky_backward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {{t}}, {_V1})"),
+    "sigmoid_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -137,3 +155,10 @@ def leaky_relu_backward(x, dy, negative_slope):
     slope = x.dtype.type(negative_slope)
     _launch(leaky_backward_kernel1, x.size, flat_x, flat_dy, slope, dx)
     return _to_caller(dx, on_gpu).reshape(x.shape)
+
+
+def sigmoid_forward(x):
+    """y = 1 / (1 + e^-x): ``reference.activation.sigmoid_forward`` (to the last bit of exp)."""
+    flat_x, _, y, on_gpu = _flat("sigmoid_forward", x)
+    _launch(sigmoid_forward_kernel1, x.size, flat_x, y)
+    return _to_caller(y, on_gpu).reshape(x.shape)

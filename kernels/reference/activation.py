@@ -1,13 +1,16 @@
-"""Piecewise-linear activations in plain array code: the oracle for the ``cpu`` and ``cuda``
-versions.
+"""Activations in plain array code: the oracle for the ``cpu`` and ``cuda`` versions.
 
-ReLU and leaky ReLU, forward and backward, with torch's rules (slope a = ``negative_slope``)::
+ReLU and leaky ReLU, forward and backward, with torch's rules (slope a = ``negative_slope``),
+and the logistic sigmoid's forward::
 
     relu_forward(x)               y  = max(x, 0)                 NaN stays NaN
     relu_backward(x, dy)          dx = 0 where x <= 0, else dy   (torch's threshold_backward:
                                                                   a NaN input passes dy on)
     leaky_relu_forward(x, a)      y  = x where x > 0, else a x
     leaky_relu_backward(x, dy, a) dx = dy where x > 0, else a dy
+    sigmoid_forward(x)            y  = 1 / (1 + e^-x), as r = 1 / (1 + e) for x >= 0 and e r
+                                       for x < 0, with e = e^-|x| (never overflows; e r keeps
+                                       the tiny values of large negative x, which 1 - r loses)
 
 Each returns a new C-contiguous array of x's shape and dtype. A selection, not a product with
 a 0/1 mask: ``dy * (x > 0)`` would turn an infinite gradient of an inactive unit into NaN
@@ -17,22 +20,25 @@ Why compiled versions of something this simple: in NumPy 2.4, ``np.maximum(x, 0)
 scalar loop (4x the time of ``x * 2`` on a LeNet activation) and ``np.where`` with a mask that
 is not sorted mispredicts a branch on every other element (15x). The compiled loops are one
 vectorized pass over x (and dy). The code here is generic array code (NumPy or CuPy, whichever
-x belongs to), as the ops themselves run it on CuPy arrays and under the reference setting.
+x belongs to), as the ops themselves run it on CuPy arrays and under the reference setting
+(``sigmoid_forward`` is the Sigmoid op's own code, which also takes float16).
 """
 
 from .. import FLOAT_DTYPES
 from .optim import array_module
 
 
-def check_activation_args(op, x, dy=None):
-    """x (and dy) float32/float64 arrays; dy of x's shape and dtype."""
+def check_activation_args(op, x, dy=None, any_float=False):
+    """x (and dy) float32/float64 arrays (any float dtype with ``any_float``); dy of x's shape
+    and dtype."""
     for name, a in (("x", x), ("dy", dy)):
         if a is None:
             continue
         if not hasattr(a, "dtype") or not hasattr(a, "shape"):
             raise TypeError(f"{op}: {name} must be an array, got {type(a).__name__}")
-        if a.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{op}: {name} must be float32 or float64, got {a.dtype}")
+        if not (a.dtype.kind == "f" if any_float else a.dtype in FLOAT_DTYPES):
+            expected = "floating point" if any_float else "float32 or float64"
+            raise TypeError(f"{op}: {name} must be {expected}, got {a.dtype}")
     if dy is not None and (dy.shape != x.shape or dy.dtype != x.dtype):
         raise ValueError(f"{op}: dy must have x's shape and dtype {x.shape} {x.dtype}, got "
                          f"{dy.shape} {dy.dtype}")
@@ -62,3 +68,16 @@ def leaky_relu_backward(x, dy, negative_slope):
     check_activation_args("leaky_relu_backward", x, dy)
     slope = x.dtype.type(negative_slope)
     return array_module(x).where(x > 0, dy, dy * slope)
+
+
+def sigmoid_forward(x):
+    """y = 1 / (1 + e^-x) in the stable form for both signs, in place: four arrays, not nine."""
+    check_activation_args("sigmoid_forward", x, any_float=True)
+    xp = array_module(x)
+    e = xp.abs(x, out=xp.empty_like(x))
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)  # e = e^-|x|
+    r = xp.add(e, 1, out=xp.empty_like(x))
+    xp.reciprocal(r, out=r)  # 1 / (1 + e)
+    e *= r  # e / (1 + e)
+    return xp.where(x >= 0, r, e)

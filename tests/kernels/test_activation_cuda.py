@@ -147,3 +147,15 @@ def test_array_like_that_is_not_numpy_or_cupy_raises():
     with pytest.raises(TypeError, match=r"relu_forward: x must be a CuPy or NumPy array, got "
                                         r"FakeArray"):
         cuda_module().relu_forward(FakeArray())
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_sigmoid_matches_reference(dtype):
+    """CUDA's exp may differ from NumPy's in the last bit: close to 2 ulp, not bitwise; the
+    tails (e^-|x| r for large negative x) keep their relative accuracy, NaN stays NaN."""
+    x = special_array((3, 5), dtype, seed=7)
+    x.ravel()[:3] = [-100.0, -20.0, 30.0]
+    got, expected = both("sigmoid_forward", x)
+    assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == x.shape
+    np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps, atol=0)

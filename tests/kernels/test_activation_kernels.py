@@ -1,7 +1,9 @@
-"""Activation kernels: the Numba ReLU and leaky ReLU (cpu) are bitwise equal to the reference.
+"""Activation kernels: the Numba ReLU, leaky ReLU and sigmoid (cpu) are bitwise equal to the
+reference.
 
-Bitwise, not close: each element is a selection and at most one multiply in the arrays' dtype,
-so any difference is a bug (a NaN rule, -0.0, a slope rounded through float64). The reference
+Bitwise, not close: each element is a selection and at most one multiply in the arrays' dtype
+(the sigmoid: NumPy's own exp, then the same add, division and multiply), so any difference is
+a bug (a NaN rule, -0.0, a slope rounded through float64). The reference
 itself is the ops' own formula, checked against torch through the op tests
 (tests/test_ops_elementwise.py, which also checks that the ops give the same bits under every
 CPU kernel setting). The cuda version is in test_activation_cuda.py.
@@ -23,9 +25,10 @@ SLOPES = [0.01, 0.2, 1.5, 0.0, -0.3]
 
 
 def calls(x, dy, slope):
-    """(name, args) of the four functions on x (and dy)."""
+    """(name, args) of the five functions on x (and dy)."""
     return [("relu_forward", (x,)), ("relu_backward", (x, dy)),
-            ("leaky_relu_forward", (x, slope)), ("leaky_relu_backward", (x, dy, slope))]
+            ("leaky_relu_forward", (x, slope)), ("leaky_relu_backward", (x, dy, slope)),
+            ("sigmoid_forward", (x,))]
 
 
 def assert_same(got, expected, what):
@@ -42,7 +45,7 @@ def assert_same(got, expected, what):
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_numba_activations_are_bitwise_equal_to_reference(shape, dtype):
     rng = np.random.default_rng(0)
-    x = np.asarray(rng.standard_normal(shape), dtype)
+    x = np.asarray(rng.standard_normal(shape) * 30, dtype)  # sigmoid's tails too
     dy = np.asarray(rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 3, shape), dtype)
     for slope in SLOPES:
         for name, args in calls(x, dy, slope):
@@ -64,6 +67,9 @@ def test_numba_activations_follow_the_nan_inf_and_signed_zero_rules(dtype):
     assert relu_dx.tolist() == [5.0, 0.0, 0.0, 3.0]
     assert np.isnan(cpu.relu_forward(np.array([np.nan], dtype))[0])
     assert not np.signbit(cpu.relu_forward(np.array([-0.0], dtype))[0])  # np.maximum(-0.0, 0)
+    tails = cpu.sigmoid_forward(np.array([-80.0, -20.0, 20.0, np.inf, -np.inf], dtype))
+    np.testing.assert_allclose(tails, [np.exp(-80.0), np.exp(-20.0) / (1 + np.exp(-20.0)),
+                                       1 / (1 + np.exp(-20.0)), 1.0, 0.0], rtol=1e-6)
 
 
 def test_numba_activations_take_strided_inputs_and_return_c_contiguous_arrays():
@@ -88,6 +94,8 @@ def test_numba_leaky_relu_scales_in_the_arrays_dtype():
 @pytest.mark.parametrize("impl", [ref, cpu], ids=["reference", "cpu"])
 def test_activation_kernels_name_the_op_for_bad_input(impl):
     x = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"sigmoid_forward: x must be .*, got int64"):
+        impl.sigmoid_forward(np.zeros(3, np.int64))
     with pytest.raises(TypeError, match=r"relu_forward: x must be float32 or float64, got int32"):
         impl.relu_forward(np.zeros(3, np.int32))
     with pytest.raises(ValueError, match=r"relu_backward: dy must have x's shape and dtype"):
@@ -99,7 +107,8 @@ def test_activation_kernels_name_the_op_for_bad_input(impl):
 
 
 @pytest.mark.parametrize("kernel", ["_relu_forward_kernel", "_relu_backward_kernel",
-                                    "_leaky_forward_kernel", "_leaky_backward_kernel"])
+                                    "_leaky_forward_kernel", "_leaky_backward_kernel",
+                                    "_sigmoid_blend_kernel"])
 def test_numba_activation_loops_are_vectorized(kernel):
     """LLVM turns each loop into packed compares feeding blends or masked loads: that is the
     whole 2-50x over NumPy. A branch per element would keep it scalar. Compiled again here with
@@ -113,7 +122,8 @@ def test_numba_activation_loops_are_vectorized(kernel):
     args = {"_relu_forward_kernel": (x, np.empty_like(x)),
             "_relu_backward_kernel": (x, x.copy(), np.empty_like(x)),
             "_leaky_forward_kernel": (x, np.float32(0.1), np.empty_like(x)),
-            "_leaky_backward_kernel": (x, x.copy(), np.float32(0.1), np.empty_like(x))}[kernel]
+            "_leaky_backward_kernel": (x, x.copy(), np.float32(0.1), np.empty_like(x)),
+            "_sigmoid_blend_kernel": (x, np.exp(-np.abs(x)), np.empty_like(x))}[kernel]
     fn(*args)
     ir = fn.inspect_llvm(fn.signatures[0])
     assert re.search(r"fcmp \w+ <\d+ x float>", ir), "no vector compare"

@@ -17,6 +17,7 @@ from .. import backend
 from ..autograd import Config, Function
 from ..backend import get_array_module, upload
 from ..kernels import FLOAT_DTYPES
+from ..kernels.reference import activation as reference_activation
 from ..tensor import Tensor
 from .shape import sum_to
 
@@ -502,6 +503,17 @@ class Tanh(Function):
         return dy * (1 - y * y)
 
 
+def _activation_kernels(*arrays):
+    """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
+    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
+    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
+    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 8-50x ``np.where`` (a branch per
+    element) on the activations of a small CNN."""
+    if arrays[0].dtype not in FLOAT_DTYPES:
+        return None
+    return backend.numba_kernels("activation", *arrays)
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)"""
 
@@ -509,30 +521,14 @@ class Sigmoid(Function):
 
     def forward(self, x):
         # the stable form for both signs: with e = e^-|x| (never overflows), y = 1 / (1 + e)
-        # for x >= 0 and e / (1 + e) for x < 0; computed in place, four arrays instead of nine
-        xp = get_array_module(x)
-        e = xp.abs(x, out=xp.empty_like(x))
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)
-        r = xp.add(e, 1, out=xp.empty_like(x))
-        xp.reciprocal(r, out=r)  # 1 / (1 + e)
-        e *= r  # e / (1 + e)
-        return xp.where(x >= 0, r, e)
+        # for x >= 0 and e / (1 + e) for x < 0 (kernels/reference/activation.py); the Numba
+        # kernels blend the two in one pass where np.where mispredicts a branch per element
+        kernels = _activation_kernels(x) or reference_activation
+        return kernels.sigmoid_forward(x)
 
     def backward(self, dy):
         y = self.output
         return dy * y * (1 - y)
-
-
-def _activation_kernels(*arrays):
-    """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
-    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
-    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
-    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 30-50x ``np.where`` (a branch per
-    element) on the activations of a small CNN."""
-    if arrays[0].dtype not in FLOAT_DTYPES:
-        return None
-    return backend.numba_kernels("activation", *arrays)
 
 
 class Relu(Function):
