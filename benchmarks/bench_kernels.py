@@ -21,7 +21,7 @@ and the thread pools never leak into another implementation's numbers):
 (d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
     ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
     (``foreach=True``); GB/s of p, g, m, v read and p, m, v written.
-(e) ReLU and leaky ReLU forward and backward, the sigmoid's forward, on arrays
+(e) ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward, on arrays
     (``kernels/*/activation.py``) vs torch's kernels for the same steps; GB/s of x (and dy) read
     and the result written.
 
@@ -576,6 +576,7 @@ ACTIVATIONS = (  # (workload, kernel function, extra argument, torch's forward o
     ("leaky_relu forward", "leaky_relu_forward", (0.01,), "leaky_relu"),
     ("leaky_relu backward", "leaky_relu_backward", (0.01,), "leaky_relu_backward"),
     ("sigmoid forward", "sigmoid_forward", (), "sigmoid"),
+    ("erf forward", "erf_forward", (), "erf"),
 )
 
 

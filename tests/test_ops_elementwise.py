@@ -239,6 +239,20 @@ def test_sigmoid_gives_the_same_bits_under_every_cpu_kernel_setting(dtype):
     np.testing.assert_allclose(outputs[1], expected, rtol=4 * np.finfo(dtype).eps, atol=0)
 
 
+def test_erf_kernel_setting_changes_float32_by_at_most_an_ulp():
+    """float32 erf (and so GELU) runs the Numba polynomial under "numba" and SciPy's erf under
+    "reference": at most one float32 ulp apart; float64 runs SciPy's under both."""
+    values = np.linspace(-5, 5, 2001)
+    for dtype, ulps in ((np.float32, 1), (np.float64, 0)):
+        x = tg.tensor(values.astype(dtype))
+        outputs = []
+        for setting in ("reference", "numba"):
+            with tg.use_kernel(setting):
+                outputs.append(tg.erf(x).numpy())
+        spacing = np.spacing(np.abs(outputs[0]))
+        assert np.all(np.abs(outputs[1] - outputs[0]) <= ulps * spacing), dtype
+
+
 @pytest.mark.parametrize("name", list(RELUS))
 def test_relus_differentiate_twice_and_under_hooks(name):
     """create_graph runs the backward as Tensor ops, a graph through dy: d2/dx2 of

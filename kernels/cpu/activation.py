@@ -1,4 +1,4 @@
-"""ReLU, leaky ReLU and the sigmoid compiled with Numba ``@njit`` (same signatures as
+"""ReLU, leaky ReLU, the sigmoid and erf compiled with Numba ``@njit`` (same signatures as
 ``reference.activation``).
 
 Rules: see ``reference/activation.py``. One loop per function over the flat arrays, reading x
@@ -21,6 +21,19 @@ development machine (Zen 5), float32 (64, 6, 28, 28), LeNet-5's first activation
 24 us against NumPy's 94, backward 35 against 71 for ``dy * (x > 0)`` and 1,100 for the
 ``np.where`` of the reference; leaky ReLU forward 25 against 1,200.
 
+``erf_forward`` for float32: a polynomial in float64 arithmetic, rounded once to float32 (float64
+arrays go to the reference, SciPy's erf: the polynomial is fitted for float32's precision)::
+
+    |x| <= 2:      erf(x) = x P(x^2)                P: ``ERF_SMALL``, degree 11
+    2 < |x| <= 4:  erf(x) = sign(x) (1 - R(|x| - 3))   R ~ erfc: ``ERF_TAIL``, degree 13
+    |x| > 4:       as at 4, which rounds to +-1 in float32 (erf(4) = 1 - 1.5e-8)
+
+``fit_erf_coefficients`` makes both (Chebyshev least-squares fits on 40,001 points, turned
+into power series: P to 1.8e-10 relative, R to 7e-10 absolute). Against SciPy's float64 erf
+the float32 results are within 0.503 ulp on a grid of 4 million points in [-4.5, 4.5] and on
+tiny |x| down to 1e-38, as SciPy's own float32 erf (0.5); 1.3 ms per million against SciPy's
+14 (LLVM vectorizes both polynomials; each element takes the one that applies).
+
 One thread: the loops are memory-bound, and the ops call them once per activation; compiled
 once per dtype (float32, float64). Inputs that are not C-contiguous are copied first (the
 result is always C-contiguous).
@@ -30,6 +43,7 @@ import numpy as np
 from numba import njit
 
 from .._config import NUMBA_CACHE
+from ..reference import activation as reference
 from ..reference.activation import check_activation_args
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +97,62 @@ def _sigmoid_blend_kernel(x, e, y):
         ei = e[i]
         r = one / (one + ei)
         y[i] = r if x[i] >= zero else ei * r
+
+
+# erf(x) = x P(x^2) for |x| <= 2, and 1 - R(|x| - 3) for 2 < |x| <= 4 (see the module
+# docstring and fit_erf_coefficients); coefficients from the constant term up
+ERF_SMALL = (
+    1.1283791669893046, -0.3761263848316077, 0.11283787563975752, -0.026865996259954953,
+    0.005223576038541681, -0.0008542702813757763, 0.00012004204112979801,
+    -1.4612492049637346e-05, 1.5145660196923632e-06, -1.2551188268743872e-07,
+    7.2386703274983525e-09, -2.1106743266915837e-10,
+)
+ERF_TAIL = (
+    2.209053509440455e-05, -0.00013925312302192944, 0.0004177551496053378,
+    -0.0007890977771467958, 0.0010444661280548584, -0.0010165802515395492,
+    0.0007376079154703568, -0.00039040345241906727, 0.00013608113073892487,
+    -1.4349578481364933e-05, -1.7624568265087895e-05, 1.1426544540926948e-05,
+    -1.5012704598579739e-06, -6.021230147368473e-07,
+)
+
+
+def fit_erf_coefficients() -> tuple[tuple, tuple]:
+    """(ERF_SMALL, ERF_TAIL) fitted again: Chebyshev least squares of erf(x)/x in t = x^2 on
+    [0, 4] (degree 11) and of erfc(x) in s = x - 3 on [-1, 1] (degree 13), as power series.
+    (A test checks the constants above against this.)"""
+    from numpy.polynomial import chebyshev, polynomial
+    from scipy.special import erf, erfc
+
+    t = np.linspace(0, 4, 40001)
+    x = np.sqrt(t)
+    ratio = np.where(t == 0, 2 / np.sqrt(np.pi), erf(x) / np.where(x == 0, 1, x))
+    small = chebyshev.Chebyshev.fit(t, ratio, 11, domain=[0, 4])
+    tail_x = np.linspace(2, 4, 40001)
+    tail = chebyshev.Chebyshev.fit(tail_x - 3, erfc(tail_x), 13, domain=[-1, 1])
+    return tuple(tuple(float(c) for c in fit.convert(kind=polynomial.Polynomial).coef)
+                 for fit in (small, tail))
+
+
+@njit(cache=NUMBA_CACHE, inline="always")
+def _horner(z, coefficients):
+    """c0 + c1 z + c2 z^2 + ...; the tuple is a compile-time constant, so this unrolls."""
+    total = coefficients[len(coefficients) - 1]
+    for k in range(len(coefficients) - 2, -1, -1):
+        total = total * z + coefficients[k]
+    return total
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _erf_float32_kernel(x, y):
+    """y = erf(x) for float32 x, computed in float64: x P(x^2) near 0 (keeps the sign of
+    -0.0), sign(x) (1 - R(|x| - 3)) beyond 2, |x| clamped at 4; NaN stays NaN."""
+    for i in range(x.size):
+        v = np.float64(x[i])
+        a = min(abs(v), 4.0)
+        small = v * _horner(v * v, ERF_SMALL)
+        tail = 1.0 - _horner(a - 3.0, ERF_TAIL)
+        r = small if a <= 2.0 else (tail if v > 0 else -tail)
+        y[i] = r if v == v else v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,4 +209,14 @@ def sigmoid_forward(x):
     np.negative(e, out=e)
     np.exp(e, out=e)  # e^-|x|
     _sigmoid_blend_kernel(flat_x, e, y.reshape(-1))
+    return y
+
+
+def erf_forward(x):
+    """y = erf(x): the float32 polynomial above (within 0.503 ulp of the exact value); float64
+    x goes to ``reference.activation.erf_forward`` (SciPy)."""
+    flat_x, _, y = _flat("erf_forward", x)
+    if x.dtype != np.float32:
+        return reference.erf_forward(x)
+    _erf_float32_kernel(flat_x, y.reshape(-1))
     return y

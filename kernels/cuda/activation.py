@@ -1,4 +1,4 @@
-"""ReLU, leaky ReLU and the sigmoid as Numba ``@cuda.jit`` kernels (same signatures as
+"""ReLU, leaky ReLU, the sigmoid and erf as Numba ``@cuda.jit`` kernels (same signatures as
 ``reference.activation``).
 
 Rules: see ``reference/activation.py``. Four kernels, one thread per element of the flat
@@ -10,6 +10,7 @@ C-contiguous arrays; thread i reads x[i] (and dy[i]) once and writes the result 
     leaky_forward_kernel1       y  = x where x > 0, else a x
     leaky_backward_kernel1      dx = dy where x > 0, else a dy
     sigmoid_forward_kernel1     y  = r where x >= 0, else e r,  r = 1 / (1 + e),  e = e^-|x|
+    erf_forward_kernel1         y  = erf(x)  (CUDA's erff / erf, within a few ulp)
 
 The comparisons are ordered (false for a NaN), as NumPy's and the ``cpu`` module's, and the
 selection is a ``selp`` in the PTX, not a product with a 0/1 mask. Results are bitwise equal to
@@ -99,6 +100,15 @@ def sigmoid_forward_kernel1(x, y):
     y[i] = r if v >= zero else e * r
 
 
+@cuda.jit
+def erf_forward_kernel1(x, y):
+    """y[i] = erf(x[i]) (``math.erf`` of x's dtype: erff for float32)."""
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    y[i] = math.erf(x[i])
+
+
 _V1 = "{t}[::1]"  # a flat C-contiguous array of the dtype
 PTX_SIGNATURES = {
     "relu_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
@@ -106,6 +116,7 @@ PTX_SIGNATURES = {
     "leaky_forward_kernel1": _both_dtypes(f"void({_V1}, {{t}}, {_V1})"),
     "leaky_backward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {{t}}, {_V1})"),
     "sigmoid_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
+    "erf_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -161,4 +172,11 @@ def sigmoid_forward(x):
     """y = 1 / (1 + e^-x): ``reference.activation.sigmoid_forward`` (to the last bit of exp)."""
     flat_x, _, y, on_gpu = _flat("sigmoid_forward", x)
     _launch(sigmoid_forward_kernel1, x.size, flat_x, y)
+    return _to_caller(y, on_gpu).reshape(x.shape)
+
+
+def erf_forward(x):
+    """y = erf(x): ``reference.activation.erf_forward`` (SciPy's) to a few ulp."""
+    flat_x, _, y, on_gpu = _flat("erf_forward", x)
+    _launch(erf_forward_kernel1, x.size, flat_x, y)
     return _to_caller(y, on_gpu).reshape(x.shape)

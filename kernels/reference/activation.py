@@ -11,6 +11,7 @@ and the logistic sigmoid's forward::
     sigmoid_forward(x)            y  = 1 / (1 + e^-x), as r = 1 / (1 + e) for x >= 0 and e r
                                        for x < 0, with e = e^-|x| (never overflows; e r keeps
                                        the tiny values of large negative x, which 1 - r loses)
+    erf_forward(x)                y  = erf(x) = 2/sqrt(pi) int_0^x e^(-s^2) ds  (GELU's)
 
 Each returns a new C-contiguous array of x's shape and dtype. A selection, not a product with
 a 0/1 mask: ``dy * (x > 0)`` would turn an infinite gradient of an inactive unit into NaN
@@ -21,8 +22,11 @@ scalar loop (4x the time of ``x * 2`` on a LeNet activation) and ``np.where`` wi
 is not sorted mispredicts a branch on every other element (15x). The compiled loops are one
 vectorized pass over x (and dy). The code here is generic array code (NumPy or CuPy, whichever
 x belongs to), as the ops themselves run it on CuPy arrays and under the reference setting
-(``sigmoid_forward`` is the Sigmoid op's own code, which also takes float16).
+(``sigmoid_forward`` and ``erf_forward`` are the Sigmoid and Erf ops' own code, which also take
+float16; ``erf_forward`` is SciPy's erf, or CuPy's).
 """
+
+import numpy as np
 
 from .. import FLOAT_DTYPES
 from .optim import array_module
@@ -81,3 +85,13 @@ def sigmoid_forward(x):
     xp.reciprocal(r, out=r)  # 1 / (1 + e)
     e *= r  # e / (1 + e)
     return xp.where(x >= 0, r, e)
+
+
+def erf_forward(x):
+    """y = erf(x): ``scipy.special.erf`` (``cupyx.scipy.special.erf`` on CuPy), in x's dtype."""
+    check_activation_args("erf_forward", x, any_float=True)
+    if array_module(x) is np:
+        from scipy.special import erf
+    else:
+        from cupyx.scipy.special import erf
+    return erf(x).astype(x.dtype, copy=False)

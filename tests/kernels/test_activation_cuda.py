@@ -159,3 +159,14 @@ def test_sigmoid_matches_reference(dtype):
     got, expected = both("sigmoid_forward", x)
     assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == x.shape
     np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_erf_matches_reference(dtype):
+    """CUDA's erf (erff for float32) against SciPy's: a few ulp; NaN and the infinities."""
+    x = special_array((3, 5), dtype, seed=8)
+    got, expected = both("erf_forward", x)
+    assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == x.shape
+    np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps,
+                               atol=4 * np.finfo(dtype).tiny)

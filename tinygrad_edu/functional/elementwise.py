@@ -428,15 +428,25 @@ class Cos(Function):
         return -dy * sin(x)
 
 
+def _activation_kernels(*arrays):
+    """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
+    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
+    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
+    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 8-50x ``np.where`` (a branch per
+    element) on the activations of a small CNN."""
+    if arrays[0].dtype not in FLOAT_DTYPES:
+        return None
+    return backend.numba_kernels("activation", *arrays)
+
+
 class Erf(Function):
     """y = erf(x);  dx = dy * 2/sqrt(pi) * exp(-x^2)"""
 
     def forward(self, x):
-        if get_array_module(x) is np:
-            from scipy.special import erf as erf_fn
-        else:
-            from cupyx.scipy.special import erf as erf_fn
-        return erf_fn(x).astype(x.dtype, copy=False)
+        # SciPy's (CuPy's) erf, or with the Numba kernels for float32 a vectorized polynomial
+        # within 0.503 ulp, 10x faster (kernels/cpu/activation.py): GELU's main cost
+        kernels = _activation_kernels(x) or reference_activation
+        return kernels.erf_forward(x)
 
     def backward(self, dy):
         (x,) = self.inputs
@@ -501,17 +511,6 @@ class Tanh(Function):
     def backward(self, dy):
         y = self.output
         return dy * (1 - y * y)
-
-
-def _activation_kernels(*arrays):
-    """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
-    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
-    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
-    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 8-50x ``np.where`` (a branch per
-    element) on the activations of a small CNN."""
-    if arrays[0].dtype not in FLOAT_DTYPES:
-        return None
-    return backend.numba_kernels("activation", *arrays)
 
 
 class Sigmoid(Function):
