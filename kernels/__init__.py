@@ -11,8 +11,9 @@ Every kernel family exists three times with the same signatures:
 Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling),
 ``attention`` (scaled dot-product attention forward/backward, softmax), ``optim`` (Adam's
 update of one parameter: ten array passes in the reference, one pass in the compiled two) and
-``activation`` (ReLU and leaky ReLU forward and backward, the sigmoid's forward: one
-branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow loops).
+``activation`` (ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward: one
+branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow loops, and
+SciPy's erf a scalar one).
 
 ``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
@@ -22,7 +23,7 @@ array module's matmul (NumPy's BLAS, cuBLAS).
 ``optim.Adam`` gets the ``cpu`` Adam from ``backend.numba_kernels`` where the kernel setting
 picks Numba and runs the reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel
 of its own, the path measured on an H100 (``cuda.optim``, the Numba version, is for study and
-for the kernel benchmarks). The ReLU, leaky ReLU and sigmoid ops get the ``cpu`` activations
+for the kernel benchmarks). The ReLU, leaky ReLU, sigmoid and erf ops get the ``cpu`` activations
 the same way and compute with CuPy's own elementwise code on the GPU (``cuda.activation`` is
 for study and the kernel benchmarks too).
 
