@@ -1,7 +1,7 @@
 """Activations in plain array code: the oracle for the ``cpu`` and ``cuda`` versions.
 
 ReLU and leaky ReLU, forward and backward, with torch's rules (slope a = ``negative_slope``),
-and the logistic sigmoid's forward::
+and the forward of the logistic sigmoid and of erf::
 
     relu_forward(x)               y  = max(x, 0)                 NaN stays NaN
     relu_backward(x, dy)          dx = 0 where x <= 0, else dy   (torch's threshold_backward:
