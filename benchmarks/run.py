@@ -295,7 +295,7 @@ class KernelLayers:
         self.matmul = xp.matmul
         self.adam_step = _reference_adam_step()  # the library's Adam update, as optim.Adam
         # ReLU as the ops run it: the Numba loops with the Numba kernels, else the array code
-        # of kernels/reference/activation.py (the ops' own lines, on NumPy or CuPy)
+        # of kernels/reference/activation.py (the formulas the ops compute, on NumPy or CuPy)
         activation = importlib.import_module("tinygrad_edu.kernels.reference.activation")
         if package == "cpu":
             self.gemm = importlib.import_module("tinygrad_edu.kernels.cpu.gemm")

@@ -241,6 +241,18 @@ def numba_kernels(family: str, *arrays) -> ModuleType | None:
     return _kernel_module("numba", family)
 
 
+def numba_float_kernels(family: str, *arrays) -> ModuleType | None:
+    """``numba_kernels(family, *arrays)`` for NumPy arrays of one dtype, float32 or float64 (what
+    the Numba kernels are compiled for); None for other dtypes or a mix of them."""
+    dtype = arrays[0].dtype
+    if dtype not in FLOAT_DTYPES:
+        return None
+    for a in arrays:
+        if a.dtype != dtype:
+            return None
+    return numba_kernels(family, *arrays)
+
+
 def cpu_matmul(*arrays):
     """The matrix product for these arrays when it is the Numba GEMM: ``matmul`` of
     ``kernels/cpu/gemm.py`` (register-blocked, 1.5-2x NumPy's AVX2 BLAS on AVX-512 CPUs; it
@@ -248,13 +260,7 @@ def cpu_matmul(*arrays):
     when ``Config.kernel`` picks the Numba kernels and the arrays are NumPy arrays of one dtype,
     float32 or float64. None otherwise (CuPy arrays, the reference kernels, other dtypes,
     Tensors): the caller multiplies with ``@`` (BLAS, cuBLAS)."""
-    dtype = arrays[0].dtype
-    if dtype not in FLOAT_DTYPES:
-        return None
-    for a in arrays:
-        if a.dtype != dtype:
-            return None
-    gemm = numba_kernels("gemm", *arrays)
+    gemm = numba_float_kernels("gemm", *arrays)
     return None if gemm is None else gemm.matmul
 
 

@@ -21,9 +21,10 @@ Why compiled versions of something this simple: in NumPy 2.4, ``np.maximum(x, 0)
 scalar loop (4x the time of ``x * 2`` on a LeNet activation) and ``np.where`` with a mask that
 is not sorted mispredicts a branch on every other element (15x). The compiled loops are one
 vectorized pass over x (and dy). The code here is generic array code (NumPy or CuPy, whichever
-x belongs to), as the ops themselves run it on CuPy arrays and under the reference setting
-(``sigmoid_forward`` and ``erf_forward`` are the Sigmoid and Erf ops' own code, which also take
-float16; ``erf_forward`` is SciPy's erf, or CuPy's).
+x belongs to). ``sigmoid_forward`` and ``erf_forward`` are the Sigmoid and Erf ops' own code on
+CuPy arrays, float16 and under the reference setting (``erf_forward`` is SciPy's erf, or
+CuPy's); the ReLU ops write their one-line formulas themselves there, as they also take float16
+and, in ReLU's forward, integers.
 """
 
 import numpy as np

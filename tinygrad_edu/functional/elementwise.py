@@ -16,7 +16,6 @@ import numpy as np
 from .. import backend
 from ..autograd import Config, Function
 from ..backend import get_array_module, upload
-from ..kernels import FLOAT_DTYPES
 from ..kernels.reference import activation as reference_activation
 from ..tensor import Tensor
 from .shape import sum_to
@@ -430,13 +429,11 @@ class Cos(Function):
 
 def _activation_kernels(*arrays):
     """``kernels/cpu/activation.py`` (one vectorized Numba pass) for float32/float64 NumPy
-    arrays when the kernel setting picks Numba; None otherwise (CuPy arrays, other dtypes, the
-    reference setting), and the op computes with ``xp``. On NumPy the Numba loops are 2-4x
-    ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 8-50x ``np.where`` (a branch per
-    element) on the activations of a small CNN."""
-    if arrays[0].dtype not in FLOAT_DTYPES:
-        return None
-    return backend.numba_kernels("activation", *arrays)
+    arrays of one dtype when the kernel setting picks Numba; None otherwise (CuPy arrays, other
+    dtypes, the reference setting), and the op computes with ``xp``. On NumPy the Numba loops
+    are 2-4x ``np.maximum(x, 0)`` (a scalar loop in NumPy 2.4) and 8-50x ``np.where`` (a branch
+    per element) on the activations of a small CNN."""
+    return backend.numba_float_kernels("activation", *arrays)
 
 
 class Erf(Function):
