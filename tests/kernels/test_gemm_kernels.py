@@ -131,13 +131,15 @@ def test_two_threads_split_the_work(dtype):
 
 @settings(deadline=None, max_examples=40)
 @given(M=st.integers(1, 40), N=st.integers(1, 90), K=st.integers(1, 70),
-       dtype=st.sampled_from(DTYPES), transposed=st.booleans(), seed=st.integers(0, 2**16))
-def test_hypothesis_matmul_matches_numpy(M, N, K, dtype, transposed, seed):
+       dtype=st.sampled_from(DTYPES), transposed=st.booleans(), short_k=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_hypothesis_matmul_matches_numpy(M, N, K, dtype, transposed, short_k, seed):
     a, b = operands(M, N, K, dtype, seed)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gemm, "NUMBA_GEMM", True)
         mp.setattr(gemm, "MIN_WORK", 0)
-        mp.setattr(gemm, "NT_MIN_K", 0)
+        # a transposed b: dot products (gemm_nt), or for a "short" K gemm_nn on copies
+        mp.setattr(gemm, "NT_MIN_K", 10**9 if short_k else 0)
         b_in = np.ascontiguousarray(b.T).T if transposed else b
         close(gemm.matmul(a, b_in), a @ b, dtype, K)
 
@@ -166,6 +168,37 @@ def test_matmul_copies_the_smaller_operand_of_a_transposed_product(numba_gemm, m
     bias = np.arange(40, dtype=dtype)
     close(real(dy.T, x, bias=bias), dy.T @ x + bias[:, None], dtype, 300)
     assert calls == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M, N, K, copied", [
+    (37, 61, 29, "b"),  # a layer's x W^T: copy W^T (K * N) for gemm_nn
+    (5, 130, 70, "a"),  # few rows, many columns: (y a^T)^T, copying a and the result
+])
+def test_matmul_with_a_transposed_b_and_a_short_k_runs_gemm_nn_on_the_smaller_copy(
+        numba_gemm, monkeypatch, M, N, K, copied, dtype):
+    """matmul(a, y.T) with K < NT_MIN_K: gemm_nn (not BLAS, not gemm_nt) on a C-order copy of
+    the operand that costs less to copy; the same C-contiguous product either way, and with
+    ``out`` or a bias the copy of b."""
+    monkeypatch.setattr(gemm, "NT_MIN_K", K + 1)
+    rng = np.random.default_rng(4)
+    a = rng.uniform(-1, 1, (M, K)).astype(dtype)
+    y = rng.uniform(-1, 1, (N, K)).astype(dtype)
+    calls = []
+    real_nn = gemm.gemm_nn
+    monkeypatch.setattr(gemm, "gemm_nn", lambda x, z, *rest: calls.append(x.shape) or
+                        real_nn(x, z, *rest))
+    monkeypatch.setattr(gemm, "gemm_nt_blocked", None)  # never called here
+    monkeypatch.setattr(gemm, "_blas_matmul", None)
+    got = gemm.matmul(a, y.T)
+    assert calls == [(M, K) if copied == "b" else (N, K)]  # gemm_nn's a: a itself, or y
+    assert got.shape == (M, N) and got.flags.c_contiguous
+    close(got, a @ y.T, dtype, K)
+    calls.clear()
+    bias = np.linspace(-1, 1, M).astype(dtype)
+    out = np.full((M, N), np.nan, dtype)
+    assert gemm.matmul(a, y.T, out=out, bias=bias) is out and calls == [(M, K)]
+    close(out, a @ y.T + bias[:, None], dtype, K)
 
 
 def test_nan_and_inf_propagate(numba_gemm):
