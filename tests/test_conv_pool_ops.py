@@ -188,6 +188,41 @@ def test_numba_gemm_and_reference_kernels_agree_in_float32(groups, monkeypatch):
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3, err_msg=name)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("dtype, ocg", [(np.float32, 32), (np.float64, 16)])
+def test_weight_gradient_as_outer_products_matches_the_reference(numba_gemm_at_every_size,
+                                                                 monkeypatch, groups, dtype, ocg):
+    """Output channels per group that fill the GEMM's tiles (32 float32, 16 float64) and short
+    rows n*OH*OW next to the C*KH*KW rows of the columns: dW^T = cols @ dy2^T runs as outer
+    products on a transposed copy of dy2, chunk by chunk, and gives the reference's gradients
+    in W's C-order layout."""
+    from tinygrad_edu.kernels.cpu import gemm
+
+    per_sample = 16 * 9 * 7 * 7 * np.dtype(dtype).itemsize  # C*KH*KW*OH*OW numbers
+    monkeypatch.setattr(conv_module, "IM2COL_BUDGET_BYTES", 2 * per_sample)  # chunks of 2
+    rng = np.random.default_rng(1)
+    C, OC = 16, ocg * groups
+    x = rng.standard_normal((5, C, 7, 7)).astype(dtype)
+    w = (rng.standard_normal((OC, C // groups, 3, 3)) / 10).astype(dtype)
+    dy = rng.standard_normal((5, OC, 7, 7)).astype(dtype)
+    products = []
+    real = gemm.matmul
+    monkeypatch.setattr(gemm, "matmul", lambda a, b, **kw: products.append((a.shape, b.shape))
+                        or real(a, b, **kw))
+    results = []
+    for kernel in ("reference", "numba"):
+        with tg.use_kernel(kernel):
+            xt, wt = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+            F.conv2d(xt, wt, padding=1, groups=groups).backward(tg.tensor(dy))
+            results.append((xt.grad.numpy(), wt.grad.numpy()))
+    ckk = C // groups * 9
+    assert ((ckk, 2 * 49), (2 * 49, ocg)) in products  # cols @ dy2^T of a 2-sample chunk
+    assert results[1][1].flags.c_contiguous
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for name, ref, ours in zip(["dx", "dw"], *results):
+        np.testing.assert_allclose(ours, ref, err_msg=name, **tol)
+
+
 def test_conv2d_keeps_no_columns_and_skips_an_unneeded_input_gradient(monkeypatch):
     """The forward keeps only its inputs (the columns are made again in backward), and a first
     layer, whose input needs no gradient, never computes one."""

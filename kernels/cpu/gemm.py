@@ -452,6 +452,12 @@ def gemm_nt_blocked(a, b, out):
 # ---------------------------------------------------------------------------------------------
 
 
+def fills_tiles(n: int, dtype) -> bool:
+    """Whether ``n`` columns of a gemm_nn product fill whole tiles of NR columns (128 bytes:
+    32 float32 or 16 float64), with no zero-padded panel at the edge."""
+    return n % (TILE_ROW_BYTES // np.dtype(dtype).itemsize) == 0
+
+
 def _check_operand(op, name, x):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
