@@ -431,6 +431,23 @@ def gemm_nn(a, b, out, bias=None):
     return out
 
 
+@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
+def gemm_nn_serial(a, b, out):
+    """out (M, N) = a (M, K) @ b (K, N): :func:`gemm_nn`'s tiles on the calling thread, with
+    no bias. Callable from ``@njit`` code: the attention kernels call it for every block of
+    queries, inside their own ``prange`` over (batch, head). All three C-contiguous and of one
+    dtype; no checks."""
+    M, K = a.shape
+    N = b.shape[1]
+    M8 = M - M % MR
+    a_tail = np.zeros((MR, K), dtype=a.dtype)  # the rows past the last block of MR, padded
+    a_tail[:M - M8] = a[M8:]
+    no_bias = np.zeros(M, dtype=a.dtype)  # what the edge tiles add
+    panels = -(-N // _tile_cols(a))
+    _gemm_nn_panels(a, a_tail, b, no_bias, False, out.reshape((1, M, N)), 0, panels)
+    return out
+
+
 def gemm_nt_blocked(a, b, out):
     """out (M, N) = a (M, K) @ b (N, K)^T with :func:`gemm_nt`'s blocks, the sum over k in
     pieces of ``NT_K_PIECE`` and groups of rows on the threads; all three C-contiguous and of
