@@ -23,7 +23,9 @@ How it is made fast:
   query), which halves the work.
 - The products run on the calling thread: the parallelism is the prange over (b, h), which
   hands the pairs out one at a time (``parallel_chunksize(1)``), so that a thread slowed down
-  by other work on the machine does not hold up the whole call.
+  by other work on the machine does not hold up the whole call. On CPUs without AVX-512
+  (``gemm.NUMBA_GEMM`` off) the products are ``np.dot`` (BLAS), run single-threaded during a
+  call (threadpoolctl): two layers of threads on the same cores slow each other down.
 - ``exp`` of float32 goes through :func:`_exp_f32`, a polynomial that LLVM vectorizes (libm's
   ``expf`` is called one element at a time and would cost as much as all the matmuls).
 
@@ -31,6 +33,7 @@ The mask may be a ``np.broadcast_to`` view: zero-stride axes are cut to length 1
 the broadcast) and the kernels broadcast length-1 axes while reading.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -44,7 +47,7 @@ from ..reference.attention import (
     check_softmax_args,
     compact_mask,
 )
-from .gemm import gemm_nn_serial
+from . import gemm
 
 # Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
 BLOCK_Q = 128
@@ -121,6 +124,17 @@ def _exp_sub_sum_impl(row, m):
 # ----------------------------------------------------------------------------------------------
 
 
+@njit(fastmath=FAST, cache=NUMBA_CACHE)
+def _product(a, b, out, tiles):
+    """out = a @ b for C-contiguous 2-D arrays: gemm_nn's register tiles when ``tiles`` (the
+    CPU has AVX-512: ``gemm.NUMBA_GEMM``), else np.dot, which Numba hands to BLAS (built
+    for AVX2, the tiles no longer fit the registers and run at a third of BLAS's speed)."""
+    if tiles:
+        gemm.gemm_nn_serial(a, b, out)
+    else:
+        np.dot(a, b, out)
+
+
 @njit(cache=NUMBA_CACHE)
 def _transposed(m, buf):
     """m.T (cols, rows) as a C-contiguous array in ``buf`` (at least rows * cols long)."""
@@ -146,7 +160,7 @@ def _leading_columns(m, n, buf):
 
 
 @njit(fastmath=FAST, cache=NUMBA_CACHE)
-def _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, s):
+def _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, s, tiles):
     """Fill s (n_rows, n_keys) with the scaled, masked scores of queries i0 .. i0 + n_rows.
 
     qm: (Tq, hs), kt: K^T (hs, Tk), kt_buf: room for hs * Tk numbers, mask2: the mask of this
@@ -154,7 +168,7 @@ def _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, s):
     """
     n_rows, n_keys = s.shape
     # (n_rows, hs) @ (hs, n_keys): outer products along the short hs (gemm_nn's tiles)
-    gemm_nn_serial(qm[i0 : i0 + n_rows], _leading_columns(kt, n_keys, kt_buf), s)
+    _product(qm[i0 : i0 + n_rows], _leading_columns(kt, n_keys, kt_buf), s, tiles)
     for r in range(n_rows):
         i = i0 + r
         row = s[r]
@@ -186,7 +200,7 @@ def _mask_of_head(mask, b, h):
 
 
 @njit(fastmath=FAST, cache=NUMBA_CACHE)
-def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1):
+def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1, tiles):
     """One (b, h) pair: om (Tq, hs) and lse1 (Tq,) from qm (Tq, hs), km, vm (Tk, hs)."""
     Tq, hs = qm.shape
     Tk = km.shape[0]
@@ -198,7 +212,7 @@ def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1):
         n_rows = min(BLOCK_Q, Tq - i0)
         n_keys = min(Tk, i0 + n_rows) if is_causal else Tk  # keys this block can see
         s = s_buf[: n_rows * n_keys].reshape((n_rows, n_keys))  # contiguous (rows, keys)
-        _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, s)
+        _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, s, tiles)
         for r in range(n_rows):
             row = s[r]
             m = row.max()
@@ -211,14 +225,14 @@ def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1):
                 inv_l[r] = 1.0 / total
                 lse1[i0 + r] = m + np.log(total)
         o = om[i0 : i0 + n_rows]  # (n_rows, hs)
-        gemm_nn_serial(s, vm[:n_keys], o)  # (n_rows, n_keys) @ (n_keys, hs)
+        _product(s, vm[:n_keys], o, tiles)  # (n_rows, n_keys) @ (n_keys, hs)
         for r in range(n_rows):
             for d in range(hs):
                 o[r, d] *= inv_l[r]  # normalize: O = P V / l
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
-def _attention_forward_kernel(q, k, v, mask, has_mask, is_causal, scale, out, lse):
+def _attention_forward_kernel(q, k, v, mask, has_mask, is_causal, scale, out, lse, tiles):
     """out (B, nh, Tq, hs) and lse (B, nh, Tq) for q (B, nh, Tq, hs), k, v (B, nh, Tk, hs)."""
     B, nh = q.shape[:2]
     for bh in prange(B * nh):
@@ -226,7 +240,8 @@ def _attention_forward_kernel(q, k, v, mask, has_mask, is_causal, scale, out, ls
         h = bh % nh
         mask2 = _mask_of_head(mask, b, h)
         _forward_head(
-            q[b, h], k[b, h], v[b, h], mask2, has_mask, is_causal, scale, out[b, h], lse[b, h]
+            q[b, h], k[b, h], v[b, h], mask2, has_mask, is_causal, scale, out[b, h], lse[b, h],
+            tiles,
         )
 
 
@@ -246,10 +261,11 @@ def _add_leading_columns(total, part):
 
 
 @njit(fastmath=FAST, cache=NUMBA_CACHE)
-def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale, dqm, dkm, dvm):
+def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale, dqm, dkm, dvm,
+                   tiles):
     """One (b, h) pair: dqm (Tq, hs), dkm and dvm (Tk, hs); P is rebuilt as exp(S - lse).
 
-    Every product is gemm_nn's (outer products): dK and dV are summed over the query blocks
+    Every product is one of outer products (_product): dK and dV are summed over the blocks
     as dK^T += Q_blk^T dS and dV^T += dO_blk^T P, (hs, keys) tiles with small transposed
     copies of Q_blk and dO_blk, and transposed into dkm and dvm at the end."""
     Tq, hs = qm.shape
@@ -273,7 +289,7 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
         part = part_buf[: hs * n_keys].reshape((hs, n_keys))
         do_blk = dom[i0 : i0 + n_rows]  # (n_rows, hs)
         # P = exp(S - lse); rows with lse = -inf (all keys masked) are 0
-        _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, p)
+        _block_scores(qm, kt, kt_buf, mask2, has_mask, is_causal, scale, i0, p, tiles)
         for r in range(n_rows):
             row_lse = lse1[i0 + r]
             if row_lse == -np.inf:
@@ -281,10 +297,10 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
             else:
                 _exp_sub_sum(p[r], row_lse)
         # dV^T += dO^T P
-        gemm_nn_serial(_transposed(do_blk, at_buf), p, part)  # (hs, n_rows) @ (n_rows, n_keys)
+        _product(_transposed(do_blk, at_buf), p, part, tiles)  # (hs, n_rows) @ (n_rows, n_keys)
         _add_leading_columns(dvt, part)
         # dP = dO V^T, then dS = P * (dP - D) * scale, with D = rowsum(dO * O), into p
-        gemm_nn_serial(do_blk, _leading_columns(vt, n_keys, vt_buf), dp)  # (n_rows, n_keys)
+        _product(do_blk, _leading_columns(vt, n_keys, vt_buf), dp, tiles)  # (n_rows, n_keys)
         for r in range(n_rows):
             acc = 0.0
             for d in range(hs):
@@ -297,9 +313,9 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
             for j in range(n_keys):
                 p_row[j] = p_row[j] * (dp_row[j] - d_row) * scale
         # dQ = dS K (the scale is already in dS)
-        gemm_nn_serial(p, km[:n_keys], dqm[i0 : i0 + n_rows])  # (n_rows, n_keys) @ (n_keys, hs)
+        _product(p, km[:n_keys], dqm[i0 : i0 + n_rows], tiles)  # (n_rows, n_keys) @ (n_keys, hs)
         # dK^T += Q^T dS
-        gemm_nn_serial(_transposed(qm[i0 : i0 + n_rows], at_buf), p, part)
+        _product(_transposed(qm[i0 : i0 + n_rows], at_buf), p, part, tiles)
         _add_leading_columns(dkt, part)
     for j in range(Tk):
         for d in range(hs):
@@ -309,7 +325,7 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
 
 @njit(parallel=True, cache=NUMBA_CACHE)
 def _attention_backward_kernel(
-    dout, q, k, v, out, lse, mask, has_mask, is_causal, scale, dq, dk, dv
+    dout, q, k, v, out, lse, mask, has_mask, is_causal, scale, dq, dk, dv, tiles
 ):
     """dq (B, nh, Tq, hs), dk and dv (B, nh, Tk, hs) for the arguments of the forward."""
     B, nh = q.shape[:2]
@@ -331,6 +347,7 @@ def _attention_backward_kernel(
             dq[b, h],
             dk[b, h],
             dv[b, h],
+            tiles,
         )
 
 
@@ -356,6 +373,36 @@ def _softmax_rows_kernel(x, y):
 # ----------------------------------------------------------------------------------------------
 # launchers
 # ----------------------------------------------------------------------------------------------
+
+_blas_controller = None
+
+
+@contextlib.contextmanager
+def _parallel_region(tiles: bool):
+    """Settings for one call of a prange kernel.
+
+    - prange hands out the (b, h) pairs one at a time instead of in equal slices, so that a
+      thread slowed down by other work on the machine does not hold up the whole call.
+    - Without the register tiles (``tiles`` False: np.dot), BLAS single-threaded: every
+      prange thread calls BLAS itself, and a multithreaded BLAS would start threads of its
+      own on top (4 busy threads on 2 cores ran ~1.5x slower). Uses threadpoolctl.
+    """
+    global _blas_controller
+    with contextlib.ExitStack() as stack:
+        if not tiles:
+            if _blas_controller is None:
+                try:
+                    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS of Numba's np.dot)
+                    from threadpoolctl import ThreadpoolController
+
+                    _blas_controller = ThreadpoolController()
+                except ImportError:  # pragma: no cover - both are dependencies
+                    _blas_controller = False
+            if _blas_controller is not False:
+                stack.enter_context(_blas_controller.limit(limits=1, user_api="blas"))
+        stack.enter_context(parallel_chunksize(1))
+        yield
+
 
 def _prepare(q, k, v, mask):
     """Contiguous q, k, v and the mask as a contiguous 4-D array in q's dtype.
@@ -387,9 +434,10 @@ def attention_forward(q, k, v, mask=None, is_causal=False, scale=None):
     q, k, v, mask = _prepare(q, k, v, mask)
     out = np.empty_like(q)
     lse = np.empty(q.shape[:3], dtype=q.dtype)
-    with parallel_chunksize(1):  # (b, h) pairs one at a time
+    tiles = bool(gemm.NUMBA_GEMM)  # read at call time (tests switch it)
+    with _parallel_region(tiles):
         _attention_forward_kernel(
-            q, k, v, mask, has_mask, bool(is_causal), q.dtype.type(scale), out, lse
+            q, k, v, mask, has_mask, bool(is_causal), q.dtype.type(scale), out, lse, tiles
         )
     return out, lse
 
@@ -411,7 +459,8 @@ def attention_backward(dout, q, k, v, out, lse, mask=None, is_causal=False, scal
     dq = np.empty_like(q)
     dk = np.empty_like(k)
     dv = np.empty_like(v)
-    with parallel_chunksize(1):  # (b, h) pairs one at a time
+    tiles = bool(gemm.NUMBA_GEMM)
+    with _parallel_region(tiles):
         _attention_backward_kernel(
             dout,
             q,
@@ -426,6 +475,7 @@ def attention_backward(dout, q, k, v, out, lse, mask=None, is_causal=False, scal
             dq,
             dk,
             dv,
+            tiles,
         )
     return dq, dk, dv
 

@@ -197,6 +197,20 @@ def test_cpu_matches_reference(dtype, shape, is_causal, mask_kind):
     assert_matches_reference(cpu, q, k, v, dout, mask, is_causal)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7, 4), (1, 2, 300, 200, 16)], ids=str)
+@pytest.mark.parametrize("is_causal", [False, True], ids=["full", "causal"])
+def test_cpu_without_the_register_tiles_matches_reference(monkeypatch, dtype, shape, is_causal):
+    """On CPUs without AVX-512 (gemm.NUMBA_GEMM off) the kernels' products are np.dot (BLAS,
+    one thread per call): the same results."""
+    from tinygrad_edu.kernels.cpu import gemm
+
+    monkeypatch.setattr(gemm, "NUMBA_GEMM", False)
+    B, nh, Tq, Tk, hs = shape
+    q, k, v, dout = make_qkv(B, nh, Tq, Tk, hs, dtype)
+    assert_matches_reference(cpu, q, k, v, dout, make_mask("full", B, nh, Tq, Tk), is_causal)
+
+
 @settings(deadline=None, max_examples=25)
 @given(
     B=st.integers(1, 3),
