@@ -3,6 +3,7 @@
     reference_matmul(a, b)     a @ b in NumPy: what every kernel here computes
     gemm_nt(a, b, out)         out (M, N) = a (M, K) @ b (N, K)^T   dot products along k
     gemm_nn(a, b, out, bias)   out (M, N) = a (M, K) @ b (K, N)     outer products, rows of out
+    gemm_nn_serial(a, b, out)  gemm_nn on the calling thread, callable from @njit code
     matmul(a, b, out, bias)    the checked launcher: gemm_nt, gemm_nn or NumPy's BLAS
 
 Both kernels leave the vector code to LLVM, which compiles them with the widest vectors the
@@ -15,7 +16,8 @@ lanes, and every step of k loads six values of a and four of b for 24 multiply-a
 are reduced across their lanes at the end of the block, a fixed cost per block, so this form
 pays when K is long (hundreds or more); ``gemm_nt_blocked`` sums over k in pieces of
 ``NT_K_PIECE`` so that the ten rows a block reads stay in L1 at any K. Callable from ``@njit``
-code: the fused LSTM's recurrence (``functional/_lstm_cpu.py``) calls it at every step.
+code, as is ``gemm_nn_serial`` (gemm_nn on the calling thread), which the attention kernels
+and the fused LSTM's recurrence (``functional/_lstm_cpu.py``) call for their small products.
 
 ``gemm_nn`` -- n vectorized (the BLIS/GotoBLAS micro-kernel). A tile of MR x NR outputs (8
 rows x two vectors: 8 x 32 float32 or 8 x 16 float64, 16 of the 32 AVX-512 registers) stays in

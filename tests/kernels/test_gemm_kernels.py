@@ -51,6 +51,21 @@ def test_gemm_nn_matches_matmul(M, N, K, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("M, N, K", SHAPES)
+def test_gemm_nn_serial_matches_matmul(M, N, K, dtype):
+    """The @njit-callable gemm_nn (attention, LSTM): every entry written, also for a left
+    operand that is a column slice (the LSTM's first step reads hx[prev, :, H:])."""
+    a, b = operands(M, N, K, dtype)
+    out = np.full((M, N), np.nan, dtype=dtype)
+    assert gemm.gemm_nn_serial(a, b, out) is out
+    close(out, a @ b, dtype, K)
+    wide = np.concatenate([np.ones((M, 3), dtype), a], axis=1)[:, 3:]  # not C-contiguous
+    out[:] = np.nan
+    gemm.gemm_nn_serial(wide, b, out)
+    close(out, a @ b, dtype, K)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M, N, K", SHAPES)
 def test_gemm_nt_matches_matmul(M, N, K, dtype):
     a, b = operands(M, N, K, dtype)
     bt = np.ascontiguousarray(b.T)  # (N, K)

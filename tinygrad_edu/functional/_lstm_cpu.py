@@ -10,10 +10,10 @@ Layout (everything batch-major, so every loop over a gate runs over contiguous m
 
 - ``hx`` (T + 1, B, K): slot t holds the row [h; x_t; 1; 0...] of every batch element, with
   K = H + I + 1 rounded up to a multiple of 16 (the zeros pad the vectors). The gate
-  pre-activations of one step are then a single product with the packed weights
-  ``w`` (G, K) = [W_hh  W_ih  b_ih + b_hh  0...]::
+  pre-activations of one step are then a single product with the packed weights, kept
+  transposed, ``wt`` (K, G) = [W_hh  W_ih  b_ih + b_hh  0...]^T::
 
-      z_t[b, :] = w @ hx[t][b, :]         (B, K) x (G, K)^T -> (B, G)
+      z_t = hx[t] @ wt                    (B, K) x (K, G) -> (B, G)
 
   and the backward gets dW_hh, dW_ih and db from one product [dW_hh dW_ih db] = dZ^T HX over
   all T * B rows.
@@ -23,9 +23,11 @@ Layout (everything batch-major, so every loop over a gate runs over contiguous m
 Why kernels instead of the array-module loop: a step of that loop is about a dozen NumPy
 calls on small (G, B) blocks, each a Python call and a full pass over memory; here one pass
 per step does all the gate math with the values in registers. The matrix products are
-``gemm_nt`` of ``kernels/cpu/gemm.py``, a register-blocked loop that LLVM compiles with the
-widest vectors the CPU has (AVX-512 where present), which on such CPUs beats a BLAS pinned to
-AVX2 at these sizes.
+``gemm_nn_serial`` of ``kernels/cpu/gemm.py``: outer products in a register tile that LLVM
+compiles with the widest vectors the CPU has (AVX-512 where present), which on such CPUs beats
+a BLAS pinned to AVX2 at these sizes. (Dot products, gemm_nt on w (G, K) and W_hh^T, lose at
+the short K of a step's product: the run.py LSTM, fwd+bwd, took 6.0 ms with them, 4.5 with
+the outer products, torch 4.6-4.8.)
 
 tanh of float32 is :func:`_tanh_f32`, a rational function that LLVM vectorizes (libm's
 ``tanhf`` runs one element at a time and would cost more than the matrix products); float64
@@ -39,7 +41,7 @@ from numba import njit
 from numba.extending import overload
 
 from ..kernels._config import NUMBA_CACHE
-from ..kernels.cpu.gemm import gemm_nt
+from ..kernels.cpu.gemm import gemm_nn_serial
 
 # fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -93,15 +95,15 @@ def _tanh_impl(x):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, skip_first):
+def lstm_forward(hx, wt, cs, acts, tanh_cs, z, reverse, skip_first):
     """Run the recurrence in place. In: hx (T + 1, B, K) with the x_t rows, the ones column and
-    h_0 in its slot (slot 0, or slot T when ``reverse``), w (G, K) packed weights, cs[0 or T]
+    h_0 in its slot (slot 0, or slot T when ``reverse``), wt (K, G) packed weights, cs[0 or T]
     = c_0. Out: the h rows of hx, cs, acts (T, B, G), tanh_cs (T, B, H); z (B, G) is scratch
     for the pre-activations of one step (passed in: with an array allocated here, the gate
     loop below ran several times slower, in scalar code).
 
     Step t reads slot t + r and writes slot t + 1 - r (r = 1 when reverse). ``skip_first``:
-    h_0 is zero, so the first step leaves out the h columns of its product."""
+    h_0 is zero, so the first step leaves out the h columns of hx (rows of wt) in its product."""
     T, B, G = acts.shape
     H = G // 4
     r = 1 if reverse else 0
@@ -110,9 +112,9 @@ def lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, skip_first):
         t = T - 1 - n if reverse else n
         prev, cur = t + r, t + 1 - r
         if skip_first and n == 0:
-            gemm_nt(hx[prev, :, H:], w[:, H:], z)  # h_0 = 0: only the x, 1 columns
+            gemm_nn_serial(hx[prev, :, H:], wt[H:], z)  # h_0 = 0: only the x, 1 rows of wt
         else:
-            gemm_nt(hx[prev], w, z)  # (B, K) @ (G, K)^T -> (B, G)
+            gemm_nn_serial(hx[prev], wt, z)  # (B, K) @ (K, G) -> (B, G)
         # One view per gate and separate input and output arrays: LLVM vectorizes the u
         # loop only when it can tell that no store overlaps a load of another iteration.
         for b in range(B):
@@ -137,9 +139,9 @@ def lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, skip_first):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, reverse, need_first_dh):
+def lstm_backward(dout, dc, hx, w_hh, cs, acts, tanh_cs, dz, dh, reverse, need_first_dh):
     """Backpropagation through time, in place. In: dout (T, B, H) the gradient of the outputs
-    h_t, dc (B, H) the gradient of c_n, the forward's saved arrays, w_hh_t (H, G) = W_hh^T
+    h_t, dc (B, H) the gradient of c_n, the forward's saved arrays, w_hh (G, H) = W_hh
     contiguous. Out: dz (T, B, G) the gradients of the pre-activations z_t, and in dh and dc
     (B, H) the gradients of h_0 and c_0 (dh only when ``need_first_dh``: the last product of
     the loop is skipped otherwise)."""
@@ -167,4 +169,4 @@ def lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, reverse, need
                 do[u] = dh_u * tanh_c * o * (one - o)  # dz_o
                 dcb[u] = dc_u * f  # dc_{t-1}
         if n < T - 1 or need_first_dh:
-            gemm_nt(dz[t], w_hh_t, dh)  # dh_{t-1} = dz_t W_hh: (B, G) @ (H, G)^T
+            gemm_nn_serial(dz[t], w_hh, dh)  # dh_{t-1} = dz_t W_hh: (B, G) @ (G, H)

@@ -261,17 +261,17 @@ class LSTMLayer(Function):
         hx[:, :, H + I] = 1
         if state:
             hx[T * r, :, :H] = rest[-2]  # h_0 (B, H)
-        w = np.zeros((G, K), dtype=x.dtype)  # [W_hh W_ih b 0]
-        w[:, :H] = w_hh
-        w[:, H:H + I] = w_ih
+        wt = np.zeros((K, G), dtype=x.dtype)  # [W_hh W_ih b 0]^T
+        wt[:H] = w_hh.T
+        wt[H:H + I] = w_ih.T
         if bias:
-            w[:, H + I] = rest[0] + rest[1]
+            wt[H + I] = rest[0] + rest[1]
         cs = np.empty((T + 1, B, H), dtype=x.dtype)  # c_0 .. c_T
         cs[T * r] = rest[-1] if state else 0
         acts = np.empty((T, B, G), dtype=x.dtype)  # i, f, g, o
         tanh_cs = np.empty((T, B, H), dtype=x.dtype)
         z = np.empty((B, G), dtype=x.dtype)  # scratch: one step's pre-activations
-        _lstm_cpu.lstm_forward(hx, w, cs, acts, tanh_cs, z, reverse, not state)
+        _lstm_cpu.lstm_forward(hx, wt, cs, acts, tanh_cs, z, reverse, not state)
         self.save_for_backward(hx, acts, cs, tanh_cs)
         out = np.empty((T + 1, B, H), dtype=x.dtype)
         out[:T] = hx[1 - r:T + 1 - r, :, :H]  # h_1 .. h_T (or h_0 .. h_{T-1} when reverse)
@@ -294,9 +294,9 @@ class LSTMLayer(Function):
         dc = np.array(dy[T], order="C")  # (B, H): dc_n, becomes dc_0
         dh = np.empty((B, H), dtype=dtype)
         dz = np.empty((T, B, G), dtype=dtype)  # dL/dz_t, gates i, f, g, o
-        w_hh_t = np.ascontiguousarray(self.inputs[2].data.T)  # (H, G)
+        w_hh = np.ascontiguousarray(self.inputs[2].data)  # (G, H)
         need_h0 = needs.get("h0", False)
-        _lstm_cpu.lstm_backward(dout, dc, hx, w_hh_t, cs, acts, tanh_cs, dz, dh, self.reverse,
+        _lstm_cpu.lstm_backward(dout, dc, hx, w_hh, cs, acts, tanh_cs, dz, dh, self.reverse,
                                 need_h0)
         dz2 = dz.reshape(T * B, G)
         mm = backend.cpu_matmul(dz2, hx) or np.matmul  # the Numba GEMM where it beats BLAS
