@@ -305,9 +305,8 @@ class LSTMLayer(Function):
             grads["x"] = mm(dz2, self.inputs[1].data).reshape(T, B, -1)  # (T*B, G) @ (G, I)
         if any(needs.get(name) for name in ("w_ih", "w_hh", "b_ih", "b_hh")):
             I, K = self.inputs[0].shape[2], hx.shape[2]
-            # [dW_hh dW_ih db 0] = dZ^T HX (G, K), made as its transpose HX^T dZ: the GEMM
-            # copies its transposed left operand first, and HX^T (K, T*B) is the smaller one
-            dw = mm(hx[r:T + r].reshape(T * B, K).T, dz2).T  # (K, T*B) @ (T*B, G) -> (G, K)
+            # [dW_hh dW_ih db 0] = dZ^T HX (G, K): the GEMM reads dZ^T in place (F order)
+            dw = mm(dz2.T, hx[r:T + r].reshape(T * B, K))  # (G, T*B) @ (T*B, K) -> (G, K)
             grads["w_hh"] = np.ascontiguousarray(dw[:, :H])
             grads["w_ih"] = np.ascontiguousarray(dw[:, H:H + I])
             if self.bias:
