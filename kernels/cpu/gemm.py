@@ -364,12 +364,16 @@ def _gemm_nn_panels(a, a_tail, b, bias, has_bias, out, p_first, p_last):
 
     Tiles inside one run of L columns are written in place; the others (the last rows
     of a, the last panel, panels that span two runs) are computed whole from zero-padded
-    copies (``a_tail``, ``last``) into ``edge`` and scattered."""
+    copies (``a_tail``, ``last``) into ``edge`` and scattered. Two calls of the tile, the
+    in-place one and one for every edge tile: each call site is another copy of its unrolled
+    code for LLVM to compile (with a third for the last rows, the first call of every kernel
+    that multiplies took 2-6 s longer; with a single site for all tiles they ran 5% slower)."""
     M, K = a.shape
     N = b.shape[1]
     L = out.shape[2]
     NR = _tile_cols(a)
     M8 = M - M % MR  # rows in full blocks of MR
+    blocks = M8 + (MR if M8 < M else 0)  # with the zero-padded block of the last rows
     last = np.zeros((K, NR), dtype=a.dtype)  # the last panel when it has fewer than NR columns
     edge = np.empty((MR, NR), dtype=a.dtype)
     for p in range(p_first, p_last):
@@ -382,17 +386,15 @@ def _gemm_nn_panels(a, a_tail, b, bias, has_bias, out, p_first, p_last):
             last[:, :n] = b[:, j0:]
             src, jb = last, 0
         in_place = n == NR and l0 + NR <= L
-        for i0 in range(0, M8, MR):
-            if in_place:
+        for i0 in range(0, blocks, MR):
+            if in_place and i0 < M8:  # the hot path: the tile straight into out
                 _tile_8xnr(a, i0, src, jb, out[q], i0, l0)
                 if has_bias:
                     _add_bias(out[q], i0, MR, l0, NR, bias)
-            else:
-                _tile_8xnr(a, i0, src, jb, edge, 0, 0)
-                _scatter_tile(edge, MR, n, out, i0, j0, bias)
-        if M8 < M:  # the last rows, from the zero-padded copy of a's last rows
-            _tile_8xnr(a_tail, 0, src, jb, edge, 0, 0)
-            _scatter_tile(edge, M - M8, n, out, M8, j0, bias)
+            else:  # into edge, from a or its zero-padded last rows, then scattered
+                rows, ia = (a, i0) if i0 < M8 else (a_tail, 0)
+                _tile_8xnr(rows, ia, src, jb, edge, 0, 0)
+                _scatter_tile(edge, min(MR, M - i0), n, out, i0, j0, bias)
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
@@ -417,7 +419,9 @@ def gemm_nn(a, b, out, bias=None):
     N = b.shape[1]
     NR = TILE_ROW_BYTES // a.itemsize
     M8 = M - M % MR
-    a_tail = np.zeros((MR, K), dtype=a.dtype)  # the rows past the last block of MR, padded
+    # the rows past the last block of MR, zero-padded, in a's order (C or F: one array type)
+    transposed = a.flags.f_contiguous and not a.flags.c_contiguous
+    a_tail = np.zeros((MR, K), dtype=a.dtype, order="F" if transposed else "C")
     a_tail[:M - M8] = a[M8:]
     has_bias = bias is not None
     if not has_bias:
@@ -447,7 +451,10 @@ def gemm_nn_serial(a, b, out):
     a_tail[:M - M8] = a[M8:]
     no_bias = np.zeros(M, dtype=a.dtype)  # what the edge tiles add
     panels = -(-N // _tile_cols(a))
-    _gemm_nn_panels(a, a_tail, b, no_bias, False, out.reshape((1, M, N)), 0, panels)
+    # False and 0 as values, not constants: with constant arguments (Literal types) Numba
+    # would compile a second _gemm_nn_panels, 3-5 s more at the first call
+    has_bias, first = M < 0, panels - panels
+    _gemm_nn_panels(a, a_tail, b, no_bias, has_bias, out.reshape((1, M, N)), first, panels)
     return out
 
 

@@ -112,7 +112,9 @@ def lstm_forward(hx, wt, cs, acts, tanh_cs, z, reverse, skip_first):
         t = T - 1 - n if reverse else n
         prev, cur = t + r, t + 1 - r
         if skip_first and n == 0:
-            gemm_nn_serial(hx[prev, :, H:], wt[H:], z)  # h_0 = 0: only the x, 1 rows of wt
+            # h_0 = 0: only the x, 1 columns of hx and rows of wt (a C-ordered copy: a column
+            # slice would compile gemm_nn_serial once more, for strided arrays)
+            gemm_nn_serial(np.ascontiguousarray(hx[prev, :, H:]), wt[H:], z)
         else:
             gemm_nn_serial(hx[prev], wt, z)  # (B, K) @ (K, G) -> (B, G)
         # One view per gate and separate input and output arrays: LLVM vectorizes the u
