@@ -265,7 +265,7 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
                    tiles):
     """One (b, h) pair: dqm (Tq, hs), dkm and dvm (Tk, hs); P is rebuilt as exp(S - lse).
 
-    Every product is one of outer products (_product): dK and dV are summed over the blocks
+    Every product goes through _product (outer products): dK and dV are summed over the blocks
     as dK^T += Q_blk^T dS and dV^T += dO_blk^T P, (hs, keys) tiles with small transposed
     copies of Q_blk and dO_blk, and transposed into dkm and dvm at the end."""
     Tq, hs = qm.shape

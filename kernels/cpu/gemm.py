@@ -68,9 +68,10 @@ float64), GFLOP/s, best of 40:
 ``matmul``'s rule: gemm_nn, or gemm_nt for a transposed b (``matmul(x, y.T)``) with K >=
 ``NT_MIN_K`` (with a shorter K, gemm_nn on a C-order copy of b, or of a for (y a^T)^T,
 whichever copies fewer numbers: a layer's x W^T, 1.3-1.9x BLAS; (2048, 128) -> 384 float32
-1.71 -> 0.98 ms), for float32 and float64 when ``NUMBA_GEMM`` is on (the CPU has AVX-512) and the
-product has at least ``MIN_WORK`` multiply-adds (below that BLAS's call costs less: 1.5 us
-vs 2.5); BLAS otherwise. Compiled for AVX2 (``NUMBA_CPU_NAME=haswell``) on the same machine, the
+1.71 -> 0.98 ms); a transposed a (a layer's dW = dy^T x) goes to gemm_nn as it is. All that
+for float32 and float64 when ``NUMBA_GEMM`` is on (the CPU has AVX-512) and the product has
+at least ``MIN_WORK`` multiply-adds (below that BLAS's call costs less: 1.5 us vs 2.5); BLAS
+otherwise. Compiled for AVX2 (``NUMBA_CPU_NAME=haswell``) on the same machine, the
 tiles no longer fit the 16 registers: gemm_nn 41 and gemm_nt 40 GFLOP/s against BLAS's 109.
 """
 
