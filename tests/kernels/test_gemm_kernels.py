@@ -124,24 +124,28 @@ def test_matmul_blas_path_gives_the_same_layouts(monkeypatch, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_two_threads_split_the_work(dtype):
     """Products of at least PARALLEL_GRAIN * 64 multiply-adds run on the thread pool: groups
-    of panels (gemm_nn) and of rows (gemm_nt) give the same result as one thread."""
+    of panels (gemm_nn, with a C- or F-ordered a) and of rows (gemm_nt) give the same result
+    as one thread."""
     M, N, K = 70, 1000, 150
     assert M * N * K >= gemm.PARALLEL_GRAIN * 64
     a, b = operands(M, N, K, dtype)
+    a_f = np.asfortranarray(a)  # a transposed left operand, as a layer's dy^T
     before = numba.get_num_threads()
     try:
         results = []
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
             out = np.empty((M, N), dtype=dtype)
+            out_f = np.empty((M, N), dtype=dtype)
             out_t = np.empty((M, N), dtype=dtype)
-            results.append((gemm.gemm_nn(a, b, out).copy(),
+            results.append((gemm.gemm_nn(a, b, out).copy(), gemm.gemm_nn(a_f, b, out_f).copy(),
                             gemm.gemm_nt_blocked(a, np.ascontiguousarray(b.T), out_t).copy()))
     finally:
         numba.set_num_threads(before)
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)  # the same sums in the same order
     close(results[0][0], a @ b, dtype, K)
+    np.testing.assert_array_equal(results[0][1], results[0][0])  # F order: the same sums
 
 
 @settings(deadline=None, max_examples=40)
