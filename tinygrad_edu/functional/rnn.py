@@ -280,8 +280,8 @@ class LSTMLayer(Function):
 
     def _backward_cpu(self, dy, needs) -> dict:
         """dy (T + 1, B, H): dh_t for t < T, then dc_n. BPTT in ``_lstm_cpu.lstm_backward``,
-        then the products over all steps at once (BLAS):
-        [dW_hh dW_ih db] = dZ^T HX over the T * B rows, dx = dZ W_ih."""
+        then the products over all steps at once (``backend.cpu_matmul``: the Numba GEMM, or
+        BLAS): [dW_hh dW_ih db] = dZ^T HX over the T * B rows, dx = dZ W_ih."""
         from . import _lstm_cpu
 
         hx, acts, cs, tanh_cs = self.saved
