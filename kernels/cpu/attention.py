@@ -360,8 +360,9 @@ def _attention_backward_kernel(
 def _softmax_rows_kernel(x, y):
     """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0."""
     for r in prange(x.shape[0]):
-        row = y[r]
-        row[:] = x[r]
+        row, src = y[r], x[r]
+        for j in range(row.shape[0]):  # a loop, not row[:] = src: see gemm.py, "Compile time"
+            row[j] = src[j]
         m = row.max()
         if m == -np.inf:
             row[:] = 0.0

@@ -73,6 +73,17 @@ for float32 and float64 when ``NUMBA_GEMM`` is on (the CPU has AVX-512) and the 
 at least ``MIN_WORK`` multiply-adds (below that BLAS's call costs less: 1.5 us vs 2.5); BLAS
 otherwise. Compiled for AVX2 (``NUMBA_CPU_NAME=haswell``) on the same machine, the
 tiles no longer fit the 16 registers: gemm_nn 41 and gemm_nt 40 GFLOP/s against BLAS's 109.
+
+Compile time. With an empty Numba cache the first call compiles, and every ``@njit`` caller
+optimizes the unrolled tiles again as part of its own code (Numba links callees into the
+caller). Two habits here keep that to one copy of each kernel per dtype and layout:
+
+- an integer constant passed to another ``@njit`` function is typed as ``Literal[int]``, and
+  each distinct constant compiles one more copy of the callee (1-2 s each): calls pass such
+  numbers as values (``first = n - n``), not as constants;
+- rows are copied with loops (``_copy_row``), never by assigning one array slice to another
+  (``a[:m] = b[:m]``): that assignment's shape check compiles Numba's error-message formatting,
+  2.2 s of the first call.
 """
 
 import os
@@ -131,6 +142,13 @@ NUMBA_GEMM = _numba_gemm_switch()
 def reference_matmul(a, b):
     """out[m, n] = sum_k a[m, k] b[k, n], in NumPy (the oracle of the tests)."""
     return np.matmul(a, b)
+
+
+@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
+def _copy_row(src, dst):
+    """dst[:] = src for two 1-d arrays of one length (a loop: see "Compile time" above)."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,10 +226,13 @@ def gemm_nt_range(a, b, out, i0, i1, k0, k1):
     if M6 < i1:
         rows = i1 - M6
         a6 = np.zeros((6, k1), dtype=a.dtype)  # the last rows, padded with zero rows
-        a6[:rows, k0:k1] = a[M6:i1, k0:k1]
+        for r in range(rows):
+            _copy_row(a[M6 + r, k0:k1], a6[r, k0:k1])
         out6 = np.empty((6, N4), dtype=out.dtype)
-        _block_6x4(a6, b, out6, 0, N4, k0, k1)
-        out[M6:i1, :N4] = out6[:rows]
+        first = rows - rows  # 0 as a value, not a constant (see "Compile time" above)
+        _block_6x4(a6, b, out6, first, N4, k0, k1)
+        for r in range(rows):
+            _copy_row(out6[r], out[M6 + r, :N4])
     for i in range(i0, i1):
         ai = a[i, k0:k1]
         for j in range(N4, N):
@@ -230,7 +251,8 @@ def gemm_nt(a, b, out):
     slower): pass whole arrays, and ``gemm_nt_range`` for a part of the sum over k.
     (Measured at the LSTM's sizes, blocks of 6 x 4 beat 4 x 4, 5 x 4, 4 x 6 and 8 x 4; it is
     about 1.3 to 1.9 times as fast as an AVX2 BLAS on an AVX-512 CPU.)"""
-    gemm_nt_range(a, b, out, 0, a.shape[0], 0, a.shape[1])
+    M, K = a.shape
+    gemm_nt_range(a, b, out, M - M, M, K - K, K)  # zeros as values: see "Compile time" above
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
@@ -239,10 +261,11 @@ def _gemm_nt_rows(a, b, out, i0, i1, KC):
     (six of a, four of b) stay in L1 (at K = 16384 without pieces: 77 GFLOP/s, not 100)."""
     K = a.shape[1]
     N = b.shape[0]
-    gemm_nt_range(a, b, out, i0, i1, 0, min(KC, K))
+    first = K - K  # 0 as a value, not a constant (see "Compile time" above)
+    gemm_nt_range(a, b, out, i0, i1, first, min(KC, K))
     part = np.empty((i1 - i0, N), dtype=out.dtype)  # the sum over one piece of k
     for k0 in range(KC, K, KC):
-        gemm_nt_range(a[i0:i1], b, part, 0, i1 - i0, k0, min(k0 + KC, K))
+        gemm_nt_range(a[i0:i1], b, part, first, i1 - i0, k0, min(k0 + KC, K))
         for i in range(i1 - i0):
             dst = out[i0 + i]
             src = part[i]
@@ -279,13 +302,6 @@ def _tile_cols_impl(a):
 
 # the tile of outputs, on the stack (see _stack.py)
 _stack_tile = stack_allocator(MR * TILE_ROW_BYTES)
-
-
-@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
-def _copy_row(src, dst):
-    """dst[:] = src for two 1-d arrays of one length."""
-    for j in range(src.shape[0]):
-        dst[j] = src[j]
 
 
 @njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
@@ -384,7 +400,8 @@ def _gemm_nn_panels(a, a_tail, b, bias, has_bias, out, p_first, p_last):
         if n == NR:
             src, jb = b, j0
         else:
-            last[:, :n] = b[:, j0:]
+            for k in range(K):
+                _copy_row(b[k, j0:], last[k, :n])
             src, jb = last, 0
         in_place = n == NR and l0 + NR <= L
         for i0 in range(0, blocks, MR):
@@ -449,12 +466,11 @@ def gemm_nn_serial(a, b, out):
     N = b.shape[1]
     M8 = M - M % MR
     a_tail = np.zeros((MR, K), dtype=a.dtype)  # the rows past the last block of MR, padded
-    a_tail[:M - M8] = a[M8:]
+    for r in range(M - M8):
+        _copy_row(a[M8 + r], a_tail[r])
     no_bias = np.zeros(M, dtype=a.dtype)  # what the edge tiles add
     panels = -(-N // _tile_cols(a))
-    # False and 0 as values, not constants: with constant arguments (Literal types) Numba
-    # would compile a second _gemm_nn_panels, 3-5 s more at the first call
-    has_bias, first = M < 0, panels - panels
+    has_bias, first = M < 0, panels - panels  # values, not constants: see "Compile time"
     _gemm_nn_panels(a, a_tail, b, no_bias, has_bias, out.reshape((1, M, N)), first, panels)
     return out
 
