@@ -23,7 +23,8 @@ How it is made fast:
   query), which halves the work.
 - The products run on the calling thread: the parallelism is the prange over (b, h), which
   hands the pairs out one at a time (``parallel_chunksize(1)``), so that a thread slowed down
-  by other work on the machine does not hold up the whole call. On CPUs without AVX-512
+  by other work on the machine does not hold up the whole call. With one thread the same loop
+  runs compiled without ``parallel`` (``_prange.py``). On CPUs without AVX-512
   (``gemm.NUMBA_GEMM`` off) the products are ``np.dot`` (BLAS), run single-threaded during a
   call (threadpoolctl): two layers of threads on the same cores slow each other down.
 - ``exp`` of float32 goes through :func:`_exp_f32`, a polynomial that LLVM vectorizes (libm's
@@ -48,6 +49,7 @@ from ..reference.attention import (
     compact_mask,
 )
 from . import gemm
+from ._prange import prange_kernel
 
 # Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
 BLOCK_Q = 128
@@ -231,7 +233,7 @@ def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1, tiles
                 o[r, d] *= inv_l[r]  # normalize: O = P V / l
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _attention_forward_kernel(q, k, v, mask, has_mask, is_causal, scale, out, lse, tiles):
     """out (B, nh, Tq, hs) and lse (B, nh, Tq) for q (B, nh, Tq, hs), k, v (B, nh, Tk, hs)."""
     B, nh = q.shape[:2]
@@ -323,7 +325,7 @@ def _backward_head(dom, qm, km, vm, om, lse1, mask2, has_mask, is_causal, scale,
             dvm[j, d] = dvt[d, j]
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _attention_backward_kernel(
     dout, q, k, v, out, lse, mask, has_mask, is_causal, scale, dq, dk, dv, tiles
 ):
@@ -356,7 +358,7 @@ def _attention_backward_kernel(
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, fastmath=FAST, cache=NUMBA_CACHE)
+@prange_kernel(fastmath=FAST)
 def _softmax_rows_kernel(x, y):
     """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0."""
     for r in prange(x.shape[0]):

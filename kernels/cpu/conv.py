@@ -33,7 +33,9 @@ the summation order of col2im is fixed (deterministic; never ``np.add.at``). The
 kernels go in (c, n) order: consecutive planes read or write consecutive blocks of the same
 KH*KW cols rows (sequential streams the prefetcher follows; in (n, c) order every block would
 start a new 4 KiB page N*OH*OW entries away, 2-3x slower). Calls with less than
-``PARALLEL_GRAIN`` elements run on one thread (``threads_for``).
+``PARALLEL_GRAIN`` elements run on one thread (``threads_for``), and calls on one thread run
+each kernel compiled without ``parallel`` (``_prange.py``: the same loop, about a second less
+to compile, no thread pool to wake).
 
 Every kernel is compiled once per dtype (float32, float64); inputs are made C-contiguous
 first (a no-op for arrays that already are) so that no extra specialisations for strided
@@ -53,6 +55,7 @@ from ..reference.conv import (
     check_float_dtype,
     conv_output_size,  # noqa: F401  (same public names as reference.conv)
 )
+from ._prange import prange_kernel
 from ._stack import stack_allocator
 
 # Array elements a kernel call touches below which it runs on one thread.  Waking the thread
@@ -233,7 +236,7 @@ def _fold_plane(cols2d, r0, j0, plane, buf, KH, KW, SH, SW, PH, PW, DH, DW, OH, 
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _im2col_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW)."""
     N, C = x.shape[0], x.shape[1]
@@ -245,7 +248,7 @@ def _im2col_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                       OH, OW)
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _im2col_gemm_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """x (N, C, H, W) -> cols (C*KH*KW, N*OH*OW); planes in (c, n) order."""
     N, C = x.shape[0], x.shape[1]
@@ -258,7 +261,7 @@ def _im2col_gemm_kernel(x, cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                       OH, OW)
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _col2im_kernel(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """cols (N, C*KH*KW, OH*OW) -> dx (N, C, H, W) (any content on entry)."""
     N, C = dx.shape[0], dx.shape[1]
@@ -270,7 +273,7 @@ def _col2im_kernel(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                     OH, OW)
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _col2im_gemm_kernel(cols, dx, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """cols (C*KH*KW, N*OH*OW) -> dx (N, C, H, W) (any content on entry); planes in (c, n)
     order."""

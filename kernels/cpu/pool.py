@@ -21,7 +21,8 @@ Max pooling is the hot one in CNNs, so it has two refinements:
 The backward kernels scatter with plain loops inside the plane a thread owns, so overlapping
 windows accumulate without races and in a fixed order (deterministic); never ``np.add.at``.
 Each kernel is compiled once per dtype (float32, float64); inputs are made C-contiguous first.
-Calls with less than ``PARALLEL_GRAIN`` elements run on one thread (``threads_for``).
+Calls with less than ``PARALLEL_GRAIN`` elements run on one thread (``threads_for``), and
+calls on one thread run each kernel compiled without ``parallel`` (``_prange.py``).
 """
 
 import functools
@@ -42,6 +43,7 @@ from ..reference.pool import (
     check_pool_args,
     pool_output_size,  # noqa: F401  (same public names as reference.pool)
 )
+from ._prange import prange_kernel
 from .conv import threads_for
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def _max_pool_planes(x, y, argmax, KH, KW, SH, SW, PH, PW, DH, DW):
                 argmax[n, c, oh, ow] = best_i
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _max_pool_kernel(x, y, argmax, KH, KW, SH, SW, PH, PW, DH, DW):
     """Any window: sizes, strides and dilations are run-time values."""
     _max_pool_planes(x, y, argmax, KH, KW, SH, SW, PH, PW, DH, DW)
@@ -142,14 +144,14 @@ FIXED_WINDOWS = ((2, 2, 2, 2), (3, 3, 2, 2), (3, 3, 1, 1))
 def _fixed_window_kernel(KH, KW, SH, SW):
     """A max pooling kernel compiled for one window: KH, KW, SH, SW are closure constants."""
 
-    @njit(parallel=True, cache=NUMBA_CACHE)
+    @prange_kernel()
     def kernel(x, y, argmax, PH, PW):
         _max_pool_planes(x, y, argmax, KH, KW, SH, SW, PH, PW, 1, 1)
 
     return kernel
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _max_pool_backward_kernel(dy, argmax, dx):
     """dx (N, C, H*W), zero on entry: dx[n, c, argmax[n, c, oh, ow]] += dy[n, c, oh, ow]."""
     N, C, HW = dx.shape
@@ -164,7 +166,7 @@ def _max_pool_backward_kernel(dy, argmax, dx):
                     dx[n, c, i] += dy[n, c, oh, ow]
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _window_average_kernel(x, y, h0, h1, w0, w1, hdiv, wdiv):
     """y[n, c, oh, ow] = sum x[n, c, h0[oh]:h1[oh], w0[ow]:w1[ow]] / (hdiv[oh] * wdiv[ow])."""
     N, C = x.shape[0], x.shape[1]
@@ -181,7 +183,7 @@ def _window_average_kernel(x, y, h0, h1, w0, w1, hdiv, wdiv):
             y[n, c, oh, ow] = total / (hdiv[oh] * wdiv[ow])
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
+@prange_kernel()
 def _window_average_backward(dy, dx, h0, h1, w0, w1, hdiv, wdiv):
     """dx zero on entry: dx[n, c, h0:h1, w0:w1] += dy[n, c, oh, ow] / (hdiv[oh] * wdiv[ow])."""
     N, C = dx.shape[0], dx.shape[1]
