@@ -1,8 +1,8 @@
-"""Kernel benchmarks: every implementation of the conv, pool, attention, optim and activation
-kernels vs torch.
+"""Kernel benchmarks: every implementation of the conv, pool, attention, optim, activation and
+batch-norm kernels vs torch.
 
     python benchmarks/bench_kernels.py [--quick]
-                                       [--family conv|pool|attention|optim|activation|all]
+                                       [--family conv|pool|attention|optim|activation|norm|all]
                                        [--device cpu|cuda] [--threads N]
                                        [--json bench_results/kernels.json]
                                        [--plot bench_results/kernels.png]
@@ -24,6 +24,11 @@ and the thread pools never leak into another implementation's numbers):
 (e) ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward, on arrays
     (``kernels/*/activation.py``) vs torch's kernels for the same steps; GB/s of x (and dy) read
     and the result written.
+(f) batch norm in training mode: the forward and backward kernels on arrays
+    (``kernels/*/norm.py``; no CUDA kernel: CuPy runs the composite ops) vs torch's
+    ``native_batch_norm`` and ``native_batch_norm_backward``, and ``nn.BatchNorm2d`` forward +
+    backward through autograd (the fused op under "numba", the composite under "reference")
+    vs ``torch.nn.BatchNorm2d``; GB/s of x (and dy) read and y (dx) written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -559,6 +564,102 @@ def torch_adam_rows(setup, p, g, expected, shape, size, moved):
 
 
 # ----------------------------------------------------------------------------------------------
+# (f) batch norm
+# ----------------------------------------------------------------------------------------------
+
+
+def norm_cases(quick: bool):
+    """float32 batches of the CNNs' BatchNorm2d layers (VGG-small's, batch 64)."""
+    if quick:
+        return [(4, 3, 5, 5)]
+    return [(64, 32, 28, 28), (64, 64, 14, 14), (64, 128, 7, 7)]
+
+
+def bench_norm(setup: Setup) -> list[Timing]:
+    rows = []
+    rng = np.random.default_rng(6)
+    ref = importlib.import_module("tinygrad_edu.kernels.reference.norm")
+    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA batch-norm kernel
+    for shape in norm_cases(setup.quick):
+        x, dy = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+        C = shape[1]
+        weight, bias = np.ones(C, np.float32), np.zeros(C, np.float32)
+        x3, dy3 = x.reshape(shape[0], C, -1), dy.reshape(shape[0], C, -1)
+        size = x.nbytes / 1e6
+        y_ref, mean, var = ref.batch_norm_forward(x3, weight, bias, 1e-5)
+        grads_ref = ref.batch_norm_backward(dy3, x3, mean, var, weight, 1e-5)
+        for impl in impls:
+            module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.norm")
+            forward = functools.partial(module.batch_norm_forward, x3, weight, bias, 1e-5)
+            backward = functools.partial(module.batch_norm_backward, dy3, x3, mean, var, weight,
+                                         1e-5)
+            err = max_abs_err(forward()[0], y_ref)
+            rows.append(row("batch_norm forward", IMPL_NAME[impl], str(shape),
+                            timed(setup, forward, False), size, 2 * size * 1e6, err=err,
+                            family="norm"))
+            err = max_abs_err(backward(), grads_ref)
+            rows.append(row("batch_norm backward", IMPL_NAME[impl], str(shape),
+                            timed(setup, backward, False), size, 3 * size * 1e6, err=err,
+                            family="norm"))
+        rows += torch_norm_rows(setup, x, dy, str(shape), size)
+        rows += norm_module_rows(setup, x, dy, str(shape), size)
+    return rows
+
+
+def torch_norm_rows(setup, x, dy, shape, size):
+    """torch's own kernels for the two steps (aten's native_batch_norm and its backward)."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    C = x.shape[1]
+    tx, tdy = torch.tensor(x), torch.tensor(dy)
+    weight, bias = torch.ones(C), torch.zeros(C)
+    forward = functools.partial(torch.native_batch_norm, tx, weight, bias, None, None, True,
+                                0.1, 1e-5)
+    _, mean, invstd = forward()
+    backward = functools.partial(torch.ops.aten.native_batch_norm_backward, tdy, tx, weight,
+                                 None, None, mean, invstd, True, 1e-5, [True, True, True])
+    return [row("batch_norm forward", PEER, shape, time_block(forward, **setup.timing), size,
+                2 * size * 1e6, family="norm"),
+            row("batch_norm backward", PEER, shape, time_block(backward, **setup.timing), size,
+                3 * size * 1e6, family="norm")]
+
+
+def norm_module_rows(setup, x, dy, shape, size):
+    """``nn.BatchNorm2d`` (train mode) forward + backward through autograd, both settings."""
+    import tinygrad_edu as tg
+
+    rows = []
+    for kernel in ("reference", "numba"):
+        bn = tg.nn.BatchNorm2d(x.shape[1])
+        X, DY = tg.tensor(x, requires_grad=True), tg.tensor(dy)
+
+        def step(bn=bn, X=X, DY=DY):
+            bn(X).backward(DY)
+            X.grad = bn.weight.grad = bn.bias.grad = None
+
+        with tg.use_kernel(kernel):
+            t = timed(setup, step, False)
+        rows.append(row("BatchNorm2d fwd+bwd", kernel, shape, t, size, 5 * size * 1e6,
+                        family="norm"))
+    try:
+        import torch
+    except ImportError:
+        return rows
+    bn = torch.nn.BatchNorm2d(x.shape[1])
+    X, DY = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+    def torch_step():
+        bn(X).backward(DY)
+        X.grad = bn.weight.grad = bn.bias.grad = None
+
+    rows.append(row("BatchNorm2d fwd+bwd", PEER, shape, time_block(torch_step, **setup.timing),
+                    size, 5 * size * 1e6, family="norm"))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
 # (e) activations
 # ----------------------------------------------------------------------------------------------
 
@@ -757,6 +858,7 @@ FAMILIES = {
     "attention": [bench_attention],
     "optim": [bench_adam_raw],
     "activation": [bench_activation_raw],
+    "norm": [bench_norm],
 }
 
 

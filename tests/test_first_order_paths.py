@@ -1,6 +1,7 @@
 """Ops whose backward has a first-order path (plain arrays, no graph: conv2d, linear, 2-d
-matmul, cross entropy) compute the same gradients as their differentiable path (Tensor ops,
-taken under create_graph=True), on odd shapes, in float64 and float32, on every device."""
+matmul, cross entropy, training-mode batch norm) compute the same gradients as their
+differentiable path (Tensor ops, taken under create_graph=True), on odd shapes, in float64 and
+float32, on every device."""
 
 import numpy as np
 import pytest
@@ -83,6 +84,28 @@ def test_cross_entropy(device, dtype, reduction, shape, target):
         return loss.reshape(1) if loss.ndim == 0 else loss
 
     _assert_same(_both_paths(fn, [rng.standard_normal(shape)], device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 7), (3, 2, 5, 3)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training(device, dtype, shape, affine):
+    """On the CPU the first-order path is the fused kernel op (BatchNormTrain); under
+    create_graph it differentiates the composite (Normalize and the affine ops)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape) * 3 + 1
+    C = shape[1]
+    if affine:
+        def fn(x, w, b):
+            return NF.batch_norm(x, None, None, w, b, training=True)
+
+        arrays = [x, rng.uniform(0.5, 1.5, C), rng.uniform(-1, 1, C)]
+    else:
+        def fn(x):
+            return NF.batch_norm(x, None, None, training=True)
+
+        arrays = [x]
+    _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -6,13 +6,13 @@ the parfor's code all the same)."""
 
 import numpy as np
 import pytest
-from tinygrad_edu.kernels.cpu import _prange, attention, conv, pool
+from tinygrad_edu.kernels.cpu import _prange, attention, conv, norm, pool
 
 DTYPE = np.float64  # one dtype: each parallel variant compiles in 1-2 s
 
 
 def _kernels() -> list:
-    kernels = [value for module in (conv, pool, attention) for value in vars(module).values()
+    kernels = [value for module in (conv, pool, attention, norm) for value in vars(module).values()
                if isinstance(value, _prange.PrangeKernel)]
     kernels += [pool._fixed_window_kernel(*window) for window in pool.FIXED_WINDOWS]
     return kernels
@@ -63,13 +63,23 @@ def _attention_calls():
     ]
 
 
+def _norm_calls():
+    x, dy = (_rng(s).standard_normal((3, 5, 7)).astype(DTYPE) for s in (7, 8))
+    weight, bias = _rng(9).uniform(0.5, 1.5, 5), _rng(10).uniform(-1, 1, 5)
+    y, mean, var = norm.batch_norm_forward(x, weight, bias, 1e-5)
+    return [
+        lambda: norm.batch_norm_forward(x, weight, bias, 1e-5),
+        lambda: norm.batch_norm_backward(dy, x, mean, var, weight, 1e-5),
+    ]
+
+
 def _results(call):
     result = call()
     return result if isinstance(result, tuple) else (result,)
 
 
-@pytest.mark.parametrize("calls", [_conv_calls, _pool_calls, _attention_calls],
-                         ids=["conv", "pool", "attention"])
+@pytest.mark.parametrize("calls", [_conv_calls, _pool_calls, _attention_calls, _norm_calls],
+                         ids=["conv", "pool", "attention", "norm"])
 def test_parallel_and_serial_variants_give_the_same_bits(monkeypatch, calls):
     calls = calls()
     monkeypatch.setattr(_prange, "threads", lambda: 1)
@@ -84,7 +94,7 @@ def test_parallel_and_serial_variants_give_the_same_bits(monkeypatch, calls):
 def test_the_calls_above_cover_every_variant(monkeypatch):
     """Each kernel's two variants are compiled (for DTYPE) by the calls of the test above,
     so its comparison covered them all."""
-    calls = _conv_calls() + _pool_calls() + _attention_calls()
+    calls = _conv_calls() + _pool_calls() + _attention_calls() + _norm_calls()
     monkeypatch.setattr(_prange, "threads", lambda: 1)
     for call in calls:
         call()

@@ -331,6 +331,50 @@ def test_batchnorm_gradcheck(train):
         gradcheck_layer(module, randn(*shape))
 
 
+@pytest.mark.parametrize("watched", [False, True])
+@pytest.mark.parametrize("x_grad,frozen_affine", [(True, False), (False, False), (True, True)])
+def test_batchnorm_fused_op_matches_the_composite(x_grad, frozen_affine, watched):
+    """Training-mode BatchNorm on NumPy runs as one op on the Numba kernels (BatchNormTrain);
+    the reference setting runs the composite (Normalize, then the affine ops). Same outputs,
+    gradients and running statistics, also with some inputs not wanting a gradient and while
+    a study hook watches (the backward then gets a Tensor)."""
+    x = randn(6, 4, 3, 5) * 2 + 1
+    dy = randn(6, 4, 3, 5, seed=1)
+    results = {}
+    for kernel in ("auto", "reference"):
+        bn = nn.BatchNorm2d(4).double()
+        bn.weight.data[...] = np.linspace(0.5, 1.5, 4)
+        bn.bias.data[...] = np.linspace(-1, 1, 4)
+        bn.weight.requires_grad_(not frozen_affine)
+        bn.bias.requires_grad_(not frozen_affine)
+        xt = tg.tensor(x, requires_grad=x_grad)
+        hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
+        with tg.use_kernel(kernel), hook:
+            out = bn(xt)
+            assert (type(out._ctx).__name__ == "BatchNormTrain") == (kernel == "auto")
+            out.backward(tg.tensor(dy))
+        grads = [t.grad for t in (xt, bn.weight, bn.bias)]
+        stats = [bn.running_mean.numpy(), bn.running_var.numpy()]
+        results[kernel] = [out.detach().numpy()] + stats + [
+            None if g is None else g.numpy() for g in grads]
+    for fused, composite in zip(results["auto"], results["reference"], strict=True):
+        if composite is None:
+            assert fused is None
+        else:
+            np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-10)
+    assert (results["auto"][3] is None) == (not x_grad)
+    assert (results["auto"][4] is None) == frozen_affine
+
+
+def test_batchnorm2d_second_derivatives():
+    """Under create_graph the fused op differentiates the composite: exact to any order."""
+    bn = nn.BatchNorm2d(2).double()
+    with tg.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+    x = tg.tensor(randn(3, 2, 2, 3), requires_grad=True)
+    assert tg.gradgradcheck(lambda x: bn(x) ** 2, [x])
+
+
 def test_normalize_second_derivatives():
     """The closed-form backward is written in Tensor ops: double backward is exact."""
     bn = nn.BatchNorm1d(3).double()

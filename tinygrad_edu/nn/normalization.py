@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..tensor import Tensor, ones, zeros
@@ -80,6 +81,78 @@ def _normalize(x: Tensor, axes: tuple, eps: float):
     return Normalize.apply(x, mean=mean, var=var, axes=axes, eps=eps), mean, var
 
 
+class BatchNormTrain(Function):
+    """Training-mode batch norm as one op, on the Numba kernels (``kernels/cpu/norm.py``):
+    y = gamma * (x - mu) * r + beta per channel, with mu, var the batch statistics over N and
+    the spatial dims and r = 1 / sqrt(var + eps);  with M values per channel,
+
+        dbeta = sum(dy),  dgamma = r * sum(dy * (x - mu)),
+        dx = gamma * r * (dy - dbeta / M - (x - mu) * r^2 * sum(dy * (x - mu)) / M).
+
+    The same numbers as ``Normalize`` followed by the affine ops, in two passes over the batch
+    for the forward and two for the backward instead of about ten, with nothing saved but
+    x and the per-channel statistics (64 x 32 x 28 x 28 float32, fwd+bwd: 7.6 -> 1.4 ms,
+    torch 3.1). Inputs: x, then weight and bias when the layer is affine. Under
+    ``create_graph`` the backward differentiates the composite (``Normalize`` and the affine
+    ops) instead, so second derivatives stay exact.
+    """
+
+    array_backward = True  # dy may be the array itself (first order)
+    fresh_grads = True  # its first-order backward returns new arrays
+
+    def forward(self, x, *affine, eps, kernels, stats_out):
+        self.eps, self.kernels = eps, kernels
+        weight, bias = affine if affine else (None, None)
+        y, self.mean, self.var = kernels.batch_norm_forward(_channels_last_dim(x), weight,
+                                                            bias, eps)
+        stats_out.append((self.mean, self.var))  # float64 (C,), for the running statistics
+        return y.reshape(x.shape)
+
+    def backward(self, dy):
+        x = self.inputs[0]
+        weight = self.inputs[1] if len(self.inputs) == 3 else None
+        if is_grad_enabled():  # create_graph: differentiate the composite, to any order
+            return self._composite_grads(dy)
+        dy_array = dy.data if isinstance(dy, Tensor) else dy  # a Tensor while hooks watch
+        dx, dweight, dbias = self.kernels.batch_norm_backward(
+            _channels_last_dim(dy_array), _channels_last_dim(x.data), self.mean, self.var,
+            None if weight is None else weight.data, self.eps)
+        grads = (dx.reshape(x.shape),) if weight is None else (dx.reshape(x.shape), dweight,
+                                                               dbias)
+        if isinstance(dy, Tensor):
+            return tuple(Tensor._wrap(g) for g in grads)
+        return grads
+
+    def _composite_grads(self, dy):
+        from ..autograd import grad
+
+        x = self.inputs[0]
+        axes = (0,) + tuple(range(2, x.ndim))
+        channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        out, _, _ = _normalize(x, axes, self.eps)
+        if len(self.inputs) == 3:
+            out = out * self.inputs[1].reshape(channel_shape) + self.inputs[2].reshape(
+                channel_shape)
+        wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
+        grads = iter(grad(out, wanted, dy, create_graph=True))
+        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
+
+def _fused_kernels(x: Tensor, weight, bias):
+    """``kernels/cpu/norm.py`` when BatchNormTrain runs on these tensors: NumPy float arrays
+    of one dtype under the Numba kernels, weight and bias both given or both None. Else None
+    (CuPy arrays, the reference setting): the composite ops run."""
+    if (weight is None) != (bias is None):
+        return None
+    affine = () if weight is None else (weight.data, bias.data)
+    return backend.numba_float_kernels("norm", x.data, *affine)
+
+
+def _channels_last_dim(array):
+    """(N, C, *) -> (N, C, L): the values of each channel in N runs of L (a view)."""
+    return array.reshape(array.shape[0], array.shape[1], -1)
+
+
 # ----------------------------------------------------------------------------------------------
 # Functional forms (torch.nn.functional.batch_norm / layer_norm)
 # ----------------------------------------------------------------------------------------------
@@ -117,7 +190,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 "batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {tuple(x.shape)} (use a batch size > 1, or call .eval())"
             )
-        xhat, mean, var = _normalize(x, axes, eps)
+        fused = _fused_kernels(x, weight, bias)
+        if fused is not None:  # NumPy float arrays under the Numba kernels: one op
+            stats = []  # the op's batch mean and variance, for the running statistics
+            affine = () if weight is None else (weight, bias)
+            out = BatchNormTrain.apply(x, *affine, eps=eps, kernels=fused, stats_out=stats)
+            (mean, var), weight, bias = stats[0], None, None  # weight, bias: applied
+        else:
+            out, mean, var = _normalize(x, axes, eps)
         if running_mean is not None:
             rm = running_mean.data
             rm[...] = ((1 - momentum) * rm + momentum * mean.reshape(rm.shape)).astype(rm.dtype)
@@ -131,8 +211,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         xp = get_array_module(x.data)
         mean = running_mean.data.reshape(channel_shape).astype(x.dtype)
         inv_std = (1.0 / xp.sqrt(running_var.data.reshape(channel_shape) + eps)).astype(x.dtype)
-        xhat = (x - Tensor._wrap(mean)) * Tensor._wrap(inv_std)  # (N, C, *)
-    out = xhat
+        out = (x - Tensor._wrap(mean)) * Tensor._wrap(inv_std)  # (N, C, *)
     if weight is not None:
         out = out * weight.reshape(channel_shape)
     if bias is not None:

@@ -1,0 +1,145 @@
+"""Batch normalization (training mode) compiled with Numba: the formulas of
+``reference/norm.py``, one channel per ``prange`` iteration, in two passes over x for the
+statistics and one for the output (forward), one for the sums and one for dx (backward).
+
+A channel's values are x[n, c, :] for every n: N runs of L contiguous numbers, which the inner
+loops vectorize (the float64 sums of float32 values too: fastmath's reassociation lets LLVM
+keep several partial sums, without 'nnan'/'ninf', so NaN and Inf propagate as in NumPy). A
+channel of LeNet/VGG-sized batches (64 x 28 x 28 float32: 200 KB) stays in L2 between the
+passes. What the composite of array ops costs instead (``nn.BatchNorm2d`` on NumPy arrays):
+about ten passes over the batch and five temporaries of its size, fwd+bwd 2.4-2.7x torch's
+(64 x 32 x 28 x 28 float32: 7.6 ms against 3.1).
+
+Each channel is one thread's (no races; its sums in a fixed order for any thread count).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import NUMBA_CACHE
+from ._prange import prange_kernel
+from .conv import threads_for
+
+# fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
+FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
+def _channel_sums(x, c, shift):
+    """(sum_(n, l) x[n, c, l] - shift, sum_(n, l) (x[n, c, l] - shift)^2) in float64."""
+    s = 0.0
+    ss = 0.0
+    for n in range(x.shape[0]):
+        row = x[n, c]
+        for j in range(row.shape[0]):
+            d = row[j] - shift
+            s += d
+            ss += d * d
+    return s, ss
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _forward_kernel(x, gamma, beta, eps, y, mean, var):
+    """y = x * scale + shift per channel; mean, var: the batch statistics (float64)."""
+    N, C = x.shape[0], x.shape[1]
+    M = N * x.shape[2]
+    for c in prange(C):
+        total, _ = _channel_sums(x, c, 0.0)
+        m = total / M
+        _, squares = _channel_sums(x, c, m)  # two passes: no cancellation in the variance
+        v = squares / M
+        mean[c] = m
+        var[c] = v
+        scale = gamma[c] / np.sqrt(v + eps)
+        sc = x.dtype.type(scale)
+        sh = x.dtype.type(beta[c] - m * scale)
+        for n in range(N):
+            src = x[n, c]
+            dst = y[n, c]
+            for j in range(src.shape[0]):
+                dst[j] = src[j] * sc + sh
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _backward_kernel(dy, x, mean, var, gamma, eps, dx, dgamma, dbeta):
+    """dx = dy * a + x * b + c per channel; dgamma, dbeta (float64)."""
+    N, C = x.shape[0], x.shape[1]
+    M = N * x.shape[2]
+    for c in prange(C):
+        m = mean[c]
+        sum_dy = 0.0
+        sum_dy_centered = 0.0
+        for n in range(N):
+            g = dy[n, c]
+            row = x[n, c]
+            for j in range(row.shape[0]):
+                sum_dy += g[j]
+                sum_dy_centered += g[j] * (row[j] - m)
+        inv_std = 1.0 / np.sqrt(var[c] + eps)
+        a = gamma[c] * inv_std
+        b = -a * inv_std * inv_std * sum_dy_centered / M
+        shift = -a * sum_dy / M - b * m
+        a_, b_, c_ = x.dtype.type(a), x.dtype.type(b), x.dtype.type(shift)
+        for n in range(N):
+            g = dy[n, c]
+            row = x[n, c]
+            out = dx[n, c]
+            for j in range(row.shape[0]):
+                out[j] = g[j] * a_ + row[j] * b_ + c_
+        dgamma[c] = inv_std * sum_dy_centered
+        dbeta[c] = sum_dy
+
+
+# ---------------------------------------------------------------------------------------------
+# launchers (public API, the signatures of reference/norm.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check(op: str, x, weight, bias=None):
+    if not isinstance(x, np.ndarray) or x.ndim != 3 or x.dtype not in (np.float32, np.float64):
+        what = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
+                else type(x).__name__)
+        raise ValueError(f"{op}: expected a float32 or float64 (N, C, L) array, got {what}")
+    C = x.shape[1]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and (not isinstance(p, np.ndarray) or p.shape != (C,)):
+            got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
+            raise ValueError(f"{op}: {name} must be a ({C},) array for x of shape {x.shape}, "
+                             f"got {got}")
+
+
+def _per_channel(p, C: int, fill: float):
+    return np.full(C, fill) if p is None else p.astype(np.float64)
+
+
+def batch_norm_forward(x, weight, bias, eps: float):
+    """x (N, C, L), weight and bias (C,) or None -> y (N, C, L) in x's dtype, and the batch
+    mean and biased variance (C,) in float64 (see ``reference.norm``)."""
+    _check("batch_norm_forward", x, weight, bias)
+    x = np.ascontiguousarray(x)
+    C = x.shape[1]
+    y = np.empty_like(x)
+    mean, var = np.empty(C), np.empty(C)
+    with threads_for(x.size):
+        _forward_kernel(x, _per_channel(weight, C, 1.0), _per_channel(bias, C, 0.0),
+                        float(eps), y, mean, var)
+    return y, mean, var
+
+
+def batch_norm_backward(dy, x, mean, var, weight, eps: float):
+    """dy, x (N, C, L); mean, var (C,) from the forward -> dx (N, C, L), dweight (None without
+    ``weight``) and dbias (C,), all in x's dtype (see ``reference.norm``)."""
+    _check("batch_norm_backward", x, weight)
+    if not isinstance(dy, np.ndarray) or dy.shape != x.shape or dy.dtype != x.dtype:
+        got = (dy.shape, dy.dtype) if isinstance(dy, np.ndarray) else type(dy).__name__
+        raise ValueError(f"batch_norm_backward: dy must match x ({x.shape}, {x.dtype}), "
+                         f"got {got}")
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    C = x.shape[1]
+    dx = np.empty_like(x)
+    dgamma, dbeta = np.empty(C), np.empty(C)
+    with threads_for(x.size):
+        _backward_kernel(dy, x, np.asarray(mean, np.float64), np.asarray(var, np.float64),
+                         _per_channel(weight, C, 1.0), float(eps), dx, dgamma, dbeta)
+    dweight = None if weight is None else dgamma.astype(x.dtype)
+    return dx, dweight, dbeta.astype(x.dtype)

@@ -1,0 +1,57 @@
+"""Batch normalization (training mode) in NumPy: what ``kernels/cpu/norm.py`` computes.
+
+x is seen as (N, C, L): the channels C, and for each channel the M = N * L values it
+normalizes (L = H * W for BatchNorm2d, L for BatchNorm1d on (N, C, L), 1 on (N, C)).
+Per channel, with the statistics summed in float64:
+
+    mean = sum(x) / M,   var = sum((x - mean)^2) / M   (biased),   r = 1 / sqrt(var + eps)
+    y    = gamma * (x - mean) * r + beta                           (forward)
+
+    dbeta  = sum(dy),    dgamma = r * sum(dy * (x - mean))
+    dx     = gamma * r * (dy - dbeta / M - (x - mean) * r^2 * sum(dy * (x - mean)) / M)
+
+(the backward of y: the paths through mean and var are the two subtracted terms). y and dx
+are computed in x's dtype from per-channel float64 coefficients: y = x * scale + shift and
+dx = dy * a + x * b + c.
+"""
+
+import numpy as np
+
+
+def _coefficients_forward(mean, var, weight, bias, eps):
+    """(scale, shift) per channel, float64: y = x * scale + shift."""
+    inv_std = 1.0 / np.sqrt(var + eps)
+    gamma = 1.0 if weight is None else weight.astype(np.float64)
+    beta = 0.0 if bias is None else bias.astype(np.float64)
+    scale = gamma * inv_std
+    return scale, beta - mean * scale
+
+
+def batch_norm_forward(x, weight, bias, eps: float):
+    """x (N, C, L), weight and bias (C,) or None -> y (N, C, L) in x's dtype, and the batch
+    mean and biased variance (C,) in float64."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=(0, 2))
+    var = ((x64 - mean[None, :, None]) ** 2).mean(axis=(0, 2))
+    scale, shift = _coefficients_forward(mean, var, weight, bias, eps)
+    y = x * scale.astype(x.dtype)[None, :, None] + shift.astype(x.dtype)[None, :, None]
+    return y.astype(x.dtype, copy=False), mean, var
+
+
+def batch_norm_backward(dy, x, mean, var, weight, eps: float):
+    """dy, x (N, C, L); mean, var (C,) float64 from the forward -> dx (N, C, L) in x's dtype,
+    dweight and dbias (C,) in x's dtype (dweight is None without ``weight``)."""
+    M = x.shape[0] * x.shape[2]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    centered = x.astype(np.float64) - mean[None, :, None]
+    dy64 = dy.astype(np.float64)
+    sum_dy = dy64.sum(axis=(0, 2))
+    sum_dy_centered = (dy64 * centered).sum(axis=(0, 2))
+    gamma = 1.0 if weight is None else weight.astype(np.float64)
+    a = gamma * inv_std
+    b = -a * inv_std * inv_std * sum_dy_centered / M
+    c = -a * sum_dy / M - b * mean
+    dx = (dy * a.astype(x.dtype)[None, :, None] + x * b.astype(x.dtype)[None, :, None]
+          + c.astype(x.dtype)[None, :, None])
+    dweight = None if weight is None else (inv_std * sum_dy_centered).astype(x.dtype)
+    return dx.astype(x.dtype, copy=False), dweight, sum_dy.astype(x.dtype)

@@ -1,0 +1,105 @@
+"""Batch normalization kernels (training mode): the NumPy reference against torch, and the
+Numba kernels against the reference, on odd shapes (one channel, one value per sample, runs
+shorter and longer than a vector), float32 and float64, with and without the affine
+parameters; NaN propagation and the errors."""
+
+import numpy as np
+import pytest
+import torch
+from tinygrad_edu.kernels.cpu import norm as cpu
+from tinygrad_edu.kernels.reference import norm as ref
+
+SHAPES = [(2, 1, 1), (1, 3, 5), (7, 2, 1), (3, 4, 17), (5, 3, 40), (2, 6, 33)]
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def case(shape, dtype, affine=True, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    C = shape[1]
+    weight = rng.uniform(0.5, 1.5, C).astype(dtype) if affine else None
+    bias = rng.uniform(-1, 1, C).astype(dtype) if affine else None
+    return x, dy, weight, bias
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(3, 4, 17), (7, 2, 1), (2, 3, 4)])
+def test_reference_matches_torch(shape, affine):
+    x, dy, weight, bias = case(shape, np.float64, affine)
+    y, mean, var = ref.batch_norm_forward(x, weight, bias, 1e-5)
+    dx, dweight, dbias = ref.batch_norm_backward(dy, x, mean, var, weight, 1e-5)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(weight, requires_grad=True) if affine else None
+    tb = torch.tensor(bias, requires_grad=True) if affine else None
+    ty = torch.nn.functional.batch_norm(tx, None, None, tw, tb, training=True, eps=1e-5)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    if affine:
+        np.testing.assert_allclose(dweight, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dbias, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+    else:
+        assert dweight is None
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cpu_matches_reference(shape, dtype, affine):
+    x, dy, weight, bias = case(shape, dtype, affine)
+    y, mean, var = cpu.batch_norm_forward(x, weight, bias, 1e-5)
+    y_ref, mean_ref, var_ref = ref.batch_norm_forward(x, weight, bias, 1e-5)
+    assert y.dtype == dtype and mean.dtype == var.dtype == np.float64
+    np.testing.assert_allclose(y, y_ref, **TOL[dtype])
+    np.testing.assert_allclose(mean, mean_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, var_ref, rtol=1e-12, atol=1e-12)
+    grads = cpu.batch_norm_backward(dy, x, mean, var, weight, 1e-5)
+    expected = ref.batch_norm_backward(dy, x, mean_ref, var_ref, weight, 1e-5)
+    for got, want in zip(grads, expected, strict=True):
+        if want is None:
+            assert got is None
+        else:
+            assert got.dtype == dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_cpu_accepts_non_contiguous_input():
+    x, dy, weight, bias = case((4, 3, 10), np.float64)
+    strided = np.asfortranarray(x)
+    y, mean, var = cpu.batch_norm_forward(strided, weight, bias, 1e-5)
+    np.testing.assert_allclose(y, ref.batch_norm_forward(x, weight, bias, 1e-5)[0],
+                               rtol=1e-12, atol=1e-12)
+    dx = cpu.batch_norm_backward(np.asfortranarray(dy), strided, mean, var, weight, 1e-5)[0]
+    np.testing.assert_allclose(dx, ref.batch_norm_backward(dy, x, mean, var, weight, 1e-5)[0],
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_and_inf_stay_in_their_channel(dtype):
+    x, dy, weight, bias = case((3, 3, 6), dtype)
+    x[1, 0, 2] = np.nan
+    x[0, 2, 0] = np.inf
+    y, mean, var = cpu.batch_norm_forward(x, weight, bias, 1e-5)
+    assert np.isnan(y[:, 0]).all() and np.isnan(mean[0])
+    assert np.isfinite(y[:, 1]).all()  # the clean channel is untouched
+    assert not np.isfinite(y[:, 2]).all()
+    dx = cpu.batch_norm_backward(dy, x, mean, var, weight, 1e-5)[0]
+    assert np.isnan(dx[:, 0]).all() and np.isfinite(dx[:, 1]).all()
+
+
+def test_errors_name_the_op_and_what_it_got():
+    x, dy, weight, bias = case((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"batch_norm_forward: expected a float32 or float64 "
+                                         r"\(N, C, L\) array, got float32 array of shape \(2, 3\)"):
+        cpu.batch_norm_forward(x[:, :, 0], weight, bias, 1e-5)
+    with pytest.raises(ValueError, match=r"batch_norm_forward: expected .* got int64 array"):
+        cpu.batch_norm_forward(x.astype(np.int64), weight, bias, 1e-5)
+    with pytest.raises(ValueError, match=r"bias must be a \(3,\) array for x of shape "
+                                         r"\(2, 3, 4\), got \(4,\)"):
+        cpu.batch_norm_forward(x, weight, np.zeros(4, np.float32), 1e-5)
+    with pytest.raises(ValueError, match=r"batch_norm_backward: dy must match x"):
+        cpu.batch_norm_backward(dy[:1], x, np.zeros(3), np.ones(3), weight, 1e-5)
