@@ -26,9 +26,9 @@ and the thread pools never leak into another implementation's numbers):
     and the result written.
 (f) batch norm in training mode: the forward and backward kernels on arrays
     (``kernels/*/norm.py``; no CUDA kernel: CuPy runs the composite ops) vs torch's
-    ``native_batch_norm`` and ``native_batch_norm_backward``, and ``nn.BatchNorm2d`` forward +
+    ``native_batch_norm`` and ``native_batch_norm_backward``, and ``batch_norm`` forward +
     backward through autograd (the fused op under "numba", the composite under "reference")
-    vs ``torch.nn.BatchNorm2d``; GB/s of x (and dy) read and y (dx) written.
+    vs torch's; GB/s of x (and dy) read and y (dx) written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -601,12 +601,25 @@ def bench_norm(setup: Setup) -> list[Timing]:
             rows.append(row("batch_norm backward", IMPL_NAME[impl], str(shape),
                             timed(setup, backward, False), size, 3 * size * 1e6, err=err,
                             family="norm"))
-        rows += torch_norm_rows(setup, x, dy, str(shape), size)
-        rows += norm_module_rows(setup, x, dy, str(shape), size)
+        rows += torch_norm_rows(setup, x, dy, str(shape), size, (y_ref, *grads_ref))
+        rows += bench_op(setup, "batch_norm fwd+bwd", str(shape), [x, weight, bias], dy,
+                         _tg_batch_norm, _torch_batch_norm, 5 * size * 1e6, "GB/s", "norm")
     return rows
 
 
-def torch_norm_rows(setup, x, dy, shape, size):
+def _tg_batch_norm(x, weight, bias):
+    from tinygrad_edu.nn import functional as NF
+
+    return NF.batch_norm(x, None, None, weight, bias, training=True)
+
+
+def _torch_batch_norm(x, weight, bias):
+    import torch.nn.functional as TF
+
+    return TF.batch_norm(x, None, None, weight, bias, training=True)
+
+
+def torch_norm_rows(setup, x, dy, shape, size, expected):
     """torch's own kernels for the two steps (aten's native_batch_norm and its backward)."""
     try:
         import torch
@@ -617,46 +630,18 @@ def torch_norm_rows(setup, x, dy, shape, size):
     weight, bias = torch.ones(C), torch.zeros(C)
     forward = functools.partial(torch.native_batch_norm, tx, weight, bias, None, None, True,
                                 0.1, 1e-5)
-    _, mean, invstd = forward()
+    y, mean, invstd = forward()
     backward = functools.partial(torch.ops.aten.native_batch_norm_backward, tdy, tx, weight,
                                  None, None, mean, invstd, True, 1e-5, [True, True, True])
+    dx, dweight, dbias = backward()
+    y_ref, dx_ref, dweight_ref, dbias_ref = expected
     return [row("batch_norm forward", PEER, shape, time_block(forward, **setup.timing), size,
-                2 * size * 1e6, family="norm"),
+                2 * size * 1e6, err=max_abs_err(y.reshape(y_ref.shape).numpy(), y_ref),
+                family="norm"),
             row("batch_norm backward", PEER, shape, time_block(backward, **setup.timing), size,
-                3 * size * 1e6, family="norm")]
-
-
-def norm_module_rows(setup, x, dy, shape, size):
-    """``nn.BatchNorm2d`` (train mode) forward + backward through autograd, both settings."""
-    import tinygrad_edu as tg
-
-    rows = []
-    for kernel in ("reference", "numba"):
-        bn = tg.nn.BatchNorm2d(x.shape[1])
-        X, DY = tg.tensor(x, requires_grad=True), tg.tensor(dy)
-
-        def step(bn=bn, X=X, DY=DY):
-            bn(X).backward(DY)
-            X.grad = bn.weight.grad = bn.bias.grad = None
-
-        with tg.use_kernel(kernel):
-            t = timed(setup, step, False)
-        rows.append(row("BatchNorm2d fwd+bwd", kernel, shape, t, size, 5 * size * 1e6,
-                        family="norm"))
-    try:
-        import torch
-    except ImportError:
-        return rows
-    bn = torch.nn.BatchNorm2d(x.shape[1])
-    X, DY = torch.tensor(x, requires_grad=True), torch.tensor(dy)
-
-    def torch_step():
-        bn(X).backward(DY)
-        X.grad = bn.weight.grad = bn.bias.grad = None
-
-    rows.append(row("BatchNorm2d fwd+bwd", PEER, shape, time_block(torch_step, **setup.timing),
-                    size, 5 * size * 1e6, family="norm"))
-    return rows
+                3 * size * 1e6, family="norm",
+                err=max_abs_err([dx.reshape(dx_ref.shape).numpy(), dweight.numpy(),
+                                 dbias.numpy()], [dx_ref, dweight_ref, dbias_ref]))]
 
 
 # ----------------------------------------------------------------------------------------------

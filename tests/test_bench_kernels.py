@@ -50,5 +50,7 @@ def test_quick_benchmark_writes_rows_for_every_implementation(tmp_path, capsys):
         assert by_family[family] == kernel_impls | op_impls, family
     assert by_family["optim"] == ({"reference", "numba", "torch", "torch[foreach]"}
                                   | ({"cuda"} if gpu else set()))
+    # batch norm: no CUDA kernel (CuPy runs the composite ops); the op on every setting
+    assert by_family["norm"] == {"reference", "numba", "torch"} | op_impls
     if bench.attention_module("cpu") is not None:  # another engineer's kernels, when present
         assert {"reference", "numba", "torch"} <= by_family["attention"]
