@@ -13,9 +13,10 @@ Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling
 update of one parameter: ten array passes in the reference, one pass in the compiled two) and
 ``activation`` (ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward: one
 branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow loops, and
-SciPy's erf a scalar one). ``norm`` (batch normalization in training mode, forward and
-backward: two passes over the batch each way, against about ten for the array ops) exists as
-``reference`` and ``cpu`` only: on a GPU the op runs CuPy's array code.
+SciPy's erf a scalar one). ``norm`` (batch normalization in training mode and layer
+normalization, forward and backward: two passes over the data each way, against about ten for
+the array ops) exists as ``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array
+code.
 
 ``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
@@ -27,8 +28,9 @@ picks Numba and runs the reference lines otherwise; on CuPy arrays it runs a fus
 of its own, the path measured on an H100 (``cuda.optim``, the Numba version, is for study and
 for the kernel benchmarks). The ReLU, leaky ReLU, sigmoid and erf ops get the ``cpu`` activations
 the same way and compute with CuPy's own elementwise code on the GPU (``cuda.activation`` is
-for study and the kernel benchmarks too). Training-mode ``BatchNorm`` gets the ``cpu`` norm
-kernels the same way (``nn/normalization.py``: ``BatchNormTrain``).
+for study and the kernel benchmarks too). Training-mode ``BatchNorm`` and ``LayerNorm`` get the
+``cpu`` norm kernels the same way (``nn/normalization.py``: ``BatchNormTrain``,
+``LayerNormFused``).
 
 ``tinygrad_edu.backend`` is the only place that picks one of the three.
 """

@@ -1,5 +1,5 @@
 """Ops whose backward has a first-order path (plain arrays, no graph: conv2d, linear, 2-d
-matmul, cross entropy, training-mode batch norm) compute the same gradients as their
+matmul, cross entropy, training-mode batch norm, layer norm) compute the same gradients as their
 differentiable path (Tensor ops, taken under create_graph=True), on odd shapes, in float64 and
 float32, on every device."""
 
@@ -105,6 +105,21 @@ def test_batch_norm_training(device, dtype, shape, affine):
             return NF.batch_norm(x, None, None, training=True)
 
         arrays = [x]
+    _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("normalized_shape", [(7,), (3, 4)])
+@pytest.mark.parametrize("params", ["weight and bias", "weight", "none"])
+def test_layer_norm(device, dtype, normalized_shape, params):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) + normalized_shape) * 3 + 1
+    arrays = [x] + [rng.uniform(0.5, 1.5, normalized_shape)
+                    for _ in range({"weight and bias": 2, "weight": 1, "none": 0}[params])]
+
+    def fn(x, *affine):
+        return NF.layer_norm(x, normalized_shape, *affine)
+
     _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
 
 

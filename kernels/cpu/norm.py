@@ -1,6 +1,9 @@
-"""Batch normalization (training mode) compiled with Numba: the formulas of
-``reference/norm.py``, one channel per ``prange`` iteration, in two passes over x for the
-statistics and one for the output (forward), one for the sums and one for dx (backward).
+"""Batch normalization (training mode) and layer normalization compiled with Numba: the
+formulas of ``reference/norm.py``. Batch norm: one channel per ``prange`` iteration, in two
+passes over x for the statistics and one for the output (forward), one for the sums and one
+for dx (backward). Layer norm: one row per iteration the same way; the backward's sums over the
+rows (dweight, dbias) go into partial sums per block of ``LN_BLOCK`` rows, added up in a fixed
+order afterwards (the same bits for any thread count).
 
 A channel's values are x[n, c, :] for every n: N runs of L contiguous numbers, which the inner
 loops vectorize (the float64 sums of float32 values too: fastmath's reassociation lets LLVM
@@ -90,6 +93,62 @@ def _backward_kernel(dy, x, mean, var, gamma, eps, dx, dgamma, dbeta):
         dbeta[c] = sum_dy
 
 
+LN_BLOCK = 64  # rows per block of layer norm's backward (one partial dweight, dbias each)
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _ln_forward_kernel(x, gamma, beta, eps, y, mean, var):
+    """y[r] = (x[r] - mean[r]) * r_r * gamma + beta; mean, var per row (float64)."""
+    R, D = x.shape
+    for r in prange(R):
+        row = x[r]
+        total = 0.0
+        for j in range(D):
+            total += row[j]
+        m = total / D
+        squares = 0.0
+        for j in range(D):
+            d = row[j] - m
+            squares += d * d
+        v = squares / D
+        mean[r] = m
+        var[r] = v
+        inv_std = 1.0 / np.sqrt(v + eps)
+        out = y[r]
+        for j in range(D):
+            out[j] = (row[j] - m) * inv_std * gamma[j] + beta[j]
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _ln_backward_kernel(dy, x, mean, var, gamma, eps, dx, dgamma_parts, dbeta_parts):
+    """dx per row; dgamma_parts[b], dbeta_parts[b] (zero on entry): the sums over block b's
+    rows of dy * xhat and dy."""
+    R, D = x.shape
+    for b in prange(dgamma_parts.shape[0]):
+        part_gamma = dgamma_parts[b]
+        part_beta = dbeta_parts[b]
+        for r in range(b * LN_BLOCK, min(R, (b + 1) * LN_BLOCK)):
+            m = mean[r]
+            inv_std = 1.0 / np.sqrt(var[r] + eps)
+            g = dy[r]
+            row = x[r]
+            sum_dxhat = 0.0
+            sum_dxhat_xhat = 0.0
+            for j in range(D):
+                xhat = (row[j] - m) * inv_std
+                dxhat = g[j] * gamma[j]
+                sum_dxhat += dxhat
+                sum_dxhat_xhat += dxhat * xhat
+                part_gamma[j] += g[j] * xhat
+                part_beta[j] += g[j]
+            mean_dxhat = sum_dxhat / D
+            mean_dxhat_xhat = sum_dxhat_xhat / D
+            out = dx[r]
+            for j in range(D):
+                xhat = (row[j] - m) * inv_std
+                out[j] = inv_std * (g[j] * gamma[j] - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
 # ---------------------------------------------------------------------------------------------
 # launchers (public API, the signatures of reference/norm.py)
 # ---------------------------------------------------------------------------------------------
@@ -143,3 +202,51 @@ def batch_norm_backward(dy, x, mean, var, weight, eps: float):
                          _per_channel(weight, C, 1.0), float(eps), dx, dgamma, dbeta)
     dweight = None if weight is None else dgamma.astype(x.dtype)
     return dx, dweight, dbeta.astype(x.dtype)
+
+
+def _check_rows(op: str, x, weight, bias=None):
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype not in (np.float32, np.float64):
+        what = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
+                else type(x).__name__)
+        raise ValueError(f"{op}: expected a float32 or float64 (R, D) array, got {what}")
+    D = x.shape[1]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and (not isinstance(p, np.ndarray) or p.shape != (D,)):
+            got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
+            raise ValueError(f"{op}: {name} must be a ({D},) array for x of shape {x.shape}, "
+                             f"got {got}")
+
+
+def layer_norm_forward(x, weight, bias, eps: float):
+    """x (R, D), weight and bias (D,) or None -> y (R, D) in x's dtype, and each row's mean
+    and biased variance (R,) in float64 (see ``reference.norm``)."""
+    _check_rows("layer_norm_forward", x, weight, bias)
+    x = np.ascontiguousarray(x)
+    R, D = x.shape
+    y = np.empty_like(x)
+    mean, var = np.empty(R), np.empty(R)
+    with threads_for(x.size):
+        _ln_forward_kernel(x, _per_channel(weight, D, 1.0), _per_channel(bias, D, 0.0),
+                           float(eps), y, mean, var)
+    return y, mean, var
+
+
+def layer_norm_backward(dy, x, mean, var, weight, eps: float):
+    """dy, x (R, D); mean, var (R,) from the forward -> dx (R, D), dweight (None without
+    ``weight``) and dbias (D,), in x's dtype (see ``reference.norm``)."""
+    _check_rows("layer_norm_backward", x, weight)
+    if not isinstance(dy, np.ndarray) or dy.shape != x.shape or dy.dtype != x.dtype:
+        got = (dy.shape, dy.dtype) if isinstance(dy, np.ndarray) else type(dy).__name__
+        raise ValueError(f"layer_norm_backward: dy must match x ({x.shape}, {x.dtype}), "
+                         f"got {got}")
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    R, D = x.shape
+    dx = np.empty_like(x)
+    blocks = max(1, -(-R // LN_BLOCK))
+    dgamma_parts, dbeta_parts = np.zeros((blocks, D)), np.zeros((blocks, D))
+    with threads_for(x.size):
+        _ln_backward_kernel(dy, x, np.asarray(mean, np.float64), np.asarray(var, np.float64),
+                            _per_channel(weight, D, 1.0), float(eps), dx, dgamma_parts,
+                            dbeta_parts)
+    dweight = None if weight is None else dgamma_parts.sum(axis=0).astype(x.dtype)
+    return dx, dweight, dbeta_parts.sum(axis=0).astype(x.dtype)

@@ -1,4 +1,5 @@
-"""Batch normalization (training mode) in NumPy: what ``kernels/cpu/norm.py`` computes.
+"""Batch normalization (training mode) and layer normalization in NumPy: what
+``kernels/cpu/norm.py`` computes. (Layer norm: see ``layer_norm_forward`` at the end.)
 
 x is seen as (N, C, L): the channels C, and for each channel the M = N * L values it
 normalizes (L = H * W for BatchNorm2d, L for BatchNorm1d on (N, C, L), 1 on (N, C)).
@@ -55,3 +56,36 @@ def batch_norm_backward(dy, x, mean, var, weight, eps: float):
           + c.astype(x.dtype)[None, :, None])
     dweight = None if weight is None else (inv_std * sum_dy_centered).astype(x.dtype)
     return dx.astype(x.dtype, copy=False), dweight, sum_dy.astype(x.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# layer norm: each row of x (R, D) over its D values, weight and bias per column
+# ----------------------------------------------------------------------------------------------
+
+
+def layer_norm_forward(x, weight, bias, eps: float):
+    """x (R, D), weight and bias (D,) or None -> y (R, D) in x's dtype, and each row's mean and
+    biased variance (R,) in float64:  y = (x - mean) * r * weight + bias,  r = 1/sqrt(var+eps)."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=1)
+    var = ((x64 - mean[:, None]) ** 2).mean(axis=1)
+    xhat = (x64 - mean[:, None]) / np.sqrt(var + eps)[:, None]
+    y = xhat if weight is None else xhat * weight.astype(np.float64)
+    y = y if bias is None else y + bias.astype(np.float64)
+    return y.astype(x.dtype), mean, var
+
+
+def layer_norm_backward(dy, x, mean, var, weight, eps: float):
+    """dy, x (R, D); mean, var (R,) from the forward -> dx (R, D), dweight (None without
+    ``weight``) and dbias (D,), in x's dtype. With dxhat = dy * weight (dy without it):
+
+        dx = r * (dxhat - mean_j(dxhat) - xhat * mean_j(dxhat * xhat)),
+        dweight = sum_r dy * xhat,   dbias = sum_r dy."""
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x.astype(np.float64) - mean[:, None]) * inv_std[:, None]
+    dy64 = dy.astype(np.float64)
+    dxhat = dy64 if weight is None else dy64 * weight.astype(np.float64)
+    dx = inv_std[:, None] * (dxhat - dxhat.mean(axis=1, keepdims=True)
+                             - xhat * (dxhat * xhat).mean(axis=1, keepdims=True))
+    dweight = None if weight is None else (dy64 * xhat).sum(axis=0).astype(x.dtype)
+    return dx.astype(x.dtype), dweight, dy64.sum(axis=0).astype(x.dtype)

@@ -1,7 +1,8 @@
-"""Batch normalization kernels (training mode): the NumPy reference against torch, and the
-Numba kernels against the reference, on odd shapes (one channel, one value per sample, runs
-shorter and longer than a vector), float32 and float64, with and without the affine
-parameters; NaN propagation and the errors."""
+"""Batch normalization (training mode) and layer normalization kernels: the NumPy reference
+against torch, and the Numba kernels against the reference, on odd shapes (one channel or row,
+one value per sample, runs shorter and longer than a vector, rows past a block of the layer
+norm backward), float32 and float64, with and without the affine parameters; NaN propagation
+and the errors."""
 
 import numpy as np
 import pytest
@@ -103,3 +104,85 @@ def test_errors_name_the_op_and_what_it_got():
         cpu.batch_norm_forward(x, weight, np.zeros(4, np.float32), 1e-5)
     with pytest.raises(ValueError, match=r"batch_norm_backward: dy must match x"):
         cpu.batch_norm_backward(dy[:1], x, np.zeros(3), np.ones(3), weight, 1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# layer norm: rows (R, D)
+# ----------------------------------------------------------------------------------------------
+
+ROWS = [(1, 1), (1, 5), (3, 1), (65, 7), (130, 33), (64, 128)]  # 65, 130: past a block of 64
+
+
+def row_case(shape, dtype, weight=True, bias=True, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    D = shape[1]
+    w = rng.uniform(0.5, 1.5, D).astype(dtype) if weight else None
+    b = rng.uniform(-1, 1, D).astype(dtype) if bias else None
+    return x, dy, w, b
+
+
+@pytest.mark.parametrize("weight,bias", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("shape", [(5, 7), (1, 4), (9, 3)])
+def test_layer_norm_reference_matches_torch(shape, weight, bias):
+    x, dy, w, b = row_case(shape, np.float64, weight, bias)
+    y, mean, var = ref.layer_norm_forward(x, w, b, 1e-5)
+    dx, dw, db = ref.layer_norm_backward(dy, x, mean, var, w, 1e-5)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True) if weight else None
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    ty = torch.nn.functional.layer_norm(tx, (shape[1],), tw, tb, eps=1e-5)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-12, atol=1e-12)  # with or without b
+    if weight:
+        np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    else:
+        assert dw is None
+    if bias:
+        np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("weight,bias", [(True, True), (True, False), (False, True),
+                                         (False, False)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", ROWS)
+def test_layer_norm_cpu_matches_reference(shape, dtype, weight, bias):
+    x, dy, w, b = row_case(shape, dtype, weight, bias)
+    y, mean, var = cpu.layer_norm_forward(x, w, b, 1e-5)
+    y_ref, mean_ref, var_ref = ref.layer_norm_forward(x, w, b, 1e-5)
+    assert y.dtype == dtype and mean.shape == var.shape == (shape[0],)
+    np.testing.assert_allclose(y, y_ref, **TOL[dtype])
+    np.testing.assert_allclose(mean, mean_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, var_ref, rtol=1e-12, atol=1e-12)
+    grads = cpu.layer_norm_backward(dy, x, mean, var, w, 1e-5)
+    expected = ref.layer_norm_backward(dy, x, mean_ref, var_ref, w, 1e-5)
+    for got, want in zip(grads, expected, strict=True):
+        if want is None:
+            assert got is None
+        else:
+            assert got.dtype == dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_layer_norm_nan_stays_in_its_row():
+    x, dy, w, b = row_case((4, 6), np.float32)
+    x[2, 3] = np.nan
+    y, mean, var = cpu.layer_norm_forward(x, w, b, 1e-5)
+    assert np.isnan(y[2]).all() and np.isfinite(np.delete(y, 2, axis=0)).all()
+    dx = cpu.layer_norm_backward(dy, x, mean, var, w, 1e-5)[0]
+    assert np.isnan(dx[2]).all() and np.isfinite(np.delete(dx, 2, axis=0)).all()
+
+
+def test_layer_norm_errors():
+    x, dy, w, b = row_case((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"layer_norm_forward: expected a float32 or float64 "
+                                         r"\(R, D\) array, got float32 array of shape \(6,\)"):
+        cpu.layer_norm_forward(x.reshape(-1), w, b, 1e-5)
+    with pytest.raises(ValueError, match=r"weight must be a \(3,\) array for x of shape "
+                                         r"\(2, 3\), got \(2,\)"):
+        cpu.layer_norm_forward(x, w[:2], b, 1e-5)
+    with pytest.raises(ValueError, match=r"layer_norm_backward: dy must match x"):
+        cpu.layer_norm_backward(dy.astype(np.float64), x, np.zeros(2), np.ones(2), w, 1e-5)

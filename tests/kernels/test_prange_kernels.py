@@ -67,9 +67,14 @@ def _norm_calls():
     x, dy = (_rng(s).standard_normal((3, 5, 7)).astype(DTYPE) for s in (7, 8))
     weight, bias = _rng(9).uniform(0.5, 1.5, 5), _rng(10).uniform(-1, 1, 5)
     y, mean, var = norm.batch_norm_forward(x, weight, bias, 1e-5)
+    rows, drows = x.reshape(-1, 7), dy.reshape(-1, 7)  # 15 rows: one partial block
+    row_weight, row_bias = _rng(11).uniform(0.5, 1.5, 7), _rng(12).uniform(-1, 1, 7)
+    _, row_mean, row_var = norm.layer_norm_forward(rows, row_weight, row_bias, 1e-5)
     return [
         lambda: norm.batch_norm_forward(x, weight, bias, 1e-5),
         lambda: norm.batch_norm_backward(dy, x, mean, var, weight, 1e-5),
+        lambda: norm.layer_norm_forward(rows, row_weight, row_bias, 1e-5),
+        lambda: norm.layer_norm_backward(drows, rows, row_mean, row_var, row_weight, 1e-5),
     ]
 
 

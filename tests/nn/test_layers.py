@@ -366,6 +366,32 @@ def test_batchnorm_fused_op_matches_the_composite(x_grad, frozen_affine, watched
     assert (results["auto"][4] is None) == frozen_affine
 
 
+@pytest.mark.parametrize("watched", [False, True])
+@pytest.mark.parametrize("options", [dict(), dict(bias=False), dict(elementwise_affine=False)])
+@pytest.mark.parametrize("normalized_shape", [(5,), (3, 5)])
+def test_layernorm_fused_op_matches_the_composite(normalized_shape, options, watched):
+    """LayerNorm on NumPy runs as one op on the Numba kernels (LayerNormFused); the reference
+    setting runs the composite (Normalize, then the affine ops): same outputs and gradients,
+    also over two dims, without bias or affine parameters, and while a study hook watches."""
+    x = randn(2, 4, 3, 5) * 2 + 1
+    dy = randn(2, 4, 3, 5, seed=1)
+    results = {}
+    for kernel in ("auto", "reference"):
+        ln = nn.LayerNorm(normalized_shape, **options).double()
+        params = [p for p in (ln.weight, ln.bias) if p is not None]
+        for i, p in enumerate(params):
+            p.data[...] = np.linspace(0.5 - i, 1.5, p.data.size).reshape(p.shape)
+        xt = tg.tensor(x, requires_grad=True)
+        hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
+        with tg.use_kernel(kernel), hook:
+            out = ln(xt)
+            assert (type(out._ctx).__name__ == "LayerNormFused") == (kernel == "auto")
+            out.backward(tg.tensor(dy))
+        results[kernel] = [out.detach().numpy()] + [t.grad.numpy() for t in [xt] + params]
+    for fused, composite in zip(results["auto"], results["reference"], strict=True):
+        np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-10)
+
+
 def test_batchnorm2d_second_derivatives():
     """Under create_graph the fused op differentiates the composite: exact to any order."""
     bn = nn.BatchNorm2d(2).double()
