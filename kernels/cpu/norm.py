@@ -154,27 +154,36 @@ def _ln_backward_kernel(dy, x, mean, var, gamma, eps, dx, dgamma_parts, dbeta_pa
 # ---------------------------------------------------------------------------------------------
 
 
-def _check(op: str, x, weight, bias=None):
-    if not isinstance(x, np.ndarray) or x.ndim != 3 or x.dtype not in (np.float32, np.float64):
+def _check(op: str, x, layout: str, weight, bias=None, dy=None):
+    """x: a float32/float64 array of ``layout`` ("(N, C, L)" or "(R, D)"); weight and bias:
+    None or one value per feature (axis 1 of x); dy: None or x's shape and dtype."""
+    ndim = layout.count(",") + 1
+    if not isinstance(x, np.ndarray) or x.ndim != ndim or x.dtype not in (np.float32,
+                                                                          np.float64):
         what = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
                 else type(x).__name__)
-        raise ValueError(f"{op}: expected a float32 or float64 (N, C, L) array, got {what}")
-    C = x.shape[1]
+        raise ValueError(f"{op}: expected a float32 or float64 {layout} array, got {what}")
+    features = x.shape[1]
     for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and (not isinstance(p, np.ndarray) or p.shape != (C,)):
+        if p is not None and (not isinstance(p, np.ndarray) or p.shape != (features,)):
             got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
-            raise ValueError(f"{op}: {name} must be a ({C},) array for x of shape {x.shape}, "
-                             f"got {got}")
+            raise ValueError(f"{op}: {name} must be a ({features},) array for x of shape "
+                             f"{x.shape}, got {got}")
+    if dy is not None and (not isinstance(dy, np.ndarray) or dy.shape != x.shape
+                           or dy.dtype != x.dtype):
+        got = (dy.shape, dy.dtype) if isinstance(dy, np.ndarray) else type(dy).__name__
+        raise ValueError(f"{op}: dy must match x ({x.shape}, {x.dtype}), got {got}")
 
 
 def _per_channel(p, C: int, fill: float):
+    """p as float64, or C copies of ``fill`` where p is None (the kernels' gamma and beta)."""
     return np.full(C, fill) if p is None else p.astype(np.float64)
 
 
 def batch_norm_forward(x, weight, bias, eps: float):
     """x (N, C, L), weight and bias (C,) or None -> y (N, C, L) in x's dtype, and the batch
     mean and biased variance (C,) in float64 (see ``reference.norm``)."""
-    _check("batch_norm_forward", x, weight, bias)
+    _check("batch_norm_forward", x, "(N, C, L)", weight, bias)
     x = np.ascontiguousarray(x)
     C = x.shape[1]
     y = np.empty_like(x)
@@ -188,11 +197,7 @@ def batch_norm_forward(x, weight, bias, eps: float):
 def batch_norm_backward(dy, x, mean, var, weight, eps: float):
     """dy, x (N, C, L); mean, var (C,) from the forward -> dx (N, C, L), dweight (None without
     ``weight``) and dbias (C,), all in x's dtype (see ``reference.norm``)."""
-    _check("batch_norm_backward", x, weight)
-    if not isinstance(dy, np.ndarray) or dy.shape != x.shape or dy.dtype != x.dtype:
-        got = (dy.shape, dy.dtype) if isinstance(dy, np.ndarray) else type(dy).__name__
-        raise ValueError(f"batch_norm_backward: dy must match x ({x.shape}, {x.dtype}), "
-                         f"got {got}")
+    _check("batch_norm_backward", x, "(N, C, L)", weight, dy=dy)
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     C = x.shape[1]
     dx = np.empty_like(x)
@@ -204,23 +209,10 @@ def batch_norm_backward(dy, x, mean, var, weight, eps: float):
     return dx, dweight, dbeta.astype(x.dtype)
 
 
-def _check_rows(op: str, x, weight, bias=None):
-    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype not in (np.float32, np.float64):
-        what = (f"{x.dtype} array of shape {x.shape}" if isinstance(x, np.ndarray)
-                else type(x).__name__)
-        raise ValueError(f"{op}: expected a float32 or float64 (R, D) array, got {what}")
-    D = x.shape[1]
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and (not isinstance(p, np.ndarray) or p.shape != (D,)):
-            got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
-            raise ValueError(f"{op}: {name} must be a ({D},) array for x of shape {x.shape}, "
-                             f"got {got}")
-
-
 def layer_norm_forward(x, weight, bias, eps: float):
     """x (R, D), weight and bias (D,) or None -> y (R, D) in x's dtype, and each row's mean
     and biased variance (R,) in float64 (see ``reference.norm``)."""
-    _check_rows("layer_norm_forward", x, weight, bias)
+    _check("layer_norm_forward", x, "(R, D)", weight, bias)
     x = np.ascontiguousarray(x)
     R, D = x.shape
     y = np.empty_like(x)
@@ -234,11 +226,7 @@ def layer_norm_forward(x, weight, bias, eps: float):
 def layer_norm_backward(dy, x, mean, var, weight, eps: float):
     """dy, x (R, D); mean, var (R,) from the forward -> dx (R, D), dweight (None without
     ``weight``) and dbias (D,), in x's dtype (see ``reference.norm``)."""
-    _check_rows("layer_norm_backward", x, weight)
-    if not isinstance(dy, np.ndarray) or dy.shape != x.shape or dy.dtype != x.dtype:
-        got = (dy.shape, dy.dtype) if isinstance(dy, np.ndarray) else type(dy).__name__
-        raise ValueError(f"layer_norm_backward: dy must match x ({x.shape}, {x.dtype}), "
-                         f"got {got}")
+    _check("layer_norm_backward", x, "(R, D)", weight, dy=dy)
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     R, D = x.shape
     dx = np.empty_like(x)

@@ -52,14 +52,23 @@ def test_reference_matches_torch(shape, affine):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_cpu_matches_reference(shape, dtype, affine):
     x, dy, weight, bias = case(shape, dtype, affine)
-    y, mean, var = cpu.batch_norm_forward(x, weight, bias, 1e-5)
-    y_ref, mean_ref, var_ref = ref.batch_norm_forward(x, weight, bias, 1e-5)
+    assert_cpu_matches_reference("batch_norm", x, dy, weight, bias)
+
+
+def assert_cpu_matches_reference(kernel: str, x, dy, weight, bias):
+    """``<kernel>_forward`` and ``_backward`` of cpu and reference: the same outputs, dtypes
+    and shapes, float64 statistics; the backward of each from its own statistics."""
+    dtype = x.dtype.type
+    cpu_forward, ref_forward = (getattr(m, kernel + "_forward") for m in (cpu, ref))
+    cpu_backward, ref_backward = (getattr(m, kernel + "_backward") for m in (cpu, ref))
+    y, mean, var = cpu_forward(x, weight, bias, 1e-5)
+    y_ref, mean_ref, var_ref = ref_forward(x, weight, bias, 1e-5)
     assert y.dtype == dtype and mean.dtype == var.dtype == np.float64
     np.testing.assert_allclose(y, y_ref, **TOL[dtype])
     np.testing.assert_allclose(mean, mean_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(var, var_ref, rtol=1e-12, atol=1e-12)
-    grads = cpu.batch_norm_backward(dy, x, mean, var, weight, 1e-5)
-    expected = ref.batch_norm_backward(dy, x, mean_ref, var_ref, weight, 1e-5)
+    grads = cpu_backward(dy, x, mean, var, weight, 1e-5)
+    expected = ref_backward(dy, x, mean_ref, var_ref, weight, 1e-5)
     for got, want in zip(grads, expected, strict=True):
         if want is None:
             assert got is None
@@ -151,20 +160,7 @@ def test_layer_norm_reference_matches_torch(shape, weight, bias):
 @pytest.mark.parametrize("shape", ROWS)
 def test_layer_norm_cpu_matches_reference(shape, dtype, weight, bias):
     x, dy, w, b = row_case(shape, dtype, weight, bias)
-    y, mean, var = cpu.layer_norm_forward(x, w, b, 1e-5)
-    y_ref, mean_ref, var_ref = ref.layer_norm_forward(x, w, b, 1e-5)
-    assert y.dtype == dtype and mean.shape == var.shape == (shape[0],)
-    np.testing.assert_allclose(y, y_ref, **TOL[dtype])
-    np.testing.assert_allclose(mean, mean_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(var, var_ref, rtol=1e-12, atol=1e-12)
-    grads = cpu.layer_norm_backward(dy, x, mean, var, w, 1e-5)
-    expected = ref.layer_norm_backward(dy, x, mean_ref, var_ref, w, 1e-5)
-    for got, want in zip(grads, expected, strict=True):
-        if want is None:
-            assert got is None
-        else:
-            assert got.dtype == dtype and got.shape == want.shape
-            np.testing.assert_allclose(got, want, **TOL[dtype])
+    assert_cpu_matches_reference("layer_norm", x, dy, w, b)
 
 
 def test_layer_norm_nan_stays_in_its_row():

@@ -331,6 +331,18 @@ def test_batchnorm_gradcheck(train):
         gradcheck_layer(module, randn(*shape))
 
 
+def _fused_or_composite(module, fused_op, x, dy, kernel, watched, x_grad=True):
+    """module(x).backward(dy) with Config.kernel = ``kernel`` ("auto": the fused op runs,
+    "reference": the composite), under a study hook if ``watched``; (output, input tensor)."""
+    xt = tg.tensor(x, requires_grad=x_grad)
+    hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
+    with tg.use_kernel(kernel), hook:
+        out = module(xt)
+        assert (type(out._ctx).__name__ == fused_op) == (kernel == "auto")
+        out.backward(tg.tensor(dy))
+    return out, xt
+
+
 @pytest.mark.parametrize("watched", [False, True])
 @pytest.mark.parametrize("x_grad,frozen_affine", [(True, False), (False, False), (True, True)])
 def test_batchnorm_fused_op_matches_the_composite(x_grad, frozen_affine, watched):
@@ -347,12 +359,7 @@ def test_batchnorm_fused_op_matches_the_composite(x_grad, frozen_affine, watched
         bn.bias.data[...] = np.linspace(-1, 1, 4)
         bn.weight.requires_grad_(not frozen_affine)
         bn.bias.requires_grad_(not frozen_affine)
-        xt = tg.tensor(x, requires_grad=x_grad)
-        hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
-        with tg.use_kernel(kernel), hook:
-            out = bn(xt)
-            assert (type(out._ctx).__name__ == "BatchNormTrain") == (kernel == "auto")
-            out.backward(tg.tensor(dy))
+        out, xt = _fused_or_composite(bn, "BatchNormTrain", x, dy, kernel, watched, x_grad)
         grads = [t.grad for t in (xt, bn.weight, bn.bias)]
         stats = [bn.running_mean.numpy(), bn.running_var.numpy()]
         results[kernel] = [out.detach().numpy()] + stats + [
@@ -381,12 +388,7 @@ def test_layernorm_fused_op_matches_the_composite(normalized_shape, options, wat
         params = [p for p in (ln.weight, ln.bias) if p is not None]
         for i, p in enumerate(params):
             p.data[...] = np.linspace(0.5 - i, 1.5, p.data.size).reshape(p.shape)
-        xt = tg.tensor(x, requires_grad=True)
-        hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
-        with tg.use_kernel(kernel), hook:
-            out = ln(xt)
-            assert (type(out._ctx).__name__ == "LayerNormFused") == (kernel == "auto")
-            out.backward(tg.tensor(dy))
+        out, xt = _fused_or_composite(ln, "LayerNormFused", x, dy, kernel, watched)
         results[kernel] = [out.detach().numpy()] + [t.grad.numpy() for t in [xt] + params]
     for fused, composite in zip(results["auto"], results["reference"], strict=True):
         np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-10)
