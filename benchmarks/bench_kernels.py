@@ -1,5 +1,5 @@
 """Kernel benchmarks: every implementation of the conv, pool, attention, optim, activation and
-batch-norm kernels vs torch.
+normalization kernels vs torch.
 
     python benchmarks/bench_kernels.py [--quick]
                                        [--family conv|pool|attention|optim|activation|norm|all]
@@ -24,11 +24,11 @@ and the thread pools never leak into another implementation's numbers):
 (e) ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward, on arrays
     (``kernels/*/activation.py``) vs torch's kernels for the same steps; GB/s of x (and dy) read
     and the result written.
-(f) batch norm in training mode: the forward and backward kernels on arrays
-    (``kernels/*/norm.py``; no CUDA kernel: CuPy runs the composite ops) vs torch's
-    ``native_batch_norm`` and ``native_batch_norm_backward``, and ``batch_norm`` forward +
-    backward through autograd (the fused op under "numba", the composite under "reference")
-    vs torch's; GB/s of x (and dy) read and y (dx) written.
+(f) batch norm in training mode and layer norm: the forward and backward kernels on arrays
+    (``kernels/*/norm.py``; no CUDA kernels: CuPy runs the composite ops) vs torch's
+    ``native_batch_norm``/``native_layer_norm`` and their backward, and ``batch_norm`` /
+    ``layer_norm`` forward + backward through autograd (the fused op under "numba", the
+    composite under "reference") vs torch's; GB/s of x (and dy) read and y (dx) written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -569,41 +569,50 @@ def torch_adam_rows(setup, p, g, expected, shape, size, moved):
 
 
 def norm_cases(quick: bool):
-    """float32 batches of the CNNs' BatchNorm2d layers (VGG-small's, batch 64)."""
+    """(kernel, float32 shape): the CNNs' BatchNorm2d layers (VGG-small's, batch 64) and the
+    GPT example's LayerNorm (batch 32 x 64 tokens x 128)."""
     if quick:
-        return [(4, 3, 5, 5)]
-    return [(64, 32, 28, 28), (64, 64, 14, 14), (64, 128, 7, 7)]
+        return [("batch_norm", (4, 3, 5, 5)), ("layer_norm", (4, 5, 8))]
+    return [("batch_norm", (64, 32, 28, 28)), ("batch_norm", (64, 64, 14, 14)),
+            ("batch_norm", (64, 128, 7, 7)), ("layer_norm", (32, 64, 128))]
+
+
+def _norm_view(kernel: str, array):
+    """The kernels' layout: (N, C, L) for batch norm, (R, D) for layer norm."""
+    if kernel == "batch_norm":
+        return array.reshape(array.shape[0], array.shape[1], -1)
+    return array.reshape(-1, array.shape[-1])
 
 
 def bench_norm(setup: Setup) -> list[Timing]:
     rows = []
     rng = np.random.default_rng(6)
     ref = importlib.import_module("tinygrad_edu.kernels.reference.norm")
-    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA batch-norm kernel
-    for shape in norm_cases(setup.quick):
+    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA norm kernels
+    for kernel, shape in norm_cases(setup.quick):
         x, dy = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
-        C = shape[1]
-        weight, bias = np.ones(C, np.float32), np.zeros(C, np.float32)
-        x3, dy3 = x.reshape(shape[0], C, -1), dy.reshape(shape[0], C, -1)
+        features = shape[1] if kernel == "batch_norm" else shape[-1]
+        weight, bias = np.ones(features, np.float32), np.zeros(features, np.float32)
+        xv, dyv = _norm_view(kernel, x), _norm_view(kernel, dy)
         size = x.nbytes / 1e6
-        y_ref, mean, var = ref.batch_norm_forward(x3, weight, bias, 1e-5)
-        grads_ref = ref.batch_norm_backward(dy3, x3, mean, var, weight, 1e-5)
+        y_ref, mean, var = getattr(ref, kernel + "_forward")(xv, weight, bias, 1e-5)
+        grads_ref = getattr(ref, kernel + "_backward")(dyv, xv, mean, var, weight, 1e-5)
         for impl in impls:
             module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.norm")
-            forward = functools.partial(module.batch_norm_forward, x3, weight, bias, 1e-5)
-            backward = functools.partial(module.batch_norm_backward, dy3, x3, mean, var, weight,
-                                         1e-5)
-            err = max_abs_err(forward()[0], y_ref)
-            rows.append(row("batch_norm forward", IMPL_NAME[impl], str(shape),
-                            timed(setup, forward, False), size, 2 * size * 1e6, err=err,
-                            family="norm"))
-            err = max_abs_err(backward(), grads_ref)
-            rows.append(row("batch_norm backward", IMPL_NAME[impl], str(shape),
-                            timed(setup, backward, False), size, 3 * size * 1e6, err=err,
-                            family="norm"))
-        rows += torch_norm_rows(setup, x, dy, str(shape), size, (y_ref, *grads_ref))
-        rows += bench_op(setup, "batch_norm fwd+bwd", str(shape), [x, weight, bias], dy,
-                         _tg_batch_norm, _torch_batch_norm, 5 * size * 1e6, "GB/s", "norm")
+            forward = functools.partial(getattr(module, kernel + "_forward"), xv, weight, bias,
+                                        1e-5)
+            backward = functools.partial(getattr(module, kernel + "_backward"), dyv, xv, mean,
+                                         var, weight, 1e-5)
+            rows.append(row(f"{kernel} forward", IMPL_NAME[impl], str(shape),
+                            timed(setup, forward, False), size, 2 * size * 1e6,
+                            err=max_abs_err(forward()[0], y_ref), family="norm"))
+            rows.append(row(f"{kernel} backward", IMPL_NAME[impl], str(shape),
+                            timed(setup, backward, False), size, 3 * size * 1e6,
+                            err=max_abs_err(backward(), grads_ref), family="norm"))
+        rows += torch_norm_rows(setup, kernel, x, dy, str(shape), size, (y_ref, *grads_ref))
+        ours, theirs = _NORM_OPS[kernel]
+        rows += bench_op(setup, f"{kernel} fwd+bwd", str(shape), [x, weight, bias], dy, ours,
+                         theirs, 5 * size * 1e6, "GB/s", "norm")
     return rows
 
 
@@ -619,26 +628,50 @@ def _torch_batch_norm(x, weight, bias):
     return TF.batch_norm(x, None, None, weight, bias, training=True)
 
 
-def torch_norm_rows(setup, x, dy, shape, size, expected):
-    """torch's own kernels for the two steps (aten's native_batch_norm and its backward)."""
+def _tg_layer_norm(x, weight, bias):
+    from tinygrad_edu.nn import functional as NF
+
+    return NF.layer_norm(x, tuple(weight.shape), weight, bias)
+
+
+def _torch_layer_norm(x, weight, bias):
+    import torch.nn.functional as TF
+
+    return TF.layer_norm(x, tuple(weight.shape), weight, bias)
+
+
+_NORM_OPS = {"batch_norm": (_tg_batch_norm, _torch_batch_norm),
+             "layer_norm": (_tg_layer_norm, _torch_layer_norm)}
+
+
+def torch_norm_rows(setup, kernel, x, dy, shape, size, expected):
+    """torch's own kernels for the two steps (aten's native_batch_norm / native_layer_norm and
+    their backward)."""
     try:
         import torch
     except ImportError:
         return []
-    C = x.shape[1]
     tx, tdy = torch.tensor(x), torch.tensor(dy)
-    weight, bias = torch.ones(C), torch.zeros(C)
-    forward = functools.partial(torch.native_batch_norm, tx, weight, bias, None, None, True,
-                                0.1, 1e-5)
-    y, mean, invstd = forward()
-    backward = functools.partial(torch.ops.aten.native_batch_norm_backward, tdy, tx, weight,
-                                 None, None, mean, invstd, True, 1e-5, [True, True, True])
-    dx, dweight, dbias = backward()
+    features = x.shape[1] if kernel == "batch_norm" else x.shape[-1]
+    weight, bias = torch.ones(features), torch.zeros(features)
+    if kernel == "batch_norm":
+        forward = functools.partial(torch.native_batch_norm, tx, weight, bias, None, None,
+                                    True, 0.1, 1e-5)
+        _, mean, invstd = forward()
+        backward = functools.partial(torch.ops.aten.native_batch_norm_backward, tdy, tx, weight,
+                                     None, None, mean, invstd, True, 1e-5, [True] * 3)
+    else:
+        forward = functools.partial(torch.native_layer_norm, tx, [features], weight, bias,
+                                    1e-5)
+        _, mean, rstd = forward()
+        backward = functools.partial(torch.ops.aten.native_layer_norm_backward, tdy, tx,
+                                     [features], mean, rstd, weight, bias, [True] * 3)
+    y, (dx, dweight, dbias) = forward()[0], backward()
     y_ref, dx_ref, dweight_ref, dbias_ref = expected
-    return [row("batch_norm forward", PEER, shape, time_block(forward, **setup.timing), size,
+    return [row(f"{kernel} forward", PEER, shape, time_block(forward, **setup.timing), size,
                 2 * size * 1e6, err=max_abs_err(y.reshape(y_ref.shape).numpy(), y_ref),
                 family="norm"),
-            row("batch_norm backward", PEER, shape, time_block(backward, **setup.timing), size,
+            row(f"{kernel} backward", PEER, shape, time_block(backward, **setup.timing), size,
                 3 * size * 1e6, family="norm",
                 err=max_abs_err([dx.reshape(dx_ref.shape).numpy(), dweight.numpy(),
                                  dbias.numpy()], [dx_ref, dweight_ref, dbias_ref]))]
