@@ -171,7 +171,7 @@ class LayerNormFused(_FusedNorm):
         dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))  (means over the row),
         dweight = sum over rows of dy * xhat,  dbias = sum over rows of dy.
 
-    (GPT-sized (32, 64, 128) float32, fwd+bwd: 0.94 -> 0.2 ms, torch 0.22.)"""
+    (GPT-sized (32, 64, 128) float32, fwd+bwd: 0.94 -> 0.17 ms, torch 0.22.)"""
 
     kernel_name = "layer_norm"
 
