@@ -263,10 +263,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: training=False needs running_mean and running_var")
+        # y = x * scale + shift per channel, with scale = weight * r and shift = bias - mean *
+        # scale (r = 1 / sqrt(running_var + eps)): two passes over x instead of four; scale and
+        # shift are (C,) ops, differentiable in weight and bias (the running stats are constants)
         xp = get_array_module(x.data)
-        mean = running_mean.data.reshape(channel_shape).astype(x.dtype)
-        inv_std = (1.0 / xp.sqrt(running_var.data.reshape(channel_shape) + eps)).astype(x.dtype)
-        out = (x - Tensor._wrap(mean)) * Tensor._wrap(inv_std)  # (N, C, *)
+        mean = Tensor._wrap(running_mean.data.astype(x.dtype))
+        scale = Tensor._wrap((1.0 / xp.sqrt(running_var.data + eps)).astype(x.dtype))  # (C,)
+        if weight is not None:
+            scale = scale * weight
+        shift = -(mean * scale) if bias is None else bias - mean * scale
+        return x * scale.reshape(channel_shape) + shift.reshape(channel_shape)
     return _affine(out, weight, bias, channel_shape)
 
 
