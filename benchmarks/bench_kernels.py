@@ -21,7 +21,7 @@ and the thread pools never leak into another implementation's numbers):
 (d) one Adam update of one float32 parameter (``kernels/*/optim.py``: ``adam_step``) vs
     ``torch.optim.Adam``'s step, single-tensor (``foreach=False``, the peer) and multi-tensor
     (``foreach=True``); GB/s of p, g, m, v read and p, m, v written.
-(e) ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward, on arrays
+(e) ReLU, leaky ReLU and GELU forward and backward, the sigmoid's and erf's forward, on arrays
     (``kernels/*/activation.py``) vs torch's kernels for the same steps; GB/s of x (and dy) read
     and the result written.
 (f) batch norm in training mode and layer norm: the forward and backward kernels on arrays
@@ -696,6 +696,8 @@ ACTIVATIONS = (  # (workload, kernel function, extra argument, torch's forward o
     ("leaky_relu backward", "leaky_relu_backward", (0.01,), "leaky_relu_backward"),
     ("sigmoid forward", "sigmoid_forward", (), "sigmoid"),
     ("erf forward", "erf_forward", (), "erf"),
+    ("gelu forward", "gelu_forward", (), "gelu"),
+    ("gelu backward", "gelu_backward", (), "gelu_backward"),
 )
 
 
@@ -709,9 +711,13 @@ def bench_activation_raw(setup: Setup) -> list[Timing]:
     for shape in activation_cases(setup.quick):
         x, dy = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
         size = x.nbytes / 1e6
+        cdf = ref.gelu_forward(x)[1]  # Phi(x): what GELU's forward hands to its backward
         for name, function, extra, torch_name in ACTIVATIONS:
             arrays = (x,) if name.endswith("forward") else (x, dy)
-            moved = (len(arrays) + 1) * size  # MB read and written
+            if function == "gelu_backward":
+                arrays = (x, cdf, dy)
+            outputs = 2 if function == "gelu_forward" else 1  # GELU's forward: y and Phi(x)
+            moved = (len(arrays) + outputs) * size  # MB read and written
             expected = getattr(ref, function)(*arrays, *extra)
             for impl in setup.kernel_impls():
                 module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.activation")
@@ -727,17 +733,21 @@ def bench_activation_raw(setup: Setup) -> list[Timing]:
 
 
 def torch_activation_rows(setup, name, torch_name, arrays, extra, expected, shape, size, moved):
-    """The same step through torch's kernel: aten's ``threshold_backward(dy, x, 0)`` and
-    ``leaky_relu_backward(dy, x, slope, False)`` take dy first."""
+    """The same step through torch's kernel: aten's ``threshold_backward(dy, x, 0)``,
+    ``leaky_relu_backward(dy, x, slope, False)`` and ``gelu_backward(dy, x)`` take dy first."""
     try:
         import torch
     except ImportError:
         return []
     device = "cuda" if setup.device == "cuda" else "cpu"
+    if torch_name.startswith("gelu"):  # torch's GELU keeps no Phi(x): y, and (x, dy) back
+        arrays, expected = (arrays[0],) + arrays[2:], (expected if name.endswith("backward")
+                                                       else expected[0])
     tensors = [torch.tensor(a, device=device) for a in arrays]
     if name.endswith("backward"):
         tensors = tensors[::-1]  # (dy, x)
-        extra = (0.0,) if torch_name == "threshold_backward" else (*extra, False)
+        extra = {"threshold_backward": (0.0,), "gelu_backward": ()}.get(torch_name,
+                                                                        (*extra, False))
         fn = functools.partial(getattr(torch.ops.aten, torch_name), *tensors, *extra)
     else:
         forward = getattr(torch, torch_name, None) or getattr(torch.nn.functional, torch_name)

@@ -1,7 +1,7 @@
 """Ops whose backward has a first-order path (plain arrays, no graph: conv2d, linear, 2-d
-matmul, cross entropy, training-mode batch norm, layer norm) compute the same gradients as their
-differentiable path (Tensor ops, taken under create_graph=True), on odd shapes, in float64 and
-float32, on every device."""
+matmul, cross entropy, training-mode batch norm, layer norm, GELU) compute the same gradients
+as their differentiable path (Tensor ops, taken under create_graph=True), on odd shapes, in
+float64 and float32, on every device."""
 
 import numpy as np
 import pytest
@@ -121,6 +121,13 @@ def test_layer_norm(device, dtype, normalized_shape, params):
         return NF.layer_norm(x, normalized_shape, *affine)
 
     _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu(device, dtype):
+    """float32 on the CPU: the fused op (one Numba pass each way); else the composite."""
+    x = np.random.default_rng(0).standard_normal((6, 7)) * 3
+    _assert_same(_both_paths(F.gelu, [x], device, dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,6 +5,7 @@ Every differentiable op goes through ``check_op``: forward and backward vs torch
 float32 with a random upstream gradient, and backward vs float64 central differences.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -304,6 +305,36 @@ def test_softplus_and_tanh_are_stable_for_huge_inputs(value):
                  np.float32)
     y.sum().backward()
     assert np.isfinite(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_gelu_fused_op_matches_torch_and_the_composite(watched):
+    """float32 NumPy under the Numba kernels: GELU is one op (kernels/cpu/activation.py);
+    the reference setting builds it from primitives. Both against torch, also while a study
+    hook watches (the backward then gets a Tensor) and through a second derivative."""
+    x = (np.random.default_rng(1).standard_normal((5, 8)) * 3).astype(np.float32)
+    dy = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    (t_dx,) = torch.autograd.grad(TF.gelu(tx), tx, torch.tensor(dy), create_graph=True)
+    (t_ddx,) = torch.autograd.grad(t_dx.sum(), tx)
+    for kernel, op in (("auto", "GELU"), ("reference", "Mul")):
+        xt = tg.tensor(x, requires_grad=True)
+        hook = tg.autograd.add_hook(object()) if watched else contextlib.nullcontext()
+        with tg.use_kernel(kernel), hook:
+            y = F.gelu(xt)
+            assert type(y._ctx).__name__ == op
+            (dx,) = tg.grad(y, xt, tg.tensor(dy), create_graph=True)
+            (ddx,) = tg.grad(dx.sum(), xt)
+        np.testing.assert_allclose(y.detach().numpy(), TF.gelu(tx).detach().numpy(),
+                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(dx.detach().numpy(), t_dx.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(ddx.numpy(), t_ddx.numpy(), rtol=1e-4, atol=1e-5)
+        with tg.use_kernel(kernel):
+            xt.grad = None
+            F.gelu(xt).backward(tg.tensor(dy))  # the first-order path
+        np.testing.assert_allclose(xt.grad.numpy(), t_dx.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
 
 
 def test_gelu_rejects_unknown_approximation():

@@ -1,5 +1,5 @@
-"""ReLU, leaky ReLU, the sigmoid and erf compiled with Numba ``@njit`` (same signatures as
-``reference.activation``).
+"""ReLU, leaky ReLU, the sigmoid, erf and GELU compiled with Numba ``@njit`` (same signatures
+as ``reference.activation``).
 
 Rules: see ``reference/activation.py``. One loop per function over the flat arrays, reading x
 (and dy) once and writing the result once; the selection is a compare and a blend, which LLVM
@@ -34,6 +34,13 @@ the float32 results are within 0.503 ulp on a grid of 4 million points in [-4.5,
 tiny |x| down to 1e-38, as SciPy's own float32 erf (0.5); 1.3 ms per million against SciPy's
 14 (LLVM vectorizes both polynomials; each element takes the one that applies).
 
+``gelu_forward`` and ``gelu_backward`` for float32: one pass each. The forward computes
+GELU(x) = x Phi(x) with the same polynomials in float64 (Phi from erf near 0 and from the erfc
+tail beyond, so large negative x keep their tiny values instead of 1 + erf's cancellation),
+rounded once, and hands Phi(x) to the backward, which then needs only the density's
+e^(-x^2/2) (the vectorizable float32 exp of ``_math.py``). The GELU op's composite takes five
+array passes forward and about ten backward.
+
 One thread: the loops are memory-bound, and the ops call them once per activation; compiled
 once per dtype (float32, float64). Inputs that are not C-contiguous are copied first (the
 result is always C-contiguous).
@@ -45,6 +52,7 @@ from numba import njit
 from .._config import NUMBA_CACHE
 from ..reference import activation as reference
 from ..reference.activation import check_activation_args
+from ._math import FAST, _exp_f32
 
 # ---------------------------------------------------------------------------------------------
 # compiled kernels: flat 1-d arrays of one dtype
@@ -142,17 +150,68 @@ def _horner(z, coefficients):
     return total
 
 
+@njit(error_model="numpy", cache=NUMBA_CACHE, inline="always")
+def _erf64(v):
+    """erf(v) to float32's precision, for a float64 v: x P(x^2) near 0 (keeps the sign of
+    -0.0), sign(x) (1 - R(|x| - 3)) beyond 2, |x| clamped at 4; NaN stays NaN."""
+    a = min(abs(v), 4.0)
+    small = v * _horner(v * v, ERF_SMALL)
+    tail = 1.0 - _horner(a - 3.0, ERF_TAIL)
+    r = small if a <= 2.0 else (tail if v > 0 else -tail)
+    return r if v == v else v
+
+
 @njit(error_model="numpy", cache=NUMBA_CACHE)
 def _erf_float32_kernel(x, y):
-    """y = erf(x) for float32 x, computed in float64: x P(x^2) near 0 (keeps the sign of
-    -0.0), sign(x) (1 - R(|x| - 3)) beyond 2, |x| clamped at 4; NaN stays NaN."""
+    """y = erf(x) for float32 x, computed in float64 and rounded once."""
+    for i in range(x.size):
+        y[i] = _erf64(np.float64(x[i]))
+
+
+INV_SQRT2 = 0.7071067811865476  # 1 / sqrt(2)
+INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+INV_SQRT_PI = 0.5641895835477563  # 1 / sqrt(pi)
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE, inline="always")
+def _phi64(v):
+    """Phi(v) = (1 + erf(v / sqrt 2)) / 2, the standard normal CDF, for a float64 v, without
+    the cancellation of 1 + erf for negative v: beyond |z| = 2 (z = v / sqrt 2) it is
+    erfc(|z|) / 2 or 1 - erfc(|z|) / 2 straight from the tail polynomial R (erfc on [2, 4],
+    7e-10 absolute), and from erfc's asymptotic series beyond |z| = 4. (1 + erf(z) would lose
+    everything below erf's float32 rounding, 6e-8, where GELU(x) = x Phi(x) is that small.)"""
+    z = v * INV_SQRT2
+    a = abs(z)
+    near = 0.5 + 0.5 * (z * _horner(z * z, ERF_SMALL))
+    # erfc(a) / 2: the tail polynomial on [2, 4]; beyond 4 the asymptotic series
+    # e^(-a^2) / (a sqrt(pi)) (1 - 1/(2a^2) + 3/(4a^4) - 15/(8a^6)), 1e-4 relative at a = 4
+    inv2 = 1.0 / (a * a)
+    series = 1.0 - inv2 * (0.5 - inv2 * (0.75 - 1.875 * inv2))
+    asymptotic = np.float64(_exp_f32(np.float32(-a * a))) * INV_SQRT_PI / a * series
+    half_erfc = 0.5 * (_horner(a - 3.0, ERF_TAIL) if a <= 4.0 else asymptotic)
+    far = 1.0 - half_erfc if z > 0 else half_erfc
+    phi = near if a <= 2.0 else far
+    return phi if v == v else v
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _gelu_float32_kernel(x, y, cdf):
+    """y = x Phi(x) and cdf = Phi(x) for float32 x, computed in float64, each rounded once."""
     for i in range(x.size):
         v = np.float64(x[i])
-        a = min(abs(v), 4.0)
-        small = v * _horner(v * v, ERF_SMALL)
-        tail = 1.0 - _horner(a - 3.0, ERF_TAIL)
-        r = small if a <= 2.0 else (tail if v > 0 else -tail)
-        y[i] = r if v == v else v
+        phi = _phi64(v)
+        cdf[i] = phi
+        y[i] = v * phi
+
+
+@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
+def _gelu_backward_float32_kernel(x, cdf, dy, dx):
+    """dx = dy (Phi(x) + x phi(x)) for float32 x with Phi(x) from the forward: the density
+    phi(x) = exp(-x^2 / 2) / sqrt(2 pi) from the vectorizable float32 exp (``_math``)."""
+    for i in range(x.size):
+        v = x[i]
+        pdf = _exp_f32(np.float32(-0.5) * v * v) * np.float32(INV_SQRT_2PI)
+        dx[i] = dy[i] * (cdf[i] + v * pdf)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,3 +279,29 @@ def erf_forward(x):
     flat_x, _, y = _flat("erf_forward", x)
     _erf_float32_kernel(flat_x, y.reshape(-1))
     return y
+
+
+def gelu_forward(x):
+    """(y, cdf): y = GELU(x) = x Phi(x) and cdf = Phi(x) (for the backward). For float32 one
+    pass, in float64 with the polynomials above, rounded once; float64 x goes to
+    ``reference.activation.gelu_forward``."""
+    if x.__class__ is np.ndarray and x.dtype == np.float64:
+        return reference.gelu_forward(x)
+    flat_x, _, y = _flat("gelu_forward", x)
+    cdf = np.empty_like(y)
+    _gelu_float32_kernel(flat_x, y.reshape(-1), cdf.reshape(-1))
+    return y, cdf
+
+
+def gelu_backward(x, cdf, dy):
+    """dx = dy (Phi(x) + x phi(x)) with cdf = Phi(x) from the forward: for float32 one pass
+    (float64 x goes to the reference)."""
+    if x.__class__ is np.ndarray and x.dtype == np.float64:
+        return reference.gelu_backward(x, cdf, dy)
+    flat_x, flat_dy, dx = _flat("gelu_backward", x, dy)
+    if getattr(cdf, "shape", None) != x.shape or getattr(cdf, "dtype", None) != x.dtype:
+        raise ValueError(f"gelu_backward: cdf must have x's shape and dtype {x.shape} "
+                         f"{x.dtype}, got {getattr(cdf, 'shape', type(cdf).__name__)}")
+    flat_cdf = np.ascontiguousarray(cdf).reshape(-1)
+    _gelu_backward_float32_kernel(flat_x, flat_cdf, flat_dy, dx.reshape(-1))
+    return dx

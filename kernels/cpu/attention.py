@@ -49,6 +49,7 @@ from ..reference.attention import (
     compact_mask,
 )
 from . import gemm
+from ._math import _exp_f32
 from ._prange import prange_kernel
 
 # Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
@@ -59,36 +60,8 @@ FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 # ----------------------------------------------------------------------------------------------
-# exp over a row: y = exp(x - m), returning sum(y)
+# exp over a row: y = exp(x - m), returning sum(y) (float32: ``_math._exp_f32``)
 # ----------------------------------------------------------------------------------------------
-
-LOG2E = np.float32(1.4426950408889634)  # 1 / ln 2
-LN2_HI = np.float32(0.693359375)  # ln 2 split in two so that k * LN2_HI is exact
-LN2_LO = np.float32(-2.12194440e-4)
-EXP_MIN = np.float32(-87.0)  # below this exp(x) < 2^-125: flushed to 0 (and -inf -> 0)
-EXP_MAX = np.float32(88.0)  # above this float32 overflows
-
-
-@njit(fastmath=FAST, cache=NUMBA_CACHE)
-def _exp_f32(x):
-    """exp(x) for a float32 scalar, written so that a loop of it vectorizes (Cephes expf).
-
-    x = k ln2 + r with |r| <= ln2 / 2;  exp(x) = 2^k * exp(r);  exp(r) by a degree-7
-    polynomial; 2^k is added straight into the exponent bits. Relative error ~2 ulp.
-    """
-    xc = min(max(x, EXP_MIN), EXP_MAX)
-    kf = np.floor(xc * LOG2E + np.float32(0.5))
-    r = xc - kf * LN2_HI - kf * LN2_LO
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
-    p = p * r * r + r + np.float32(1.0)  # exp(r)
-    bits = np.int32(np.float32(p).view(np.int32) + (np.int32(kf) << np.int32(23)))  # * 2^k
-    y = np.int32(bits).view(np.float32)
-    return y if x >= EXP_MIN else np.float32(0.0)
 
 
 def _exp_sub_sum(row, m):

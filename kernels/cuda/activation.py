@@ -1,5 +1,5 @@
-"""ReLU, leaky ReLU, the sigmoid and erf as Numba ``@cuda.jit`` kernels (same signatures as
-``reference.activation``).
+"""ReLU, leaky ReLU, the sigmoid, erf and GELU as Numba ``@cuda.jit`` kernels (same signatures
+as ``reference.activation``).
 
 Rules: see ``reference/activation.py``. Four kernels, one thread per element of the flat
 C-contiguous arrays; thread i reads x[i] (and dy[i]) once and writes the result once::
@@ -11,6 +11,8 @@ C-contiguous arrays; thread i reads x[i] (and dy[i]) once and writes the result 
     leaky_backward_kernel1      dx = dy where x > 0, else a dy
     sigmoid_forward_kernel1     y  = r where x >= 0, else e r,  r = 1 / (1 + e),  e = e^-|x|
     erf_forward_kernel1         y  = erf(x)  (CUDA's erff / erf, within a few ulp)
+    gelu_forward_kernel1        y  = x Phi(x),  cdf = Phi(x) = (1 + erf(x / sqrt 2)) / 2
+    gelu_backward_kernel1       dx = dy (cdf + x phi(x))
 
 The comparisons are ordered (false for a NaN), as NumPy's and the ``cpu`` module's, and the
 selection is a ``selp`` in the PTX, not a product with a 0/1 mask. Results are bitwise equal to
@@ -109,6 +111,31 @@ def erf_forward_kernel1(x, y):
     y[i] = math.erf(x[i])
 
 
+@cuda.jit
+def gelu_forward_kernel1(x, y, cdf):
+    """cdf[i] = Phi(x) = (1 + erf(x / sqrt 2)) / 2 and y[i] = x Phi(x), in x's dtype."""
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    t = x.dtype.type
+    v = x[i]
+    phi = t(0.5) * (t(1) + math.erf(v * t(0.7071067811865476)))
+    cdf[i] = phi
+    y[i] = v * phi
+
+
+@cuda.jit
+def gelu_backward_kernel1(x, cdf, dy, dx):
+    """dx[i] = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi), in x's dtype."""
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    t = x.dtype.type
+    v = x[i]
+    pdf = math.exp(t(-0.5) * v * v) * t(0.3989422804014327)
+    dx[i] = dy[i] * (cdf[i] + v * pdf)
+
+
 _V1 = "{t}[::1]"  # a flat C-contiguous array of the dtype
 PTX_SIGNATURES = {
     "relu_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
@@ -117,6 +144,8 @@ PTX_SIGNATURES = {
     "leaky_backward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {{t}}, {_V1})"),
     "sigmoid_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
     "erf_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1})"),
+    "gelu_forward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {_V1})"),
+    "gelu_backward_kernel1": _both_dtypes(f"void({_V1}, {_V1}, {_V1}, {_V1})"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -180,3 +209,19 @@ def erf_forward(x):
     flat_x, _, y, on_gpu = _flat("erf_forward", x)
     _launch(erf_forward_kernel1, x.size, flat_x, y)
     return _to_caller(y, on_gpu).reshape(x.shape)
+
+
+def gelu_forward(x):
+    """(y, cdf): ``reference.activation.gelu_forward`` to a few ulp."""
+    flat_x, _, y, on_gpu = _flat("gelu_forward", x)
+    cdf = _empty((x.size,), x.dtype, on_gpu)
+    _launch(gelu_forward_kernel1, x.size, flat_x, y, cdf)
+    return _to_caller(y, on_gpu).reshape(x.shape), _to_caller(cdf, on_gpu).reshape(x.shape)
+
+
+def gelu_backward(x, cdf, dy):
+    """dx = dy (Phi(x) + x phi(x)): ``reference.activation.gelu_backward`` to a few ulp."""
+    flat_x, flat_dy, dx, on_gpu = _flat("gelu_backward", x, dy)
+    flat_cdf = _flat("gelu_backward", cdf)[0]
+    _launch(gelu_backward_kernel1, x.size, flat_x, flat_cdf, flat_dy, dx)
+    return _to_caller(dx, on_gpu).reshape(x.shape)

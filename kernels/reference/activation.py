@@ -12,6 +12,9 @@ and the forward of the logistic sigmoid and of erf::
                                        for x < 0, with e = e^-|x| (never overflows; e r keeps
                                        the tiny values of large negative x, which 1 - r loses)
     erf_forward(x)                y  = erf(x) = 2/sqrt(pi) int_0^x e^(-s^2) ds  (GELU's)
+    gelu_forward(x)               y  = x Phi(x) = x/2 (1 + erf(x / sqrt 2)) (exact GELU), and
+                                       Phi(x) itself, for the backward
+    gelu_backward(x, cdf, dy)     dx = dy (Phi(x) + x phi(x)),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
 
 Each returns a new C-contiguous array of x's shape and dtype. A selection, not a product with
 a 0/1 mask: ``dy * (x > 0)`` would turn an infinite gradient of an inactive unit into NaN
@@ -26,6 +29,8 @@ CuPy arrays, float16 and under the reference setting (``erf_forward`` is SciPy's
 CuPy's); the ReLU ops write their one-line formulas themselves there, as they also take float16
 and, in ReLU's forward, integers.
 """
+
+import math
 
 import numpy as np
 
@@ -91,8 +96,32 @@ def sigmoid_forward(x):
 def erf_forward(x):
     """y = erf(x): ``scipy.special.erf`` (``cupyx.scipy.special.erf`` on CuPy), in x's dtype."""
     check_activation_args("erf_forward", x, any_float=True)
+    return _erf_function(x)(x).astype(x.dtype, copy=False)
+
+
+def _erf_function(x):
     if array_module(x) is np:
         from scipy.special import erf
     else:
         from cupyx.scipy.special import erf
-    return erf(x).astype(x.dtype, copy=False)
+    return erf
+
+
+def gelu_forward(x):
+    """(y, cdf): y = GELU(x) = x Phi(x) = x/2 (1 + erf(x / sqrt 2)), and cdf = Phi(x), the
+    standard normal CDF, which the backward reuses; in x's dtype (SciPy's erf; CuPy's on CuPy
+    arrays)."""
+    check_activation_args("gelu_forward", x, any_float=True)
+    t = x.dtype.type
+    cdf = (t(0.5) * (1 + _erf_function(x)(x * t(1 / math.sqrt(2))))).astype(x.dtype, copy=False)
+    return x * cdf, cdf
+
+
+def gelu_backward(x, cdf, dy):
+    """dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi): GELU's derivative,
+    with cdf = Phi(x) from the forward."""
+    check_activation_args("gelu_backward", x, dy, any_float=True)
+    xp = array_module(x)
+    t = x.dtype.type
+    pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
+    return (dy * (cdf + x * pdf)).astype(x.dtype, copy=False)

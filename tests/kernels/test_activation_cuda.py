@@ -170,3 +170,19 @@ def test_erf_matches_reference(dtype):
     assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == x.shape
     np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps,
                                atol=4 * np.finfo(dtype).tiny)
+
+
+@pytest.mark.cudasim
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the simulator: -inf * 0
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_gelu_matches_reference(dtype):
+    """CUDA's erf and exp against SciPy's and NumPy's: a few ulp; NaN stays NaN."""
+    x = special_array((3, 5), dtype, seed=9)
+    x.ravel()[:4] = [-30.0, -3.0, 0.5, 30.0]
+    dy = special_array((3, 5), dtype, seed=10)
+    (y, cdf), (y_ref, cdf_ref) = both("gelu_forward", x)
+    dx, dx_ref = both("gelu_backward", x, cdf_ref, dy)
+    for got, expected in ((y, y_ref), (cdf, cdf_ref), (dx, dx_ref)):
+        assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == x.shape
+        np.testing.assert_allclose(got, expected, rtol=8 * np.finfo(dtype).eps,
+                                   atol=8 * np.finfo(dtype).tiny)

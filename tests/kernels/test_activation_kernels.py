@@ -195,3 +195,90 @@ def test_numba_erf_loop_is_vectorized():
     fn(x, np.empty_like(x))
     ir = fn.inspect_llvm(fn.signatures[0])
     assert re.search(r"fmul <\d+ x double>", ir), "no vector multiply"
+
+
+# GELU (exact, erf form): float32 in one pass through the erf polynomial, float64 the reference
+
+
+def gelu_exact(x):
+    """x Phi(x) in float64, Phi by erfc (no cancellation for negative x)."""
+    from scipy.special import erfc
+
+    x = x.astype(np.float64)
+    return 0.5 * x * erfc(-x / np.sqrt(2))
+
+
+def gelu_grad_exact(x):
+    from scipy.special import erf
+
+    x = x.astype(np.float64)
+    return 0.5 * (1 + erf(x / np.sqrt(2))) + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+
+
+def test_numba_gelu_float32_is_within_an_ulp_of_the_exact_value():
+    x = np.concatenate([np.linspace(-9, 9, 200_001), np.geomspace(1e-30, 1e-2, 500),
+                        -np.geomspace(1e-30, 1e-2, 500)]).astype(np.float32)
+    got, cdf = cpu.gelu_forward(x)
+    exact = gelu_exact(x)
+    assert got.dtype == cdf.dtype == np.float32 and got.shape == cdf.shape == x.shape
+    phi = np.where(x == 0, 0.5, exact / np.where(x == 0, 1, x))  # Phi(x)
+    np.testing.assert_allclose(cdf, phi, rtol=1e-6, atol=1e-9)  # 7e-10 in the tail
+    # within one float32 spacing of the exact value, or 3e-9 in the negative tail (x < -2.8),
+    # where the erfc polynomial's 7e-10 can be more than an ulp of the tiny GELU values: a
+    # float32 1 + erf(x / sqrt 2) is off by up to 6e-8 there (torch's float32 gelu, and the
+    # composite), and 0 below x = -5.5
+    spacing = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    err = np.abs(got - exact)
+    assert (err <= np.maximum(spacing, 3e-9)).all()
+    assert (err <= spacing)[x > -2].all()
+    far = x < -5.7  # the asymptotic series: relative accuracy where GELU is below 1e-8
+    assert (err[far] <= 1e-3 * np.abs(exact[far]) + 1e-40).all()
+
+
+def test_numba_gelu_backward_matches_the_exact_derivative():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.linspace(-9, 9, 100_001), rng.standard_normal(1000) * 1e-3])
+    x = x.astype(np.float32)
+    dy = rng.uniform(-2, 2, x.shape).astype(np.float32)
+    got = cpu.gelu_backward(x, cpu.gelu_forward(x)[1], dy)
+    expected = dy.astype(np.float64) * gelu_grad_exact(x)
+    # the float32 exp of the density (~2 ulp) and the float32 result: a few ulp of |dy| * 1.13
+    np.testing.assert_allclose(got, expected, rtol=0, atol=6e-7 * np.abs(dy).max())
+    np.testing.assert_allclose(got, ref.gelu_backward(x, ref.gelu_forward(x)[1], dy), rtol=0,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_gelu_reference_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((7, 9)) * 3).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.gelu(tx)
+    ty.backward(torch.tensor(dy))
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for impl in (ref, cpu):
+        y, cdf = impl.gelu_forward(x)
+        np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
+        np.testing.assert_allclose(impl.gelu_backward(x, cdf, dy), tx.grad.numpy(), **tol)
+
+
+def test_numba_gelu_special_values_strides_and_float64():
+    x = np.array([0.0, -0.0, np.inf, np.nan, 40.0, -40.0], np.float32)
+    y, cdf = cpu.gelu_forward(x)
+    assert y[:2].tolist() == [0.0, 0.0] and y[2] == np.inf and np.isnan(y[3])
+    assert y[4] == 40.0 and y[5] == 0.0
+    dx = cpu.gelu_backward(x, cdf, np.ones_like(x))
+    assert dx[0] == 0.5 and np.isnan(dx[3]) and dx[4] == 1.0 and dx[5] == 0.0
+    x64 = np.linspace(-5, 5, 101)
+    for got, want in zip(cpu.gelu_forward(x64), ref.gelu_forward(x64)):
+        assert_same(got, want, "float64: the reference")
+    cdf64 = ref.gelu_forward(x64)[1]
+    assert_same(cpu.gelu_backward(x64, cdf64, x64), ref.gelu_backward(x64, cdf64, x64), "f64")
+    with pytest.raises(ValueError, match=r"gelu_backward: cdf must have x's shape and dtype"):
+        cpu.gelu_backward(x, cdf[:2], np.ones_like(x))
+    strided = np.linspace(-3, 3, 60, dtype=np.float32).reshape(6, 10).T
+    got, _ = cpu.gelu_forward(strided)
+    assert got.shape == (10, 6) and got.flags.c_contiguous
+    np.testing.assert_allclose(got, gelu_exact(strided), rtol=1e-6, atol=1e-7)
