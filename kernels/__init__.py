@@ -11,9 +11,9 @@ Every kernel family exists three times with the same signatures:
 Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling),
 ``attention`` (scaled dot-product attention forward/backward, softmax), ``optim`` (Adam's
 update of one parameter: ten array passes in the reference, one pass in the compiled two) and
-``activation`` (ReLU and leaky ReLU forward and backward, the sigmoid's and erf's forward: one
-branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow loops, and
-SciPy's erf a scalar one). ``norm`` (batch normalization in training mode and layer
+``activation`` (ReLU, leaky ReLU and GELU forward and backward, the sigmoid's and erf's
+forward: one branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow
+loops, SciPy's erf a scalar one, and GELU five array passes forward and ten backward). ``norm`` (batch normalization in training mode and layer
 normalization, forward and backward: two passes over the data each way, against about ten for
 the array ops) exists as ``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array
 code.
@@ -26,9 +26,10 @@ array module's matmul (NumPy's BLAS, cuBLAS).
 ``optim.Adam`` gets the ``cpu`` Adam from ``backend.numba_kernels`` where the kernel setting
 picks Numba and runs the reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel
 of its own, the path measured on an H100 (``cuda.optim``, the Numba version, is for study and
-for the kernel benchmarks). The ReLU, leaky ReLU, sigmoid and erf ops get the ``cpu`` activations
-the same way and compute with CuPy's own elementwise code on the GPU (``cuda.activation`` is
-for study and the kernel benchmarks too). Training-mode ``BatchNorm`` and ``LayerNorm`` get the
+for the kernel benchmarks). The ReLU, leaky ReLU, sigmoid, erf and GELU ops get the ``cpu``
+activations the same way (GELU for float32 only) and compute with CuPy's own elementwise code
+on the GPU (``cuda.activation`` is for study and the kernel benchmarks too). Training-mode
+``BatchNorm`` and ``LayerNorm`` get the
 ``cpu`` norm kernels the same way (``nn/normalization.py``: ``BatchNormTrain``,
 ``LayerNormFused``).
 
