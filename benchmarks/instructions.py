@@ -24,7 +24,9 @@ by up to 30% otherwise.
 
 What the count still depends on: the memory layout. The environment's size and contents move
 stack and heap addresses, hence the alignment of arrays and buffers, hence which loop variants
-run; a variable more or less moves a count by 0.01-0.5% (torch the most). The children therefore
+run; a variable more or less moves a count by 0.01-0.5% (torch the most), and the tiny op's by
+up to 1.8% (measured 2026-12-07: 19,078 to 19,435 per op with a 0 to 7,000-character variable
+added). The children therefore
 run in the repository's root without the shell's per-command variables (``_``, ``OLDPWD``), and
 two invocations from the same environment give the same counts to the instruction. Compare
 counts taken in the same environment, with the same N1 and N2.

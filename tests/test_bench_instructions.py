@@ -69,4 +69,7 @@ def test_instrumenting_the_loop_only_counts_what_the_whole_run_counts(instructio
     if not instructions.client_requests_work_here():
         pytest.skip("valgrind client requests are only wired up for x86-64 Linux")
     loop_only = tiny_op_count(instructions, True)
-    assert tiny_op_count(instructions, False) == pytest.approx(loop_only, rel=0.01)
+    # 3%: the two modes run different command lines, hence a different memory layout, which
+    # moves the tiny op's count by up to 1.8% (benchmarks/instructions.py's docstring); within
+    # one mode the count repeats (the test above)
+    assert tiny_op_count(instructions, False) == pytest.approx(loop_only, rel=0.03)
