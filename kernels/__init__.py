@@ -13,10 +13,10 @@ Families: ``conv`` (im2col / col2im), ``pool`` (max / avg / adaptive avg pooling
 update of one parameter: ten array passes in the reference, one pass in the compiled two) and
 ``activation`` (ReLU, leaky ReLU and GELU forward and backward, the sigmoid's and erf's
 forward: one branch-free pass where NumPy's ``maximum`` with a scalar and ``where`` are slow
-loops, SciPy's erf a scalar one, and GELU five array passes forward and ten backward). ``norm`` (batch normalization in training mode and layer
-normalization, forward and backward: two passes over the data each way, against about ten for
-the array ops) exists as ``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array
-code.
+loops, SciPy's erf a scalar one, and GELU five array passes forward and ten backward).
+``norm`` (batch normalization in training mode and layer normalization, forward and backward:
+two passes over the data each way, against about ten for the array ops) exists as
+``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array code.
 
 ``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and

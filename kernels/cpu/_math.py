@@ -6,7 +6,9 @@ from numba import njit
 
 from .._config import NUMBA_CACHE
 
-# fastmath without 'nnan'/'ninf': -inf and NaN inputs must come out as exp gives them
+# The fastmath flags of every CPU kernel: all but 'nnan' and 'ninf', so that NaN and +-inf in
+# the input come out as in NumPy (a NaN stays NaN; attention's masked scores are -inf and must
+# stay -inf)
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 LOG2E = np.float32(1.4426950408889634)  # 1 / ln 2

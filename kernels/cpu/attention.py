@@ -49,14 +49,11 @@ from ..reference.attention import (
     compact_mask,
 )
 from . import gemm
-from ._math import _exp_f32
+from ._math import FAST, _exp_f32
 from ._prange import prange_kernel
 
 # Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
 BLOCK_Q = 128
-
-# fastmath without 'nnan'/'ninf': masked scores are -inf and must stay -inf.
-FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 # ----------------------------------------------------------------------------------------------

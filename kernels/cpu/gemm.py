@@ -97,11 +97,9 @@ from numba.np.numpy_support import carray
 
 from .. import FLOAT_DTYPES
 from .._config import NUMBA_CACHE
+from ._math import FAST
 from ._stack import stack_allocator
 from .conv import PARALLEL_GRAIN
-
-# fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
-FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 MR = 8  # rows of a gemm_nn tile
 TILE_ROW_BYTES = 128  # columns of a gemm_nn tile: two 512-bit vectors (NR = 128 // itemsize)

@@ -20,11 +20,9 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import NUMBA_CACHE
+from ._math import FAST
 from ._prange import prange_kernel
 from .conv import threads_for
-
-# fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
-FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)

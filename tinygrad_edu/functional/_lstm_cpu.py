@@ -41,10 +41,9 @@ from numba import njit
 from numba.extending import overload
 
 from ..kernels._config import NUMBA_CACHE
+from ..kernels.cpu._math import FAST
 from ..kernels.cpu.gemm import gemm_nn_serial
 
-# fastmath without 'nnan'/'ninf': a NaN in the input must come out as NaN, as in NumPy
-FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 PAD = 16  # hx rows are padded to a multiple of this many elements
 
 
