@@ -26,16 +26,26 @@ from .conv import threads_for
 
 
 @njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
+def _row_sums(row, shift):
+    """(sum_j row[j] - shift, sum_j (row[j] - shift)^2) in float64."""
+    s = 0.0
+    ss = 0.0
+    for j in range(row.shape[0]):
+        d = row[j] - shift
+        s += d
+        ss += d * d
+    return s, ss
+
+
+@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
 def _channel_sums(x, c, shift):
-    """(sum_(n, l) x[n, c, l] - shift, sum_(n, l) (x[n, c, l] - shift)^2) in float64."""
+    """:func:`_row_sums` over channel c of x (N, C, L): its N runs x[n, c]."""
     s = 0.0
     ss = 0.0
     for n in range(x.shape[0]):
-        row = x[n, c]
-        for j in range(row.shape[0]):
-            d = row[j] - shift
-            s += d
-            ss += d * d
+        row_s, row_ss = _row_sums(x[n, c], shift)
+        s += row_s
+        ss += row_ss
     return s, ss
 
 
@@ -100,14 +110,9 @@ def _ln_forward_kernel(x, gamma, beta, eps, y, mean, var):
     R, D = x.shape
     for r in prange(R):
         row = x[r]
-        total = 0.0
-        for j in range(D):
-            total += row[j]
+        total, _ = _row_sums(row, 0.0)
         m = total / D
-        squares = 0.0
-        for j in range(D):
-            d = row[j] - m
-            squares += d * d
+        _, squares = _row_sums(row, m)  # two passes, as for batch norm
         v = squares / D
         mean[r] = m
         var[r] = v
@@ -178,18 +183,26 @@ def _per_channel(p, C: int, fill: float):
     return np.full(C, fill) if p is None else p.astype(np.float64)
 
 
+def _forward(op: str, layout: str, kernel, x, weight, bias, eps: float, stats_axis: int):
+    """Both forward launchers: the checks, then ``kernel(x, gamma, beta, eps, y, mean, var)``
+    with one mean and variance per index of x's axis ``stats_axis`` (1: batch norm's
+    channels, 0: layer norm's rows) and gamma, beta per feature (axis 1)."""
+    _check(op, x, layout, weight, bias)
+    x = np.ascontiguousarray(x)
+    features, groups = x.shape[1], x.shape[stats_axis]
+    y = np.empty_like(x)
+    mean, var = np.empty(groups), np.empty(groups)
+    with threads_for(x.size):
+        kernel(x, _per_channel(weight, features, 1.0), _per_channel(bias, features, 0.0),
+               float(eps), y, mean, var)
+    return y, mean, var
+
+
 def batch_norm_forward(x, weight, bias, eps: float):
     """x (N, C, L), weight and bias (C,) or None -> y (N, C, L) in x's dtype, and the batch
     mean and biased variance (C,) in float64 (see ``reference.norm``)."""
-    _check("batch_norm_forward", x, "(N, C, L)", weight, bias)
-    x = np.ascontiguousarray(x)
-    C = x.shape[1]
-    y = np.empty_like(x)
-    mean, var = np.empty(C), np.empty(C)
-    with threads_for(x.size):
-        _forward_kernel(x, _per_channel(weight, C, 1.0), _per_channel(bias, C, 0.0),
-                        float(eps), y, mean, var)
-    return y, mean, var
+    return _forward("batch_norm_forward", "(N, C, L)", _forward_kernel, x, weight, bias, eps,
+                    stats_axis=1)
 
 
 def batch_norm_backward(dy, x, mean, var, weight, eps: float):
@@ -210,15 +223,8 @@ def batch_norm_backward(dy, x, mean, var, weight, eps: float):
 def layer_norm_forward(x, weight, bias, eps: float):
     """x (R, D), weight and bias (D,) or None -> y (R, D) in x's dtype, and each row's mean
     and biased variance (R,) in float64 (see ``reference.norm``)."""
-    _check("layer_norm_forward", x, "(R, D)", weight, bias)
-    x = np.ascontiguousarray(x)
-    R, D = x.shape
-    y = np.empty_like(x)
-    mean, var = np.empty(R), np.empty(R)
-    with threads_for(x.size):
-        _ln_forward_kernel(x, _per_channel(weight, D, 1.0), _per_channel(bias, D, 0.0),
-                           float(eps), y, mean, var)
-    return y, mean, var
+    return _forward("layer_norm_forward", "(R, D)", _ln_forward_kernel, x, weight, bias, eps,
+                    stats_axis=0)
 
 
 def layer_norm_backward(dy, x, mean, var, weight, eps: float):
