@@ -15,20 +15,22 @@ DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
-def case(shape, dtype, affine=True, seed=0):
+def case(shape, dtype, weight=True, bias=True, seed=0):
+    """x, dy of ``shape`` and, where asked for, weight and bias with one value per feature:
+    axis 1, the channels C of batch norm's (N, C, L) and the D of layer norm's (R, D)."""
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
-    C = shape[1]
-    weight = rng.uniform(0.5, 1.5, C).astype(dtype) if affine else None
-    bias = rng.uniform(-1, 1, C).astype(dtype) if affine else None
-    return x, dy, weight, bias
+    features = shape[1]
+    w = rng.uniform(0.5, 1.5, features).astype(dtype) if weight else None
+    b = rng.uniform(-1, 1, features).astype(dtype) if bias else None
+    return x, dy, w, b
 
 
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(3, 4, 17), (7, 2, 1), (2, 3, 4)])
 def test_reference_matches_torch(shape, affine):
-    x, dy, weight, bias = case(shape, np.float64, affine)
+    x, dy, weight, bias = case(shape, np.float64, affine, affine)
     y, mean, var = ref.batch_norm_forward(x, weight, bias, 1e-5)
     dx, dweight, dbias = ref.batch_norm_backward(dy, x, mean, var, weight, 1e-5)
     tx = torch.tensor(x, requires_grad=True)
@@ -51,7 +53,7 @@ def test_reference_matches_torch(shape, affine):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_cpu_matches_reference(shape, dtype, affine):
-    x, dy, weight, bias = case(shape, dtype, affine)
+    x, dy, weight, bias = case(shape, dtype, affine, affine)
     assert_cpu_matches_reference("batch_norm", x, dy, weight, bias)
 
 
@@ -122,20 +124,10 @@ def test_errors_name_the_op_and_what_it_got():
 ROWS = [(1, 1), (1, 5), (3, 1), (65, 7), (130, 33), (64, 128)]  # 65, 130: past a block of 64
 
 
-def row_case(shape, dtype, weight=True, bias=True, seed=0):
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
-    dy = rng.standard_normal(shape).astype(dtype)
-    D = shape[1]
-    w = rng.uniform(0.5, 1.5, D).astype(dtype) if weight else None
-    b = rng.uniform(-1, 1, D).astype(dtype) if bias else None
-    return x, dy, w, b
-
-
 @pytest.mark.parametrize("weight,bias", [(True, True), (True, False), (False, False)])
 @pytest.mark.parametrize("shape", [(5, 7), (1, 4), (9, 3)])
 def test_layer_norm_reference_matches_torch(shape, weight, bias):
-    x, dy, w, b = row_case(shape, np.float64, weight, bias)
+    x, dy, w, b = case(shape, np.float64, weight, bias)
     y, mean, var = ref.layer_norm_forward(x, w, b, 1e-5)
     dx, dw, db = ref.layer_norm_backward(dy, x, mean, var, w, 1e-5)
     tx = torch.tensor(x, requires_grad=True)
@@ -159,12 +151,12 @@ def test_layer_norm_reference_matches_torch(shape, weight, bias):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", ROWS)
 def test_layer_norm_cpu_matches_reference(shape, dtype, weight, bias):
-    x, dy, w, b = row_case(shape, dtype, weight, bias)
+    x, dy, w, b = case(shape, dtype, weight, bias)
     assert_cpu_matches_reference("layer_norm", x, dy, w, b)
 
 
 def test_layer_norm_nan_stays_in_its_row():
-    x, dy, w, b = row_case((4, 6), np.float32)
+    x, dy, w, b = case((4, 6), np.float32)
     x[2, 3] = np.nan
     y, mean, var = cpu.layer_norm_forward(x, w, b, 1e-5)
     assert np.isnan(y[2]).all() and np.isfinite(np.delete(y, 2, axis=0)).all()
@@ -173,7 +165,7 @@ def test_layer_norm_nan_stays_in_its_row():
 
 
 def test_layer_norm_errors():
-    x, dy, w, b = row_case((2, 3), np.float32)
+    x, dy, w, b = case((2, 3), np.float32)
     with pytest.raises(ValueError, match=r"layer_norm_forward: expected a float32 or float64 "
                                          r"\(R, D\) array, got float32 array of shape \(6,\)"):
         cpu.layer_norm_forward(x.reshape(-1), w, b, 1e-5)
