@@ -27,24 +27,33 @@ def case(shape, dtype, weight=True, bias=True, seed=0):
     return x, dy, w, b
 
 
+def torch_forward_backward(fn, x, weight, bias, dy):
+    """y = fn(x, weight, bias) in torch (weight, bias None where not given) and its backward
+    from dy: (y, dx, dweight, dbias) as arrays, the last two None where not given."""
+    tx = torch.tensor(x, requires_grad=True)
+    tw, tb = (None if p is None else torch.tensor(p, requires_grad=True) for p in (weight, bias))
+    ty = fn(tx, tw, tb)
+    ty.backward(torch.tensor(dy))
+    return (ty.detach().numpy(), tx.grad.numpy(),
+            *(None if t is None else t.grad.numpy() for t in (tw, tb)))
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(3, 4, 17), (7, 2, 1), (2, 3, 4)])
 def test_reference_matches_torch(shape, affine):
     x, dy, weight, bias = case(shape, np.float64, affine, affine)
     y, mean, var = ref.batch_norm_forward(x, weight, bias, 1e-5)
     dx, dweight, dbias = ref.batch_norm_backward(dy, x, mean, var, weight, 1e-5)
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(weight, requires_grad=True) if affine else None
-    tb = torch.tensor(bias, requires_grad=True) if affine else None
-    ty = torch.nn.functional.batch_norm(tx, None, None, tw, tb, training=True, eps=1e-5)
-    ty.backward(torch.tensor(dy))
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    t_y, t_dx, t_dweight, t_dbias = torch_forward_backward(
+        lambda tx, tw, tb: torch.nn.functional.batch_norm(tx, None, None, tw, tb, training=True,
+                                                          eps=1e-5), x, weight, bias, dy)
+    np.testing.assert_allclose(y, t_y, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2)), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(var, x.var(axis=(0, 2)), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-10, atol=1e-10)
     if affine:
-        np.testing.assert_allclose(dweight, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(dbias, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dweight, t_dweight, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dbias, t_dbias, rtol=1e-10, atol=1e-10)
     else:
         assert dweight is None
 
@@ -130,20 +139,18 @@ def test_layer_norm_reference_matches_torch(shape, weight, bias):
     x, dy, w, b = case(shape, np.float64, weight, bias)
     y, mean, var = ref.layer_norm_forward(x, w, b, 1e-5)
     dx, dw, db = ref.layer_norm_backward(dy, x, mean, var, w, 1e-5)
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(w, requires_grad=True) if weight else None
-    tb = torch.tensor(b, requires_grad=True) if bias else None
-    ty = torch.nn.functional.layer_norm(tx, (shape[1],), tw, tb, eps=1e-5)
-    ty.backward(torch.tensor(dy))
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    t_y, t_dx, t_dw, t_db = torch_forward_backward(
+        lambda tx, tw, tb: torch.nn.functional.layer_norm(tx, (shape[1],), tw, tb, eps=1e-5),
+        x, w, b, dy)
+    np.testing.assert_allclose(y, t_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-12, atol=1e-12)  # with or without b
     if weight:
-        np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dw, t_dw, rtol=1e-10, atol=1e-10)
     else:
         assert dw is None
     if bias:
-        np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(db, t_db, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("weight,bias", [(True, True), (True, False), (False, True),
