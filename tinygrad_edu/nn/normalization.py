@@ -250,9 +250,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             out = BatchNormTrain.apply(x, *params, has_weight=weight is not None,
                                        has_bias=bias is not None, eps=eps, kernels=fused,
                                        stats_out=stats)
-            (mean, var), weight, bias = stats[0], None, None  # weight, bias: applied
+            ((mean, var),) = stats
         else:
-            out, mean, var = _normalize(x, axes, eps)
+            xhat, mean, var = _normalize(x, axes, eps)
+            out = _affine(xhat, weight, bias, channel_shape)
         if running_mean is not None:
             rm = running_mean.data
             rm[...] = ((1 - momentum) * rm + momentum * mean.reshape(rm.shape)).astype(rm.dtype)
@@ -260,20 +261,19 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             rv = running_var.data
             unbiased = var.reshape(rv.shape) * (count / (count - 1))
             rv[...] = ((1 - momentum) * rv + momentum * unbiased).astype(rv.dtype)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: training=False needs running_mean and running_var")
-        # y = x * scale + shift per channel, with scale = weight * r and shift = bias - mean *
-        # scale (r = 1 / sqrt(running_var + eps)): two passes over x instead of four; scale and
-        # shift are (C,) ops, differentiable in weight and bias (the running stats are constants)
-        xp = get_array_module(x.data)
-        mean = Tensor._wrap(running_mean.data.astype(x.dtype))
-        scale = Tensor._wrap((1.0 / xp.sqrt(running_var.data + eps)).astype(x.dtype))  # (C,)
-        if weight is not None:
-            scale = scale * weight
-        shift = -(mean * scale) if bias is None else bias - mean * scale
-        return x * scale.reshape(channel_shape) + shift.reshape(channel_shape)
-    return _affine(out, weight, bias, channel_shape)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: training=False needs running_mean and running_var")
+    # y = x * scale + shift per channel, with scale = weight * r and shift = bias - mean * scale
+    # (r = 1 / sqrt(running_var + eps)): two passes over x instead of four; scale and shift are
+    # (C,) ops, differentiable in weight and bias (the running stats are constants)
+    xp = get_array_module(x.data)
+    mean = Tensor._wrap(running_mean.data.astype(x.dtype))
+    scale = Tensor._wrap((1.0 / xp.sqrt(running_var.data + eps)).astype(x.dtype))  # (C,)
+    if weight is not None:
+        scale = scale * weight
+    shift = -(mean * scale) if bias is None else bias - mean * scale
+    return x * scale.reshape(channel_shape) + shift.reshape(channel_shape)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
