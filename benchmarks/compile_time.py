@@ -50,7 +50,6 @@ def _workload(name: str, tiny: bool):
 
     import tinygrad_edu as tg
     from tinygrad_edu import functional as F
-    from tinygrad_edu.nn.functional import cross_entropy
 
     rng = np.random.default_rng(0)
 
@@ -59,22 +58,11 @@ def _workload(name: str, tiny: bool):
         return tg.tensor(array, requires_grad=requires_grad)
 
     n = 4 if tiny else 64
-    if name in ("lenet", "mlp"):
-        from tinygrad_edu.models.cnn import LeNet5
-        from tinygrad_edu.models.mlp import MLP
+    if name in ("lenet", "mlp"):  # step_breakdown.py's train step, phases not timed
+        import step_breakdown
 
-        model = LeNet5() if name == "lenet" else MLP()
-        opt = tg.optim.Adam(model.parameters(), lr=1e-3)
-        x = tensor(n, 1, 28, 28) if name == "lenet" else tensor(n, 784)
-        y = tg.tensor(rng.integers(0, 10, n))
-
-        def step():
-            loss = cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-
-        return f"batch {n}", step
+        step = step_breakdown.tinygrad_step(name, *step_breakdown.batch(name, n))
+        return f"batch {n}", lambda: step(lambda phase: None)
     if name == "conv2d":
         C, H, OC = (4, 6, 8) if tiny else (32, 16, 64)
         x = tensor(n, C, H, H, requires_grad=True)
