@@ -233,6 +233,15 @@ class Function:
     def save_for_backward(self, *values) -> None:
         self.saved = values
 
+    def composite_grads(self, out: Tensor, dy: Tensor) -> tuple:
+        """The input gradients of a fused op from ``out``, the same function of its inputs
+        rebuilt from differentiable Tensor ops: d(out)/d(inputs) applied to dy, with a graph
+        (what a kernel-backed backward hands over to under ``create_graph``, so that every
+        order of derivative stays exact). None for inputs that need no gradient."""
+        wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
+        grads = iter(grad(out, wanted, dy, create_graph=True))
+        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
     @property
     def output(self) -> Tensor:
         ref = self.__dict__.get("_output_ref")

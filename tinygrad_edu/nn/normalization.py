@@ -132,14 +132,9 @@ class _FusedNorm(Function):
         return tuple(grads)
 
     def _composite_grads(self, dy):
-        from ..autograd import grad
-
         weight = self.inputs[1] if self.has_weight else None
         bias = self.inputs[-1] if self.has_bias else None
-        out = self._composite(self.inputs[0], weight, bias)
-        wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
-        grads = iter(grad(out, wanted, dy, create_graph=True))
-        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+        return self.composite_grads(self._composite(self.inputs[0], weight, bias), dy)
 
 
 class BatchNormTrain(_FusedNorm):
