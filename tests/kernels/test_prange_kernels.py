@@ -6,13 +6,14 @@ the parfor's code all the same)."""
 
 import numpy as np
 import pytest
-from tinygrad_edu.kernels.cpu import _prange, attention, conv, norm, pool
+from tinygrad_edu.kernels.cpu import _prange, attention, conv, norm, pool, winograd
 
 DTYPE = np.float64  # one dtype: each parallel variant compiles in 1-2 s
 
 
 def _kernels() -> list:
-    kernels = [value for module in (conv, pool, attention, norm) for value in vars(module).values()
+    kernels = [value for module in (conv, pool, attention, norm, winograd)
+               for value in vars(module).values()
                if isinstance(value, _prange.PrangeKernel)]
     kernels += [pool._fixed_window_kernel(*window) for window in pool.FIXED_WINDOWS]
     return kernels
@@ -78,13 +79,25 @@ def _norm_calls():
     ]
 
 
+def _winograd_calls():
+    x = _rng(13).standard_normal((3, 2, 9, 7)).astype(DTYPE)  # 3 * 5 * 3 tiles: one block
+    big = _rng(14).standard_normal((5, 2, 17, 15)).astype(DTYPE)  # 5 * 10 * 8 tiles: 7 blocks
+    u = winograd.winograd_weights(_rng(15).standard_normal((3, 2, 3, 3)).astype(DTYPE))
+    bias = _rng(16).standard_normal(3).astype(DTYPE)
+    return [
+        lambda: winograd.winograd_conv3x3(x, u, bias, (1, 0)),
+        lambda: winograd.winograd_conv3x3(big, u, None, (2, 1)),
+    ]
+
+
 def _results(call):
     result = call()
     return result if isinstance(result, tuple) else (result,)
 
 
-@pytest.mark.parametrize("calls", [_conv_calls, _pool_calls, _attention_calls, _norm_calls],
-                         ids=["conv", "pool", "attention", "norm"])
+@pytest.mark.parametrize("calls", [_conv_calls, _pool_calls, _attention_calls, _norm_calls,
+                                   _winograd_calls],
+                         ids=["conv", "pool", "attention", "norm", "winograd"])
 def test_parallel_and_serial_variants_give_the_same_bits(monkeypatch, calls):
     calls = calls()
     monkeypatch.setattr(_prange, "threads", lambda: 1)
@@ -99,7 +112,8 @@ def test_parallel_and_serial_variants_give_the_same_bits(monkeypatch, calls):
 def test_the_calls_above_cover_every_variant(monkeypatch):
     """Each kernel's two variants are compiled (for DTYPE) by the calls of the test above,
     so its comparison covered them all."""
-    calls = _conv_calls() + _pool_calls() + _attention_calls() + _norm_calls()
+    calls = (_conv_calls() + _pool_calls() + _attention_calls() + _norm_calls()
+             + _winograd_calls())
     monkeypatch.setattr(_prange, "threads", lambda: 1)
     for call in calls:
         call()
