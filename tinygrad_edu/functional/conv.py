@@ -43,6 +43,15 @@ output), and the weight gradient is dy2 @ cols^T, dot products along the long n*
 cols @ dy2^T).
 conv2d's first-order backward makes dx, dW and db in one pass over the chunks of the batch
 (``_conv2d_grads``): a chunk's transposed copy of dy serves all three.
+
+Winograd. A 3x3, stride-1 convolution with enough channels (``_winograd_kernels``) skips the
+columns under the Numba kernels: its forward, and the input gradient (the same convolution of
+dy with the flipped filters), run as Winograd F(2x2, 3x3) (``kernels/cpu/winograd.py``, the
+algorithm in ``kernels/reference/winograd.py``): 16 products of transformed 4x4 tiles, 2.25x
+fewer multiplies than W @ cols. The weight gradient stays dy @ cols^T. ``WINOGRAD = False``
+(or ``TINYGRAD_EDU_WINOGRAD=0``) turns it off. Its float32 results differ from im2col's by
+rounding (within a few times a float32 convolution's error); an inf in x can come out as NaN
+where a direct convolution gives inf (inf - inf in the transforms).
 """
 
 from __future__ import annotations
@@ -88,6 +97,18 @@ def _budget_from_env(default: int = 2**20) -> int:
 # variable at start-up.
 IM2COL_BUDGET_BYTES = _budget_from_env(2**20)  # NumPy arrays
 GPU_IM2COL_BUDGET_BYTES = _budget_from_env(256 * 2**20)  # CuPy arrays
+
+
+def _winograd_from_env() -> bool:
+    """``TINYGRAD_EDU_WINOGRAD``: "0" (or false, no, off) turns Winograd off; on otherwise."""
+    return os.environ.get("TINYGRAD_EDU_WINOGRAD", "").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+# Whether 3x3 stride-1 convolutions may run as Winograd F(2x2, 3x3), and from how many
+# channels (see _winograd_kernels). Read at call time: tests and benchmarks change them.
+WINOGRAD = _winograd_from_env()
+WINOGRAD_MIN_CHANNELS = 32  # the harmonic mean 2 C OC / (C + OC) of in and out channels
 
 
 def _pair(op: str, name: str, value) -> tuple[int, int]:
@@ -184,6 +205,30 @@ def _batch_chunks(N: int, chunk: int) -> list[slice]:
     return [slice(i, min(i + chunk, N)) for i in range(0, N, chunk)]
 
 
+def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: int, *arrays):
+    """``kernels/cpu/winograd.py`` when a convolution of ``in_channels`` into ``out_channels``
+    (3x3 filters of shape ``w_shape``) on these arrays runs faster as Winograd F(2x2, 3x3)
+    than as im2col + GEMM; None otherwise.
+
+    That is a 3x3, stride 1, dilation 1, one group, padding 0-2, on NumPy float arrays under
+    the Numba kernels with the Numba GEMM on (AVX-512: the 16 products run on its tiles),
+    and a harmonic mean of C and OC of at least ``WINOGRAD_MIN_CHANNELS``: the transforms
+    cost per tile and channel (C + OC), the multiplies saved C * OC. Measured forward, one
+    thread, batch 32, float32, Winograd / im2col: C 16 -> 16 at 16 x 16 1.6x (slower),
+    16 -> 32 1.3x, 32 -> 32 0.95x, 32 -> 64 0.8x, 64 -> 64 at 8 x 8 0.65x, 128 -> 128 at
+    4 x 4 0.6x; 3 -> 32 at 32 x 32 (a first layer) 2.8x.
+    """
+    if not WINOGRAD or w_shape[2:] != (3, 3) or spec.groups != 1 or spec.stride != (1, 1) \
+            or spec.dilation != (1, 1) or max(spec.padding) > 2:
+        return None
+    if 2 * in_channels * out_channels < WINOGRAD_MIN_CHANNELS * (in_channels + out_channels):
+        return None
+    gemm = backend.numba_float_kernels("gemm", *arrays)
+    if gemm is None or not gemm.NUMBA_GEMM:
+        return None
+    return backend.numba_kernels("winograd", *arrays)
+
+
 def _gemm_rows(dy, G: int):
     """(n, OC, OH, OW) -> (G, OC/G, n*OH*OW), a contiguous copy: dy as the GEMM's output."""
     return dy.swapaxes(0, 1).reshape(G, dy.shape[1] // G, -1)  # (G, OCg, n*OH*OW)
@@ -213,8 +258,12 @@ class Conv2d(Function):
         OC, Cg, KH, KW = weight.shape
         G = spec.groups
         OH, OW = conv_output_size(H, W, KH, KW, *spec.window)
-        unfold = backend.kernel("conv", "im2col_gemm", x)
         arrays = (x, weight) if bias is None else (x, weight, bias)
+        winograd = _winograd_kernels(spec, weight.shape, C, OC, *arrays)
+        if winograd is not None:  # 16 products of the transformed tiles, no columns
+            return winograd.winograd_conv3x3(x, winograd.winograd_weights(weight), bias,
+                                             spec.padding)
+        unfold = backend.kernel("conv", "im2col_gemm", x)
         matmul = backend.cpu_matmul(*arrays)
         w = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
         y = xp.empty((N, OC, OH, OW), dtype=xp.result_type(*arrays))
@@ -343,12 +392,20 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     G = spec.groups
     gemm = backend.numba_float_kernels("gemm", dy, *(a for a in (x, weight) if a is not None))
     matmul = None if gemm is None else gemm.matmul
+    dx = dw = db = None
+    winograd = None if weight is None else _winograd_kernels(spec, w_shape, OC, C, dy, weight)
+    if winograd is not None:  # dx = the 3x3 convolution of dy with the flipped filters
+        padding = (2 - spec.padding[0], 2 - spec.padding[1])
+        dx = winograd.winograd_conv3x3(dy, winograd.winograd_weights(weight, input_grad=True),
+                                       None, padding)
+        weight = None  # the chunks below make dW and db only
     if x is not None:
         unfold = backend.kernel("conv", "im2col_gemm", x)
     if weight is not None:
         fold = backend.kernel("conv", "col2im_gemm", dy)
         wt = _transposed_weight(weight, G, matmul)
-    dx = dw = db = None
+    if x is None and weight is None and not need_db:
+        return dx, dw, db
     for s in _batch_chunks(N, spec.chunk):
         rows = _gemm_rows(dy[s], G)  # (G, OCg, n*OH*OW)
         if need_db:
