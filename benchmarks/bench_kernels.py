@@ -394,6 +394,65 @@ def bench_conv_ops(setup: Setup) -> list[Timing]:
     return rows
 
 
+def winograd_cases(quick: bool):
+    """(x shape, OC): 3x3 pad-1 layers that conv2d runs as Winograd (harmonic mean of the
+    channels >= 32): run.py's 64x32x16x16, a ResNet stage, an odd 7 x 7 plane."""
+    if quick:
+        return [((2, 32, 6, 5), 32)]
+    return [((64, 32, 16, 16), 64), ((32, 64, 16, 16), 64), ((64, 128, 7, 7), 128)]
+
+
+def bench_winograd(setup: Setup) -> list[Timing]:
+    """conv2d's forward and input gradient (conv_transpose2d of dy, the same product) with the
+    Numba kernels as Winograd F(2x2, 3x3) and as im2col + GEMM (``WINOGRAD`` off), against
+    torch; GFLOP/s of the direct convolution's 2 N OC C 9 H W, errors against float64 torch."""
+    if setup.device == "cuda":
+        return []  # a CPU kernel: on a GPU conv2d is im2col + cuBLAS
+    import tinygrad_edu as tg
+    import tinygrad_edu.functional as F
+
+    conv_module = importlib.import_module("tinygrad_edu.functional.conv")
+    try:
+        import torch
+        import torch.nn.functional as TF
+    except ImportError:
+        torch = None
+    rows = []
+    rng = np.random.default_rng(7)
+    for x_shape, OC in winograd_cases(setup.quick):
+        N, C, H, W = x_shape
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        dy = rng.standard_normal((N, OC, H, W)).astype(np.float32)
+        w = (rng.standard_normal((OC, C, 3, 3)) / math.sqrt(9 * C)).astype(np.float32)
+        flops, size = 2 * N * OC * C * 9 * H * W, x.nbytes / 1e6
+        label = f"{x_shape} -> {OC}, 3x3 pad 1"
+        steps = {"conv2d 3x3 forward": (F.conv2d, x, getattr(TF, "conv2d", None)),
+                 "conv2d 3x3 input grad": (F.conv_transpose2d, dy,
+                                           getattr(TF, "conv_transpose2d", None))}
+        for name, (ours, a, theirs) in steps.items():
+            expected = None
+            if torch is not None:
+                exact = theirs(torch.from_numpy(a.astype(np.float64)),
+                               torch.from_numpy(w.astype(np.float64)), padding=1).numpy()
+                expected = exact
+            for impl, winograd in (("numba winograd", True), ("numba im2col", False)):
+                previous, conv_module.WINOGRAD = conv_module.WINOGRAD, winograd
+                try:
+                    call = functools.partial(ours, tg.tensor(a), tg.tensor(w), padding=1)
+                    err = None if expected is None else max_abs_err(call().numpy(), expected)
+                    rows.append(row(name, impl, label, timed(setup, call, False), size, flops,
+                                    "GFLOP/s", err, "conv"))
+                finally:
+                    conv_module.WINOGRAD = previous
+            if torch is not None:
+                call = functools.partial(theirs, torch.from_numpy(a), torch.from_numpy(w),
+                                         padding=1)
+                rows.append(row(name, PEER, label, time_block(call, **setup.timing), size,
+                                flops, "GFLOP/s", max_abs_err(call().numpy(), expected),
+                                "conv"))
+    return rows
+
+
 def bench_pool_ops(setup: Setup) -> list[Timing]:
     import tinygrad_edu.functional as F
 
@@ -881,7 +940,7 @@ def set_threads(n: int) -> None:
 
 
 FAMILIES = {
-    "conv": [bench_conv_raw, bench_conv_ops],
+    "conv": [bench_conv_raw, bench_conv_ops, bench_winograd],
     "pool": [bench_pool_raw, bench_pool_ops],
     "attention": [bench_attention],
     "optim": [bench_adam_raw],
