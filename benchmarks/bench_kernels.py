@@ -408,6 +408,9 @@ def bench_winograd(setup: Setup) -> list[Timing]:
     torch; GFLOP/s of the direct convolution's 2 N OC C 9 H W, errors against float64 torch."""
     if setup.device == "cuda":
         return []  # a CPU kernel: on a GPU conv2d is im2col + cuBLAS
+    if not importlib.import_module("tinygrad_edu.kernels.cpu.gemm").NUMBA_GEMM:
+        print("winograd: off on this CPU (no AVX-512: the Numba GEMM hands products to BLAS)")
+        return []
     import tinygrad_edu as tg
     import tinygrad_edu.functional as F
 
