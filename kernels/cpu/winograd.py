@@ -14,8 +14,9 @@ V (16, C, 64) and products M (16, OC, 64) are scratch arrays of its own (at C = 
    by side in one row of tiles (the loop over a run reads four rows of xpad at steps of 2 and
    vectorizes);
 2. 16 products U[xi] (OC, C) @ V[xi] (C, 64) with ``gemm.gemm_nn_serial``'s register tiles;
-3. ``_output_tiles``: A^T M A plus the bias into the 2x2 outputs of each tile, in the same
-   runs. Odd OH or OW: into a larger y with whole tiles, cut afterwards.
+3. ``_output_tiles``: A^T M A plus the bias into the 2x2 outputs of each tile, all the
+   block's tiles in one loop, then copied into y run by run (where OH or OW is odd, without
+   the outputs past its edge).
 
 Two things LLVM needed to vectorize the transforms (measured, 64x32x16x16 -> 64, float32):
 
@@ -136,26 +137,30 @@ _stack_y = stack_allocator(2 * 2 * BLOCK * 8)
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
 def _input_tiles(xf, v, runs, C, plane, Wp):
     """v[4i + j, c, p0 + q] = (B^T d B)[i, j] for the 4x4 tile d of channel c whose top-left
-    entry is xf[x0 + 2q + c * plane], q < count, for each run (p0, count, x0, y0) of ``runs``
-    (xf: the padded input, flat; plane = Hp * Wp).
+    entry is xf[x0 + 2q + c * plane], q < count, for each run (p0, count, x0, ...) of ``runs``
+    (see ``_winograd_kernel``; xf: the padded input, flat; plane = Hp * Wp).
 
     B^T d: rows e0 = d0 - d2, e1 = d1 + d2, e2 = d2 - d1, e3 = d1 - d3; then the same four
     sums of the columns of e. The loop over a run's tiles reads four rows of xf at steps of 2
-    and writes a stack array, copied into v after it (see the module docstring)."""
+    and writes a stack array, copied into v once the block's runs are done (see the module
+    docstring)."""
+    nt = runs[runs.shape[0] - 1, 0] + runs[runs.shape[0] - 1, 1]  # tiles in the block
     for c in range(C):
+        t = carray(_stack_v(xf), (16, BLOCK))
+        t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+        t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
+        t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
         for run in range(runs.shape[0]):
             p0, count, start = runs[run, 0], runs[run, 1], runs[run, 2] + c * plane
-            t = carray(_stack_v(xf), (16, BLOCK))
-            t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-            t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
-            t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+            if p0 < 0:  # never: tells LLVM that p0 + q >= 0, so t0[p] needs no
+                continue  # negative-index wrap-around and the loop vectorizes
             width = 2 * count + 2
             x0 = xf[start:start + width]  # the four rows of the run's tiles
             x1 = xf[start + Wp:start + Wp + width]
             x2 = xf[start + 2 * Wp:start + 2 * Wp + width]
             x3 = xf[start + 3 * Wp:start + 3 * Wp + width]
             for q in range(count):
-                j = 2 * q
+                j, p = 2 * q, p0 + q
                 d00, d01, d02, d03 = x0[j], x0[j + 1], x0[j + 2], x0[j + 3]
                 d10, d11, d12, d13 = x1[j], x1[j + 1], x1[j + 2], x1[j + 3]
                 d20, d21, d22, d23 = x2[j], x2[j + 1], x2[j + 2], x2[j + 3]
@@ -166,45 +171,47 @@ def _input_tiles(xf, v, runs, C, plane, Wp):
                 e20, e21, e22, e23 = d20 - d10, d21 - d11, d22 - d12, d23 - d13
                 e30, e31, e32, e33 = d10 - d30, d11 - d31, d12 - d32, d13 - d33
                 # e B, column by column
-                t0[q], t1[q], t2[q], t3[q] = e00 - e02, e01 + e02, e02 - e01, e01 - e03
-                t4[q], t5[q], t6[q], t7[q] = e10 - e12, e11 + e12, e12 - e11, e11 - e13
-                t8[q], t9[q], t10[q], t11[q] = e20 - e22, e21 + e22, e22 - e21, e21 - e23
-                t12[q], t13[q], t14[q], t15[q] = e30 - e32, e31 + e32, e32 - e31, e31 - e33
-            for xi in range(16):
-                _copy_row(t[xi, :count], v[xi, c, p0:p0 + count])
+                t0[p], t1[p], t2[p], t3[p] = e00 - e02, e01 + e02, e02 - e01, e01 - e03
+                t4[p], t5[p], t6[p], t7[p] = e10 - e12, e11 + e12, e12 - e11, e11 - e13
+                t8[p], t9[p], t10[p], t11[p] = e20 - e22, e21 + e22, e22 - e21, e21 - e23
+                t12[p], t13[p], t14[p], t15[p] = e30 - e32, e31 + e32, e32 - e31, e31 - e33
+        for xi in range(16):
+            _copy_row(t[xi, :nt], v[xi, c, :nt])
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
 def _output_tiles(m, bias, yf, runs, OC, plane, OW):
     """The 2x2 outputs (A^T M A)[a, b] + bias[o] of the tiles p0 + q, M = m[:, o, p0 + q] as
     4x4, into yf[y0 + 2q + o * plane + a * OW + b], q < count, for each run (p0, count, x0,
-    y0) of ``runs`` (yf: the output, flat, whole tiles; plane = its OH * OW).
+    y0, width, second) of ``runs`` (see ``_winograd_kernel``; yf: the output, flat; plane = its
+    OH * OW), those inside y.
 
     A^T M: rows s0 = M0 + M1 + M2, s1 = M1 - M2 - M3; then the same two sums of the columns.
-    The run's two output rows go to a stack array first, then into yf (see the module
+    The block's tiles go through one loop into a stack array (top and bottom output rows,
+    tile after tile), whose pieces are then copied run by run into y (see the module
     docstring)."""
+    nt = runs[runs.shape[0] - 1, 0] + runs[runs.shape[0] - 1, 1]  # tiles in the block
     for o in range(OC):
         m0, m1, m2, m3 = m[0, o], m[1, o], m[2, o], m[3, o]
         m4, m5, m6, m7 = m[4, o], m[5, o], m[6, o], m[7, o]
         m8, m9, m10, m11 = m[8, o], m[9, o], m[10, o], m[11, o]
         m12, m13, m14, m15 = m[12, o], m[13, o], m[14, o], m[15, o]
         b = bias[o]
+        t = carray(_stack_y(yf), (2, 2 * BLOCK))
+        top, bottom = t[0], t[1]  # the tiles' two output rows, tile after tile
+        for p in range(nt):
+            s00, s01 = m0[p] + m4[p] + m8[p], m1[p] + m5[p] + m9[p]
+            s02, s03 = m2[p] + m6[p] + m10[p], m3[p] + m7[p] + m11[p]
+            s10, s11 = m4[p] - m8[p] - m12[p], m5[p] - m9[p] - m13[p]
+            s12, s13 = m6[p] - m10[p] - m14[p], m7[p] - m11[p] - m15[p]
+            top[2 * p], top[2 * p + 1] = s00 + s01 + s02 + b, s01 - s02 - s03 + b
+            bottom[2 * p], bottom[2 * p + 1] = s10 + s11 + s12 + b, s11 - s12 - s13 + b
         for run in range(runs.shape[0]):
-            p0, count, start = runs[run, 0], runs[run, 1], runs[run, 3] + o * plane
-            if p0 < 0:  # never: tells LLVM that p0 + q >= 0, so m0[p] needs no
-                continue  # negative-index wrap-around and the loop vectorizes
-            t = carray(_stack_y(yf), (2, 2 * BLOCK))
-            top, bottom = t[0], t[1]
-            for q in range(count):
-                p = p0 + q
-                s00, s01 = m0[p] + m4[p] + m8[p], m1[p] + m5[p] + m9[p]
-                s02, s03 = m2[p] + m6[p] + m10[p], m3[p] + m7[p] + m11[p]
-                s10, s11 = m4[p] - m8[p] - m12[p], m5[p] - m9[p] - m13[p]
-                s12, s13 = m6[p] - m10[p] - m14[p], m7[p] - m11[p] - m15[p]
-                top[2 * q], top[2 * q + 1] = s00 + s01 + s02 + b, s01 - s02 - s03 + b
-                bottom[2 * q], bottom[2 * q + 1] = s10 + s11 + s12 + b, s11 - s12 - s13 + b
-            _copy_row(top[:2 * count], yf[start:start + 2 * count])
-            _copy_row(bottom[:2 * count], yf[start + OW:start + OW + 2 * count])
+            p0, start = runs[run, 0], runs[run, 3] + o * plane
+            width = runs[run, 4]  # 2 count, or one less where the run ends at an odd edge
+            _copy_row(top[2 * p0:2 * p0 + width], yf[start:start + width])
+            if runs[run, 5]:  # the tiles' second row is inside y
+                _copy_row(bottom[2 * p0:2 * p0 + width], yf[start + OW:start + OW + width])
 
 
 @njit(inline="always", cache=NUMBA_CACHE)
@@ -216,24 +223,25 @@ def _odd(n):
 
 @prange_kernel(fastmath=FAST, error_model="numpy")
 def _winograd_kernel(xpad, u, bias, y, groups):
-    """y (N, OC, 2 TH, 2 TW) = conv2d(x, g) + bias from the padded input xpad (N, C, 2 TH + 2,
-    2 TW + 2) and U = G g G^T (16, OC, C): one prange iteration per group of blocks of BLOCK
-    tiles (blocks g, g + groups, ...), each group with scratch V (16, C, BLOCK) and M (16, OC,
-    BLOCK) of its own, allocated once (per block, the allocations and the page faults of
-    their fresh memory took 2 of a 64x64x16x16 call's 5.3 ms)."""
+    """y (N, OC, OH, OW) = conv2d(x, g) + bias from the padded input xpad (N, C, 2 TH + 2,
+    2 TW + 2), TH = ceil(OH / 2), and U = G g G^T (16, OC, C): one prange iteration per group
+    of blocks of BLOCK tiles (blocks g, g + groups, ...), each group with scratch V (16, C,
+    BLOCK) and M (16, OC, BLOCK) of its own, allocated once (per block, the allocations and
+    the page faults of their fresh memory took 2 of a 64x64x16x16 call's 5.3 ms)."""
     N, C, Hp, Wp = xpad.shape
     OC, OH, OW = y.shape[1], y.shape[2], y.shape[3]
-    TH, TW = OH // 2, OW // 2
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
     tiles = N * TH * TW
     xf, yf = xpad.reshape(-1), y.reshape(-1)
     for g in prange(groups):
         v = np.empty((16, _odd(C), BLOCK), dtype=xpad.dtype)  # rows c < C used
         m = np.empty((16, _odd(OC), BLOCK), dtype=xpad.dtype)  # rows o < OC used
-        runs = np.empty((BLOCK // TW + 2, 4), dtype=np.int64)
+        runs = np.empty((BLOCK // TW + 2, 6), dtype=np.int64)
         for t0 in range(g * BLOCK, tiles, groups * BLOCK):
             nt = min(BLOCK, tiles - t0)
-            # the block's tiles in runs along rows of tiles: (p0, count, x0, y0) with x0 and
-            # y0 where the run's first tile starts in xf and yf (channel 0)
+            # the block's tiles in runs along rows of tiles: (p0, count, x0, y0, width,
+            # second) with x0 and y0 where the run's first tile starts in xf and yf (channel
+            # 0), width its outputs per row and second whether its tiles' second row is in y
             p, r = 0, 0
             while p < nt:
                 n, t = (t0 + p) // (TH * TW), (t0 + p) % (TH * TW)
@@ -242,6 +250,8 @@ def _winograd_kernel(xpad, u, bias, y, groups):
                 runs[r, 0], runs[r, 1] = p, count
                 runs[r, 2] = n * C * Hp * Wp + h * Wp + w
                 runs[r, 3] = n * OC * OH * OW + h * OW + w
+                runs[r, 4] = min(2 * count, OW - w)  # outputs per row inside y
+                runs[r, 5] = h + 1 < OH
                 p, r = p + count, r + 1
             if nt < BLOCK:  # a last, partial block: zeros in the columns past its tiles
                 for xi in range(16):
@@ -266,12 +276,9 @@ def winograd_conv3x3(x, u, bias, padding):
     bias = np.zeros(OC, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     TH, TW = -(-OH // 2), -(-OW // 2)  # tiles down and across
     xpad = np.empty((N, x.shape[1], 2 * TH + 2, 2 * TW + 2), dtype=x.dtype)
-    # whole tiles: y itself when OH and OW are even, else a larger array cut afterwards
-    y = np.empty((N, OC, 2 * TH, 2 * TW), dtype=x.dtype)
+    y = np.empty((N, OC, OH, OW), dtype=x.dtype)
     with threads_for(y.size):
         _pad_kernel(x, xpad, PH, PW)
         groups = min(-(-(N * TH * TW) // BLOCK), _prange.threads())
         _winograd_kernel(xpad, u, bias, y, groups)
-    if y.shape[2:] != (OH, OW):
-        y = np.ascontiguousarray(y[:, :, :OH, :OW])
     return y
