@@ -48,7 +48,11 @@ from numba.np.numpy_support import carray
 
 from .._config import NUMBA_CACHE
 from ..reference.conv import check_float_dtype
-from ..reference.winograd import check_winograd_args, input_grad_weight  # noqa: F401
+from ..reference.winograd import (  # noqa: F401
+    check_weight_grad_args,
+    check_winograd_args,
+    input_grad_weight,
+)
 from . import _prange
 from ._math import FAST
 from ._prange import prange_kernel
@@ -282,3 +286,219 @@ def winograd_conv3x3(x, u, bias, padding):
         groups = min(-(-(N * TH * TW) // BLOCK), _prange.threads())
         _winograd_kernel(xpad, u, bias, y, groups)
     return y
+
+
+# ---------------------------------------------------------------------------------------------
+# the weight gradient: dU[xi] = Z[xi] @ V[xi]^T summed over the tiles, dW = G^T dU G
+# ---------------------------------------------------------------------------------------------
+
+WG_BLOCK = 128  # tiles per block of the weight gradient: the sum over k of its products
+STACK_T = 1024  # numbers per row of the tile-major transform's stack array
+_stack_vt = stack_allocator(16 * STACK_T * 8)
+_stack_z = stack_allocator(16 * WG_BLOCK * 8)
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _pad_nhwc_kernel(x, xt, PH, PW):
+    """xt[n, PH + h, PW + w, c] = x[n, c, h, w], zeros around it: the padded input with the
+    channels last, so that a tile's 16 pixels are 16 contiguous rows of C numbers."""
+    N, C, H, W = x.shape
+    Hp, Wp = xt.shape[1], xt.shape[2]
+    for nr in prange(N * Hp):
+        n, r = nr // Hp, nr % Hp
+        row = xt[n, r]  # (Wp, C)
+        for w in range(Wp):
+            _fill(row[w], 0, C)
+        h = r - PH
+        if 0 <= h < H:
+            for c in range(C):
+                src = x[n, c, h]
+                for w in range(W):
+                    row[PW + w, c] = src[w]
+
+
+@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
+def _input_tiles_t(xt, vt, where):
+    """vt[4i + j, p, c] = (B^T d B)[i, j] for the 4x4 tile d of channel c whose top-left pixel
+    is xt[n, h, w] with (n, h, w) = where[p]: the transform of ``_input_tiles`` with the
+    tiles in rows of C numbers, for the weight gradient's products. The loop runs over the
+    channels (contiguous in xt) into a stack array that holds the rows of several tiles (all
+    of one tile's channels, or STACK_T of them), copied into vt once it is full."""
+    C = xt.shape[3]
+    width = min(C, STACK_T)  # channels per piece
+    per_stack = STACK_T // width  # tiles per fill of the stack array (1 when C >= STACK_T)
+    for p0 in range(0, where.shape[0], per_stack):
+        p1 = min(where.shape[0], p0 + per_stack)
+        for c0 in range(0, C, width):
+            c1 = min(C, c0 + width)
+            t = carray(_stack_vt(xt), (16, STACK_T))
+            t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+            t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
+            t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+            for p in range(p0, p1):
+                n, h, w = where[p, 0], where[p, 1], where[p, 2]
+                base = (p - p0) * width  # where the tile's numbers start in t's rows
+                if base < 0:  # never: tells LLVM that base + c >= 0 (see _output_tiles)
+                    continue
+                r0, r1, r2, r3 = xt[n, h], xt[n, h + 1], xt[n, h + 2], xt[n, h + 3]
+                a0, a1 = r0[w, c0:c1], r0[w + 1, c0:c1]
+                a2, a3 = r0[w + 2, c0:c1], r0[w + 3, c0:c1]
+                b0, b1 = r1[w, c0:c1], r1[w + 1, c0:c1]
+                b2, b3 = r1[w + 2, c0:c1], r1[w + 3, c0:c1]
+                f0, f1 = r2[w, c0:c1], r2[w + 1, c0:c1]
+                f2, f3 = r2[w + 2, c0:c1], r2[w + 3, c0:c1]
+                g0, g1 = r3[w, c0:c1], r3[w + 1, c0:c1]
+                g2, g3 = r3[w + 2, c0:c1], r3[w + 3, c0:c1]
+                for c in range(c1 - c0):
+                    d00, d01, d02, d03 = a0[c], a1[c], a2[c], a3[c]
+                    d10, d11, d12, d13 = b0[c], b1[c], b2[c], b3[c]
+                    d20, d21, d22, d23 = f0[c], f1[c], f2[c], f3[c]
+                    d30, d31, d32, d33 = g0[c], g1[c], g2[c], g3[c]
+                    # e = B^T d, row by row
+                    e00, e01, e02, e03 = d00 - d20, d01 - d21, d02 - d22, d03 - d23
+                    e10, e11, e12, e13 = d10 + d20, d11 + d21, d12 + d22, d13 + d23
+                    e20, e21, e22, e23 = d20 - d10, d21 - d11, d22 - d12, d23 - d13
+                    e30, e31, e32, e33 = d10 - d30, d11 - d31, d12 - d32, d13 - d33
+                    # e B, column by column
+                    i = base + c
+                    t0[i], t1[i], t2[i], t3[i] = e00 - e02, e01 + e02, e02 - e01, e01 - e03
+                    t4[i], t5[i], t6[i], t7[i] = e10 - e12, e11 + e12, e12 - e11, e11 - e13
+                    t8[i], t9[i], t10[i], t11[i] = e20 - e22, e21 + e22, e22 - e21, e21 - e23
+                    t12[i], t13[i], t14[i], t15[i] = (e30 - e32, e31 + e32, e32 - e31,
+                                                      e31 - e33)
+            for xi in range(16):
+                if per_stack == 1:  # one tile, a piece of its channels
+                    _copy_row(t[xi, :c1 - c0], vt[xi, p0, c0:c1])
+                else:  # whole tiles: rows p0..p1 of vt[xi] are one contiguous run
+                    _copy_row(t[xi, :(p1 - p0) * C], vt[xi, p0:p1].reshape(-1))
+
+
+@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
+def _dy_tiles(dyf, z, runs, o0, o1, plane, OW):
+    """z[4i + j, o - o0, p0 + q] = (A dY A^T)[i, j] for the 2x2 block dY of dy's channel o at
+    yf[y0 + 2q + o * plane] (rows y0 and y0 + OW), o0 <= o < o1, for each run (p0, count, x0,
+    y0, ...) of ``runs`` (dyf: dy with whole tiles, flat; plane = its OH * OW).
+
+    A dY: rows r0 = y0, r1 = y0 + y1, r2 = y0 - y1, r3 = -y1 (y0, y1 the two rows of dY);
+    then each row (a, b) becomes (a, a + b, a - b, -b). Into a stack array as in
+    ``_input_tiles``, copied into z once the block's runs are done."""
+    nt = runs[runs.shape[0] - 1, 0] + runs[runs.shape[0] - 1, 1]  # tiles in the block
+    for o in range(o0, o1):
+        t = carray(_stack_z(dyf), (16, WG_BLOCK))
+        t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+        t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
+        t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+        for run in range(runs.shape[0]):
+            p0, count, start = runs[run, 0], runs[run, 1], runs[run, 3] + o * plane
+            if p0 < 0:  # never: tells LLVM that p0 + q >= 0 (see _output_tiles)
+                continue
+            top = dyf[start:start + 2 * count]
+            bottom = dyf[start + OW:start + OW + 2 * count]
+            for q in range(count):
+                p = p0 + q
+                a0, b0 = top[2 * q], top[2 * q + 1]  # rows of A dY, as (a, b) pairs
+                a1, b1 = a0 + bottom[2 * q], b0 + bottom[2 * q + 1]
+                a2, b2 = a0 - bottom[2 * q], b0 - bottom[2 * q + 1]
+                a3, b3 = -bottom[2 * q], -bottom[2 * q + 1]
+                t0[p], t1[p], t2[p], t3[p] = a0, a0 + b0, a0 - b0, -b0
+                t4[p], t5[p], t6[p], t7[p] = a1, a1 + b1, a1 - b1, -b1
+                t8[p], t9[p], t10[p], t11[p] = a2, a2 + b2, a2 - b2, -b2
+                t12[p], t13[p], t14[p], t15[p] = a3, a3 + b3, a3 - b3, -b3
+        for xi in range(16):
+            _copy_row(t[xi, :nt], z[xi, o - o0, :nt])
+
+
+@prange_kernel(fastmath=FAST, error_model="numpy")
+def _weight_grad_kernel(xt, dy, du, groups):
+    """du[xi] (OC, C) = sum over the tiles of Z[xi] (OC, BLOCK) @ V[xi]^T (BLOCK, C), from the
+    padded channels-last input xt (N, 2 TH + 2, 2 TW + 2, C) and dy (N, OC, 2 TH, 2 TW).
+
+    One prange iteration per group of output channels (whole blocks of 8, gemm_nn's rows):
+    each group goes through every block of tiles in order, transforms the block's input
+    (again: each group needs all of V) and its own channels of dy, and adds the products into
+    its own rows of du. So the sums run in the same order for any number of groups."""
+    N, Hp, Wp, C = xt.shape
+    OC, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    TH, TW = OH // 2, OW // 2
+    tiles = N * TH * TW
+    dyf = dy.reshape(-1)
+    rows8 = -(-OC // 8)
+    for g in prange(groups):
+        o0, o1 = g * rows8 // groups * 8, min(OC, (g + 1) * rows8 // groups * 8)
+        vt = np.empty((16, WG_BLOCK + 1, C), dtype=xt.dtype)  # rows p < WG_BLOCK used (_odd)
+        z = np.empty((16, _odd(o1 - o0), WG_BLOCK), dtype=xt.dtype)  # rows o < o1 - o0 used
+        part = np.empty((o1 - o0, C), dtype=xt.dtype)
+        where = np.empty((WG_BLOCK, 3), dtype=np.int64)
+        runs = np.empty((WG_BLOCK // TW + 2, 6), dtype=np.int64)
+        for xi in range(16):
+            for o in range(o0, o1):
+                _fill(du[xi, o], 0, C)
+        for t0 in range(0, tiles, WG_BLOCK):
+            nt = min(WG_BLOCK, tiles - t0)
+            p, r = 0, 0
+            while p < nt:  # the block's tiles, one by one and in runs (see _winograd_kernel)
+                n, t = (t0 + p) // (TH * TW), (t0 + p) % (TH * TW)
+                h, w = 2 * (t // TW), 2 * (t % TW)
+                count = min(TW - t % TW, nt - p)
+                for q in range(count):
+                    where[p + q, 0], where[p + q, 1], where[p + q, 2] = n, h, w + 2 * q
+                runs[r, 0], runs[r, 1] = p, count
+                runs[r, 3] = n * OC * OH * OW + h * OW + w
+                p, r = p + count, r + 1
+            _input_tiles_t(xt, vt, where[:nt])
+            if nt < WG_BLOCK:  # a last, partial block: zero tiles past its own
+                for xi in range(16):
+                    for p in range(nt, WG_BLOCK):
+                        _fill(vt[xi, p], 0, C)
+                    for o in range(o1 - o0):
+                        _fill(z[xi, o], nt, WG_BLOCK)
+            _dy_tiles(dyf, z, runs[:r], o0, o1, OH * OW, OW)
+            for xi in range(16):
+                gemm_nn_serial(z[xi, :o1 - o0], vt[xi, :WG_BLOCK], part)  # (OCg, K) @ (K, C)
+                for o in range(o1 - o0):
+                    dst, src = du[xi, o0 + o], part[o]
+                    for c in range(C):
+                        dst[c] += src[c]
+
+
+@njit(error_model="numpy", cache=NUMBA_CACHE)
+def _weights_back_kernel(du, dw):
+    """dw[o, c] = G^T dU G with dU = du[:, o, c] as 4x4, in float64: rows of G^T dU are
+    T0 = U0 + (U1 + U2) / 2, T1 = (U1 - U2) / 2, T2 = (U1 + U2) / 2 + U3, then the same three
+    combinations of the columns of T."""
+    for o in range(dw.shape[0]):
+        for c in range(dw.shape[1]):
+            f = np.empty(12)  # T (3x4), row by row
+            for j in range(4):
+                u0, u1 = np.float64(du[j, o, c]), np.float64(du[4 + j, o, c])
+                u2, u3 = np.float64(du[8 + j, o, c]), np.float64(du[12 + j, o, c])
+                f[j], f[4 + j], f[8 + j] = u0 + (u1 + u2) / 2, (u1 - u2) / 2, (u1 + u2) / 2 + u3
+            for k in range(3):
+                a, b, e, d = f[4 * k], f[4 * k + 1], f[4 * k + 2], f[4 * k + 3]
+                dw[o, c, k, 0], dw[o, c, k, 1] = a + (b + e) / 2, (b - e) / 2
+                dw[o, c, k, 2] = (b + e) / 2 + d
+
+
+def winograd_weight_grad(x, dy, padding):
+    """dW (OC, C, 3, 3) of y = conv2d(x, W), 3x3, stride 1, padding (PH, PW) each 0-2, from
+    x (N, C, H, W) and dy (N, OC, OH, OW); see ``reference.winograd``."""
+    x, dy = np.asarray(x), np.asarray(dy)
+    check_weight_grad_args("winograd_weight_grad", x.shape, x.dtype, dy.shape, dy.dtype,
+                           padding)
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    (N, C), (OC, OH, OW) = x.shape[:2], dy.shape[1:]
+    PH, PW = int(padding[0]), int(padding[1])
+    TH, TW = -(-OH // 2), -(-OW // 2)
+    if (OH, OW) != (2 * TH, 2 * TW):  # whole tiles: zeros past an odd edge
+        whole = np.zeros((N, OC, 2 * TH, 2 * TW), dtype=dy.dtype)
+        whole[:, :, :OH, :OW] = dy
+        dy = whole
+    xt = np.empty((N, 2 * TH + 2, 2 * TW + 2, C), dtype=x.dtype)
+    du = np.empty((16, OC, C), dtype=x.dtype)
+    with threads_for(dy.size):
+        _pad_nhwc_kernel(x, xt, PH, PW)
+        groups = min(-(-OC // 8), _prange.threads())
+        _weight_grad_kernel(xt, dy, du, groups)
+    dw = np.empty((OC, C, 3, 3), dtype=x.dtype)
+    _weights_back_kernel(du, dw)
+    return dw

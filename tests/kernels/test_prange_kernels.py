@@ -84,9 +84,11 @@ def _winograd_calls():
     big = _rng(14).standard_normal((5, 2, 17, 15)).astype(DTYPE)  # 5 * 10 * 8 tiles: 7 blocks
     u = winograd.winograd_weights(_rng(15).standard_normal((3, 2, 3, 3)).astype(DTYPE))
     bias = _rng(16).standard_normal(3).astype(DTYPE)
+    dy = _rng(17).standard_normal((5, 17, 19, 15)).astype(DTYPE)  # 17 channels: 3 groups
     return [
         lambda: winograd.winograd_conv3x3(x, u, bias, (1, 0)),
         lambda: winograd.winograd_conv3x3(big, u, None, (2, 1)),
+        lambda: winograd.winograd_weight_grad(big, dy, (2, 1)),
     ]
 
 

@@ -67,6 +67,47 @@ def test_reference_with_input_grad_weights_is_conv2d_input_gradient(shape, OC, p
     np.testing.assert_allclose(dx, expected, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape, OC, padding", CASES)
+def test_reference_weight_grad_is_torchs(shape, OC, padding):
+    x, w, _ = _case(shape, OC, np.float64)
+    dy = _rng(1).standard_normal(_torch_conv(x, w, None, padding).shape)
+    expected = torch.nn.grad.conv2d_weight(torch.from_numpy(x), w.shape, torch.from_numpy(dy),
+                                           padding=padding).numpy()
+    np.testing.assert_allclose(ref.winograd_weight_grad(x, dy, padding), expected, rtol=1e-10,
+                               atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, OC, padding", CASES + [
+    pytest.param((2, 1030, 4, 5), 3, (1, 1), id="channels-in-pieces"),  # > STACK_T channels
+    pytest.param((3, 5, 9, 8), 19, (1, 0), id="three-groups-of-rows"),
+])
+def test_cpu_weight_grad_is_the_reference(shape, OC, padding, dtype):
+    x, w, _ = _case(shape, OC, dtype)
+    dy = _rng(1).standard_normal(_torch_conv(x, w, None, padding).shape).astype(dtype)
+    dw = cpu.winograd_weight_grad(x, dy, padding)
+    expected = ref.winograd_weight_grad(x, dy, padding)
+    assert dw.dtype == dtype and dw.shape == (OC, shape[1], 3, 3) and dw.flags.c_contiguous
+    np.testing.assert_allclose(dw, expected, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=(1e-4 if dtype == np.float32 else 1e-11)
+                               * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("impl", [ref, cpu], ids=["reference", "cpu"])
+def test_weight_grad_bad_arguments_are_named(impl):
+    x = np.zeros((2, 3, 6, 6), np.float32)
+    dy = np.zeros((2, 4, 6, 6), np.float32)
+    run = impl.winograd_weight_grad
+    with pytest.raises(TypeError, match="winograd_weight_grad: x and dy must have one dtype"):
+        run(x, dy.astype(np.float64), (1, 1))
+    with pytest.raises(ValueError, match=r"dy must be \(N, OC, OH, OW\) = \(2, OC, 4, 4\)"):
+        run(x, dy, (0, 0))
+    with pytest.raises(ValueError, match=r"padding must be 0, 1 or 2 on each side"):
+        run(x, dy, (3, 3))
+    with pytest.raises(ValueError, match="dy must be 4-d"):
+        run(x, dy[0], (1, 1))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("input_grad", [False, True])
 def test_cpu_weights_are_the_reference(dtype, input_grad):
