@@ -402,10 +402,25 @@ def winograd_cases(quick: bool):
     return [((64, 32, 16, 16), 64), ((32, 64, 16, 16), 64), ((64, 128, 7, 7), 128)]
 
 
+def _tg_weight_grad(x, dy, padding, w_shape, conv_module):
+    """conv2d's weight gradient from x and dy (``Conv2dWeightGrad``), stride 1."""
+    pair = (padding, padding)
+    spec = conv_module._conv_spec(x, 1, (1, 1), pair, (1, 1), x.shape[1] * 9 * dy.shape[2]
+                                  * dy.shape[3])
+    return conv_module.conv2d_weight_grad(x, dy, w_shape, spec)
+
+
+def _torch_weight_grad(x, dy, padding, w_shape):
+    import torch
+
+    return torch.nn.grad.conv2d_weight(x, w_shape, dy, padding=padding)
+
+
 def bench_winograd(setup: Setup) -> list[Timing]:
-    """conv2d's forward and input gradient (conv_transpose2d of dy, the same product) with the
-    Numba kernels as Winograd F(2x2, 3x3) and as im2col + GEMM (``WINOGRAD`` off), against
-    torch; GFLOP/s of the direct convolution's 2 N OC C 9 H W, errors against float64 torch."""
+    """conv2d's forward, input gradient (conv_transpose2d of dy, the same product) and weight
+    gradient with the Numba kernels as Winograd F(2x2, 3x3) and as im2col + GEMM
+    (``WINOGRAD`` off), against torch; GFLOP/s of the direct convolution's 2 N OC C 9 H W,
+    errors against float64 torch."""
     if setup.device == "cuda":
         return []  # a CPU kernel: on a GPU conv2d is im2col + cuBLAS
     if not importlib.import_module("tinygrad_edu.kernels.cpu.gemm").NUMBA_GEMM:
@@ -419,7 +434,7 @@ def bench_winograd(setup: Setup) -> list[Timing]:
         import torch
         import torch.nn.functional as TF
     except ImportError:
-        torch = None
+        torch = TF = None
     rows = []
     rng = np.random.default_rng(7)
     for x_shape, OC in winograd_cases(setup.quick):
@@ -429,26 +444,30 @@ def bench_winograd(setup: Setup) -> list[Timing]:
         w = (rng.standard_normal((OC, C, 3, 3)) / math.sqrt(9 * C)).astype(np.float32)
         flops, size = 2 * N * OC * C * 9 * H * W, x.nbytes / 1e6
         label = f"{x_shape} -> {OC}, 3x3 pad 1"
-        steps = {"conv2d 3x3 forward": (F.conv2d, x, getattr(TF, "conv2d", None)),
-                 "conv2d 3x3 input grad": (F.conv_transpose2d, dy,
-                                           getattr(TF, "conv_transpose2d", None))}
-        for name, (ours, a, theirs) in steps.items():
+        steps = {  # name: (ours, theirs, (a, b)), each called as f(a, b, padding=1)
+            "conv2d 3x3 forward": (F.conv2d, getattr(TF, "conv2d", None), (x, w)),
+            "conv2d 3x3 input grad": (F.conv_transpose2d, getattr(TF, "conv_transpose2d", None),
+                                      (dy, w)),
+            "conv2d 3x3 weight grad": (
+                functools.partial(_tg_weight_grad, w_shape=w.shape, conv_module=conv_module),
+                functools.partial(_torch_weight_grad, w_shape=w.shape), (x, dy)),
+        }
+        for name, (ours, theirs, (a, b)) in steps.items():
             expected = None
             if torch is not None:
-                exact = theirs(torch.from_numpy(a.astype(np.float64)),
-                               torch.from_numpy(w.astype(np.float64)), padding=1).numpy()
-                expected = exact
+                expected = theirs(torch.from_numpy(a.astype(np.float64)),
+                                  torch.from_numpy(b.astype(np.float64)), padding=1).numpy()
             for impl, winograd in (("numba winograd", True), ("numba im2col", False)):
                 previous, conv_module.WINOGRAD = conv_module.WINOGRAD, winograd
                 try:
-                    call = functools.partial(ours, tg.tensor(a), tg.tensor(w), padding=1)
+                    call = functools.partial(ours, tg.tensor(a), tg.tensor(b), padding=1)
                     err = None if expected is None else max_abs_err(call().numpy(), expected)
                     rows.append(row(name, impl, label, timed(setup, call, False), size, flops,
                                     "GFLOP/s", err, "conv"))
                 finally:
                     conv_module.WINOGRAD = previous
             if torch is not None:
-                call = functools.partial(theirs, torch.from_numpy(a), torch.from_numpy(w),
+                call = functools.partial(theirs, torch.from_numpy(a), torch.from_numpy(b),
                                          padding=1)
                 rows.append(row(name, PEER, label, time_block(call, **setup.timing), size,
                                 flops, "GFLOP/s", max_abs_err(call().numpy(), expected),

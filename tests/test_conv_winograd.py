@@ -24,15 +24,20 @@ pytestmark = pytest.mark.skipif(not gemm.NUMBA_GEMM,
 @pytest.fixture
 def calls(monkeypatch):
     """The padding of every winograd_conv3x3 call, in order (the forward's P, an input
-    gradient's 2 - P)."""
+    gradient's 2 - P), and ("dW", P) for each winograd_weight_grad call."""
     made = []
-    run = winograd_kernels.winograd_conv3x3
+    conv, weight_grad = winograd_kernels.winograd_conv3x3, winograd_kernels.winograd_weight_grad
 
-    def spy(x, u, bias, padding):
+    def spy_conv(x, u, bias, padding):
         made.append(tuple(padding))
-        return run(x, u, bias, padding)
+        return conv(x, u, bias, padding)
 
-    monkeypatch.setattr(winograd_kernels, "winograd_conv3x3", spy)
+    def spy_weight_grad(x, dy, padding):
+        made.append(("dW", tuple(padding)))
+        return weight_grad(x, dy, padding)
+
+    monkeypatch.setattr(winograd_kernels, "winograd_conv3x3", spy_conv)
+    monkeypatch.setattr(winograd_kernels, "winograd_weight_grad", spy_weight_grad)
     return made
 
 
@@ -58,7 +63,8 @@ def test_conv2d_matches_torch_and_the_numerical_gradient(any_channels, calls, x_
              lambda x, w, b: TF.conv2d(x, w, b, padding=padding),
              [x_shape, (OC, x_shape[1], 3, 3), (OC,)])
     pad = (padding, padding) if isinstance(padding, int) else padding
-    assert pad in calls and (2 - pad[0], 2 - pad[1]) in calls  # forward and dx both ran
+    assert pad in calls and (2 - pad[0], 2 - pad[1]) in calls  # forward and dx ran
+    assert ("dW", pad) in calls
 
 
 @pytest.mark.parametrize("padding", [0, 1, (1, 2)])
@@ -111,7 +117,7 @@ def test_conv2d_matches_torch_at_the_benchmarks_shape(calls):
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ty = TF.conv2d(tx, tw, tb, padding=1)
     ty.backward(torch.tensor(dy))
-    assert calls == [(1, 1), (1, 1)]
+    assert calls == [(1, 1), (1, 1), ("dW", (1, 1))]  # forward, dx, dW
     for ours, theirs in ((y, ty), (xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
         theirs = theirs.detach().numpy()
         np.testing.assert_allclose(ours.detach().numpy(), theirs, rtol=1e-4,

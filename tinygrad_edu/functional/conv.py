@@ -45,10 +45,11 @@ conv2d's first-order backward makes dx, dW and db in one pass over the chunks of
 (``_conv2d_grads``): a chunk's transposed copy of dy serves all three.
 
 Winograd. A 3x3, stride-1 convolution with enough channels (``_winograd_kernels``) skips the
-columns under the Numba kernels: its forward, and the input gradient (the same convolution of
-dy with the flipped filters), run as Winograd F(2x2, 3x3) (``kernels/cpu/winograd.py``, the
-algorithm in ``kernels/reference/winograd.py``): 16 products of transformed 4x4 tiles, 2.25x
-fewer multiplies than W @ cols. The weight gradient stays dy @ cols^T. ``WINOGRAD = False``
+columns under the Numba kernels: its forward, the input gradient (the same convolution of
+dy with the flipped filters) and the weight gradient (its adjoint, summed over the tiles),
+run as Winograd F(2x2, 3x3) (``kernels/cpu/winograd.py``, the algorithm in
+``kernels/reference/winograd.py``): 16 products of transformed 4x4 tiles each, 2.25x fewer
+multiplies than with the columns. ``WINOGRAD = False``
 (or ``TINYGRAD_EDU_WINOGRAD=0``) turns it off. Its float32 results differ from im2col's by
 rounding (within a few times a float32 convolution's error); an inf in x can come out as NaN
 where a direct convolution gives inf (inf - inf in the transforms).
@@ -385,7 +386,9 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     when ``weight`` is given, dW when ``x`` is given, db when ``need_db`` (None for the others).
     A chunk's dy2 (one transposing copy of dy) serves all three while it is in cache. The
     chunk's columns (for dW) are freed before its dcols (for dx) are made: the peak is dx,
-    dy2 and the larger of the two, as when dW and dx are computed one after the other."""
+    dy2 and the larger of the two, as when dW and dx are computed one after the other.
+    Convolutions that ``_winograd_kernels`` takes make dx and dW as Winograd, with no
+    chunks."""
     xp = get_array_module(dy)
     N, C, H, W = x_shape
     OC, Cg, KH, KW = w_shape
@@ -393,19 +396,23 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     gemm = backend.numba_float_kernels("gemm", dy, *(a for a in (x, weight) if a is not None))
     matmul = None if gemm is None else gemm.matmul
     dx = dw = db = None
-    winograd = None if weight is None else _winograd_kernels(spec, w_shape, OC, C, dy, weight)
-    if winograd is not None:  # dx = the 3x3 convolution of dy with the flipped filters
-        padding = (2 - spec.padding[0], 2 - spec.padding[1])
-        dx = winograd.winograd_conv3x3(dy, winograd.winograd_weights(weight, input_grad=True),
-                                       None, padding)
-        weight = None  # the chunks below make dW and db only
+    arrays = [a for a in (dy, x, weight) if a is not None]
+    winograd = _winograd_kernels(spec, w_shape, C, OC, *arrays)
+    if winograd is not None:  # Winograd's transforms and products, no columns
+        if weight is not None:  # dx = the 3x3 convolution of dy with the flipped filters
+            padding = (2 - spec.padding[0], 2 - spec.padding[1])
+            u = winograd.winograd_weights(weight, input_grad=True)
+            dx = winograd.winograd_conv3x3(dy, u, None, padding)
+        if x is not None:
+            dw = winograd.winograd_weight_grad(x, dy, spec.padding)  # (OC, C, 3, 3)
+        if need_db:  # sums along contiguous rows
+            db = dy.reshape(N, OC, -1).sum(2).sum(0)
+        return dx, dw, db
     if x is not None:
         unfold = backend.kernel("conv", "im2col_gemm", x)
     if weight is not None:
         fold = backend.kernel("conv", "col2im_gemm", dy)
         wt = _transposed_weight(weight, G, matmul)
-    if x is None and weight is None and not need_db:
-        return dx, dw, db
     for s in _batch_chunks(N, spec.chunk):
         rows = _gemm_rows(dy[s], G)  # (G, OCg, n*OH*OW)
         if need_db:
