@@ -43,9 +43,10 @@ def calls(monkeypatch):
 
 @pytest.fixture
 def any_channels(monkeypatch):
-    """Winograd for every eligible convolution, however few its channels (small cases that
-    the numerical gradient check can afford)."""
+    """Winograd for every eligible convolution, however few its channels and tiles (small
+    cases that the numerical gradient check can afford)."""
     monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
 
 
 CASES = [  # x shape, OC, padding: odd planes, one sample, a one-pixel output
@@ -88,9 +89,10 @@ def _grads(x, w, b, **opts):
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
 def test_winograd_and_im2col_give_the_same_gradients(monkeypatch, calls, dtype, rtol):
-    """At the default threshold: 32 -> 48 channels (harmonic mean 38.4) takes Winograd."""
+    """At the default thresholds: 32 -> 48 channels (harmonic mean 38.4) and 8 * 5 * 4 tiles
+    take Winograd."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 32, 9, 7)).astype(dtype)
+    x = rng.standard_normal((8, 32, 9, 7)).astype(dtype)
     w = (rng.standard_normal((48, 32, 3, 3)) / 17).astype(dtype)
     b = rng.standard_normal(48).astype(dtype)
     winograd = _grads(x, w, b, padding=1)
@@ -125,15 +127,17 @@ def test_conv2d_matches_torch_at_the_benchmarks_shape(calls):
 
 
 TAKES = [  # x shape, w shape, options, Winograd for the forward?
-    ((2, 32, 6, 6), (32, 32, 3, 3), {}, True),
-    ((2, 32, 6, 6), (64, 32, 3, 3), dict(padding=2), True),
-    ((2, 16, 6, 6), (32, 16, 3, 3), dict(padding=1), False),  # harmonic mean 21
-    ((2, 32, 6, 6), (32, 32, 3, 3), dict(stride=2), False),
-    ((2, 32, 8, 8), (32, 32, 3, 3), dict(dilation=2), False),
-    ((2, 32, 6, 6), (32, 16, 3, 3), dict(groups=2), False),
-    ((2, 32, 6, 6), (32, 32, 5, 5), dict(padding=2), False),
-    ((2, 32, 6, 6), (32, 32, 3, 3), dict(padding=3), False),
-    ((2, 32, 6, 6), (32, 32, 3, 1), dict(padding=1), False),
+    ((32, 32, 6, 6), (32, 32, 3, 3), {}, True),  # 32 * 2 * 2 = 128 tiles
+    ((31, 32, 6, 6), (32, 32, 3, 3), {}, False),  # 124 tiles
+    ((2, 32, 6, 6), (64, 32, 3, 3), dict(padding=2), False),  # 32 tiles
+    ((8, 32, 6, 6), (64, 32, 3, 3), dict(padding=2), True),  # 8 * 4 * 4 tiles
+    ((8, 16, 6, 6), (32, 16, 3, 3), dict(padding=1), False),  # harmonic mean 21
+    ((32, 32, 6, 6), (32, 32, 3, 3), dict(stride=2), False),
+    ((32, 32, 8, 8), (32, 32, 3, 3), dict(dilation=2), False),
+    ((32, 32, 6, 6), (32, 16, 3, 3), dict(groups=2), False),
+    ((32, 32, 6, 6), (32, 32, 5, 5), dict(padding=2), False),
+    ((32, 32, 6, 6), (32, 32, 3, 3), dict(padding=3), False),
+    ((32, 32, 6, 6), (32, 32, 3, 1), dict(padding=1), False),
 ]
 
 
@@ -145,7 +149,7 @@ def test_which_convolutions_take_winograd(calls, x_shape, w_shape, opts, takes):
 
 
 def test_off_under_the_switch_the_reference_kernels_and_other_dtypes(monkeypatch, calls):
-    x, w = np.ones((1, 32, 5, 5)), np.ones((32, 32, 3, 3))
+    x, w = np.ones((8, 32, 10, 10)), np.ones((32, 32, 3, 3))  # 8 * 4 * 4 tiles
     with tg.use_kernel("reference"):
         F.conv2d(tg.tensor(x), tg.tensor(w))
     F.conv2d(tg.tensor(x.astype(np.float32)), tg.tensor(w))  # float32 with float64: no kernel

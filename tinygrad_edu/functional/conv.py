@@ -110,6 +110,7 @@ def _winograd_from_env() -> bool:
 # channels (see _winograd_kernels). Read at call time: tests and benchmarks change them.
 WINOGRAD = _winograd_from_env()
 WINOGRAD_MIN_CHANNELS = 32  # the harmonic mean 2 C OC / (C + OC) of in and out channels
+WINOGRAD_MIN_TILES = 128  # 2x2 tiles of the output, N ceil(OH / 2) ceil(OW / 2)
 
 
 def _pair(op: str, name: str, value) -> tuple[int, int]:
@@ -206,10 +207,11 @@ def _batch_chunks(N: int, chunk: int) -> list[slice]:
     return [slice(i, min(i + chunk, N)) for i in range(0, N, chunk)]
 
 
-def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: int, *arrays):
+def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: int,
+                      y_shape, *arrays):
     """``kernels/cpu/winograd.py`` when a convolution of ``in_channels`` into ``out_channels``
-    (3x3 filters of shape ``w_shape``) on these arrays runs faster as Winograd F(2x2, 3x3)
-    than as im2col + GEMM; None otherwise.
+    (3x3 filters of shape ``w_shape``, output of shape ``y_shape``) on these arrays runs
+    faster as Winograd F(2x2, 3x3) than as im2col + GEMM; None otherwise.
 
     That is a 3x3, stride 1, dilation 1, one group, padding 0-2, on NumPy float arrays under
     the Numba kernels with the Numba GEMM on (AVX-512: the 16 products run on its tiles),
@@ -217,12 +219,18 @@ def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: i
     cost per tile and channel (C + OC), the multiplies saved C * OC. Measured forward, one
     thread, batch 32, float32, Winograd / im2col: C 16 -> 16 at 16 x 16 1.6x (slower),
     16 -> 32 1.3x, 32 -> 32 0.95x, 32 -> 64 0.8x, 64 -> 64 at 8 x 8 0.65x, 128 -> 128 at
-    4 x 4 0.6x; 3 -> 32 at 32 x 32 (a first layer) 2.8x.
+    4 x 4 0.6x; 3 -> 32 at 32 x 32 (a first layer) 2.8x. And at least
+    ``WINOGRAD_MIN_TILES`` 2x2 tiles of output: the kernels work in blocks of 64 and 128
+    tiles (zeros past the last one) and transform the filters on every call. Fwd+bwd, 32 ->
+    32: 16 tiles 1.9x, 64 tiles 1.1-1.2x, 128 tiles 0.8-0.95x; 128 -> 128 with 16 tiles 2.4x.
     """
     if not WINOGRAD or w_shape[2:] != (3, 3) or spec.groups != 1 or spec.stride != (1, 1) \
             or spec.dilation != (1, 1) or max(spec.padding) > 2:
         return None
     if 2 * in_channels * out_channels < WINOGRAD_MIN_CHANNELS * (in_channels + out_channels):
+        return None
+    N, _, OH, OW = y_shape
+    if N * ((OH + 1) // 2) * ((OW + 1) // 2) < WINOGRAD_MIN_TILES:
         return None
     gemm = backend.numba_float_kernels("gemm", *arrays)
     if gemm is None or not gemm.NUMBA_GEMM:
@@ -260,7 +268,7 @@ class Conv2d(Function):
         G = spec.groups
         OH, OW = conv_output_size(H, W, KH, KW, *spec.window)
         arrays = (x, weight) if bias is None else (x, weight, bias)
-        winograd = _winograd_kernels(spec, weight.shape, C, OC, *arrays)
+        winograd = _winograd_kernels(spec, weight.shape, C, OC, (N, OC, OH, OW), *arrays)
         if winograd is not None:  # 16 products of the transformed tiles, no columns
             return winograd.winograd_conv3x3(x, winograd.winograd_weights(weight), bias,
                                              spec.padding)
@@ -397,7 +405,7 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     matmul = None if gemm is None else gemm.matmul
     dx = dw = db = None
     arrays = [a for a in (dy, x, weight) if a is not None]
-    winograd = _winograd_kernels(spec, w_shape, C, OC, *arrays)
+    winograd = _winograd_kernels(spec, w_shape, C, OC, dy.shape, *arrays)
     if winograd is not None:  # Winograd's transforms and products, no columns
         if weight is not None:  # dx = the 3x3 convolution of dy with the flipped filters
             padding = (2 - spec.padding[0], 2 - spec.padding[1])
