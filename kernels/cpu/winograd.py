@@ -150,6 +150,14 @@ _stack_v = stack_allocator(16 * BLOCK * 8)
 _stack_y = stack_allocator(2 * 2 * BLOCK * 8)
 
 
+@njit(inline="always", cache=NUMBA_CACHE)
+def _rows16(t):
+    """The 16 rows of a (16, n) array as 16 views, each taken once with a constant index (the
+    loops that fill them then index plain 1-d arrays)."""
+    return (t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+            t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15])
+
+
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
 def _input_tiles(xf, v, runs, C, plane, Wp):
     """v[4i + j, c, p0 + q] = (B^T d B)[i, j] for the 4x4 tile d of channel c whose top-left
@@ -163,9 +171,7 @@ def _input_tiles(xf, v, runs, C, plane, Wp):
     nt = runs[runs.shape[0] - 1, 0] + runs[runs.shape[0] - 1, 1]  # tiles in the block
     for c in range(C):
         t = carray(_stack_v(xf), (16, BLOCK))
-        t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-        t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
-        t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+        t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
             p0, count, start = runs[run, 0], runs[run, 1], runs[run, 2] + c * plane
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0, so t0[p] needs no
@@ -344,9 +350,7 @@ def _input_tiles_t(xt, vt, where):
         for c0 in range(0, C, width):
             c1 = min(C, c0 + width)
             t = carray(_stack_vt(xt), (16, STACK_T))
-            t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-            t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
-            t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+            t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
             for p in range(p0, p1):
                 n, h, w = where[p, 0], where[p, 1], where[p, 2]
                 base = (p - p0) * width  # where the tile's numbers start in t's rows
@@ -397,9 +401,7 @@ def _dy_tiles(dyf, z, runs, o0, o1, plane, OW):
     nt = runs[runs.shape[0] - 1, 0] + runs[runs.shape[0] - 1, 1]  # tiles in the block
     for o in range(o0, o1):
         t = carray(_stack_z(dyf), (16, WG_BLOCK))
-        t0, t1, t2, t3, t4, t5, t6, t7 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-        t8, t9, t10, t11 = t[8], t[9], t[10], t[11]
-        t12, t13, t14, t15 = t[12], t[13], t[14], t[15]
+        t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
             p0, count, start = runs[run, 0], runs[run, 1], runs[run, 3] + o * plane
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0 (see _output_tiles)
