@@ -55,6 +55,7 @@ from ..reference.conv import (
     check_float_dtype,
     conv_output_size,  # noqa: F401  (same public names as reference.conv)
 )
+from . import _prange
 from ._prange import prange_kernel
 from ._stack import stack_allocator
 
@@ -84,7 +85,7 @@ class threads_for:  # noqa: N801 - a context manager used like a function
 
     def __enter__(self):
         if self.work < PARALLEL_GRAIN:
-            self.before = numba.get_num_threads()
+            self.before = _prange.num_threads()
             if self.before > 1:
                 numba.set_num_threads(1)
         return self

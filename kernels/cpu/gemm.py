@@ -89,7 +89,6 @@ caller). Two habits here keep that to one copy of each kernel per dtype and layo
 import os
 
 import llvmlite.binding as llvm
-import numba
 import numpy as np
 from numba import njit, prange
 from numba.extending import overload
@@ -97,6 +96,7 @@ from numba.np.numpy_support import carray
 
 from .. import FLOAT_DTYPES
 from .._config import NUMBA_CACHE
+from . import _prange
 from ._math import FAST
 from ._stack import stack_allocator
 from .conv import PARALLEL_GRAIN
@@ -446,7 +446,7 @@ def gemm_nn(a, b, out, bias=None):
     panels = -(-N // NR)
     groups = 1
     if M * N * K >= PARALLEL_GRAIN * 64:
-        groups = min(numba.get_num_threads(), panels)
+        groups = min(_prange.num_threads(), panels)
     if groups == 1:  # no thread pool to wake and wait for
         _gemm_nn_panels(a, a_tail, b, bias, has_bias, out3, 0, panels)
     else:
@@ -481,7 +481,7 @@ def gemm_nt_blocked(a, b, out):
     N = b.shape[0]
     groups = 1
     if M * N * K >= PARALLEL_GRAIN * 64:
-        groups = min(numba.get_num_threads(), -(-M // 6))
+        groups = min(_prange.num_threads(), -(-M // 6))
     if groups == 1:
         _gemm_nt_rows(a, b, out, 0, M, NT_K_PIECE)
     else:

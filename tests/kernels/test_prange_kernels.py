@@ -148,3 +148,21 @@ def test_the_variants_have_their_own_names_in_the_disk_cache():
         assert serial.__code__ is parallel.__code__  # the same loop, compiled twice
         assert kernel.parallel.targetoptions.get("parallel") is True
         assert not kernel.serial.targetoptions.get("parallel", False)
+
+
+def test_the_thread_count_is_numbas(monkeypatch):
+    """``num_threads`` asks the threading layer without Numba's locks, and falls back on the
+    public function where Numba's private names are missing."""
+    import types
+
+    import numba
+
+    before = numba.get_num_threads()
+    assert _prange.num_threads() == before
+    numba.set_num_threads(1)
+    try:
+        assert _prange.num_threads() == 1
+        monkeypatch.setattr(_prange, "_parallel", types.SimpleNamespace())  # no private names
+        assert _prange.num_threads() == numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
