@@ -22,9 +22,9 @@ two passes over the data each way, against about ten for the array ops) exists a
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
 all of them on CPUs without AVX-512, to BLAS). The other implementations multiply with their
 array module's matmul (NumPy's BLAS, cuBLAS). ``winograd`` (Winograd F(2x2, 3x3): 3x3
-stride-1 convolution as 16 products of transformed tiles, the forward and input gradient of
-conv2d where it pays) exists as ``reference`` and ``cpu``, on the ``cpu`` GEMM's tiles; on a GPU
-conv2d stays im2col + cuBLAS.
+stride-1 convolution as 16 products of transformed tiles: the forward, input gradient and
+weight gradient of conv2d where it pays) exists as ``reference`` and ``cpu``, on the ``cpu``
+GEMM's tiles; on a GPU conv2d stays im2col + cuBLAS.
 
 ``optim.Adam`` gets the ``cpu`` Adam from ``backend.numba_kernels`` where the kernel setting
 picks Numba and runs the reference lines otherwise; on CuPy arrays it runs a fused CuPy kernel
