@@ -21,7 +21,8 @@ V (16, C, 64) and products M (16, OC, 64) are scratch arrays of its own (at C = 
 Two things LLVM needed to vectorize the transforms (measured, 64x32x16x16 -> 64, float32):
 
 - no 16 store streams into rows of one array (more run-time overlap checks than LLVM makes):
-  each run's results go to a stack array (``_stack.py``), then are copied out row by row;
+  the results go to a stack array (``_stack.py``) and are copied out, 16 rows per block and
+  channel;
 - no negative-index wrap-around in the inner loop: indices count from 0 in slices made
   before it, or the loop is told that its start is not negative.
 
@@ -45,13 +46,15 @@ cost 10% more at 28 x 28). Threads split the output channels (whole blocks of 8 
 thread transforming all of the input again), not the tiles: each adds into rows of dU of its
 own, in the same order for any thread count, with no partial sums to combine. One Zen 5 core,
 float32, against dy @ cols^T in chunks (``functional/conv.py``): 64x32x16x16 -> 64 2.9 vs 4.1
-ms, 32x64x16x16 -> 64 2.5 vs 3.9, 64x128x7x7 -> 128 4.1 vs 5.9, 64x32x28x28 -> 32 6.0 vs 6.3.
+ms, 32x64x16x16 -> 64 2.5 vs 3.9, 64x128x7x7 -> 128 4.1 vs 5.9; 64x32x28x28 -> 32 about even
+(6.0-7.6 against 6.3-7.1 ms across runs; the whole fwd+bwd there 18.0 against 21.2).
 
-Measured, one Zen 5 core, float32, the forward of 64x32x16x16 -> 64 with pad 1: 2.66 ms
+Measured, one Zen 5 core, float32, the forward of 64x32x16x16 -> 64 with pad 1: 2.4-2.7 ms
 (pad 0.14, input transform 0.41, the products 1.37 at ~195 GFLOP/s, output transform 0.44)
-against 6.5 ms for ``im2col_gemm`` + ``gemm_nn``: the products do 268 MFLOP instead of 604
-and there are no columns to write and read. Which convolutions conv2d sends here:
-``functional/conv.py`` (``_winograd_kernels``).
+against 3.6 ms for conv2d's im2col + GEMM in chunks of 1 MiB (6.5 for one whole-batch
+im2col_gemm + gemm_nn): the products do 268 MFLOP instead of 604 and there are no columns to
+write and read. Which convolutions conv2d sends here: ``functional/conv.py``
+(``_winograd_kernels``).
 """
 
 import numpy as np

@@ -49,10 +49,10 @@ columns under the Numba kernels: its forward, the input gradient (the same convo
 dy with the flipped filters) and the weight gradient (its adjoint, summed over the tiles),
 run as Winograd F(2x2, 3x3) (``kernels/cpu/winograd.py``, the algorithm in
 ``kernels/reference/winograd.py``): 16 products of transformed 4x4 tiles each, 2.25x fewer
-multiplies than with the columns. ``WINOGRAD = False``
-(or ``TINYGRAD_EDU_WINOGRAD=0``) turns it off. Its float32 results differ from im2col's by
-rounding (within a few times a float32 convolution's error); an inf in x can come out as NaN
-where a direct convolution gives inf (inf - inf in the transforms).
+multiplies than with the columns. ``WINOGRAD = False`` (or ``TINYGRAD_EDU_WINOGRAD=0``) turns
+it off. Its float32 results differ from im2col's by rounding (within a few times a float32
+convolution's error); an inf in x can come out as NaN where a direct convolution gives inf
+(inf - inf in the transforms).
 """
 
 from __future__ import annotations
