@@ -1,5 +1,5 @@
-"""Winograd F(2x2, 3x3): the reference against torch's conv2d (and its input gradient), the
-Numba kernel against the reference on odd shapes, and the argument checks.
+"""Winograd F(2x2, 3x3): the reference against torch's conv2d and its input and weight
+gradients, the Numba kernels against the reference on odd shapes, and the argument checks.
 
 There is no CUDA version (on a GPU conv2d runs im2col + cuBLAS), so no simulator or PTX test.
 """
