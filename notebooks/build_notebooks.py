@@ -1660,7 +1660,8 @@ backward falls out of the matmul's. This notebook:
 3. derives the backward (col2im is the adjoint of im2col) and gradient-checks `conv2d`;
 4. looks at **pooling**, and why max pooling pads with $-\infty$;
 5. trains **LeNet-5** on MNIST;
-6. benchmarks the kernels: NumPy reference vs Numba vs PyTorch (and CUDA when a GPU is present).
+6. benchmarks the kernels: NumPy reference vs Numba vs PyTorch (and CUDA when a GPU is present);
+7. computes a 3x3 convolution with fewer multiplies: **Winograd's F(2x2, 3x3)**.
 
 %% setup
 %% code
@@ -2067,6 +2068,75 @@ loops over the window offsets with whole-array `np.where` passes while the Numba
 one pass over the input. Your numbers will differ with the machine and its load: on a shared
 CPU, medians of several repeats and the min column help tell noise from signal.
 
+%% md
+## 7. Winograd: the same convolution with fewer multiplies
+
+im2col + GEMM does $K_H K_W = 9$ multiplies per output, input channel and filter. For 3x3
+filters there is a cheaper way. In 1-d, two outputs of a 3-tap filter $g$ from four inputs
+$d_0..d_3$ take 6 multiplies written out, but only 4 as **F(2, 3)** (Winograd; Lavin & Gray
+2016 brought it to deep learning):
+
+$$
+m_1 = (d_0 - d_2)\,g_0,\quad m_2 = (d_1 + d_2)\,\tfrac{g_0 + g_1 + g_2}{2},\quad
+m_3 = (d_2 - d_1)\,\tfrac{g_0 - g_1 + g_2}{2},\quad m_4 = (d_1 - d_3)\,g_2,
+$$
+$$
+y_0 = m_1 + m_2 + m_3, \qquad y_1 = m_2 - m_3 - m_4 .
+$$
+
+The filter's three combinations are computed once per filter, not per output.
+
+%% code
+d, g = rng.standard_normal(4), rng.standard_normal(3)
+m1, m2 = (d[0] - d[2]) * g[0], (d[1] + d[2]) * (g[0] + g[1] + g[2]) / 2
+m3, m4 = (d[2] - d[1]) * (g[0] - g[1] + g[2]) / 2, (d[1] - d[3]) * g[2]
+direct = [d[0] * g[0] + d[1] * g[1] + d[2] * g[2], d[1] * g[0] + d[2] * g[1] + d[3] * g[2]]
+print(f"F(2,3) with 4 multiplies: {m1 + m2 + m3:.12f} {m2 - m3 - m4:.12f}")
+print(f"direct, 6 multiplies:    {direct[0]:.12f} {direct[1]:.12f}")
+
+%% md
+Nesting F(2, 3) in both directions gives **F(2x2, 3x3)**: a 2x2 block of outputs from a 4x4
+input tile $d$ in 16 multiplies instead of 36, $Y = A^\top [(G g G^\top) \odot (B^\top d
+B)] A$. Over the input channels the elementwise products add up, so a whole layer becomes 16
+matrix products $M_\xi = U_\xi V_\xi$ of the transformed filters $U$ (O, C) and the
+transformed tiles $V$ (C, tiles): 2.25x fewer multiplies than im2col. The NumPy version is
+`kernels/reference/winograd.py` (a few einsums); conv2d runs the Numba version
+(`kernels/cpu/winograd.py`) for 3x3 stride-1 layers with enough channels, in the forward and
+both gradients. Check it against the loops of section 1, then time a 64-channel layer's
+forward with and without it (`WINOGRAD`, the switch conv2d reads):
+
+%% code
+import importlib
+
+from tinygrad_edu.kernels.reference import winograd as winograd_reference
+
+conv_module = importlib.import_module("tinygrad_edu.functional.conv")
+xw = rng.standard_normal((2, 5, 9, 8))
+ww = rng.standard_normal((7, 5, 3, 3))
+bw = rng.standard_normal(7)
+u = winograd_reference.winograd_weights(ww)  # (16, O, C): G g G^T for every filter
+y_winograd = winograd_reference.winograd_conv3x3(xw, u, bw, (1, 1))
+winograd_diff = float(np.abs(y_winograd - conv_loops(xw, ww, bw, padding=1)).max())
+print("max |Winograd - loops| =", winograd_diff)
+
+layer_x = tg.tensor(rng.standard_normal((16, 64, 16, 16)).astype(np.float32))
+layer_w = tg.tensor((rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32))
+layer_ms = {}
+for use_winograd in (True, False):
+    conv_module.WINOGRAD = use_winograd
+    median, best, n = time_block(lambda: conv2d(layer_x, layer_w, padding=1), **TIMING)
+    layer_ms[use_winograd] = median
+conv_module.WINOGRAD = True
+print(f"conv2d forward (16, 64, 16, 16) -> 64: Winograd {layer_ms[True]:.2f} ms, "
+      f"im2col + GEMM {layer_ms[False]:.2f} ms")
+
+%% md
+The multiplies saved are not all time saved: the transforms are additions and memory passes,
+and small layers do not fill the blocks of tiles the kernel works in, which is why conv2d takes
+this path only from 32 channels (harmonic mean of in and out) and 128 output tiles. And the
+float32 results differ from im2col's by rounding, within a few times a float32 convolution's
+own error.
+
 %% code
 conv_rows = {impl: m for w, impl, m, _ in rows if w.startswith("conv2d")}
 print(f"RESULT im2col_conv_diff={im2col_conv_diff:.3e}")
@@ -2074,6 +2144,7 @@ print(f"RESULT conv_gradcheck={int(conv_gradcheck)}")
 print(f"RESULT lenet_accuracy={lenet_accuracy:.4f}")
 print(f"RESULT conv_numba_ms={conv_rows['numba']:.3f}")
 print(f"RESULT benchmark_rows={len(rows)}")
+print(f"RESULT winograd_diff={winograd_diff:.3e}")
 print(f"RESULT elapsed_s={time.perf_counter() - NOTEBOOK_START:.1f}")
 """
 

@@ -73,6 +73,7 @@ CHECKS: dict[str, list[str]] = {
         "conv_gradcheck == 1",
         "lenet_accuracy > 0.9",
         "benchmark_rows >= 8",
+        "winograd_diff < 1e-10",
     ],
     "07_rnn_lstm_gru": [
         "bptt_max_diff < 1e-5",
