@@ -123,34 +123,43 @@ def winograd_weights(weight, input_grad: bool = False):
     return u
 
 
-@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
-def _fill(row, start, stop):
-    """row[start:stop] = 0 (a loop: see "Compile time" in ``gemm.py``)."""
-    for w in range(start, stop):
-        row[w] = 0
-
-
 @prange_kernel(fastmath=FAST, error_model="numpy")
 def _pad_kernel(x, xpad, PH, PW):
     """xpad[n, c, PH:PH + H, PW:PW + W] = x[n, c], zeros around it: one pass per plane."""
     N, C, H, W = x.shape
-    Hp, Wp = xpad.shape[2], xpad.shape[3]
+    Hp = xpad.shape[2]
     for nc in prange(N * C):
         src, dst = x[nc // C, nc % C], xpad[nc // C, nc % C]
         for r in range(Hp):
             row = dst[r]
             h = r - PH
             if h < 0 or h >= H:
-                _fill(row, 0, Wp)
+                row[:] = 0
             else:
-                _fill(row, 0, PW)
+                row[:PW] = 0
                 _copy_row(src[h], row[PW:PW + W])
-                _fill(row, PW + W, Wp)
+                row[PW + W:] = 0
 
 
 # the 16 transformed rows of one run of tiles, and the two output rows of one
 _stack_v = stack_allocator(16 * BLOCK * 8)
 _stack_y = stack_allocator(2 * 2 * BLOCK * 8)
+
+
+@njit(inline="always", cache=NUMBA_CACHE)
+def _tile_runs(runs, t0, nt, TH, TW):
+    """The tiles t0 .. t0 + nt - 1 (tile t = (n, th, tw) in that order) in runs of tiles side
+    by side in one row of tiles: runs[r] = (p0, count, n, h, w), the run's first tile in the
+    block, its number of tiles and that tile's top-left output pixel (h = 2 th, w = 2 tw).
+    Returns the number of runs (at most nt // TW + 2)."""
+    p, r = 0, 0
+    while p < nt:
+        n, t = (t0 + p) // (TH * TW), (t0 + p) % (TH * TW)
+        count = min(TW - t % TW, nt - p)
+        runs[r, 0], runs[r, 1] = p, count
+        runs[r, 2], runs[r, 3], runs[r, 4] = n, 2 * (t // TW), 2 * (t % TW)
+        p, r = p + count, r + 1
+    return r
 
 
 @njit(inline="always", cache=NUMBA_CACHE)
@@ -162,10 +171,10 @@ def _rows16(t):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _input_tiles(xf, v, runs, C, plane, Wp):
+def _input_tiles(xf, v, runs, C, Hp, Wp):
     """v[4i + j, c, p0 + q] = (B^T d B)[i, j] for the 4x4 tile d of channel c whose top-left
-    entry is xf[x0 + 2q + c * plane], q < count, for each run (p0, count, x0, ...) of ``runs``
-    (see ``_winograd_kernel``; xf: the padded input, flat; plane = Hp * Wp).
+    entry is xpad[n, c, h, w + 2q], q < count, for each run (p0, count, n, h, w) of ``runs``
+    (``_tile_runs``; xf: the padded input xpad (N, C, Hp, Wp), flat).
 
     B^T d: rows e0 = d0 - d2, e1 = d1 + d2, e2 = d2 - d1, e3 = d1 - d3; then the same four
     sums of the columns of e. The loop over a run's tiles reads four rows of xf at steps of 2
@@ -176,7 +185,9 @@ def _input_tiles(xf, v, runs, C, plane, Wp):
         t = carray(_stack_v(xf), (16, BLOCK))
         t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
-            p0, count, start = runs[run, 0], runs[run, 1], runs[run, 2] + c * plane
+            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
+                runs[run, 4]
+            start = ((n * C + c) * Hp + h) * Wp + w
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0, so t0[p] needs no
                 continue  # negative-index wrap-around and the loop vectorizes
             width = 2 * count + 2
@@ -205,11 +216,10 @@ def _input_tiles(xf, v, runs, C, plane, Wp):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _output_tiles(m, bias, yf, runs, OC, plane, OW):
+def _output_tiles(m, bias, yf, runs, OC, OH, OW):
     """The 2x2 outputs (A^T M A)[a, b] + bias[o] of the tiles p0 + q, M = m[:, o, p0 + q] as
-    4x4, into yf[y0 + 2q + o * plane + a * OW + b], q < count, for each run (p0, count, x0,
-    y0, width, second) of ``runs`` (see ``_winograd_kernel``; yf: the output, flat; plane = its
-    OH * OW), those inside y.
+    4x4, into y[n, o, h + a, w + 2q + b], q < count, for each run (p0, count, n, h, w) of
+    ``runs`` (``_tile_runs``; yf: the output y (N, OC, OH, OW), flat), those inside y.
 
     A^T M: rows s0 = M0 + M1 + M2, s1 = M1 - M2 - M3; then the same two sums of the columns.
     The block's tiles go through one loop into a stack array (top and bottom output rows,
@@ -232,10 +242,12 @@ def _output_tiles(m, bias, yf, runs, OC, plane, OW):
             top[2 * p], top[2 * p + 1] = s00 + s01 + s02 + b, s01 - s02 - s03 + b
             bottom[2 * p], bottom[2 * p + 1] = s10 + s11 + s12 + b, s11 - s12 - s13 + b
         for run in range(runs.shape[0]):
-            p0, start = runs[run, 0], runs[run, 3] + o * plane
-            width = runs[run, 4]  # 2 count, or one less where the run ends at an odd edge
+            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
+                runs[run, 4]
+            start = ((n * OC + o) * OH + h) * OW + w
+            width = min(2 * count, OW - w)  # one less where the run ends at an odd edge
             _copy_row(top[2 * p0:2 * p0 + width], yf[start:start + width])
-            if runs[run, 5]:  # the tiles' second row is inside y
+            if h + 1 < OH:  # the tiles' second row is inside y
                 _copy_row(bottom[2 * p0:2 * p0 + width], yf[start + OW:start + OW + width])
 
 
@@ -261,32 +273,16 @@ def _winograd_kernel(xpad, u, bias, y, groups):
     for g in prange(groups):
         v = np.empty((16, _odd(C), BLOCK), dtype=xpad.dtype)  # rows c < C used
         m = np.empty((16, _odd(OC), BLOCK), dtype=xpad.dtype)  # rows o < OC used
-        runs = np.empty((BLOCK // TW + 2, 6), dtype=np.int64)
+        runs = np.empty((BLOCK // TW + 2, 5), dtype=np.int64)
         for t0 in range(g * BLOCK, tiles, groups * BLOCK):
             nt = min(BLOCK, tiles - t0)
-            # the block's tiles in runs along rows of tiles: (p0, count, x0, y0, width,
-            # second) with x0 and y0 where the run's first tile starts in xf and yf (channel
-            # 0), width its outputs per row and second whether its tiles' second row is in y
-            p, r = 0, 0
-            while p < nt:
-                n, t = (t0 + p) // (TH * TW), (t0 + p) % (TH * TW)
-                h, w = 2 * (t // TW), 2 * (t % TW)
-                count = min(TW - t % TW, nt - p)
-                runs[r, 0], runs[r, 1] = p, count
-                runs[r, 2] = n * C * Hp * Wp + h * Wp + w
-                runs[r, 3] = n * OC * OH * OW + h * OW + w
-                runs[r, 4] = min(2 * count, OW - w)  # outputs per row inside y
-                runs[r, 5] = h + 1 < OH
-                p, r = p + count, r + 1
+            r = _tile_runs(runs, t0, nt, TH, TW)
             if nt < BLOCK:  # a last, partial block: zeros in the columns past its tiles
-                for xi in range(16):
-                    for c in range(C):
-                        for p in range(nt, BLOCK):
-                            v[xi, c, p] = 0
-            _input_tiles(xf, v, runs[:r], C, Hp * Wp, Wp)
+                v[:, :, nt:] = 0
+            _input_tiles(xf, v, runs[:r], C, Hp, Wp)
             for xi in range(16):
                 gemm_nn_serial(u[xi], v[xi, :C], m[xi, :OC])  # (OC, C) @ (C, BLOCK)
-            _output_tiles(m, bias, yf, runs[:r], OC, OH * OW, OW)
+            _output_tiles(m, bias, yf, runs[:r], OC, OH, OW)
 
 
 def winograd_conv3x3(x, u, bias, padding):
@@ -324,12 +320,11 @@ def _pad_nhwc_kernel(x, xt, PH, PW):
     """xt[n, PH + h, PW + w, c] = x[n, c, h, w], zeros around it: the padded input with the
     channels last, so that a tile's 16 pixels are 16 contiguous rows of C numbers."""
     N, C, H, W = x.shape
-    Hp, Wp = xt.shape[1], xt.shape[2]
+    Hp = xt.shape[1]
     for nr in prange(N * Hp):
         n, r = nr // Hp, nr % Hp
         row = xt[n, r]  # (Wp, C)
-        for w in range(Wp):
-            _fill(row[w], 0, C)
+        row[:, :] = 0
         h = r - PH
         if 0 <= h < H:
             for c in range(C):
@@ -339,23 +334,25 @@ def _pad_nhwc_kernel(x, xt, PH, PW):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _input_tiles_t(xt, vt, where):
-    """vt[4i + j, p, c] = (B^T d B)[i, j] for the 4x4 tile d of channel c whose top-left pixel
-    is xt[n, h, w] with (n, h, w) = where[p]: the transform of ``_input_tiles`` with the
-    tiles in rows of C numbers, for the weight gradient's products. The loop runs over the
-    channels (contiguous in xt) into a stack array that holds the rows of several tiles (all
-    of one tile's channels, or STACK_T of them), copied into vt once it is full."""
+def _input_tiles_t(xt, vt, first, nt, TH, TW):
+    """vt[4i + j, p, c] = (B^T d B)[i, j] for the 4x4 tile d of channel c of tile first + p,
+    p < nt, whose top-left pixel is xt[n, 2 th, 2 tw] (tile t = (n, th, tw) in that order):
+    the transform of ``_input_tiles`` with the tiles in rows of C numbers, for the weight
+    gradient's products. The loop runs over the channels (contiguous in xt) into a stack
+    array that holds the rows of several tiles (all of one tile's channels, or STACK_T of
+    them), copied into vt once it is full."""
     C = xt.shape[3]
     width = min(C, STACK_T)  # channels per piece
     per_stack = STACK_T // width  # tiles per fill of the stack array (1 when C >= STACK_T)
-    for p0 in range(0, where.shape[0], per_stack):
-        p1 = min(where.shape[0], p0 + per_stack)
+    for p0 in range(0, nt, per_stack):
+        p1 = min(nt, p0 + per_stack)
         for c0 in range(0, C, width):
             c1 = min(C, c0 + width)
             t = carray(_stack_vt(xt), (16, STACK_T))
             t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
             for p in range(p0, p1):
-                n, h, w = where[p, 0], where[p, 1], where[p, 2]
+                n, k = (first + p) // (TH * TW), (first + p) % (TH * TW)  # k = th * TW + tw
+                h, w = 2 * (k // TW), 2 * (k % TW)
                 base = (p - p0) * width  # where the tile's numbers start in t's rows
                 if base < 0:  # never: tells LLVM that base + c >= 0 (see _output_tiles)
                     continue
@@ -393,10 +390,10 @@ def _input_tiles_t(xt, vt, where):
 
 
 @njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
-def _dy_tiles(dyf, z, runs, o0, o1, plane, OW):
-    """z[4i + j, o - o0, p0 + q] = (A dY A^T)[i, j] for the 2x2 block dY of dy's channel o at
-    yf[y0 + 2q + o * plane] (rows y0 and y0 + OW), o0 <= o < o1, for each run (p0, count, x0,
-    y0, ...) of ``runs`` (dyf: dy with whole tiles, flat; plane = its OH * OW).
+def _dy_tiles(dyf, z, runs, o0, o1, OC, OH, OW):
+    """z[4i + j, o - o0, p0 + q] = (A dY A^T)[i, j] for the 2x2 block dY = dy[n, o, h:h + 2,
+    w + 2q:w + 2q + 2], o0 <= o < o1, for each run (p0, count, n, h, w) of ``runs``
+    (``_tile_runs``; dyf: dy (N, OC, OH, OW) with whole tiles, flat).
 
     A dY: rows r0 = y0, r1 = y0 + y1, r2 = y0 - y1, r3 = -y1 (y0, y1 the two rows of dY);
     then each row (a, b) becomes (a, a + b, a - b, -b). Into a stack array as in
@@ -406,7 +403,9 @@ def _dy_tiles(dyf, z, runs, o0, o1, plane, OW):
         t = carray(_stack_z(dyf), (16, WG_BLOCK))
         t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
-            p0, count, start = runs[run, 0], runs[run, 1], runs[run, 3] + o * plane
+            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
+                runs[run, 4]
+            start = ((n * OC + o) * OH + h) * OW + w
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0 (see _output_tiles)
                 continue
             top = dyf[start:start + 2 * count]
@@ -434,7 +433,7 @@ def _weight_grad_kernel(xt, dy, du, groups):
     each group goes through every block of tiles in order, transforms the block's input
     (again: each group needs all of V) and its own channels of dy, and adds the products into
     its own rows of du. So the sums run in the same order for any number of groups."""
-    N, Hp, Wp, C = xt.shape
+    N, C = xt.shape[0], xt.shape[3]
     OC, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     TH, TW = OH // 2, OW // 2
     tiles = N * TH * TW
@@ -445,31 +444,16 @@ def _weight_grad_kernel(xt, dy, du, groups):
         vt = np.empty((16, WG_BLOCK + 1, C), dtype=xt.dtype)  # rows p < WG_BLOCK used (_odd)
         z = np.empty((16, _odd(o1 - o0), WG_BLOCK), dtype=xt.dtype)  # rows o < o1 - o0 used
         part = np.empty((o1 - o0, C), dtype=xt.dtype)
-        where = np.empty((WG_BLOCK, 3), dtype=np.int64)
-        runs = np.empty((WG_BLOCK // TW + 2, 6), dtype=np.int64)
-        for xi in range(16):
-            for o in range(o0, o1):
-                _fill(du[xi, o], 0, C)
+        runs = np.empty((WG_BLOCK // TW + 2, 5), dtype=np.int64)
+        du[:, o0:o1] = 0
         for t0 in range(0, tiles, WG_BLOCK):
             nt = min(WG_BLOCK, tiles - t0)
-            p, r = 0, 0
-            while p < nt:  # the block's tiles, one by one and in runs (see _winograd_kernel)
-                n, t = (t0 + p) // (TH * TW), (t0 + p) % (TH * TW)
-                h, w = 2 * (t // TW), 2 * (t % TW)
-                count = min(TW - t % TW, nt - p)
-                for q in range(count):
-                    where[p + q, 0], where[p + q, 1], where[p + q, 2] = n, h, w + 2 * q
-                runs[r, 0], runs[r, 1] = p, count
-                runs[r, 3] = n * OC * OH * OW + h * OW + w
-                p, r = p + count, r + 1
-            _input_tiles_t(xt, vt, where[:nt])
+            r = _tile_runs(runs, t0, nt, TH, TW)
+            _input_tiles_t(xt, vt, t0, nt, TH, TW)
             if nt < WG_BLOCK:  # a last, partial block: zero tiles past its own
-                for xi in range(16):
-                    for p in range(nt, WG_BLOCK):
-                        _fill(vt[xi, p], 0, C)
-                    for o in range(o1 - o0):
-                        _fill(z[xi, o], nt, WG_BLOCK)
-            _dy_tiles(dyf, z, runs[:r], o0, o1, OH * OW, OW)
+                vt[:, nt:WG_BLOCK] = 0
+                z[:, :, nt:] = 0
+            _dy_tiles(dyf, z, runs[:r], o0, o1, OC, OH, OW)
             for xi in range(16):
                 gemm_nn_serial(z[xi, :o1 - o0], vt[xi, :WG_BLOCK], part)  # (OCg, K) @ (K, C)
                 for o in range(o1 - o0):
