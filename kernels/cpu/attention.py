@@ -332,9 +332,8 @@ def _attention_backward_kernel(
 def _softmax_rows_kernel(x, y):
     """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0."""
     for r in prange(x.shape[0]):
-        row, src = y[r], x[r]
-        for j in range(row.shape[0]):  # a loop, not row[:] = src: see gemm.py, "Compile time"
-            row[j] = src[j]
+        row = y[r]
+        gemm._copy_row(x[r], row)  # not row[:] = x[r]: see gemm.py, "Compile time"
         m = row.max()
         if m == -np.inf:
             row[:] = 0.0

@@ -149,6 +149,13 @@ def _copy_row(src, dst):
         dst[j] = src[j]
 
 
+@njit(fastmath=FAST, error_model="numpy", inline="always", cache=NUMBA_CACHE)
+def _add_row(src, dst):
+    """dst += src for two 1-d arrays of one length (a loop, as ``_copy_row``)."""
+    for j in range(src.shape[0]):
+        dst[j] += src[j]
+
+
 # ---------------------------------------------------------------------------------------------
 # kernel 1: gemm_nt, dot products along k (long K)
 # ---------------------------------------------------------------------------------------------
@@ -265,10 +272,7 @@ def _gemm_nt_rows(a, b, out, i0, i1, KC):
     for k0 in range(KC, K, KC):
         gemm_nt_range(a[i0:i1], b, part, first, i1 - i0, k0, min(k0 + KC, K))
         for i in range(i1 - i0):
-            dst = out[i0 + i]
-            src = part[i]
-            for j in range(N):
-                dst[j] += src[j]
+            _add_row(part[i], out[i0 + i])
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)

@@ -73,7 +73,7 @@ from ._math import FAST
 from ._prange import prange_kernel
 from ._stack import stack_allocator
 from .conv import threads_for
-from .gemm import _copy_row, gemm_nn_serial
+from .gemm import _add_row, _copy_row, gemm_nn_serial
 
 BLOCK = 64  # tiles per block: whole panels of gemm_nn's tile (32 float32 or 16 float64 wide)
 
@@ -457,9 +457,7 @@ def _weight_grad_kernel(xt, dy, du, groups):
             for xi in range(16):
                 gemm_nn_serial(z[xi, :o1 - o0], vt[xi, :WG_BLOCK], part)  # (OCg, K) @ (K, C)
                 for o in range(o1 - o0):
-                    dst, src = du[xi, o0 + o], part[o]
-                    for c in range(C):
-                        dst[c] += src[c]
+                    _add_row(part[o], du[xi, o0 + o])
 
 
 @njit(error_model="numpy", cache=NUMBA_CACHE)
