@@ -163,6 +163,12 @@ def _tile_runs(runs, t0, nt, TH, TW):
 
 
 @njit(inline="always", cache=NUMBA_CACHE)
+def _run(runs, r):
+    """Run r of ``_tile_runs`` as (p0, count, n, h, w)."""
+    return runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3], runs[r, 4]
+
+
+@njit(inline="always", cache=NUMBA_CACHE)
 def _rows16(t):
     """The 16 rows of a (16, n) array as 16 views, each taken once with a constant index (the
     loops that fill them then index plain 1-d arrays)."""
@@ -185,8 +191,7 @@ def _input_tiles(xf, v, runs, C, Hp, Wp):
         t = carray(_stack_v(xf), (16, BLOCK))
         t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
-            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
-                runs[run, 4]
+            p0, count, n, h, w = _run(runs, run)
             start = ((n * C + c) * Hp + h) * Wp + w
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0, so t0[p] needs no
                 continue  # negative-index wrap-around and the loop vectorizes
@@ -242,8 +247,7 @@ def _output_tiles(m, bias, yf, runs, OC, OH, OW):
             top[2 * p], top[2 * p + 1] = s00 + s01 + s02 + b, s01 - s02 - s03 + b
             bottom[2 * p], bottom[2 * p + 1] = s10 + s11 + s12 + b, s11 - s12 - s13 + b
         for run in range(runs.shape[0]):
-            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
-                runs[run, 4]
+            p0, count, n, h, w = _run(runs, run)
             start = ((n * OC + o) * OH + h) * OW + w
             width = min(2 * count, OW - w)  # one less where the run ends at an odd edge
             _copy_row(top[2 * p0:2 * p0 + width], yf[start:start + width])
@@ -403,8 +407,7 @@ def _dy_tiles(dyf, z, runs, o0, o1, OC, OH, OW):
         t = carray(_stack_z(dyf), (16, WG_BLOCK))
         t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15 = _rows16(t)
         for run in range(runs.shape[0]):
-            p0, count, n, h, w = runs[run, 0], runs[run, 1], runs[run, 2], runs[run, 3], \
-                runs[run, 4]
+            p0, count, n, h, w = _run(runs, run)
             start = ((n * OC + o) * OH + h) * OW + w
             if p0 < 0:  # never: tells LLVM that p0 + q >= 0 (see _output_tiles)
                 continue
