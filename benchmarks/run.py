@@ -281,8 +281,9 @@ class KernelLayers:
     pooling and, with the Numba kernels, the matrix products of ``kernels/cpu/gemm.py`` (the
     ones conv2d uses on the CPU; BLAS/cuBLAS otherwise), the Adam update of
     ``kernels/cpu/optim.py`` (``adam_step``; the reference lines of ``kernels/reference/optim.py``
-    otherwise) and ReLU's forward and backward of ``kernels/cpu/activation.py`` (the array code
-    of ``kernels/reference/activation.py`` otherwise)."""
+    otherwise), ReLU's forward and backward of ``kernels/cpu/activation.py`` (the array code
+    of ``kernels/reference/activation.py`` otherwise) and softmax cross entropy's loss and
+    gradient of ``kernels/cpu/loss.py`` (``np_cross_entropy`` otherwise)."""
 
     def __init__(self, xp, kernel: str):
         import importlib
@@ -302,7 +303,17 @@ class KernelLayers:
             self.matmul = self.gemm.matmul
             self.adam_step = importlib.import_module("tinygrad_edu.kernels.cpu.optim").adam_step
             activation = importlib.import_module("tinygrad_edu.kernels.cpu.activation")
+            self.loss = importlib.import_module("tinygrad_edu.kernels.cpu.loss")
         self.relu, self.relu_backward = activation.relu_forward, activation.relu_backward
+
+    def cross_entropy(self, z, target):
+        """(mean loss, its gradient dz) for logits z (N, C): with the Numba kernels one pass of
+        ``kernels/cpu/loss.py`` (as cross_entropy runs it), else ``np_cross_entropy``."""
+        if self.gemm is None:
+            return np_cross_entropy(self.xp, z, target)
+        losses, dz, count = self.loss.cross_entropy_forward(z, target)
+        dz /= count
+        return float(losses.sum() / count), dz
 
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
@@ -355,7 +366,7 @@ class NpLeNet5:
     def step(self, x, target, tick=None):
         """One train step; ``tick(phase)`` (optional) is called as each phase ends: "forward",
         "loss", "backward", "optimizer" (benchmarks/step_breakdown.py times them)."""
-        xp, layers, mm = self.xp, self.layers, self.layers.matmul
+        layers, mm = self.layers, self.layers.matmul
         w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = self.params
         relu, relu_backward = layers.relu, layers.relu_backward
         c1, k1 = layers.conv2d_forward(x, w1, b1, pad=2)  # (N, 6, 28, 28)
@@ -370,7 +381,7 @@ class NpLeNet5:
         z = mm(h4, w5.T) + b5
         if tick:
             tick("forward")
-        loss, dz = np_cross_entropy(xp, z, target)
+        loss, dz = layers.cross_entropy(z, target)
         if tick:
             tick("loss")
         dw5, db5, dh4 = mm(dz.T, h4), dz.sum(0), mm(dz, w5)
@@ -411,7 +422,7 @@ class NpMLP:
         z = mm(h, w2.T) + b2
         if tick:
             tick("forward")
-        loss, dz = np_cross_entropy(self.xp, z, target)
+        loss, dz = layers.cross_entropy(z, target)
         if tick:
             tick("loss")
         dw2, db2, dh = mm(dz.T, h), dz.sum(0), mm(dz, w2)

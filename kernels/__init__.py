@@ -16,7 +16,9 @@ forward: one branch-free pass where NumPy's ``maximum`` with a scalar and ``wher
 loops, SciPy's erf a scalar one, and GELU five array passes forward and ten backward).
 ``norm`` (batch normalization in training mode and layer normalization, forward and backward:
 two passes over the data each way, against about ten for the array ops) exists as
-``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array code.
+``reference`` and ``cpu`` only: on a GPU the ops run CuPy's array code. So does ``loss``
+(softmax cross entropy of a batch of logits: every row's loss and its gradient in one pass,
+against about ten array passes).
 
 ``cpu`` has one module more, ``gemm``: register-blocked matrix products that use AVX-512 where
 NumPy's BLAS may not (the Numba conv2d and the fused LSTM call it; it hands small products, and
@@ -42,6 +44,7 @@ on the GPU (``cuda.activation`` is for study and the kernel benchmarks too). Tra
 import numpy as np
 
 IMPLEMENTATIONS = ("reference", "cpu", "cuda")
-FAMILIES = ("conv", "pool", "attention", "optim", "activation", "norm")  # norm: no cuda
+# norm and loss: no cuda
+FAMILIES = ("conv", "pool", "attention", "optim", "activation", "norm", "loss")
 # the dtypes the kernels compute in; dtype objects, so ``in`` compares them without converting
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -100,6 +100,75 @@ def test_cross_entropy_unweighted_path_matches_torch(reduction, ignore_index):
     np.testing.assert_allclose(plain.detach().numpy(), weighted.detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignored", ["none", "some", "all"])
+def test_cross_entropy_kernel_path_matches_array_path_and_torch(dtype, reduction, ignored):
+    """Unweighted (N, C) logits under the Numba kernels take ``CrossEntropyRows`` (one kernel
+    pass for the loss and the gradient); the reference setting takes ``CrossEntropyIndices``'
+    array code. Both match torch, value and gradient, in float32 and float64."""
+    x = (RNG.standard_normal((13, 7)) * 3).astype(dtype)
+    t = RNG.integers(0, 7, 13)
+    t[{"none": [], "some": [0, 5, 12], "all": slice(None)}[ignored]] = 3
+    upstream = RNG.standard_normal(13 if reduction == "none" else ()).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    theirs = TF.cross_entropy(tx, torch.tensor(t), ignore_index=3, reduction=reduction)
+    theirs.backward(torch.tensor(upstream))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else {}
+    for kernel, op in (("numba", "CrossEntropyRows"), ("reference", "CrossEntropyIndices")):
+        with tg.use_kernel(kernel):
+            ours_x = tg.tensor(x, requires_grad=True)
+            ours = NF.cross_entropy(ours_x, tg.tensor(t), ignore_index=3, reduction=reduction)
+            assert type(ours._ctx).__name__ == op
+            ours.backward(tg.tensor(upstream))
+        assert ours.dtype == dtype and ours_x.grad.dtype == dtype
+        assert_close(ours, theirs, dtype, what=f"{op} value", **tol)
+        assert_close(ours_x.grad, tx.grad, dtype, what=f"{op} gradient", **tol)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignored", [False, True])
+def test_cross_entropy_kernel_path_second_order_matches_torch(reduction, ignored):
+    """create_graph through ``CrossEntropyRows``: the gradient is itself differentiable (its
+    Tensor formulas), so a Hessian-vector product matches torch's."""
+    x = RNG.standard_normal((6, 4)) * 2
+    t = np.array([0, 3, 1, 2, 3, 1])
+    if ignored:
+        t[[1, 4]] = -100
+    v = RNG.standard_normal((6, 4))
+    results = []
+    for lib in (tg, torch):
+        xx = lib.tensor(x, requires_grad=True)
+        f = NF.cross_entropy if lib is tg else TF.cross_entropy
+        loss = f(xx, lib.tensor(t), reduction=reduction)
+        if reduction == "none":
+            loss = (loss * lib.tensor(np.arange(1.0, 7.0))).sum()
+        (g,) = (tg.grad if lib is tg else torch.autograd.grad)(loss, xx, create_graph=True)
+        (hv,) = (tg.grad if lib is tg else torch.autograd.grad)((g * lib.tensor(v)).sum(), xx)
+        results.append((g, hv))
+    assert type(NF.cross_entropy(tg.tensor(x, requires_grad=True), tg.tensor(t))._ctx
+                ).__name__ == "CrossEntropyRows"
+    assert_close(results[0][0].detach(), results[1][0].detach(), what="gradient")
+    assert_close(results[0][1], results[1][1], what="Hessian-vector product")
+
+
+def test_cross_entropy_kernel_path_gradcheck():
+    x = tg.tensor(RNG.standard_normal((5, 3)), requires_grad=True)
+    t = tg.tensor([2, 0, -100, 1, 2])
+    assert tg.gradcheck(lambda x: NF.cross_entropy(x, t), (x,))
+
+
+@pytest.mark.parametrize("kernel", ["numba", "reference"])
+def test_cross_entropy_out_of_range_errors_on_both_paths(kernel):
+    x = tg.randn(4, 3)
+    with tg.use_kernel(kernel):
+        for bad in (3, -2):
+            with pytest.raises(IndexError, match=re.escape(
+                    f"cross_entropy: target {bad} is out of bounds for 3 classes (valid class "
+                    "indices are 0..2; input shape (4, 3))")):
+                NF.cross_entropy(x, tg.tensor([0, -100, bad, 2]))
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("shapes", CLASS_SHAPES, ids=str)
 def test_every_target_ignored_gives_nan_mean_and_zero_gradient(shapes, smoothing, device):

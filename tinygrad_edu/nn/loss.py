@@ -22,6 +22,7 @@ from .. import backend
 from .. import functional as F
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernels.reference.loss import out_of_range_error
 from ..tensor import Tensor
 from .module import Module
 
@@ -130,9 +131,11 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
 # ----------------------------------------------------------------------------------------------
 
 
-def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: A002
+def _class_targets(op: str, input: Tensor, target, ignore_index: int,  # noqa: A002
+                   check_range: bool = True):
     """Checked class-index targets: (array on the input's device, mask of the entries not
-    ignored, or None when no entry is ``ignore_index``)."""
+    ignored, or None when no entry is ``ignore_index``). ``check_range=False`` checks dtype and
+    shape only and returns (array, None): for a kernel that checks the range as it reads."""
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
     expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
@@ -150,6 +153,8 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
             f"{op}: expected target of shape {expected} (the input shape {tuple(input.shape)} "
             f"without the class dim {class_dim}), got {tuple(data.shape)}"
         )
+    if not check_range:
+        return data, None
     if not data.size:
         return data, data != ignore_index
     lo, hi = _min_max(data)
@@ -160,11 +165,7 @@ def _class_targets(op: str, input: Tensor, target, ignore_index: int):  # noqa: 
             checked = data[valid]
             lo, hi = (int(checked.min()), int(checked.max())) if checked.size else (0, 0)
     if lo < 0 or hi >= n_classes:
-        bad = lo if lo < 0 else hi
-        raise IndexError(
-            f"{op}: target {bad} is out of bounds for {n_classes} classes (valid class "
-            f"indices are 0..{n_classes - 1}; input shape {tuple(input.shape)})"
-        )
+        raise out_of_range_error(op, lo if lo < 0 else hi, n_classes, input.shape)
     return data, valid
 
 
@@ -247,7 +248,7 @@ class CrossEntropyIndices(Function):
         return xp.asarray(total / self.divisor)
 
     def backward(self, dy):
-        (x,) = self.inputs
+        x = self.inputs[0]  # (CrossEntropyRows has the targets as a second input)
         xp = get_array_module(x.data)
         d = self.class_dim
         classes = [1] * x.ndim
@@ -266,6 +267,54 @@ class CrossEntropyIndices(Function):
         scale = (F.unsqueeze(dy, d) if self.reduction == "none" else dy) * Tensor._wrap(w)
         onehot = (class_ids == self.index).astype(x.dtype)
         return (F.softmax(x, dim=d) - Tensor._wrap(onehot)) * scale
+
+
+class CrossEntropyRows(CrossEntropyIndices):
+    """``CrossEntropyIndices`` for (N, C) NumPy logits under the Numba kernels, unweighted:
+
+        l_n = logsumexp(x_n) - x_n[t_n],   dl_n/dx_n = softmax(x_n) - onehot(t_n)
+        (rows with t_n == ignore_index: 0, and not counted; "mean" divides by the count)
+
+    The forward runs ``kernels/cpu/loss.py``, which computes every row's loss and gradient in
+    one pass, and keeps the gradient: the first-order backward only scales it by dy (/ count).
+    Out-of-range targets raise as the kernel meets them (no separate pass over t). With
+    create_graph the parent's Tensor formulas run, from the same state.
+    """
+
+    def forward(self, x, target, ignore_index, reduction, forward_rows):
+        target = target.astype(np.int64, copy=False)  # (N,)
+        losses, self.row_grads, count = forward_rows("cross_entropy", x, target, ignore_index)
+        self.target, self.ignore_index, self.count = target, ignore_index, count
+        self.class_dim, self.reduction = 1, reduction
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        if reduction == "sum":
+            return np.asarray(total)
+        if count == 0:  # all ignored: 0/0 = nan, as torch, and no warning
+            return np.asarray(np.nan, dtype=x.dtype)
+        return np.asarray(total / count)
+
+    def backward(self, dy):
+        if isinstance(dy, Tensor):  # create_graph: the parent's formulas, on its state
+            self._parent_state()
+            return super().backward(dy), None
+        if self.reduction == "none":
+            return self.row_grads * dy[:, None], None  # (N, C) * (N, 1)
+        if self.reduction == "mean" and self.count:
+            dy = dy / self.count
+        return self.row_grads * dy, None  # all ignored: the rows are 0, and so is the gradient
+
+    def _parent_state(self):
+        """index, sample_w and divisor as ``_cross_entropy_indices`` gives them to the parent."""
+        t = self.target
+        if self.count == t.shape[0]:  # nothing ignored
+            self.index, self.sample_w, self.divisor = t[:, None], None, self.count
+        else:
+            valid = t != self.ignore_index
+            self.index = np.where(valid, t, 0)[:, None]
+            self.sample_w = valid.astype(self.inputs[0].dtype)
+            self.divisor = self.sample_w.sum()
 
 
 @functools.cache
@@ -406,7 +455,19 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
 
 
 def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction):  # noqa: A002
-    """cross_entropy with class-index targets and no label smoothing: ``CrossEntropyIndices``."""
+    """cross_entropy with class-index targets and no label smoothing: ``CrossEntropyIndices``,
+    or ``CrossEntropyRows`` for unweighted (N, C) logits under the Numba kernels."""
+    if weight is None and input.ndim == 2:
+        kernels = backend.numba_float_kernels("loss", input.data)
+        if kernels is not None:
+            t = _class_targets(op, input, target, ignore_index, check_range=False)[0]
+            # the targets travel as a tensor input (not an option), so a traced step
+            # (tinygrad_edu.jit) reads each call's own
+            if not (isinstance(target, Tensor) and target.data is t):
+                target = Tensor._wrap(t)
+            return CrossEntropyRows.apply(input, target, ignore_index=ignore_index,
+                                          reduction=reduction,
+                                          forward_rows=kernels.cross_entropy_forward_unchecked)
     class_dim = 0 if input.ndim == 1 else 1
     t, valid = _class_targets(op, input, target, ignore_index)
     w = _class_weight(op, weight, input, input.shape[class_dim])
