@@ -1,8 +1,8 @@
-"""Kernel benchmarks: every implementation of the conv, pool, attention, optim, activation and
-normalization kernels vs torch.
+"""Kernel benchmarks: every implementation of the conv, pool, attention, optim, activation,
+normalization and loss kernels vs torch.
 
     python benchmarks/bench_kernels.py [--quick]
-                                       [--family conv|pool|attention|optim|activation|norm|all]
+                                       [--family conv|pool|attention|optim|activation|norm|loss|all]
                                        [--device cpu|cuda] [--threads N]
                                        [--json bench_results/kernels.json]
                                        [--plot bench_results/kernels.png]
@@ -29,6 +29,11 @@ and the thread pools never leak into another implementation's numbers):
     ``native_batch_norm``/``native_layer_norm`` and their backward, and ``batch_norm`` /
     ``layer_norm`` forward + backward through autograd (the fused op under "numba", the
     composite under "reference") vs torch's; GB/s of x (and dy) read and y (dx) written.
+(g) softmax cross entropy of a batch of logits at class indices: every row's loss and its
+    gradient in one call on arrays (``kernels/*/loss.py``; no CUDA kernel) vs torch's
+    ``cross_entropy(reduction="none")`` forward + backward, and ``cross_entropy`` forward +
+    backward through autograd ("numba": ``CrossEntropyRows``, "reference": the array code) vs
+    torch's; GB/s of x read and dx written.
 
 Implementations: ``reference`` (NumPy), ``numba`` (Numba CPU), ``cuda`` (Numba CUDA on CuPy
 arrays, only when CuPy sees a real GPU) and ``torch`` (the peer; the ratio column divides by
@@ -700,6 +705,81 @@ def bench_norm(setup: Setup) -> list[Timing]:
     return rows
 
 
+def loss_cases(quick: bool):
+    """(N, C) float32 logits: the MNIST classifiers' batch (64 x 10), then wider ones."""
+    if quick:
+        return [(4, 3), (5, 7)]
+    return [(64, 10), (256, 100), (1024, 1000)]
+
+
+def bench_loss(setup: Setup) -> list[Timing]:
+    rows = []
+    rng = np.random.default_rng(7)
+    ref = importlib.import_module("tinygrad_edu.kernels.reference.loss")
+    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA loss kernel
+    for N, C in loss_cases(setup.quick):
+        x = (rng.standard_normal((N, C)) * 3).astype(np.float32)
+        t = rng.integers(0, C, N)
+        shape, size = f"({N}, {C})", x.nbytes / 1e6
+        expected = ref.cross_entropy_forward(x, t)[:2]  # losses, dx
+        for impl in impls:
+            module = importlib.import_module(f"tinygrad_edu.kernels.{impl}.loss")
+            step = functools.partial(module.cross_entropy_forward, x, t)
+            rows.append(row("cross_entropy loss+grad", IMPL_NAME[impl], shape,
+                            timed(setup, step, False), size, 2 * size * 1e6,
+                            err=max_abs_err(step()[:2], expected), family="loss"))
+        rows += _loss_op_rows(setup, x, t, shape, size, expected)
+    return rows
+
+
+def _loss_op_rows(setup, x, t, shape, size, expected):
+    """The raw step in torch, and ``cross_entropy`` (mean) forward + backward through autograd
+    with each kernel setting and in torch. Errors: the raw rows against the reference's losses
+    and dx; the op rows against the reference's mean and dx / N."""
+    import tinygrad_edu as tg
+    from tinygrad_edu.nn import functional as NF
+
+    rows = []
+    mean_expected = (expected[0].mean(), expected[1] / len(t))
+    for kernel, device in op_settings(setup):
+        if device != "cpu":
+            continue
+        with tg.use_kernel(kernel):
+            tx, tt = tg.tensor(x, requires_grad=True), tg.tensor(t)
+            step = _loss_step(lambda tx=tx, tt=tt: NF.cross_entropy(tx, tt), tx)
+            err = max_abs_err(step(), mean_expected)
+            rows.append(row("cross_entropy fwd+bwd", f"tinygrad_edu[{kernel}]", shape,
+                            timed(setup, step, False), size, 2 * size * 1e6, err=err,
+                            family="loss"))
+    try:
+        import torch
+        import torch.nn.functional as TF
+    except ImportError:
+        return rows
+    tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t)
+    ones = torch.ones(len(t))
+    raw = _loss_step(lambda: TF.cross_entropy(tx, tt, reduction="none"), tx, ones)
+    rows.append(row("cross_entropy loss+grad", PEER, shape, timed(setup, raw, False), size,
+                    2 * size * 1e6, err=max_abs_err(raw(), expected), family="loss"))
+    step = _loss_step(lambda: TF.cross_entropy(tx, tt), tx)
+    rows.append(row("cross_entropy fwd+bwd", PEER, shape, timed(setup, step, False), size,
+                    2 * size * 1e6, err=max_abs_err(step(), mean_expected), family="loss"))
+    return rows
+
+
+def _loss_step(loss_fn, x, upstream=None):
+    """A step for the timer: loss = loss_fn(), its backward (from ``upstream``), and the loss
+    and x's gradient as arrays (tinygrad_edu and torch alike)."""
+
+    def step():
+        loss = loss_fn()
+        loss.backward(upstream)
+        grad, x.grad = x.grad, None
+        return loss.detach().numpy(), grad.numpy()
+
+    return step
+
+
 def _tg_batch_norm(x, weight, bias):
     from tinygrad_edu.nn import functional as NF
 
@@ -971,6 +1051,7 @@ FAMILIES = {
     "optim": [bench_adam_raw],
     "activation": [bench_activation_raw],
     "norm": [bench_norm],
+    "loss": [bench_loss],
 }
 
 

@@ -54,5 +54,8 @@ def test_quick_benchmark_writes_rows_for_every_implementation(tmp_path, capsys):
                                   | ({"cuda"} if gpu else set()))
     # batch norm: no CUDA kernel (CuPy runs the composite ops); the op on every setting
     assert by_family["norm"] == {"reference", "numba", "torch"} | op_impls
+    # cross entropy: no CUDA kernel; the op under the CPU settings
+    assert by_family["loss"] == {"reference", "numba", "torch", "tinygrad_edu[reference]",
+                                 "tinygrad_edu[numba]"}
     if bench.attention_module("cpu") is not None:  # another engineer's kernels, when present
         assert {"reference", "numba", "torch"} <= by_family["attention"]

@@ -1,8 +1,11 @@
 """Scalar math for ``@njit`` loops that LLVM can vectorize (libm's functions are called one
 element at a time: in a loop they cost more than everything around them)."""
 
+import math
+
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from .._config import NUMBA_CACHE
 
@@ -38,3 +41,33 @@ def _exp_f32(x):
     bits = np.int32(np.float32(p).view(np.int32) + (np.int32(kf) << np.int32(23)))  # * 2^k
     y = np.int32(bits).view(np.float32)
     return y if x >= EXP_MIN else np.float32(0.0)
+
+
+def _exp_sub_sum(row, m):
+    """In place ``row[j] = exp(row[j] - m)``; returns ``sum_j row[j]`` (dispatch by dtype)."""
+    raise NotImplementedError("only callable from @njit code")
+
+
+@overload(_exp_sub_sum, jit_options={"fastmath": FAST})
+def _exp_sub_sum_impl(row, m):
+    if row.dtype.bitwidth == 32:
+
+        def impl_f32(row, m):
+            total = np.float32(0.0)
+            for j in range(row.shape[0]):
+                y = _exp_f32(row[j] - m)
+                row[j] = y
+                total += y
+            return total
+
+        return impl_f32
+
+    def impl_f64(row, m):
+        total = 0.0
+        for j in range(row.shape[0]):
+            y = math.exp(row[j] - m)
+            row[j] = y
+            total += y
+        return total
+
+    return impl_f64

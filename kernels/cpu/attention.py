@@ -35,11 +35,9 @@ the broadcast) and the kernels broadcast length-1 axes while reading.
 """
 
 import contextlib
-import math
 
 import numpy as np
 from numba import njit, parallel_chunksize, prange
-from numba.extending import overload
 
 from .._config import NUMBA_CACHE
 from ..reference.attention import (
@@ -49,46 +47,11 @@ from ..reference.attention import (
     compact_mask,
 )
 from . import gemm
-from ._math import FAST, _exp_f32
+from ._math import FAST, _exp_sub_sum
 from ._prange import prange_kernel
 
 # Query rows per block: a (BLOCK_Q, Tk) score tile plus its dP tile fit in a core's L2 cache.
 BLOCK_Q = 128
-
-
-# ----------------------------------------------------------------------------------------------
-# exp over a row: y = exp(x - m), returning sum(y) (float32: ``_math._exp_f32``)
-# ----------------------------------------------------------------------------------------------
-
-
-def _exp_sub_sum(row, m):
-    """In place ``row[j] = exp(row[j] - m)``; returns ``sum_j row[j]`` (dispatch by dtype)."""
-    raise NotImplementedError("only callable from @njit code")
-
-
-@overload(_exp_sub_sum, jit_options={"fastmath": FAST})
-def _exp_sub_sum_impl(row, m):
-    if row.dtype.bitwidth == 32:
-
-        def impl_f32(row, m):
-            total = np.float32(0.0)
-            for j in range(row.shape[0]):
-                y = _exp_f32(row[j] - m)
-                row[j] = y
-                total += y
-            return total
-
-        return impl_f32
-
-    def impl_f64(row, m):
-        total = 0.0
-        for j in range(row.shape[0]):
-            y = math.exp(row[j] - m)
-            row[j] = y
-            total += y
-        return total
-
-    return impl_f64
 
 
 # ----------------------------------------------------------------------------------------------

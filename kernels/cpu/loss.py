@@ -1,12 +1,13 @@
 """Softmax cross entropy compiled with Numba: ``reference/loss.py``'s
 ``cross_entropy_forward`` (the loss of every row and its gradient) as one pass per row.
 
-Per row: the max, then e^(x - m) into dx while summing it, then one multiply by 1 / sum and the
-target's -1. The array code takes about ten passes and as many temporaries, which at a batch of
-logits (64 x 10) cost far more than the arithmetic: 4 us here against 17 for NumPy's loss and
-gradient (one core of the 2-core development machine, float32). Single-threaded: a batch of
-logits is small. Results agree with the reference to rounding (libm's exp in both; the sum's
-order differs).
+Per row: the max, then e^(x - m) into dx while summing it (``_math._exp_sub_sum``, attention's:
+for float32 the vectorizable exp, 2 ulp; libm's for float64), then one multiply by 1 / sum and
+the target's -1. The array code takes about ten passes and as many temporaries.
+``bench_kernels.py --family loss``, one core of the 2-core development machine, float32, loss
+and gradient: 64 x 10 (an MNIST batch) 5 us against 20 for the reference and 30 for torch;
+256 x 100 28 / 55 / 42 us; 1024 x 1000 0.92 / 1.22 / 1.04 ms. Single-threaded. Results agree
+with the reference to rounding (the exp, and the sum's order).
 """
 
 import numpy as np
@@ -14,9 +15,10 @@ from numba import njit
 
 from .._config import NUMBA_CACHE
 from ..reference.loss import check_cross_entropy_args, out_of_range_error
+from ._math import _exp_sub_sum
 
 
-@njit(error_model="numpy", cache=NUMBA_CACHE)
+@njit(error_model="numpy", cache=NUMBA_CACHE)  # no fastmath: its 'afn' makes log(2) 0.69336
 def _cross_entropy_kernel(x, t, ignore_index, losses, dx):
     """Fill losses (N,) and dx (N, C) as in the reference; return the number of rows counted,
     or -1 - n for the first row n whose target is out of range."""
@@ -31,19 +33,17 @@ def _cross_entropy_kernel(x, t, ignore_index, losses, dx):
         if tn < 0 or tn >= C:
             return -1 - n
         count += 1
-        m = x[n, 0]
+        row, grad = x[n], dx[n]
+        m = row[0]
         for c in range(1, C):
-            m = max(m, x[n, c])
-        s = x.dtype.type(0)
-        for c in range(C):
-            e = np.exp(x[n, c] - m)
-            dx[n, c] = e
-            s += e
+            m = max(m, row[c])
+        grad[:] = row
+        s = _exp_sub_sum(grad, m)  # grad = e^(row - m), s = its sum
         inv = x.dtype.type(1) / s
         for c in range(C):
-            dx[n, c] *= inv  # softmax
-        dx[n, tn] -= 1
-        losses[n] = np.log(s) - (x[n, tn] - m)
+            grad[c] *= inv  # softmax
+        grad[tn] -= 1
+        losses[n] = np.log(s) - (row[tn] - m)
     return count
 
 
