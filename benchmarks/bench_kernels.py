@@ -673,11 +673,17 @@ def _norm_view(kernel: str, array):
     return array.reshape(-1, array.shape[-1])
 
 
+def _no_cuda_family(setup: Setup, family: str):
+    """The reference module of a family without CUDA kernels (norm, loss: CuPy runs array code)
+    and the implementations to time."""
+    ref = importlib.import_module(f"tinygrad_edu.kernels.reference.{family}")
+    return ref, [i for i in setup.kernel_impls() if i != "cuda"]
+
+
 def bench_norm(setup: Setup) -> list[Timing]:
     rows = []
     rng = np.random.default_rng(6)
-    ref = importlib.import_module("tinygrad_edu.kernels.reference.norm")
-    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA norm kernels
+    ref, impls = _no_cuda_family(setup, "norm")
     for kernel, shape in norm_cases(setup.quick):
         x, dy = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
         features = shape[1] if kernel == "batch_norm" else shape[-1]
@@ -715,8 +721,7 @@ def loss_cases(quick: bool):
 def bench_loss(setup: Setup) -> list[Timing]:
     rows = []
     rng = np.random.default_rng(7)
-    ref = importlib.import_module("tinygrad_edu.kernels.reference.loss")
-    impls = [i for i in setup.kernel_impls() if i != "cuda"]  # no CUDA loss kernel
+    ref, impls = _no_cuda_family(setup, "loss")
     for N, C in loss_cases(setup.quick):
         x = (rng.standard_normal((N, C)) * 3).astype(np.float32)
         t = rng.integers(0, C, N)
