@@ -2,19 +2,23 @@
 plain-NumPy floor, and the difference, the framework's price per phase.
 
     python benchmarks/step_breakdown.py [--model mlp|lenet|all] [--steps N] [--rounds N]
-                                        [--calls] [--tiny] [--json OUT]
+                                        [--calls] [--ops] [--tiny] [--json OUT]
 
 The phases of one step, timed inside the step (the clock is read as each phase ends):
 
     forward    model(x): modules, ops, graph recording  | the floor: the same math by hand
-    loss       cross entropy                            | np_cross_entropy
+    loss       cross entropy                            | KernelLayers.cross_entropy
     backward   loss.backward(): the graph walk          | the gradients by hand
     optimizer  zero_grad() + Adam's step                | the same Adam update per parameter
 
 Both sides use the same kernels (the floors of ``run.py``: Numba GEMM, im2col, pooling, Adam),
 so the difference is the price of modules, Tensors, graph recording and the walk. ``--calls``
 adds the number of Python-level calls per phase (cProfile, in a separate untimed pass): at
-0.1-0.2 us each in a real step, they are most of that price.
+0.1-0.2 us each in a real step, they are most of that price. ``--ops`` splits tinygrad_edu's
+side of each phase in two (another separate pass, whose timers add about 0.2 us per op call):
+the time inside the ops' own ``forward`` and ``backward`` methods (the kernels, plus each op's
+argument handling and kernel lookup) and the rest (modules, Tensors, graph recording, the
+walk, the optimizer's loop), so the price can be placed: inside the ops, or around them.
 
 Each column is the minimum (and median) over ``--steps`` steps, taken in ``--rounds`` warmed-up
 blocks in which the two sides take turns; one thread per library, run.py's fixed malloc
@@ -25,7 +29,9 @@ else it runs. The "step" row sums the phases step by step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import functools
 import pstats
 import statistics
 import sys
@@ -75,6 +81,64 @@ class PhaseCalls:
 
     def stop(self) -> None:
         self.profiler.disable()
+
+
+class OpClock:
+    """``tick(phase)`` records the seconds spent inside op methods (``forward``, ``backward`` of
+    every Function, outermost calls only) since the previous tick, as wrapped by ``timed``."""
+
+    def __init__(self):
+        self.seconds = {phase: [] for phase in PHASES}
+        self.inside = 0.0
+        self.depth = 0
+
+    def start(self) -> None:
+        self.inside = 0.0
+
+    def tick(self, phase: str) -> None:
+        self.seconds[phase].append(self.inside)
+        self.inside = 0.0
+
+    def timed(self, method):
+        clock = self
+
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            if clock.depth:  # an op inside an op's method: its time is counted already
+                return method(*args, **kwargs)
+            clock.depth = 1
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                clock.inside += time.perf_counter() - start
+                clock.depth = 0
+
+        return wrapper
+
+
+@contextlib.contextmanager
+def ops_timed(clock: OpClock):
+    """Every Function subclass's own ``forward`` and ``backward`` wrapped by ``clock.timed``
+    inside the block, restored after it."""
+    from tinygrad_edu.autograd import Function
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    saved = []
+    for cls in set(subclasses(Function)):
+        for name in ("forward", "backward"):
+            if name in cls.__dict__:
+                saved.append((cls, name, cls.__dict__[name]))
+                setattr(cls, name, clock.timed(cls.__dict__[name]))
+    try:
+        yield
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
 
 
 def tinygrad_step(model_name: str, x, target):
@@ -130,8 +194,22 @@ def count_calls(step, rounds: int = 5) -> dict:
     return {phase: n / rounds for phase, n in counter.calls.items()}
 
 
+def time_in_ops(step, steps: int, warmup: int) -> OpClock:
+    """Seconds inside op methods per phase of ``step``: a separate, instrumented pass."""
+    clock = OpClock()
+    with ops_timed(clock):
+        for _ in range(warmup):
+            clock.start()
+            step(lambda phase: None)
+        clock.seconds = {phase: [] for phase in PHASES}
+        for _ in range(max(1, steps)):
+            clock.start()
+            step(clock.tick)
+    return clock
+
+
 def breakdown(model_name: str, n: int, steps: int, warmup: int, rounds: int,
-              calls: bool) -> list[Timing]:
+              calls: bool, ops: bool = False) -> list[Timing]:
     """Rows (one per phase and implementation, plus the whole step) for one model.
 
     The two implementations take turns in ``rounds`` blocks of ``steps / rounds`` steps (never
@@ -150,6 +228,7 @@ def breakdown(model_name: str, n: int, steps: int, warmup: int, rounds: int,
                 clocks[impl].start()
                 step(clocks[impl].tick)
     counts = {impl: count_calls(step) for impl, step in impls.items()} if calls else {}
+    in_ops = time_in_ops(impls["tinygrad_edu"], steps // rounds, warmup) if ops else None
     rows = []
     for phase in (*PHASES, "step"):
         for impl, clock in clocks.items():
@@ -158,6 +237,9 @@ def breakdown(model_name: str, n: int, steps: int, warmup: int, rounds: int,
             extra = {"unit": "us"}
             if impl in counts:
                 extra["calls"] = round(sum(counts[impl][p] for p in per_phase), 1)
+            if in_ops is not None and impl == "tinygrad_edu":
+                inside = [sum(t) * 1e6 for t in zip(*(in_ops.seconds[p] for p in per_phase))]
+                extra["in_ops_us"] = round(min(inside), 1)  # the minimum, as the columns
             rows.append(Timing(f"{model_name} {phase}", impl, f"batch {n}",
                                statistics.median(totals), min(totals), len(totals), extra))
     return rows
@@ -168,17 +250,19 @@ def print_breakdown(rows: list[Timing]) -> None:
     by_key = {(r.name, r.impl): r for r in rows}
     names = list(dict.fromkeys(r.name for r in rows))
     print(f"{'phase':18s} {'tinygrad_edu us':>20s} {'floor us':>20s} {'framework us':>13s} "
-          f"{'calls':>12s}")
+          f"{'calls':>12s} {'tg in ops us':>13s}")
     print(f"{'':18s} {'min (median)':>20s} {'min (median)':>20s} {'(min - min)':>13s} "
-          f"{'tg / floor':>12s}")
+          f"{'tg / floor':>12s} {'(min)':>13s}")
     for name in names:
         tg_row, floor_row = by_key[(name, "tinygrad_edu")], by_key[(name, "numpy floor")]
-        calls = ""
+        calls = in_ops = ""
         if "calls" in tg_row.extra:
             calls = f"{tg_row.extra['calls']:.0f} / {floor_row.extra['calls']:.0f}"
+        if "in_ops_us" in tg_row.extra:
+            in_ops = f"{tg_row.extra['in_ops_us']:.1f}"
         print(f"{name:18s} {tg_row.min_ms:9.1f} ({tg_row.median_ms:8.1f}) "
               f"{floor_row.min_ms:9.1f} ({floor_row.median_ms:8.1f}) "
-              f"{tg_row.min_ms - floor_row.min_ms:+13.1f} {calls:>12s}")
+              f"{tg_row.min_ms - floor_row.min_ms:+13.1f} {calls:>12s} {in_ops:>13s}")
 
 
 def main(argv=None) -> int:
@@ -190,6 +274,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--calls", action="store_true",
                         help="count Python-level calls per phase (cProfile, untimed pass)")
+    parser.add_argument("--ops", action="store_true",
+                        help="time inside the ops' forward/backward methods (separate pass)")
     parser.add_argument("--tiny", action="store_true", help="a few steps: a smoke test")
     parser.add_argument("--json", default="bench_results/breakdown.json")
     args = parser.parse_args(argv)
@@ -201,7 +287,7 @@ def main(argv=None) -> int:
     steps, warmup, rounds = (4, 1, 2) if args.tiny else (args.steps, 20, args.rounds)
     rows = []
     for model_name in MODELS if args.model == "all" else (args.model,):
-        rows += breakdown(model_name, args.batch, steps, warmup, rounds, args.calls)
+        rows += breakdown(model_name, args.batch, steps, warmup, rounds, args.calls, args.ops)
     print_breakdown(rows)
     write_json(args.json, rows, {"steps": steps, "rounds": rounds, "batch": args.batch,
                                  "threads": 1})

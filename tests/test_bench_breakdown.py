@@ -1,5 +1,6 @@
 """Smoke test of benchmarks/step_breakdown.py: every phase of both models, both sides, with
-call counts, in a subprocess (it fixes malloc thresholds and thread counts process-wide)."""
+call counts and the time inside op methods, in a subprocess (it fixes malloc thresholds and
+thread counts process-wide)."""
 
 import json
 import subprocess
@@ -13,8 +14,9 @@ BREAKDOWN_PY = Path(__file__).resolve().parents[1] / "benchmarks" / "step_breakd
 
 def test_tiny_breakdown_times_and_counts_every_phase(tmp_path):
     out = tmp_path / "breakdown.json"
-    done = subprocess.run([sys.executable, str(BREAKDOWN_PY), "--tiny", "--calls", "--batch", "4",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, str(BREAKDOWN_PY), "--tiny", "--calls", "--ops",
+                           "--batch", "4", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "framework us" in done.stdout and "mlp backward" in done.stdout
     rows = json.loads(out.read_text())["results"]
@@ -27,6 +29,11 @@ def test_tiny_breakdown_times_and_counts_every_phase(tmp_path):
                 assert 0 < row["min_ms"] <= row["median_ms"], (model, phase, impl)
                 assert row["extra"]["calls"] > 0
                 phases[(phase, impl)] = row
+            # --ops: the time inside op methods, for tinygrad_edu's side only; the optimizer
+            # runs no op (its updates are array code under no_grad)
+            in_ops = by_key[(f"{model} {phase}", "tinygrad_edu")]["extra"]["in_ops_us"]
+            assert (in_ops == 0) if phase == "optimizer" else (in_ops > 0)
+            assert "in_ops_us" not in by_key[(f"{model} {phase}", "numpy floor")]["extra"]
         for impl in ("tinygrad_edu", "numpy floor"):  # the step is the sum of its phases
             parts = sum(phases[(p, impl)]["extra"]["calls"]
                         for p in ("forward", "loss", "backward", "optimizer"))
