@@ -461,8 +461,7 @@ def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction): 
         kernels = backend.numba_float_kernels("loss", input.data)
         if kernels is not None:
             t = _class_targets(op, input, target, ignore_index, check_range=False)[0]
-            # the targets travel as a tensor input (not an option), so a traced step
-            # (tinygrad_edu.jit) reads each call's own
+            # the targets are the op's second (non-differentiable) input, as in torch's graph
             if not (isinstance(target, Tensor) and target.data is t):
                 target = Tensor._wrap(t)
             return CrossEntropyRows.apply(input, target, ignore_index=ignore_index,
