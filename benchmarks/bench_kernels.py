@@ -450,7 +450,8 @@ def bench_winograd(setup: Setup) -> list[Timing]:
         flops, size = 2 * N * OC * C * 9 * H * W, x.nbytes / 1e6
         label = f"{x_shape} -> {OC}, 3x3 pad 1"
         spec = conv_module._conv_spec(tg.tensor(x), 1, (1, 1), (1, 1), (1, 1), 9 * C * H * W)
-        if conv_module._winograd_kernels(spec, w.shape, C, OC, dy.shape, x, w) is None:
+        gemm = tg.backend.numba_float_kernels("gemm", x, w)
+        if conv_module._winograd_kernels(spec, w.shape, C, OC, dy.shape, gemm, x, w) is None:
             raise RuntimeError(f"bench_winograd: conv2d would not take Winograd for {label}")
         steps = {  # name: (ours, theirs, (a, b)), each called as f(a, b, padding=1)
             "conv2d 3x3 forward": (F.conv2d, getattr(TF, "conv2d", None), (x, w)),

@@ -208,10 +208,11 @@ def _batch_chunks(N: int, chunk: int) -> list[slice]:
 
 
 def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: int,
-                      y_shape, *arrays):
+                      y_shape, gemm, *arrays):
     """``kernels/cpu/winograd.py`` when a convolution of ``in_channels`` into ``out_channels``
     (3x3 filters of shape ``w_shape``, output of shape ``y_shape``) on these arrays runs
-    faster as Winograd F(2x2, 3x3) than as im2col + GEMM; None otherwise.
+    faster as Winograd F(2x2, 3x3) than as im2col + GEMM; None otherwise. ``gemm``: the
+    caller's ``backend.numba_float_kernels("gemm", *arrays)`` (it multiplies with it too).
 
     That is a 3x3, stride 1, dilation 1, one group, padding 0-2, on NumPy float arrays under
     the Numba kernels with the Numba GEMM on (AVX-512: the 16 products run on its tiles),
@@ -232,7 +233,6 @@ def _winograd_kernels(spec: ConvSpec, w_shape, in_channels: int, out_channels: i
     N, _, OH, OW = y_shape
     if N * ((OH + 1) // 2) * ((OW + 1) // 2) < WINOGRAD_MIN_TILES:
         return None
-    gemm = backend.numba_float_kernels("gemm", *arrays)
     if gemm is None or not gemm.NUMBA_GEMM:
         return None
     return backend.numba_kernels("winograd", *arrays)
@@ -268,12 +268,13 @@ class Conv2d(Function):
         G = spec.groups
         OH, OW = conv_output_size(H, W, KH, KW, *spec.window)
         arrays = (x, weight) if bias is None else (x, weight, bias)
-        winograd = _winograd_kernels(spec, weight.shape, C, OC, (N, OC, OH, OW), *arrays)
+        gemm = backend.numba_float_kernels("gemm", *arrays)  # None: BLAS (or cuBLAS) products
+        winograd = _winograd_kernels(spec, weight.shape, C, OC, (N, OC, OH, OW), gemm, *arrays)
         if winograd is not None:  # 16 products of the transformed tiles, no columns
             return winograd.winograd_conv3x3(x, winograd.winograd_weights(weight), bias,
                                              spec.padding)
         unfold = backend.kernel("conv", "im2col_gemm", x)
-        matmul = backend.cpu_matmul(*arrays)
+        matmul = None if gemm is None else gemm.matmul
         w = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KH*KW)
         y = xp.empty((N, OC, OH, OW), dtype=xp.result_type(*arrays))
         for s in _batch_chunks(N, spec.chunk):
@@ -401,11 +402,11 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     N, C, H, W = x_shape
     OC, Cg, KH, KW = w_shape
     G = spec.groups
-    gemm = backend.numba_float_kernels("gemm", dy, *(a for a in (x, weight) if a is not None))
+    arrays = [a for a in (dy, x, weight) if a is not None]
+    gemm = backend.numba_float_kernels("gemm", *arrays)
     matmul = None if gemm is None else gemm.matmul
     dx = dw = db = None
-    arrays = [a for a in (dy, x, weight) if a is not None]
-    winograd = _winograd_kernels(spec, w_shape, C, OC, dy.shape, *arrays)
+    winograd = _winograd_kernels(spec, w_shape, C, OC, dy.shape, gemm, *arrays)
     if winograd is not None:  # Winograd's transforms and products, no columns
         if weight is not None:  # dx = the 3x3 convolution of dy with the flipped filters
             padding = (2 - spec.padding[0], 2 - spec.padding[1])
