@@ -311,10 +311,9 @@ class CrossEntropyRows(CrossEntropyIndices):
         if self.count == t.shape[0]:  # nothing ignored
             self.index, self.sample_w, self.divisor = t[:, None], None, self.count
         else:
-            valid = t != self.ignore_index
-            self.index = np.where(valid, t, 0)[:, None]
-            self.sample_w = valid.astype(self.inputs[0].dtype)
-            self.divisor = self.sample_w.sum()
+            _, safe, self.sample_w = _sample_weights(t, t != self.ignore_index, None,
+                                                     self.inputs[0].dtype)
+            self.index, self.divisor = safe[:, None], self.sample_w.sum()
 
 
 @functools.cache
@@ -345,6 +344,21 @@ def _softmax_minus_onehot(x, m, log_sum, class_ids, index, scale):
     return dx
 
 
+def _sample_weights(t, valid, w, dtype):
+    """(valid, safe, sample_w) for class-index targets ``t``: ``valid`` the entries not ignored
+    (all of them when given None), ``safe`` t as int64 with ignored entries reading class 0,
+    ``sample_w`` each entry's weight in ``dtype``: 0 where ignored, else w[t] (1 with no class
+    weights ``w``)."""
+    xp = get_array_module(t)
+    if valid is None:  # nothing ignored
+        valid = xp.ones(t.shape, dtype=bool)
+    safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
+    sample_w = valid.astype(dtype)
+    if w is not None:
+        sample_w = sample_w * w[safe]
+    return valid, safe, sample_w
+
+
 def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: str):
     """The negative log-likelihood core shared by nll_loss and cross_entropy.
 
@@ -356,15 +370,9 @@ def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: st
     n_classes = logp.shape[class_dim]
     t, valid = _class_targets(op, logp, target, ignore_index)
     w = _class_weight(op, weight, logp, n_classes)
-    xp = get_array_module(logp.data)
-    if valid is None:  # nothing ignored
-        valid = xp.ones(t.shape, dtype=bool)
-    safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
+    valid, safe, sample_w = _sample_weights(t, valid, w, logp.dtype)
     index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     picked = F.gather(logp, class_dim, index).squeeze(class_dim)  # (N, d1, ...)
-    sample_w = valid.astype(logp.dtype)
-    if w is not None:
-        sample_w = sample_w * w[safe]
     loss = -picked * Tensor._wrap(sample_w)
     if reduction == "mean":
         return _weighted_mean(loss, sample_w), sample_w, valid, w
@@ -470,16 +478,10 @@ def _cross_entropy_indices(op, input, target, weight, ignore_index, reduction): 
     class_dim = 0 if input.ndim == 1 else 1
     t, valid = _class_targets(op, input, target, ignore_index)
     w = _class_weight(op, weight, input, input.shape[class_dim])
-    xp = get_array_module(input.data)
     if valid is None and w is None:  # the usual case: every sample weighs 1
         safe, sample_w = t.astype(np.int64, copy=False), None
     else:
-        if valid is None:
-            valid = xp.ones(t.shape, dtype=bool)
-        safe = xp.where(valid, t, 0).astype(np.int64)  # ignored entries read class 0, weight 0
-        sample_w = valid.astype(input.dtype)
-        if w is not None:
-            sample_w = sample_w * w[safe]
+        _, safe, sample_w = _sample_weights(t, valid, w, input.dtype)
     index = _keep_dim(safe, class_dim)  # (N, 1, d1, ...)
     return CrossEntropyIndices.apply(input, index=index, sample_w=sample_w, class_dim=class_dim,
                                      reduction=reduction)
