@@ -51,7 +51,7 @@ from numba import njit
 
 from .._config import NUMBA_CACHE
 from ..reference import activation as reference
-from ..reference.activation import check_activation_args
+from ..reference.activation import INV_SQRT2, INV_SQRT_2PI, check_activation_args
 from ._math import FAST, _exp_f32
 
 # ---------------------------------------------------------------------------------------------
@@ -168,8 +168,6 @@ def _erf_float32_kernel(x, y):
         y[i] = _erf64(np.float64(x[i]))
 
 
-INV_SQRT2 = 0.7071067811865476  # 1 / sqrt(2)
-INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 INV_SQRT_PI = 0.5641895835477563  # 1 / sqrt(pi)
 
 

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from ..reference.activation import check_activation_args
+from ..reference.activation import INV_SQRT2, INV_SQRT_2PI, check_activation_args
 from ._launch import _both_dtypes, _empty, _launch, _on_gpu, _to_caller, _to_device
 
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def gelu_forward_kernel1(x, y, cdf):
         return
     t = x.dtype.type
     v = x[i]
-    phi = t(0.5) * (t(1) + math.erf(v * t(0.7071067811865476)))
+    phi = t(0.5) * (t(1) + math.erf(v * t(INV_SQRT2)))
     cdf[i] = phi
     y[i] = v * phi
 
@@ -132,7 +132,7 @@ def gelu_backward_kernel1(x, cdf, dy, dx):
         return
     t = x.dtype.type
     v = x[i]
-    pdf = math.exp(t(-0.5) * v * v) * t(0.3989422804014327)
+    pdf = math.exp(t(-0.5) * v * v) * t(INV_SQRT_2PI)
     dx[i] = dy[i] * (cdf[i] + v * pdf)
 
 

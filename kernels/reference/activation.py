@@ -37,6 +37,10 @@ import numpy as np
 from .. import FLOAT_DTYPES
 from .optim import array_module
 
+# GELU's constants as the compiled kernels (cpu, cuda) use them, correctly rounded
+INV_SQRT2 = 0.7071067811865476  # 1 / sqrt(2) (1 / math.sqrt(2) is one ulp below)
+INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+
 
 def check_activation_args(op, x, dy=None, any_float=False):
     """x (and dy) float32/float64 arrays (any float dtype with ``any_float``); dy of x's shape
@@ -123,5 +127,5 @@ def gelu_backward(x, cdf, dy):
     check_activation_args("gelu_backward", x, dy, any_float=True)
     xp = array_module(x)
     t = x.dtype.type
-    pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
+    pdf = xp.exp(t(-0.5) * x * x) * t(INV_SQRT_2PI)
     return (dy * (cdf + x * pdf)).astype(x.dtype, copy=False)
