@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CpuSteal, Timing, print_table, time_block, write_json  # noqa: E402
+from common import CpuSteal, Timing, print_table, summary, time_block, write_json  # noqa: E402
 
 CHAIN = 100  # ops per timed sample
 
@@ -68,7 +68,7 @@ def bench_library(name: str, lib, make, repeats: int) -> list[Timing]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", default="bench_results/autograd.json")
     args = parser.parse_args(argv)

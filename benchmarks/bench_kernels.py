@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CpuSteal, Timing, time_block, write_json  # noqa: E402
+from common import CpuSteal, Timing, summary, time_block, write_json  # noqa: E402
 
 PEER = "torch"
 
@@ -1062,7 +1062,7 @@ FAMILIES = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats")
     parser.add_argument("--family", choices=[*FAMILIES, "all"], default="all")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

@@ -19,6 +19,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 
+def summary(doc: str) -> str:
+    """A script docstring's first paragraph on one line: its ``--help`` description (the
+    first line alone stops mid-sentence where the summary wraps)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def traced_peak_bytes(step: Callable[[], object]) -> int:
     """Most bytes allocated by ``step`` and alive at once (tracemalloc sees NumPy's arrays).
 

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Timing, write_json  # noqa: E402
+from common import Timing, summary, write_json  # noqa: E402
 
 WORKLOADS = ("lenet", "mlp", "conv2d", "attention", "lstm")
 
@@ -177,7 +177,7 @@ def print_compile_table(rows: list[Timing]) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--only", default=",".join(WORKLOADS),
                         help=f"comma-separated subset of {WORKLOADS}")
     parser.add_argument("--tiny", action="store_true", help="tiny shapes: a smoke test")

@@ -105,7 +105,7 @@ from bench_autograd import (  # noqa: E402
     chain_forward_backward,
     floor_forward_backward,
 )
-from common import write_json  # noqa: E402
+from common import summary, write_json  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 GROUPS = ("tiny", "mlp")
@@ -441,7 +441,7 @@ def valgrind_version(valgrind: str) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--only", default="", help=f"comma-separated subset of {GROUPS}")
     parser.add_argument("--n1", type=int, default=None,
                         help="iterations of the first run, for every workload "

@@ -72,11 +72,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from common import CpuSteal, Timing, time_block, traced_peak_bytes, write_json  # noqa: E402
+from common import (  # noqa: E402
+    CpuSteal,
+    Timing,
+    summary,
+    time_block,
+    traced_peak_bytes,
+    write_json,
+)
 
 WORKLOADS = ("gemm", "conv2d", "maxpool", "lenet", "mlp", "attention", "lstm", "autograd",
              "memory")
 FLOOR = "numpy floor"
+# LeNet-5's second floor: conv2d's own bounded-memory algorithm by hand (KernelLayers'
+# im2col_budget), next to the floor that keeps every column matrix for the backward
+BOUNDED_FLOOR = "numpy floor (bounded)"
 PEER = "torch"
 
 
@@ -283,12 +293,20 @@ class KernelLayers:
     ``kernels/cpu/optim.py`` (``adam_step``; the reference lines of ``kernels/reference/optim.py``
     otherwise), ReLU's forward and backward of ``kernels/cpu/activation.py`` (the array code
     of ``kernels/reference/activation.py`` otherwise) and softmax cross entropy's loss and
-    gradient of ``kernels/cpu/loss.py`` (``np_cross_entropy`` otherwise)."""
+    gradient of ``kernels/cpu/loss.py`` (``np_cross_entropy`` otherwise).
 
-    def __init__(self, xp, kernel: str):
+    ``im2col_budget`` (bytes): None makes each convolution's columns for the whole batch once
+    and keeps them for the backward (the fastest math, and the most memory: 3-4x torch's peak
+    for LeNet-5). A number runs conv2d's own algorithm by hand: the batch in chunks whose
+    columns fit the budget, nothing kept but x, the columns made again in the backward
+    (``functional/conv.py`` with ``IM2COL_BUDGET_BYTES``). That floor prices the framework
+    alone; the difference between the two floors is the price of bounded memory."""
+
+    def __init__(self, xp, kernel: str, im2col_budget: int | None = None):
         import importlib
 
         self.xp = xp
+        self.budget = im2col_budget
         package = {"numba": "cpu", "cuda": "cuda", "reference": "reference"}[kernel]
         self.conv = importlib.import_module(f"tinygrad_edu.kernels.{package}.conv")
         self.pool = importlib.import_module(f"tinygrad_edu.kernels.{package}.pool")
@@ -315,32 +333,68 @@ class KernelLayers:
         dz /= count
         return float(losses.sum() / count), dz
 
+    def _chunks(self, x_shape, KH: int, KW: int, OH: int, OW: int, itemsize: int) -> list:
+        """Slices of the batch whose columns fit ``self.budget`` (conv2d's ``_conv_spec``)."""
+        N, C = x_shape[:2]
+        n = max(1, min(N, self.budget // max(1, C * KH * KW * OH * OW * itemsize)))
+        return [slice(i, min(i + n, N)) for i in range(0, N, n)]
+
     def conv2d_forward(self, x, w, b, pad: int):
         N, C, H, W = x.shape
         OC, _, KH, KW = w.shape
         args = ((1, 1), (pad, pad), (1, 1))  # stride, padding, dilation
-        cols = self.conv.im2col_gemm(x, KH, KW, *args)  # (C*KH*KW, N*OH*OW)
         OH, OW = H + 2 * pad - KH + 1, W + 2 * pad - KW + 1
+        if self.budget is not None:  # chunks of the batch; columns made and dropped per chunk
+            y = self.xp.empty((N, OC, OH, OW), dtype=x.dtype)
+            for s in self._chunks(x.shape, KH, KW, OH, OW, x.itemsize):
+                cols = self.conv.im2col_gemm(x[s], KH, KW, *args)  # (C*KH*KW, n*OH*OW)
+                if self.gemm is not None:
+                    self.gemm.matmul(w.reshape(OC, -1), cols, out=y[s].reshape(-1, OC, OH * OW),
+                                     bias=b)
+                else:
+                    yc = self.matmul(w.reshape(OC, -1), cols) + b.reshape(OC, 1)
+                    y[s] = yc.reshape(OC, -1, OH, OW).swapaxes(0, 1)
+            return y, (x, w, None, args)
+        cols = self.conv.im2col_gemm(x, KH, KW, *args)  # (C*KH*KW, N*OH*OW)
         if self.gemm is not None:  # as conv2d does: y's layout and the bias in the product
             y = np.empty((N, OC, OH, OW), dtype=x.dtype)
             self.gemm.matmul(w.reshape(OC, -1), cols, out=y.reshape(N, OC, -1), bias=b)
-            return y, (x.shape, w, cols, args)
+            return y, (x, w, cols, args)
         y = self.matmul(w.reshape(OC, -1), cols).reshape(OC, N, OH, OW)
         y = self.xp.ascontiguousarray(y.swapaxes(0, 1))  # (N, OC, OH, OW)
         y += b.reshape(1, OC, 1, 1)
-        return y, (x.shape, w, cols, args)
+        return y, (x, w, cols, args)
 
     def conv2d_backward(self, dy, cache, need_dx: bool = True):
-        x_shape, w, cols, args = cache
+        x, w, cols, args = cache
         OC, _, KH, KW = w.shape
+        if cols is None:  # bounded memory: the columns of each chunk made again
+            return self._chunked_conv2d_backward(dy, x, w, args, need_dx)
         dy2 = dy.swapaxes(0, 1).reshape(OC, -1)  # (OC, N*OH*OW), a copy
         dw = self.matmul(dy2, cols.T).reshape(w.shape)
         db = dy.sum(axis=(0, 2, 3))
         if not need_dx:
             return None, dw, db
         wt = self.xp.ascontiguousarray(w.reshape(OC, -1).T)  # (C*KH*KW, OC)
-        dx = self.conv.col2im_gemm(self.matmul(wt, dy2), x_shape, KH, KW, *args)
+        dx = self.conv.col2im_gemm(self.matmul(wt, dy2), x.shape, KH, KW, *args)
         return dx, dw, db
+
+    def _chunked_conv2d_backward(self, dy, x, w, args, need_dx: bool):
+        """conv2d_backward chunk by chunk, as conv2d's ``_conv2d_grads``: per chunk, dy's rows,
+        the chunk's columns again for dW, then W^T @ dy's rows folded into dx."""
+        OC, _, KH, KW = w.shape
+        OH, OW = dy.shape[2:]
+        wt = self.xp.ascontiguousarray(w.reshape(OC, -1).T)  # (C*KH*KW, OC)
+        dx = self.xp.empty(x.shape, dtype=x.dtype) if need_dx else None
+        dw = 0
+        for s in self._chunks(x.shape, KH, KW, OH, OW, x.itemsize):
+            dy2 = dy[s].swapaxes(0, 1).reshape(OC, -1)  # (OC, n*OH*OW), a copy
+            cols = self.conv.im2col_gemm(x[s], KH, KW, *args)  # (C*KH*KW, n*OH*OW)
+            dw = dw + self.matmul(dy2, cols.T)
+            del cols
+            if need_dx:
+                dx[s] = self.conv.col2im_gemm(self.matmul(wt, dy2), x[s].shape, KH, KW, *args)
+        return dx, dw.reshape(w.shape), dy.sum(axis=(0, 2, 3))
 
     def maxpool2_forward(self, x):
         y, argmax = self.pool.max_pool2d_forward(x, 2, 2, 0, 1, False)
@@ -702,8 +756,22 @@ def bench_lenet(run: Run) -> list[Timing]:
     N = run.shapes.batch
     (x,) = _rng_arrays(run.xp, 0, (N, 1, 28, 28))
     floor = NpLeNet5(run.xp, KernelLayers(run.xp, run.kernels[-1]))  # numba, or cuda
-    return _train_step_rows(run, "LeNet-5 train step (Adam)", f"batch {N} 1x28x28", LeNet5,
+    rows = _train_step_rows(run, "LeNet-5 train step (Adam)", f"batch {N} 1x28x28", LeNet5,
                             torch_lenet5, floor, x, _classes(run, N), kernel_backed=True)
+    if run.device == "cpu":
+        bounded = _bounded_lenet_floor(run.xp, run.kernels[-1])
+        target = _classes(run, N)
+        rows.append(measure(run, rows[-1].name, BOUNDED_FLOOR, rows[-1].shape,
+                            lambda: bounded.step(x, target)))
+    return rows
+
+
+def _bounded_lenet_floor(xp, kernel: str) -> NpLeNet5:
+    """The LeNet-5 floor with conv2d's CPU im2col budget (``IM2COL_BUDGET_BYTES``, which
+    ``TINYGRAD_EDU_IM2COL_BUDGET`` sets): the same math as the library's step, no framework."""
+    from tinygrad_edu.functional.conv import IM2COL_BUDGET_BYTES
+
+    return NpLeNet5(xp, KernelLayers(xp, kernel, im2col_budget=IM2COL_BUDGET_BYTES))
 
 
 def bench_mlp(run: Run) -> list[Timing]:
@@ -910,9 +978,11 @@ def bench_memory(run: Run) -> list[Timing]:
             torch_step()
             opt.zero_grad()
         row(PEER, _torch_peak_bytes(torch, torch_step))
-    floor = NpLeNet5(np, KernelLayers(np, run.kernels[-1]))
-    floor.step(x, target)
-    row(FLOOR, traced_peak_bytes(lambda: floor.step(x, target)))
+    floors = ((FLOOR, NpLeNet5(np, KernelLayers(np, run.kernels[-1]))),
+              (BOUNDED_FLOOR, _bounded_lenet_floor(np, run.kernels[-1])))
+    for label, floor in floors:
+        floor.step(x, target)
+        row(label, traced_peak_bytes(lambda floor=floor: floor.step(x, target)))
     return rows
 
 
@@ -959,8 +1029,9 @@ def merge_rounds(rounds: list[list[Timing]]) -> list[Timing]:
 
 def add_ratios(rows: list[Timing]) -> None:
     """extra["vs_torch"] / extra["vs_floor"]: median over the peer's median, same workload and
-    shape (and the same for cpu ms: extra["cpu_vs_torch"], extra["cpu_vs_floor"])."""
-    for key, impl in (("torch", PEER), ("floor", FLOOR)):
+    shape (and the same for cpu ms: extra["cpu_vs_torch"], extra["cpu_vs_floor"]); and
+    extra["vs_bounded_floor"] where a workload has the bounded-memory floor (LeNet-5)."""
+    for key, impl in (("torch", PEER), ("floor", FLOOR), ("bounded_floor", BOUNDED_FLOOR)):
         base = {(r.name, r.shape): r for r in rows if r.impl == impl}
         for r in rows:
             b = base.get((r.name, r.shape))
@@ -1026,7 +1097,7 @@ def print_table(rows: list[Timing]) -> None:
         extra = dict(r.extra)
         cpu = extra.pop("cpu_ms", None)
         ratios = [extra.pop(k, None) for k in ("vs_torch", "vs_floor")]
-        for k in ("cpu_vs_torch", "cpu_vs_floor"):
+        for k in ("cpu_vs_torch", "cpu_vs_floor", "cpu_vs_bounded_floor"):
             extra.pop(k, None)
         unit = extra.pop("unit", "ms")
         rest = " ".join(f"{k}={v}" for k, v in extra.items())
@@ -1097,7 +1168,7 @@ def limit_threads(n: int) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--quick", action="store_true", help="fewer repeats (< 2 minutes)")
     parser.add_argument("--tiny", action="store_true", help="tiny shapes: a smoke test")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {WORKLOADS}")

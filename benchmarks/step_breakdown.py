@@ -2,7 +2,8 @@
 plain-NumPy floor, and the difference, the framework's price per phase.
 
     python benchmarks/step_breakdown.py [--model mlp|lenet|all] [--steps N] [--rounds N]
-                                        [--calls] [--ops] [--tiny] [--json OUT]
+                                        [--calls] [--ops] [--kept-columns] [--tiny]
+                                        [--json OUT]
 
 The phases of one step, timed inside the step (the clock is read as each phase ends):
 
@@ -12,7 +13,10 @@ The phases of one step, timed inside the step (the clock is read as each phase e
     optimizer  zero_grad() + Adam's step                | the same Adam update per parameter
 
 Both sides use the same kernels (the floors of ``run.py``: Numba GEMM, im2col, pooling, Adam),
-so the difference is the price of modules, Tensors, graph recording and the walk. ``--calls``
+so the difference is the price of modules, Tensors, graph recording and the walk. LeNet-5's
+floor is run.py's bounded one: the batch in chunks within conv2d's im2col budget and the
+columns made again in the backward, as the library does (``--kept-columns``: the floor that
+keeps every column matrix, which adds the price of bounded memory to the difference). ``--calls``
 adds the number of Python-level calls per phase (cProfile, in a separate untimed pass): at
 0.1-0.2 us each in a real step, they are most of that price. ``--ops`` splits tinygrad_edu's
 side of each phase in two (another separate pass, whose timers add about 0.2 us per op call):
@@ -40,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from common import Timing, write_json  # noqa: E402
+from common import Timing, summary, write_json  # noqa: E402
 
 PHASES = ("forward", "loss", "backward", "optimizer")
 MODELS = ("mlp", "lenet")
@@ -166,15 +170,18 @@ def tinygrad_step(model_name: str, x, target):
     return step
 
 
-def floor_step(model_name: str, x, target):
-    """The plain-NumPy floor of run.py for the same model, ticking after each phase."""
+def floor_step(model_name: str, x, target, kept_columns: bool = False):
+    """The plain-NumPy floor of run.py for the same model, ticking after each phase. LeNet-5's
+    is the bounded one (conv2d's im2col budget: the same math as the library) unless
+    ``kept_columns`` asks for the floor that keeps each convolution's columns."""
     import run
 
-    layers = run.KernelLayers(np, "numba")
     if model_name == "mlp":
-        floor = run.NpMLP(np, layers)
+        floor = run.NpMLP(np, run.KernelLayers(np, "numba"))
+    elif kept_columns:
+        floor = run.NpLeNet5(np, run.KernelLayers(np, "numba"))
     else:
-        floor = run.NpLeNet5(np, layers)
+        floor = run._bounded_lenet_floor(np, "numba")
     return lambda tick: floor.step(x, target, tick)
 
 
@@ -209,14 +216,14 @@ def time_in_ops(step, steps: int, warmup: int) -> OpClock:
 
 
 def breakdown(model_name: str, n: int, steps: int, warmup: int, rounds: int,
-              calls: bool, ops: bool = False) -> list[Timing]:
+              calls: bool, ops: bool = False, kept_columns: bool = False) -> list[Timing]:
     """Rows (one per phase and implementation, plus the whole step) for one model.
 
     The two implementations take turns in ``rounds`` blocks of ``steps / rounds`` steps (never
     interleaved within a block), so a machine whose speed drifts moves both alike."""
     x, target = batch(model_name, n)
     impls = {"tinygrad_edu": tinygrad_step(model_name, x, target),
-             "numpy floor": floor_step(model_name, x, target)}
+             "numpy floor": floor_step(model_name, x, target, kept_columns)}
     clocks = {impl: PhaseClock() for impl in impls}
     for _ in range(rounds):
         for impl, step in impls.items():
@@ -266,7 +273,7 @@ def print_breakdown(rows: list[Timing]) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
     parser.add_argument("--steps", type=int, default=1000, help="timed steps per side")
     parser.add_argument("--rounds", type=int, default=5,
@@ -276,6 +283,9 @@ def main(argv=None) -> int:
                         help="count Python-level calls per phase (cProfile, untimed pass)")
     parser.add_argument("--ops", action="store_true",
                         help="time inside the ops' forward/backward methods (separate pass)")
+    parser.add_argument("--kept-columns", action="store_true",
+                        help="LeNet-5 against the floor that keeps its convolutions' columns "
+                             "(default: the floor with conv2d's im2col budget, the same math)")
     parser.add_argument("--tiny", action="store_true", help="a few steps: a smoke test")
     parser.add_argument("--json", default="bench_results/breakdown.json")
     args = parser.parse_args(argv)
@@ -287,7 +297,8 @@ def main(argv=None) -> int:
     steps, warmup, rounds = (4, 1, 2) if args.tiny else (args.steps, 20, args.rounds)
     rows = []
     for model_name in MODELS if args.model == "all" else (args.model,):
-        rows += breakdown(model_name, args.batch, steps, warmup, rounds, args.calls, args.ops)
+        rows += breakdown(model_name, args.batch, steps, warmup, rounds, args.calls, args.ops,
+                          args.kept_columns)
     print_breakdown(rows)
     write_json(args.json, rows, {"steps": steps, "rounds": rounds, "batch": args.batch,
                                  "threads": 1})

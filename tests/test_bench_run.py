@@ -149,3 +149,38 @@ def test_floors_compute_the_same_gradients_as_the_library(run_module):
     Y.backward(tg.tensor(dy))
     for ours, theirs in ((y, Y), (dx, X.grad), (dw, W.grad), (db, B.grad)):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kernel", ["reference", "numba"])
+def test_bounded_floor_convolution_is_conv2d_in_chunks(run_module, kernel):
+    """KernelLayers' conv2d with an im2col budget (the bounded LeNet-5 floor: the batch in
+    chunks, the columns made again in the backward) computes what conv2d and the floor that
+    keeps its columns compute, on a batch whose last chunk is shorter."""
+    import numpy as np
+
+    import tinygrad_edu as tg
+    from tinygrad_edu import functional as F
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 3, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    dy = rng.standard_normal((5, 4, 7, 6)).astype(np.float32)
+    per_sample = 3 * 3 * 3 * 7 * 6 * 4  # bytes of one sample's columns
+    kept = run_module.KernelLayers(np, kernel)
+    bounded = run_module.KernelLayers(np, kernel, im2col_budget=2 * per_sample)
+    assert [(s.start, s.stop) for s in bounded._chunks(x.shape, 3, 3, 7, 6, 4)] == \
+        [(0, 2), (2, 4), (4, 5)]
+    X, W, B = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+    Y = F.conv2d(X, W, B, padding=1)
+    Y.backward(tg.tensor(dy))
+    for layers in (kept, bounded):
+        y, cache = layers.conv2d_forward(x, w, b, pad=1)
+        dx, dw, db = layers.conv2d_backward(dy, cache)
+        for ours, theirs in ((y, Y), (dx, X.grad), (dw, W.grad), (db, B.grad)):
+            np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=2e-5, atol=2e-5)
+    _, cache = bounded.conv2d_forward(x, w, b, pad=1)
+    assert cache[2] is None  # nothing kept but x
+    dx, dw, _ = bounded.conv2d_backward(dy, cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dw, W.grad.numpy(), rtol=2e-5, atol=2e-5)
