@@ -1,6 +1,7 @@
 """Trainer: the fit loop around the plain training step, and its progress bar."""
 
 import numpy as np
+import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn, optim
@@ -41,3 +42,41 @@ def test_progress_bar_refreshes_on_its_timer_not_on_every_step(capsys, monkeypat
     refreshes = err.count("\r")
     assert refreshes < 25, f"{refreshes} refreshes for 50 steps"
     assert "50/50" in err and "loss=" in err.rsplit("\r", 1)[-1]  # the final bar shows them
+
+
+def test_monitor_without_a_validation_set_is_its_training_counterpart():
+    """val_acc falls back to train_acc (higher is better), val_loss to train_loss (lower is
+    better); before, a missing val_acc fell back to the train loss and kept the *highest*
+    loss's checkpoint."""
+    epochs = [{"train_loss": 2.0, "train_acc": 0.5}, {"train_loss": 1.0, "train_acc": 0.7},
+              {"train_loss": 0.5, "train_acc": 0.6}, {"train_loss": 0.7, "train_acc": 0.8}]
+    for monitor, best in (("val_acc", [True, True, False, True]),
+                          ("val_loss", [True, True, True, False]),
+                          ("train_acc", [True, True, False, True])):
+        trainer = _trainer(progress=False)
+        trainer.monitor = monitor
+        assert [trainer._is_best(record) for record in epochs] == best, monitor
+    trainer = _trainer(progress=False)
+    trainer.monitor = "val_f1"
+    with pytest.raises(KeyError, match="monitor 'val_f1' is not in the epoch's record"):
+        trainer._is_best(epochs[0])
+
+
+def test_checkpoint_of_the_best_epoch_and_plateau_on_the_monitored_metric(tmp_path):
+    """fit saves the model of the epoch with the best val_acc, and ReduceLROnPlateau in
+    "max" mode sees that accuracy."""
+    tg.manual_seed(0)
+    model = nn.Linear(4, 2)
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    seen = []
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max")
+    original_step = plateau.step
+    plateau.step = lambda metric: (seen.append(metric), original_step(metric))
+    path = tmp_path / "best.ckpt"
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), scheduler=plateau,
+                      checkpoint_path=str(path), monitor="val_acc", progress=False)
+    history = trainer.fit(DataLoader(_blobs(), batch_size=8), epochs=3,
+                          val_loader=DataLoader(_blobs(seed=1), batch_size=50))
+    assert seen == [record["val_acc"] for record in history.epochs]
+    assert path.exists()
+    assert trainer._best == max(record["val_acc"] for record in history.epochs)

@@ -118,6 +118,10 @@ class Trainer:
 
     >>> # trainer = Trainer(model, optim.Adam(model.parameters(), 1e-3), nn.CrossEntropyLoss())
     >>> # history = trainer.fit(train_loader, epochs=3, val_loader=val_loader)
+
+    ``monitor`` names the epoch metric that picks the best checkpoint (``checkpoint_path``)
+    and that ``ReduceLROnPlateau`` watches: "val_loss" (default) or "val_acc", lower or higher
+    is better; without a ``val_loader`` its training counterpart ("train_loss", "train_acc").
     """
 
     def __init__(
@@ -244,17 +248,29 @@ class Trainer:
                 break
         return self.history
 
+    def _monitored(self, record: dict) -> tuple[str, float]:
+        """(name, value) of the metric that picks the best checkpoint and feeds
+        ReduceLROnPlateau: ``monitor``, or, when ``fit`` has no validation set, its training
+        counterpart (val_loss -> train_loss, val_acc -> train_acc)."""
+        name = self.monitor
+        if name not in record and name.startswith("val_"):
+            name = "train_" + name[len("val_"):]
+        if name not in record:
+            raise KeyError(f"Trainer: monitor {self.monitor!r} is not in the epoch's record "
+                           f"(available: {sorted(record)})")
+        return name, record[name]
+
     def _step_scheduler(self, record: dict) -> None:
         if self.scheduler is None or self.scheduler_interval == "step":
             return
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-            self.scheduler.step(record.get(self.monitor, record["train_loss"]))
+            self.scheduler.step(self._monitored(record)[1])
         else:
             self.scheduler.step()
 
     def _is_best(self, record: dict) -> bool:
-        value = record.get(self.monitor, record["train_loss"])
-        higher_is_better = self.monitor.endswith("acc")
+        name, value = self._monitored(record)
+        higher_is_better = name.endswith("acc")  # accuracies rise, losses fall
         if self._best is None or (value > self._best if higher_is_better else value < self._best):
             self._best = value
             return True
