@@ -207,6 +207,30 @@ def test_subclass_overriding_getitem_is_read_item_by_item():
     np.testing.assert_array_equal(xb, x[:3] * 2)
 
 
+def test_subset_and_concat_subclasses_overriding_getitem_are_read_item_by_item():
+    """Subset and ConcatDataset views of arrays batch with one fancy index, unless a subclass
+    changes __getitem__ (an augmentation) without a get_batch of its own."""
+
+    class Augmented(Subset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x * 100, y
+
+    class Shifted(ConcatDataset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x + 1, y
+
+    x, y = _xy(6)
+    ds = TensorDataset(x, y)
+    for view, expected in ((Augmented(ds, [0, 1, 2]), x[:3] * 100),
+                           (Shifted([ds, ds]), x[:3] + 1)):
+        assert not view.batched_indexing
+        xb, _ = next(iter(DataLoader(view, batch_size=3)))
+        np.testing.assert_array_equal(xb, expected)
+    assert Subset(ds, [0, 1]).batched_indexing and ConcatDataset([ds, ds]).batched_indexing
+
+
 def test_per_item_dataset_is_collated():
     loader = DataLoader(PerItemDataset(7), batch_size=3, shuffle=False)
     xb, yb = next(iter(loader))

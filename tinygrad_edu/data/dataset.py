@@ -89,6 +89,17 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+def _batches_like_getitem(dataset, base: type) -> bool:
+    """Whether ``get_batch`` of ``dataset`` (an instance of ``base`` or of a subclass) returns
+    what ``__getitem__`` would, example by example: False when a subclass overrides
+    ``__getitem__`` (an augmentation, say) without its own ``get_batch``. The loader must then
+    fetch item by item, or the subclass' change would be skipped."""
+    cls = type(dataset)
+    own_getitem = cls.__getitem__ is not base.__getitem__
+    own_get_batch = cls.get_batch is not base.get_batch
+    return own_get_batch or not own_getitem
+
+
 def _check_index(name: str, index, length: int) -> int:
     """Turn a Python/NumPy integer (negative allowed) into a position in ``range(length)``."""
     if not isinstance(index, numbers.Integral):
@@ -137,12 +148,7 @@ class TensorDataset(Dataset):
 
     @property
     def batched_indexing(self) -> bool:
-        """True unless a subclass overrides ``__getitem__`` without its own ``get_batch``: the
-        loader must then fetch item by item, or the subclass' change would be skipped."""
-        cls = type(self)
-        own_getitem = cls.__getitem__ is not TensorDataset.__getitem__
-        own_get_batch = cls.get_batch is not TensorDataset.get_batch
-        return own_get_batch or not own_getitem
+        return _batches_like_getitem(self, TensorDataset)
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
@@ -177,7 +183,8 @@ class Subset(Dataset):
 
     @property
     def batched_indexing(self) -> bool:
-        return getattr(self.dataset, "batched_indexing", False)
+        return getattr(self.dataset, "batched_indexing", False) and \
+            _batches_like_getitem(self, Subset)
 
     def __len__(self) -> int:
         return self.indices.shape[0]
@@ -212,7 +219,8 @@ class ConcatDataset(Dataset):
 
     @property
     def batched_indexing(self) -> bool:
-        return all(getattr(d, "batched_indexing", False) for d in self.datasets)
+        return all(getattr(d, "batched_indexing", False) for d in self.datasets) and \
+            _batches_like_getitem(self, ConcatDataset)
 
     def __len__(self) -> int:
         return self.cumulative_sizes[-1]
