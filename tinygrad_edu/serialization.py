@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 import tempfile
 from collections import OrderedDict
@@ -202,6 +203,9 @@ def save(obj, f) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tge")
     try:
+        # mkstemp makes the file private (0600): give it the mode open(path, "wb") would, the
+        # old file's when it replaces one
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "wb") as stream:  # write a temporary file, then rename: a crash
             write(stream)                     # never leaves a half-written checkpoint
         os.replace(tmp, path)
@@ -209,6 +213,16 @@ def save(obj, f) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _file_mode(path: str) -> int:
+    """The permission bits of the file at ``path``, or, for a new file, 0666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it is to set it: put it back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _code_of(array: np.ndarray) -> str:

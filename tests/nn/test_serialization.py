@@ -55,6 +55,24 @@ def test_model_state_dict_round_trip_through_a_file(tmp_path):
     assert fresh[1].num_batches_tracked.item() == 1
 
 
+def test_saved_file_gets_the_mode_of_a_normal_new_file(tmp_path):
+    """A new checkpoint is 0666 less the umask, as open() would make it (the temporary file
+    behind the atomic write is private, 0600); an overwritten one keeps its old mode."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "new.tge"
+        tg.save({"w": tg.ones(2)}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o644
+        os.chmod(path, 0o640)
+        tg.save({"w": tg.zeros(2)}, path)
+        assert os.stat(path).st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        tg.save({"w": tg.ones(2)}, tmp_path / "private.tge")
+        assert os.stat(tmp_path / "private.tge").st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old_umask)
+
+
 def test_nested_structures_and_python_values_round_trip():
     shared = tg.tensor([1.0, 2.0], requires_grad=True)
     obj = {
