@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import tinygrad_edu
 from tinygrad_edu.cli import main
 
@@ -25,3 +27,38 @@ def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "tinygrad_edu.cli", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("tinygrad-edu ")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nope"], "unknown model 'nope'"),
+    (["train", "mlp", "--device", "tpu"], "--device: device: expected 'cpu', 'cuda' or 'cuda:N'"),
+    (["train", "mlp", "--kernel", "cuda"], "--kernel cuda runs CUDA kernels on GPU tensors"),
+    (["train", "mlp", "--limit", "0"], "--limit must be at least 1, got 0"),
+    (["train", "mlp", "--test-limit", "-5"], "--test-limit must be at least 1, got -5"),
+    (["train", "mlp", "--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["train", "mlp", "--lr", "0"], "--lr must be positive, got 0.0"),
+    (["train", "mlp", "--data-dir", "/nonexistent/folder"], "is not a folder"),
+    (["gradcheck", "nope"], "unknown model 'nope'"),
+    (["gradcheck", "mlp", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+    (["gradcheck", "mlp", "--max-elements", "0"], "--max-elements must be at least 1"),
+    (["gradcheck", "mlp", "--device", "gpu"], "--device: device: expected"),
+    (["graph", "nope"], "unknown model 'nope'"),
+    (["graph", "mlp", "--out", "graph.xyz"], "the file type follows the suffix, one of .dot"),
+])
+def test_bad_argument_values_are_usage_errors(argv, message, tmp_path, monkeypatch, capsys):
+    """A bad value gets one line on stderr and exit status 2 (as argparse's own checks), and
+    nothing is written: train checks everything before it makes its output folder."""
+    monkeypatch.chdir(tmp_path)  # train's default output folder, runs/..., would land here
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tinygrad-edu {argv[0]}: error: ") and message in err
+    assert err.count("\n") == 1  # one line, no traceback
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cuda_device_without_a_gpu_is_a_usage_error(monkeypatch, capsys):
+    from tinygrad_edu import backend
+
+    monkeypatch.setattr(backend, "gpu_available", lambda: False)
+    assert main(["train", "mlp", "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA GPU found" in capsys.readouterr().err

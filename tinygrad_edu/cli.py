@@ -28,6 +28,26 @@ SUBCOMMANDS = {
 }
 
 
+class UsageError(Exception):
+    """A bad argument value that only a subcommand can judge (an unknown model, a device with
+    no GPU behind it): ``main`` prints ``tinygrad-edu COMMAND: error: MESSAGE`` and exits with
+    status 2, as argparse does for the arguments it checks itself."""
+
+
+def check_device(device: str) -> str:
+    """``--device``: 'cpu', 'cuda' or 'cuda:N', and for CUDA a GPU that CuPy can see."""
+    from tinygrad_edu import backend
+
+    try:
+        parsed = backend.as_device(device)
+    except ValueError as error:
+        raise UsageError(f"--device: {error}") from None
+    if parsed.type == "cuda" and not backend.gpu_available():
+        raise UsageError(f"--device {device}: no CUDA GPU found (CuPy missing or no device); "
+                         "install tinygrad-edu[gpu] on a GPU machine, or use --device cpu")
+    return device
+
+
 def _info(args) -> int:
     import numpy as np
 
@@ -88,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

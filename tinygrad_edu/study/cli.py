@@ -147,10 +147,26 @@ def model_loss(out: Tensor, seed: int = 0) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
+def _model_for(args):
+    """``resolve_model`` for a command's arguments; bad values raise ``UsageError``."""
+    from ..cli import UsageError
+
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    try:
+        return resolve_model(args.model, args.batch_size, args.seed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _gradcheck_command(args) -> int:
+    from ..cli import UsageError, check_device
     from .gradcheck_report import gradcheck_report
 
-    model, x = resolve_model(args.model, args.batch_size, args.seed)
+    if args.max_elements < 1:
+        raise UsageError(f"--max-elements must be at least 1, got {args.max_elements}")
+    check_device(args.device)
+    model, x = _model_for(args)
     if args.device != "cpu":
         model.to(args.device)
         x = x.to(args.device)
@@ -165,9 +181,14 @@ def _gradcheck_command(args) -> int:
 
 
 def _graph_command(args) -> int:
-    from .graph import draw
+    from ..cli import UsageError
+    from .graph import FILE_TYPES, draw
 
-    model, x = resolve_model(args.model, args.batch_size, args.seed)
+    suffix = Path(args.out).suffix.lower().lstrip(".")
+    if suffix not in FILE_TYPES:
+        raise UsageError(f"--out {args.out!r}: the file type follows the suffix, one of "
+                         f"{', '.join('.' + t for t in FILE_TYPES)}")
+    model, x = _model_for(args)
     loss = model_loss(model(x), args.seed)
     if args.backward:
         loss.backward(retain_graph=True)

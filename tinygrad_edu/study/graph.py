@@ -350,6 +350,10 @@ def render_matplotlib(graph: Graph, path) -> str:
     return str(path)
 
 
+# the suffixes ``draw`` writes: DOT text, the text tree, pictures
+FILE_TYPES = ("dot", "gv", "txt", "svg", "png", "pdf")
+
+
 def draw(tensor: Tensor, path, show_backward: bool = False, names=None,
          engine: str | None = None) -> str:
     """Write the graph of ``tensor`` to ``path`` and return the engine used.
@@ -361,6 +365,9 @@ def draw(tensor: Tensor, path, show_backward: bool = False, names=None,
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
+    if suffix not in FILE_TYPES:
+        raise ValueError(f"draw: cannot write {str(path)!r}: the file type follows the suffix, "
+                         f"one of {', '.join('.' + t for t in FILE_TYPES)}")
     if suffix in ("dot", "gv"):
         path.write_text(to_dot(tensor, show_backward, names))
         return "dot-text"

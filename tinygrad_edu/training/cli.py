@@ -16,6 +16,7 @@ int64 batches (B, max_len).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -46,7 +47,8 @@ def make_schedule(name: str, optimizer, total_steps: int, warmup: int = 100):
 
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a seed model on a real data set",
-                                  description=__doc__.split("\n\n")[1])
+                                  description=__doc__.split("\n\n")[1],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("model", help="model name (see `tinygrad-edu models`)")
     train.add_argument("--dataset", default=None, help="mnist | fashion-mnist | digits | "
                        "rt-sentiment | cifar10 (default: the model's first)")
@@ -56,7 +58,8 @@ def add_parser(subparsers) -> None:
                        help="learning rate (default: the model's, else 1e-3)")
     train.add_argument("--schedule", choices=SCHEDULES, default=None,
                        help="per-step LR schedule (default: the model's, else none); "
-                            "warmup-linear: 100 steps of warm-up, then linear decay to 0")
+                            "warmup-linear: warm-up over min(100, a tenth of all) steps, "
+                            "then linear decay to 0")
     train.add_argument("--threads", type=int, default=1,
                        help="CPU threads for BLAS and the Numba kernels (default 1: on small "
                             "CPUs the two thread pools spin against each other)")
@@ -153,16 +156,45 @@ def data_kwargs(spec, info, x_train: np.ndarray, vocab=None) -> dict:
     return {name: available[name] for name in spec.data_args}
 
 
+def _check_train_args(args):
+    """The model's spec, once every argument value is known to be usable: before the output
+    folder is made or any data is read. Raises ``UsageError`` (exit status 2)."""
+    from ..cli import UsageError, check_device
+    from ..models import get_spec
+
+    try:
+        spec = get_spec(args.model)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    positive = {"--epochs": args.epochs, "--batch-size": args.batch_size,
+                "--threads": args.threads, "--limit": args.limit,
+                "--test-limit": args.test_limit, "--max-len": args.max_len,
+                "--min-freq": args.min_freq, "--max-vocab": args.max_vocab}
+    for name, value in positive.items():
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1, got {value}")
+    for name, value in (("--lr", args.lr), ("--clip-grad-norm", args.clip_grad_norm)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{name} must be positive, got {value}")
+    check_device(args.device)
+    if args.kernel == "cuda" and not args.device.startswith("cuda"):
+        raise UsageError("--kernel cuda runs CUDA kernels on GPU tensors: add --device cuda, "
+                         "or pick --kernel auto, numba or reference for the CPU")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise UsageError(f"--data-dir {args.data_dir!r} is not a folder")
+    return spec
+
+
 def run_train(args) -> int:
     import tinygrad_edu as tg
     from tinygrad_edu import nn, optim
     from tinygrad_edu.data import DataLoader, TensorDataset
     from tinygrad_edu.metrics import accuracy, f1_score
-    from tinygrad_edu.models import get_model, get_spec
+    from tinygrad_edu.models import get_model
 
     from .trainer import Trainer
 
-    spec = get_spec(args.model)
+    spec = _check_train_args(args)
     if not spec.datasets:
         raise SystemExit(
             f"train: model {spec.name!r} ({spec.description}) takes {spec.input!r} inputs, not a "
@@ -175,8 +207,6 @@ def run_train(args) -> int:
         )
     lr = args.lr if args.lr is not None else spec.train_defaults.get("lr", 1e-3)
     schedule = args.schedule or spec.train_defaults.get("schedule", "none")
-    if args.epochs < 1 or args.batch_size < 1 or lr <= 0 or args.threads < 1:
-        raise SystemExit("train: --epochs, --batch-size, --lr and --threads must be positive")
     tg.set_num_threads(args.threads)
     tg.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{spec.name}-{dataset}")
@@ -186,8 +216,6 @@ def run_train(args) -> int:
     _, x_test, y_test = load_split(dataset, "test", args.data_dir, args.test_limit)
     vocab = None
     if info.kind == "text":
-        if args.max_len < 1 or args.min_freq < 1:
-            raise SystemExit("train: --max-len and --min-freq must be positive")
         vocab, x_train, x_test = prepare_texts(x_train, x_test, args.max_len, args.min_freq,
                                                args.max_vocab)
         with open(os.path.join(out_dir, "vocab.json"), "w") as f:
