@@ -349,6 +349,59 @@ def test_inplace_update_of_a_parameter_under_no_grad_is_detected():
         y.backward()
 
 
+def _slice_saved_base_updated():
+    x, w = tg.tensor([1.0, 2.0, 3.0, 4.0]), tg.ones(2, requires_grad=True)
+    y = (x[:2] * w).sum()  # Mul saved the view x[:2]
+    x.mul_(10.0)  # ... whose memory this writes
+    return y
+
+
+def _base_saved_slice_updated():
+    w = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()  # Mul saved w
+    with tg.no_grad():
+        w[0:2].mul_(10.0)  # a view of w's memory, another Tensor object
+    return y
+
+
+def _reshape_saved_base_updated():
+    x, w = tg.tensor([1.0, 2.0, 3.0, 4.0]), tg.ones(2, 2, requires_grad=True)
+    y = (x.reshape(2, 2) * w).sum()
+    x.add_(1.0)
+    return y
+
+
+def _saved_tensor_updated_through_detach():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    t = w.tanh()
+    y = (t * w).sum()  # Mul saved t (and Tanh its output t)
+    t.detach().zero_()  # the same memory under a tensor outside the graph
+    return y
+
+
+@pytest.mark.parametrize("make", [_slice_saved_base_updated, _base_saved_slice_updated,
+                                  _reshape_saved_base_updated,
+                                  _saved_tensor_updated_through_detach])
+def test_inplace_update_through_a_view_or_alias_is_detected(make):
+    """Views and detach() aliases are other Tensor objects over the same memory: an update
+    through any of them changes what the graph saved (torch shares one version counter among
+    them). Before, only the tensor object updated itself was checked: silently wrong grads."""
+    y = make()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_inplace_updates_of_other_memory_or_before_the_forward_are_fine():
+    x, other = tg.tensor([1.0, 2.0, 3.0, 4.0]), tg.tensor([1.0, 2.0])
+    w = tg.ones(2, requires_grad=True)
+    view = x[:2]
+    x.mul_(10.0)  # before the forward: the graph sees [10, 20]
+    y = (view * w).sum()
+    other.mul_(10.0)  # memory the graph never saw
+    y.backward()
+    assert w.grad.tolist() == [10.0, 20.0]
+
+
 def test_inplace_update_of_a_needed_output_is_detected():
     x = tg.tensor([0.5], requires_grad=True)
     h = x.exp()

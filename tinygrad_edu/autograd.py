@@ -151,16 +151,51 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
+def _memory_owner(array):
+    """The array whose memory ``array`` views (``array`` itself when it owns its memory):
+    NumPy and CuPy point every view, and every view of a view, at the owner (``.base``)."""
+    owner = array
+    while owner.base is not None and owner.base.__class__ is owner.__class__:
+        owner = owner.base
+    return owner
+
+
 class InPlaceClock:
-    """How many in-place updates of tensors the process has made. ``Tensor._check_inplace``
-    advances it and stamps the updated tensor: ``tensor._version`` is the clock's reading at
-    that tensor's last in-place update (0: never updated). An op reads the clock when it records
-    the graph (``Function.inplace_ticks``), so an input stamped later was updated after the
-    forward used it (``Function.check_versions``). If the clock has not moved at all by the time
-    the op's backward runs, no tensor was updated in between and the check is skipped.
+    """How many in-place updates of tensors the process has made. ``stamp`` (called by
+    ``Tensor._check_inplace``) advances it and records the reading twice: on the updated
+    tensor (``tensor._version``, 0: never updated) and on the memory it wrote, that is on the
+    array that owns it. An op reads the clock when it records the graph
+    (``Function.inplace_ticks``); ``updated_after`` then tells whether an input was updated
+    after the forward used it (``Function.check_versions``), through itself or through any
+    tensor sharing its memory: a slice, a reshape, a ``detach()``-ed alias or the tensor a view
+    was taken of (torch's views share one version counter for the same reason). If the clock
+    has not moved at all by the time the op's backward runs, the check is skipped.
     """
 
     ticks: int = 0
+    # id(memory owner) -> (weak reference to it, clock reading of its last update); an entry
+    # leaves when its array is freed
+    _memory: dict = {}
+
+    @classmethod
+    def stamp(cls, tensor) -> None:
+        """Count an in-place update of ``tensor``'s memory."""
+        cls.ticks += 1
+        tensor._version = cls.ticks
+        owner = _memory_owner(tensor.data)
+        key = id(owner)
+        memory = cls._memory
+        ref = weakref.ref(owner, lambda _, key=key: memory.pop(key, None))
+        memory[key] = (ref, cls.ticks)
+
+    @classmethod
+    def updated_after(cls, tensor, ticks: int) -> bool:
+        """Was ``tensor``'s memory written in place after the clock read ``ticks``?"""
+        if tensor._version > ticks:
+            return True
+        owner = _memory_owner(tensor.data)
+        entry = cls._memory.get(id(owner))
+        return entry is not None and entry[0]() is owner and entry[1] > ticks
 
 
 class Function:
@@ -255,7 +290,7 @@ class Function:
         out = ref()
         if out is None:
             raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
-        if out._version:
+        if InPlaceClock.updated_after(out, self.inplace_ticks):
             raise RuntimeError(
                 f"{self.name}.backward needs its output, which was modified by an in-place "
                 f"operation after the forward (shape {tuple(out.shape)}); clone it first"
@@ -265,7 +300,7 @@ class Function:
     def check_versions(self) -> None:
         """Raise if an input was modified in place after the forward saved it."""
         for i, t in enumerate(self.inputs):
-            if t._version > self.inplace_ticks:
+            if InPlaceClock.updated_after(t, self.inplace_ticks):
                 raise RuntimeError(
                     f"{self.name}.backward: input {i} (shape {tuple(t.shape)}) was modified by "
                     "an in-place operation after the forward used it; its saved value is gone. "

@@ -336,8 +336,7 @@ class Tensor:
                 f"{op}: a tensor that requires grad can't be modified in place while grad is "
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
-        InPlaceClock.ticks += 1
-        self._version = InPlaceClock.ticks
+        InPlaceClock.stamp(self)
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.
