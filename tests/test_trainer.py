@@ -80,3 +80,50 @@ def test_checkpoint_of_the_best_epoch_and_plateau_on_the_monitored_metric(tmp_pa
     assert seen == [record["val_acc"] for record in history.epochs]
     assert path.exists()
     assert trainer._best == max(record["val_acc"] for record in history.epochs)
+
+
+def _resumable(seed_loader: int = 3):
+    """A Trainer with every part that carries state: momentum, a scheduler, early stopping,
+    a shuffling loader with a seed."""
+    from tinygrad_edu.training.trainer import EarlyStopping
+
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(),
+                      scheduler=optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+                      early_stopping=EarlyStopping(monitor="train_loss", patience=10),
+                      progress=False)
+    return trainer, DataLoader(_blobs(), batch_size=16, shuffle=True, seed=seed_loader)
+
+
+def test_save_and_load_resume_a_run_exactly(tmp_path):
+    """2 epochs, save, a new Trainer loads the file and runs 2 more: the same weights, history
+    (epochs numbered 3 and 4), learning rates and shuffles as 4 epochs without a break."""
+    straight, loader = _resumable()
+    straight.fit(loader, epochs=4)
+
+    first, loader = _resumable()
+    first.fit(loader, epochs=2)
+    path = tmp_path / "run.tge"
+    first.save(path)
+    second, loader = _resumable()  # a fresh process would build the same objects
+    second.load(path)
+    history = second.fit(loader, epochs=2)
+
+    assert history["epoch"] == [1, 2, 3, 4]
+    for key in ("train_loss", "train_acc", "lr"):
+        assert history[key] == straight.history[key], key
+    for (name, p), (_, q) in zip(second.model.named_parameters(),
+                                 straight.model.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy(), err_msg=name)
+    assert second.early_stopping.best == straight.early_stopping.best
+
+
+def test_load_refuses_a_trainer_built_differently(tmp_path):
+    trainer, loader = _resumable()
+    trainer.fit(loader, epochs=1)
+    trainer.save(tmp_path / "run.tge")
+    other = _trainer(progress=False)  # no scheduler, no early stopping, another model
+    with pytest.raises(ValueError, match="the saved run has a scheduler, this Trainer has none"):
+        other.load(tmp_path / "run.tge")

@@ -11,6 +11,12 @@ The primary, documented way to train stays the explicit loop every PyTorch user 
 ``Trainer`` only wraps that loop with the chores: epochs, a tqdm progress bar with loss and
 accuracy, validation, metrics, LR schedulers, gradient clipping, early stopping, keeping the best
 checkpoint, and a history that can be saved as JSON and plotted to PNG.
+
+``trainer.save(path)`` writes everything needed to go on later (model, optimizer, scheduler,
+history, best value so far; the safe format, no pickle); ``trainer.load(path)`` on a Trainer
+built the same way, then ``fit``, continues where the saved one stopped, with the epochs
+numbered on and, for a DataLoader with a ``seed``, the same shuffles as one run without a
+break.
 """
 
 from __future__ import annotations
@@ -204,12 +210,15 @@ class Trainer:
 
         if epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
-        for epoch in range(1, epochs + 1):
+        done = len(self.history.epochs)  # epochs of earlier fit calls (or of a loaded run)
+        for epoch in range(done + 1, done + epochs + 1):
             start = time.perf_counter()
             self.model.train()
             losses, accs, seen = 0.0, 0.0, 0
             acc_seen = 0
-            bar = _progress(train_loader, f"epoch {epoch}/{epochs}", self.progress)
+            if hasattr(train_loader, "set_epoch"):  # epoch e's shuffle, even after a resume
+                train_loader.set_epoch(epoch - 1)
+            bar = _progress(train_loader, f"epoch {epoch}/{done + epochs}", self.progress)
             for xb, yb in bar:
                 loss, acc = self.train_step(xb, yb)
                 if not math.isfinite(loss):
@@ -247,6 +256,57 @@ class Trainer:
             if self.early_stopping is not None and self.early_stopping.step(record):
                 break
         return self.history
+
+    # ------------------------------------------------------------------------------------------
+    # Resuming
+    # ------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """What ``fit`` needs to go on where it stopped: the model's, optimizer's and
+        scheduler's states, the epochs done (the history), the best monitored value and the
+        early-stopping counters."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "history": [dict(record) for record in self.history.epochs],
+                 "best": self._best}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.early_stopping is not None:
+            state["early_stopping"] = {"best": self.early_stopping.best,
+                                       "bad_epochs": self.early_stopping.bad_epochs}
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a ``state_dict`` into this Trainer, which must be built like the saved one
+        (the same model architecture, optimizer, scheduler and early stopping, or none)."""
+        for part, present in (("scheduler", self.scheduler is not None),
+                              ("early_stopping", self.early_stopping is not None)):
+            if (part in state) != present:
+                saved = "has a" if part in state else "has no"
+                here = "has one" if present else "has none"
+                raise ValueError(f"Trainer.load_state_dict: the saved run {saved} "
+                                 f"{part.replace('_', ' ')}, this Trainer {here}; build it like "
+                                 "the one that was saved")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.early_stopping is not None:
+            self.early_stopping.best = state["early_stopping"]["best"]
+            self.early_stopping.bad_epochs = state["early_stopping"]["bad_epochs"]
+        self.history = History([dict(record) for record in state["history"]])
+        self._best = state["best"]
+
+    def save(self, path) -> None:
+        """Write ``state_dict()`` to ``path`` (``tinygrad_edu.save``: no pickle)."""
+        from ..serialization import save
+
+        save(self.state_dict(), path)
+
+    def load(self, path) -> None:
+        """Read a file written by ``save`` into this Trainer; ``fit`` then goes on from it."""
+        from ..serialization import load
+
+        self.load_state_dict(load(path))
 
     def _monitored(self, record: dict) -> tuple[str, float]:
         """(name, value) of the metric that picks the best checkpoint and feeds
