@@ -244,3 +244,340 @@ def test_invalid_arguments_raise_errors_naming_the_scheduler(make, error, messag
 def test_lr_scheduler_is_a_submodule_of_optim():
     assert optim.lr_scheduler.StepLR is lr_scheduler.StepLR
     assert issubclass(lr_scheduler.ReduceLROnPlateau, lr_scheduler.LRScheduler)
+
+
+# ----------------------------------------------------------------------------------------------
+# ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, SequentialLR
+# ----------------------------------------------------------------------------------------------
+
+STEPS = 50
+
+
+def make_momentum_optimizers(kind, lrs=LRS):
+    """The same two-group optimizer in both libraries: SGD with momentum, or Adam (betas)."""
+    tg_groups = [{"params": [tg.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]
+    torch_groups = [{"params": [torch.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]
+    if kind == "sgd":
+        return (optim.SGD(tg_groups, lr=1.0, momentum=0.9),
+                torch.optim.SGD(torch_groups, lr=1.0, momentum=0.9))
+    return optim.Adam(tg_groups, lr=1.0), torch.optim.Adam(torch_groups, lr=1.0)
+
+
+def hyper_sequence(opt, scheduler, steps=STEPS):
+    """Per step: every group's (lr, momentum or beta1), checking get_last_lr each time."""
+    def snapshot():
+        key = "betas" if "betas" in opt.defaults else "momentum"
+        return [(g["lr"], g[key][0] if key == "betas" else g[key]) for g in opt.param_groups]
+
+    sequence = [snapshot()]
+    for _ in range(steps):
+        opt.step()
+        scheduler.step()
+        assert list(scheduler.get_last_lr()) == [g["lr"] for g in opt.param_groups]
+        sequence.append(snapshot())
+    return sequence
+
+
+def _sequential_warmup_cosine(lib, opt):
+    warmup = lib.LinearLR(opt, start_factor=0.1, total_iters=5)
+    decay = lib.CosineAnnealingLR(opt, T_max=20, eta_min=0.001)
+    return lib.SequentialLR(opt, schedulers=[warmup, decay], milestones=[5])
+
+
+def _sequential_three(lib, opt):
+    schedulers = [lib.ConstantLR(opt, factor=0.5, total_iters=2),
+                  lib.ExponentialLR(opt, gamma=0.9),
+                  lib.StepLR(opt, step_size=4, gamma=0.5)]
+    return lib.SequentialLR(opt, schedulers=schedulers, milestones=[3, 20])
+
+
+def _sequential_nested(lib, opt):
+    inner = lib.SequentialLR(opt, schedulers=[lib.ConstantLR(opt, factor=0.2, total_iters=10),
+                                              lib.PolynomialLR(opt, total_iters=15, power=2.0)],
+                             milestones=[6])
+    return lib.SequentialLR(opt, schedulers=[inner, lib.ExponentialLR(opt, gamma=0.95)],
+                            milestones=[30])
+
+
+NEW_SCHEDULERS = {
+    "ConstantLR(0.5,4)": lambda lib, o: lib.ConstantLR(o, factor=0.5, total_iters=4),
+    "ConstantLR()": lambda lib, o: lib.ConstantLR(o),
+    "PolynomialLR(20,2)": lambda lib, o: lib.PolynomialLR(o, total_iters=20, power=2.0),
+    "PolynomialLR(8)": lambda lib, o: lib.PolynomialLR(o, total_iters=8),
+    "PolynomialLR(30,0.5)": lambda lib, o: lib.PolynomialLR(o, total_iters=30, power=0.5),
+    "WarmRestarts(7,2)": lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2,
+                                                                        eta_min=0.001),
+    "WarmRestarts(5)": lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=5),
+    "WarmRestarts(3,3)": lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=3),
+    "CyclicLR(triangular)": lambda lib, o: lib.CyclicLR(o, base_lr=0.01, max_lr=0.1,
+                                                        step_size_up=5),
+    "CyclicLR(triangular2)": lambda lib, o: lib.CyclicLR(
+        o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=4, step_size_down=6,
+        mode="triangular2", base_momentum=[0.8, 0.7], max_momentum=0.95),
+    "CyclicLR(exp_range)": lambda lib, o: lib.CyclicLR(o, base_lr=0.001, max_lr=0.1,
+                                                       step_size_up=3, mode="exp_range",
+                                                       gamma=0.97),
+    "CyclicLR(scale_fn)": lambda lib, o: lib.CyclicLR(o, base_lr=0.001, max_lr=0.1,
+                                                      step_size_up=7, step_size_down=2,
+                                                      scale_fn=lambda x: 0.99**x,
+                                                      scale_mode="iterations"),
+    "CyclicLR(no momentum)": lambda lib, o: lib.CyclicLR(o, base_lr=0.01, max_lr=0.1,
+                                                         step_size_up=6, cycle_momentum=False),
+    "OneCycleLR(cos)": lambda lib, o: lib.OneCycleLR(o, max_lr=[0.1, 0.05], total_steps=STEPS),
+    "OneCycleLR(linear)": lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=60,
+                                                        anneal_strategy="linear"),
+    "OneCycleLR(three_phase)": lambda lib, o: lib.OneCycleLR(
+        o, max_lr=0.2, epochs=5, steps_per_epoch=11, pct_start=0.25, div_factor=10.0,
+        final_div_factor=100.0, three_phase=True, base_momentum=[0.8, 0.85],
+        max_momentum=[0.9, 0.99]),
+    "OneCycleLR(no momentum)": lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=STEPS,
+                                                             cycle_momentum=False),
+    "SequentialLR(warmup,cosine)": _sequential_warmup_cosine,
+    "SequentialLR(three)": _sequential_three,
+    "SequentialLR(nested)": _sequential_nested,
+}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("name", list(NEW_SCHEDULERS))
+def test_new_scheduler_sequences_equal_torch(name, optimizer):
+    """50 steps, two parameter groups: the lrs (and the cycled momentum / beta1) are exactly
+    torch's at every step."""
+    make = NEW_SCHEDULERS[name]
+    tg_opt, torch_opt = make_momentum_optimizers(optimizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's SequentialLR warns about its own schedulers
+        ours = hyper_sequence(tg_opt, make(lr_scheduler, tg_opt))
+        theirs = hyper_sequence(torch_opt, make(torch.optim.lr_scheduler, torch_opt))
+    assert ours == theirs
+    assert len({lrs for lrs in map(tuple, ours)}) > 1  # the schedule did change something
+
+
+@pytest.mark.parametrize("name", list(NEW_SCHEDULERS))
+def test_new_scheduler_state_dict_round_trip_continues_identically(name):
+    make = NEW_SCHEDULERS[name]
+    opt1, _ = make_momentum_optimizers("sgd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a nested SequentialLR warns at construction (torch too)
+        sched1 = make(lr_scheduler, opt1)
+    hyper_sequence(opt1, sched1, steps=20)
+    opt_state, sched_state = opt1.state_dict(), sched1.state_dict()
+    assert "optimizer" not in sched_state
+    assert sched_state["last_epoch"] == 20
+
+    opt2, _ = make_momentum_optimizers("sgd", lrs=(0.5, 0.5))  # different lrs: all restored
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched2 = make(lr_scheduler, opt2)  # construct first, then load both
+    opt2.load_state_dict(opt_state)
+    sched2.load_state_dict(sched_state)
+    assert hyper_sequence(opt1, sched1, steps=25) == hyper_sequence(opt2, sched2, steps=25)
+
+
+def test_new_scheduler_state_dict_matches_torchs_keys():
+    for name, make in NEW_SCHEDULERS.items():
+        tg_opt, torch_opt = make_momentum_optimizers("sgd")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = make(lr_scheduler, tg_opt).state_dict()
+            theirs = make(torch.optim.lr_scheduler, torch_opt).state_dict()
+        torch_only = {"_get_lr_called_within_step", "_scale_fn_ref"}
+        assert set(theirs) - torch_only <= set(ours), name
+        assert ours["last_epoch"] == theirs["last_epoch"], name
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 3])
+def test_warm_restarts_fractional_epochs_equal_torch(T_mult):
+    """step(epoch) with fractional epochs (one step per batch), as torch's docstring shows."""
+    tg_opt, torch_opt = make_optimizers()
+    ours = lr_scheduler.CosineAnnealingWarmRestarts(tg_opt, T_0=4, T_mult=T_mult, eta_min=1e-3)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(torch_opt, T_0=4,
+                                                                  T_mult=T_mult, eta_min=1e-3)
+    iters = 7
+    for epoch in range(12):
+        for i in range(iters):
+            tg_opt.step()
+            torch_opt.step()
+            ours.step(epoch + i / iters)
+            theirs.step(epoch + i / iters)
+            assert ours.get_last_lr() == theirs.get_last_lr()
+            assert (ours.last_epoch, ours.T_i) == (theirs.last_epoch, theirs.T_i)
+    for epoch in (3.5, 0, 17.25, 2, 40.9):  # jumps back and forth
+        ours.step(epoch)
+        theirs.step(epoch)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+        assert ours.T_cur == pytest.approx(theirs.T_cur, rel=1e-12)
+
+
+def test_warm_restarts_closed_form_and_restarts():
+    tg_opt, _ = make_optimizers(lrs=(0.2,))
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(tg_opt, T_0=3, T_mult=2, eta_min=0.02)
+    t_cur, t_i = 0, 3
+    for _ in range(20):
+        expected = 0.02 + (0.2 - 0.02) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+        assert sched.get_last_lr()[0] == pytest.approx(expected, rel=1e-12)
+        tg_opt.step()
+        sched.step()
+        t_cur += 1
+        if t_cur == t_i:  # restart: back to the base lr, a period twice as long
+            t_cur, t_i = 0, 2 * t_i
+    assert sched.T_i == 12  # periods 3, 6, 12: 20 steps end inside the third
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("ConstantLR", dict(factor=0.25, total_iters=6)),
+    ("PolynomialLR", dict(total_iters=9, power=1.5)),
+])
+def test_new_closed_forms_equal_torch(name, kwargs):
+    tg_opt, torch_opt = make_optimizers()
+    tg_sched = getattr(lr_scheduler, name)(tg_opt, **kwargs)
+    torch_sched = getattr(torch.optim.lr_scheduler, name)(torch_opt, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epoch in (3, 7, 1, 12, 6, 0):
+            tg_opt.step()
+            torch_opt.step()
+            tg_sched.step(epoch)
+            torch_sched.step(epoch)
+            assert tg_sched.get_last_lr() == pytest.approx(torch_sched.get_last_lr(), rel=1e-12)
+
+
+def test_one_cycle_shape_and_momentum():
+    """Starts at max_lr / div_factor, peaks at max_lr after pct_start, ends at
+    initial_lr / final_div_factor; momentum moves the other way."""
+    tg_opt, _ = make_momentum_optimizers("sgd", lrs=(0.1,))
+    sched = lr_scheduler.OneCycleLR(tg_opt, max_lr=1.0, total_steps=22, pct_start=0.5,
+                                    div_factor=4.0, final_div_factor=10.0)
+    lrs, momenta = [], []
+    for _ in range(21):
+        lrs.append(sched.get_last_lr()[0])
+        momenta.append(tg_opt.param_groups[0]["momentum"])
+        tg_opt.step()
+        sched.step()
+    lrs.append(sched.get_last_lr()[0])
+    assert lrs[0] == 0.25 and momenta[0] == 0.95
+    assert lrs[10] == pytest.approx(1.0) and momenta[10] == pytest.approx(0.85)  # the peak
+    assert max(lrs) == lrs[10] and min(momenta) == momenta[10]
+    assert lrs[-1] == pytest.approx(0.025)  # step total_steps - 1: initial_lr / final_div
+    tg_opt.step()
+    sched.step()  # step total_steps is still allowed (as in torch)
+    with pytest.raises(ValueError, match="OneCycleLR: tried to step 23 times, but total_steps "
+                                         "is 22"):
+        tg_opt.step()
+        sched.step()
+
+
+def test_cyclic_lr_sets_base_lr_and_keeps_a_callable_objects_state():
+    class HalfEveryCycle:
+        def __init__(self):
+            self.base = 0.5
+
+        def __call__(self, x):
+            return self.base ** (x - 1)
+
+    tg_opt, _ = make_momentum_optimizers("adam")
+    sched = lr_scheduler.CyclicLR(tg_opt, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                  scale_fn=HalfEveryCycle())
+    assert [g["lr"] for g in tg_opt.param_groups] == [0.01, 0.01]
+    assert [g["betas"] for g in tg_opt.param_groups] == [(0.9, 0.999)] * 2  # max_momentum
+    state = sched.state_dict()
+    assert state["_scale_fn_custom"] == {"base": 0.5}
+    fresh = HalfEveryCycle()
+    fresh.base = 0.0
+    other = lr_scheduler.CyclicLR(tg_opt, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                  scale_fn=fresh)
+    other.load_state_dict(state)
+    assert fresh.base == 0.5
+    assert "_scale_fn_custom" in state  # load_state_dict leaves the caller's dict alone
+    plain = lr_scheduler.CyclicLR(tg_opt, base_lr=0.01, max_lr=0.1, scale_fn=lambda x: 1.0)
+    assert plain.state_dict()["_scale_fn_custom"] is None  # functions cannot be stored
+
+
+def _adagrad(lib):
+    params = [tg.zeros(2, requires_grad=True)] if lib is lr_scheduler else [
+        torch.zeros(2, requires_grad=True)]
+    return (optim if lib is lr_scheduler else torch.optim).Adagrad(params, lr=0.1)
+
+
+NEW_INVALID = [
+    (lambda lib, o: lib.ConstantLR(o, factor=1.5), ValueError, "ConstantLR: invalid factor 1.5"),
+    (lambda lib, o: lib.ConstantLR(o, factor=-0.5), ValueError,
+     "ConstantLR: invalid factor -0.5"),
+    (lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=0), ValueError,
+     "CosineAnnealingWarmRestarts: invalid T_0 0"),
+    (lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=2.5), ValueError,
+     "CosineAnnealingWarmRestarts: invalid T_0 2.5"),
+    (lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError,
+     "CosineAnnealingWarmRestarts: invalid T_mult 0"),
+    (lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=5, eta_min="0"), ValueError,
+     "CosineAnnealingWarmRestarts: eta_min must be a float or int"),
+    (lambda lib, o: lib.CosineAnnealingWarmRestarts(o, T_0=5).step(-1), ValueError,
+     "CosineAnnealingWarmRestarts: expected a non-negative epoch, got -1"),
+    (lambda lib, o: lib.CyclicLR(o, base_lr=0.01, max_lr=0.1, mode="sawtooth"), ValueError,
+     "CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range'"),
+    (lambda lib, o: lib.CyclicLR(o, base_lr=[0.01], max_lr=0.1), ValueError,
+     r"CyclicLR: expected 2 values of base_lr \(one per parameter group\), got 1"),
+    (lambda lib, o: lib.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.2, 0.3]), ValueError,
+     "CyclicLR: expected 2 values of max_lr"),
+    (lambda lib, o: lib.CyclicLR(_adagrad(lib), base_lr=0.01, max_lr=0.1), ValueError,
+     "CyclicLR: cycle_momentum=True needs an optimizer with a 'momentum' or 'betas'"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1), ValueError,
+     "OneCycleLR: you must give either total_steps or both epochs and steps_per_epoch"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, epochs=3), ValueError,
+     "OneCycleLR: you must give either total_steps"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=0), ValueError,
+     "OneCycleLR: invalid total_steps 0"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, epochs=0, steps_per_epoch=3), ValueError,
+     "OneCycleLR: invalid epochs 0"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, epochs=2, steps_per_epoch=1.5), ValueError,
+     "OneCycleLR: invalid steps_per_epoch 1.5"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5), ValueError,
+     r"OneCycleLR: invalid pct_start 1.5 \(must be a float in \[0, 1\]\)"),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1), ValueError,
+     "OneCycleLR: invalid pct_start 1 "),
+    (lambda lib, o: lib.OneCycleLR(o, max_lr=0.1, total_steps=10, anneal_strategy="exp"),
+     ValueError, "OneCycleLR: anneal_strategy must be 'cos' or 'linear', got 'exp'"),
+    (lambda lib, o: lib.OneCycleLR(_adagrad(lib), max_lr=0.1, total_steps=10), ValueError,
+     "OneCycleLR: cycle_momentum=True needs an optimizer"),
+    (lambda lib, o: lib.SequentialLR(o, schedulers=[], milestones=[]), ValueError,
+     "SequentialLR: expects at least one scheduler, got none"),
+    (lambda lib, o: lib.SequentialLR(o, schedulers=[lib.ConstantLR(o), lib.ConstantLR(o)],
+                                     milestones=[2, 5]), ValueError,
+     r"SequentialLR: expected 1 milestones \(one fewer than the 2 schedulers\), got 2"),
+    (lambda lib, o: lib.SequentialLR(o, schedulers=[lib.ConstantLR(o), "cosine"],
+                                     milestones=[2]), TypeError,
+     "SequentialLR: the scheduler at index 1 has no 'optimizer' attribute"),
+    (lambda lib, o: lib.SequentialLR(o, schedulers=[lib.ReduceLROnPlateau(o)], milestones=[]),
+     ValueError, r"SequentialLR: ReduceLROnPlateau \(at index 0\) is not supported"),
+    (lambda lib, o: lib.SequentialLR(o, schedulers=[lib.StepLR(_adagrad(lib), step_size=2)],
+                                     milestones=[]), ValueError,
+     "SequentialLR: all schedulers must belong to the same optimizer, but StepLR at index 0"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", NEW_INVALID, ids=[m for _, _, m in NEW_INVALID])
+def test_new_schedulers_reject_what_torch_rejects(make, error, message):
+    """The same exception type as torch, with a message that names the scheduler."""
+    tg_opt, torch_opt = make_optimizers()
+    with pytest.raises(error, match=message):
+        make(lr_scheduler, tg_opt)
+    with pytest.raises(error):
+        make(torch.optim.lr_scheduler, torch_opt)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: lr_scheduler.ConstantLR(o, factor=0), "ConstantLR: invalid factor 0"),
+    (lambda o: lr_scheduler.ConstantLR(o, total_iters=0), "ConstantLR: invalid total_iters 0"),
+    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0),
+     "PolynomialLR: invalid total_iters 0"),
+    (lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=0),
+     "CyclicLR: invalid step_size_up 0"),
+    (lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, scale_fn=abs,
+                                     scale_mode="epochs"),
+     "CyclicLR: scale_mode must be 'cycle' or 'iterations', got 'epochs'"),
+])
+def test_new_schedulers_reject_values_torch_fails_on_later(make, message):
+    """Values torch accepts and then divides by zero with (or silently misreads) fail early."""
+    tg_opt, _ = make_optimizers()
+    with pytest.raises(ValueError, match=message):
+        make(tg_opt)

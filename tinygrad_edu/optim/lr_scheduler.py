@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
@@ -35,9 +36,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         name = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a tinygrad_edu Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _check_optimizer(name, optimizer)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -52,10 +51,17 @@ class LRScheduler:
                     )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Step 0: reset the step count and take the first step (``_is_initial`` while it runs;
+        ``SequentialLR`` calls this again on the scheduler it starts with)."""
         self._step_count = 0
         self._is_initial = True
-        self.step()
-        self._is_initial = False
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The learning rates of epoch ``last_epoch``, one per parameter group."""
@@ -80,16 +86,22 @@ class LRScheduler:
                 stacklevel=2,
             )
         self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
+        if epoch is not None:
             warnings.warn(
                 "passing an epoch to scheduler.step() is deprecated (as in torch); call "
                 "step() once per epoch instead",
                 UserWarning,
                 stacklevel=2,
             )
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Set ``last_epoch`` (one more, or ``epoch``) and write that epoch's lrs into the
+        groups: the chainable ``get_lr()``, or the closed form when an epoch is given."""
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
@@ -119,6 +131,42 @@ def _copy(value):
 def _check_positive_int(scheduler: str, name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{scheduler}: invalid {name} {value!r} (must be an integer >= 1)")
+
+
+def _check_optimizer(scheduler: str, optimizer) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{scheduler}: expected a tinygrad_edu Optimizer, got "
+                        f"{type(optimizer).__name__}")
+
+
+def _per_group(scheduler: str, name: str, optimizer: Optimizer, value) -> list:
+    """``value`` for every parameter group: one number for all, or a list with one per group."""
+    n_groups = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_groups:
+            raise ValueError(f"{scheduler}: expected {n_groups} values of {name} (one per "
+                             f"parameter group), got {len(value)}")
+        return list(value)
+    return [value] * n_groups
+
+
+def _uses_beta1(scheduler: str, optimizer: Optimizer) -> bool:
+    """Whether momentum cycling moves ``betas[0]`` (Adam, AdamW) rather than ``momentum``
+    (SGD, RMSprop); an optimizer with neither cannot cycle momentum."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            f"{scheduler}: cycle_momentum=True needs an optimizer with a 'momentum' or 'betas' "
+            f"hyper-parameter (SGD, RMSprop, Adam, AdamW), but {type(optimizer).__name__} has "
+            "neither; pass cycle_momentum=False"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict, momentum: float, use_beta1: bool) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
 
 
 class LambdaLR(LRScheduler):
@@ -430,3 +478,468 @@ class ReduceLROnPlateau(LRScheduler):
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the lr by ``factor`` for the first ``total_iters`` epochs (a warm-up), then
+    restore it::
+
+        lr(epoch) = base_lr * factor    if epoch < total_iters
+                    base_lr             otherwise
+
+    Chainable form: at epoch 0 ``lr = lr * factor``; at epoch ``total_iters``
+    ``lr = lr / factor``; otherwise ``lr`` is left alone. Unlike torch, ``factor=0`` is refused
+    (torch accepts it and then divides by zero at epoch ``total_iters``).
+
+    >>> import tinygrad_edu as tg
+    >>> from tinygrad_edu import optim
+    >>> opt = optim.SGD([tg.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.05, 0.05, 0.1, 0.1]
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if not 0 < factor <= 1:
+            raise ValueError(f"ConstantLR: invalid factor {factor!r} (must be in (0, 1])")
+        _check_positive_int("ConstantLR", "total_iters", total_iters)
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        after = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + after * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the lr to 0 along a polynomial over ``total_iters`` epochs, then keep it there::
+
+        lr(epoch) = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power
+
+    Chainable form (used by ``step()``): for epoch e in 1..total_iters
+    ``lr = lr * ((1 - e / total_iters) / (1 - (e - 1) / total_iters)) ** power``.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        _check_positive_int("PolynomialLR", "total_iters", total_iters)
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        decay_factor = ((1.0 - self.last_epoch / self.total_iters)
+                        / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [lr * decay_factor for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        fraction = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * (1.0 - fraction) ** self.power for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017)::
+
+        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    ``T_cur`` counts the epochs since the last restart; when it reaches ``T_i`` the lr jumps
+    back to ``base_lr`` (``T_cur = 0``) and the next period is ``T_i * T_mult`` long
+    (``T_0``, ``T_0 T_mult``, ``T_0 T_mult^2``, ...).
+
+    ``step(epoch)`` accepts fractional epochs, to step once per batch: for ``T_mult = 1``,
+    ``T_cur = epoch mod T_0``; otherwise the restart index ``n = floor(log_{T_mult}(epoch /
+    T_0 * (T_mult - 1) + 1))`` gives ``T_cur = epoch - T_0 (T_mult^n - 1) / (T_mult - 1)`` and
+    ``T_i = T_0 T_mult^n``. ``last_epoch`` becomes ``floor(epoch)``. Not chainable (the lr is
+    the closed form of ``base_lrs``)::
+
+        for epoch in range(epochs):
+            for i, batch in enumerate(loader):
+                train_step(batch)
+                scheduler.step(epoch + i / len(loader))
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        _check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
+        _check_positive_int("CosineAnnealingWarmRestarts", "T_mult", T_mult)
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
+            raise ValueError(f"CosineAnnealingWarmRestarts: eta_min must be a float or int, got "
+                             f"{eta_min!r} of type {type(eta_min).__name__}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min
+                + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch (or batch), or jump to ``epoch`` (may be fractional)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:  # a restart
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a non-negative epoch, got "
+                             f"{epoch!r}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult ** (n)
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith 2017): the lr moves between ``base_lr`` and ``max_lr``
+    along a triangle, ``step_size_up`` steps up and ``step_size_down`` steps down. Step once
+    per batch. With ``i = last_epoch`` and ``total = step_size_up + step_size_down``::
+
+        cycle = floor(1 + i / total)                    (1, 2, ...)
+        x     = 1 + i / total - cycle                   (position in the cycle, in [0, 1))
+        rise  = x / r  if x <= r  else (x - 1) / (r - 1),    r = step_size_up / total
+        lr    = base_lr + (max_lr - base_lr) * rise * scale
+
+    ``scale`` is ``scale_fn(cycle)`` (``scale_mode="cycle"``) or ``scale_fn(i)``
+    (``"iterations"``); the modes: "triangular" 1, "triangular2" 1 / 2^(cycle - 1) (the
+    amplitude halves every cycle), "exp_range" gamma^i. A custom ``scale_fn`` overrides
+    ``mode``. With ``cycle_momentum`` the momentum (SGD, RMSprop) or beta1 (Adam) moves the
+    other way: ``momentum = max_momentum - (max_momentum - base_momentum) * rise * scale``.
+
+    Constructing it sets each group's lr to ``base_lr`` (``base_lr`` and ``max_lr`` may be
+    lists, one per group). Not chainable. ``state_dict`` leaves a custom ``scale_fn`` out when
+    it is a function (keeps the attributes of a callable object), as torch.
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr, max_lr, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn=None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9,
+                 last_epoch: int = -1):
+        name = "CyclicLR"
+        _check_optimizer(name, optimizer)
+        base_lrs = _per_group(name, "base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        if not step_size_up > 0:
+            raise ValueError(f"{name}: invalid step_size_up {step_size_up!r} (must be > 0)")
+        if step_size_down is not None and not step_size_down >= 0:
+            raise ValueError(f"{name}: invalid step_size_down {step_size_down!r} (must be >= 0)")
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or 'exp_range' "
+                             f"(or pass scale_fn), got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', got "
+                             f"{scale_mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be callable, got {scale_fn!r}")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        if scale_fn is None:  # the built-in modes fix the scale mode
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _uses_beta1(name, optimizer)
+            self.base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                momenta = zip(self.max_momentums, self.base_momentums, optimizer.param_groups,
+                              strict=True)
+                for max_m, base_m, group in momenta:
+                    _set_momentum(group, max_m, self.use_beta1)
+                    group["max_momentum"] = max_m
+                    group["base_momentum"] = base_m
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude's scale at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x  # exp_range
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = []
+        for base_lr, max_lr in zip(self.base_lrs, self.max_lrs, strict=True):
+            base_height = (max_lr - base_lr) * scale_factor
+            lrs.append(base_lr + base_height * scale)
+        if self.cycle_momentum:
+            pairs = zip(self.base_momentums, self.max_momentums, self.optimizer.param_groups,
+                        strict=True)
+            for base_momentum, max_momentum, group in pairs:
+                base_height = (max_momentum - base_momentum) * scale_factor
+                _set_momentum(group, max_momentum - base_height * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            state["_scale_fn_custom"] = dict(fn.__dict__)  # a callable object's attributes
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        fn_state = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if fn_state is not None:
+            self._scale_fn_custom.__dict__.update(fn_state)
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin 2017): warm the lr up from ``max_lr / div_factor`` to
+    ``max_lr``, then anneal it to ``initial_lr / final_div_factor``, over ``total_steps``
+    steps (or ``epochs * steps_per_epoch``). Step once per batch. Per group::
+
+        initial_lr = max_lr / div_factor,      min_lr = initial_lr / final_div_factor
+        phase 1, steps 0 .. p:      initial_lr -> max_lr          (p = pct_start * total - 1)
+        phase 2, steps p .. total-1: max_lr -> min_lr
+        in a phase from step s to e:  lr = anneal(start, end, (step - s) / (e - s))
+        anneal "cos":    end + (start - end) / 2 * (1 + cos(pi * pct))
+        anneal "linear": (end - start) * pct + start
+
+    ``three_phase=True`` (the paper's schedule): up to ``max_lr`` by step p, back down to
+    ``initial_lr`` by step 2 p (mirror image), then down to ``min_lr`` at step total - 1.
+    With ``cycle_momentum`` the momentum (SGD, RMSprop) or beta1 (Adam) moves the other way,
+    from ``max_momentum`` to ``base_momentum`` and back (flat in the third phase). Stepping past
+    ``total_steps`` is an error. Not chainable.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1):
+        name = "OneCycleLR"
+        _check_optimizer(name, optimizer)
+        self.optimizer = optimizer
+        if total_steps is not None:
+            _check_positive_int(name, "total_steps", total_steps)
+            self.total_steps = total_steps
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int(name, "epochs", epochs)
+            _check_positive_int(name, "steps_per_epoch", steps_per_epoch)
+            self.total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError(f"{name}: you must give either total_steps or both epochs and "
+                             "steps_per_epoch")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise ValueError(f"{name}: invalid pct_start {pct_start!r} (must be a float in "
+                             "[0, 1])")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got "
+                             f"{anneal_strategy!r}")
+        self._anneal_func_type = anneal_strategy
+        warm_up_end = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                _phase(warm_up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
+                       "base_momentum", "max_momentum"),
+                _phase(self.total_steps - 1, "initial_lr", "min_lr", "max_momentum",
+                       "max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                _phase(warm_up_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                _phase(self.total_steps - 1, "max_lr", "min_lr", "base_momentum",
+                       "max_momentum"),
+            ]
+        max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for max_lr_, group in zip(max_lrs, optimizer.param_groups, strict=True):
+                group["initial_lr"] = max_lr_ / div_factor
+                group["max_lr"] = max_lr_
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _uses_beta1(name, optimizer)
+            max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+            base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                momenta = zip(max_momentums, base_momentums, optimizer.param_groups,
+                              strict=True)
+                for max_m, base_m, group in momenta:
+                    _set_momentum(group, max_m, self.use_beta1)
+                    group["max_momentum"] = max_m
+                    group["base_momentum"] = base_m
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        """From ``start`` (pct = 0) to ``end`` (pct = 1), along a cosine or a line."""
+        if self._anneal_func_type == "cos":
+            cos_out = math.cos(math.pi * pct) + 1
+            return end + (start - end) / 2.0 * cos_out
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step_num = self.last_epoch
+        if step_num > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step_num} times, but total_steps is "
+                             f"{self.total_steps}")
+        lrs = []
+        last = len(self._schedule_phases) - 1
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step_num <= end_step or i == last:
+                    pct = (step_num - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]],
+                                            pct))
+                    if self.cycle_momentum:
+                        momentum = self._anneal(group[phase["start_momentum"]],
+                                                group[phase["end_momentum"]], pct)
+                        _set_momentum(group, momentum, self.use_beta1)
+                    break
+                start_step = phase["end_step"]
+        return lrs
+
+
+def _phase(end_step: float, start_lr: str, end_lr: str, start_momentum: str,
+           end_momentum: str) -> dict:
+    """One phase of OneCycleLR: its last step and the group keys it anneals between."""
+    return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
+            "start_momentum": start_momentum, "end_momentum": end_momentum}
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers`` one after another, switching at the ``milestones`` (epochs)::
+
+        epoch < milestones[0]:                 schedulers[0]
+        milestones[0] <= epoch < milestones[1]: schedulers[1]    ...
+
+    At a milestone the next scheduler starts from its epoch 0 (its closed form at epoch 0,
+    from the groups' ``initial_lr``), e.g. a linear warm-up and then a cosine decay::
+
+        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
+        decay = CosineAnnealingLR(opt, T_max=95)
+        sched = SequentialLR(opt, schedulers=[warmup, decay], milestones=[5])
+
+    Construction resets each group's lr to ``initial_lr``, undoes the first step the given
+    schedulers took when they were built, and starts the first one again. ``state_dict``
+    holds the state of every scheduler.
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers, milestones, last_epoch: int = -1):
+        name = "SequentialLR"
+        _check_optimizer(name, optimizer)
+        schedulers = list(schedulers)
+        milestones = list(milestones)
+        if len(schedulers) < 1:
+            raise ValueError(f"{name}: expects at least one scheduler, got none")
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"{name}: the scheduler at index {i} has no 'optimizer' "
+                                f"attribute (got {type(scheduler).__name__})")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"{name}: ReduceLROnPlateau (at index {i}) is not supported: its step() "
+                    "needs a metric"
+                )
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(
+                    f"{name}: all schedulers must belong to the same optimizer, but "
+                    f"{type(scheduler).__name__} at index {i} has a different one"
+                )
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"{name}: expected {len(schedulers) - 1} milestones (one fewer than the "
+                f"{len(schedulers)} schedulers), got {len(milestones)}"
+            )
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self.recursive_undo()  # undo the step each scheduler took when it was built
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()  # only the scheduler of epoch 0 starts
+        self._last_lr = schedulers[idx].get_last_lr()
+
+    def recursive_undo(self, sched=None) -> None:
+        """Take one off the ``last_epoch`` of every scheduler (nested ones too)."""
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self.recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """Advance one epoch: step the scheduler of this epoch (restart it at its milestone)."""
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict:
+        state = {key: _copy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        states = state_dict.pop("_schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, state in zip(self._schedulers, states, strict=True):
+            scheduler.load_state_dict(state)
