@@ -5,6 +5,7 @@ gradcheck, the loss Modules, the regularization penalties, and input errors."""
 
 import itertools
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -485,6 +486,249 @@ def test_losses_on_device(device):
 
 def test_nn_functional_exports_the_losses():
     for name in ("mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-                 "binary_cross_entropy_with_logits"):
+                 "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss", "kl_div",
+                 "cosine_similarity", "cosine_embedding_loss"):
         assert getattr(NF, name) is getattr(nn.loss, name)
         assert getattr(TF, name)  # the same name exists in torch.nn.functional
+
+
+# ----------------------------------------------------------------------------------------------
+# smooth_l1_loss, huber_loss, kl_div, cosine_similarity, cosine_embedding_loss
+# ----------------------------------------------------------------------------------------------
+
+
+def hessian_vector_product_matches_torch(ours_fn, theirs_fn, arrays):
+    """create_graph through the loss: d/dx <v, dloss/dx> for every input equals torch's."""
+    results = []
+    for lib in (tg, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        loss = (ours_fn if lib is tg else theirs_fn)(*xs)
+        if loss.ndim:  # the same random upstream gradient for both
+            upstream = np.random.default_rng(1).standard_normal(tuple(loss.shape))
+            loss = (loss * lib.tensor(upstream)).sum()
+        grad = tg.grad if lib is tg else torch.autograd.grad
+        gs = grad(loss, xs, create_graph=True)
+        vs = [lib.tensor(np.random.default_rng(2 + i).standard_normal(a.shape))
+              for i, a in enumerate(arrays)]
+        inner = sum((g * v).sum() for g, v in zip(gs, vs))
+        results.append((gs, grad(inner, xs, allow_unused=True)))
+    for k in range(len(arrays)):
+        assert_close(results[0][0][k].detach(), results[1][0][k], what=f"gradient {k}")
+        ours, theirs = results[0][1][k], results[1][1][k]
+        theirs = np.zeros(arrays[k].shape) if theirs is None else theirs
+        ours = np.zeros(arrays[k].shape) if ours is None else ours
+        assert_close(ours, theirs, what=f"Hessian-vector product {k}")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.4, 2.5, 0.0])
+def test_smooth_l1_loss_matches_torch(reduction, beta):
+    """float64 and float32 value and gradients (input and target) against torch, and float64
+    central differences; |x - y| spans both sides of beta."""
+    check_op(lambda x, y: NF.smooth_l1_loss(x, y, reduction=reduction, beta=beta),
+             lambda x, y: TF.smooth_l1_loss(x, y, reduction=reduction, beta=beta),
+             [(5, 4), (5, 4)], low=-3, high=3)
+    module = nn.SmoothL1Loss(reduction=reduction, beta=beta)
+    run_both(module, torch.nn.SmoothL1Loss(reduction=reduction, beta=beta),
+             [RNG.standard_normal((3, 6)) * 2, RNG.standard_normal((3, 6))], grad_of=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("delta", [1.0, 0.3, 2.5])
+def test_huber_loss_matches_torch(reduction, delta):
+    check_op(lambda x, y: NF.huber_loss(x, y, reduction=reduction, delta=delta),
+             lambda x, y: TF.huber_loss(x, y, reduction=reduction, delta=delta),
+             [(5, 4), (5, 4)], low=-3, high=3)
+    check_op(lambda x, y, w: NF.huber_loss(x, y, reduction=reduction, delta=delta, weight=w),
+             lambda x, y, w: TF.huber_loss(x, y, reduction=reduction, delta=delta, weight=w),
+             [(3, 4), (3, 4), (3, 4)], low=-3, high=3)
+    run_both(nn.HuberLoss(reduction=reduction, delta=delta),
+             torch.nn.HuberLoss(reduction=reduction, delta=delta),
+             [RNG.standard_normal((3, 6)) * 2, RNG.standard_normal((3, 6))], grad_of=(0, 1))
+
+
+def test_huber_is_delta_times_smooth_l1():
+    x, y = tg.tensor(RNG.standard_normal(20) * 3), tg.tensor(RNG.standard_normal(20))
+    for delta in (0.5, 1.0, 2.0):
+        assert_close(NF.huber_loss(x, y, delta=delta),
+                     delta * NF.smooth_l1_loss(x, y, beta=delta).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none", "mean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_matches_torch(dtype, reduction, log_target):
+    """Value and gradients (log-probabilities and target) against torch, every reduction."""
+    log_q = np.log(RNG.dirichlet(np.ones(5), size=4))  # the model's log-probabilities (N, C)
+    p = RNG.dirichlet(np.ones(5), size=4)
+    target = np.log(p) if log_target else p
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reduction="mean" warns (both libraries)
+        run_both(lambda x, t: NF.kl_div(x, t, reduction=reduction, log_target=log_target),
+                 lambda x, t: TF.kl_div(x, t, reduction=reduction, log_target=log_target),
+                 [log_q, target], grad_of=(0, 1), dtype=dtype)
+        run_both(nn.KLDivLoss(reduction=reduction, log_target=log_target),
+                 torch.nn.KLDivLoss(reduction=reduction, log_target=log_target),
+                 [log_q, target], dtype=dtype)
+
+
+def test_kl_div_gradcheck_zero_targets_and_the_mean_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for log_target in (False, True):
+            check_op(lambda x, t, lt=log_target: NF.kl_div(x, t, reduction="batchmean",
+                                                           log_target=lt),
+                     lambda x, t, lt=log_target: TF.kl_div(x, t, reduction="batchmean",
+                                                           log_target=lt),
+                     [(3, 4), (3, 4)], low=0.1, high=1.0)
+    # 0 log 0 = 0: a zero target adds nothing, and the input gets no gradient there
+    x = tg.tensor([[-1.0, -2.0, -0.5]], requires_grad=True)
+    t = tg.tensor([[0.0, 0.25, 0.75]])
+    loss = NF.kl_div(x, t, reduction="sum")
+    expected = 0.25 * (np.log(0.25) + 2.0) + 0.75 * (np.log(0.75) + 0.5)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert x.grad.tolist() == [[0.0, -0.25, -0.75]]
+    with pytest.warns(UserWarning, match="kl_div: reduction='mean' divides the total loss by "
+                                         "the number of elements"):
+        NF.kl_div(x, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NF.kl_div(x, t, reduction="batchmean")
+    assert NF.kl_div(tg.tensor(-1.0), tg.tensor(0.5), reduction="batchmean").item() == (
+        pytest.approx(0.5 * (np.log(0.5) + 1.0)))  # 0-d: batchmean is the sum
+
+
+COSINE_SHAPES = [((4, 5), (4, 5), 1), ((4, 5), (4, 5), 0), ((4, 5), (4, 5), -1),
+                 ((1, 5), (4, 5), 0), ((3, 1), (1, 4), 0), ((3, 4), (2, 3, 4), 1),
+                 ((2, 3, 4), (2, 3, 4), 2), ((5,), (5,), 0)]
+
+
+@pytest.mark.parametrize("shapes", COSINE_SHAPES, ids=str)
+def test_cosine_similarity_matches_torch(shapes):
+    """Broadcast inputs, dim in the broadcast shape; float64 and float32, gradcheck."""
+    s1, s2, dim = shapes
+    check_op(lambda a, b: NF.cosine_similarity(a, b, dim=dim),
+             lambda a, b: TF.cosine_similarity(a, b, dim=dim), [s1, s2])
+    run_both(nn.CosineSimilarity(dim=dim), torch.nn.CosineSimilarity(dim=dim),
+             [RNG.standard_normal(s1), RNG.standard_normal(s2)], grad_of=(0, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+def test_cosine_similarity_clamps_the_norms_like_torch(dtype):
+    """Norms below eps are clamped in value only: the gradient is the unclamped norm's (torch
+    2.13 clamps them in place under no_grad), and a zero vector gives cos 0 and finite grads."""
+    x1 = np.array([[1e-9, 2e-9, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    x2 = np.array([[1.0, 0.0, 1.0], [1.0, 2.0, 3.0], [1e-10, 0.0, -1e-10]])
+    ours = run_both(lambda a, b: NF.cosine_similarity(a, b, eps=1e-8),
+                    lambda a, b: TF.cosine_similarity(a, b, eps=1e-8), [x1, x2],
+                    grad_of=(0, 1), dtype=dtype)
+    assert ours.detach().numpy()[1] == 0.0
+    run_both(lambda a, b: NF.cosine_similarity(a, b, eps=0.5),
+             lambda a, b: TF.cosine_similarity(a, b, eps=0.5),
+             [x1 * 1e8, x2 * 0.1], grad_of=(0, 1), dtype=dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [0.0, 0.3, -0.5])
+def test_cosine_embedding_loss_matches_torch(reduction, margin):
+    a = RNG.standard_normal((8, 5))
+    b = a + RNG.standard_normal((8, 5))  # mostly positive cosines: the margin matters
+    b[4:] = -b[4:]
+    y = np.array([1, -1, 1, -1, 1, -1, -1, 0])  # labels other than +-1 add nothing
+    run_both(lambda x1, x2, t: NF.cosine_embedding_loss(x1, x2, t, margin=margin,
+                                                        reduction=reduction),
+             lambda x1, x2, t: TF.cosine_embedding_loss(x1, x2, t, margin=margin,
+                                                        reduction=reduction),
+             [a, b, y], grad_of=(0, 1))
+    run_both(nn.CosineEmbeddingLoss(margin=margin, reduction=reduction),
+             torch.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction),
+             [a, b, y.astype(np.float64)], grad_of=(0, 1), dtype=np.float32)
+    for label in (1, -1):  # (D,) inputs with a 0-d target
+        run_both(lambda x1, x2, t: NF.cosine_embedding_loss(x1, x2, t, margin=margin,
+                                                            reduction=reduction),
+                 lambda x1, x2, t: TF.cosine_embedding_loss(x1, x2, t, margin=margin,
+                                                            reduction=reduction),
+                 [a[0], b[0], np.array(label)], grad_of=(0, 1))
+
+
+def test_cosine_embedding_loss_gradcheck():
+    y = tg.tensor([1, -1, -1, 1])
+    check_op(lambda a, b: NF.cosine_embedding_loss(a, b, y, margin=-0.2),
+             lambda a, b: TF.cosine_embedding_loss(a, b, torch.tensor(y.numpy()), margin=-0.2),
+             [(4, 3), (4, 3)])
+
+
+def test_new_losses_second_derivatives_match_torch():
+    """The losses are built from differentiable ops: Hessian-vector products equal torch's and
+    pass float64 gradgradcheck."""
+    x = RNG.standard_normal((4, 5)) * 2
+    y = RNG.standard_normal((4, 5))
+    p = RNG.dirichlet(np.ones(5), size=4)
+    y_pm = tg.tensor([1, -1, 1, -1])
+    cases = [
+        (lambda a, b: NF.smooth_l1_loss(a, b, beta=0.8),
+         lambda a, b: TF.smooth_l1_loss(a, b, beta=0.8), [x, y]),
+        (lambda a, b: NF.huber_loss(a, b, delta=1.5, reduction="sum"),
+         lambda a, b: TF.huber_loss(a, b, delta=1.5, reduction="sum"), [x, y]),
+        (lambda a, b: NF.kl_div(a, b, reduction="batchmean"),
+         lambda a, b: TF.kl_div(a, b, reduction="batchmean"), [np.log(p[::-1].copy()), p]),
+        (lambda a, b: NF.kl_div(a, b, reduction="none", log_target=True),
+         lambda a, b: TF.kl_div(a, b, reduction="none", log_target=True), [x, y]),
+        (lambda a, b: NF.cosine_similarity(a, b, dim=1),
+         lambda a, b: TF.cosine_similarity(a, b, dim=1), [x, y]),
+        (lambda a, b: NF.cosine_embedding_loss(a, b, y_pm, margin=-0.5),
+         lambda a, b: TF.cosine_embedding_loss(a, b, torch.tensor(y_pm.numpy()), margin=-0.5),
+         [x, y]),
+    ]
+    for ours, theirs, arrays in cases:
+        hessian_vector_product_matches_torch(ours, theirs, arrays)
+        inputs = [tg.tensor(a, requires_grad=True) for a in arrays]
+        assert tg.gradgradcheck(ours, inputs)
+
+
+def test_new_loss_errors_explain_the_problem():
+    x = tg.randn(4, 3)
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be >= 0, got -1.0"):
+        NF.smooth_l1_loss(x, x, beta=-1.0)
+    with pytest.raises(ValueError, match="huber_loss: delta must be > 0, got 0.0"):
+        NF.huber_loss(x, x, delta=0.0)
+    with pytest.raises(ValueError, match=re.escape(
+            "huber_loss: weight must have the input's shape (4, 3), got (3,)")):
+        NF.huber_loss(x, x, weight=tg.ones(3))
+    with pytest.raises(ValueError, match=re.escape(
+            "smooth_l1_loss: target shape (4,) differs from input shape (4, 1)")):
+        NF.smooth_l1_loss(tg.randn(4, 1), tg.randn(4))
+    with pytest.raises(ValueError, match="huber_loss: 'avg' is not a valid value"):
+        NF.huber_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError, match=re.escape(
+            "kl_div: 'avg' is not a valid value for reduction; expected one of ('none', "
+            "'batchmean', 'sum', 'mean')")):
+        NF.kl_div(x, x, reduction="avg")
+    with pytest.raises(ValueError, match="kl_div: target shape"):
+        NF.kl_div(x, tg.randn(3), reduction="sum")
+    with pytest.raises(ValueError, match="MSELoss: 'batchmean' is not a valid value"):
+        nn.MSELoss(reduction="batchmean")
+    assert nn.KLDivLoss(reduction="batchmean").reduction == "batchmean"
+    with pytest.raises(ValueError, match=re.escape(
+            "cosine_similarity: x1 (4, 3) and x2 (4, 5) cannot be broadcast together")):
+        NF.cosine_similarity(x, tg.randn(4, 5))
+    with pytest.raises(IndexError, match=re.escape(
+            "cosine_similarity: dim 2 is out of range for the broadcast shape (4, 3) "
+            "(expected a dim in [-2, 1])")):
+        NF.cosine_similarity(x, x, dim=2)
+    with pytest.raises(TypeError, match="cosine_similarity: x2 must be a Tensor, got list"):
+        NF.cosine_similarity(x, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=re.escape(
+            "cosine_embedding_loss: expected a 0-d or 1-d target (one label per pair), got "
+            "shape (4, 1)")):
+        NF.cosine_embedding_loss(x, x, tg.ones(4, 1))
+    with pytest.raises(ValueError, match=re.escape(
+            "cosine_embedding_loss: a 0-d target expects two 1-d inputs of one shape, got "
+            "(4, 3) and (4, 3)")):
+        NF.cosine_embedding_loss(x, x, tg.tensor(1.0))
+    with pytest.raises(ValueError, match="a 1-d target expects two 2-d inputs of one shape"):
+        NF.cosine_embedding_loss(x, tg.randn(4, 5), tg.ones(4))
+    with pytest.raises(ValueError, match=re.escape(
+            "cosine_embedding_loss: target has 3 labels but the inputs have 4 pairs")):
+        NF.cosine_embedding_loss(x, x, tg.ones(3))

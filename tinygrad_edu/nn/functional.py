@@ -28,12 +28,17 @@ from .embedding import embedding  # noqa: F401 - re-exported
 from .loss import (  # noqa: F401 - re-exported
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cosine_similarity,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     l1_penalty,
     l2_penalty,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .normalization import batch_norm, layer_norm  # noqa: F401 - re-exported
 

@@ -5,9 +5,10 @@ them unreduced. Every loss here is numerically stable for logits as large as +-1
 softmax family works with log_softmax (max-shifted), binary_cross_entropy_with_logits with
 softplus, and binary_cross_entropy clamps its logs at -100 like torch.
 
-Unlike torch, mse_loss and l1_loss refuse a target whose shape differs from the input's: torch
-only warns and broadcasts, and predictions (N, 1) against targets (N,) then silently compare
-every prediction with every target (an (N, N) loss).
+Unlike torch, mse_loss, l1_loss, smooth_l1_loss, huber_loss and kl_div refuse a target whose
+shape differs from the input's: torch only warns (or says nothing) and broadcasts, and
+predictions (N, 1) against targets (N,) then silently compare every prediction with every
+target (an (N, N) loss).
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ def _legacy_reduction(op: str, size_average, reduce, reduction: str) -> str:
     return "mean" if size_average else "sum"
 
 
-def _check_reduction(op: str, reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
+def _check_reduction(op: str, reduction: str, allowed: tuple = _REDUCTIONS) -> None:
+    if reduction not in allowed:
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; expected one "
-                         f"of {_REDUCTIONS}")
+                         f"of {allowed}")
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -124,6 +125,229 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
     _check_reduction("l1_loss", reduction)
     target = _float_target("l1_loss", input, target)
     return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Quadratic near 0, linear further out (Fast R-CNN's box loss); with d = x - y::
+
+        l_i = 0.5 d_i^2 / beta      if |d_i| < beta
+              |d_i| - 0.5 beta      otherwise
+        dl/dx_i = d_i / beta  (|d_i| < beta),  sign(d_i)  otherwise
+
+    ``beta = 0`` is ``l1_loss``. ``huber_loss(delta=beta) = beta * smooth_l1_loss(beta=beta)``.
+
+    >>> import tinygrad_edu as tg
+    >>> smooth_l1_loss(tg.tensor([0.5, 3.0]), tg.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    op = "smooth_l1_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if beta < 0:
+        raise ValueError(f"{op}: beta must be >= 0, got {beta}")
+    target = _float_target(op, input, target)
+    diff = input - target
+    distance = diff.abs()
+    if beta == 0:  # the quadratic part would divide by 0 (and send nan through its gradient)
+        return _reduce(distance, reduction)
+    quadratic = 0.5 * diff * diff / beta
+    linear = distance - 0.5 * beta
+    return _reduce(F.where(distance.data < beta, quadratic, linear), reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+               weight=None) -> Tensor:
+    """Squared error near 0, absolute error further out; with d = x - y::
+
+        l_i = w_i * 0.5 d_i^2                       if |d_i| < delta
+              w_i * delta (|d_i| - 0.5 delta)       otherwise
+        dl/dx_i = w_i d_i  (|d_i| < delta),  w_i delta sign(d_i)  otherwise
+
+    ``weight`` (optional, the input's shape) weighs each element, as torch 2.13.
+
+    >>> import tinygrad_edu as tg
+    >>> huber_loss(tg.tensor([0.5, 3.0]), tg.tensor([0.0, 0.0]), reduction="none",
+    ...            delta=2.0).tolist()
+    [0.125, 4.0]
+    """
+    op = "huber_loss"
+    _check_reduction(op, reduction)
+    if not delta > 0:
+        raise ValueError(f"{op}: delta must be > 0, got {delta}")
+    target = _float_target(op, input, target)
+    diff = input - target
+    distance = diff.abs()
+    quadratic = 0.5 * diff * diff
+    linear = delta * (distance - 0.5 * delta)
+    loss = F.where(distance.data < delta, quadratic, linear)
+    if weight is not None:
+        w = _cast_like(weight, input)
+        if tuple(w.shape) != tuple(input.shape):
+            raise ValueError(f"{op}: weight must have the input's shape {tuple(input.shape)}, "
+                             f"got {tuple(w.shape)}")
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Distributions: kl_div
+# ----------------------------------------------------------------------------------------------
+
+_KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
+
+
+def _xlogx(t: Tensor) -> Tensor:
+    """t log t, with 0 log 0 = 0 (value and gradient); nan for t < 0, like torch's xlogy."""
+    safe = F.masked_fill(t, t.data == 0, 1.0)  # log(1) = 0 where t = 0
+    return t * safe.log()
+
+
+def kl_div(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence KL(target || model) with ``input`` the model's log-probabilities::
+
+        l_i = t_i (log t_i - x_i)           (0 where t_i = 0)
+        l_i = e^(t_i) (t_i - x_i)           (log_target=True: t holds log-probabilities)
+        dl/dx_i = -t_i  (resp. -e^(t_i))
+
+    ``reduction="batchmean"`` (the KL divergence of each sample, averaged) divides the sum by
+    the batch size ``input.shape[0]``; "mean" divides by the number of elements, which is not
+    the KL divergence (it warns, as torch does). The target has the input's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> p = tg.tensor([[0.5, 0.5]])
+    >>> kl_div(tg.tensor([[0.25, 0.75]]).log(), p, reduction="batchmean").item() > 0
+    True
+    """
+    op = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn(
+            f"{op}: reduction='mean' divides the total loss by the number of elements (batch "
+            "size times support size); reduction='batchmean' divides by the batch size only, "
+            "which is the KL divergence",
+            UserWarning,
+            stacklevel=2,
+        )
+    _check_reduction(op, reduction, _KL_REDUCTIONS)
+    target = _float_target(op, input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogx(target) - target * input
+    if reduction != "batchmean":
+        return _reduce(loss, reduction)
+    total = loss.sum()
+    return total / input.shape[0] if input.ndim != 0 else total
+
+
+# ----------------------------------------------------------------------------------------------
+# Similarity: cosine_similarity and cosine_embedding_loss
+# ----------------------------------------------------------------------------------------------
+
+
+class ClampMinValueOnly(Function):
+    """y = max(x, lo);  dx = dy (the clamp changes the value, not the gradient).
+
+    torch's cosine_similarity clamps the norms in place under no_grad, so their gradient is
+    the unclamped norm's: this op reproduces that."""
+
+    def forward(self, x, lo):
+        return get_array_module(x).maximum(x, x.dtype.type(lo))
+
+    def backward(self, dy):
+        return dy
+
+
+def _float_operand(op: str, name: str, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    return x if x.dtype.kind == "f" else x.float()
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between x1 and x2 along ``dim`` (they broadcast; ``dim`` indexes the
+    broadcast shape, and is removed)::
+
+        cos = sum_d (x1_d / max(||x1||, eps)) * (x2_d / max(||x2||, eps))
+
+    Like torch 2.13, each norm is clamped at ``eps`` in value only: the gradient flows through
+    the unclamped norm n1 = ||x1|| (whose gradient x1 / n1 is 0 at a zero vector). With
+    c1 = max(n1, eps), c2 = max(n2, eps)::
+
+        d cos / d x1 = x2 / (c1 c2) - <x1, x2> / (c1^2 c2) * x1 / n1      (x2 alike)
+
+    >>> import tinygrad_edu as tg
+    >>> cosine_similarity(tg.tensor([[1.0, 0.0]]), tg.tensor([[1.0, 1.0]])).tolist()
+    [0.7071067690849304]
+    """
+    op = "cosine_similarity"
+    x1 = _float_operand(op, "x1", x1)
+    x2 = _float_operand(op, "x2", x2)
+    try:
+        shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+    except ValueError:
+        raise ValueError(f"{op}: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} cannot be "
+                         "broadcast together") from None
+    ndim = max(len(shape), 1)
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for the broadcast shape {shape} "
+                         f"(expected a dim in [{-ndim}, {ndim - 1}])")
+    if tuple(x1.shape) != shape:
+        x1 = x1.broadcast_to(shape)
+    if tuple(x2.shape) != shape:
+        x2 = x2.broadcast_to(shape)
+    n1 = ClampMinValueOnly.apply(x1.norm(dim=dim, keepdim=True), lo=eps)
+    n2 = ClampMinValueOnly.apply(x2.norm(dim=dim, keepdim=True), lo=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+_COSINE_EMBEDDING_EPS = 1e-12  # torch's EPSILON, added to each squared norm
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Pull pairs labelled 1 together, push pairs labelled -1 apart (cosine below margin)::
+
+        cos_n = <a_n, b_n> / sqrt((||a_n||^2 + 1e-12) (||b_n||^2 + 1e-12))
+        l_n = 1 - cos_n                 if y_n = 1
+              max(0, cos_n - margin)    if y_n = -1      (0 for any other label)
+
+    ``input1``/``input2`` are (N, D) with a target (N,), or (D,) with a 0-d target.
+
+    >>> import tinygrad_edu as tg
+    >>> a, b = tg.tensor([[1.0, 0.0], [1.0, 0.0]]), tg.tensor([[0.0, 1.0], [1.0, 1.0]])
+    >>> cosine_embedding_loss(a, b, tg.tensor([1, -1]), reduction="none").tolist()
+    [1.0, 0.7071067690849304]
+    """
+    op = "cosine_embedding_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input1 = _float_operand(op, "input1", input1)
+    input2 = _float_operand(op, "input2", input2)
+    target = _as_tensor(target, input1)
+    if target.ndim not in (0, 1):
+        raise ValueError(f"{op}: expected a 0-d or 1-d target (one label per pair), got shape "
+                         f"{tuple(target.shape)}")
+    want = target.ndim + 1  # (D,) with a 0-d target, (N, D) with (N,)
+    if input1.ndim != want or tuple(input2.shape) != tuple(input1.shape):
+        raise ValueError(
+            f"{op}: a {target.ndim}-d target expects two {want}-d inputs of one shape, got "
+            f"{tuple(input1.shape)} and {tuple(input2.shape)} (target {tuple(target.shape)})"
+        )
+    if target.ndim == 1 and target.shape[0] != input1.shape[0]:
+        raise ValueError(f"{op}: target has {target.shape[0]} labels but the inputs have "
+                         f"{input1.shape[0]} pairs ({tuple(input1.shape)})")
+    d = target.ndim  # the feature dim
+    prod_sum = (input1 * input2).sum(dim=d)
+    mag_square1 = (input1 * input1).sum(dim=d) + _COSINE_EMBEDDING_EPS
+    mag_square2 = (input2 * input2).sum(dim=d) + _COSINE_EMBEDDING_EPS
+    cos = prod_sum / (mag_square1 * mag_square2).sqrt()
+    pos = F.masked_fill(1 - cos, target.data != 1, 0.0)
+    neg = F.masked_fill((cos - margin).clamp(min=0), target.data != -1, 0.0)
+    return _reduce(pos + neg, reduction)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -644,10 +868,12 @@ def l2_penalty(parameters) -> Tensor:
 
 
 class _Loss(Module):
+    _reductions = _REDUCTIONS  # the reductions the loss accepts
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         reduction = _legacy_reduction(type(self).__name__, size_average, reduce, reduction)
-        _check_reduction(type(self).__name__, reduction)
+        _check_reduction(type(self).__name__, reduction, self._reductions)
         self.reduction = reduction
 
 
@@ -675,6 +901,70 @@ class L1Loss(_Loss):
 
     def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
         return l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below ``beta``, linear above (see ``smooth_l1_loss``)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Squared error below ``delta``, delta * absolute error above (see ``huber_loss``)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of the target from the model's log-probabilities (see ``kl_div``); use
+    ``reduction="batchmean"`` for the KL divergence averaged over the batch."""
+
+    _reductions = _KL_REDUCTIONS
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos for pairs labelled 1, max(0, cos - margin) for pairs labelled -1 (see
+    ``cosine_embedding_loss``)."""
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target) -> Tensor:
+        return cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity along ``dim`` (see ``cosine_similarity``); torch.nn.CosineSimilarity."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return cosine_similarity(x1, x2, dim=self.dim, eps=self.eps)
 
 
 class NLLLoss(_WeightedLoss):
