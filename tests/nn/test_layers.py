@@ -613,3 +613,206 @@ def test_linear_reads_a_parametrized_weight_and_a_missing_bias():
     out.sum().backward()  # the gradient reaches the parameter behind the property
     np.testing.assert_allclose(lin.original.grad.numpy(), np.full((2, 3), 2.0))
     assert lin.bias is None and [name for name, _ in lin.named_parameters()] == ["original"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks: pooling strides, convolution constructors
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stride", [0, -1, (0, 1), (2, -1)])
+def test_pool_stride_zero_or_negative_is_an_error_not_the_kernel_size(stride):
+    problem = "should not be zero" if 0 in np.atleast_1d(stride) else "should be greater than"
+    with pytest.raises(RuntimeError, match="stride should"):  # torch refuses it too
+        torch.nn.functional.max_pool2d(torch.zeros(1, 1, 6, 6), 2, stride)
+    for layer in (nn.MaxPool2d, nn.AvgPool2d):
+        with pytest.raises(ValueError, match=f"{layer.__name__}: stride {problem}"):
+            layer(2, stride=stride)
+    for op in (NF.max_pool2d, NF.avg_pool2d):
+        with pytest.raises(ValueError, match=f"{op.__name__}: stride {problem}"):
+            op(tg.randn(1, 1, 6, 6), 2, stride)
+
+
+def test_pool_stride_none_means_the_kernel_size():
+    x = randn(1, 2, 6, 6)
+    for ours, theirs in ((nn.MaxPool2d(3), torch.nn.MaxPool2d(3)),
+                         (nn.AvgPool2d(3, stride=None), torch.nn.AvgPool2d(3, stride=None))):
+        assert repr(ours) == repr(theirs)
+        assert_close(ours(tg.tensor(x)), theirs(torch.tensor(x)))
+    assert NF.max_pool2d(tg.tensor(x), 2, ()).shape == (1, 2, 3, 3)  # torch's empty stride
+
+
+CONV_BAD_ARGUMENTS = [  # layer, keyword arguments, the error message
+    (nn.Conv2d, dict(padding="full"), "Conv2d: invalid padding string 'full'"),
+    (nn.Conv2d, dict(padding="same", stride=2),
+     "Conv2d: padding='same' is not supported for strided convolutions (stride (2, 2))"),
+    (nn.Conv2d, dict(padding="same", stride=(1, 2)), "not supported for strided"),
+    (nn.Conv2d, dict(kernel_size=4, padding="same"),
+     "Conv2d: padding='same' needs an odd effective kernel size DH (KH - 1) + 1 in both dims, "
+     "got kernel_size (4, 4) with dilation (1, 1) (effective (4, 4))"),
+    (nn.Conv2d, dict(kernel_size=(3, 2), dilation=3, padding="same"),
+     "got kernel_size (3, 2) with dilation (3, 3) (effective (7, 4))"),
+    (nn.ConvTranspose2d, dict(padding="same"), "ConvTranspose2d: padding must be an int or a "
+                                               "pair of ints"),
+    (nn.Conv2d, dict(kernel_size=0), "Conv2d: kernel_size must be >= 1, got (0, 0)"),
+    (nn.ConvTranspose2d, dict(kernel_size=(3, -1)), "ConvTranspose2d: kernel_size must be >= 1"),
+    (nn.Conv2d, dict(stride=0), "Conv2d: stride must be >= 1, got (0, 0)"),
+    (nn.ConvTranspose2d, dict(stride=(1, -2)), "ConvTranspose2d: stride must be >= 1"),
+    (nn.Conv2d, dict(dilation=0), "Conv2d: dilation must be >= 1, got (0, 0)"),
+    (nn.Conv2d, dict(padding=-1), "Conv2d: padding must be >= 0, got (-1, -1)"),
+    (nn.ConvTranspose2d, dict(padding=(1, -1)), "ConvTranspose2d: padding must be >= 0"),
+    (nn.ConvTranspose2d, dict(stride=2, output_padding=2),
+     "ConvTranspose2d: output_padding must be >= 0 and smaller than stride or dilation"),
+]
+
+
+@pytest.mark.parametrize("layer, kwargs, message", CONV_BAD_ARGUMENTS)
+def test_conv_constructors_refuse_invalid_arguments(layer, kwargs, message):
+    kwargs = {"kernel_size": 3, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        layer(2, 4, **kwargs)
+
+
+def test_conv_constructors_accept_what_torch_runs():
+    for kwargs in (dict(padding="same"), dict(padding="valid", stride=2),
+                   dict(kernel_size=2, dilation=2, padding="same")):
+        kwargs = {"kernel_size": 3, **kwargs}
+        x = randn(1, 2, 7, 7)
+        ours, theirs = twin(nn.Conv2d(2, 4, **kwargs), torch.nn.Conv2d(2, 4, **kwargs))
+        assert_close(ours(tg.tensor(x)), theirs(torch.tensor(x)))
+    options = dict(kernel_size=3, stride=2, output_padding=1)
+    ours, theirs = twin(nn.ConvTranspose2d(2, 4, **options), torch.nn.ConvTranspose2d(2, 4,
+                                                                                      **options))
+    assert_close(ours(tg.tensor(randn(1, 2, 4, 4))), theirs(torch.tensor(randn(1, 2, 4, 4))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Mixed dtypes: the layers refuse them like torch; the functional conv keeps gradient dtypes
+# ----------------------------------------------------------------------------------------------
+
+DTYPE_LAYERS = [  # name, make(lib), input shape
+    ("Linear", lambda lib: lib.Linear(3, 2), (4, 3)),
+    ("Conv2d", lambda lib: lib.Conv2d(3, 2, 3), (1, 3, 5, 5)),
+    ("ConvTranspose2d", lambda lib: lib.ConvTranspose2d(3, 2, 3), (1, 3, 5, 5)),
+    ("BatchNorm1d", lambda lib: lib.BatchNorm1d(3), (4, 3)),
+    ("BatchNorm2d", lambda lib: lib.BatchNorm2d(3, affine=False), (4, 3, 2, 2)),
+    ("BatchNorm1d", lambda lib: lib.BatchNorm1d(3).eval(), (4, 3)),
+    ("LayerNorm", lambda lib: lib.LayerNorm(3), (4, 3)),
+    ("LayerNorm", lambda lib: lib.LayerNorm(3, bias=False), (4, 3)),
+]
+
+
+@pytest.mark.parametrize("name, make, shape", DTYPE_LAYERS)
+def test_layers_refuse_an_input_of_another_dtype_like_torch(name, make, shape):
+    with pytest.raises(RuntimeError):  # the oracle: torch refuses each of these
+        make(torch.nn)(torch.zeros(shape, dtype=torch.float64))
+    layer = make(nn)
+    with pytest.raises(TypeError, match=re.escape(
+            "input has dtype float64 but the parameters are float32; convert one of them "
+            "(x.to(float32) or module.to(float64))")) as error:
+        layer(tg.zeros(*shape, dtype=tg.float64))
+    assert str(error.value).startswith(name)
+    with pytest.raises(TypeError, match="input has dtype float32 but the parameters are float64"):
+        layer.double()(tg.zeros(*shape))
+    assert all(p.grad is None for p in layer.parameters())
+    assert layer(tg.zeros(*shape, dtype=tg.float64)).dtype == np.float64  # same dtype: fine
+
+
+def test_linear_refuses_an_integer_input_and_stateless_norms_take_any_float():
+    with pytest.raises(TypeError, match=re.escape(
+            "Linear(in_features=3, out_features=2): input has dtype int64 but the parameters "
+            "are float32; convert the input (x.to(float32))")):
+        nn.Linear(3, 2)(tg.ones(4, 3, dtype=tg.int64))
+    x = tg.randn(4, 3, 2, dtype=tg.float64)  # nothing to mix with: float64 in and out, as torch
+    assert nn.BatchNorm1d(3, affine=False, track_running_stats=False)(x).dtype == np.float64
+    assert nn.LayerNorm(2, elementwise_affine=False)(x).dtype == np.float64
+
+
+@pytest.mark.parametrize("kernel", ["reference", "numba"])
+@pytest.mark.parametrize("x_dtype, w_dtype", [(np.float64, np.float32),
+                                              (np.float32, np.float64)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_functional_conv_gradients_keep_each_inputs_dtype(kernel, x_dtype, w_dtype, transposed):
+    x64, w64, b64 = randn(2, 4, 5, 5), randn(4, 3, 3, 3, seed=1), randn(3, seed=2)
+    if not transposed:
+        w64 = w64.transpose(1, 0, 2, 3).copy()  # (OC=3, C=4, 3, 3)
+    op = NF.conv_transpose2d if transposed else NF.conv2d
+    theirs = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
+    x = tg.tensor(x64.astype(x_dtype), requires_grad=True)
+    w = tg.tensor(w64.astype(w_dtype), requires_grad=True)
+    b = tg.tensor(b64.astype(w_dtype), requires_grad=True)
+    with tg.use_kernel(kernel):
+        y = op(x, w, b, padding=1)
+        y.sum().backward()
+    assert y.dtype == np.float64
+    assert (x.grad.dtype, w.grad.dtype, b.grad.dtype) == (x_dtype, w_dtype, w_dtype)
+    tx, tw, tb = (torch.tensor(to_numpy(a).astype(np.float64), requires_grad=True)
+                  for a in (x, w, b))
+    theirs(tx, tw, tb, padding=1).sum().backward()
+    for ours, expected in ((y, theirs(tx, tw, tb, padding=1)), (x.grad, tx.grad),
+                           (w.grad, tw.grad), (b.grad, tb.grad)):
+        assert_close(ours, expected, np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Functional forms check bias / weight / running statistics shapes and name themselves
+# ----------------------------------------------------------------------------------------------
+
+
+def _bad_state_calls():
+    x4, x3 = tg.randn(1, 2, 5, 5), tg.randn(4, 3, 2)
+    w_conv, w_convt = tg.randn(4, 2, 3, 3), tg.randn(2, 4, 3, 3)
+    c3 = tg.ones(3)
+    return {
+        "conv2d bias (3,)": (lambda: NF.conv2d(x4, w_conv, tg.zeros(3)),
+                             "conv2d: bias must have shape (out_channels,) = (4,) for weight "
+                             "(4, 2, 3, 3), got (3,)"),
+        "conv2d bias (4, 1)": (lambda: NF.conv2d(x4, w_conv, tg.zeros(4, 1)), "got (4, 1)"),
+        "conv_transpose2d bias (1,)": (
+            lambda: NF.conv_transpose2d(x4, w_convt, tg.zeros(1)),
+            "conv_transpose2d: bias must have shape (out_channels,) = (4,) for weight "
+            "(2, 4, 3, 3), got (1,)"),
+        "linear bias (3,)": (lambda: NF.linear(tg.randn(2, 5), tg.randn(4, 5), tg.zeros(3)),
+                             "linear: bias must have shape (out_features,) = (4,)"),
+        "linear bias (4, 1)": (lambda: NF.linear(tg.randn(2, 5), tg.randn(4, 5), tg.zeros(4, 1)),
+                               "got (4, 1) (weight: (4, 5))"),
+        "batch_norm running_mean": (lambda: NF.batch_norm(x3, tg.zeros(4), c3),
+                                    "batch_norm: running_mean must have shape (C,) = (3,) for "
+                                    "input of shape (4, 3, 2), got (4,)"),
+        "batch_norm running_var": (lambda: NF.batch_norm(x3, tg.zeros(3), tg.ones(3, 1),
+                                                         training=True),
+                                   "batch_norm: running_var must have shape (C,) = (3,)"),
+        "batch_norm weight": (lambda: NF.batch_norm(x3, None, None, tg.ones(4), training=True),
+                              "batch_norm: weight must have shape (C,) = (3,)"),
+        "batch_norm bias": (lambda: NF.batch_norm(x3, tg.zeros(3), c3, c3, tg.zeros(1)),
+                            "batch_norm: bias must have shape (C,) = (3,) for input of shape "
+                            "(4, 3, 2), got (1,)"),
+        "layer_norm weight": (lambda: NF.layer_norm(x3, (2,), tg.ones(3)),
+                              "layer_norm: weight must have shape normalized_shape = (2,), got "
+                              "(3,)"),
+        "layer_norm bias": (lambda: NF.layer_norm(x3, (3, 2), tg.ones(3, 2), tg.zeros(2)),
+                            "layer_norm: bias must have shape normalized_shape = (3, 2), got "
+                            "(2,)"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_state_calls()))
+def test_functional_ops_check_parameter_shapes(case):
+    call, message = _bad_state_calls()[case]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+def test_functional_shapes_torch_also_accepts_still_work():
+    x = randn(2, 5)
+    w, b = randn(4, 5, seed=1), randn(1, seed=2)  # a bias that broadcasts, as torch allows
+    expected = torch.nn.functional.linear(*(torch.tensor(a) for a in (x, w, b)))
+    assert_close(NF.linear(tg.tensor(x), tg.tensor(w), tg.tensor(b)), expected)
+    x3, weight = randn(4, 3, 2), randn(1, 3, seed=3)  # torch takes C elements in any shape
+    for training in (True, False):
+        theirs = torch.nn.functional.batch_norm(
+            torch.tensor(x3), torch.zeros(3, dtype=torch.float64),
+            torch.ones(3, dtype=torch.float64), torch.tensor(weight), training=training)
+        ours = NF.batch_norm(tg.tensor(x3), tg.zeros(3, dtype=tg.float64),
+                             tg.ones(3, dtype=tg.float64), tg.tensor(weight), training=training)
+        assert_close(ours, theirs)

@@ -2,6 +2,7 @@
 containers) and nn.utils (gradient clipping, parameter vectors), checked against torch."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -373,3 +374,153 @@ def test_parameters_to_vector_round_trip():
         vector_to_parameters(tg.ones(5), model.parameters())
     with pytest.raises(TypeError, match="expected a Tensor"):
         vector_to_parameters([1.0], model.parameters())
+
+
+# ----------------------------------------------------------------------------------------------
+# Container editing (fine-tuning surgery) against torch: names, order, state_dict keys
+# ----------------------------------------------------------------------------------------------
+
+
+def _layers(lib):
+    """Linear(2, 3) - ReLU - Linear(3, 4) from ``lib`` (torch.nn or tinygrad_edu.nn)."""
+    return [lib.Linear(2, 3), lib.ReLU(), lib.Linear(3, 4)]
+
+
+def _layout(container):
+    """Child names and what each child is, e.g. [("0", "Linear(2, 3)"), ("1", "ReLU")]."""
+    def what(m):
+        if hasattr(m, "in_features"):
+            return f"Linear({m.in_features}, {m.out_features})"
+        return type(m).__name__
+    return [(name, what(m)) for name, m in container._modules.items()]
+
+
+def _same_as_torch(edit, container="Sequential"):
+    """Apply ``edit(lib, container)`` to twin containers; names, order and state_dict keys must
+    match torch's."""
+    def build(lib):
+        if container == "ModuleList":
+            return lib.ModuleList(_layers(lib))
+        return lib.Sequential(*_layers(lib))
+    ours, theirs = edit(nn, build(nn)), edit(torch.nn, build(torch.nn))
+    assert _layout(ours) == _layout(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    return ours
+
+
+SEQUENTIAL_EDITS = {
+    "slice 1:": lambda lib, s: s[1:],
+    "slice ::2": lambda lib, s: s[::2],
+    "slice -1:": lambda lib, s: s[-1:],
+    "set -1": lambda lib, s: s.__setitem__(-1, lib.Linear(3, 5)) or s,
+    "set 0": lambda lib, s: s.__setitem__(0, lib.Linear(2, 6)) or s,
+    "del 0": lambda lib, s: s.__delitem__(0) or s,
+    "del -1": lambda lib, s: s.__delitem__(-1) or s,
+    "del 0:2": lambda lib, s: s.__delitem__(slice(0, 2)) or s,
+    "del ::2": lambda lib, s: s.__delitem__(slice(None, None, 2)) or s,
+    "insert 1": lambda lib, s: s.insert(1, lib.Linear(3, 3)),
+    "insert 0": lambda lib, s: s.insert(0, lib.Linear(1, 2)),
+    "insert len": lambda lib, s: s.insert(3, lib.Linear(4, 1)),
+    "insert -1": lambda lib, s: s.insert(-1, lib.Linear(3, 3)),
+    "insert -3": lambda lib, s: s.insert(-3, lib.Linear(1, 2)),
+    "extend": lambda lib, s: s.extend([lib.Tanh(), lib.Linear(4, 1)]),
+    "pop 1": lambda lib, s: s.pop(1) and s,
+    "pop -1": lambda lib, s: s.pop(-1) and s,
+    "pop slice": lambda lib, s: s.pop(slice(0, 2)),
+    "del then append": lambda lib, s: s.__delitem__(1) or s.append(lib.Linear(4, 2)),
+}
+
+
+@pytest.mark.parametrize("edit", SEQUENTIAL_EDITS.values(), ids=SEQUENTIAL_EDITS.keys())
+def test_sequential_editing_matches_torch(edit):
+    _same_as_torch(edit)
+
+
+def test_sequential_slice_keeps_names_and_shares_the_children():
+    seq = nn.Sequential(*_layers(nn))
+    tail = seq[1:]
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"]  # loadable into the full model
+    assert tail[1] is seq[2] and tail(tg.ones(5, 3)).shape == (5, 4)
+    named = nn.Sequential({"fc": nn.Linear(1, 2), "act": nn.ReLU(), "out": nn.Linear(2, 1)})
+    assert list(named[1:]._modules) == ["act", "out"]
+    del named[0]  # like torch, a delete renumbers: named children become "0", "1"
+    assert list(named._modules) == ["0", "1"]
+
+
+def test_sequential_editing_errors_name_the_container():
+    seq = nn.Sequential(*_layers(nn))
+    with pytest.raises(IndexError, match="Sequential: index 5 is out of range for 3 modules"):
+        seq[5] = nn.ReLU()
+    with pytest.raises(IndexError, match="out of range"):
+        del seq[-4]
+    with pytest.raises(IndexError, match="out of range"):
+        seq.pop(3)
+    with pytest.raises(IndexError, match=re.escape("expected -3 <= index <= 3")):
+        seq.insert(4, nn.ReLU())
+    with pytest.raises(TypeError, match="Sequential.insert: expected an nn.Module, got int"):
+        seq.insert(0, 3)
+    with pytest.raises(TypeError, match="cannot assign int as child module '0'"):
+        seq[0] = 3
+    with pytest.raises(TypeError, match="indices must be integers or slices, got str"):
+        seq["1"]
+    tail = seq[1:]  # children "1", "2": torch's append would silently replace "2"
+    with pytest.raises(KeyError, match="the name '2' is already taken"):
+        tail.append(nn.ReLU())
+    assert len(tail) == 2 and tail[1] is seq[2]  # nothing was replaced
+
+
+MODULELIST_EDITS = {
+    "insert 0": lambda lib, m: m.insert(0, lib.Linear(5, 5)) or m,
+    "insert 1": lambda lib, m: m.insert(1, lib.Linear(5, 5)) or m,
+    "insert len": lambda lib, m: m.insert(3, lib.Linear(5, 5)) or m,
+    "pop 1": lambda lib, m: m.pop(1) and m,
+    "pop -1": lambda lib, m: m.pop(-1) and m,
+    "del 0": lambda lib, m: m.__delitem__(0) or m,
+    "del ::2": lambda lib, m: m.__delitem__(slice(None, None, 2)) or m,
+    "iadd": lambda lib, m: m.__iadd__([lib.Linear(4, 4), lib.ReLU()]),
+    "set -1": lambda lib, m: m.__setitem__(-1, lib.Linear(3, 7)) or m,
+    "slice": lambda lib, m: m[1:],
+}
+
+
+@pytest.mark.parametrize("edit", MODULELIST_EDITS.values(), ids=MODULELIST_EDITS.keys())
+def test_module_list_editing_matches_torch(edit):
+    _same_as_torch(edit, "ModuleList")
+
+
+def test_module_list_insert_negative_index_and_errors():
+    layers = nn.ModuleList(_layers(nn))
+    extra = nn.Tanh()
+    layers.insert(-1, extra)  # before the last one, like list.insert (torch: KeyError '-1')
+    assert layers[2] is extra and list(layers.state_dict()) == [
+        "0.weight", "0.bias", "3.weight", "3.bias"]
+    with pytest.raises(IndexError, match=re.escape("ModuleList.insert: insert index 9")):
+        layers.insert(9, nn.ReLU())
+    with pytest.raises(TypeError, match="ModuleList.extend: expected an iterable of modules"):
+        layers += 3
+    with pytest.raises(IndexError, match="ModuleList: index 4 is out of range for 4 modules"):
+        layers.pop(4)
+    popped = layers.pop(slice(0, 2))
+    assert isinstance(popped, nn.ModuleList) and len(popped) == 2 and len(layers) == 2
+
+
+def test_module_dict_update_pop_delete_match_torch():
+    def edit(lib):
+        heads = lib.ModuleDict({"a": lib.Linear(1, 2), "b": lib.ReLU()})
+        heads.update({"b": lib.Linear(2, 2), "c": lib.Tanh()})  # "b" keeps its place
+        heads.update([("z", lib.Linear(1, 1))])
+        popped = heads.pop("a")
+        del heads["c"]
+        return heads, popped
+    (ours, ours_popped), (theirs, theirs_popped) = edit(nn), edit(torch.nn)
+    assert list(ours.keys()) == list(theirs.keys()) == ["b", "z"]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours_popped.out_features == theirs_popped.out_features == 2
+    with pytest.raises(KeyError):
+        ours.pop("missing")
+    with pytest.raises(TypeError, match="ModuleDict.update: expected a mapping"):
+        ours.update(3)
+    with pytest.raises(ValueError, match="element #0 has length 1"):
+        ours.update([("x",)])
+    ours.clear()
+    assert len(ours) == 0 and list(ours.state_dict()) == []

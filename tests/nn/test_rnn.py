@@ -346,9 +346,12 @@ def test_wrong_input_rank_dtype_and_arguments_are_explained():
     with pytest.raises(ValueError, match=r"RNN: expected a 3-d batched input \(T, B, I\).*"
                        r"got shape \(2, 3, 4, 4\)"):
         rnn(tg.zeros(2, 3, 4, 4))
-    with pytest.raises(TypeError, match=r"RNN: input has dtype float64 but the parameters are "
-                       r"float32"):
+    with pytest.raises(TypeError, match=r"RNN\(input_size=4, hidden_size=6\): input has dtype "
+                       r"float64 but the parameters are float32"):
         rnn(tg.zeros(2, 3, 4, dtype=tg.float64))
+    with pytest.raises(TypeError, match=r"LSTMCell\(input_size=4, hidden_size=6\): input has "
+                       r"dtype float64"):
+        nn.LSTMCell(4, 6)(tg.zeros(3, 4, dtype=tg.float64))
     with pytest.raises(ValueError, match=r"unknown nonlinearity 'sigmoid'"):
         nn.RNN(4, 6, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match=r"hidden_size must be a positive integer, got 0"):

@@ -68,6 +68,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
+from .elementwise import _promoted_dtype, cast
 from .shape import reshape
 
 
@@ -119,6 +120,45 @@ def _pair(op: str, name: str, value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return (int(value[0]), int(value[1]))
     raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def same_padding(op: str, kernel_size, stride, dilation) -> tuple[int, int]:
+    """The (PH, PW) of ``padding="same"``: PH = DH (KH - 1) / 2, which keeps H for stride 1.
+
+    Like torch, strided convolutions are refused; unlike torch, an even effective kernel size
+    DH (KH - 1) + 1 (which needs one more row of padding at the bottom than at the top) is too.
+    """
+    if stride != (1, 1):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                         f"(stride {stride})")
+    total = (dilation[0] * (kernel_size[0] - 1), dilation[1] * (kernel_size[1] - 1))
+    if total[0] % 2 or total[1] % 2:
+        raise ValueError(
+            f"{op}: padding='same' needs an odd effective kernel size DH (KH - 1) + 1 in both "
+            f"dims, got kernel_size {tuple(kernel_size)} with dilation {tuple(dilation)} "
+            f"(effective {(total[0] + 1, total[1] + 1)}); asymmetric padding is not supported"
+        )
+    return (total[0] // 2, total[1] // 2)
+
+
+def _check_bias(op: str, bias: Tensor | None, out_channels: int, weight: Tensor) -> None:
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(
+            f"{op}: bias must have shape (out_channels,) = ({out_channels},) for weight "
+            f"{tuple(weight.shape)}, got {tuple(bias.shape)}"
+        )
+
+
+def _one_dtype(x: Tensor, weight: Tensor, bias: Tensor | None):
+    """Promote x, weight and bias to one dtype (the rule of ``x * w``; torch's F.conv2d refuses
+    mixed dtypes, as the Conv2d layer here does) with differentiable casts, so that each
+    gradient comes back in its own input's dtype: a float32 weight gets a float32 dW even from
+    a float64 input."""
+    dtype = _promoted_dtype(x.dtype, weight.dtype)
+    if bias is not None:
+        dtype = _promoted_dtype(dtype, bias.dtype)
+    x, weight = cast(x, dtype), cast(weight, dtype)  # no op where the dtype is already right
+    return x, weight, None if bias is None else cast(bias, dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -488,20 +528,20 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
             f"conv2d: input has {C} channels but weight expects {Cg * groups} "
             f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})"
         )
+    _check_bias("conv2d", bias, OC, weight)
     stride = _pair("conv2d", "stride", stride)
     dilation = _pair("conv2d", "dilation", dilation)
     if padding == "same":
-        if stride != (1, 1):
-            raise ValueError("conv2d: padding='same' is only supported with stride 1")
-        total = (dilation[0] * (KH - 1), dilation[1] * (KW - 1))
-        if total[0] % 2 or total[1] % 2:
-            raise ValueError("conv2d: padding='same' needs an odd effective kernel size here")
-        padding = (total[0] // 2, total[1] // 2)
+        padding = same_padding("conv2d", (KH, KW), stride, dilation)
     elif padding == "valid":
         padding = 0
+    elif isinstance(padding, str):
+        raise ValueError(f"conv2d: invalid padding string {padding!r}, should be one of "
+                         "'same', 'valid' (or an int or a pair of ints)")
     padding = _pair("conv2d", "padding", padding)
     # errors that name the problem, e.g. "kernel (5, 5) ... does not fit input of size (3, 3)"
     *_, OH, OW = check_conv_args("conv2d", x.shape, KH, KW, stride, padding, dilation)
+    x, weight, bias = _one_dtype(x, weight, bias)
     spec = _conv_spec(x, groups, stride, padding, dilation, C * KH * KW * OH * OW)
     if bias is None:
         y = Conv2d.apply(x, weight, spec=spec)  # (N, OC, OH, OW)
@@ -530,6 +570,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         raise ValueError(f"conv_transpose2d: groups={groups} must divide input channels {C}")
     _, OCg, KH, KW = weight.shape
     OC = OCg * groups
+    _check_bias("conv_transpose2d", bias, OC, weight)
     stride = _pair("conv_transpose2d", "stride", stride)
     padding = _pair("conv_transpose2d", "padding", padding)
     dilation = _pair("conv_transpose2d", "dilation", dilation)
@@ -547,6 +588,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             f"conv_transpose2d: the output would be {(OH, OW)} for input {(H, W)}, kernel "
             f"{(KH, KW)}, stride {stride}, padding {padding} and dilation {dilation}"
         )
+    x, weight, bias = _one_dtype(x, weight, bias)
     # the conv2d it transposes maps (N, OC, OH, OW) to x: its columns are (OC*KH*KW, N*H*W)
     spec = _conv_spec(x, groups, stride, padding, dilation, OC * KH * KW * H * W)
     y = conv2d_input_grad(x, weight, (N, OC, OH, OW), spec)  # (N, OC, OH, OW)

@@ -152,4 +152,23 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if plain:  # the usual layer: one fused op
         return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
     y = matmul(x, transpose(weight, 0, 1))  # (..., out_features)
-    return y if bias is None else y + bias
+    if bias is None:
+        return y
+    _check_linear_bias(bias, y, weight)
+    return y + bias
+
+
+def _check_linear_bias(bias: Tensor, y: Tensor, weight: Tensor) -> None:
+    """The bias is added to y (..., out_features): (out_features,) or, as torch allows, any
+    shape that broadcasts to y's without growing it."""
+    try:
+        fits = np.broadcast_shapes(tuple(y.shape), tuple(bias.shape)) == tuple(y.shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        out_features = weight.shape[0] if weight.ndim == 2 else y.shape[-1]
+        raise ValueError(
+            f"linear: bias must have shape (out_features,) = ({out_features},) (or broadcast to "
+            f"the output {tuple(y.shape)}), got {tuple(bias.shape)} (weight: "
+            f"{tuple(weight.shape)})"
+        )

@@ -8,6 +8,8 @@ order while the heavy lifting stays in the kernels picked by ``Config.kernel``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -18,6 +20,21 @@ from .conv import _batched
 from .shape import reshape
 
 INDEX_DTYPE = np.int32  # how max pooling keeps its argmax for backward
+
+
+def pool_stride(op: str, kernel_size, stride):
+    """``stride``, or ``kernel_size`` where it is None (or an empty tuple/list, as torch
+    allows). Only None means "the kernel size": a stride of 0 or below is an error, never
+    silently replaced (torch: "stride should not be zero")."""
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel_size
+    values = tuple(stride) if isinstance(stride, (tuple, list)) else (stride,)
+    if any(isinstance(v, numbers.Integral) and v < 1 for v in values):
+        problem = "should not be zero" if 0 in values else "should be greater than zero"
+        raise ValueError(f"{op}: stride {problem}, got stride={stride!r} "
+                         f"(kernel_size={kernel_size!r}; stride=None means kernel_size)")
+    return stride
+
 
 # ----------------------------------------------------------------------------------------------
 # Max pooling
@@ -76,8 +93,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """``torch.nn.functional.max_pool2d``: (N, C, H, W) -> (N, C, OH, OW); ``stride`` defaults
     to ``kernel_size``; with ``return_indices`` also the argmax (flat h*W + w per plane)."""
     x, unbatched = _batched("max_pool2d", x)
-    if stride is None or stride == () or stride == []:
-        stride = kernel_size
+    stride = pool_stride("max_pool2d", kernel_size, stride)
     indices_out: list = []
     y = MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
                         dilation=dilation, ceil_mode=ceil_mode, indices_out=indices_out)
@@ -128,8 +144,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     if divisor_override is not None:
         raise NotImplementedError("avg_pool2d: divisor_override is not supported")
     x, unbatched = _batched("avg_pool2d", x)
-    if stride is None or stride == () or stride == []:
-        stride = kernel_size
+    stride = pool_stride("avg_pool2d", kernel_size, stride)
     y = AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad)
     return reshape(y, y.shape[1:]) if unbatched else y

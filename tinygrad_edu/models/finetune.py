@@ -81,10 +81,7 @@ def replace_head(model: nn.Module, new_head: nn.Module, attr: str | None = None)
     else:
         *path, name = attr.split(".")
         parent = model.get_submodule(".".join(path)) if path else model
-    if isinstance(parent, nn.Sequential) and name.isdigit():
-        old = parent[int(name)]
-    else:
-        old = getattr(parent, name)
+    old = getattr(parent, name)  # a child by name: "fc", or "6" in a Sequential (even a slice)
     setattr(parent, name, new_head)
     unfreeze(new_head)
     return old

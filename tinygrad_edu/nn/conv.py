@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ..functional.conv import _pair, conv2d, conv_transpose2d
+from ..functional.conv import _pair, conv2d, conv_transpose2d, same_padding
 from ..tensor import Tensor, empty
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input_dtype
 
 
 class _ConvNd(Module):
@@ -31,6 +31,7 @@ class _ConvNd(Module):
         self.padding = padding if isinstance(padding, str) else _pair(name, "padding", padding)
         self.dilation = _pair(name, "dilation", dilation)
         self.output_padding = _pair(name, "output_padding", output_padding)
+        self._check_window()
         if self.transposed:  # (C_in, C_out/groups, KH, KW), torch's layout
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:  # (C_out, C_in/groups, KH, KW)
@@ -41,6 +42,35 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _check_window(self) -> None:
+        """Refuse, when the layer is built, arguments no input could make work (torch finds
+        most of these only in the first forward)."""
+        name = type(self).__name__
+        for what in ("kernel_size", "stride", "dilation"):
+            value = getattr(self, what)
+            if min(value) < 1:
+                raise ValueError(f"{name}: {what} must be >= 1, got {value}")
+        if isinstance(self.padding, str):
+            if self.transposed:
+                raise ValueError(f"{name}: padding must be an int or a pair of ints (padding "
+                                 f"strings are for Conv2d only), got {self.padding!r}")
+            if self.padding not in ("same", "valid"):
+                raise ValueError(f"{name}: invalid padding string {self.padding!r}, should be "
+                                 "one of 'same', 'valid' (or an int or a pair of ints)")
+            if self.padding == "same":  # strided or even effective kernel: an error
+                same_padding(name, self.kernel_size, self.stride, self.dilation)
+        elif min(self.padding) < 0:
+            raise ValueError(f"{name}: padding must be >= 0, got {self.padding}")
+        if self.transposed:
+            limit = (max(self.stride[0], self.dilation[0]), max(self.stride[1], self.dilation[1]))
+            if min(self.output_padding) < 0 or self.output_padding[0] >= limit[0] or \
+                    self.output_padding[1] >= limit[1]:
+                raise ValueError(
+                    f"{name}: output_padding must be >= 0 and smaller than stride or dilation "
+                    f"in each dim, got output_padding {self.output_padding} with stride "
+                    f"{self.stride} and dilation {self.dilation}"
+                )
 
     def reset_parameters(self) -> None:
         """torch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -60,6 +90,10 @@ class _ConvNd(Module):
                 f"(N, {self.in_channels}, H, W) or ({self.in_channels}, H, W), got shape "
                 f"{tuple(x.shape)}"
             )
+        check_input_dtype(self, x, self.weight)
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

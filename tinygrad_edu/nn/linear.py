@@ -10,7 +10,7 @@ from ..tensor import Tensor, empty
 from . import init
 from .activation import make_activation
 from .dropout import Dropout
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, check_input_dtype
 
 
 class Identity(Module):
@@ -84,6 +84,7 @@ class Linear(Module):
         bias = params.get("bias")
         if bias is None:
             bias = self.bias
+        check_input_dtype(self, x, weight)
         return F.linear(x, weight, bias)  # (..., out_features)
 
     def _describe(self) -> str:

@@ -7,8 +7,9 @@ trained, e.g. BatchNorm's running mean) and sub-modules; attribute assignment re
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -48,6 +49,24 @@ _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_
 
 def _type_name(value) -> str:
     return type(value).__name__
+
+
+def check_input_dtype(layer, x: Tensor, *state: Tensor | None) -> None:
+    """A layer's input must have the dtype of its parameters (and running statistics), as in
+    torch: a float64 batch into a float32 layer is an error, not a silent promotion that leaves
+    float64 gradients on float32 weights. ``state``: the tensors to compare with (the first one
+    that is not None decides), e.g. ``check_input_dtype(self, x, self.weight, self.bias)``;
+    the error names the layer by its ``_describe()`` (built only then: this runs every call)."""
+    expected = next((t for t in state if t is not None), None)
+    if expected is None or x.dtype == expected.dtype:
+        return
+    name = layer._describe()
+    if x.dtype.kind == "f":
+        hint = f"convert one of them (x.to({expected.dtype}) or module.to({x.dtype}))"
+    else:  # module.to() converts floating point state only
+        hint = f"convert the input (x.to({expected.dtype}))"
+    raise TypeError(f"{name}: input has dtype {x.dtype} but the parameters are "
+                    f"{expected.dtype}; {hint}")
 
 
 class Module:
@@ -454,8 +473,39 @@ class Module:
         return text
 
 
+def _position(owner: str, index, size: int) -> int:
+    """``index`` (an int, negative counts from the end) as a position in ``range(size)``."""
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise TypeError(f"{owner}: indices must be integers or slices, got "
+                        f"{_type_name(index)}") from None
+    if not -size <= index < size:
+        raise IndexError(f"{owner}: index {index} is out of range for {size} modules")
+    return index % size
+
+
+def _insert_position(owner: str, index, size: int) -> int:
+    """Where ``insert(index, m)`` puts ``m``: 0..size (negative counts from the end)."""
+    index = operator.index(index)
+    if not -size <= index <= size:
+        raise IndexError(f"{owner}: insert index {index} is out of range for {size} modules "
+                         f"(expected {-size} <= index <= {size})")
+    return index + size if index < 0 else index
+
+
+def _check_module(owner: str, module) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: expected an nn.Module, got {_type_name(module)}")
+
+
 class Sequential(Module):
-    """Run modules one after another: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``."""
+    """Run modules one after another: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
+
+    Children are named "0", "1", ... (or by the keys of a dict). Like torch, a slice keeps the
+    names (``seq[1:]`` of Linear-ReLU-Linear saves "2.weight"), while ``del``, ``pop`` and
+    ``insert`` renumber the children 0..n-1.
+    """
 
     def __init__(self, *modules):
         super().__init__()
@@ -471,11 +521,31 @@ class Sequential(Module):
             x = m(x)
         return x
 
+    def _renumber(self, modules: list) -> None:
+        """Name the children "0".."n-1" in the given order (torch does this after a delete)."""
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+
     def __getitem__(self, index):
+        if isinstance(index, slice):  # keeps the children's names, like torch
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
         items = list(self._modules.values())
+        return items[_position("Sequential", index, len(items))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        keys = list(self._modules.keys())
+        setattr(self, keys[_position("Sequential", index, len(keys))], module)
+
+    def __delitem__(self, index) -> None:
+        keys = list(self._modules.keys())
         if isinstance(index, slice):
-            return Sequential(*items[index])
-        return items[index]
+            doomed = keys[index]
+        else:
+            doomed = [keys[_position("Sequential", index, len(keys))]]
+        for key in doomed:
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -484,36 +554,95 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
+        """Add ``module`` at the end under the name ``str(len(self))``, like torch."""
+        _check_module("Sequential.append", module)
+        name = str(len(self))
+        if name in self._modules:  # torch would silently replace that child
+            raise KeyError(f"Sequential.append: the name {name!r} is already taken by a child "
+                           f"(children {list(self._modules)}, e.g. a slice keeps its names); "
+                           f"use add_module with a new name, or insert(len(seq), module)")
+        self.add_module(name, module)
         return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Put ``module`` before position ``index`` (``-len(self) <= index <= len(self)``);
+        the children are renumbered 0..n."""
+        _check_module("Sequential.insert", module)
+        items = list(self._modules.values())
+        items.insert(_insert_position("Sequential.insert", index, len(items)), module)
+        self._renumber(items)
+        return self
+
+    def pop(self, index) -> Module:
+        """Remove and return the child at ``index`` (an int or a slice); renumbers the rest."""
+        module = self[index]
+        del self[index]
+        return module
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered."""
+    """A list of modules whose parameters are registered; children are named "0".."n-1"."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         for m in modules or ():
             self.append(m)
 
+    def _renumber(self, modules: list) -> None:
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self._modules)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleList.extend: expected an iterable of modules, got "
+                            f"{_type_name(modules)}")
         for m in modules:
             self.append(m)
         return self
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index`` (``-len(self) <= index <= len(self)``)."""
+        _check_module("ModuleList.insert", module)
+        items = list(self._modules.values())
+        items.insert(_insert_position("ModuleList.insert", index, len(items)), module)
+        self._renumber(items)
+
+    def pop(self, index) -> Module:
+        """Remove and return the module at ``index`` (an int or a slice); renumbers the rest."""
+        module = self[index]
+        del self[index]
+        return module
 
     def __getitem__(self, index):
         items = list(self._modules.values())
         if isinstance(index, slice):
             return ModuleList(items[index])
-        return items[index]
+        return items[_position("ModuleList", index, len(items))]
 
     def __setitem__(self, index: int, module: Module) -> None:
-        key = list(self._modules.keys())[index]
-        self._modules[key] = module
+        keys = list(self._modules.keys())
+        setattr(self, keys[_position("ModuleList", index, len(keys))], module)
+
+    def __delitem__(self, index) -> None:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            del items[index]
+        else:
+            del items[_position("ModuleList", index, len(items))]
+        self._renumber(items)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -536,8 +665,41 @@ class ModuleDict(Module):
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
 
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
     def __contains__(self, key: str) -> bool:
         return key in self._modules
+
+    def pop(self, key: str) -> Module:
+        """Remove ``key`` and return its module."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules) -> None:
+        """Add or replace modules from a mapping or an iterable of (name, module) pairs."""
+        if isinstance(modules, Mapping):
+            pairs = list(modules.items())
+        elif isinstance(modules, Iterable):
+            pairs = []
+            for j, pair in enumerate(modules):
+                if not isinstance(pair, Iterable):
+                    raise TypeError(f"ModuleDict.update: element #{j} should be a (name, "
+                                    f"module) pair, got {_type_name(pair)}")
+                pair = tuple(pair)
+                if len(pair) != 2:
+                    raise ValueError(f"ModuleDict.update: element #{j} has length "
+                                     f"{len(pair)}; a (name, module) pair is required")
+                pairs.append(pair)
+        else:
+            raise TypeError(f"ModuleDict.update: expected a mapping or an iterable of (name, "
+                            f"module) pairs, got {_type_name(modules)}")
+        for name, module in pairs:
+            self[name] = module
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -27,7 +27,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..tensor import Tensor, ones, zeros
 from ..tensor import tensor as make_tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input_dtype
 
 # ----------------------------------------------------------------------------------------------
 # The op: xhat = (x - mean) / sqrt(var + eps), with the closed-form backward
@@ -215,6 +215,26 @@ def _same_device(op: str, x: Tensor, *others) -> None:
             )
 
 
+def _check_channel_state(x: Tensor, running_mean, running_var, weight, bias):
+    """batch_norm's per-channel tensors must have one entry per channel C = x.shape[1]: the
+    running statistics shape (C,), weight and bias C elements (torch also takes e.g. (1, C),
+    used here as (C,)). Returns weight and bias as (C,)."""
+    C = x.shape[1]
+    for what, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"batch_norm: {what} must have shape (C,) = ({C},) for input of "
+                             f"shape {tuple(x.shape)}, got {tuple(t.shape)}")
+    checked = []
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            if t.numel() != C:
+                raise ValueError(f"batch_norm: {what} must have shape (C,) = ({C},) for input "
+                                 f"of shape {tuple(x.shape)}, got {tuple(t.shape)}")
+            t = t.reshape(C)
+        checked.append(t)
+    return checked
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -231,6 +251,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     axes = (0,) + tuple(range(2, x.ndim))  # every axis except the channel axis 1
     channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (1, C, 1, ...) broadcasts over x
     _same_device("batch_norm", x, running_mean, running_var, weight, bias)
+    weight, bias = _check_channel_state(x, running_mean, running_var, weight, bias)
     if training:
         count = math.prod(x.shape[a] for a in axes)
         if count <= 1:
@@ -284,9 +305,13 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
             f"don't match normalized_shape {shape} (input shape {tuple(x.shape)})"
         )
     _same_device("layer_norm", x, weight, bias)
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"layer_norm: {what} must have shape normalized_shape = {shape}, "
+                             f"got {tuple(t.shape)}")
     params = tuple(p for p in (weight, bias) if p is not None)
     fused = _fused_kernels(x, *params)
-    if fused is not None and all(tuple(p.shape) == shape for p in params):
+    if fused is not None:
         return LayerNormFused.apply(x, *params, has_weight=weight is not None,
                                     has_bias=bias is not None, eps=eps, kernels=fused,
                                     normalized_ndim=k)
@@ -374,6 +399,7 @@ class _BatchNorm(Module):
                 f"{self._describe()}: input has {x.shape[1]} channels (dim 1), expected "
                 f"{self.num_features} (input shape {tuple(x.shape)})"
             )
+        check_input_dtype(self, x, self.weight, self.running_mean)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
@@ -408,7 +434,7 @@ class BatchNorm1d(_BatchNorm):
     y = (x - mean) / sqrt(var + eps) * gamma + beta, statistics over N (and L).
 
     >>> import tinygrad_edu as tg
-    >>> bn = BatchNorm1d(3)
+    >>> bn = BatchNorm1d(3, dtype=tg.float64)
     >>> y = bn(tg.randn(16, 3, dtype=tg.float64))
     >>> [round(v, 6) + 0.0 for v in y.mean(0).tolist()]
     [0.0, 0.0, 0.0]
@@ -463,7 +489,11 @@ class LayerNorm(Module):
                 f"{tuple(x.shape[max(x.ndim - k, 0):])} don't match normalized_shape "
                 f"(input shape {tuple(x.shape)})"
             )
+        check_input_dtype(self, x, self.weight, self.bias)
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def _describe(self) -> str:
+        return f"LayerNorm({self.normalized_shape})"
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

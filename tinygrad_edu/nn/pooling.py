@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, pool_stride
 from ..tensor import Tensor
 from .module import Module
 
@@ -18,7 +18,8 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = pool_stride("MaxPool2d", kernel_size, stride)
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, x: Tensor):
@@ -36,7 +37,8 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = pool_stride("AvgPool2d", kernel_size, stride)
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:

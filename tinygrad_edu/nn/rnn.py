@@ -39,7 +39,7 @@ from ..autograd import no_grad
 from ..functional import cat, dropout, stack
 from ..functional.rnn import lstm_layer
 from ..tensor import Tensor, empty, zeros
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input_dtype
 
 # ----------------------------------------------------------------------------------------------
 # One time step of each cell. ``xw`` is the input part x W_ih^T + b_ih, computed beforehand;
@@ -115,14 +115,6 @@ def _init_uniform(shape, bound: float, device, dtype) -> Parameter:
     with no_grad():
         p.uniform_(-bound, bound)
     return p
-
-
-def _check_dtype(name: str, x: Tensor, weight: Tensor) -> None:
-    if x.dtype != weight.dtype:
-        raise TypeError(
-            f"{name}: input has dtype {x.dtype} but the parameters are {weight.dtype}; convert "
-            f"one of them (x.to({weight.dtype}) or module.to({x.dtype}))"
-        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -265,7 +257,7 @@ class RNNBase(Module):
                 f"{self._describe()}: expected input with {self.input_size} features, got "
                 f"{x.shape[-1]} (input shape {tuple(x.shape)}, batch_first={self.batch_first})"
             )
-        _check_dtype(name, x, self.weight_ih_l0)
+        check_input_dtype(self, x, self.weight_ih_l0)
         return x.ndim == 3
 
     def _check_state(self, state, what: str, size: int, batch: int | None, dtype) -> Tensor:
@@ -501,6 +493,10 @@ class RNNCellBase(Module):
     """Parameters and checks shared by the cells: ``weight_ih`` (G, I), ``weight_hh`` (G, H),
     ``bias_ih`` (G,), ``bias_hh`` (G,), all U(-1/sqrt(H), 1/sqrt(H))."""
 
+    def _describe(self) -> str:
+        return (f"{type(self).__name__}(input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size})")
+
     def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
@@ -548,11 +544,10 @@ class RNNCellBase(Module):
                              f"input (I,), got shape {tuple(x.shape)}")
         if x.shape[-1] != self.input_size:
             raise ValueError(
-                f"{name}(input_size={self.input_size}, hidden_size={self.hidden_size}): "
-                f"expected input with {self.input_size} features, got {x.shape[-1]} "
-                f"(input shape {tuple(x.shape)})"
+                f"{self._describe()}: expected input with {self.input_size} features, got "
+                f"{x.shape[-1]} (input shape {tuple(x.shape)})"
             )
-        _check_dtype(name, x, self.weight_ih)
+        check_input_dtype(self, x, self.weight_ih)
         batched = x.ndim == 2
         expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
         checked = []
