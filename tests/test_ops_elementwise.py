@@ -146,6 +146,12 @@ UNARY = {
     "rsqrt": (F.rsqrt, torch.rsqrt, 0.2, 3),
     "sin": (tg.sin, torch.sin, -3, 3),
     "cos": (tg.cos, torch.cos, -3, 3),
+    "tan": (tg.tan, torch.tan, -1.3, 1.3),
+    "atan": (tg.atan, torch.atan, -3, 3),
+    "log1p": (tg.log1p, torch.log1p, -0.8, 3),
+    "expm1": (tg.expm1, torch.expm1, -2, 2),
+    "reciprocal": (tg.reciprocal, torch.reciprocal, 0.3, 2),
+    "reciprocal_negative": (lambda x: x.reciprocal(), torch.reciprocal, -2, -0.3),
     "tanh": (tg.tanh, torch.tanh, -3, 3),
     "sigmoid": (tg.sigmoid, torch.sigmoid, -4, 4),
     "erf": (tg.erf, torch.erf, -2, 2),
@@ -279,9 +285,14 @@ def test_relus_differentiate_twice_and_under_hooks(name):
 def test_method_forms_match_functions():
     x = tg.randn(3, 4, dtype=tg.float64)
     for method, fn in [("exp", tg.exp), ("tanh", tg.tanh), ("sigmoid", tg.sigmoid),
-                       ("relu", tg.relu), ("abs", tg.abs), ("sin", tg.sin)]:
+                       ("relu", tg.relu), ("abs", tg.abs), ("sin", tg.sin), ("tan", tg.tan),
+                       ("atan", tg.atan), ("expm1", tg.expm1),
+                       ("reciprocal", tg.reciprocal), ("floor", tg.floor), ("ceil", tg.ceil),
+                       ("round", tg.round), ("trunc", tg.trunc), ("sign", tg.sign),
+                       ("isinf", tg.isinf), ("isnan", tg.isnan), ("isfinite", tg.isfinite)]:
         np.testing.assert_array_equal(getattr(x, method)().numpy(), fn(x).numpy())
     np.testing.assert_array_equal(abs(x).numpy(), np.abs(x.numpy()))
+    np.testing.assert_array_equal(abs(x).log1p().numpy(), tg.log1p(abs(x)).numpy())
 
 
 @pytest.mark.parametrize("value", [1000.0, -1000.0, 88.8, -88.8, 1e30, -1e30])
@@ -344,10 +355,185 @@ def test_gelu_rejects_unknown_approximation():
 
 def test_unary_int_inputs_are_promoted_to_float():
     x = tg.tensor([1, 2, 3])
-    for fn in (tg.exp, tg.log, tg.sqrt, tg.sin, tg.tanh, tg.sigmoid):
+    for fn in (tg.exp, tg.log, tg.sqrt, tg.sin, tg.tanh, tg.sigmoid, tg.tan, tg.atan,
+               tg.log1p, tg.expm1, tg.reciprocal):
         y = fn(x)
         assert y.dtype == tg.float32
         np.testing.assert_allclose(y.numpy(), fn(x.float()).numpy())
+
+
+# ----------------------------------------------------------------------------------------------
+# atan2, rounding, floor_divide and remainder
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_atan2_broadcasting(shapes, device):
+    # away from the origin and from the branch cut (b < 0, a = 0), where atan2 jumps by 2 pi
+    inputs = [signed_away_from_zero(shapes[0], seed=1), signed_away_from_zero(shapes[1], seed=2)]
+    check_op(tg.atan2, torch.atan2, shapes, inputs=inputs, device=device)
+    check_op(lambda a, b: a.arctan2(b), torch.arctan2, shapes, inputs=inputs, device=device)
+
+
+def test_atan2_quadrants_and_integer_inputs_match_torch():
+    a = [1.0, 1.0, -1.0, -1.0, 0.0, 0.0, 0.0]
+    b = [1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 0.0]
+    assert_close(tg.arctan2(tg.tensor(a), tg.tensor(b)),
+                 torch.atan2(torch.tensor(a), torch.tensor(b)), np.float32)
+    out = tg.atan2(tg.tensor([1, -2]), tg.tensor([3, 1]))
+    assert out.dtype == tg.float32
+    assert_close(out, torch.atan2(torch.tensor([1, -2]), torch.tensor([3, 1])), np.float32)
+
+
+STEPWISE = {
+    # piecewise-constant ops: torch gives them a zero gradient (not None)
+    "floor": (tg.floor, torch.floor),
+    "ceil": (lambda x: x.ceil(), torch.ceil),
+    "trunc": (tg.trunc, torch.trunc),
+    "round": (tg.round, torch.round),
+    "round(decimals=1)": (lambda x: x.round(decimals=1), lambda x: x.round(decimals=1)),
+    "round(decimals=-1)": (lambda x: tg.round(x, decimals=-1),
+                           lambda x: torch.round(x, decimals=-1)),
+    "sign": (lambda x: x.sign(), torch.sign),
+}
+
+
+@pytest.mark.parametrize("name", list(STEPWISE))
+@pytest.mark.parametrize("shape", [(), (3, 5)], ids=str)
+def test_stepwise_ops_have_a_zero_gradient_like_torch(name, shape, device):
+    tg_fn, th_fn = STEPWISE[name]
+    check_op(tg_fn, th_fn, [shape], low=-30, high=30, device=device)
+    x = tg.tensor(uniform(shape, -3, 3), requires_grad=True, device=device)
+    y = tg_fn(x)
+    assert y.requires_grad and y.grad_fn is not None  # like torch: a graph node...
+    y.sum().backward()  # ...whose gradient is zeros
+    assert x.grad is not None and not np.any(x.grad.numpy())
+
+
+def test_round_halves_to_even_and_decimals_match_torch_bit_for_bit():
+    halves = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.25, 1.25, 25.0, 35.0]
+    for decimals in (0, 1, -1):
+        expected = torch.round(torch.tensor(halves), decimals=decimals).numpy()
+        np.testing.assert_array_equal(tg.round(tg.tensor(halves), decimals).numpy(), expected)
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float64):
+        values = (rng.standard_normal(2000) * 100).astype(dtype)
+        for decimals in (-2, -1, 0, 1, 2, 3):
+            ours = tg.tensor(values).round(decimals=decimals).numpy()
+            theirs = torch.tensor(values).round(decimals=decimals).numpy()
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{dtype} decimals={decimals}")
+
+
+def test_stepwise_ops_on_integers_and_bools_match_torch():
+    values = [-3, 0, 2, 7]
+    for name in ("floor", "ceil", "trunc", "round", "sign"):
+        ours = getattr(tg.tensor(values), name)()
+        theirs = getattr(torch.tensor(values), name)()
+        assert ours.dtype == tg.int64 and ours.tolist() == theirs.tolist(), name
+    assert tg.tensor([True, False]).sign().tolist() == [True, False]
+    with pytest.raises(TypeError, match="floor: not implemented for bool tensors"):
+        tg.tensor([True]).floor()
+    with pytest.raises(TypeError, match="round: decimals needs a floating point tensor"):
+        tg.tensor([1, 2]).round(decimals=1)
+
+
+def test_sign_output_requires_grad_so_backward_works():
+    x = tg.tensor([-3.0, 0.0, 2.0], requires_grad=True)
+    y = x.sign()
+    assert y.requires_grad and y.tolist() == [-1.0, 0.0, 1.0]
+    (y * x).sum().backward()  # d/dx (sign(x) x) = sign(x): only the x factor counts
+    assert x.grad.tolist() == [-1.0, 0.0, 1.0]
+
+
+def _away_from_integer_ratios(a, b, margin=0.05):
+    """Nudge ``a`` so that no a / b (broadcast) is within ``margin`` of a whole number, where
+    remainder jumps and the numerical gradient would straddle the jump."""
+    a = np.array(a, dtype=np.float64)
+    for _ in range(20):
+        ratio = np.broadcast_to(a, np.broadcast_shapes(a.shape, np.shape(b))) / b
+        if np.all(np.abs(ratio - np.round(ratio)) > margin):
+            return a
+        a = a + 0.137
+    raise AssertionError("could not move the inputs away from the jumps")
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_remainder_broadcasting(shapes, device):
+    b = signed_away_from_zero(shapes[1], low=0.5, high=2.0, seed=2)
+    a = _away_from_integer_ratios(uniform(shapes[0], -5, 5, 1), b)
+    check_op(F.remainder, torch.remainder, shapes, inputs=[a, b], device=device)
+    check_op(lambda x, y: x % y, lambda x, y: x % y, shapes, inputs=[a, b], device=device)
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_floor_divide_broadcasting(shapes, device):
+    b = signed_away_from_zero(shapes[1], low=0.5, high=2.0, seed=2)
+    a = uniform(shapes[0], -5, 5, 1)
+    check_op(F.floor_divide, torch.floor_divide, shapes, inputs=[a, b], grad=False,
+             device=device)
+    check_op(lambda x, y: x // y, lambda x, y: x // y, shapes, inputs=[a, b], grad=False,
+             device=device)
+
+
+SCALAR_DIVISIONS = {
+    "x // 3": lambda x: x // 3,
+    "x // -2.5": lambda x: x // -2.5,
+    "7 // x": lambda x: 7 // x,
+    "x % 3": lambda x: x % 3,
+    "x % -2.5": lambda x: x % -2.5,
+    "-7 % x": lambda x: -7 % x,
+    "x.remainder(2)": lambda x: x.remainder(2),
+    "x.floor_divide(2)": lambda x: x.floor_divide(2),
+}
+
+
+@pytest.mark.parametrize("form", list(SCALAR_DIVISIONS))
+@pytest.mark.parametrize("dtype", ["int64", "int32", "float32", "float64"])
+def test_floor_divide_and_remainder_follow_python_signs_like_torch(form, dtype):
+    fn = SCALAR_DIVISIONS[form]
+    values = [-7, -5, -3, -1, 1, 2, 3, 5, 7]
+    ours = fn(tg.tensor(values, dtype=dtype))
+    theirs = fn(torch.tensor(values, dtype=TORCH_DTYPE[np.dtype(dtype)]))
+    assert TORCH_DTYPE[ours.dtype] == theirs.dtype
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_floor_divide_has_no_derivative_like_torch():
+    a = tg.tensor([5.0, -5.0], requires_grad=True)
+    y = a // 3
+    assert y.requires_grad and y.tolist() == [1.0, -2.0]
+    with pytest.raises(RuntimeError, match="floor_divide: the derivative is not implemented"):
+        y.sum().backward()
+    ta = torch.tensor([5.0, -5.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide is not implemented"):
+        (ta // 3).sum().backward()
+    (a.detach() // 3 * a).sum().backward()  # detached, it is a constant factor
+    assert a.grad.tolist() == [1.0, -2.0]
+
+
+def test_remainder_gradient_matches_torch_formula():
+    a = tg.tensor([5.0, -5.0, 5.0, -5.0], requires_grad=True)
+    b = tg.tensor([3.0, 3.0, -3.0, -3.0], requires_grad=True)
+    y = a % b
+    assert y.tolist() == [2.0, 1.0, -1.0, -2.0]
+    y.sum().backward()
+    assert a.grad.tolist() == [1.0] * 4
+    assert b.grad.tolist() == [-1.0, 2.0, 2.0, -1.0]  # -floor(a / b)
+
+
+@pytest.mark.parametrize("op", ["floor_divide", "remainder"])
+def test_integer_division_by_zero_raises_like_torch(op):
+    with pytest.raises(RuntimeError, match=f"{op}: ZeroDivisionError"):
+        getattr(F, op)(tg.tensor([1, 2]), tg.tensor([1, 0]))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        getattr(torch, op)(torch.tensor([1, 2]), torch.tensor([1, 0]))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_float_division_by_zero_gives_inf_and_nan_like_torch():
+    values = [1.0, -1.0, 0.0]
+    assert_close(tg.tensor(values) // 0.0, torch.tensor(values) // 0.0, np.float32)
+    assert_close(tg.tensor(values) % 0.0, torch.tensor(values) % 0.0, np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -533,6 +719,17 @@ def test_logical_and_bitwise_ops_match_torch():
     assert F.logical_and(tg.tensor([1.0, 0.0]), tg.tensor([2.0, 2.0])).tolist() == [True, False]
 
 
+@pytest.mark.parametrize("values", [[1.0, float("nan"), float("inf"), -float("inf"), -0.0],
+                                    [3, -1, 0]], ids=["float", "int"])
+def test_isinf_isnan_isfinite_match_torch(values, device):
+    x = tg.tensor(values, requires_grad=isinstance(values[0], float), device=device)
+    for name in ("isinf", "isnan", "isfinite"):
+        out = getattr(tg, name)(x)
+        assert out.dtype == tg.bool_ and not out.requires_grad and out.grad_fn is None
+        assert out.tolist() == getattr(torch, name)(torch.tensor(values)).tolist(), name
+        assert getattr(x, name)().tolist() == out.tolist()
+
+
 def test_isnan_isfinite_sign_allclose():
     x = tg.tensor([1.0, float("nan"), float("inf"), -2.0, 0.0])
     assert tg.functional.isnan(x).tolist() == [False, True, False, False, False]
@@ -656,6 +853,25 @@ def test_dtype_promotion_matches_torch(case, op):
                                    theirs.numpy().astype(np.float64), rtol=1e-3)
 
 
+@pytest.mark.parametrize("case", [c for c in PROMOTION_CASES if "bool" not in c], ids=str)
+@pytest.mark.parametrize("op", ["floor_divide", "remainder", "atan2"])
+def test_floor_divide_remainder_atan2_promote_like_torch(case, op):
+    a_value, a_dtype, b_value, b_dtype = case
+    if b_dtype is None:
+        if op == "atan2":
+            pytest.skip("torch.atan2 takes two tensors")
+        b_dtype = "float32" if isinstance(b_value, float) else "int64"
+        tg_b, th_b = b_value, b_value
+    else:
+        tg_b, th_b = _both(b_value, b_dtype)
+    tg_a, th_a = _both(a_value, a_dtype)
+    ours = getattr(F, op)(tg_a, tg_b)
+    theirs = getattr(torch, op)(th_a, th_b)
+    assert TORCH_DTYPE[ours.dtype] == theirs.dtype, f"{case} {op}"
+    np.testing.assert_allclose(ours.numpy().astype(np.float64),
+                               theirs.numpy().astype(np.float64), rtol=1e-3)
+
+
 def test_integer_true_division_gives_float32():
     assert (tg.tensor([3, 4]) / 2).dtype == tg.float32
     assert (tg.tensor([3, 4]) / 2).tolist() == [1.5, 2.0]
@@ -686,6 +902,59 @@ def test_cast_methods():
     assert y.grad.dtype == tg.float64 and y.grad.tolist() == [2.0, 4.0]
 
 
+NEW_TENSORS = {
+    "new_zeros(2, 3)": lambda x: x.new_zeros(2, 3),
+    "new_zeros((2, 3))": lambda x: x.new_zeros((2, 3)),
+    "new_zeros([])": lambda x: x.new_zeros([]),
+    "new_ones(4)": lambda x: x.new_ones(4),
+    "new_ones(2, dtype=int32)": lambda x: x.new_ones(2, dtype=_dtype_of(x, "int32")),
+    "new_full((2,), 3)": lambda x: x.new_full((2,), 3),
+    "new_full([2, 1], 3.5)": lambda x: x.new_full([2, 1], 3.5),
+    "new_tensor([1.7, -2.2])": lambda x: x.new_tensor([1.7, -2.2]),
+    "new_tensor([1, 2])": lambda x: x.new_tensor([1, 2]),
+    "new_tensor(dtype=float32)": lambda x: x.new_tensor([1, 2], dtype=_dtype_of(x, "float32")),
+}
+
+
+def _dtype_of(x, name):
+    """The dtype ``name`` in x's library (tinygrad_edu or torch)."""
+    return np.dtype(name) if isinstance(x, tg.Tensor) else getattr(torch, name)
+
+
+@pytest.mark.parametrize("name", list(NEW_TENSORS))
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_new_tensor_methods_keep_self_dtype_like_torch(name, dtype):
+    fn = NEW_TENSORS[name]
+    ours = fn(tg.zeros(3, dtype=dtype))
+    theirs = fn(torch.zeros(3, dtype=TORCH_DTYPE[np.dtype(dtype)]))
+    assert TORCH_DTYPE[ours.dtype] == theirs.dtype
+    assert ours.shape == tuple(theirs.shape) and ours.tolist() == theirs.tolist()
+    assert not ours.requires_grad and ours.is_leaf
+
+
+def test_new_tensor_methods_take_requires_grad_and_device(device):
+    x = tg.zeros(3, dtype=tg.float64, device=device)
+    y = x.new_ones(2, requires_grad=True)
+    assert y.requires_grad and y.is_leaf and y.device == x.device and y.dtype == tg.float64
+    source = tg.tensor([1.0, 2.0], requires_grad=True)
+    copy = x.new_tensor(source)  # a detached copy, as in torch
+    assert not copy.requires_grad and copy.dtype == tg.float64 and copy.device == x.device
+    copy.data[0] = 5.0
+    assert source.tolist() == [1.0, 2.0]
+    assert tg.zeros(1).new_zeros(2, device="cpu").device.type == "cpu"
+
+
+def test_type_as_casts_differentiably_like_torch():
+    x = tg.tensor([1.5, -2.5], dtype=tg.float64, requires_grad=True)
+    assert x.type_as(x) is x
+    y = x.type_as(tg.zeros(1, dtype=tg.float32))
+    assert y.dtype == tg.float32 and y.grad_fn is not None
+    (y * 2).sum().backward()
+    assert x.grad.dtype == tg.float64 and x.grad.tolist() == [2.0, 2.0]
+    assert tg.tensor([1.7, -2.2]).type_as(tg.tensor([1])).tolist() == \
+        torch.tensor([1.7, -2.2]).type_as(torch.tensor([1])).tolist()
+
+
 def test_clone_is_a_differentiable_copy(device):
     check_op(lambda x: x.clone() * 2, lambda x: x.clone() * 2, [(2, 3)], device=device)
     x = tg.ones(3)
@@ -704,6 +973,11 @@ SMOOTH = {
     "sqrt": (tg.sqrt, 0.5, 2),
     "sin": (tg.sin, -2, 2),
     "cos": (tg.cos, -2, 2),
+    "tan": (tg.tan, -1, 1),
+    "atan": (tg.atan, -2, 2),
+    "log1p": (tg.log1p, -0.5, 2),
+    "expm1": (tg.expm1, -1, 1),
+    "reciprocal": (tg.reciprocal, 0.5, 2),
     "tanh": (tg.tanh, -2, 2),
     "sigmoid": (tg.sigmoid, -3, 3),
     "softplus": (lambda x: F.softplus(x, beta=1.5), -3, 3),
@@ -726,7 +1000,8 @@ def test_gradgradcheck_unary(name):
     assert tg.gradgradcheck(fn, [x])
 
 
-@pytest.mark.parametrize("op", ["mul", "div", "pow", "add", "sub", "maximum"])
+@pytest.mark.parametrize("op", ["mul", "div", "pow", "add", "sub", "maximum", "atan2",
+                                "remainder"])
 def test_gradgradcheck_binary(op):
     a = tg.tensor(uniform((3, 1), 0.5, 2, 1), dtype=tg.float64, requires_grad=True)
     b = tg.tensor(uniform((1, 4), 0.5, 2, 2), dtype=tg.float64, requires_grad=True)

@@ -1,6 +1,6 @@
 """Shape ops: reshape/view, flatten, squeeze/unsqueeze, transpose/permute, expand/broadcast,
 indexing (basic, advanced, boolean, repeated), cat/stack/split/chunk, pad, repeat, tril/triu,
-gather and index_select."""
+gather and index_select, flip/roll/narrow/movedim and cumsum."""
 
 import numpy as np
 import pytest
@@ -42,6 +42,17 @@ RESHAPES = {
                      lambda x: x[:1].broadcast_to((2, 2, 3, 4))),
     "expand_as": (lambda x: x[:, 1:2].expand_as(tg.zeros(2, 3, 4)),
                   lambda x: x[:, 1:2].expand_as(torch.zeros(2, 3, 4))),
+    "swapaxes(0, 2)": (lambda x: x.swapaxes(0, 2), lambda x: x.swapaxes(0, 2)),
+    "swapdims(-1, 1)": (lambda x: x.swapdims(-1, 1), lambda x: x.swapdims(-1, 1)),
+    "F.swapaxes": (lambda x: F.swapaxes(x, 1, 0), lambda x: torch.swapaxes(x, 1, 0)),
+    "movedim(0, -1)": (lambda x: x.movedim(0, -1), lambda x: x.movedim(0, -1)),
+    "movedim(2, 0)": (lambda x: x.movedim(2, 0), lambda x: x.movedim(2, 0)),
+    "movedim((0, 1), (2, 0))": (lambda x: x.movedim((0, 1), (2, 0)),
+                                lambda x: x.movedim((0, 1), (2, 0))),
+    "movedim([-1, 0], [0, 1])": (lambda x: tg.movedim(x, [-1, 0], [0, 1]),
+                                 lambda x: torch.movedim(x, [-1, 0], [0, 1])),
+    "moveaxis(1, 2)": (lambda x: x.moveaxis(1, 2), lambda x: x.moveaxis(1, 2)),
+    "moveaxis((), ())": (lambda x: tg.moveaxis(x, (), ()), lambda x: torch.moveaxis(x, (), ())),
 }
 
 
@@ -296,6 +307,136 @@ def test_tril_on_integers_and_too_few_dims():
 
 
 # ----------------------------------------------------------------------------------------------
+# flip, roll, narrow, movedim, cumsum
+# ----------------------------------------------------------------------------------------------
+
+FLIPS = {
+    "flip(0)": (lambda x: x.flip(0), lambda x: x.flip(0)),
+    "flip(0, 2)": (lambda x: x.flip(0, 2), lambda x: x.flip(0, 2)),
+    "flip((0, -1))": (lambda x: x.flip((0, -1)), lambda x: x.flip((0, -1))),
+    "flip([1])": (lambda x: x.flip([1]), lambda x: x.flip([1])),
+    "flip(-3, -2, -1)": (lambda x: x.flip(-3, -2, -1), lambda x: x.flip(-3, -2, -1)),
+    "tg.flip(x, (2,))": (lambda x: tg.flip(x, (2,)), lambda x: torch.flip(x, (2,))),
+    "F.flip(x, dims=[1, 0])": (lambda x: F.flip(x, dims=[1, 0]),
+                               lambda x: torch.flip(x, dims=[1, 0])),
+}
+
+
+@pytest.mark.parametrize("name", list(FLIPS))
+def test_flip(name, device):
+    tg_fn, th_fn = FLIPS[name]
+    check_op(tg_fn, th_fn, [(2, 3, 4)], device=device)
+
+
+ROLLS = {
+    # (shifts, dims); dims None rolls the flattened tensor
+    "5, None": (5, None),
+    "-7, None": (-7, None),
+    "(2,), None": ((2,), None),
+    "1, 1": (1, 1),
+    "-1, -1": (-1, -1),
+    "(1, -1), (0, 2)": ((1, -1), (0, 2)),
+    "[7], [2]": ([7], [2]),
+    "(1, 2), (1, 1)": ((1, 2), (1, 1)),  # the same dim twice: the shifts add up
+    "0, 0": (0, 0),
+}
+
+
+@pytest.mark.parametrize("name", list(ROLLS))
+def test_roll(name, device):
+    shifts, dims = ROLLS[name]
+    check_op(lambda x: x.roll(shifts, dims), lambda x: x.roll(shifts, dims), [(2, 3, 4)],
+             device=device)
+    check_op(lambda x: tg.roll(x, shifts=shifts, dims=dims),
+             lambda x: torch.roll(x, shifts=shifts, dims=dims), [(2, 3, 4)], device=device)
+
+
+def test_roll_and_flip_of_0d_tensors_like_torch():
+    check_op(lambda x: x.roll(3), lambda x: x.roll(3), [()])
+    check_op(lambda x: x.flip(0), lambda x: x.flip(0), [()])
+    with pytest.raises(IndexError, match="roll: dims 0 given, but the tensor has no dimensions"):
+        tg.tensor(1.0).roll(1, 0)
+
+
+NARROWS = {
+    # (dim, start, length)
+    "0, 0, 1": (0, 0, 1),
+    "2, 1, 2": (2, 1, 2),
+    "-1, -2, 2": (-1, -2, 2),
+    "1, 0, 3": (1, 0, 3),
+    "2, 4, 0": (2, 4, 0),
+    "1, -3, 1": (1, -3, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(NARROWS))
+def test_narrow(name, device):
+    dim, start, length = NARROWS[name]
+    check_op(lambda x: x.narrow(dim, start, length), lambda x: x.narrow(dim, start, length),
+             [(2, 3, 4)], device=device)
+    check_op(lambda x: tg.narrow(x, dim, start, length),
+             lambda x: torch.narrow(x, dim, start, length), [(2, 3, 4)], device=device)
+
+
+def test_narrow_takes_a_tensor_start_and_checks_its_range_like_torch():
+    x, tx = tg.arange(12.0).reshape(3, 4), torch.arange(12.0).reshape(3, 4)
+    assert x.narrow(1, tg.tensor(1), 2).tolist() == tx.narrow(1, torch.tensor(1), 2).tolist()
+    with pytest.raises(ValueError, match=r"narrow: start \(3\) \+ length \(2\) exceeds "
+                                         r"dimension size \(4\)"):
+        x.narrow(1, 3, 2)
+    with pytest.raises(IndexError, match=r"narrow: start out of range .*\[-4, 4\].*got 5"):
+        x.narrow(1, 5, 0)
+    with pytest.raises(ValueError, match="narrow: length must be non-negative"):
+        x.narrow(1, 0, -1)
+    with pytest.raises(ValueError, match="narrow: cannot be applied to a 0-dim tensor"):
+        tg.tensor(1.0).narrow(0, 0, 1)
+
+
+def test_flip_roll_movedim_reject_bad_dims():
+    x = tg.zeros(2, 3, 4)
+    with pytest.raises(ValueError, match="flip: a dim appears more than once"):
+        x.flip(0, -3)
+    with pytest.raises(IndexError, match=r"flip: dimension out of range .*got 3"):
+        x.flip(3)
+    with pytest.raises(ValueError, match="roll: shifts and dims must have the same length"):
+        x.roll((1, 2))
+    with pytest.raises(ValueError, match="roll: shifts and dims must have the same length"):
+        x.roll((1, 2), 0)
+    with pytest.raises(ValueError, match=r"movedim: repeated dim in `source` \(\(0, 0\)\)"):
+        x.movedim((0, 0), (1, 2))
+    with pytest.raises(ValueError, match="movedim: repeated dim in `destination`"):
+        x.movedim((0, 1), (2, -1))
+    with pytest.raises(ValueError, match="movedim: source .* must name the same number"):
+        x.movedim((0, 1), (2,))
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_cumsum(dim, device):
+    check_op(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), [(2, 3, 4)], device=device)
+    check_op(lambda x: tg.cumsum(x, dim=dim), lambda x: torch.cumsum(x, dim=dim), [(5, 2, 3)],
+             device=device)
+
+
+def test_cumsum_of_0d_and_empty_tensors():
+    check_op(lambda x: x.cumsum(0), lambda x: x.cumsum(0), [()])
+    check_op(lambda x: x.cumsum(-1), lambda x: x.cumsum(-1), [(2, 0)])
+
+
+def test_cumsum_dtypes_match_torch():
+    for values, dtype in (([1, 2, 3], tg.int32), ([True, True, False], tg.bool_),
+                          ([1, 2, 3], tg.uint8), ([1, 2, 3], tg.int64)):
+        ours = tg.tensor(values, dtype=dtype).cumsum(0)
+        assert ours.dtype == tg.int64 and ours.tolist() == torch.tensor(values).cumsum(0).tolist()
+    x = tg.tensor([1.5, 2.5], requires_grad=True)
+    y = x.cumsum(0, dtype=tg.float64)
+    assert y.dtype == tg.float64
+    y.backward(tg.tensor([1.0, 2.0], dtype=tg.float64))
+    assert x.grad.dtype == tg.float32 and x.grad.tolist() == [3.0, 2.0]  # reversed cumsum
+    assert tg.tensor([1.5, 2.5]).cumsum(0, tg.int64).tolist() == \
+        torch.tensor([1.5, 2.5]).cumsum(0, dtype=torch.int64).tolist()
+
+
+# ----------------------------------------------------------------------------------------------
 # Second derivatives of the linear shape ops (gradients of gradients move back unchanged)
 # ----------------------------------------------------------------------------------------------
 
@@ -309,7 +450,14 @@ def test_tril_on_integers_and_too_few_dims():
     lambda x: (x * x).expand(2, 3, 4),
     lambda x: (x * x).triu(1),
     lambda x: x.gather(1, tg.tensor([[0, 0], [3, 1], [2, 2]])) ** 3,
-], ids=["reshape_T", "cat", "stack", "pad", "repeat", "expand", "triu", "gather"])
+    lambda x: (x * x).flip(0, 1),
+    lambda x: (x * x).roll((1, -2), (0, 1)),
+    lambda x: (x * x).roll(5),
+    lambda x: (x * x).cumsum(1),
+    lambda x: (x * x).narrow(1, 1, 2),
+    lambda x: (x * x).movedim(0, 1),
+], ids=["reshape_T", "cat", "stack", "pad", "repeat", "expand", "triu", "gather", "flip",
+        "roll", "roll_flat", "cumsum", "narrow", "movedim"])
 def test_gradgradcheck_shape_ops(fn):
     x = tg.tensor(np.random.default_rng(3).standard_normal((3, 4)), requires_grad=True)
     assert tg.gradgradcheck(fn, [x])

@@ -270,6 +270,26 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(dtype=other.dtype, device=other.device)
+
+    # new_*: a new tensor with self's dtype and device unless given (torch)
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
     # ------------------------------------------------------------------------------------------
     # Autograd
     # ------------------------------------------------------------------------------------------
@@ -453,6 +473,10 @@ class Tensor:
     def __rmul__(self, other): return F.mul(other, self)
     def __truediv__(self, other): return F.div(self, other)
     def __rtruediv__(self, other): return F.div(other, self)
+    def __floordiv__(self, other): return F.floor_divide(self, other)
+    def __rfloordiv__(self, other): return F.floor_divide(other, self)
+    def __mod__(self, other): return F.remainder(self, other)
+    def __rmod__(self, other): return F.remainder(other, self)
     def __pow__(self, exponent): return F.pow(self, exponent)
     def __rpow__(self, base): return F.pow(F.elementwise._scalar_tensor(base, self)
                                            if not isinstance(base, Tensor) else base, self)
@@ -492,6 +516,19 @@ class Tensor:
     def abs(self): return F.abs(self)
     def sin(self): return F.sin(self)
     def cos(self): return F.cos(self)
+    def tan(self): return F.tan(self)
+    def atan(self): return F.atan(self)
+    def atan2(self, other): return F.atan2(self, other)
+    arctan2 = atan2
+    def log1p(self): return F.log1p(self)
+    def expm1(self): return F.expm1(self)
+    def reciprocal(self): return F.reciprocal(self)
+    def floor(self): return F.floor(self)
+    def ceil(self): return F.ceil(self)
+    def round(self, decimals=0): return F.round(self, decimals=decimals)
+    def trunc(self): return F.trunc(self)
+    def floor_divide(self, other): return F.floor_divide(self, other)
+    def remainder(self, other): return F.remainder(self, other)
     def erf(self): return F.erf(self)
     def square(self): return F.square(self)
     def tanh(self): return F.tanh(self)
@@ -511,6 +548,7 @@ class Tensor:
     def ge(self, other): return F.ge(self, other)
     def isnan(self): return F.isnan(self)
     def isfinite(self): return F.isfinite(self)
+    def isinf(self): return F.isinf(self)
     def allclose(self, other, rtol=1e-5, atol=1e-8): return F.allclose(self, other, rtol, atol)
 
     # reductions
@@ -543,6 +581,10 @@ class Tensor:
     def squeeze(self, dim=None): return F.squeeze(self, dim)
     def unsqueeze(self, dim): return F.unsqueeze(self, dim)
     def transpose(self, dim0, dim1): return F.transpose(self, dim0, dim1)
+    def swapaxes(self, axis0, axis1): return F.transpose(self, axis0, axis1)
+    def swapdims(self, dim0, dim1): return F.transpose(self, dim0, dim1)
+    def movedim(self, source, destination): return F.movedim(self, source, destination)
+    moveaxis = movedim
     def permute(self, *dims): return F.permute(self, *dims)
     def t(self): return F.t(self)
     def expand(self, *sizes): return F.expand(self, *sizes)
@@ -554,6 +596,10 @@ class Tensor:
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
     def index_select(self, dim, index): return F.index_select(self, dim, index)
+    def flip(self, *dims): return F.flip(self, dims)
+    def roll(self, shifts, dims=None): return F.roll(self, shifts, dims)
+    def narrow(self, dim, start, length): return F.narrow(self, dim, start, length)
+    def cumsum(self, dim, dtype=None): return F.cumsum(self, dim, dtype)
     def tril(self, diagonal=0): return F.tril(self, diagonal)
     def triu(self, diagonal=0): return F.triu(self, diagonal)
 

@@ -355,6 +355,151 @@ def pow(x, exponent) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
+# Rounding and integer division: piecewise constant results
+# ----------------------------------------------------------------------------------------------
+
+
+class _Stepwise(Function):
+    """The base of the piecewise-constant ops (floor, ceil, round, trunc, sign): dx = 0.
+
+    Their derivative is 0 wherever it exists. Like torch, the output still requires grad when
+    x does, and its gradient is zeros (not None): ``x.floor().sum().backward()`` works and
+    leaves zeros in x.grad."""
+
+    def backward(self, dy):
+        return get_array_module(dy.data).zeros_like(dy.data)
+
+
+class Floor(_Stepwise):
+    """y = floor(x), the largest whole number <= x;  dx = 0"""
+
+    def forward(self, x):
+        return get_array_module(x).floor(x)
+
+
+class Ceil(_Stepwise):
+    """y = ceil(x), the smallest whole number >= x;  dx = 0"""
+
+    def forward(self, x):
+        return get_array_module(x).ceil(x)
+
+
+class Trunc(_Stepwise):
+    """y = x with its fractional part dropped (rounded toward 0);  dx = 0"""
+
+    def forward(self, x):
+        return get_array_module(x).trunc(x)
+
+
+class Round(_Stepwise):
+    """y = x rounded to ``decimals`` decimal places, halves to even (2.5 -> 2, like torch);
+    dx = 0"""
+
+    def forward(self, x, decimals):
+        return get_array_module(x).round(x, decimals)
+
+
+class Sign(_Stepwise):
+    """y = -1, 0 or 1 as x is negative, zero or positive;  dx = 0"""
+
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+
+def _stepwise(op: str, cls, x: Tensor, **options) -> Tensor:
+    """Apply a rounding op; integer tensors are whole already: a copy, with x's dtype (torch)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype.kind in "iu":
+        return Tensor._wrap(x.data.copy(), False)
+    if x.dtype.kind == "b":
+        raise TypeError(f"{op}: not implemented for bool tensors (shape {tuple(x.shape)})")
+    return cls.apply(x, **options)
+
+
+def floor(x: Tensor) -> Tensor:
+    return _stepwise("floor", Floor, x)
+
+
+def ceil(x: Tensor) -> Tensor:
+    return _stepwise("ceil", Ceil, x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    return _stepwise("trunc", Trunc, x)
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - torch name
+    """Round half to even; ``decimals`` < 0 rounds to tens, hundreds, ... (torch.round)."""
+    if decimals != 0 and isinstance(x, Tensor) and x.dtype.kind != "f":
+        raise TypeError(f"round: decimals needs a floating point tensor, got dtype {x.dtype}")
+    return _stepwise("round", Round, x, decimals=int(decimals))
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1; integer and bool tensors keep their dtype (True is positive: a copy)."""
+    if isinstance(x, Tensor) and x.dtype.kind in "biu":
+        xp = get_array_module(x.data)
+        return Tensor._wrap(x.data.copy() if x.dtype.kind == "b" else xp.sign(x.data), False)
+    return _stepwise("sign", Sign, x)
+
+
+class FloorDivide(Function):
+    """y = floor(a / b), Python's ``a // b`` (rounds toward -inf: -5 // 3 = -2).
+
+    No derivative, as in torch: y is piecewise constant, and torch raises rather than hand out
+    zeros, so a loss that depends on it only through ``//`` is caught."""
+
+    def forward(self, a, b):
+        return _binary("floor_divide", get_array_module(a).floor_divide, a, b)
+
+    def backward(self, dy):
+        raise RuntimeError(
+            "floor_divide: the derivative is not implemented (torch's neither): the result is "
+            "piecewise constant. Detach the inputs first, e.g. x.detach() // y"
+        )
+
+
+class Remainder(Function):
+    """y = a - floor(a / b) * b, Python's ``a % b``: y has the sign of b (-5 % 3 = 1);
+    da = sum_to(dy), db = sum_to(-dy * floor(a / b))"""
+
+    def forward(self, a, b):
+        return _binary("remainder", get_array_module(a).remainder, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = sum_to(dy, a.shape) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            quotient = get_array_module(a.data).floor_divide(a.data, b.data)
+            db = sum_to(-dy * quotient, b.shape)
+        return da, db
+
+
+def _division_operands(op: str, a, b) -> tuple[Tensor, Tensor]:
+    """``operands``, and torch's error for an integer division by zero (NumPy gives 0)."""
+    a, b = operands(op, a, b)
+    if a.dtype.kind in "biu" and bool((b.data == 0).any()):
+        raise RuntimeError(
+            f"{op}: ZeroDivisionError: integer division by zero (divisor of shape "
+            f"{tuple(b.shape)}, dtype {b.dtype})"
+        )
+    return a, b
+
+
+def floor_divide(input, other) -> Tensor:  # noqa: A002 - torch names
+    """``input // other``, rounded toward -inf (Python's rule); broadcasts. No gradient."""
+    return FloorDivide.apply(*_division_operands("floor_divide", input, other))
+
+
+def remainder(input, other) -> Tensor:  # noqa: A002 - torch names
+    """``input % other`` with the sign of ``other`` (Python's rule, torch.remainder);
+    broadcasts. Its gradient is 1 for input and -floor(input / other) for other."""
+    return Remainder.apply(*_division_operands("remainder", input, other))
+
+
+# ----------------------------------------------------------------------------------------------
 # Math functions
 # ----------------------------------------------------------------------------------------------
 
@@ -425,6 +570,81 @@ class Cos(Function):
     def backward(self, dy):
         (x,) = self.inputs
         return -dy * sin(x)
+
+
+class Tan(Function):
+    """y = tan x;  dx = dy * (1 + y^2)  (= dy / cos^2 x)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x):
+        return get_array_module(x).tan(x)
+
+    def backward(self, dy):
+        y = self.output
+        return dy * (1 + y * y)
+
+
+class Atan(Function):
+    """y = atan x;  dx = dy / (1 + x^2)"""
+
+    def forward(self, x):
+        return get_array_module(x).arctan(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy / (1 + x * x)
+
+
+class Atan2(Function):
+    """y = atan2(a, b), the angle of the point (b, a) in (-pi, pi];
+    da = sum_to(dy * b / (a^2 + b^2)), db = sum_to(-dy * a / (a^2 + b^2))"""
+
+    def forward(self, a, b):
+        return _binary("atan2", get_array_module(a).arctan2, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        r2 = a * a + b * b
+        da = sum_to(dy * b / r2, a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(-dy * a / r2, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for tiny x;  dx = dy / (1 + x)"""
+
+    def forward(self, x):
+        return get_array_module(x).log1p(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy / (1 + x)
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for tiny x;  dx = dy * (y + 1)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x):
+        return get_array_module(x).expm1(x)
+
+    def backward(self, dy):
+        return dy * (self.output + 1)
+
+
+class Reciprocal(Function):
+    """y = 1 / x;  dx = -dy * y^2"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x):
+        return get_array_module(x).reciprocal(x)
+
+    def backward(self, dy):
+        y = self.output
+        return -dy * (y * y)
 
 
 def _activation_kernels(*arrays):
@@ -512,6 +732,38 @@ def sin(x: Tensor) -> Tensor:
 
 def cos(x: Tensor) -> Tensor:
     return Cos.apply(_float_input("cos", x))
+
+
+def tan(x: Tensor) -> Tensor:
+    return Tan.apply(_float_input("tan", x))
+
+
+def atan(x: Tensor) -> Tensor:
+    return Atan.apply(_float_input("atan", x))
+
+
+def atan2(input, other) -> Tensor:  # noqa: A002 - torch names
+    """The angle of the point (other, input), in (-pi, pi]: atan(input / other), placed in the
+    right quadrant by the signs of both. Broadcasts; integer inputs give floats, as in torch."""
+    a, b = operands("atan2", input, other)
+    if a.dtype.kind != "f":
+        a, b = cast(a, Config.default_dtype), cast(b, Config.default_dtype)
+    return Atan2.apply(a, b)
+
+
+arctan2 = atan2
+
+
+def log1p(x: Tensor) -> Tensor:
+    return Log1p.apply(_float_input("log1p", x))
+
+
+def expm1(x: Tensor) -> Tensor:
+    return Expm1.apply(_float_input("expm1", x))
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return Reciprocal.apply(_float_input("reciprocal", x))
 
 
 def erf(x: Tensor) -> Tensor:
@@ -986,8 +1238,8 @@ def isfinite(x: Tensor) -> Tensor:
     return Tensor._wrap(get_array_module(x.data).isfinite(x.data), False)
 
 
-def sign(x: Tensor) -> Tensor:
-    return Tensor._wrap(get_array_module(x.data).sign(x.data), False)
+def isinf(x: Tensor) -> Tensor:
+    return Tensor._wrap(get_array_module(x.data).isinf(x.data), False)
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -1,13 +1,16 @@
-"""Shape ops: broadcasting and its adjoint, reshape, transpose, indexing, cat/stack/split, pad.
+"""Shape ops: broadcasting and its adjoint, reshape, transpose, indexing, cat/stack/split, pad,
+flip/roll/narrow, and cumsum.
 
 None of these change values, only where they sit, so every backward moves the gradient back
-to where the value came from (and sums where one value went to several places).
+to where the value came from (and sums where one value went to several places). cumsum, the
+one running sum here, is the exception: its backward sums dy the other way.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -251,6 +254,46 @@ def t(x: Tensor) -> Tensor:
     if x.ndim > 2:
         raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {tuple(x.shape)}")
     return permute(x, *reversed(range(x.ndim)))
+
+
+swapaxes = swapdims = transpose  # torch's aliases (NumPy's name)
+
+
+def _dims_arg(op: str, dims, ndim: int) -> tuple:
+    """An int or a sequence of ints (possibly negative) as a tuple of normalized dims."""
+    given = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    return tuple(_dim(op, d, ndim) for d in given)
+
+
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination`` (ints or sequences of ints);
+    the other dims keep their order in the places left. A permute: dx = dy permuted back.
+
+    >>> import tinygrad_edu as tg
+    >>> movedim(tg.zeros(2, 3, 4), 0, -1).shape
+    (3, 4, 2)
+    """
+    src = _dims_arg("movedim", source, x.ndim)
+    dst = _dims_arg("movedim", destination, x.ndim)
+    if len(src) != len(dst):
+        raise ValueError(
+            f"movedim: source {source} and destination {destination} must name the same "
+            "number of dims"
+        )
+    for name, dims, given in (("source", src, source), ("destination", dst, destination)):
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"movedim: repeated dim in `{name}` ({given})")
+    if x.ndim == 0:
+        return x
+    order = [None] * x.ndim  # order[i]: the input dim that lands at output position i
+    for s, d in zip(src, dst, strict=True):
+        order[d] = s
+    rest = iter(i for i in range(x.ndim) if i not in src)
+    order = [next(rest) if o is None else o for o in order]
+    return permute(x, *order)
+
+
+moveaxis = movedim
 
 
 # ----------------------------------------------------------------------------------------------
@@ -588,6 +631,135 @@ def tril(x: Tensor, diagonal: int = 0) -> Tensor:
 def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     """Keep the upper triangle (j >= i + diagonal), zero elsewhere."""
     return _triangle("triu", x, diagonal, lower=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Flip, roll, narrow, cumsum
+# ----------------------------------------------------------------------------------------------
+
+
+class Flip(Function):
+    """y = x reversed along ``dims``;  dx = dy flipped along the same dims (a flip undoes
+    itself)"""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        # a copy, as torch's flip: NumPy's flip is a view, through which writes would reach x
+        return get_array_module(x).flip(x, axis=dims).copy()
+
+    def backward(self, dy):
+        return flip(dy, self.dims)
+
+
+def flip(x: Tensor, dims) -> Tensor:
+    """Reverse the order of the entries along each of ``dims`` (an int or a sequence of ints).
+
+    >>> import tinygrad_edu as tg
+    >>> flip(tg.tensor([[1, 2], [3, 4]]), (0, 1)).tolist()
+    [[4, 3], [2, 1]]
+    """
+    given = dims
+    if isinstance(dims, tuple) and len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
+        dims = dims[0]  # x.flip((0, 1)) reaches here as ((0, 1),)
+    dims = _dims_arg("flip", dims, x.ndim)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"flip: a dim appears more than once in dims {given}")
+    if not dims or x.ndim == 0:
+        return x  # nothing to reverse
+    return Flip.apply(x, dims=dims)
+
+
+class Roll(Function):
+    """y = x shifted cyclically by ``shifts`` along ``dims``: the entry at i moves to
+    (i + shift) mod n;  dx = dy rolled back by -shifts"""
+
+    def forward(self, x, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        return get_array_module(x).roll(x, shifts, axis=dims)
+
+    def backward(self, dy):
+        return Roll.apply(dy, shifts=tuple(-s for s in self.shifts), dims=self.dims)
+
+
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    """Shift the entries cyclically: by ``shifts[i]`` along ``dims[i]`` (ints or sequences of
+    one length); without dims, along the flattened tensor, then back to x's shape (torch).
+
+    >>> import tinygrad_edu as tg
+    >>> roll(tg.tensor([1, 2, 3, 4]), 1).tolist()
+    [4, 1, 2, 3]
+    """
+    shifts = (shifts,) if isinstance(shifts, numbers.Integral) else tuple(shifts)
+    n_dims = 1 if dims is None or isinstance(dims, numbers.Integral) else len(dims)
+    if not shifts or len(shifts) != n_dims:
+        raise ValueError(
+            f"roll: shifts and dims must have the same length, got shifts {shifts} and "
+            f"dims {dims}"
+        )
+    shifts = tuple(int(s) for s in shifts)
+    if dims is None:
+        return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
+    if x.ndim == 0:
+        raise IndexError(f"roll: dims {dims} given, but the tensor has no dimensions")
+    return Roll.apply(x, shifts=shifts, dims=_dims_arg("roll", dims, x.ndim))
+
+
+def narrow(x: Tensor, dim: int, start, length: int) -> Tensor:
+    """The ``length`` entries from ``start`` on along ``dim``: x[..., start:start + length]
+    (a view in torch, a slice here; its gradient is dy put back there, zeros elsewhere).
+    ``start`` may be negative (counted from the end) or a 0-d integer tensor."""
+    if x.ndim == 0:
+        raise ValueError("narrow: cannot be applied to a 0-dim tensor")
+    d = _dim("narrow", dim, x.ndim)
+    size = x.shape[d]
+    start = operator.index(start)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"narrow: start out of range (expected to be in range of [{-size}, {size}], but "
+            f"got {start})"
+        )
+    if start < 0:
+        start += size
+    if length < 0:
+        raise ValueError(f"narrow: length must be non-negative, got {length}")
+    if start + length > size:
+        raise ValueError(
+            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size}) "
+            f"of dim {d} of the tensor of shape {tuple(x.shape)}"
+        )
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+class Cumsum(Function):
+    """y_i = x_0 + x_1 + ... + x_i along ``dim``;
+    dx_i = dy_i + dy_(i+1) + ... + dy_last: the cumsum of dy from the other end,
+    flip(cumsum(flip(dy)))"""
+
+    def forward(self, x, dim):
+        self.dim = dim
+        if x.ndim == 0:
+            return x.copy()
+        return get_array_module(x).cumsum(x, axis=dim)
+
+    def backward(self, dy):
+        return flip(cumsum(flip(dy, self.dim), self.dim), self.dim)
+
+
+def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Running sums along ``dim``; bool and integer inputs sum in int64, as in torch.
+
+    >>> import tinygrad_edu as tg
+    >>> cumsum(tg.tensor([1, 2, 3]), 0).tolist()
+    [1, 3, 6]
+    """
+    from .elementwise import cast
+
+    d = _dim("cumsum", dim, x.ndim)
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    return Cumsum.apply(x, dim=d)
 
 
 # ----------------------------------------------------------------------------------------------
