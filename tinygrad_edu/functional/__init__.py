@@ -130,8 +130,9 @@ from .shape import (
 concat = concatenate = cat
 clip = clamp
 from .attention import scaled_dot_product_attention, sdpa_backend  # noqa: E402, F401
-from .conv import col2im, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
+from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
+from .resample import interpolate  # noqa: E402, F401
 
 __all__ = [
     "abs",
@@ -164,6 +165,7 @@ __all__ = [
     "col2im",
     "concat",
     "concatenate",
+    "conv1d",
     "conv2d",
     "conv_transpose2d",
     "cos",
@@ -188,6 +190,7 @@ __all__ = [
     "gt",
     "im2col",
     "index_select",
+    "interpolate",
     "isfinite",
     "isinf",
     "isnan",

@@ -550,6 +550,40 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     return reshape(y, OC, OH, OW) if unbatched else y
 
 
+def _single(op: str, name: str, value) -> int:
+    """A 1-d convolution's int argument, given as an int or a 1-tuple (torch's forms)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{op}: {name} must be an int or a 1-tuple of an int, got {value!r}")
+    return int(value)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-d cross-correlation, ``torch.nn.functional.conv1d``: x (N, C, L) or (C, L), weight
+    (OC, C/groups, K), bias (OC,) -> (N, OC, OL) with OL = (L + 2 P - D (K - 1) - 1) // S + 1.
+
+    It is conv2d on a height of 1: x (N, C, 1, L) and weight (OC, C/groups, 1, K), so it
+    shares conv2d's kernels and gradients; the added dims are taken out again.
+    """
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("conv1d: expected Tensors for the input and the weight")
+    if x.ndim not in (2, 3) or weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 2-d (C, L) or 3-d (N, C, L) input and a 3-d "
+                         f"weight (OC, C/groups, K), got {tuple(x.shape)} and "
+                         f"{tuple(weight.shape)}")
+    if not isinstance(padding, str):
+        padding = (0, _single("conv1d", "padding", padding))
+    stride = (1, _single("conv1d", "stride", stride))
+    dilation = (1, _single("conv1d", "dilation", dilation))
+    try:
+        y = conv2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding, dilation, groups)
+    except ValueError as error:  # name the op called, and the conv2d that ran (shapes in 2-d)
+        raise ValueError(f"conv1d, as conv2d on a height of 1: {error}") from None
+    return y.squeeze(-2)  # (N, OC, OL) or (OC, OL)
+
+
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transpose (adjoint) of conv2d, ``torch.nn.functional.conv_transpose2d``.

@@ -13,7 +13,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
-from .conv import Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import MLP, Flatten, Identity, Linear, Unflatten
@@ -31,7 +31,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
@@ -43,3 +43,4 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from .upsampling import Upsample

@@ -1,10 +1,11 @@
-"""Convolution layers (torch.nn.Conv2d / ConvTranspose2d): parameters + ``functional.conv``."""
+"""Convolution layers (torch.nn.Conv1d / Conv2d / ConvTranspose2d): parameters +
+``functional.conv``."""
 
 from __future__ import annotations
 
 import math
 
-from ..functional.conv import _pair, conv2d, conv_transpose2d, same_padding
+from ..functional.conv import _pair, _single, conv1d, conv2d, conv_transpose2d, same_padding
 from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter, check_input_dtype
@@ -155,3 +156,77 @@ class ConvTranspose2d(_ConvNd):
         self._check_input(x)
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
+
+
+class Conv1d(Module):
+    """1-d convolution (cross-correlation) over (N, C, L) input, as ``torch.nn.Conv1d``:
+    weight (out_channels, in_channels / groups, kernel_size), y = conv1d(x, W, b), run as a
+    Conv2d on a height of 1 (``functional.conv1d``). The arguments are ints (or 1-tuples);
+    ``padding`` may be "same" or "valid".
+
+    >>> import tinygrad_edu as tg
+    >>> Conv1d(4, 8, 3, padding=1)(tg.randn(2, 4, 10)).shape
+    (2, 8, 10)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv1d: padding_mode={padding_mode!r} is not supported")
+        K = _single("Conv1d", "kernel_size", kernel_size)
+        self.kernel_size = (K,)
+        self.stride = (_single("Conv1d", "stride", stride),)
+        self.padding = padding if isinstance(padding, str) else \
+            (_single("Conv1d", "padding", padding),)
+        self.dilation = (_single("Conv1d", "dilation", dilation),)
+        try:  # the argument checks of the Conv2d on a (1, K) window that it runs as
+            Conv2d(in_channels, out_channels, (1, K), (1,) + self.stride,
+                   padding if isinstance(padding, str) else (0,) + self.padding,
+                   (1,) + self.dilation, groups, bias=False, device="cpu")
+        except ValueError as error:
+            raise ValueError(f"Conv1d, as a Conv2d on a (1, K) window: {error}") from None
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.weight = Parameter(empty(out_channels, in_channels // groups, K, dtype=dtype,
+                                      device=device))  # (OC, C/groups, K), torch's layout
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b, fan_in = C/g * K."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size[0])
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Conv1d: expected a Tensor, got {type(x).__name__}")
+        if x.ndim not in (2, 3) or x.shape[-2] != self.in_channels:
+            raise ValueError(
+                f"{self._describe()}: expected input (N, {self.in_channels}, L) or "
+                f"({self.in_channels}, L), got shape {tuple(x.shape)}"
+            )
+        check_input_dtype(self, x, self.weight)
+        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)
+
+    def _describe(self) -> str:
+        return f"Conv1d({self.in_channels}, {self.out_channels})"
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding not in ((0,), "valid"):
+            text += f", padding={self.padding!r}"
+        if self.dilation != (1,):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

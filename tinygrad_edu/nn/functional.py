@@ -40,7 +40,7 @@ from .loss import (  # noqa: F401 - re-exported
     nll_loss,
     smooth_l1_loss,
 )
-from .normalization import batch_norm, layer_norm  # noqa: F401 - re-exported
+from .normalization import batch_norm, group_norm, layer_norm  # noqa: F401 - re-exported
 
 # ----------------------------------------------------------------------------------------------
 # Activations with torch's keyword arguments
@@ -152,9 +152,10 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002 - torch
 
 from ..functional.attention import scaled_dot_product_attention  # noqa: E402, F401
 from ..functional.conv import col2im as _col2im  # noqa: E402
-from ..functional.conv import conv2d, conv_transpose2d  # noqa: E402, F401
+from ..functional.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402, F401
 from ..functional.conv import im2col as _im2col  # noqa: E402
 from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
+from ..functional.resample import interpolate  # noqa: E402, F401
 
 
 def _kernel_pair(kernel_size) -> tuple[int, int]:

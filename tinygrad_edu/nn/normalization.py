@@ -319,6 +319,34 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
     return _affine(out, weight, bias, None)
 
 
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Split the C channels of each sample (N, C, *) into ``num_groups`` groups of C / G and
+    normalize each group over its channels and positions: xhat = (x - mean_g) / sqrt(var_g +
+    eps) (biased variance), then y = xhat * weight[c] + bias[c] (weight, bias of shape (C,)).
+    One group is a layer norm over (C, *); C groups an instance norm. The same in train and
+    eval mode, with no running statistics; the gradient is ``Normalize``'s."""
+    x = input
+    if not isinstance(x, Tensor):
+        raise TypeError(f"group_norm: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected an input (N, C, *) of at least 2 dims, got "
+                         f"shape {tuple(x.shape)}")
+    N, C = x.shape[:2]
+    if num_groups < 1 or C % num_groups:
+        raise ValueError(f"group_norm: the {C} channels of input {tuple(x.shape)} must split "
+                         f"into num_groups={num_groups} groups of equal size")
+    _same_device("group_norm", x, weight, bias)
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"group_norm: {what} must have shape (num_channels,) = ({C},), "
+                             f"got {tuple(t.shape)}")
+    groups = x.reshape(N, num_groups, -1)  # (N, G, C/G * prod(*))
+    out, _, _ = _normalize(groups, (2,), eps)
+    out = out.reshape(x.shape)  # (N, C, *)
+    return _affine(out, weight, bias, (C,) + (1,) * (x.ndim - 2))  # per channel
+
+
 def _shape_tuple(normalized_shape) -> tuple:
     if isinstance(normalized_shape, numbers.Integral):
         return (int(normalized_shape),)
@@ -498,3 +526,47 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu & He 2018) of (N, C, *) inputs: the C channels in
+    ``num_groups`` groups, each normalized over its channels and positions, then a per-channel
+    ``weight`` (init 1) and ``bias`` (init 0) when ``affine`` (``bias=False``: the weight only;
+    see ``group_norm``). Unlike
+    batch norm it does not depend on the batch: the same in train and eval mode."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.ndim < 2 or x.shape[1] != self.num_channels:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{self._describe()}: expected an input (N, {self.num_channels}, "
+                             f"*), got {got}")
+        check_input_dtype(self, x, self.weight)
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def _describe(self) -> str:
+        return f"GroupNorm({self.num_groups}, {self.num_channels})"
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")

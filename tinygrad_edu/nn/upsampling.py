@@ -1,0 +1,33 @@
+"""``Upsample``: a Module around ``functional.interpolate`` (torch.nn.Upsample)."""
+
+from __future__ import annotations
+
+from ..functional.resample import interpolate
+from ..tensor import Tensor
+from .module import Module
+
+
+class Upsample(Module):
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) inputs to ``size`` or by
+    ``scale_factor``: ``interpolate(x, size, scale_factor, mode, align_corners)``; modes
+    "nearest" (default), "nearest-exact", "linear", "bilinear", "trilinear"."""
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
+                 align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None):
+        super().__init__()
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) \
+            else scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                           recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        what = f"scale_factor={self.scale_factor!r}" if self.size is None \
+            else f"size={self.size!r}"
+        return f"{what}, mode={self.mode!r}"
