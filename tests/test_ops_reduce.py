@@ -1,6 +1,8 @@
 """Reductions (sum, mean, var, std, max/min, argmax/argmin, logsumexp, norm, any/all) and the
 softmax family, checked forward and backward against torch and numerical gradients."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -64,8 +66,53 @@ def test_var_std(op, dim, kwargs, device):
 def test_var_positional_unbiased_and_degenerate_cases():
     x = tg.tensor([[1.0, 2.0, 4.0]])
     assert_close(x.var(1, False), torch.tensor([[1.0, 2.0, 4.0]]).var(1, False), np.float32)
-    assert np.isnan(tg.tensor([1.0]).std().item())  # one sample, correction 1: NaN like torch
+    with pytest.warns(UserWarning, match="std: degrees of freedom is <= 0"):
+        assert np.isnan(tg.tensor([1.0]).std().item())  # one sample, correction 1: NaN, torch
     assert tg.tensor([1.0]).var(unbiased=False).item() == 0.0
+
+
+@pytest.mark.parametrize("values, correction", [
+    ([1.0, 2.0], 2),        # N == correction: a positive sum over 0 is inf
+    ([1.0, 2.0, 4.0], 5),   # N < correction: still divided by max(0, N - correction) = 0
+    ([1.0, 1.0], 2),        # 0 / 0 = nan
+    ([], 1),                # no elements: nan
+], ids=str)
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("dim", [None, 1])
+def test_var_std_with_too_few_degrees_of_freedom_give_inf_or_nan_like_torch(op, values,
+                                                                              correction, dim):
+    array = np.array([values], dtype=np.float64)  # (1, N)
+    with pytest.warns(UserWarning, match=rf"{op}: degrees of freedom is <= 0 \({len(values)} "
+                                         rf"element\(s\) reduced, correction {correction}"):
+        ours = getattr(tg.tensor(array), op)(dim, correction=correction)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns too
+        theirs = getattr(torch.tensor(array), op)(dim, correction=correction)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_equal(ours.numpy(), theirs.numpy())  # inf == inf, nan == nan
+
+
+CONSTANT_ROWS = np.array([[1.5, 1.5, 1.5, 1.5], [1.0, 2.0, 4.0, 0.5], [-2.0, -2.0, -2.0, -2.0]])
+
+
+@pytest.mark.parametrize("dim, inputs", [
+    (1, CONSTANT_ROWS), (-1, CONSTANT_ROWS), ((1,), CONSTANT_ROWS),
+    (None, np.full((3, 4), 0.25)), ((0, 1), np.full((3, 4), -3.0)),
+], ids=["1", "-1", "(1,)", "None", "(0, 1)"])
+@pytest.mark.parametrize("correction", [0, 1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_std_gradient_where_the_std_is_zero_is_zero_like_torch(dim, inputs, correction,
+                                                               keepdim):
+    # sqrt has no derivative at 0: torch gives 0 there (not nan); other rows keep theirs.
+    # No numerical check: std is not differentiable at a constant input
+    def fn(x):
+        return x.std(dim, correction=correction, keepdim=keepdim)
+
+    out = check_op(fn, fn, None, inputs=[inputs], gradcheck=False)
+    x = tg.tensor(inputs, requires_grad=True)
+    fn(x).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    assert out[0].shape == tuple(fn(torch.tensor(inputs)).shape)
 
 
 @pytest.mark.parametrize("op", ["max", "min"])
@@ -125,8 +172,10 @@ def test_max_min_of_integer_and_bool_tensors(dtype):
 
 
 def test_max_on_0d_and_empty_tensors():
-    values, indices = tg.tensor(3.0).max(0)
+    x = tg.tensor(3.0)
+    values, indices = x.max(0)
     assert values.item() == 3.0 and indices.item() == 0
+    assert values is not x  # a new tensor, as in torch: writing to it leaves x alone
     with pytest.raises(ValueError, match=r"max: cannot reduce over an empty dimension"):
         tg.zeros(0, 3).max()
     with pytest.raises(ValueError, match=r"amax: cannot reduce over an empty dimension"):
@@ -210,12 +259,125 @@ def test_norm_gradient_at_zero_is_zero_like_torch():
     assert tg.tensor([0.0, 2.0, 0.0, -1.0]).norm(0).item() == 2.0
 
 
+@pytest.mark.parametrize("p", [3, 4, 1.5, 0.5, -1, 2, 1, float("inf"), float("-inf")],
+                         ids=str)
+@pytest.mark.parametrize("dim", [None, 1])
+@pytest.mark.parametrize("inputs", [
+    np.zeros((2, 3)),                                  # all zero: the norm is 0
+    np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0]]),     # a zero entry, and a zero row
+], ids=["zeros", "some zeros"])
+def test_p_norm_gradient_at_zero_is_zero_like_torch(p, dim, inputs):
+    # |x|^p has no finite derivative at 0 for p < 1, and (sum |x|^p)^(1/p) none at 0:
+    # torch gives 0 there. No numerical check: not differentiable at those points
+    out = check_op(lambda x: x.norm(p, dim), lambda x: torch.linalg.vector_norm(x, p, dim),
+                   None, inputs=[inputs], gradcheck=False)
+    x = tg.tensor(inputs, requires_grad=True)
+    x.norm(p, dim).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all(), x.grad
+    assert np.isfinite(out[0].detach().numpy()).all()
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 4, -1], ids=str)
+@pytest.mark.parametrize("dim", [None, 1])
+def test_p_norm_for_other_p(p, dim):
+    check_op(lambda x: x.norm(p, dim), lambda x: torch.linalg.vector_norm(x, p, dim),
+             None, inputs=[distinct((3, 4), 4) + 0.05])
+
+
 def test_any_all():
     x = tg.tensor([[True, False], [True, True]])
     assert x.any().item() is True and x.all().item() is False
     assert x.all(1).tolist() == [False, True]
     assert x.any(0, keepdim=True).shape == (1, 2)
     assert (tg.tensor([0.0, 2.0]) > 1).any().item() is True
+
+
+# Like torch, a 0-d tensor takes dim 0 and -1 as if it had one dimension of size 1
+ZERO_D = {
+    "sum(0)": lambda x: x.sum(0),
+    "sum(-1, keepdim)": lambda x: x.sum(-1, keepdim=True),
+    "sum((0,))": lambda x: x.sum((0,)),
+    "mean(0)": lambda x: x.mean(0),
+    "mean(-1, keepdim)": lambda x: x.mean(-1, keepdim=True),
+    "logsumexp(0)": lambda x: x.logsumexp(0),
+    "logsumexp(-1, keepdim)": lambda x: x.logsumexp(-1, keepdim=True),
+    "max(0)": lambda x: x.max(0).values,
+    "min(-1, keepdim)": lambda x: x.min(-1, keepdim=True).values,
+    "amax(0)": lambda x: x.amax(0),
+    "amin(-1)": lambda x: x.amin(-1),
+    "softmax(0)": lambda x: x.softmax(0),
+    "softmax(-1)": lambda x: x.softmax(-1),
+    "log_softmax(-1)": lambda x: x.log_softmax(-1),
+    "log_softmax(0)": lambda x: x.log_softmax(0),
+    "norm(dim=0)": lambda x: x.norm(dim=0),
+    "norm(3, dim=0)": lambda x: x.norm(3, dim=0),
+    "norm(1, dim=-1)": lambda x: x.norm(1, dim=-1),
+    "var(0, correction=0)": lambda x: x.var(0, correction=0),
+    "std(-1, correction=0)": lambda x: x.std(-1, correction=0),
+}
+NOT_DIFFERENTIABLE_AT_0D = {"std(-1, correction=0)"}  # std of one element: sqrt at 0
+
+
+@pytest.mark.parametrize("name", list(ZERO_D))
+def test_reductions_of_a_0d_tensor_over_dim_0_or_minus_1_like_torch(name, device):
+    fn = ZERO_D[name]
+    (out,) = check_op(fn, fn, [()], device=device,
+                      gradcheck=name not in NOT_DIFFERENTIABLE_AT_0D)
+    assert out.shape == ()
+
+
+@pytest.mark.parametrize("name", ["sum(0)", "mean(0)", "logsumexp(0)", "softmax(0)",
+                                  "log_softmax(-1)", "norm(3, dim=0)", "var(0, correction=0)"])
+def test_gradgradcheck_reductions_of_a_0d_tensor(name):
+    x = tg.tensor(0.7, dtype=tg.float64, requires_grad=True)
+    assert tg.gradgradcheck(ZERO_D[name], [x])
+
+
+def test_reductions_of_a_0d_tensor_reject_other_dims():
+    x = tg.tensor(2.0)
+    with pytest.raises(IndexError, match=r"sum: dimension out of range \(expected to be in "
+                                         r"range of \[-1, 0\], but got 1\)"):
+        x.sum(1)
+    with pytest.raises(ValueError, match=r"logsumexp: dim \(0, -1\) names the same dimension"):
+        x.logsumexp((0, -1))
+    assert x.any(0).item() is True and x.argmax(-1).item() == 0
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "std", "amax", "amin", "norm",
+                                "logsumexp"])
+@pytest.mark.parametrize("dim", [(), []], ids=["()", "[]"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_an_empty_dim_tuple_reduces_every_dimension_like_torch_2_13(op, dim, keepdim):
+    # torch 2.13 gets two of them wrong, so they are compared with every dim named: its
+    # logsumexp refuses dim=() (a broadcast error), and its var and std backward treat dim=()
+    # as reducing nothing (inf gradients) while their forward reduces everything
+    def th_fn(x):
+        if op in ("logsumexp", "var", "std"):
+            return getattr(x, op)((0, 1, 2), keepdim=keepdim)
+        return getattr(x, op)(dim=dim, keepdim=keepdim)
+
+    def tg_fn(x):
+        return getattr(x, op)(dim=dim, keepdim=keepdim)
+
+    (out,) = check_op(tg_fn, th_fn, None, inputs=[distinct((2, 3, 4), 6)])
+    if op != "logsumexp":
+        assert_close(out, getattr(torch.tensor(distinct((2, 3, 4), 6)), op)(dim=dim,
+                                                                            keepdim=keepdim))
+
+
+def test_sum_over_an_empty_dim_tuple_of_ints_and_0d_like_torch():
+    for dim in [(), []]:
+        assert tg.tensor([[1, 2], [3, 4]]).sum(dim).item() == 10
+        assert tg.tensor([[1, 2], [3, 4]]).sum(dim).dtype == tg.int64
+        assert tg.tensor(2.5).sum(dim).item() == 2.5
+
+
+@pytest.mark.parametrize("op", ["any", "all"])
+def test_any_all_over_an_empty_dim_tuple_reduce_nothing_like_torch(op):
+    values = [[True, False, True], [False, False, True]]
+    ours = getattr(tg.tensor(values), op)(())
+    theirs = getattr(torch.tensor(values), op)(())
+    assert ours.tolist() == theirs.tolist() and ours.shape == tuple(theirs.shape)
 
 
 def test_reductions_reject_bad_dims():
@@ -244,6 +406,12 @@ SMOOTH_REDUCTIONS = {
     "logsumexp": lambda x: x.logsumexp(1),
     "norm": lambda x: x.norm(dim=1),
     "norm3": lambda x: x.norm(3),
+    "var_dims_keepdim": lambda x: x.var((0, 1), keepdim=True, correction=0),
+    "std_dim": lambda x: x.std(1, correction=2),
+    "std_dim_keepdim": lambda x: x.std(0, keepdim=True),
+    "norm1.5": lambda x: x.norm(1.5, dim=0),
+    "norm0.5": lambda x: x.norm(0.5, dim=1),
+    "norm-1": lambda x: x.norm(-1),
 }
 
 

@@ -7,6 +7,7 @@ it to every element, ``max`` sends it to the winner, ``logsumexp`` weights it by
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -14,27 +15,34 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .elementwise import _float_input, cast, exp, sqrt
+from .elementwise import _float_input, cast, exp, sign, where
 from .elementwise import abs as abs_
 from .shape import _dim, broadcast_to, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
-def _axes(op: str, dim, ndim: int) -> tuple:
-    """``dim`` (None, int or tuple of ints) as a sorted tuple of non-negative axes."""
+def _axes(op: str, dim, ndim: int, empty_is_all: bool = True) -> tuple:
+    """``dim`` (None, int or tuple of ints) as a sorted tuple of non-negative axes.
+
+    Like torch: None and, with ``empty_is_all``, an empty tuple (``x.sum(())``) mean every
+    dimension; a 0-d tensor takes dim 0 and -1 as if it had one dimension of size 1, which
+    its array does not have, so they name no axis (reducing one element changes nothing).
+    """
     if dim is None:
         return tuple(range(ndim))
     if dim.__class__ is int or isinstance(dim, numbers.Integral):  # int: no ABC check
         dims = (dim,)
     elif isinstance(dim, (tuple, list)):
         dims = tuple(dim)
+        if not dims and empty_is_all:
+            return tuple(range(ndim))
     else:
         raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {type(dim).__name__}")
     axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{op}: dim {dim} names the same dimension twice")
-    return axes
+    return axes if ndim else ()
 
 
 def _keepdim_shape(shape: tuple, axes: tuple) -> tuple:
@@ -88,23 +96,88 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return sum(x, axes, keepdim) * (1.0 / count if count else float("nan"))
 
 
+def _variance(x, axes: tuple, dof: int):
+    """sum (x - mean)^2 / dof over ``axes`` (kept as size-1 dims) on arrays: two passes, so no
+    cancellation. dof = 0 gives inf (or nan for a zero sum), and no input gives nan, like
+    torch: NumPy's warnings about them are silenced (``_dof`` warns once, as torch does)."""
+    count = _count(x.shape, axes)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (CuPy never warns)
+        diff = x - x.sum(axis=axes, keepdims=True) / count
+        return (diff * diff).sum(axis=axes, keepdims=True) / dof
+
+
+def _dof(op: str, x: Tensor, dim, unbiased, correction) -> tuple:
+    """(axes, degrees of freedom N - correction) of var and std; the correction is 1 (unbiased)
+    unless ``unbiased=False`` or ``correction`` says otherwise. Like torch, too few elements
+    (N <= correction) give dof = 0, so the result is inf (nan if all elements are equal), with
+    a warning."""
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(op, dim, x.ndim)
+    count = _count(x.shape, axes)
+    if count - correction <= 0:
+        warnings.warn(
+            f"{op}: degrees of freedom is <= 0 ({count} element(s) reduced, correction "
+            f"{correction}, input shape {tuple(x.shape)}); the result is inf or nan",
+            stacklevel=3,
+        )
+    return axes, count - correction if count > correction else 0  # (max is shadowed)
+
+
+class Var(Function):
+    """y = sum (x - mean x)^2 / (N - correction) over ``axes``;
+    dx = dy * 2 (x - mean x) / (N - correction)"""
+
+    def forward(self, x, axes, keepdim, dof):
+        self.axes, self.dof = axes, dof
+        y = _variance(x, axes, dof)
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        keep = _keepdim_shape(x.shape, self.axes)
+        diff = x - mean(x, self.axes, keepdim=True)
+        scale = 2.0 / self.dof if self.dof else float("inf")  # dof 0: y is inf too
+        return reshape(dy, keep) * diff * scale
+
+
 def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
         correction: int | None = None) -> Tensor:
     """Variance: sum (x - mean)^2 / (N - correction); correction=1 (unbiased) by default."""
     x = _float_input("var", x)
-    if correction is None:
-        correction = 0 if unbiased is False else 1
-    axes = _axes("var", dim, x.ndim)
-    diff = x - mean(x, axes, keepdim=True)
-    denominator = _count(x.shape, axes) - correction
-    scale = 1.0 / denominator if denominator > 0 else float("nan")
-    return sum(diff * diff, axes, keepdim) * scale
+    axes, dof = _dof("var", x, dim, unbiased, correction)
+    return Var.apply(x, axes=axes, keepdim=keepdim, dof=dof)
+
+
+class Std(Function):
+    """y = sqrt(sum (x - mean x)^2 / (N - correction)) over ``axes``;
+    dx = dy * (x - mean x) / ((N - correction) y), and 0 where y == 0 (a constant input, where
+    the square root has no derivative: torch's choice, so std can be a penalty)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x, axes, keepdim, dof):
+        self.axes, self.dof = axes, dof
+        y = get_array_module(x).sqrt(_variance(x, axes, dof))
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        keep = _keepdim_shape(x.shape, self.axes)
+        y = reshape(self.output, keep)
+        zero = y.data == 0
+        diff = x - mean(x, self.axes, keepdim=True)
+        # where(zero, 1, y) keeps the unused branch finite, so create_graph stays NaN-free
+        scale = where(zero, 0.0, reshape(dy, keep) / (where(zero, 1.0, y) * self.dof))
+        return diff * scale
 
 
 def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
         correction: int | None = None) -> Tensor:
     """Standard deviation: sqrt(var)."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    x = _float_input("std", x)
+    axes, dof = _dof("std", x, dim, unbiased, correction)
+    return Std.apply(x, axes=axes, keepdim=keepdim, dof=dof)
 
 
 class Norm2(Function):
@@ -120,14 +193,45 @@ class Norm2(Function):
         return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
 
     def backward(self, dy):
-        from .elementwise import where
-
         (x,) = self.inputs
         keep = _keepdim_shape(x.shape, self.axes)
         y = reshape(self.output, keep)
         zero = y.data == 0
         scale = where(zero, 0.0, reshape(dy, keep) / where(zero, 1.0, y))
         return x * scale
+
+
+class PNorm(Function):
+    """y = (sum |x|^p)^(1/p) over ``axes``, for p other than 0, 1, 2 and +-inf;
+    dx = dy * sign(x) |x|^(p-1) / y^(p-1)  (= dy * sign(x) |x|^(p-1) y^(1-p)).
+
+    Like torch, where that has no value the gradient is 0: where y == 0 (an all-zero input)
+    and, for p < 1, where x == 0 (|x|^(p-1) is infinite there).
+    """
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x, axes, keepdim, p):
+        xp = get_array_module(x)
+        self.axes, self.p = axes, p
+        with np.errstate(divide="ignore"):  # p < 0: |0|^p = inf, then y = 0, as in torch
+            y = (xp.abs(x) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        p = self.p
+        keep = _keepdim_shape(x.shape, self.axes)
+        y = reshape(self.output, keep)
+        dy = reshape(dy, keep)
+        # each where(zero, 1, ...) keeps the unused branch finite, so create_graph stays NaN-free
+        if p < 1:
+            x_zero = x.data == 0
+            x_scaled = sign(x) * abs_(where(x_zero, 1.0, x)) ** (p - 1)
+            return where(x_zero, 0.0, x_scaled) * (dy * y ** (1 - p))
+        y_zero = y.data == 0
+        scale = where(y_zero, 0.0, dy / where(y_zero, 1.0, y) ** (p - 1))
+        return sign(x) * abs_(x) ** (p - 1) * scale
 
 
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
@@ -146,7 +250,7 @@ def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     if p == 0:
         nonzero = Tensor._wrap((x.data != 0).astype(x.dtype), False)
         return sum(nonzero, axes, keepdim)
-    return sum(abs_(x) ** p, axes, keepdim) ** (1.0 / p)
+    return PNorm.apply(x, axes=axes, keepdim=keepdim, p=p)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,7 +312,9 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, smallest: bool):
     d = _dim(op, dim, x.ndim)
     if x.ndim == 0:  # torch allows dim=0 / -1 on a 0-d tensor: the element and index 0
         index = Tensor._wrap(get_array_module(x.data).zeros((), dtype=np.int64), False)
-        return MaxResult(x, index)
+        values = MaxReduce.apply(x, axes=(), keepdim=keepdim, smallest=smallest,
+                                 one_hot_index=None)
+        return MaxResult(values, index)
     _check_nonempty(op, x, (d,))
     xp = get_array_module(x.data)
     index = (xp.argmin if smallest else xp.argmax)(x.data, axis=d, keepdims=True)
@@ -267,12 +373,14 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axes = None if dim is None else _axes("any", dim, x.ndim)
+    """Is any element True (non-zero) over ``dim``? ``dim=()`` reduces nothing, like torch."""
+    axes = None if dim is None else _axes("any", dim, x.ndim, empty_is_all=False)
     return Tensor._wrap(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keepdim)))
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axes = None if dim is None else _axes("all", dim, x.ndim)
+    """Are all elements True (non-zero) over ``dim``? ``dim=()`` reduces nothing, like torch."""
+    axes = None if dim is None else _axes("all", dim, x.ndim, empty_is_all=False)
     return Tensor._wrap(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
 
 
@@ -314,8 +422,9 @@ class Softmax(Function):
     def forward(self, x, dim):
         xp = get_array_module(x)
         self.dim = dim
-        e = xp.exp(x - x.max(axis=dim, keepdims=True))
-        return e / e.sum(axis=dim, keepdims=True)
+        axis = dim if x.ndim else None  # a 0-d tensor: its one element (softmax is 1)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
 
     def backward(self, dy):
         y = self.output
@@ -330,8 +439,9 @@ class LogSoftmax(Function):
     def forward(self, x, dim):
         xp = get_array_module(x)
         self.dim = dim
-        shifted = x - x.max(axis=dim, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        axis = dim if x.ndim else None  # a 0-d tensor: its one element (log_softmax is 0)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(self, dy):
         return dy - exp(self.output) * sum(dy, self.dim, keepdim=True)
