@@ -42,6 +42,95 @@ def test_backward_accumulates_across_calls():
     assert x.grad is None
 
 
+def test_backward_accumulates_into_the_same_grad_tensor_like_torch():
+    # torch adds into .grad in place: a reference to it (held by the user, an optimizer or a
+    # logging hook) stays valid and sees the sum
+    for lib in (tg, torch):
+        x = lib.tensor([2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([1.0, -1.0], dtype=lib.float64, requires_grad=True)
+        (x * x + w).sum().backward()
+        g1, gw = x.grad, w.grad
+        (x * 3 + w).sum().backward()
+        assert g1 is x.grad and gw is w.grad
+        assert g1.tolist() == [7.0, 9.0] and gw.tolist() == [2.0, 2.0]
+        (x * w).sum().backward()  # a third time, through another graph
+        assert g1 is x.grad and g1.tolist() == [8.0, 8.0] and gw.tolist() == [4.0, 5.0]
+
+
+def test_accumulation_keeps_the_grads_of_leaves_apart():
+    # x + w hands the same gradient array to both leaves: each .grad must own its memory, or
+    # the in-place sum into one would change the other
+    x = tg.ones(3, requires_grad=True)
+    w = tg.ones(3, requires_grad=True)
+    for _ in range(3):
+        (x + w).sum().backward()
+    assert x.grad.tolist() == [3.0] * 3 and w.grad.tolist() == [3.0] * 3
+
+
+def test_accumulation_after_create_graph_makes_new_tensors_like_torch():
+    x = tg.ones(3, requires_grad=True)
+    w = tg.ones(3, requires_grad=True)
+    (x + w).sum().backward(create_graph=True)
+    assert x.grad is not w.grad  # copied, as in torch: not one shared (read-only) array
+    g1 = x.grad
+    (x * 2 + w).sum().backward(create_graph=True)  # with grad mode on, torch makes a new sum
+    assert x.grad is not g1 and g1.tolist() == [1.0] * 3
+    (x * 2 + w).sum().backward()
+    assert x.grad.tolist() == [5.0] * 3 and w.grad.tolist() == [3.0] * 3
+    z = tg.ones(2, requires_grad=True)
+    (g,) = tg.grad((z ** 3).sum(), z, create_graph=True)
+    g.sum().backward()  # 6 z: z.grad now has no graph, so the next backward adds in place
+    gz = z.grad
+    (z * 1).sum().backward()
+    assert gz is z.grad and z.grad.tolist() == [7.0, 7.0]
+
+
+def test_accumulation_into_a_grad_assigned_by_the_user():
+    x = tg.ones(3, requires_grad=True)
+    x.grad = tg.ones(1).expand(3)  # read-only: the sum is a new array
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [3.0] * 3
+    x.grad = tg.zeros(3, dtype=tg.float64)  # another dtype: a new array, as before
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [2.0] * 3
+
+
+@pytest.mark.parametrize("seed_dtype", ["float64", "float16", "int64", "int32", "bool"])
+@pytest.mark.parametrize("api", ["backward", "grad"])
+def test_seed_gradient_of_another_dtype_is_cast_to_the_output_dtype_like_torch(seed_dtype,
+                                                                               api):
+    seed_values = [1, 0, 3] if seed_dtype != "bool" else [True, False, True]
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)  # float32
+        y = x * x
+        name = "bool_" if lib is tg and seed_dtype == "bool" else seed_dtype
+        seed = lib.tensor(seed_values, dtype=getattr(lib, name))
+        if api == "backward":
+            y.backward(seed)
+            g = x.grad
+        else:
+            (g,) = (tg if lib is tg else torch.autograd).grad(y, x, seed)
+        assert str(g.dtype).replace("torch.", "") == "float32"
+        results.append(g.tolist())
+    assert results[0] == results[1]
+
+
+def test_seed_gradient_of_another_dtype_keeps_its_graph_under_create_graph():
+    # a seed that requires grad (a vector-Jacobian product differentiated again) is cast with a
+    # differentiable op, so the gradient reaches it in its own dtype, as in torch
+    grads = []
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        v = lib.tensor([0.5, -1.0], dtype=lib.float64, requires_grad=True)
+        (g,) = (tg if lib is tg else torch.autograd).grad(x * x, x, v, create_graph=True)
+        assert str(g.dtype).replace("torch.", "") == "float32"  # 2 x v
+        (g * g).sum().backward()  # d/dx = 8 x v^2, d/dv = 8 x^2 v
+        grads.append((x.grad.tolist(), v.grad.tolist(), str(v.grad.dtype)))
+    assert grads[0][:2] == grads[1][:2]
+    assert grads[0][2] == grads[1][2].replace("torch.", "") == "float64"
+
+
 def test_gradient_argument_for_non_scalar_output():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
@@ -57,7 +146,8 @@ def test_non_scalar_backward_needs_gradient():
 
 def test_gradient_shape_mismatch_is_reported():
     x = tg.ones(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\) but the output has shape"):
+    with pytest.raises(RuntimeError, match=r"backward: mismatch in shape: gradient has shape "
+                                           r"\(3,\) but the output has shape \(2, 3\)"):
         (x * 2).backward(gradient=tg.ones(3))
 
 
@@ -418,3 +508,12 @@ def test_inplace_update_after_backward_is_fine():
         w -= 0.1 * w.grad
     (w * w).sum().backward()
     np.testing.assert_allclose(w.grad.tolist(), [2.0 + 1.6, 4.0 + 3.2], rtol=1e-6)
+
+
+def test_grad_wants_one_grad_output_per_output():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y, z = x * 2, x * 3
+    with pytest.raises(ValueError, match="grad: 1 grad_outputs for 2 outputs"):
+        tg.grad([y, z], x, [tg.ones(2)])  # z would have been silently left out
+    (g,) = tg.grad([y, z], x, [tg.ones(2), tg.ones(2)])
+    assert g.tolist() == [5.0, 5.0]

@@ -1,6 +1,8 @@
 """User mistakes raise errors that teach: the op's name, what was expected and what arrived
 (shapes, dtypes, devices). Every test asserts the message, not only the exception type."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -188,6 +190,106 @@ def test_non_numbers_in_arithmetic():
 
 
 # ----------------------------------------------------------------------------------------------
+# In-place updates
+# ----------------------------------------------------------------------------------------------
+
+WRONG_SHAPE = "can't be broadcast to the shape"
+IN_PLACE_SHAPE_ERRORS = [
+    # (update of lib.zeros(3), message, does torch refuse it too?)
+    (lambda lib, x: x.add_(lib.ones(4)),
+     rf"add_: a value of shape \(4,\) {WRONG_SHAPE} \(3,\) of the tensor updated in place", True),
+    (lambda lib, x: x.add_(lib.ones(2, 3)),
+     rf"add_: a value of shape \(2, 3\) {WRONG_SHAPE} \(3,\)", True),
+    (lambda lib, x: x.add_(lib.ones(1, 3)),  # would fit after dropping the 1: still refused
+     rf"add_: a value of shape \(1, 3\) {WRONG_SHAPE} \(3,\)", True),
+    (lambda lib, x: x.sub_(lib.ones(4), alpha=2),
+     rf"sub_: a value of shape \(4,\) {WRONG_SHAPE} \(3,\)", True),
+    (lambda lib, x: x.mul_(lib.ones(2)), rf"mul_: a value of shape \(2,\) {WRONG_SHAPE}", True),
+    (lambda lib, x: x.__itruediv__(lib.ones(5)),
+     rf"div_: a value of shape \(5,\) {WRONG_SHAPE} \(3,\)", True),
+    (lambda lib, x: x.add_(np.ones(2)), rf"add_: a value of shape \(2,\) {WRONG_SHAPE}", False),
+    (lambda lib, x: x.copy_(lib.ones(4)),
+     rf"copy_: a value of shape \(4,\) {WRONG_SHAPE} \(3,\) of the tensor updated in place",
+     True),
+    (lambda lib, x: x.copy_(lib.ones(2, 3)),
+     rf"copy_: a value of shape \(2, 3\) {WRONG_SHAPE} \(3,\)", True),
+    (lambda lib, x: x.copy_(np.ones(2)), rf"copy_: a value of shape \(2,\) {WRONG_SHAPE}",
+     False),
+    (lambda lib, x: x.__setitem__(0, lib.ones(2)),
+     rf"setitem: a value of shape \(2,\) {WRONG_SHAPE} \(\) of the indexed part of the "
+     r"tensor \(shape \(3,\)\)", True),
+    (lambda lib, x: x.__setitem__(slice(None), lib.ones(2)),
+     rf"setitem: a value of shape \(2,\) {WRONG_SHAPE} \(3,\) of the indexed part", True),
+    (lambda lib, x: x.__setitem__(slice(0, 2), lib.ones(2, 1, 2)),
+     rf"setitem: a value of shape \(2, 1, 2\) {WRONG_SHAPE} \(2,\) of the indexed part", True),
+    (lambda lib, x: x.__setitem__(lib.tensor([0, 2]), lib.ones(3)),
+     rf"setitem: a value of shape \(3,\) {WRONG_SHAPE} \(2,\) of the indexed part", True),
+    (lambda lib, x: x.fill_(lib.ones(3)),
+     r"fill_: expected a number or a 0-d tensor, got a value of shape \(3,\); use copy_", True),
+    (lambda lib, x: x.fill_(lib.ones(1)),
+     r"fill_: expected a number or a 0-d tensor, got a value of shape \(1,\)", True),
+]
+
+
+@pytest.mark.parametrize("update, message, torch_refuses", IN_PLACE_SHAPE_ERRORS)
+def test_in_place_update_with_a_value_of_the_wrong_shape_names_the_op_and_both_shapes(
+        update, message, torch_refuses):
+    x = tg.zeros(3)
+    with pytest.raises(RuntimeError, match=message):
+        update(tg, x)
+    assert x.tolist() == [0.0, 0.0, 0.0]  # nothing was written
+    if torch_refuses:
+        import torch
+
+        with pytest.raises(RuntimeError):
+            update(torch, torch.zeros(3))
+
+
+def _iadd(t, value):
+    t += value
+
+
+def _isub(t, value):
+    t -= value
+
+
+IN_PLACE_DTYPE_ERRORS = [
+    # (update, tensor, message): torch refuses each of them too
+    (lambda lib, t: t.add_(lib.tensor([1, 1]), alpha=2.5), lambda lib: lib.tensor([1, 2]),
+     r"add_: result type float \(alpha=2.5\) can't be cast to the desired output type int64 "
+     r"of the tensor updated in place \(shape \(2,\)\); integer and bool tensors need an "
+     r"integer alpha"),
+    (lambda lib, t: t.sub_(lib.tensor([1, 1]), alpha=0.5), lambda lib: lib.tensor([1, 2]),
+     r"sub_: result type float \(alpha=0.5\) can't be cast to the desired output type int64"),
+    (lambda lib, t: t.add_(lib.tensor([True, True]), alpha=1.5),
+     lambda lib: lib.tensor([True, False]),
+     r"add_: result type float \(alpha=1.5\) can't be cast to the desired output type bool"),
+    (lambda lib, t: _iadd(t, 1), lambda lib: lib.tensor([True, False]),
+     r"add_: result type int64 can't be cast to the desired output type bool"),
+    (lambda lib, t: _iadd(t, lib.tensor([0.5, 0.5])), lambda lib: lib.tensor([True, False]),
+     r"add_: result type float32 can't be cast to the desired output type bool"),
+    (lambda lib, t: _isub(t, True), lambda lib: lib.tensor([True, False]),
+     r"sub_: subtraction of bool tensors is not supported \(as in torch\); use \^"),
+    (lambda lib, t: t.add_(lib.tensor([1, 1]), alpha=True), lambda lib: lib.tensor([1, 2]),
+     r"add_: a bool alpha \(True\) is only allowed for bool tensors, got a tensor of dtype "
+     r"int64"),
+]
+
+
+@pytest.mark.parametrize("update, make, message", IN_PLACE_DTYPE_ERRORS)
+def test_in_place_update_whose_result_type_the_tensor_cannot_hold(update, make, message):
+    import torch
+
+    t = make(tg)
+    before = t.tolist()
+    with pytest.raises(RuntimeError, match=message):
+        update(tg, t)
+    assert t.tolist() == before
+    with pytest.raises(RuntimeError):
+        update(torch, make(torch))
+
+
+# ----------------------------------------------------------------------------------------------
 # Autograd misuse
 # ----------------------------------------------------------------------------------------------
 
@@ -201,9 +303,33 @@ def test_backward_on_non_scalar_without_gradient():
 
 def test_backward_gradient_of_the_wrong_shape():
     y = tg.ones(3, requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"backward: gradient has shape \(2,\) but the output "
-                                           r"has shape \(3,\)"):
+    with pytest.raises(RuntimeError, match=r"backward: mismatch in shape: gradient has shape "
+                                           r"\(2,\) but the output has shape \(3,\)"):
         y.backward(tg.ones(2))
+
+
+@pytest.mark.parametrize("seed", [
+    lambda: tg.ones(1, 3),       # one leading dim too many (torch refuses it too)
+    lambda: tg.ones(1),          # would broadcast, but is not the output's shape
+    lambda: np.ones(4),          # not a Tensor
+    lambda: [1.0, 2.0],          # a list
+], ids=["(1, 3)", "(1,)", "ndarray (4,)", "list (2,)"])
+@pytest.mark.parametrize("api", ["backward", "grad"])
+def test_seed_gradient_of_the_wrong_shape_names_both_shapes(seed, api):
+    x = tg.ones(3, requires_grad=True)
+    y = x * 2
+    got = tuple(np.shape(seed()))
+    message = (rf"{api}: mismatch in shape: gradient has shape {re.escape(str(got))} but the "
+               r"output has shape \(3,\)")
+    with pytest.raises(RuntimeError, match=message):
+        y.backward(seed()) if api == "backward" else tg.grad(y, x, [seed()])
+
+
+def test_seed_gradient_for_a_scalar_output_must_be_0d_like_torch():
+    y = (tg.ones(3, requires_grad=True) * 2).sum()
+    with pytest.raises(RuntimeError, match=r"backward: mismatch in shape: gradient has shape "
+                                           r"\(1,\) but the output has shape \(\)"):
+        y.backward(tg.ones(1))
 
 
 def test_backward_twice_through_a_freed_graph():

@@ -204,6 +204,83 @@ def test_setitem_with_a_value_that_requires_grad_is_refused():
     assert out.tolist() == [1.0, 1.0, 0.0]
 
 
+@pytest.mark.parametrize("op", ["copy_", "fill_", "add_", "setitem"])
+def test_in_place_updates_refuse_a_value_that_requires_grad(op):
+    # torch would make ``buf`` part of the graph (buf.copy_(w * 2)); an in-place update here
+    # records nothing, so the gradient to w would be silently lost: refused, with one wording
+    buf = tg.zeros(3)
+    w = tg.ones(1, requires_grad=True)
+    value = (w * 2).sum()  # 0-d: fill_ takes it too
+    updates = {
+        "copy_": lambda v: buf.copy_(v),
+        "fill_": lambda v: buf.fill_(v),
+        "add_": lambda v: buf.add_(v),
+        "setitem": lambda v: buf.__setitem__(0, v),
+    }
+    with pytest.raises(RuntimeError, match=rf"{op}: the value requires grad, but an in-place "
+                                           r"update .* gradient would be silently lost"):
+        updates[op](value)
+    assert buf.tolist() == [0.0, 0.0, 0.0]
+    updates[op](value.detach())
+    with tg.no_grad():
+        updates[op](value)
+    assert buf.tolist()[0] in (2.0, 4.0)
+
+
+def test_copy_with_a_source_that_requires_grad_says_what_to_do_instead():
+    w = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"copy_: .* use the value itself \(or "
+                                           r"value.clone\(\)\) instead of copying it"):
+        tg.zeros(3).copy_(w * 2)
+
+
+IN_PLACE_LIKE_TORCH = {
+    "bool += True": lambda lib: _iadd(lib.tensor([True, False]), True),
+    "bool add_ alpha=2": lambda lib: lib.tensor([False, False]).add_(
+        lib.tensor([True, False]), alpha=2),
+    "bool *= True": lambda lib: _imul(lib.tensor([True, False]), True),
+    "uint8 add_ int64": lambda lib: lib.zeros(3, dtype=lib.uint8).add_(lib.tensor([1, 2, 3])),
+    "uint8 add_ alpha=-1 (wraps)": lambda lib: lib.zeros(3, dtype=lib.uint8).add_(
+        lib.tensor([1, 2, 3]), alpha=-1),
+    "int32 add_ big int64 (wraps)": lambda lib: lib.tensor([1, 2], dtype=lib.int32).add_(
+        lib.tensor([2**40, 1])),
+    "int64 sub_ alpha=3": lambda lib: lib.tensor([10, 20]).sub_(lib.tensor([1, 2]), alpha=3),
+    "float add_ alpha=0.5": lambda lib: lib.ones(2).add_(lib.tensor([1, 2]), alpha=0.5),
+    "add_ broadcast (1,)": lambda lib: lib.zeros(2, 3).add_(lib.ones(1)),
+    "mul_ broadcast (3,)": lambda lib: lib.ones(2, 3).mul_(lib.tensor([1.0, 2.0, 3.0])),
+    "copy_ broadcast (3,)": lambda lib: lib.zeros(2, 3).copy_(lib.tensor([1.0, 2.0, 3.0])),
+    "copy_ float64 into float32": lambda lib: lib.zeros(2).copy_(
+        lib.tensor([1.25, 2.5], dtype=lib.float64)),
+    "copy_ floats into int64 (truncates)": lambda lib: lib.zeros(3, dtype=lib.int64).copy_(
+        lib.tensor([1.5, 2.5, -3.5])),
+    "setitem (1, 3) into (3,)": lambda lib: _setitem(lib.zeros(3), slice(None),
+                                                     lib.ones(1, 3)),
+}
+
+
+def _iadd(t, value):
+    t += value
+    return t
+
+
+def _imul(t, value):
+    t *= value
+    return t
+
+
+def _setitem(t, index, value):
+    t[index] = value
+    return t
+
+
+@pytest.mark.parametrize("name", list(IN_PLACE_LIKE_TORCH))
+def test_in_place_updates_of_every_dtype_follow_torch(name):
+    ours = IN_PLACE_LIKE_TORCH[name](tg)
+    theirs = IN_PLACE_LIKE_TORCH[name](torch)
+    assert ours.tolist() == theirs.tolist()
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+
+
 def test_setitem_with_tensor_and_list_indices():
     t = tg.zeros(2, 3)
     t[tg.tensor([0, 1]), tg.tensor([2, 0])] = tg.tensor([5.0, 6.0])
@@ -342,6 +419,32 @@ def test_repr_names_the_grad_fn():
     x = tg.ones(2, requires_grad=True)
     assert "grad_fn=<MulBackward>" in repr(x * 2)
     assert repr(tg.zeros(1, 1)) == "tensor([[0.]])"
+
+
+@pytest.mark.parametrize("make, spec", [
+    (lambda lib: lib.tensor(2.345), ".2f"),
+    (lambda lib: lib.tensor(2.345), ""),
+    (lambda lib: lib.tensor(2.345, dtype=lib.float64), ">10.3f"),
+    (lambda lib: lib.tensor(-0.000123), ".3e"),
+    (lambda lib: lib.tensor(3), "5d"),
+    (lambda lib: lib.tensor(3), ""),
+    (lambda lib: lib.tensor(True), ""),
+    (lambda lib: lib.tensor(2.5, requires_grad=True), ".1f"),
+    (lambda lib: lib.tensor(2.5, requires_grad=True) * 2, "+.2f"),
+], ids=[".2f", "empty", "float64 >10.3f", ".3e", "int 5d", "int empty", "bool", "leaf",
+        "grad_fn"])
+def test_format_of_a_0d_tensor_formats_its_value_like_torch(make, spec):
+    assert format(make(tg), spec) == format(make(torch), spec)
+    assert f"{make(tg):{spec}}" == f"{make(torch):{spec}}"
+
+
+def test_format_of_a_tensor_with_dims_takes_only_the_empty_spec_like_torch():
+    assert f"{tg.tensor([2.345])}" == repr(tg.tensor([2.345]))
+    assert format(tg.ones(2, 2), "") == str(tg.ones(2, 2))
+    for lib in (tg, torch):
+        with pytest.raises(TypeError, match="unsupported format string passed to "
+                                            "Tensor.__format__"):
+            f"{lib.tensor([2.345]):.2f}"
 
 
 def test_tensors_are_hashable_by_identity():

@@ -681,19 +681,34 @@ def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
     """node.grad += g. Without create_graph the stored gradient is a plain, owned array (the
     same gradient array may reach several leaves, e.g. both inputs of an add), so ``g`` is
     copied unless it belongs to this walk alone (``owned``: a sum of several contributions,
-    or a new array from an op with ``fresh_grads``)."""
+    or a new array from an op with ``fresh_grads``). A later backward adds into that array in
+    place, like torch: a reference to ``node.grad`` held by the user stays valid and sees the
+    sum. With create_graph (or a ``.grad`` that has a graph of its own) the sum is a new
+    Tensor, as in torch."""
     Tensor = _TENSOR or _tensor_class()
 
     if create_graph:
-        node.grad = g if node.grad is None else node.grad + g
+        if node.grad is not None:
+            node.grad = node.grad + g
+        elif g.requires_grad:
+            node.grad = g  # a graph node: later sums make new Tensors, never write into it
+        else:  # copied, as in torch: g may reach another leaf too, or be a read-only view
+            node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
         return
     array = g.data if isinstance(g, Tensor) else g  # a Tensor while study hooks watch
-    if node.grad is None:
+    old = node.grad
+    if old is None:
         if not owned or node._hooks:
             array = get_array_module(array).array(array, copy=True)
         node.grad = Tensor._wrap(array, False)
+    elif (not old.requires_grad and old.data.dtype == array.dtype
+          and old.data.shape == array.shape):
+        try:
+            old.data += array
+        except ValueError:  # a read-only .grad the user assigned (an expanded view)
+            node.grad = Tensor._wrap(old.data + array, False)
     else:
-        node.grad = Tensor._wrap(node.grad.data + array, False)
+        node.grad = Tensor._wrap(old.data + array, False)
 
 
 def grad(
@@ -725,6 +740,11 @@ def grad(
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,)
+    else:
+        grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; "
+                         "give one per output (None for a scalar output)")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad")
@@ -745,7 +765,9 @@ def grad(
 
 
 def _initial_grad(out, gradient, op: str):
-    """The seed gradient for ``out``: ones for a scalar, else the user's ``gradient``."""
+    """The seed gradient for ``out``: ones for a scalar, else the user's ``gradient``, which
+    must have ``out``'s shape and is cast to its dtype, like torch (a float64 or int seed for
+    a float32 output still gives float32 gradients)."""
     Tensor = _TENSOR or _tensor_class()
 
     if not out.requires_grad:
@@ -765,7 +787,9 @@ def _initial_grad(out, gradient, op: str):
         gradient = Tensor(gradient, dtype=out.dtype, device=out.device)
     if gradient.shape != out.shape:
         raise RuntimeError(
-            f"{op}: gradient has shape {tuple(gradient.shape)} but the output has shape "
-            f"{tuple(out.shape)}"
+            f"{op}: mismatch in shape: gradient has shape {tuple(gradient.shape)} but the "
+            f"output has shape {tuple(out.shape)}; pass a gradient of the output's shape"
         )
+    if gradient.dtype != out.dtype:
+        gradient = gradient.to(dtype=out.dtype)  # differentiable: a seed may require grad
     return gradient

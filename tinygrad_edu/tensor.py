@@ -366,10 +366,12 @@ class Tensor:
         truncate. Assignments (setitem, fill_) convert, as in torch."""
         if isinstance(value, Tensor):
             if Config.grad_enabled and value.requires_grad:
+                instead = ("use the value itself (or value.clone()) instead of copying it"
+                           if op == "copy_" else "build the result with differentiable ops "
+                           "(cat, stack, where, masked_fill) instead")
                 raise RuntimeError(
                     f"{op}: the value requires grad, but an in-place update of a tensor is not "
-                    "recorded by autograd, so its gradient would be silently lost; build the "
-                    "result with differentiable ops (cat, stack, where, masked_fill) instead, "
+                    f"recorded by autograd, so its gradient would be silently lost; {instead}, "
                     "or detach() the value"
                 )
             value = value.data
@@ -392,11 +394,57 @@ class Tensor:
                 )
         return array
 
+    def _check_fits(self, op: str, array) -> None:
+        """Refuse a value that does not broadcast to ``self``'s shape: an in-place update can't
+        change the shape, as in torch (``x.add_(ones(2, 3))`` for x of shape (3,))."""
+        if array.ndim and array.shape != self.shape and not _fits(array.shape, self.shape):
+            raise RuntimeError(
+                f"{op}: a value of shape {tuple(array.shape)} can't be broadcast to the shape "
+                f"{tuple(self.shape)} of the tensor updated in place (an in-place update can't "
+                "change the tensor's shape)"
+            )
+
+    def _operand(self, op: str, other, alpha=1):
+        """``alpha * other`` as an array to combine with ``self`` in place (add_, sub_, mul_,
+        div_), checked like torch: its type must fit ``self``'s dtype (``_as_array``), so must
+        alpha's (an int tensor takes no alpha=2.5), and it must broadcast to ``self``'s shape."""
+        array = self._as_array(other, op, exact=True)
+        if alpha.__class__ is not int or alpha != 1:
+            if self.dtype.kind in "biu" and not isinstance(alpha, numbers.Integral):
+                raise RuntimeError(
+                    f"{op}: result type {type(alpha).__name__} (alpha={alpha!r}) can't be cast "
+                    f"to the desired output type {self.dtype} of the tensor updated in place "
+                    f"(shape {tuple(self.shape)}); integer and bool tensors need an integer alpha"
+                )
+            if isinstance(alpha, (bool, np.bool_)) and self.dtype.kind != "b":
+                raise RuntimeError(
+                    f"{op}: a bool alpha ({alpha}) is only allowed for bool tensors, got a tensor "
+                    f"of dtype {self.dtype}"
+                )
+            array = alpha * array
+        self._check_fits(op, array)
+        if self.dtype.kind in "biu" and array.dtype != self.dtype:
+            # the categories were checked: integers wrap (and bools saturate) as in torch, where
+            # NumPy's same_kind rule would refuse int64 into uint8 or into bool
+            array = array.astype(self.dtype)
+        return array
+
     def __setitem__(self, index, value) -> None:
         self._check_inplace("setitem")
         from .functional.shape import _normalize_index
 
-        self.data[_normalize_index(index)] = self._as_array(value, "setitem")
+        index = _normalize_index(index)
+        array = self._as_array(value, "setitem")
+        try:
+            self.data[index] = array
+        except ValueError:
+            target = self.data[index].shape
+            if _fits(array.shape, target):
+                raise  # not a shape mismatch
+            raise RuntimeError(
+                f"setitem: a value of shape {tuple(array.shape)} can't be broadcast to the shape "
+                f"{tuple(target)} of the indexed part of the tensor (shape {tuple(self.shape)})"
+            ) from None
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
@@ -405,30 +453,41 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = self._as_array(value, "fill_")
+        array = self._as_array(value, "fill_")
+        if array.ndim:
+            raise RuntimeError(
+                f"fill_: expected a number or a 0-d tensor, got a value of shape "
+                f"{tuple(array.shape)}; use copy_ to copy a tensor's values"
+            )
+        self.data[...] = array
         return self
 
     def copy_(self, src) -> Tensor:
+        """Copy ``src`` into this tensor, broadcast to its shape and converted to its dtype."""
         self._check_inplace("copy_")
-        src_data = src.data if isinstance(src, Tensor) else src
-        src_data = backend.to_device(src_data, self.device)
-        xp = get_array_module(self.data)
-        self.data[...] = xp.broadcast_to(xp.asarray(src_data, dtype=self.dtype), self.shape)
+        array = self._as_array(src, "copy_")
+        self._check_fits("copy_", array)
+        self.data[...] = array
         return self
 
     def add_(self, other, alpha=1) -> Tensor:
         self._check_inplace("add_")
-        self.data += alpha * self._as_array(other, "add_", exact=True)
+        self.data += self._operand("add_", other, alpha)
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
         self._check_inplace("sub_")
-        self.data -= alpha * self._as_array(other, "sub_", exact=True)
+        if self.dtype.kind == "b":
+            raise RuntimeError(
+                "sub_: subtraction of bool tensors is not supported (as in torch); use ^ "
+                "(logical_xor) instead"
+            )
+        self.data -= self._operand("sub_", other, alpha)
         return self
 
     def mul_(self, other) -> Tensor:
         self._check_inplace("mul_")
-        self.data *= self._as_array(other, "mul_", exact=True)
+        self.data *= self._operand("mul_", other)
         return self
 
     def __iadd__(self, other) -> Tensor:  # x += y updates x in place, as in torch
@@ -447,7 +506,7 @@ class Tensor:
                 f"div_: true division gives floats, which can't be stored in place in a tensor "
                 f"of dtype {self.dtype}; use x = x / y"
             )
-        self.data /= self._as_array(other, "div_", exact=True)
+        self.data /= self._operand("div_", other)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -627,6 +686,13 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-d tensor formats its value, like torch (``f"{t}"`` too);
+        any other tensor takes only the empty spec, which gives its repr."""
+        if self.ndim == 0:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
     # Tensors compare elementwise (==) but hash by identity, as in torch: autograd keys its
     # graph walk by the tensors themselves. Python gives a class that defines __eq__ a
     # __hash__ of None; a subclass that does so keeps Tensor's hash instead.
@@ -636,6 +702,15 @@ class Tensor:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("__hash__", object.__hash__) is None:
             cls.__hash__ = object.__hash__
+
+
+def _fits(shape: tuple, target: tuple) -> bool:
+    """Does a value of ``shape`` broadcast to ``target`` without changing it (torch's rule for
+    in-place updates)?"""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 
 
 def _comparable(other) -> bool:
