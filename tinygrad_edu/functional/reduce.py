@@ -165,11 +165,19 @@ class Std(Function):
         (x,) = self.inputs
         keep = _keepdim_shape(x.shape, self.axes)
         y = reshape(self.output, keep)
-        zero = y.data == 0
         diff = x - mean(x, self.axes, keepdim=True)
-        # where(zero, 1, y) keeps the unused branch finite, so create_graph stays NaN-free
-        scale = where(zero, 0.0, reshape(dy, keep) / (where(zero, 1.0, y) * self.dof))
-        return diff * scale
+        return diff * _over_nonzero(reshape(dy, keep) / self.dof, y)
+
+
+def _over_nonzero(numerator: Tensor, y: Tensor, power: float = 1) -> Tensor:
+    """numerator / y^power where y != 0, and 0 where y == 0: the gradient of a norm (or std)
+    y at the origin, where torch takes 0. where(zero, 1, y) keeps the unused branch finite,
+    so that create_graph stays free of NaN."""
+    zero = y.data == 0
+    denominator = where(zero, 1.0, y)
+    if power != 1:
+        denominator = denominator ** power
+    return where(zero, 0.0, numerator / denominator)
 
 
 def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
@@ -196,9 +204,7 @@ class Norm2(Function):
         (x,) = self.inputs
         keep = _keepdim_shape(x.shape, self.axes)
         y = reshape(self.output, keep)
-        zero = y.data == 0
-        scale = where(zero, 0.0, reshape(dy, keep) / where(zero, 1.0, y))
-        return x * scale
+        return x * _over_nonzero(reshape(dy, keep), y)
 
 
 class PNorm(Function):
@@ -229,9 +235,7 @@ class PNorm(Function):
             x_zero = x.data == 0
             x_scaled = sign(x) * abs_(where(x_zero, 1.0, x)) ** (p - 1)
             return where(x_zero, 0.0, x_scaled) * (dy * y ** (1 - p))
-        y_zero = y.data == 0
-        scale = where(y_zero, 0.0, dy / where(y_zero, 1.0, y) ** (p - 1))
-        return sign(x) * abs_(x) ** (p - 1) * scale
+        return sign(x) * abs_(x) ** (p - 1) * _over_nonzero(dy, y, p - 1)
 
 
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:

@@ -347,6 +347,15 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     return _affine(out, weight, bias, (C,) + (1,) * (x.ndim - 2))  # per channel
 
 
+def _reset_affine(norm: Module) -> None:
+    """weight = 1 and bias = 0 (where the layer has them): a norm layer that starts as the
+    identity after normalizing."""
+    if norm.weight is not None:
+        norm.weight.data[...] = 1
+    if norm.bias is not None:
+        norm.bias.data[...] = 0
+
+
 def _shape_tuple(normalized_shape) -> tuple:
     if isinstance(normalized_shape, numbers.Integral):
         return (int(normalized_shape),)
@@ -409,9 +418,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            self.weight.data[...] = 1
-            self.bias.data[...] = 0
+        _reset_affine(self)
 
     def _check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
@@ -504,10 +511,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         k = len(self.normalized_shape)
@@ -532,8 +536,8 @@ class GroupNorm(Module):
     """Group normalization (Wu & He 2018) of (N, C, *) inputs: the C channels in
     ``num_groups`` groups, each normalized over its channels and positions, then a per-channel
     ``weight`` (init 1) and ``bias`` (init 0) when ``affine`` (``bias=False``: the weight only;
-    see ``group_norm``). Unlike
-    batch norm it does not depend on the batch: the same in train and eval mode."""
+    see ``group_norm``). Unlike batch norm it does not depend on the batch: the same in train
+    and eval mode."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True):
@@ -551,10 +555,7 @@ class GroupNorm(Module):
                 self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim < 2 or x.shape[1] != self.num_channels:
