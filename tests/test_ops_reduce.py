@@ -1,5 +1,6 @@
-"""Reductions (sum, mean, var, std, max/min, argmax/argmin, logsumexp, norm, any/all) and the
-softmax family, checked forward and backward against torch and numerical gradients."""
+"""Reductions (sum, mean, var, std, max/min, argmax/argmin, prod, logsumexp, norm, any/all), the
+softmax family, sorting (sort, argsort, topk, kthvalue, median) and cumprod, checked forward and
+backward against torch and numerical gradients."""
 
 import warnings
 
@@ -412,6 +413,14 @@ SMOOTH_REDUCTIONS = {
     "norm1.5": lambda x: x.norm(1.5, dim=0),
     "norm0.5": lambda x: x.norm(0.5, dim=1),
     "norm-1": lambda x: x.norm(-1),
+    "prod": lambda x: x.prod(),
+    "prod_dim": lambda x: x.prod(1, keepdim=True),
+    "cumprod": lambda x: x.cumprod(0),
+    "sort": lambda x: x.sort(1, descending=True).values ** 2,
+    "topk": lambda x: x.topk(2, 0).values ** 2,
+    "kthvalue": lambda x: x.kthvalue(2, 1).values ** 2,
+    "median_dim": lambda x: x.median(0).values ** 2,
+    "median": lambda x: x.median() ** 2,
 }
 
 
@@ -419,3 +428,250 @@ SMOOTH_REDUCTIONS = {
 def test_gradgradcheck_reductions(name):
     x = tg.tensor(distinct((3, 4), 5) + 0.1, dtype=tg.float64, requires_grad=True)
     assert tg.gradgradcheck(SMOOTH_REDUCTIONS[name], [x])
+
+
+# ----------------------------------------------------------------------------------------------
+# Sorting: sort, argsort, topk, kthvalue, median
+# ----------------------------------------------------------------------------------------------
+
+def assert_same_indices(ours, theirs):
+    assert ours.dtype == tg.int64 and not ours.requires_grad
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort(dim, descending, device):
+    x = distinct((3, 4, 5), 7)
+    out = check_op(lambda t: t.sort(dim, descending).values,
+                   lambda t: torch.sort(t, dim, descending).values, None, inputs=[x],
+                   device=device)
+    result = tg.tensor(x, device=device).sort(dim, descending)
+    values, indices = result  # unpacks like torch's namedtuple
+    assert_same_indices(indices, torch.sort(torch.tensor(x), dim, descending).indices)
+    assert values.shape == out[0].shape == x.shape
+    assert_same_indices(tg.tensor(x).argsort(dim, descending), torch.argsort(torch.tensor(x),
+                                                                             dim, descending))
+
+
+SORT_CASES = {
+    "ties": [[3.0, 1.0, 2.0, 1.0, 3.0], [2.0, 2.0, 2.0, 0.0, 2.0]],
+    "nan": [[np.nan, 0.0, -1.0, 5.0, np.nan], [1.0, np.inf, np.nan, -np.inf, 0.0]],
+}
+
+
+@pytest.mark.parametrize("case", list(SORT_CASES))
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_is_stable_and_puts_nan_last_like_torch(case, descending):
+    # ties keep their order (torch's stable=True); NaN counts as the largest value
+    x = np.array(SORT_CASES[case])
+    ours = tg.sort(tg.tensor(x), dim=1, descending=descending, stable=True)
+    theirs = torch.sort(torch.tensor(x), dim=1, descending=descending, stable=True)
+    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    assert_same_indices(ours.indices, theirs.indices)
+    assert_same_indices(tg.argsort(tg.tensor(x), 1, descending, stable=True),
+                        torch.argsort(torch.tensor(x), dim=1, descending=descending,
+                                      stable=True))
+    if case == "ties":  # each value's gradient goes where it came from, ties included
+        check_op(lambda t: t.sort(1, descending).values,
+                 lambda t: t.sort(1, descending).values, None, inputs=[x], gradcheck=False)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "bool"])
+def test_sort_of_integer_and_bool_tensors(dtype):
+    x = np.array([[3, 0, 200, 1], [1, 1, 0, 1]]).astype(dtype)
+    for descending in (False, True):
+        ours = tg.tensor(x).sort(descending=descending)
+        theirs = torch.tensor(x).sort(descending=descending, stable=True, dim=-1)
+        assert ours.values.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        assert_same_indices(ours.indices, theirs.indices)
+
+
+def test_sort_topk_kthvalue_median_of_0d_and_empty_tensors():
+    x = tg.tensor(3.0, requires_grad=True)
+    for result in (x.sort(), x.sort(0, True), x.topk(1), x.topk(0, -1), x.kthvalue(1),
+                   x.median(0), x.median(-1, keepdim=True)):
+        assert result.values.shape == () and result.values.item() == 3.0
+        assert result.indices.shape == () and result.indices.item() == 0
+    x.sort().values.backward()
+    assert x.grad.item() == 1.0
+    assert x.argsort().shape == () and x.median().item() == 3.0
+    assert tg.zeros(0, 3).sort(0).values.shape == (0, 3)
+    assert tg.ones(2, 3).topk(0).values.shape == (2, 0)
+    assert np.isnan(tg.zeros(0, 2).median().item())  # like torch
+    with pytest.raises(ValueError, match=r"median: the median of an empty int64 tensor has no "
+                                         r"value \(shape \(0,\)\)"):
+        tg.tensor([], dtype=tg.int64).median()
+    with pytest.raises(IndexError, match=r"median: cannot take the median over dimension 0 of "
+                                         r"size 0"):
+        tg.zeros(0, 2).median(0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk(k, dim, largest, device):
+    x = distinct((5, 6), 8)
+    check_op(lambda t: t.topk(k, dim, largest).values,
+             lambda t: t.topk(k, dim, largest).values, None, inputs=[x], device=device)
+    ours = tg.topk(tg.tensor(x), k, dim=dim, largest=largest, sorted=True)
+    theirs = torch.topk(torch.tensor(x), k, dim=dim, largest=largest, sorted=True)
+    assert_same_indices(ours.indices, theirs.indices)
+
+
+def test_topk_and_kthvalue_reject_k_out_of_range():
+    x = tg.ones(2, 4)
+    with pytest.raises(IndexError, match=r"topk: k \(5\) is out of range for dimension 1 of size "
+                                         r"4 \(expected 0 <= k <= 4; input shape \(2, 4\)\)"):
+        x.topk(5)
+    with pytest.raises(IndexError, match=r"kthvalue: k \(0\) is out of range for dimension 0 "
+                                         r"of size 2 \(expected 1 <= k <= 2"):
+        x.kthvalue(0, 0)
+    with pytest.raises(TypeError, match="topk: k must be an int, got float"):
+        x.topk(1.5)
+    with pytest.raises(IndexError, match=r"sort: dimension out of range"):
+        x.sort(2)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_kthvalue(k, dim, keepdim, device):
+    x = distinct((4, 5, 4), 9)
+    check_op(lambda t: t.kthvalue(k, dim, keepdim).values,
+             lambda t: t.kthvalue(k, dim, keepdim).values, None, inputs=[x], device=device)
+    ours = tg.kthvalue(tg.tensor(x), k, dim, keepdim)
+    assert_same_indices(ours.indices, torch.kthvalue(torch.tensor(x), k, dim, keepdim).indices)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_median_with_dim(dim, keepdim, device):
+    x = distinct((4, 5, 6), 10)  # odd and even sizes: the lower of the two middle values
+    check_op(lambda t: t.median(dim, keepdim).values,
+             lambda t: t.median(dim, keepdim).values, None, inputs=[x], device=device)
+    assert_same_indices(tg.tensor(x).median(dim, keepdim).indices,
+                        torch.tensor(x).median(dim, keepdim).indices)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4)], ids=str)
+def test_median_of_all_elements(shape, device):
+    check_op(lambda t: t.median(), lambda t: t.median(), None, inputs=[distinct(shape, 11)],
+             device=device)
+
+
+def test_median_and_kthvalue_ties_and_nan_like_torch():
+    x = np.array([[2.0, 1.0, 2.0, 3.0], [3.0, 1.0, 2.0, 1.0], [1.0, np.nan, 2.0, np.nan]])
+    for fn in (lambda t: t.median(1), lambda t: t.kthvalue(2, 1), lambda t: t.kthvalue(4, 1)):
+        ours, theirs = fn(tg.tensor(x)), fn(torch.tensor(x))
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        assert_same_indices(ours.indices, theirs.indices)
+    # median(): the gradient is split evenly between the elements equal to the median
+    check_op(lambda t: t.median(), lambda t: t.median(), None,
+             inputs=[np.array([1.0, 2.0, 2.0, 3.0, 5.0, 2.0])], gradcheck=False)
+    check_op(lambda t: t.median(), lambda t: t.median(), None,
+             inputs=[np.array([1.0, np.nan, 2.0, np.nan])], gradcheck=False)
+    check_op(lambda t: t.median(1).values, lambda t: t.median(1).values, None, inputs=[x[:2]],
+             gradcheck=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Products: prod, cumprod
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_prod(dim, keepdim, device):
+    def tg_fn(t):
+        return t.prod(dim, keepdim=keepdim)
+
+    def th_fn(t):
+        return t.prod() if dim is None else t.prod(dim, keepdim=keepdim)
+
+    if dim is None and keepdim:  # torch's prod has no keepdim without a dim
+        (out,) = check_op(tg_fn, lambda t: t.prod().reshape(1, 1, 1), [(2, 3, 4)],
+                          device=device, low=0.5, high=1.5)
+        assert out.shape == (1, 1, 1)
+        return
+    check_op(tg_fn, th_fn, [(2, 3, 4)], device=device, low=-1.5, high=1.5)
+
+
+# rows with no zero, one zero, two zeros, three zeros and only zeros
+WITH_ZEROS = np.array([
+    [1.5, -0.5, 2.0, -1.0, 0.75],
+    [1.5, 0.0, 2.0, -1.0, 0.75],
+    [0.0, -0.5, 2.0, 0.0, 0.75],
+    [0.0, 0.0, 2.0, -1.0, 0.0],
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+])
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_prod_gradient_where_x_has_zeros_like_torch(dim):
+    # dx_j = the product of the others: with one zero, nonzero at the zero only; with two or
+    # more, 0 everywhere (y / x would give nan). prod is a polynomial: numerical gradients
+    # check it too
+    def fn(t):
+        return t.prod() if dim is None else t.prod(dim)
+
+    check_op(fn, fn, None, inputs=[WITH_ZEROS])
+    check_op(fn, fn, None, inputs=[WITH_ZEROS.T.copy()])
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("op", ["prod", "cumprod"])
+def test_prod_cumprod_second_derivatives_where_x_has_zeros_match_torch(op, dim):
+    # the Hessian of sum(u * prod(x)) at inputs with 0, 1, 2, 3 and 5 zeros per slice
+    rng = np.random.default_rng(12)
+    u = rng.standard_normal(getattr(torch.tensor(WITH_ZEROS), op)(dim).shape)
+
+    def f_th(t):
+        return (getattr(t, op)(dim) * torch.tensor(u)).sum()
+
+    expected = torch.autograd.functional.hessian(f_th, torch.tensor(WITH_ZEROS))
+    x = tg.tensor(WITH_ZEROS, requires_grad=True)
+    (g,) = tg.grad((getattr(x, op)(dim) * tg.tensor(u)).sum(), x, create_graph=True)
+    rows = [tg.grad(g.reshape(-1)[i], x, retain_graph=True)[0].numpy().ravel()
+            for i in range(x.numel())]
+    np.testing.assert_allclose(np.stack(rows), expected.reshape(x.numel(), -1).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    assert tg.gradgradcheck(lambda t: getattr(t, op)(dim), [x])
+
+
+def test_prod_dtypes_0d_and_bad_dims():
+    assert tg.tensor([[1, 2], [3, 4]], dtype=tg.int32).prod().dtype == tg.int64  # like torch
+    assert tg.tensor([[1, 2], [3, 4]], dtype=tg.int32).prod().item() == 24
+    assert tg.tensor([True, False]).prod().dtype == tg.int64
+    assert tg.tensor([2, 3]).prod(dtype=tg.float64).dtype == tg.float64
+    assert tg.tensor(3.0).prod(0).item() == 3.0 and tg.zeros(0, 3).prod(0).tolist() == [1.0] * 3
+    with pytest.raises(TypeError, match=r"prod: dim must be an int \(torch.prod reduces one dim "
+                                        r"or all\), got tuple"):
+        tg.ones(2, 3).prod((0, 1))
+    with pytest.raises(IndexError, match=r"prod: dimension out of range"):
+        tg.ones(2, 3).prod(2)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumprod(dim, device):
+    check_op(lambda t: t.cumprod(dim), lambda t: t.cumprod(dim), [(3, 4, 5)], device=device,
+             low=0.5, high=1.5)
+    check_op(lambda t: tg.cumprod(t, dim), lambda t: torch.cumprod(t, dim), [(3, 4, 5)],
+             device=device)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_cumprod_gradient_where_x_has_zeros_like_torch(dim):
+    check_op(lambda t: t.cumprod(dim), lambda t: t.cumprod(dim), None, inputs=[WITH_ZEROS])
+    check_op(lambda t: t.cumprod(dim), lambda t: t.cumprod(dim), None,
+             inputs=[WITH_ZEROS[:, ::-1].copy()])
+
+
+def test_cumprod_dtypes_and_0d():
+    assert tg.tensor([1, 2, 3], dtype=tg.int32).cumprod(0).tolist() == [1, 2, 6]
+    assert tg.tensor([1, 2, 3], dtype=tg.int32).cumprod(0).dtype == tg.int64  # like torch
+    assert tg.tensor([2, 3]).cumprod(0, dtype=tg.float64).dtype == tg.float64
+    check_op(lambda t: t.cumprod(0), lambda t: t.cumprod(0), [()])
+    with pytest.raises(IndexError, match=r"cumprod: dimension out of range"):
+        tg.ones(2).cumprod(1)

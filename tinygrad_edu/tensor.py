@@ -625,6 +625,15 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False): return F.argmax(self, dim, keepdim)
     def argmin(self, dim=None, keepdim=False): return F.argmin(self, dim, keepdim)
     def logsumexp(self, dim=None, keepdim=False): return F.logsumexp(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None): return F.prod(self, dim, keepdim, dtype)
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return F.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return F.argsort(self, dim, descending, stable=stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - torch name
+        return F.topk(self, k, dim, largest, sorted)
+    def kthvalue(self, k, dim=-1, keepdim=False): return F.kthvalue(self, k, dim, keepdim)
+    def median(self, dim=None, keepdim=False): return F.median(self, dim, keepdim)
     def softmax(self, dim, dtype=None): return F.softmax(self, dim, dtype)
     def log_softmax(self, dim, dtype=None): return F.log_softmax(self, dim, dtype)
     def any(self, dim=None, keepdim=False): return F.any(self, dim, keepdim)
@@ -659,6 +668,7 @@ class Tensor:
     def roll(self, shifts, dims=None): return F.roll(self, shifts, dims)
     def narrow(self, dim, start, length): return F.narrow(self, dim, start, length)
     def cumsum(self, dim, dtype=None): return F.cumsum(self, dim, dtype)
+    def cumprod(self, dim, dtype=None): return F.cumprod(self, dim, dtype)
     def tril(self, diagonal=0): return F.tril(self, diagonal)
     def triu(self, diagonal=0): return F.triu(self, diagonal)
 

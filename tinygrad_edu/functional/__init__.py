@@ -2,10 +2,11 @@
 
 elementwise  arithmetic, math functions, activations, rounding, floor_divide/remainder, where,
              comparisons, bitwise, dropout
-reduce       sum, mean, var, std, max/min, argmax, logsumexp, softmax, log_softmax
+reduce       sum, mean, var, std, max/min, argmax, prod/cumprod, logsumexp, softmax, log_softmax,
+             sort/argsort, topk, kthvalue, median
 shape        reshape, permute, getitem, cat/stack/split, pad, repeat, tril/triu, broadcasting,
              flip/roll/narrow/movedim, cumsum
-linalg       matmul, linear
+linalg       matmul, linear, einsum
 """
 
 from .elementwise import (
@@ -72,7 +73,7 @@ from .elementwise import (
     trunc,
     where,
 )
-from .linalg import bmm, linear, matmul, mm, outer
+from .linalg import bmm, einsum, linear, matmul, mm, outer
 from .reduce import (
     all,
     amax,
@@ -80,15 +81,22 @@ from .reduce import (
     any,
     argmax,
     argmin,
+    argsort,
+    cumprod,
+    kthvalue,
     log_softmax,
     logsumexp,
     max,
     mean,
+    median,
     min,
     norm,
+    prod,
     softmax,
+    sort,
     std,
     sum,
+    topk,
     var,
 )
 from .shape import (
@@ -146,6 +154,7 @@ __all__ = [
     "arctan2",
     "argmax",
     "argmin",
+    "argsort",
     "atan",
     "atan2",
     "avg_pool2d",
@@ -169,9 +178,11 @@ __all__ = [
     "conv2d",
     "conv_transpose2d",
     "cos",
+    "cumprod",
     "cumsum",
     "div",
     "dropout",
+    "einsum",
     "elu",
     "eq",
     "erf",
@@ -194,6 +205,7 @@ __all__ = [
     "isfinite",
     "isinf",
     "isnan",
+    "kthvalue",
     "le",
     "leaky_relu",
     "linear",
@@ -211,6 +223,7 @@ __all__ = [
     "max_pool2d",
     "maximum",
     "mean",
+    "median",
     "min",
     "minimum",
     "mm",
@@ -225,6 +238,7 @@ __all__ = [
     "pad",
     "permute",
     "pow",
+    "prod",
     "reciprocal",
     "relu",
     "remainder",
@@ -241,6 +255,7 @@ __all__ = [
     "sin",
     "softmax",
     "softplus",
+    "sort",
     "split",
     "sqrt",
     "square",
@@ -255,6 +270,7 @@ __all__ = [
     "t",
     "tan",
     "tanh",
+    "topk",
     "transpose",
     "tril",
     "triu",

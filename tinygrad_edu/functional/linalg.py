@@ -1,6 +1,8 @@
-"""Matrix multiplication: 1-d, 2-d and batched with broadcast batch dimensions."""
+"""Matrix multiplication: 1-d, 2-d and batched with broadcast batch dimensions; linear; einsum."""
 
 from __future__ import annotations
+
+import string
 
 import numpy as np
 
@@ -9,7 +11,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
-from .shape import reshape, sum_to, transpose
+from .shape import broadcast_to, reshape, sum_to, transpose
 
 
 def _product(a, b):
@@ -172,3 +174,195 @@ def _check_linear_bias(bias: Tensor, y: Tensor, weight: Tensor) -> None:
             f"the output {tuple(y.shape)}), got {tuple(bias.shape)} (weight: "
             f"{tuple(weight.shape)})"
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# einsum
+# ----------------------------------------------------------------------------------------------
+
+
+class Einsum(Function):
+    """y = einsum(equation, x_1, ..., x_n): multiply the operands' elements that share a
+    subscript letter, sum over the letters missing from the output ('ij,jk->ik' is matmul,
+    'ii->i' a diagonal, 'ij->' a sum, 'i,j->ij' an outer product).
+
+    dx_k = einsum of dy (subscripts: the output's) and the other operands into x_k's
+    subscripts: the same product with x_k left out, summed over every letter x_k lacks.
+    Two cases need more than one einsum call, since an einsum output names each letter once
+    and only letters some operand has:
+
+    - a letter only x_k has (summed in x_k alone, 'ij->i'): y does not depend on where along
+      it an element sits, so the gradient is the same along it: broadcast back;
+    - a letter repeated in x_k (its diagonal, 'ii->i'): only the diagonal elements were read,
+      so the gradient sits on that diagonal and is 0 off it.
+
+    The equation here is already checked, with every letter of one size (``einsum`` below
+    expands ellipses into letters and drops size-1 dimensions that broadcast).
+    """
+
+    def forward(self, *arrays, subscripts, output):
+        self.subscripts, self.output_subscripts = subscripts, output
+        xp = get_array_module(arrays[0])
+        equation = ",".join(subscripts) + "->" + output
+        return xp.asarray(xp.einsum(equation, *arrays, optimize=len(arrays) > 1))
+
+    def backward(self, dy):
+        return tuple(self._operand_grad(k, dy) if needed else None
+                     for k, needed in enumerate(self.needs_input_grad))
+
+    def _operand_grad(self, k: int, dy: Tensor) -> Tensor:
+        x, sub = self.inputs[k], self.subscripts[k]
+        letters = "".join(dict.fromkeys(sub))  # x_k's letters, each once, in order
+        others = [dy] + [t for i, t in enumerate(self.inputs) if i != k]
+        other_subs = (self.output_subscripts,) + tuple(
+            s for i, s in enumerate(self.subscripts) if i != k)
+        elsewhere = set("".join(other_subs))
+        kept = "".join(c for c in letters if c in elsewhere)
+        g = Einsum.apply(*others, subscripts=other_subs, output=kept)  # (kept letters)
+        size = {c: x.shape[sub.index(c)] for c in letters}
+        if kept != letters:  # letters only x_k has: the same gradient all along them
+            g = broadcast_to(reshape(g, [size[c] if c in kept else 1 for c in letters]),
+                             [size[c] for c in letters])  # (letters)
+        if letters != sub:  # a repeated letter: the gradient on the diagonal, 0 off it
+            first = [sub.index(c) == a for a, c in enumerate(sub)]
+            g = reshape(g, [n if f else 1 for n, f in zip(x.shape, first)])  # (x's dims)
+            g = g * _diagonal_mask(sub, x.shape, get_array_module(x.data), x.dtype)
+        return g
+
+
+def _diagonal_mask(sub: str, shape: tuple, xp, dtype):
+    """1 where every letter repeated in ``sub`` has equal indices on all its axes, else 0;
+    its shape broadcasts against the gradient of ``Einsum._operand_grad`` to ``shape``."""
+    mask = xp.ones((1,) * len(shape), dtype=bool)
+    for a, c in enumerate(sub):
+        a0 = sub.index(c)
+        if a0 != a:  # axis a repeats axis a0's letter: keep i_a == i_a0
+            n = shape[a]
+            i0 = xp.arange(n).reshape([n if i == a0 else 1 for i in range(len(shape))])
+            i1 = xp.arange(n).reshape([n if i == a else 1 for i in range(len(shape))])
+            mask = mask & (i0 == i1)
+    return mask.astype(dtype)
+
+
+_LETTERS = string.ascii_letters
+
+
+def _einsum_term(term: str, fail) -> tuple:
+    """(letters before the ellipsis, has an ellipsis, letters after it) of one subscript term."""
+    if term.count("...") > 1:
+        raise fail(f"{term!r} has more than one ellipsis '...'")
+    before, ellipsis, after = term.partition("...")
+    for c in before + after:
+        if c == ".":
+            raise fail(f"{term!r} has a '.' that is not part of an ellipsis '...'")
+        if c not in _LETTERS:
+            raise fail(f"invalid subscript {c!r} in {term!r}: subscripts must be letters "
+                       "a-z or A-Z")
+    return before, bool(ellipsis), after
+
+
+def _parse_einsum(equation: str, shapes: list) -> tuple:
+    """Check ``equation`` against the operand shapes; return (one subscript string per
+    operand, the output subscripts, the operands' shapes) with every ellipsis replaced by
+    letters of its own and the size-1 dimensions that broadcast dropped, so that each letter
+    has one size."""
+
+    def fail(problem: str) -> ValueError:
+        shown = ", ".join(str(tuple(s)) for s in shapes)
+        return ValueError(f"einsum: {problem} (equation {equation!r}, operand shapes [{shown}])")
+
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    if "->" in rhs:
+        raise fail("'->' appears more than once")
+    terms = [_einsum_term(t, fail) for t in lhs.split(",")]
+    if len(terms) != len(shapes):
+        raise fail(f"the equation has subscripts for {len(terms)} operand(s) but "
+                   f"{len(shapes)} operand(s) were given")
+    # each ellipsis covers the dims its operand has beyond its letters, right-aligned
+    ellipsis_ndims = []
+    for i, ((before, ellipsis, after), shape) in enumerate(zip(terms, shapes)):
+        named = len(before) + len(after)
+        if len(shape) != named and not (ellipsis and len(shape) > named):
+            raise fail(f"operand {i} has {len(shape)} dimension(s) but its subscripts "
+                       f"{before + '...' * ellipsis + after!r} name {named}"
+                       + ("" if ellipsis else " and it has no ellipsis '...'"))
+        ellipsis_ndims.append(len(shape) - named)
+    free = [c for c in _LETTERS if c not in eq]
+    n_ellipsis = max(ellipsis_ndims, default=0)
+    if n_ellipsis > len(free):
+        raise fail("the ellipsis covers more dimensions than there are unused letters")
+    ellipsis_letters = "".join(free[:n_ellipsis])
+    subs = [before + ellipsis_letters[n_ellipsis - e:] + after
+            for (before, _, after), e in zip(terms, ellipsis_ndims)]
+    named_letters = "".join(before + after for before, _, after in terms)
+    if arrow:
+        before, ellipsis, after = _einsum_term(rhs, fail)
+        output = before + ellipsis_letters * ellipsis + after
+        for c in before + after:
+            if (before + after).count(c) > 1:
+                raise fail(f"output subscript {c!r} appears more than once in the output")
+            if c not in named_letters:
+                raise fail(f"output subscript {c!r} does not appear in the subscripts of any "
+                           "operand")
+    else:  # implicit: the ellipsis dims, then the letters used once, in alphabetical order
+        once = sorted(c for c in set(named_letters) if named_letters.count(c) == 1)
+        output = ellipsis_letters + "".join(once)
+    return (*_broadcast_letters(subs, shapes, ellipsis_letters, fail), output)
+
+
+def _broadcast_letters(subs: list, shapes: list, ellipsis_letters: str, fail) -> tuple:
+    """Each letter's size is the one its operands agree on, where size 1 broadcasts (like
+    torch); the size-1 dimensions that broadcast are dropped from their operand."""
+    size: dict = {}
+    for i, (sub, shape) in enumerate(zip(subs, shapes)):
+        for a, (c, n) in enumerate(zip(sub, shape)):
+            what = "an ellipsis dimension" if c in ellipsis_letters else f"subscript {c!r}"
+            if sub.index(c) != a:  # a letter repeated in one operand: no broadcasting
+                if n != shape[sub.index(c)]:
+                    raise fail(f"subscript {c!r} is repeated in operand {i} but its dimensions "
+                               f"differ in size ({shape[sub.index(c)]} != {n})")
+            elif size.get(c, 1) == 1:
+                size[c] = n
+            elif n not in (1, size[c]):
+                raise fail(f"{what} has size {n} in operand {i}, which does not broadcast "
+                           f"with size {size[c]} of the operands before (sizes must be equal "
+                           "or 1)")
+    new_subs, new_shapes = [], []
+    for sub, shape in zip(subs, shapes):
+        keep = [a for a, (c, n) in enumerate(zip(sub, shape)) if n == size[c]]
+        new_subs.append("".join(sub[a] for a in keep))
+        new_shapes.append(tuple(shape[a] for a in keep))
+    return tuple(new_subs), new_shapes
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, like torch.einsum: ``einsum('ij,jk->ik', a, b)`` is ``a @ b``.
+
+    Operands may also come as one list (``einsum('ij,jk', [a, b])``). Without '->' the output
+    is the ellipsis dims, then the letters used once, in alphabetical order. '...' stands for
+    the leading dims (broadcast, right-aligned), and a size-1 dim broadcasts against its
+    letter's size in the other operands. All operands must have the same dtype, as in torch.
+
+    >>> import tinygrad_edu as tg
+    >>> a = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> einsum('ii', a).item(), einsum('ij->j', a).tolist(), einsum('ij,jk', a, a).tolist()
+    (5.0, [4.0, 6.0], [[7.0, 10.0], [15.0, 22.0]])
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a str, got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError(f"einsum: expected at least one operand (equation {equation!r})")
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
+    dtypes = [t.dtype for t in operands]
+    if any(d != dtypes[0] for d in dtypes):
+        shown = ", ".join(f"{d} (operand {i})" for i, d in enumerate(dtypes))
+        raise TypeError(f"einsum: all operands must have the same dtype, got {shown}; cast "
+                        "them first, e.g. with .double()")
+    subs, shapes, output = _parse_einsum(equation, [tuple(t.shape) for t in operands])
+    operands = [t if tuple(t.shape) == s else reshape(t, s) for t, s in zip(operands, shapes)]
+    return Einsum.apply(*operands, subscripts=subs, output=output)

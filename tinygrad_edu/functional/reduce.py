@@ -1,7 +1,10 @@
-"""Reductions (sum, mean, var, max, logsumexp, ...) and the softmax family.
+"""Reductions (sum, mean, var, max, prod, logsumexp, ...), sorting (sort, topk, median, ...)
+and the softmax family.
 
 A reduction's backward spreads the output gradient back over the reduced axes: ``sum`` copies
-it to every element, ``max`` sends it to the winner, ``logsumexp`` weights it by the softmax.
+it to every element, ``max`` sends it to the winner, ``prod`` multiplies it by the product of
+the others, ``logsumexp`` weights it by the softmax. ``sort`` (and topk, kthvalue, median)
+only move values, so their backward moves each gradient back to where its value came from.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import _float_input, cast, exp, sign, where
 from .elementwise import abs as abs_
-from .shape import _dim, broadcast_to, reshape
+from .shape import _dim, broadcast_to, cumsum, flip, index_put_zeros, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -386,6 +389,325 @@ def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Are all elements True (non-zero) over ``dim``? ``dim=()`` reduces nothing, like torch."""
     axes = None if dim is None else _axes("all", dim, x.ndim, empty_is_all=False)
     return Tensor._wrap(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Sorting: sort, argsort, topk, kthvalue, median
+# ----------------------------------------------------------------------------------------------
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+TopKResult = namedtuple("TopKResult", ["values", "indices"])
+KthValueResult = namedtuple("KthValueResult", ["values", "indices"])
+MedianResult = namedtuple("MedianResult", ["values", "indices"])
+
+
+class TakeAlongDim(Function):
+    """y[..., j, ...] = x[..., index[..., j, ...], ...] along ``dim`` (what sort, topk, kthvalue
+    and median(dim) return as values);  dx = zeros like x with dy scattered back to the
+    positions the values came from (added up where an index repeats)"""
+
+    def forward(self, x, index, dim):
+        self.index, self.dim = index, dim
+        return get_array_module(x).take_along_axis(x, index, axis=dim)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xp = get_array_module(self.index)
+        # one broadcastable arange per dimension, with the index itself along ``dim``
+        positions = list(xp.ix_(*[xp.arange(n) for n in self.index.shape]))
+        positions[self.dim] = self.index
+        return index_put_zeros(dy, tuple(positions), x.shape)
+
+
+def _sort_index(a, axis: int, descending: bool):
+    """The indices that sort the array ``a`` along ``axis``, always stably (ties keep their
+    order, as torch's ``stable=True``), NaN last ascending and first descending like torch.
+
+    Descending: sort the reversed array ascending and reverse the result, which keeps tied
+    elements in their original order (negating would not: it fails for unsigned ints, bools
+    and NaN).
+    """
+    xp = get_array_module(a)
+    kind = {"kind": "stable"} if xp is np else {}  # CuPy always sorts stably, takes no kind
+    if not descending:
+        return xp.argsort(a, axis=axis, **kind).astype(np.int64, copy=False)
+    n = a.shape[axis]
+    reverse = xp.argsort(xp.flip(a, axis), axis=axis, **kind)
+    return ((n - 1) - xp.flip(reverse, axis)).astype(np.int64, copy=False)
+
+
+def _order_input(op: str, x: Tensor, dim) -> tuple:
+    """(x as at least 1-d, the normalized dim): a 0-d tensor is sorted as one element."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    d = _dim(op, dim, x.ndim)
+    return (x if x.ndim else reshape(x, 1)), d
+
+
+def _along(d: int, index) -> tuple:
+    return (slice(None),) * d + (index,)
+
+
+def _values_and_indices(result, x: Tensor, x1: Tensor, index, d: int, squeeze: bool):
+    """``result`` (a namedtuple type) of x1's values at ``index`` along d and the indices;
+    ``squeeze`` drops dim d (of size 1), and a 0-d input gives 0-d outputs."""
+    values = TakeAlongDim.apply(x1, index=index, dim=d)
+    if x.ndim == 0:
+        values, index = reshape(values, ()), index.reshape(())
+    elif squeeze:
+        values, index = reshape(values, _reduced_shape(values.shape, (d,))), index.squeeze(d)
+    return result(values, Tensor._wrap(index, False))
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """Sort along ``dim``: -> (values, indices) with values = x taken at indices.
+
+    dx = dy scattered back through the indices (each value's gradient goes where it came from).
+    The sort is always stable (``stable`` is accepted for torch's signature): tied elements
+    keep their order. NaN counts as larger than every number, like torch.
+
+    >>> import tinygrad_edu as tg
+    >>> values, indices = tg.tensor([3.0, 1.0, 2.0]).sort()
+    >>> values.tolist(), indices.tolist()
+    ([1.0, 2.0, 3.0], [1, 2, 0])
+    """
+    x1, d = _order_input("sort", x, dim)
+    index = _sort_index(x1.data, d, descending)
+    return _values_and_indices(SortResult, x, x1, index, d, squeeze=False)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """The indices that sort ``x`` along ``dim`` (``sort(...).indices``); stable, like sort."""
+    x1, d = _order_input("argsort", x, dim)
+    index = _sort_index(x1.data, d, descending)
+    return Tensor._wrap(index.reshape(x.shape), False)
+
+
+def _check_k(op: str, k, low: int, size: int, d: int, x: Tensor) -> int:
+    if k.__class__ is not int and not isinstance(k, numbers.Integral):
+        raise TypeError(f"{op}: k must be an int, got {type(k).__name__}")
+    if not low <= k <= size:
+        raise IndexError(
+            f"{op}: k ({k}) is out of range for dimension {d} of size {size} (expected "
+            f"{low} <= k <= {size}; input shape {tuple(x.shape)})"
+        )
+    return int(k)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """The ``k`` largest (``largest=False``: smallest) elements along ``dim`` -> (values,
+    indices), largest first (smallest first). dx = dy scattered back through the indices.
+
+    Ties: the element of lower index comes first (torch leaves their order unspecified);
+    ``sorted=False`` is accepted and returns them sorted, which torch allows too.
+    """
+    x1, d = _order_input("topk", x, dim)
+    k = _check_k("topk", k, 0, x1.shape[d], d, x)
+    if x.ndim == 0:
+        k = 1  # torch gives the element for k = 0 too
+    index = _sort_index(x1.data, d, descending=largest)[_along(d, slice(0, k))]
+    return _values_and_indices(TopKResult, x, x1, index, d, squeeze=False)
+
+
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest element (k = 1 is the smallest) along ``dim`` -> (values, indices);
+    ties: the position of a stable sort. dx = dy at the returned index."""
+    x1, d = _order_input("kthvalue", x, dim)
+    k = _check_k("kthvalue", k, 1, x1.shape[d], d, x)
+    index = _sort_index(x1.data, d, descending=False)[_along(d, slice(k - 1, k))]
+    return _values_and_indices(KthValueResult, x, x1, index, d, squeeze=not keepdim)
+
+
+class MedianAll(Function):
+    """y = the lower median of all elements (the smaller of the two middle values when their
+    number is even; NaN when any element is NaN);  dx = dy split evenly between the elements
+    equal to y (the NaN elements when y is NaN), like torch"""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if x.size == 0:  # no elements: NaN, like torch
+            self.mask = xp.zeros_like(x)
+            return xp.asarray(np.nan, dtype=x.dtype)
+        s = xp.sort(x.reshape(-1))  # NaN last
+        y = s[-1] if x.dtype.kind == "f" and xp.isnan(s[-1]) else s[(s.size - 1) // 2]
+        mask = xp.isnan(x) if x.dtype.kind == "f" and xp.isnan(y) else x == y
+        self.mask = (mask / mask.sum()).astype(x.dtype) if x.dtype.kind == "f" else None
+        return xp.asarray(y).copy()
+
+    def backward(self, dy):
+        return dy * self.mask
+
+
+def median(x: Tensor, dim=None, keepdim: bool = False):
+    """``median(x)`` -> the lower median of all elements (NaN if there are none);
+    ``median(x, dim)`` -> (values, indices) of the lower median along ``dim``.
+
+    NaN propagates: a slice with a NaN gives NaN (and the index of its first NaN). dx: dy split
+    evenly between tied elements for ``median(x)``, all at the returned index for
+    ``median(x, dim)`` (torch's rules).
+    """
+    if dim is None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"median: expected a Tensor, got {type(x).__name__}")
+        if x.data.size == 0 and x.dtype.kind != "f":
+            raise ValueError(f"median: the median of an empty {x.dtype} tensor has no value "
+                             f"(shape {tuple(x.shape)}); a float one gives NaN")
+        return MedianAll.apply(x)
+    x1, d = _order_input("median", x, dim)
+    n = x1.shape[d]
+    if n == 0:
+        raise IndexError(f"median: cannot take the median over dimension {d} of size 0 "
+                         f"(input shape {tuple(x.shape)})")
+    xp = get_array_module(x1.data)
+    order = _sort_index(x1.data, d, descending=False)
+    position = xp.full(_keepdim_shape(x1.shape, (d,)), (n - 1) // 2, dtype=np.int64)
+    if x1.dtype.kind == "f":  # a slice with NaN: its first NaN, which sorts after the numbers
+        nans = xp.isnan(x1.data).sum(axis=d, keepdims=True)
+        position = xp.where(nans > 0, n - nans, position)
+    index = xp.take_along_axis(order, position, axis=d)
+    return _values_and_indices(MedianResult, x, x1, index, d, squeeze=not keepdim)
+
+
+# ----------------------------------------------------------------------------------------------
+# Products: prod, cumprod
+# ----------------------------------------------------------------------------------------------
+
+
+class Prod(Function):
+    """y = prod of x over ``axes``;  dx_j = dy * prod_{i != j} x_i, the product of the others.
+
+    Where the slice has no zero that is dy * y / x_j. Where it has zeros, y / x_j is 0 / 0 or
+    wrong, and the product of the others is: with one zero at m, prod of the others at m and
+    0 elsewhere; with two or more zeros, 0 everywhere (torch's rule). See _prod_of_others.
+    """
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x, axes, keepdim):
+        self.axes = axes
+        return x.prod(axis=axes, keepdims=keepdim)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        keep = _keepdim_shape(x.shape, self.axes)
+        return reshape(dy, keep) * _prod_of_others(x, reshape(self.output, keep), self.axes)
+
+
+def _prod_of_others(x: Tensor, y: Tensor, axes: tuple) -> Tensor:
+    """prod_{i != j} x_i for every j of each slice over ``axes`` (y = prod x, kept dims), in
+    Tensor ops whose own derivatives are right too (create_graph).
+
+    No zero: y / x. Zeros: take out the first zero m of each slice (x1 = x with x_m = 1,
+    y1 = prod x1); then the product of the others is y1 at m and x_m * (product of the others
+    in x1) elsewhere: 0 there, but with its derivative d/dx_m. x1 has one zero less, so this
+    recurses at most twice. A slice with 3+ zeros gives 0, whose derivative is 0 too (the
+    second derivative of a product with 3 zeros is 0): exact to the second order.
+    """
+    zero = x.data == 0
+    if not zero.any():
+        return y / x
+    xp = get_array_module(zero)
+    count = zero.sum(axis=axes, keepdims=True)
+    flat_position = xp.arange(zero.size).reshape(zero.shape)
+    first_zero = xp.where(zero, flat_position, zero.size).min(axis=axes, keepdims=True)
+    first = flat_position == first_zero  # the first zero of each slice (none if it has none)
+    many = count >= 3
+    x1 = where(first | many, 1.0, x)
+    y1 = Prod.apply(x1, axes=axes, keepdim=True)
+    others1 = _prod_of_others(x1, y1, axes)
+    x_first = sum(where(first, x, 0.0), axes, keepdim=True)  # x_m (= 0), differentiable
+    return where(many, 0.0, where(first, y1, where(count > 0, x_first * others1, others1)))
+
+
+def prod(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Product of all elements, or over one ``dim`` (an int, as torch); bool and int inputs
+    multiply in int64. The gradient is exact where x has zeros (see Prod).
+
+    >>> import tinygrad_edu as tg
+    >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1).tolist()
+    [2.0, 12.0]
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"prod: expected a Tensor, got {type(x).__name__}")
+    if dim is not None and dim.__class__ is not int and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"prod: dim must be an int (torch.prod reduces one dim or all), got "
+                        f"{type(dim).__name__}")
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    return Prod.apply(x, axes=_axes("prod", dim, x.ndim), keepdim=keepdim)
+
+
+class Cumprod(Function):
+    """y_j = x_0 x_1 ... x_j along ``dim``;
+    dx_i = sum_{j >= i} dy_j prod_{l <= j, l != i} x_l  (= reverse_cumsum(dy * y)_i / x_i
+    where no x_l before i is 0; see _cumprod_grad for zeros)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x, dim):
+        self.dim = dim
+        if x.ndim == 0:
+            return x.copy()
+        return get_array_module(x).cumprod(x, axis=dim)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        if x.ndim == 0:
+            return dy
+        return _cumprod_grad(x, self.output, dy, self.dim)
+
+
+def _reverse_cumsum(t: Tensor, dim: int) -> Tensor:
+    """s_i = t_i + t_(i+1) + ... + t_last along ``dim``."""
+    return flip(cumsum(flip(t, dim), dim), dim)
+
+
+def _cumprod_grad(x: Tensor, y: Tensor, dy: Tensor, dim: int, depth: int = 0) -> Tensor:
+    """dx_i = sum_{j >= i} dy_j prod_{l <= j, l != i} x_l for y = cumprod(x), in Tensor ops
+    whose own derivatives are right too (create_graph).
+
+    With k the first zero of a slice (torch's rule, made differentiable):
+    i < k: reverse_cumsum(dy * y)_i / x_i (no zero up to i, and y_j = 0 for j >= k);
+    i = k: the gradient of cumprod(x1) at k, with x1 = x with x_k = 1 (its products skip k);
+    i > k: x_k times that gradient at i: 0, but with its derivative d/dx_k.
+    x1 has one zero less; two levels of that are exact to the second order, so the third
+    level keeps only its first part (what lies after a slice's third zero adds nothing there).
+    """
+    zero = x.data == 0
+    if not zero.any():
+        return _reverse_cumsum(dy * y, dim) / x
+    xp = get_array_module(zero)
+    n = x.shape[dim]
+    position = xp.arange(n).reshape([n if a == dim else 1 for a in range(x.ndim)])
+    k = xp.where(zero, position, n).min(axis=dim, keepdims=True)  # n: the slice has no zero
+    before, first = position < k, position == k
+    part = _reverse_cumsum(dy * y, dim) / where(zero, 1.0, x)  # right where position < k
+    if depth == 2:
+        return where(before, part, 0.0)
+    x1 = where(first, 1.0, x)
+    h = _cumprod_grad(x1, Cumprod.apply(x1, dim=dim), dy, dim, depth + 1)
+    x_first = sum(where(first, x, 0.0), dim, keepdim=True)  # x_k (= 0), differentiable
+    return where(before, part, where(first, h, x_first * h))
+
+
+def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Running products along ``dim``; bool and int inputs multiply in int64, as in torch.
+    The gradient is exact where x has zeros (see _cumprod_grad).
+
+    >>> import tinygrad_edu as tg
+    >>> cumprod(tg.tensor([1.0, 2.0, 0.0, 4.0]), 0).tolist()
+    [1.0, 2.0, 0.0, 0.0]
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"cumprod: expected a Tensor, got {type(x).__name__}")
+    d = _dim("cumprod", dim, x.ndim)
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    return Cumprod.apply(x, dim=d)
 
 
 # ----------------------------------------------------------------------------------------------
