@@ -279,11 +279,92 @@ def test_pad(pad, value, device):
              [(2, 3, 4)], device=device)
 
 
-def test_pad_rejects_what_it_does_not_implement():
-    with pytest.raises(NotImplementedError, match="pad: only mode='constant'"):
-        F.pad(tg.ones(2, 2), (1, 1), mode="reflect")
-    with pytest.raises(ValueError, match="pad: padding length must be even"):
-        F.pad(tg.ones(2, 2), (1, 1, 1))
+PAD_COPY_CASES = [
+    ((2, 3, 4), (1, 2)),  # (N, C, L): the last dim
+    ((3, 5), (3, 4)),  # (C, L), pads up to the reflect limit (size - 1)
+    ((2, 3, 4), (0, 2, 1, 0)),  # (C, H, W): two dims, one side each
+    ((2, 2, 3, 4), (1, 2, 2, 1)),  # (N, C, H, W)
+    ((1, 2, 3, 4, 5), (1, 2, 2, 1, 0, 2)),  # (N, C, D, H, W): three dims
+    ((2, 4, 3), (0, 0)),  # nothing to pad
+]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, pad", PAD_COPY_CASES, ids=str)
+def test_pad_copy_modes(mode, shape, pad, device):
+    check_op(lambda x: F.pad(x, pad, mode=mode), lambda x: TF.pad(x, pad, mode=mode), [shape],
+             device=device)
+
+
+@pytest.mark.parametrize("mode, pad", [("replicate", (5, 7)), ("circular", (4, 4)),
+                                       ("circular", (0, 3, 2, 1))], ids=str)
+def test_pad_copy_modes_up_to_their_limits(mode, pad):
+    """replicate has no limit (the edge entry gets many gradients); circular wraps once."""
+    check_op(lambda x: F.pad(x, pad, mode=mode), lambda x: TF.pad(x, pad, mode=mode),
+             [(2, 3, 4)])
+
+
+def test_pad_copy_modes_values_and_gradients_by_hand():
+    x = tg.tensor([[0.0, 1.0, 2.0, 3.0]], requires_grad=True)
+    expected = {"reflect": [2, 1, 0, 1, 2, 3, 2, 1], "replicate": [0, 0, 0, 1, 2, 3, 3, 3],
+                "circular": [2, 3, 0, 1, 2, 3, 0, 1]}
+    counts = {"reflect": [1, 3, 3, 1], "replicate": [3, 1, 1, 3], "circular": [2, 2, 2, 2]}
+    for mode in expected:
+        x.grad = None
+        y = F.pad(x, (2, 2), mode=mode)
+        assert y.tolist() == [expected[mode]], mode
+        y.sum().backward()  # each x[i] gets one gradient per copy of it
+        assert x.grad.tolist() == [counts[mode]], mode
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_copy_modes_second_derivatives_and_integers(mode):
+    x = tg.tensor(np.random.default_rng(3).standard_normal((2, 3, 4)), requires_grad=True)
+    assert tg.gradgradcheck(lambda x: F.pad(x * x, (2, 1, 1, 2), mode=mode), [x])
+    ints = np.arange(12).reshape(1, 3, 4)
+    assert F.pad(tg.tensor(ints), (1, 3), mode=mode).tolist() == \
+        TF.pad(torch.tensor(ints), (1, 3), mode=mode).tolist()
+
+
+@pytest.mark.parametrize("shape, pad, mode, error, message", [
+    ((2, 2), (1, 1, 1), "constant", ValueError, "pad: padding length must be even"),
+    ((2, 2), (1, 1, 1, 1, 1, 1), "reflect", ValueError, r"at most 2 \* ndim \(4\)"),
+    ((2, 3), (1, 1), "mirror", NotImplementedError, "pad: unrecognised padding mode 'mirror'"),
+    ((4,), (1, 1), "reflect", NotImplementedError,
+     r"padding \(1, 1\) \(1 dims\) is not supported for a 1-d input of shape \(4,\)"),
+    ((2, 4), (1, 1, 1, 1), "replicate", NotImplementedError, "not supported for a 2-d input"),
+    ((2, 2, 3, 4), (1, 1), "circular", NotImplementedError, "not supported for a 4-d input"),
+    ((1, 1, 1, 2, 3, 4), (1, 1, 1, 1, 1, 1), "reflect", NotImplementedError,
+     "pads the last 1, 2 or 3 dims"),
+    ((2, 3, 4), (), "reflect", NotImplementedError, r"padding \(\) \(0 dims\)"),
+    ((2, 3, 4), (4, 1), "reflect", ValueError,
+     r"pad: reflect padding must be smaller than the size of its dim, got padding \(4, 1\) "
+     r"for dim 2 of size 4 \(input shape \(2, 3, 4\)\)"),
+    ((2, 3, 4), (1, 1, 3, 0), "reflect", ValueError, r"padding \(3, 0\) for dim 1 of size 3"),
+    ((2, 3, 4), (5, 0), "circular", ValueError,
+     r"pad: circular padding must be at most the size of its dim \(it wraps around once\), "
+     r"got padding \(5, 0\) for dim 2 of size 4"),
+    ((2, 0, 4), (1, 1), "replicate", ValueError,
+     r"mode 'replicate' expects a 2-d \(C, \*\) or 3-d \(N, C, \*\) input with non-zero "
+     r"dimensions \(N may be 0\), got shape \(2, 0, 4\)"),
+    ((0, 4), (1, 1), "reflect", ValueError, "non-zero dimensions"),
+], ids=lambda v: str(v) if isinstance(v, tuple) else None)
+def test_pad_errors_follow_torchs_rules(shape, pad, mode, error, message):
+    with pytest.raises(Exception):  # noqa: B017 - the oracle: torch refuses each of these
+        TF.pad(torch.zeros(shape), pad, mode=mode)
+    with pytest.raises(error, match=message):
+        F.pad(tg.zeros(*shape), pad, mode=mode)
+
+
+def test_pad_copy_modes_refuse_a_value_and_negative_pads_but_take_zero_and_empty_batches():
+    # torch crops with a negative pad; here every mode refuses it (cropping is x[..., a:b])
+    with pytest.raises(ValueError, match="pad: negative padding is not supported"):
+        F.pad(tg.ones(2, 3), (-1, 1), mode="replicate")
+    with pytest.raises(ValueError, match="pad: padding mode 'reflect' doesn't take a value"):
+        F.pad(tg.ones(2, 3), (1, 1), mode="reflect", value=1.0)
+    assert F.pad(tg.ones(2, 3), (1, 1), mode="reflect", value=0.0).shape == (2, 5)
+    assert F.pad(tg.ones(0, 3, 4), (1, 2), mode="reflect").shape == (0, 3, 7)  # N may be 0
+    assert F.pad(tg.ones(0, 4), (1, 1), mode="circular").shape == (0, 6)  # as torch
 
 
 @pytest.mark.parametrize("sizes, shape", [((2, 1), (2, 3)), ((1, 3), (2, 3)), ((2, 2, 3), (2, 3)),

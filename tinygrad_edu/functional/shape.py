@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import get_array_module
 from ..tensor import Tensor
 
@@ -566,21 +566,130 @@ class Pad(Function):
         return getitem(dy, index)
 
 
+_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _border_sources(mode: str, n: int, lo: int, hi: int) -> tuple:
+    """The positions of x that the ``lo`` padded entries before and the ``hi`` after a dim of
+    size ``n`` copy. With n = 4 and lo = hi = 2 (x itself is 0 1 2 3):
+
+        reflect    2 1 | 0 1 2 3 | 2 1    mirror about the edge entry (needs lo, hi < n)
+        replicate  0 0 | 0 1 2 3 | 3 3    repeat the edge entry
+        circular   2 3 | 0 1 2 3 | 0 1    wrap around (needs lo, hi <= n)
+    """
+    before = np.arange(-lo, 0)  # the coordinates of the padded entries, counted from x[0]
+    after = np.arange(n, n + hi)
+    if mode == "reflect":
+        return -before, 2 * (n - 1) - after
+    if mode == "replicate":
+        return np.zeros(lo, dtype=np.int64), np.full(hi, n - 1, dtype=np.int64)
+    return before + n, after - n  # circular
+
+
+class PadCopy(Function):
+    """y = x padded with copies of its own entries (``mode`` reflect, replicate or circular,
+    see ``_border_sources``): along each padded dim, y[j] = x[src[j]] with src = (sources
+    before) + (0, 1, ..., n - 1) + (sources after).
+
+    dx = the adjoint, a scatter-add of dy back to where each entry was copied from, dim by dim:
+    dx[i] = sum of dy[j] over the j with src[j] = i. The middle of dy (x itself) lands on dx
+    one to one; only the two thin borders need the scatter-add (replicate adds lo entries of dy
+    onto x[0]). First order, the sums run in place on the arrays; under ``create_graph`` they
+    are Tensor ops (getitem, index_put_zeros, add), differentiable again.
+    """
+
+    def forward(self, x, widths, mode):
+        self.widths, self.mode = widths, mode
+        return get_array_module(x).pad(x, widths, mode=_NUMPY_PAD_MODE[mode])
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xp = get_array_module(dy.data)
+        for d, (lo, hi) in enumerate(self.widths):
+            if lo == 0 and hi == 0:
+                continue
+            n = x.shape[d]
+            lead = (slice(None),) * d  # every entry of the dims before d
+            middle = lead + (slice(lo, lo + n),)  # the copy of x itself
+            borders = (lead + (slice(0, lo),), lead + (slice(lo + n, lo + n + hi),))
+            sources = [lead + (xp.asarray(src),) for src in _border_sources(self.mode, n, lo, hi)]
+            if is_grad_enabled():  # create_graph
+                shape = dy.shape[:d] + (n,) + dy.shape[d + 1:]  # dy with dim d back at size n
+                dx = getitem(dy, middle)
+                for border, src in zip(borders, sources, strict=True):
+                    dx = dx + index_put_zeros(getitem(dy, border), src, shape)
+            else:  # first order: no full-size temporary per border
+                dx = dy.data[middle].copy()
+                for border, src in zip(borders, sources, strict=True):
+                    _scatter_add(dx, src, dy.data[border])
+                dx = Tensor._wrap(dx)
+            dy = dx
+        return dy
+
+
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """torch.nn.functional.pad: ``pad`` = (left, right) for the last dim, then the one before..."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
+    """torch.nn.functional.pad: ``pad`` = (left, right) for the last dim, then the one before...
+
+    mode="constant" fills with ``value`` and pads any dims of any input. The other modes copy
+    entries of x (``PadCopy``; values in ``_border_sources``) and follow torch's rules: they
+    pad the last 1, 2 or 3 dims of an input with one or two more dims ((C, *) or (N, C, *)),
+    'reflect' needs each pad < the size of its dim, 'circular' each pad <= the size.
+
+    >>> import tinygrad_edu as tg
+    >>> pad(tg.tensor([[0.0, 1.0, 2.0, 3.0]]), (2, 2), mode="reflect").tolist()
+    [[2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 1.0]]
+    """
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(
             f"pad: padding length must be even and at most 2 * ndim ({2 * x.ndim}), got {pad}"
         )
+    if mode != "constant" and mode not in _NUMPY_PAD_MODE:
+        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r}; expected "
+                                  "'constant', 'reflect', 'replicate' or 'circular'")
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding is not supported, got {pad}")
+    k = len(pad) // 2  # the number of padded dims, the last k
     widths = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
+    for i in range(k):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return Pad.apply(x, widths=tuple(widths), value=value)
+    if mode == "constant":
+        return Pad.apply(x, widths=tuple(widths), value=value)
+    _check_copy_padding(x, pad, mode, value, widths)
+    return PadCopy.apply(x, widths=tuple(widths), mode=mode)
+
+
+def _check_copy_padding(x: Tensor, pad: tuple, mode: str, value, widths: list) -> None:
+    """torch's rules for the modes 'reflect', 'replicate' and 'circular' (see ``pad``)."""
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take a value argument, got "
+                         f"value={value}")
+    k = len(pad) // 2
+    if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of a (C, *) or (N, C, *) input; "
+            f"padding {pad} ({k} dims) is not supported for a {x.ndim}-d input of shape "
+            f"{tuple(x.shape)}"
+        )
+    if mode != "circular" and 0 in x.shape[x.ndim - k - 1:]:  # N may be 0, C and * not
+        raise ValueError(
+            f"pad: mode {mode!r} expects a {k + 1}-d (C, *) or {k + 2}-d (N, C, *) input with "
+            f"non-zero dimensions (N may be 0), got shape {tuple(x.shape)}"
+        )
+    for d in range(x.ndim - k, x.ndim):
+        lo, hi = widths[d]
+        n = x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(
+                f"pad: reflect padding must be smaller than the size of its dim, got padding "
+                f"({lo}, {hi}) for dim {d} of size {n} (input shape {tuple(x.shape)})"
+            )
+        if mode == "circular" and (lo > n or hi > n):
+            raise ValueError(
+                f"pad: circular padding must be at most the size of its dim (it wraps around "
+                f"once), got padding ({lo}, {hi}) for dim {d} of size {n} (input shape "
+                f"{tuple(x.shape)})"
+            )
 
 
 class Repeat(Function):

@@ -2,17 +2,135 @@
 
 Each docstring gives the function and its derivative; the op's ``Function`` class (in
 ``functional/elementwise.py`` or ``functional/reduce.py``) holds the forward and backward code.
+The piecewise-linear "hard" activations (Hardtanh/ReLU6, Hardsigmoid, Hardswish) are ``Function``
+ops defined here, with torch's gradients at the kinks; Mish, Softsign, Tanhshrink and PReLU are
+composites of differentiable ops.
 ``inplace=True`` is accepted for torch compatibility but the result is always a new tensor
 (this engine never overwrites a tensor that autograd may still need).
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from .. import functional as F
-from ..tensor import Tensor
-from .module import Module
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor, empty
+from .init import constant_
+from .module import Module, Parameter, check_input_dtype
+
+# ----------------------------------------------------------------------------------------------
+# The piecewise-linear activations: forward and backward (torch's values at the kinks)
+# ----------------------------------------------------------------------------------------------
+
+
+class HardtanhOp(Function):
+    """y = min(max(x, lo), hi);  dx = dy where lo < x < hi, else 0 (0 at x = lo and x = hi,
+    as torch's hardtanh_backward: unlike clamp, the gradient stops at the bounds)"""
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return get_array_module(x).clip(x, lo, hi)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        inside = (x.data > self.lo) & (x.data < self.hi)
+        return dy * inside.astype(dy.dtype)
+
+
+class HardsigmoidOp(Function):
+    """y = min(max(x + 3, 0), 6) / 6;  dx = dy / 6 where -3 < x < 3, else 0"""
+
+    def forward(self, x):
+        return get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        inside = (x.data > -3) & (x.data < 3)
+        return dy * (inside.astype(dy.dtype) / 6)
+
+
+class HardswishOp(Function):
+    """y = x * min(max(x + 3, 0), 6) / 6;
+    dx = 0 where x <= -3,  dy * (x / 3 + 1/2) where -3 < x < 3,  dy where x >= 3
+    (torch's hardswish_backward, kinks included)"""
+
+    def forward(self, x):
+        return x * get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        slope = F.where(x.data < 3, x / 3 + 0.5, 1.0)  # x a Tensor: differentiable again
+        slope = F.where(x.data <= -3, 0.0, slope)
+        return dy * slope
+
+
+# ----------------------------------------------------------------------------------------------
+# Functional forms (torch.nn.functional names and arguments)
+# ----------------------------------------------------------------------------------------------
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
+             inplace: bool = False) -> Tensor:
+    """min(max(x, min_val), max_val);  d/dx = 1 strictly between the bounds, else 0."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val="
+                         f"{min_val} and max_val={max_val}")
+    return HardtanhOp.apply(input, lo=min_val, hi=max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6);  d/dx = 1 for 0 < x < 6, else 0."""
+    return HardtanhOp.apply(input, lo=0.0, hi=6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """relu6(x + 3) / 6;  d/dx = 1/6 for -3 < x < 3, else 0."""
+    return HardsigmoidOp.apply(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """x * relu6(x + 3) / 6 (MobileNetV3);  d/dx = 0, x/3 + 1/2 or 1 (see ``HardswishOp``)."""
+    return HardswishOp.apply(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """x * tanh(softplus(x));  d/dx = t + x * sigmoid(x) * (1 - t^2) with t = tanh(softplus(x))
+    (the chain rule through the three ops)."""
+    return input * F.tanh(F.softplus(input))
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    """x / (1 + |x|);  d/dx = 1 / (1 + |x|)^2."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    """x - tanh(x);  d/dx = tanh(x)^2."""
+    return input - F.tanh(input)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002 - torch names
+    """x if x > 0 else a * x, with ``weight`` a (one number, or one per channel = dim 1);
+    dx = dy if x > 0 else a * dy,  da = sum of dy * x over the x <= 0 (of its channel)."""
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: expected weight to be a scalar or 1D tensor, got shape "
+                         f"{tuple(weight.shape)}")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    count = weight.numel()
+    if count == 1:
+        a = weight.reshape(())  # one slope for every element
+    elif count == channels:
+        a = weight.reshape((channels,) + (1,) * (input.ndim - 2))  # (C, 1, ...): per channel
+    else:
+        raise ValueError(
+            f"prelu: weight has {count} parameters but the input (shape "
+            f"{tuple(input.shape)}) has {channels} channels (dim 1); expected 1 or {channels}"
+        )
+    return F.where(input.data > 0, input, a * input)
+
 
 
 class ReLU(Module):
@@ -115,6 +233,116 @@ class SiLU(Module):
         return F.silu(x)
 
 
+class Hardtanh(Module):
+    """y = min(max(x, min_val), max_val);  dy/dx = 1 for min_val < x < max_val, else 0."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if not max_val > min_val:
+            raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than "
+                             f"min_val ({min_val})")
+        self.min_val, self.max_val = min_val, max_val
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace}"
+
+
+class ReLU6(Hardtanh):
+    """y = min(max(x, 0), 6);  dy/dx = 1 for 0 < x < 6, else 0."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardsigmoid(Module):
+    """y = relu6(x + 3) / 6;  dy/dx = 1/6 for -3 < x < 3, else 0."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardsigmoid(x)
+
+
+class Hardswish(Module):
+    """y = x relu6(x + 3) / 6;  dy/dx = 0 (x <= -3), x/3 + 1/2 (-3 < x < 3), 1 (x >= 3)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardswish(x)
+
+
+class Mish(Module):
+    """y = x tanh(softplus(x));  dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return mish(x)
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|);  dy/dx = 1 / (1 + |x|)^2."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softsign(x)
+
+
+class Tanhshrink(Module):
+    """y = x - tanh x;  dy/dx = tanh(x)^2."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return tanhshrink(x)
+
+
+class PReLU(Module):
+    """y = x if x > 0 else a x with a learnable slope a: one shared by all channels
+    (``num_parameters=1``) or one per channel (dim 1), initialized to ``init``;
+    dy/dx = 1 or a,  dy/da = sum of x over the x <= 0 of its channel (times dy).
+
+    >>> import tinygrad_edu as tg
+    >>> PReLU()(tg.tensor([-2.0, 3.0])).tolist()
+    [-0.5, 3.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(num_parameters, numbers.Integral) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
+                             f"{num_parameters!r}")
+        self.num_parameters = int(num_parameters)
+        self.init = init
+        self.weight = Parameter(empty(self.num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        constant_(self.weight, self.init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
+        return prelu(x, self.weight)
+
+    def _describe(self) -> str:
+        return f"PReLU(num_parameters={self.num_parameters})"
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
 def _implicit_softmax_dim(name: str, ndim: int) -> int:
     """torch's legacy rule when ``dim`` is not given: 0 for 0-, 1- and 3-d inputs, else 1."""
     dim = 0 if ndim in (0, 1, 3) else 1
@@ -166,6 +394,14 @@ _BY_NAME = {
     "silu": SiLU,
     "swish": SiLU,
     "softplus": Softplus,
+    "relu6": ReLU6,
+    "hardtanh": Hardtanh,
+    "hardsigmoid": Hardsigmoid,
+    "hardswish": Hardswish,
+    "mish": Mish,
+    "softsign": Softsign,
+    "tanhshrink": Tanhshrink,
+    "prelu": PReLU,
 }
 
 

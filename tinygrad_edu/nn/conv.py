@@ -1,14 +1,41 @@
 """Convolution layers (torch.nn.Conv1d / Conv2d / ConvTranspose2d): parameters +
-``functional.conv``."""
+``functional.conv``.
+
+``padding_mode`` other than "zeros" works as in torch: the input is first padded with
+``F.pad(x, ..., mode=padding_mode)`` ('reflect', 'replicate' or 'circular'), then convolved
+with padding 0."""
 
 from __future__ import annotations
 
 import math
 
 from ..functional.conv import _pair, _single, conv1d, conv2d, conv_transpose2d, same_padding
+from ..functional.shape import pad
 from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter, check_input_dtype
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_padding_mode(name: str, padding_mode: str) -> None:
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, but got "
+                         f"padding_mode={padding_mode!r}")
+
+
+def _pad_input(layer: Module, x: Tensor, padding: tuple) -> Tensor:
+    """x padded by ``padding`` (one int per spatial dim, both sides) with
+    ``layer.padding_mode``, the convolution's own padding then being 0 (torch's order):
+    F.pad takes (left, right) of the last dim first, so the pairs are reversed."""
+    widths = ()
+    for p in reversed(padding):
+        widths += (p, p)
+    try:
+        return pad(x, widths, mode=layer.padding_mode)
+    except ValueError as error:
+        raise ValueError(f"{layer._describe()} with padding_mode={layer.padding_mode!r}: "
+                         f"{error}") from None
 
 
 class _ConvNd(Module):
@@ -17,9 +44,14 @@ class _ConvNd(Module):
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, device, dtype, output_padding=0):
+                 groups, bias, device, dtype, output_padding=0, padding_mode="zeros"):
         super().__init__()
         name = type(self).__name__
+        _check_padding_mode(name, padding_mode)
+        if self.transposed and padding_mode != "zeros":
+            raise ValueError(f'{name}: only "zeros" padding mode is supported, got '
+                             f"padding_mode={padding_mode!r}")
+        self.padding_mode = padding_mode
         for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
@@ -109,12 +141,16 @@ class _ConvNd(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
 class Conv2d(_ConvNd):
     """2-d convolution (cross-correlation) over NCHW input, as ``torch.nn.Conv2d``:
     y = conv2d(x, W, b) computed as im2col + one matrix product (see functional/conv.py).
+    ``padding_mode`` 'reflect', 'replicate' or 'circular' pads x with F.pad in that mode first
+    (then the convolution pads nothing).
 
     >>> import tinygrad_edu as tg
     >>> Conv2d(1, 6, 5)(tg.randn(8, 1, 28, 28)).shape
@@ -124,13 +160,19 @@ class Conv2d(_ConvNd):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not supported")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, device, dtype)
+                         groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
+        if self.padding_mode != "zeros":
+            if self.padding == "same":
+                padding = same_padding("Conv2d", self.kernel_size, self.stride, self.dilation)
+            else:
+                padding = (0, 0) if self.padding == "valid" else self.padding
+            x = _pad_input(self, x, padding)  # (N, C, H + 2 PH, W + 2 PW)
+            return conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+                          self.groups)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -148,9 +190,9 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 device=None, dtype=None):
+                 padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, device, dtype, output_padding)
+                         groups, bias, device, dtype, output_padding, padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
@@ -162,7 +204,7 @@ class Conv1d(Module):
     """1-d convolution (cross-correlation) over (N, C, L) input, as ``torch.nn.Conv1d``:
     weight (out_channels, in_channels / groups, kernel_size), y = conv1d(x, W, b), run as a
     Conv2d on a height of 1 (``functional.conv1d``). The arguments are ints (or 1-tuples);
-    ``padding`` may be "same" or "valid".
+    ``padding`` may be "same" or "valid"; ``padding_mode`` as in Conv2d.
 
     >>> import tinygrad_edu as tg
     >>> Conv1d(4, 8, 3, padding=1)(tg.randn(2, 4, 10)).shape
@@ -173,8 +215,8 @@ class Conv1d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
         super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv1d: padding_mode={padding_mode!r} is not supported")
+        _check_padding_mode("Conv1d", padding_mode)
+        self.padding_mode = padding_mode
         K = _single("Conv1d", "kernel_size", kernel_size)
         self.kernel_size = (K,)
         self.stride = (_single("Conv1d", "stride", stride),)
@@ -212,6 +254,14 @@ class Conv1d(Module):
                 f"({self.in_channels}, L), got shape {tuple(x.shape)}"
             )
         check_input_dtype(self, x, self.weight)
+        if self.padding_mode != "zeros":
+            if self.padding == "same":  # odd D (K - 1), checked when the layer was built
+                padding = (self.dilation[0] * (self.kernel_size[0] - 1) // 2,)
+            else:
+                padding = (0,) if self.padding == "valid" else self.padding
+            x = _pad_input(self, x, padding)  # (N, C, L + 2 P)
+            return conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation,
+                          self.groups)
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -229,4 +279,6 @@ class Conv1d(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text

@@ -1,15 +1,95 @@
-"""Dropout: a regularizer that is active only in training mode."""
+"""Dropout: a regularizer that is active only in training mode.
+
+``Dropout`` zeroes single elements; ``Dropout1d`` / ``Dropout2d`` zero whole channels (the
+neighbouring values of a feature map are correlated, so dropping single ones regularizes
+little). Their masks are drawn the same way, by ``functional.dropout`` (seeded by
+``tg.manual_seed``).
+"""
 
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, ones
 from .module import Module
 
 
-class Dropout(Module):
+def _check_p(name: str, p) -> float:
+    if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def _channel_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """torch's feature dropout of (N, C, *): y = x * m / (1 - p) with one m_nc ~ Bernoulli(1 - p)
+    per channel of each sample, shared by all its positions;  dx = dy * m / (1 - p).
+    The mask m / (1 - p), of shape (N, C, 1, ...), is ``dropout`` applied to ones."""
+    if not training or p == 0.0:
+        return x
+    mask_shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)  # (N, C, 1, ...)
+    mask = F.dropout(ones(mask_shape, dtype=x.dtype, device=x.device), p, True)
+    return x * mask
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002 - torch names
+              inplace: bool = False) -> Tensor:
+    """Zero each channel of (N, C, L) or (C, L) with probability p, scale the rest by
+    1 / (1 - p); identity when ``training`` is False (pass ``self.training``)."""
+    p = _check_p("dropout1d", p)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, got a {input.ndim}D input "
+            f"of shape {tuple(input.shape)} (dropout1d drops channels of inputs with 1 spatial "
+            "dim; see dropout2d and dropout)"
+        )
+    if input.ndim == 2:  # no batch dim: a batch of one
+        return _channel_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _channel_dropout(input, p, training)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002 - torch names
+              inplace: bool = False) -> Tensor:
+    """Zero each channel of (N, C, H, W) with probability p, scale the rest by 1 / (1 - p);
+    identity when ``training`` is False. Like torch, a 3D input is taken as (N, C, L), with a
+    warning, and inputs of other ranks (at least 2) drop along dims 0 and 1, with a warning."""
+    p = _check_p("dropout2d", p)
+    if input.ndim < 2:
+        raise ValueError(f"dropout2d: channel dropout needs an input with at least 2 dims "
+                         f"(N, C, *), got shape {tuple(input.shape)}")
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2)
+    return _channel_dropout(input, p, training)
+
+
+class _DropoutNd(Module):
+    """Shared code of the dropout layers: ``p`` and ``inplace`` (accepted for torch
+    compatibility; the result is always a new tensor)."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = _check_p(type(self).__name__, p)
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """Inverted dropout. Training: y = x * m / (1 - p) with m_i ~ Bernoulli(1 - p), so
     E[y] = x and evaluation needs no rescaling; dx = dy * m / (1 - p).
     Evaluation (``model.eval()``): y = x.
@@ -20,15 +100,29 @@ class Dropout(Module):
     [1.0, 1.0, 1.0]
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False):
-        super().__init__()
-        if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: dropout probability has to be between 0 and 1, but got {p}")
-        self.p = float(p)
-        self.inplace = inplace
-
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
+
+class Dropout1d(_DropoutNd):
+    """Channel dropout of (N, C, L) or (C, L) inputs: in training each channel x[n, c, :] is
+    zeroed with probability p and the others are scaled by 1 / (1 - p),
+    y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(_DropoutNd):
+    """Channel dropout of (N, C, H, W) inputs: in training each feature map x[n, c] is zeroed
+    with probability p and the others are scaled by 1 / (1 - p). Evaluation: y = x.
+
+    >>> import tinygrad_edu as tg
+    >>> tg.manual_seed(0)
+    >>> y = Dropout2d(0.5)(tg.ones(1, 4, 2, 2))
+    >>> sorted(set(y.flatten().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+    True
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout2d(x, self.p, self.training)

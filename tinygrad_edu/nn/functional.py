@@ -23,7 +23,18 @@ from ..functional import (  # noqa: F401 - re-exported
     tanh,
 )
 from ..tensor import Tensor
-from .activation import _implicit_softmax_dim
+from .activation import (  # noqa: F401 - re-exported
+    _implicit_softmax_dim,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    mish,
+    prelu,
+    relu6,
+    softsign,
+    tanhshrink,
+)
+from .dropout import dropout1d, dropout2d  # noqa: F401 - re-exported
 from .embedding import embedding  # noqa: F401 - re-exported
 from .loss import (  # noqa: F401 - re-exported
     binary_cross_entropy,
@@ -40,7 +51,12 @@ from .loss import (  # noqa: F401 - re-exported
     nll_loss,
     smooth_l1_loss,
 )
-from .normalization import batch_norm, group_norm, layer_norm  # noqa: F401 - re-exported
+from .normalization import (  # noqa: F401 - re-exported
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+)
 
 # ----------------------------------------------------------------------------------------------
 # Activations with torch's keyword arguments
@@ -106,8 +122,9 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # 
 
 def pad(input: Tensor, pad, mode: str = "constant",  # noqa: A002 - torch names
         value: float | None = None) -> Tensor:
-    """Pad with ``value`` (0 by default); ``pad`` = (left, right) of the last dim, then of the
-    one before, ..."""
+    """Pad with ``value`` (0 by default), or with copies of x's own entries for ``mode``
+    'reflect', 'replicate' or 'circular'; ``pad`` = (left, right) of the last dim, then of the
+    one before, ... (see ``tinygrad_edu.functional.pad`` for the rules of each mode)"""
     return _F.pad(input, pad, mode=mode, value=0.0 if value is None else value)
 
 

@@ -1,12 +1,14 @@
-"""Normalization layers: BatchNorm1d, BatchNorm2d and LayerNorm, plus their functional forms.
+"""Normalization layers: BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm and GroupNorm, plus their
+functional forms.
 
 Both families standardize x over some axes and then apply a learned per-feature scale and shift:
 
     xhat = (x - mean) / sqrt(var + eps)        (mean, biased var over the normalized axes)
     y    = gamma * xhat + beta
 
-BatchNorm normalizes each channel over the batch (axes N, and L or H, W); LayerNorm normalizes
-each sample over its last dimensions. The shared ``Normalize`` op below computes xhat, and the
+BatchNorm normalizes each channel over the batch (axes N, and L or H, W); InstanceNorm each
+channel of each sample over its positions (axes L or H, W); LayerNorm normalizes each sample
+over its last dimensions. The shared ``Normalize`` op below computes xhat, and the
 affine step is two more ops (``* gamma``, ``+ beta``): the composite, which runs everywhere and
 can be differentiated to any order. On NumPy float arrays under the Numba kernels, training-mode
 batch norm and layer norm run instead as one op each (``BatchNormTrain``, ``LayerNormFused``)
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -215,20 +218,21 @@ def _same_device(op: str, x: Tensor, *others) -> None:
             )
 
 
-def _check_channel_state(x: Tensor, running_mean, running_var, weight, bias):
-    """batch_norm's per-channel tensors must have one entry per channel C = x.shape[1]: the
+def _check_channel_state(x: Tensor, running_mean, running_var, weight, bias,
+                         op: str = "batch_norm"):
+    """A norm's per-channel tensors must have one entry per channel C = x.shape[1]: the
     running statistics shape (C,), weight and bias C elements (torch also takes e.g. (1, C),
     used here as (C,)). Returns weight and bias as (C,)."""
     C = x.shape[1]
     for what, t in (("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and tuple(t.shape) != (C,):
-            raise ValueError(f"batch_norm: {what} must have shape (C,) = ({C},) for input of "
+            raise ValueError(f"{op}: {what} must have shape (C,) = ({C},) for input of "
                              f"shape {tuple(x.shape)}, got {tuple(t.shape)}")
     checked = []
     for what, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (C,):
             if t.numel() != C:
-                raise ValueError(f"batch_norm: {what} must have shape (C,) = ({C},) for input "
+                raise ValueError(f"{op}: {what} must have shape (C,) = ({C},) for input "
                                  f"of shape {tuple(x.shape)}, got {tuple(t.shape)}")
             t = t.reshape(C)
         checked.append(t)
@@ -319,6 +323,51 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
     return _affine(out, weight, bias, None)
 
 
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A002
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalization of (N, C, *): each channel of each sample normalized over its own
+    positions *, xhat = (x - mean_nc) / sqrt(var_nc + eps) (biased variance), then
+    y = xhat * weight[c] + bias[c]. The gradient is ``Normalize``'s over the axes *.
+
+    use_input_stats=True: running buffers, if given, are updated in place with the statistics
+    averaged over the N samples:  running_mean = (1 - momentum) running_mean + momentum
+    mean_n(mean_nc), running_var likewise with the unbiased variances var_nc * L / (L - 1)
+    (L = prod(*)). use_input_stats=False: normalize with running_mean / running_var, as
+    batch_norm does in eval mode.
+    """
+    x = input
+    if not isinstance(x, Tensor):
+        raise TypeError(f"instance_norm: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"instance_norm: expected an input (N, C, *), got shape "
+                         f"{tuple(x.shape)}")
+    _same_device("instance_norm", x, running_mean, running_var, weight, bias)
+    weight, bias = _check_channel_state(x, running_mean, running_var, weight, bias,
+                                        op="instance_norm")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    N, C = x.shape[:2]
+    L = math.prod(x.shape[2:])  # the positions of one channel of one sample
+    if L <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
+                         f"got input of shape {tuple(x.shape)}")
+    xhat, mean, var = _normalize(x, tuple(range(2, x.ndim)), eps)  # mean, var: (N, C, 1, ...)
+    if running_mean is not None:
+        rm = running_mean.data
+        batch_mean = mean.reshape(N, C).mean(axis=0)  # (C,)
+        rm[...] = ((1 - momentum) * rm + momentum * batch_mean).astype(rm.dtype)
+    if running_var is not None:
+        rv = running_var.data
+        unbiased = var.reshape(N, C).mean(axis=0) * (L / (L - 1))  # (C,)
+        rv[...] = ((1 - momentum) * rv + momentum * unbiased).astype(rv.dtype)
+    return _affine(xhat, weight, bias, (C,) + (1,) * (x.ndim - 2))  # per channel
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Split the C channels of each sample (N, C, *) into ``num_groups`` groups of C / G and
@@ -367,22 +416,18 @@ def _shape_tuple(normalized_shape) -> tuple:
 # ----------------------------------------------------------------------------------------------
 
 
-class _BatchNorm(Module):
-    """Shared code of BatchNorm1d/2d: parameters, buffers, running-statistics bookkeeping.
+class _NormBase(Module):
+    """Shared code of BatchNorm and InstanceNorm (torch's ``_NormBase``): parameters, buffers
+    and their resets.
 
-    Parameters: weight (gamma, init 1) and bias (beta, init 0), shape (C,), if ``affine``.
-    Buffers: running_mean (init 0), running_var (init 1), num_batches_tracked (int64 scalar),
-    if ``track_running_stats``. ``momentum=None`` gives the cumulative average: the running
-    stats after k batches are the plain mean of the k batch statistics (factor 1/k).
-    Training mode uses batch statistics; eval mode uses the running ones (or batch statistics
-    when the module does not track them).
+    Parameters: weight (gamma, init 1) and bias (beta, init 0; none with ``bias=False``),
+    shape (C,), if ``affine``. Buffers: running_mean (init 0), running_var (init 1),
+    num_batches_tracked (int64 scalar), if ``track_running_stats``.
     """
 
-    _expected_ndims: tuple = ()
-    _layout: str = ""
-
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None,
+                 *, bias: bool = True):
         super().__init__()
         if not isinstance(num_features, numbers.Integral) or num_features <= 0:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got "
@@ -394,7 +439,10 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(ones(self.num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(self.num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(self.num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -419,6 +467,20 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         _reset_affine(self)
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+
+class _BatchNorm(_NormBase):
+    """Shared code of BatchNorm1d/2d: input checks and running-statistics bookkeeping.
+    ``momentum=None`` gives the cumulative average: the running stats after k batches are the
+    plain mean of the k batch statistics (factor 1/k). Training mode uses batch statistics;
+    eval mode uses the running ones (or batch statistics when the module does not track them).
+    """
+
+    _expected_ndims: tuple = ()
+    _layout: str = ""
 
     def _check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
@@ -456,9 +518,6 @@ class _BatchNorm(Module):
             eps=self.eps,
         )
 
-    def _describe(self) -> str:
-        return f"{type(self).__name__}({self.num_features})"
-
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
@@ -484,6 +543,80 @@ class BatchNorm2d(_BatchNorm):
 
     _expected_ndims = (4,)
     _layout = "4D (N, C, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """Shared code of InstanceNorm1d/2d (see ``instance_norm``). Unlike BatchNorm, affine and
+    track_running_stats are False by default. Training mode (or no running stats) uses each
+    sample's own statistics and, when tracked, updates the running stats (num_batches_tracked
+    stays 0, as in torch; ``momentum=None`` means 0 here: the running stats do not move). Eval
+    mode with tracked stats normalizes with them. An input without the batch dim is run as a
+    batch of one."""
+
+    _no_batch_ndim: int = 0  # (C, L) or (C, H, W)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self._describe()}: expected a Tensor input, got "
+                            f"{type(x).__name__}")
+        if x.ndim not in (self._no_batch_ndim, self._no_batch_ndim + 1):
+            raise ValueError(f"{self._describe()}: expected {self._layout} input, got a "
+                             f"{x.ndim}D input of shape {tuple(x.shape)}")
+        channel_dim = x.ndim - self._no_batch_ndim
+        if x.shape[channel_dim] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(
+                    f"{self._describe()}: expected input's size at dim={channel_dim} to match "
+                    f"num_features ({self.num_features}), but got {x.shape[channel_dim]} "
+                    f"(input shape {tuple(x.shape)})"
+                )
+            warnings.warn(
+                f"{self._describe()}: input's size at dim={channel_dim} does not match "
+                "num_features. You can silence this warning by not passing in num_features, "
+                "which is not used because affine=False", stacklevel=2)
+        check_input_dtype(self, x, self.weight, self.running_mean)
+        if x.ndim == self._no_batch_ndim:
+            return self._instance_norm(x.unsqueeze(0)).squeeze(0)
+        return self._instance_norm(x)
+
+    def _instance_norm(self, x: Tensor) -> Tensor:
+        return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                             use_input_stats=self.training or not self.track_running_stats,
+                             momentum=0.0 if self.momentum is None else self.momentum,
+                             eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) or (C, L) inputs: each channel of each sample
+    normalized over its L positions, y = (x - mean) / sqrt(var + eps) * gamma + beta.
+
+    >>> import tinygrad_edu as tg
+    >>> y = InstanceNorm1d(3)(tg.randn(2, 3, 8, dtype=tg.float64))
+    >>> [round(v, 6) + 0.0 for v in y.mean(2).flatten().tolist()]
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+
+    _no_batch_ndim = 2
+    _layout = "2D (C, L) or 3D (N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) or (C, H, W) inputs: each channel of each sample
+    normalized over its H * W positions (style transfer's usual norm)."""
+
+    _no_batch_ndim = 3
+    _layout = "3D (C, H, W) or 4D (N, C, H, W)"
 
 
 class LayerNorm(Module):
