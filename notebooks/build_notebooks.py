@@ -902,8 +902,9 @@ except tg.GradcheckError as error:
 `gradcheck` on a whole model tells you *that* something is wrong. `gradcheck_report` runs the
 model once while recording every op call (the `Function`, its real inputs, the sub-module and
 the source line), then re-checks each op **alone** in float64 on the inputs it really saw. The
-first failing row points at the culprit. Here is LeNet-5 with its loss: a few dozen op calls,
-checked in a second or two (big inputs on 64 random elements plus 2 random directions).
+first failing row points at the culprit. Here is LeNet-5 with its loss: 13 op calls (one per
+layer, plus the loss), checked in a second or two (big inputs on 64 random elements plus 2
+random directions).
 
 Max pooling after a ReLU sees windows full of exact zeros: a tie, where the function has a
 kink and the central difference (the average of the two one-sided slopes) matches no backward.
@@ -1875,10 +1876,11 @@ with OpProfiler() as profiler:  # one step, profiled
 print(profiler.table())
 
 %% md
-The kernel-backed ops (`Conv2d`, `Conv2dWeightGrad`, `MaxPool2d`, `MaxPoolScatter`) run the
-Numba kernels here (`Config.kernel = "auto"` picks Numba for CPU arrays), although the `impl`
-column of this version of the profiler labels them `numpy`. Together with the matrix
-products, they are where the time goes; the elementwise ops are cheap.
+The kernel-backed ops (`Conv2d`, `MaxPool2d`, and the `Conv2dInputGrad`, `Conv2dWeightGrad`
+and `MaxPoolScatter` that their backwards call, counted in the `in bwd` column) run the Numba
+kernels here: `Config.kernel = "auto"` picks Numba for CPU arrays, and the `impl` column says
+`numba`. The other ops are NumPy code (`numpy`). Together with the matrix products (inside
+`Linear`), the kernel-backed ops are where the time goes; the elementwise ops are cheap.
 
 %% code
 losses, val_accuracy = [], []

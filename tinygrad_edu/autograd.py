@@ -114,20 +114,28 @@ def use_kernel(kernel: str):
 class add_hook(contextlib.ContextDecorator):  # noqa: N801 - used like the other switches
     """Context manager: observe every op. ``hook`` may define ``on_forward(fn, out, seconds)``
     and ``on_backward(fn, grad_output, grad_inputs, seconds)``; both are optional. Hooks nest:
-    the list is extended when the block is entered, not when the manager is created."""
+    the list is extended when the block is entered, not when the manager is created.
+
+    Leaving the block removes exactly the hook it added and nothing else, so blocks of two
+    tools may end in any order (``a`` entered, ``b`` entered, ``a`` left, ``b`` left) and
+    ``Config.hooks`` is left as it was before both. (Restoring a saved tuple, as the other
+    switches do, would put ``a`` back when ``b`` ends.)"""
 
     def __init__(self, hook):
         self.hook = hook
-        self._overrides: list[_Override] = []
 
     def __enter__(self):
-        override = _Override(hooks=Config.hooks + (self.hook,))
-        self._overrides.append(override)
-        override.__enter__()
+        Config.hooks = Config.hooks + (self.hook,)
         return self
 
     def __exit__(self, *exc):
-        return self._overrides.pop().__exit__(*exc)
+        hooks = list(Config.hooks)
+        for k in range(len(hooks) - 1, -1, -1):  # the last copy: the one this block added
+            if hooks[k] is self.hook:
+                del hooks[k]
+                break
+        Config.hooks = tuple(hooks)
+        return False
 
 
 # ----------------------------------------------------------------------------------------------

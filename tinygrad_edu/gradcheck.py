@@ -12,6 +12,10 @@ element); ``mode="random"`` compares directional derivatives along a few random 
 
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -50,7 +54,59 @@ def _prepare(inputs, op: str) -> tuple:
 
 
 def _name(fn) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    """How a failure message names ``fn``: ``MyFn.apply`` for a Function's apply (a classmethod
+    bound to ``MyFn``, whose own ``__qualname__`` is the base class's ``Function.apply``),
+    ``Model.forward`` for a bound method, else the function's qualified name."""
+    owner = getattr(fn, "__self__", None)
+    method = getattr(fn, "__name__", None)
+    if owner is not None and method is not None and not inspect.ismodule(owner):
+        cls = owner if isinstance(owner, type) else type(owner)
+        return f"{cls.__name__}.{method}"
+    return getattr(fn, "__qualname__", None) or method or repr(fn)
+
+
+def _check_options(op: str, eps, atol, rtol, mode: str, n_directions: int = 1) -> None:
+    """Refuse settings that would divide by zero, make every comparison fail, or mean nothing."""
+    check_tolerances(op, eps, atol, rtol)
+    if mode not in ("full", "random"):
+        raise ValueError(f"{op}: mode must be 'full' or 'random', got {mode!r}")
+    if mode == "random" and not (isinstance(n_directions, int) and n_directions >= 1):
+        raise ValueError(f"{op}: n_directions must be an integer >= 1 in mode='random', got "
+                         f"{n_directions!r}")
+
+
+def check_tolerances(op: str, eps, atol, rtol) -> None:
+    """ValueError naming ``op`` unless eps > 0 and atol, rtol >= 0 (all finite numbers); the
+    study tools that difference numerically call it too."""
+    if not (_finite_number(eps) and eps > 0):
+        raise ValueError(f"{op}: eps must be a positive number (the central-difference step, "
+                         f"e.g. 1e-6), got {eps!r}")
+    for label, value in (("atol", atol), ("rtol", rtol)):
+        if not (_finite_number(value) and value >= 0):
+            raise ValueError(f"{op}: {label} must be a number >= 0, got {value!r}")
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _checked_positions(inputs: tuple, op: str) -> list:
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError(f"{op}: no input requires grad; nothing to check (pass tensors made "
+                         "with requires_grad=True)")
+    return checked
+
+
+def _random_upstream(fn, inputs: tuple, rng) -> list:
+    """One fixed random upstream gradient v per output of ``fn(*inputs)``."""
+    with no_grad():
+        outputs = _as_tuple(fn(*inputs))
+    return [
+        Tensor._wrap(backend.to_device(rng.standard_normal(o.shape), o.device), False)
+        for o in outputs
+    ]
 
 
 def _loss(fn, inputs, upstream) -> Tensor:
@@ -78,29 +134,54 @@ def gradcheck(
     """True if ``fn``'s analytic gradients match central differences for every input that
     requires grad; otherwise raise ``GradcheckError`` with a report (or return False).
 
-    Passes when ``|analytic - numeric| <= atol + rtol * |numeric|`` element by element.
+    Passes when ``|analytic - numeric| <= atol + rtol * |numeric|`` element by element. An
+    input the outputs do not depend on (its gradient is None) passes when its numerical
+    gradient is 0 too.
+
+    How it differs from ``torch.autograd.gradcheck`` (same eps, atol, rtol, raise_exception):
+
+    - it compares one vector-Jacobian product v^T J (v a random upstream gradient, one
+      backward) with central differences of sum(v * fn(x)), not the full Jacobian column by
+      column; ``mode="random"`` is the counterpart of torch's ``fast_mode=True``;
+    - float32 (or float16) inputs are not checked in their own precision: they are copied to
+      float64 with a warning (torch checks them as they are and warns that they are not
+      double); the caller's tensors are never changed;
+    - it does not take torch's ``nondet_tol``, ``check_undefined_grad``, ``check_grad_dtypes``,
+      ``check_batched_grad``, ``check_batched_forward_grad``, ``check_forward_ad``,
+      ``check_backward_ad`` or ``masked`` (no forward-mode AD, vmap or complex numbers here);
+      it adds ``n_directions`` and ``seed`` for ``mode="random"`` and the upstream v;
+    - the options may be given by position (torch makes them keyword-only).
 
     >>> import tinygrad_edu as tg
     >>> x = tg.randn(3, 4, dtype=tg.float64, requires_grad=True)
     >>> tg.gradcheck(lambda x: (x.tanh() * x).sum(dim=1), [x])
     True
     """
-    if mode not in ("full", "random"):
-        raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
+    _check_options("gradcheck", eps, atol, rtol, mode, n_directions)
     inputs = _prepare(inputs, "gradcheck")
-    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-    if not checked:
-        raise ValueError("gradcheck: no input requires grad; nothing to check")
+    checked = _checked_positions(inputs, "gradcheck")
+    report = _first_order_report(fn, inputs, checked, eps, atol, rtol, mode, n_directions,
+                                 seed, "gradcheck")
+    return _verdict(report, raise_exception)
+
+
+def _verdict(report: str | None, raise_exception: bool) -> bool:
+    if report is None:
+        return True
+    if raise_exception:
+        raise GradcheckError(report)
+    return False
+
+
+def _first_order_report(fn, inputs: tuple, checked: list, eps, atol, rtol, mode: str,
+                        n_directions: int, seed: int, op: str) -> str | None:
+    """None when ``fn``'s gradients match central differences, else the failure report
+    (headed "``op`` failed for ``fn``"). ``inputs`` are already float64 copies."""
     rng = np.random.default_rng(seed)
-    with no_grad():
-        outputs = _as_tuple(fn(*inputs))
-    upstream = [
-        Tensor._wrap(backend.to_device(rng.standard_normal(o.shape), o.device), False)
-        for o in outputs
-    ]
+    upstream = _random_upstream(fn, inputs, rng)
     loss = _loss(fn, inputs, upstream)
     if loss is None:
-        raise ValueError("gradcheck: the function has no floating point output")
+        raise ValueError(f"{op}: {_name(fn)} has no floating point output; nothing to check")
     if loss.requires_grad:
         analytic = grad(loss, [inputs[i] for i in checked], allow_unused=True)
     else:  # the outputs do not depend on any checked input: every analytic gradient is 0
@@ -119,14 +200,11 @@ def gradcheck(
         else:
             report = _compare_directions(x, a, evaluate, eps, atol, rtol, n_directions, rng)
         if report is not None:
-            message = (
-                f"gradcheck failed for {_name(fn)}: input {i} (shape {tuple(x.shape)})\n"
+            return (
+                f"{op} failed for {_name(fn)}: input {i} (shape {tuple(x.shape)})\n"
                 f"  eps={eps:g} atol={atol:g} rtol={rtol:g} mode={mode}\n{report}"
             )
-            if raise_exception:
-                raise GradcheckError(message)
-            return False
-    return True
+    return None
 
 
 def _numeric_full(x: Tensor, evaluate, eps: float) -> np.ndarray:
@@ -198,23 +276,77 @@ def gradgradcheck(
     raise_exception: bool = True,
 ) -> bool:
     """Check second derivatives: gradcheck the function x -> d/dx sum(v * fn(x)) built with
-    ``create_graph=True`` (v a fixed random upstream gradient)."""
+    ``create_graph=True`` (v a fixed random upstream gradient).
+
+    A first derivative that autograd cannot differentiate again (a backward written with raw
+    arrays: it has no graph) reads as a constant, so its derivative shows as "analytic 0"; the
+    report then says which input's first derivative has no graph. A function whose output has
+    no graph at all passes only if it really is constant (checked numerically, as gradcheck
+    does). Unlike ``torch.autograd.gradgradcheck`` it takes no ``grad_outputs`` (v is random,
+    from ``seed``) and none of the torch-only options listed in ``gradcheck``.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.randn(3, dtype=tg.float64, requires_grad=True)
+    >>> tg.gradgradcheck(lambda x: x.tanh() * x, [x])
+    True
+    """
+    _check_options("gradgradcheck", eps, atol, rtol, mode)
     inputs = _prepare(inputs, "gradgradcheck")
-    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-    rng = np.random.default_rng(seed + 1)
-    with no_grad():
-        outputs = _as_tuple(fn(*inputs))
-    upstream = [
-        Tensor._wrap(backend.to_device(rng.standard_normal(o.shape), o.device), False)
-        for o in outputs
-    ]
+    checked = _checked_positions(inputs, "gradgradcheck")
+    upstream = _random_upstream(fn, inputs, np.random.default_rng(seed + 1))
+    with enable_grad():
+        loss = _loss(fn, inputs, upstream)
+    if loss is None:
+        raise ValueError(f"gradgradcheck: {_name(fn)} has no floating point output; nothing "
+                         "to check")
+    if not loss.requires_grad:
+        # No graph: to autograd fn is a constant (first and second derivatives 0). Right only
+        # if fn really is constant, which central differences of fn itself tell.
+        report = _first_order_report(fn, inputs, checked, eps, atol, rtol, mode, 4, seed,
+                                     "gradgradcheck")
+        if report is not None:
+            report += _hint(
+                f"the output of {_name(fn)} has no graph back to its inputs (built from raw "
+                "arrays, or under no_grad), so autograd sees a constant function and both "
+                "derivatives read 0; numerically it is not constant. Build it from Tensor ops."
+            )
+        return _verdict(report, raise_exception)
+
+    no_graph: set = set()  # positions whose first derivative autograd cannot differentiate
 
     def first_derivative(*xs):
         with enable_grad():  # the numerical side calls this under no_grad
             loss = _loss(fn, xs, upstream)
-            grads = grad(loss, [xs[i] for i in checked], create_graph=True, allow_unused=True)
-        return tuple(g for g in grads if g is not None)
+            if not loss.requires_grad:
+                grads = (None,) * len(checked)
+            else:
+                grads = grad(loss, [xs[i] for i in checked], create_graph=True,
+                             allow_unused=True)
+        derivatives = []
+        for i, g in zip(checked, grads, strict=True):
+            if g is None:  # fn does not depend on xs[i]: its derivative is 0 everywhere
+                xp = backend.get_array_module(xs[i].data)
+                g = Tensor._wrap(xp.zeros_like(xs[i].data), False)
+            elif not g.requires_grad:
+                no_graph.add(i)
+            derivatives.append(g)
+        return tuple(derivatives)
 
     first_derivative.__qualname__ = f"d/dx {_name(fn)}"
-    return gradcheck(first_derivative, inputs, eps, atol, rtol, mode, seed=seed,
-                     raise_exception=raise_exception)
+    report = _first_order_report(first_derivative, inputs, checked, eps, atol, rtol, mode, 4,
+                                 seed, "gradgradcheck")
+    if report is not None and no_graph:
+        which = ", ".join(str(i) for i in sorted(no_graph))
+        report += _hint(
+            f"the first derivative of input {which} has no graph (requires_grad is False): a "
+            "backward computed it from raw arrays (or the op is first-order only), so autograd "
+            "cannot differentiate it again and its derivative reads 0 ('analytic 0' above). "
+            "Write that backward with Tensor ops to make it twice differentiable."
+        )
+    return _verdict(report, raise_exception)
+
+
+def _hint(text: str) -> str:
+    """A report's closing hint, wrapped like the rest of the report."""
+    return "\n" + textwrap.fill(text, width=96, initial_indent="  hint: ",
+                                subsequent_indent="        ")

@@ -197,3 +197,43 @@ def test_raise_on_failure_and_options():
 def test_needs_a_float_input():
     with pytest.raises(ValueError, match="got no floating point input"):
         check_my_backward(ZeroSin, tg.tensor([1, 2, 3]))
+
+
+class IgnoresSecond(Function):
+    """y = 2 a (b is not used);  da = 2 dy, db = None (right: y does not depend on b)"""
+
+    def forward(self, a, b):
+        return 2 * a
+
+    def backward(self, dy):
+        return dy * 2, None
+
+
+def test_none_for_an_input_the_output_does_not_depend_on_passes():
+    diagnosis = check_my_backward(IgnoresSecond, _r(3), _r(3, seed=1))
+    assert diagnosis.passed, str(diagnosis)
+    assert diagnosis.analytic[1] is None and not np.any(diagnosis.numeric[1])
+    a, b = (tg.randn(3, dtype=tg.float64, requires_grad=True) for _ in range(2))
+    assert tg.gradcheck(IgnoresSecond.apply, [a, b])  # the same verdict as gradcheck
+
+
+def test_none_for_an_input_the_output_depends_on_still_fails():
+    class ForgetsSecond(Function):
+        """y = a * b;  db returned as None (wrong)"""
+
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, dy):
+            (a, b) = self.inputs
+            return dy * b, None
+
+    diagnosis = check_my_backward(ForgetsSecond, _r(3), _r(3, seed=1))
+    assert diagnosis.kinds() == ["zero_gradient"]
+    assert "your gradient is None, but the output does depend on input 1" in str(diagnosis)
+
+
+@pytest.mark.parametrize("option", [{"eps": 0.0}, {"atol": -1.0}, {"rtol": -1.0}])
+def test_bad_tolerances_are_refused(option):
+    with pytest.raises(ValueError, match="^check_my_backward: (eps|atol|rtol) must be"):
+        check_my_backward(GoodMul, _r(3, 4), _r(4), **option)

@@ -115,6 +115,11 @@ def test_a_wrong_gradient_in_a_big_input_is_found(monkeypatch):
     x = (tg.randn(50, 50) * 0.1).requires_grad_()
     report = gradcheck_report(lambda x: x.exp().sum(), x, max_elements=8)
     assert [c.op for c in report.failures] == ["Exp"]
+    # an element failed, so no random direction ran: the label says so
+    assert report.failures[0].checked == "8/2500"
+    exp_row = next(line for line in str(report).splitlines() if " Exp " in line)
+    assert " 8/2500 " in exp_row and "dir" not in exp_row
+    assert [c.checked for c in report.checks if c.op == "Sum"] == ["8/2500+2dir"]  # passed
 
 
 @pytest.mark.parametrize("bad", [True, False])

@@ -1,6 +1,7 @@
 """GradientHealth: per-layer gradient norms and update/weight ratios; deep-net demo."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -90,3 +91,32 @@ def test_plots_are_valid_pngs(tmp_path, deep_nets):
 def test_unknown_net_name_is_refused():
     with pytest.raises(ValueError, match="unknown net 'tanh'"):
         compare_deep_nets(depth=2, nets=["tanh"])
+
+
+def test_accepts_a_module_named_parameters_and_plain_parameters():
+    model = mlp([3, 4, 2], "relu", init="he")
+    names = [name for name, _ in model.named_parameters()]
+    assert GradientHealth(model).names == names
+    assert GradientHealth(model.named_parameters()).names == names
+    plain = GradientHealth(model.parameters())  # no names: param0, param1, ...
+    assert plain.names == [f"param{k}" for k in range(len(names))]
+    assert [p for _, p in plain.params] == [p for _, p in model.named_parameters()]
+    w = tg.randn(2, 3, requires_grad=True)
+    assert GradientHealth(w).names == ["param0"]
+
+
+@pytest.mark.parametrize("bad, expected", [
+    (3, "expected an nn.Module, model.named_parameters() or model.parameters(), got int"),
+    ([("w", tg.zeros(2), 1)], "item 0 is a tuple of 3 (str, Tensor, int)"),
+    ([(tg.zeros(2), "w")], "item 0 is a tuple of 2 (Tensor, str)"),
+    (["w"], "item 0 is a str"),
+])
+def test_other_arguments_are_a_clear_type_error(bad, expected):
+    with pytest.raises(TypeError, match=r"^GradientHealth: .*" + re.escape(expected)):
+        GradientHealth(bad)
+
+
+def test_repeated_names_are_refused():
+    w = tg.randn(2, requires_grad=True)
+    with pytest.raises(ValueError, match=r"names must be unique; repeated: \['w'\]"):
+        GradientHealth([("w", w), ("w", w * 1)])

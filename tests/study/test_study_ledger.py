@@ -92,3 +92,16 @@ def test_saved_arrays_and_ctx_attributes_are_counted():
 def test_nothing_is_kept_without_grad():
     ledger = saved_tensor_ledger(lambda x: (x * 2).sum(), tg.randn(3))
     assert ledger.rows == [] and ledger.skipped == 2 and ledger.total_bytes == 0
+
+
+def test_no_grad_saving_is_the_activations_not_the_parameters():
+    forward, _ = _raw_mlp()
+    ledger = saved_tensor_ledger(forward, tg.randn(N, D))
+    activations = (N * H + N * H + N * H + N * C + N * C) * F32
+    assert ledger.no_grad_saving_bytes == ledger.activation_bytes == activations == 480
+    assert ledger.no_grad_saving_bytes < ledger.total_bytes  # parameters and x stay anyway
+    text = str(ledger)
+    assert "saves the 480 B of activations" in text
+    assert "parameters and inputs exist either way" in text
+    quiet = saved_tensor_ledger(forward, tg.randn(N, D), compare_no_grad=False)
+    assert quiet.no_grad_saving_bytes is None and "under no_grad()" not in str(quiet)

@@ -7,6 +7,7 @@ disagree, tests the usual suspects one by one on the numbers themselves:
     raised               your backward crashed (the message is passed on, with a hint)
     wrong_count          you returned fewer or more gradients than forward has tensor inputs
     zero_gradient        yours is None or all zeros, but the output does depend on that input
+                         (None passes where the numerical gradient is 0 within tolerance)
     missing_unbroadcast  yours has the broadcast (output) shape; summed down it would be right
     transposed           yours is the transpose of the right one, or a matmul product with an
                          operand untransposed or in the wrong order (dY @ B instead of dY @ B^T)
@@ -41,7 +42,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import enable_grad, no_grad
-from ..gradcheck import GradcheckError
+from ..gradcheck import GradcheckError, check_tolerances
 from ..tensor import Tensor
 from ._common import fmt_shape, host, is_array
 
@@ -135,6 +136,7 @@ def check_my_backward(cls, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
     ``BackwardDiagnosis`` (``str()`` it for the explanation); with ``raise_on_failure`` a
     failure raises ``GradcheckError`` with that explanation instead.
     """
+    check_tolerances("check_my_backward", eps, atol, rtol)
     args = []
     for a in inputs:
         if isinstance(a, Tensor) and a.dtype.kind == "f":
@@ -176,7 +178,9 @@ def check_my_backward(cls, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
 
     for k in checked:
         a, n = diagnosis.analytic[k], diagnosis.numeric[k]
-        if a is not None and _close(a, n, atol, rtol):
+        if a is None:  # "no gradient": right when the output does not depend on input k
+            a = np.zeros(n.shape)
+        if _close(a, n, atol, rtol):
             continue
         diagnosis.passed = False
         diagnosis.findings.append(_diagnose(k, tensors, diagnosis, out, v, atol, rtol))

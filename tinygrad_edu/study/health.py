@@ -38,12 +38,13 @@ from ._common import fmt_float, fmt_shape, format_table, new_figure, norm
 class GradientHealth:
     """Record per-parameter gradient norms and update/weight ratios at every step.
 
-    ``model``: an ``nn.Module`` (its ``named_parameters()``) or an iterable of (name, tensor).
+    ``model``: an ``nn.Module`` (its ``named_parameters()``), an iterable of (name, tensor)
+    pairs (``model.named_parameters()``), or of plain tensors (``model.parameters()``), which
+    are then named ``param0``, ``param1``, ... in order.
     """
 
     def __init__(self, model):
-        named = model.named_parameters() if hasattr(model, "named_parameters") else model
-        self.params = [(name, p) for name, p in named if p.requires_grad]
+        self.params = [(name, p) for name, p in _named_tensors(model) if p.requires_grad]
         if not self.params:
             raise ValueError("GradientHealth: the model has no parameter that requires grad")
         self.steps: list = []
@@ -124,6 +125,48 @@ class GradientHealth:
         fig.tight_layout()
         fig.savefig(str(path), dpi=100)
         return str(path)
+
+
+def _named_tensors(model) -> list:
+    """[(name, tensor)] from a Module, (name, tensor) pairs or plain tensors (see
+    ``GradientHealth``); a TypeError naming what arrived otherwise."""
+    if hasattr(model, "named_parameters"):
+        return list(model.named_parameters())
+    if isinstance(model, Tensor):
+        model = [model]
+    try:
+        items = list(model)
+    except TypeError:
+        raise TypeError(
+            "GradientHealth: expected an nn.Module, model.named_parameters() or "
+            f"model.parameters(), got {type(model).__name__}"
+        ) from None
+    named = []
+    for k, item in enumerate(items):
+        if isinstance(item, Tensor):
+            named.append((f"param{k}", item))
+        elif (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+              and isinstance(item[1], Tensor)):
+            named.append((item[0], item[1]))
+        else:
+            raise TypeError(
+                "GradientHealth: expected (name, tensor) pairs as model.named_parameters() "
+                f"gives, or tensors as model.parameters() gives; item {k} is "
+                f"{_describe(item)}"
+            )
+    names = [name for name, _ in named]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"GradientHealth: parameter names must be unique; repeated: "
+                         f"{repeated}")
+    return named
+
+
+def _describe(item) -> str:
+    if isinstance(item, (tuple, list)):
+        inner = ", ".join(type(v).__name__ for v in item)
+        return f"a {type(item).__name__} of {len(item)} ({inner})"
+    return f"a {type(item).__name__}"
 
 
 class WatchedOptimizer:

@@ -89,8 +89,9 @@ class LedgerRow:
 
 class Ledger:
     """The result of ``saved_tensor_ledger``: ``rows`` (one per op that recorded a node),
-    ``sum_bytes``, ``total_bytes``, ``activation_bytes``, ``peak_bytes``, ``timeline`` and
-    ``no_grad_bytes`` (what the same run keeps under ``no_grad()``: nothing)."""
+    ``sum_bytes``, ``total_bytes``, ``activation_bytes``, ``peak_bytes``, ``timeline``,
+    ``no_grad_bytes`` (what the same run keeps under ``no_grad()``: nothing) and
+    ``no_grad_saving_bytes`` (what that saves: the activations)."""
 
     def __init__(self, rows: list[LedgerRow], skipped: int, no_grad_bytes: int | None):
         self.rows = rows
@@ -120,6 +121,15 @@ class Ledger:
     @property
     def activation_bytes(self) -> int:
         return sum(self._buffers(activations_only=True).values())
+
+    @property
+    def no_grad_saving_bytes(self) -> int | None:
+        """Memory ``no_grad()`` saves: the activations the graph keeps (what the same run keeps
+        without a graph subtracted). Not ``total_bytes``: the parameters and inputs it also
+        counts exist with or without a graph. None when no no_grad run was measured."""
+        if self.no_grad_bytes is None:
+            return None
+        return max(self.activation_bytes - self.no_grad_bytes, 0)
 
     @property
     def peak_bytes(self) -> int:
@@ -170,7 +180,8 @@ class Ledger:
         ]
         if self.no_grad_bytes is not None:
             lines.append(f"under no_grad()       {fmt_bytes(self.no_grad_bytes):>12}   "
-                         f"(saves {fmt_bytes(self.total_bytes - self.no_grad_bytes)})")
+                         f"(saves the {fmt_bytes(self.no_grad_saving_bytes)} of activations; "
+                         "parameters and inputs exist either way)")
         return "\n".join(lines)
 
     __repr__ = __str__
