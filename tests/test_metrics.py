@@ -210,3 +210,11 @@ def test_sklearn_agrees_on_the_errors_we_mirror():
         skm.precision_score([0, 1, 2], [0, 1, 1])
     with pytest.raises(ValueError):
         skm.precision_score([0, 2, 2], [0, 2, 0], pos_label=1)
+
+
+@pytest.mark.parametrize("fn", [metrics.precision, metrics.recall, metrics.f1_score])
+@pytest.mark.parametrize("average", ["binary", "micro", "macro", "weighted", None])
+def test_scores_of_no_samples_are_an_error_as_accuracy_and_sklearn(fn, average):
+    """Before, macro and weighted gave a silent NaN and micro/binary 0.0."""
+    with pytest.raises(ValueError, match="got 0 samples"):
+        fn([], [], average=average)

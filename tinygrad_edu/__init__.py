@@ -119,6 +119,7 @@ from .tensor import (
     float16,
     float32,
     float64,
+    fork_rng,
     from_numpy,
     full,
     full_like,

@@ -236,6 +236,8 @@ def _precision_recall_f1(y_true, y_pred, average, pos_label, num_classes, zero_d
         raise ValueError(f"{fn}: average must be one of {AVERAGES}, got {average!r}")
     _zero_division_value(zero_division, fn)
     y_true, y_pred = _pair(y_true, y_pred, fn)
+    if y_true.shape[0] == 0:  # as accuracy and scikit-learn: no score of no samples
+        raise ValueError(f"{fn}: got 0 samples")
     present = np.union1d(y_true, y_pred)
     if num_classes is not None:
         _check_range(y_true, num_classes, "y_true", fn)

@@ -6,6 +6,7 @@ Operators and methods are ordinary methods that call the differentiable ops in
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Sequence
 
@@ -750,6 +751,22 @@ def manual_seed(seed: int) -> None:
 def generator() -> np.random.Generator:
     """The library's NumPy random generator (seeded by ``manual_seed``)."""
     return _GENERATOR
+
+
+@contextlib.contextmanager
+def fork_rng(seed: int | None = None):
+    """``with fork_rng(seed):`` draws inside from a NumPy generator seeded with ``seed`` (if
+    given) and leaves the library's NumPy generator as it was (torch.random.fork_rng): code
+    that needs repeatable random numbers of its own (a fixed random layer) does not reset the
+    user's stream."""
+    global _GENERATOR
+    saved = _GENERATOR
+    if seed is not None:
+        _GENERATOR = np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _GENERATOR = saved
 
 
 def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0):

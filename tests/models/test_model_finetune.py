@@ -63,3 +63,22 @@ def test_pretrain_then_finetune_runs_on_a_tiny_subset():
     assert result.pretrain_accuracy > 0.5  # 5 classes: chance is 0.2
     assert result.finetune_accuracy > 0.3
     assert result.trainable_parameters < result.total_parameters
+
+
+def test_replace_head_takes_the_last_linear_registered_not_a_body_layer():
+    """A head registered after a body with Linear layers of its own is the head (before,
+    the body's last Linear was replaced); GPT's default head is lm_head."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+            self.head = nn.Linear(8, 3)
+
+    net = Net()
+    old_head = net.head
+    assert replace_head(net, nn.Linear(8, 2)) is old_head and net.head.out_features == 2
+    assert net.body[2].out_features == 8  # untouched
+    sliced = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))[1:]  # keys "1", "2"
+    replace_head(sliced, nn.Linear(3, 5))
+    assert list(sliced.state_dict()) == ["2.weight", "2.bias"] and sliced[1].out_features == 5

@@ -59,3 +59,8 @@ def test_vae_eval_mode_is_deterministic(digits01):
         a = model(tg.tensor(digits01[:2]))[0].numpy()
         b = model(tg.tensor(digits01[:2]))[0].numpy()
     np.testing.assert_array_equal(a, b)  # z = mu in eval mode
+
+
+def test_vae_samples_images_when_its_input_is_a_square_and_rows_otherwise():
+    assert VAE().sample(2).shape == (2, 1, 28, 28)
+    assert VAE(in_features=10).sample(3).shape == (3, 10)

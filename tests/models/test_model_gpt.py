@@ -76,3 +76,19 @@ def test_gpt_learns_a_tiny_corpus_and_generates():
     assert sampled.shape == (2, 31)  # longer than block_size: the context is cropped
     with pytest.raises(ValueError, match="temperature must be > 0"):
         model.generate(tg.tensor([[0]]), 1, temperature=0.0)
+
+
+def test_generate_checks_its_arguments_and_restores_train_mode_on_error():
+    model = _tiny()
+    model.train()
+    prompt = tg.tensor(np.array([[1, 2]]))
+    for kwargs, message in (({"temperature": float("nan")}, "temperature must be > 0"),
+                            ({"max_new_tokens": -1}, "max_new_tokens must be >= 0")):
+        with pytest.raises(ValueError, match=message):
+            model.generate(prompt, **{"max_new_tokens": 2, **kwargs})
+    with pytest.raises(ValueError, match=r"expected a prompt of token ids \(B, T\)"):
+        model.generate(tg.tensor(np.array([1, 2])), 2)
+    with pytest.raises(IndexError):  # token 25 is past the vocabulary: the forward raises
+        model.generate(tg.tensor(np.array([[1, 25]])), 2)
+    assert model.training  # evaluating() put the mode back
+    assert model.generate(prompt, 0).tolist() == [[1, 2]]

@@ -33,3 +33,26 @@ def test_style_transfer_lowers_its_loss():
     assert 0.0 <= image.min() and image.max() <= 1.0
     assert losses[-1] < 0.5 * losses[0]
     assert not np.allclose(image[0], content)  # the pixels were optimized
+
+
+def test_feature_extractor_leaves_the_users_random_stream_alone():
+    """Its fixed random weights come from a generator of their own (tg.fork_rng): building
+    it after manual_seed(1) or manual_seed(2) leaves two different streams."""
+    draws = []
+    for seed in (1, 2):
+        tg.manual_seed(seed)
+        FeatureExtractor(seed=0)
+        draws.append(tg.randn(3).numpy())
+    assert not np.array_equal(draws[0], draws[1])
+    tg.manual_seed(1)
+    assert np.array_equal(tg.randn(3).numpy(), draws[0])  # as if nothing had been built
+
+
+def test_a_config_used_again_reports_its_own_run():
+    from tinygrad_edu.models.style_transfer import StyleTransferConfig
+
+    content, style = make_pattern("disk", 8), make_pattern("stripes", 8)
+    config = StyleTransferConfig(steps=1, max_iter=1)
+    _, first = style_transfer(content, style, config)
+    _, second = style_transfer(content, style, config)
+    assert len(first) == len(second) == 2  # the start and one step, not the runs summed

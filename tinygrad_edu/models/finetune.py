@@ -6,9 +6,11 @@
     replace_head(model, new)  swap the last Linear layer (the classifier) for a new one
 
 The demo (``pretrain_then_finetune``) is the classic recipe at MNIST scale: LeNet-5 learns
-digits 0-4; its convolutional features are then frozen and a new 5-way head is trained on digits
-5-9 with only a few labeled examples. Features learned on one set of classes (strokes, curves)
-transfer to the other, so the new head alone reaches a good accuracy from little data.
+digits 0-4; its convolutional features are then frozen, its last Linear layer is replaced by a
+new 5-way head, and the classifier (the fully connected layers and the new head) is trained on
+digits 5-9 with only a few labeled examples. Features learned on one set of classes (strokes,
+curves) transfer to the other, so the classifier on top of them reaches a good accuracy from
+little data.
 
 Two details that PyTorch users meet too:
 
@@ -52,16 +54,18 @@ def trainable_parameters(module: nn.Module) -> list:
 
 
 def _find_head(model: nn.Module) -> tuple[nn.Module, str]:
-    """(parent module, attribute name) of the last Linear layer in registration order."""
-    found = None
-    for parent_name, parent in model.named_modules():
-        for name, child in parent.named_children():
-            if isinstance(child, nn.Linear):
-                found = (parent, name, f"{parent_name}.{name}" if parent_name else name)
-    if found is None:
+    """(parent module, attribute name) of the last Linear layer in registration order: the
+    last one ``named_modules()`` visits (a head registered after a body that holds Linear
+    layers of its own is the head, not the body's last layer)."""
+    path = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and name:
+            path = name
+    if path is None:
         raise ValueError(f"replace_head: {type(model).__name__} has no nn.Linear layer to "
                          "replace; pass attr='...' with the name of its head")
-    return found[0], found[1]
+    parent_path, _, name = path.rpartition(".")
+    return (model.get_submodule(parent_path) if parent_path else model), name
 
 
 def replace_head(model: nn.Module, new_head: nn.Module, attr: str | None = None) -> nn.Module:
@@ -141,8 +145,9 @@ def pretrain_then_finetune(x_train: np.ndarray, y_train: np.ndarray, x_test: np.
                            finetune_epochs: int = 20, finetune_lr: float = 3e-3,
                            compare_scratch: bool = True,
                            seed: int = 0) -> FinetuneResult:
-    """Pretrain LeNet-5 on digits 0-4, freeze its features, replace its head by a fresh
-    ``Linear(84, 5)`` and fine-tune only the head on ``finetune_limit`` examples of digits 5-9.
+    """Pretrain LeNet-5 on digits 0-4, freeze its features (the convolutions), replace its
+    head by a fresh ``Linear(84, 5)`` and fine-tune the classifier (the fully connected layers
+    and the new head) on ``finetune_limit`` examples of digits 5-9.
 
     Images are normalized float (N, 1, 28, 28) arrays (``training.cli.prepare_images``)."""
     first, second = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn, optim
-from ..autograd import no_grad
 from ..backend import to_numpy
+from ..nn.utils import evaluating
 from ..tensor import ones, randn, tensor, zeros
 from .images import save_image_grid
 
@@ -99,12 +99,8 @@ class GAN(nn.Module):
 
     def sample(self, n: int, device: str = "cpu"):
         """n generated images (eval mode: BatchNorm uses its running statistics)."""
-        was_training = self.training
-        self.eval()
-        with no_grad():
-            images = self.generator(randn(n, self.config.z_dim, device=device))
-        self.train(was_training)
-        return images
+        with evaluating(self):
+            return self.generator(randn(n, self.config.z_dim, device=device))
 
 
 # ----------------------------------------------------------------------------------------------

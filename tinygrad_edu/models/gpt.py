@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
-from ..autograd import no_grad
 from ..backend import to_numpy
 from ..functional import cat, scaled_dot_product_attention
 from ..nn import functional as F
+from ..nn.utils import evaluating
 from ..tensor import arange, generator, tensor
 
 # ----------------------------------------------------------------------------------------------
@@ -172,15 +172,18 @@ class GPT(nn.Module):
         Each step: crop the context to ``block_size``, take the last position's logits,
         divide by ``temperature`` (< 1 sharper, > 1 flatter), keep the ``top_k`` largest
         (others -inf), softmax, sample (with ``tg.manual_seed``'s generator)."""
-        if temperature <= 0:
+        if not temperature > 0:  # also NaN
             raise ValueError(f"GPT.generate: temperature must be > 0, got {temperature} "
                              "(for greedy decoding use top_k=1)")
         if top_k is not None and top_k < 1:
             raise ValueError(f"GPT.generate: top_k must be >= 1 or None, got {top_k}")
+        if max_new_tokens < 0:
+            raise ValueError(f"GPT.generate: max_new_tokens must be >= 0, got {max_new_tokens}")
+        if idx.ndim != 2 or idx.shape[1] == 0:
+            raise ValueError(f"GPT.generate: expected a prompt of token ids (B, T) with T >= 1, "
+                             f"got shape {tuple(idx.shape)} (a single prompt: idx[None])")
         rng = generator()
-        was_training = self.training
-        self.eval()
-        with no_grad():
+        with evaluating(self):
             for _ in range(max_new_tokens):
                 context = idx[:, -self.config.block_size:]  # (B, <= block_size)
                 logits = to_numpy(self(context)[:, -1].data).astype(np.float64)  # (B, V)
@@ -193,7 +196,6 @@ class GPT(nn.Module):
                 probs /= probs.sum(axis=-1, keepdims=True)
                 next_ids = np.array([[rng.choice(len(p), p=p)] for p in probs])  # (B, 1)
                 idx = cat([idx, tensor(next_ids, device=idx.device)], dim=1)  # (B, T + 1)
-        self.train(was_training)
         return idx
 
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn, optim
-from ..autograd import no_grad
 from ..backend import to_numpy
 from ..functional import cat
 from ..nn import functional as F
+from ..nn.utils import evaluating
 from ..tensor import tensor
 
 # ----------------------------------------------------------------------------------------------
@@ -171,11 +171,8 @@ class NCF(nn.Module):
 
 def predict_ratings(model, users: np.ndarray, items: np.ndarray, device: str = "cpu"):
     """Predicted ratings (N,) as a numpy array (eval mode, no graph)."""
-    was_training = model.training
-    model.eval()
-    with no_grad():
+    with evaluating(model):
         out = model(tensor(users, device=device), tensor(items, device=device))
-    model.train(was_training)
     return to_numpy(out.data)
 
 

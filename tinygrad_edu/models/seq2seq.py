@@ -27,11 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn, optim
-from ..autograd import no_grad
 from ..backend import to_numpy
 from ..functional import cat, stack
 from ..nn import functional as F
-from ..nn.utils import clip_grad_norm_
+from ..nn.utils import clip_grad_norm_, evaluating
 from ..tensor import Tensor, full, tensor, zeros
 
 PAD, BOS, EOS = 0, 1, 2
@@ -271,20 +270,22 @@ class Seq2Seq(nn.Module):
 
     def greedy_decode(self, src, max_len: int) -> np.ndarray:
         """Feed back the argmax token, one step at a time (eval mode, no graph)."""
-        was_training = self.training
-        self.eval()
-        with no_grad():
+        _check_max_len("Seq2Seq.greedy_decode", max_len)
+        steps = [np.zeros((src.shape[0], 0), dtype=np.int64)]  # max_len = 0: (B, 0)
+        with evaluating(self):
             src_mask = src != PAD  # (B, S)
             encoder_outputs, state = self.encoder(src, src_mask)  # (B, S, H)
             token = full((src.shape[0], 1), BOS, dtype=np.int64, device=src.device)  # (B, 1)
-            steps = []
             for _ in range(max_len):
                 logits, state = self.decoder(token, state, encoder_outputs, src_mask)  # (B, 1, V)
                 token = logits.argmax(dim=-1)  # (B, 1)
                 steps.append(to_numpy(token.data))
-        self.train(was_training)
         return np.concatenate(steps, axis=1)  # (B, max_len)
 
+
+def _check_max_len(op: str, max_len: int) -> None:
+    if max_len < 0:
+        raise ValueError(f"{op}: max_len must be >= 0, got {max_len}")
 
 # ----------------------------------------------------------------------------------------------
 # Training and evaluation (shared with transformer.Seq2SeqTransformer)

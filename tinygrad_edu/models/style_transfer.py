@@ -32,7 +32,7 @@ from ..autograd import no_grad
 from ..backend import to_numpy
 from ..nn import functional as F
 from ..nn.module import Parameter
-from ..tensor import manual_seed, tensor
+from ..tensor import fork_rng, tensor
 
 # ----------------------------------------------------------------------------------------------
 # Features and losses
@@ -59,7 +59,12 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, in_channels: int = 3, seed: int = 0):
         super().__init__()
-        manual_seed(seed)  # the random features are part of the "model": make them repeatable
+        # the random features are part of the "model": repeatable, from a generator of their
+        # own (the user's random stream goes on untouched)
+        with fork_rng(seed):
+            self._build(in_channels)
+
+    def _build(self, in_channels: int) -> None:
         self.names: list[str] = []
         layers: list[nn.Module] = []
         channels = in_channels
@@ -112,7 +117,8 @@ class StyleTransferConfig:
     steps: int = 10  # L-BFGS steps (each runs up to max_iter iterations)
     max_iter: int = 10
     seed: int = 0  # seed of the random feature extractor
-    history: list = field(default_factory=list)  # filled by style_transfer: (loss, content, style)
+    # filled by style_transfer, anew on each run: (loss, content, style) per step
+    history: list = field(default_factory=list)
 
 
 def style_transfer(content: np.ndarray, style: np.ndarray,
@@ -125,6 +131,7 @@ def style_transfer(content: np.ndarray, style: np.ndarray,
     clipped to [0.01, 0.99] so that their logit is finite).
     """
     config = config or StyleTransferConfig(**overrides)
+    config.history = []  # this run's losses only, also when a config is used again
     content = np.asarray(content, dtype=np.float32).reshape(1, *np.shape(content)[-3:])
     style = np.asarray(style, dtype=np.float32).reshape(1, *np.shape(style)[-3:])
     if content.shape[1] != style.shape[1]:

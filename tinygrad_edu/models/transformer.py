@@ -28,8 +28,9 @@ from .. import nn
 from ..autograd import no_grad
 from ..backend import to_numpy
 from ..functional import cat
+from ..nn.utils import evaluating
 from ..tensor import full
-from .seq2seq import BOS, PAD, TASK_VOCAB_SIZE
+from .seq2seq import BOS, PAD, TASK_VOCAB_SIZE, _check_max_len
 
 # ----------------------------------------------------------------------------------------------
 # Blocks
@@ -123,9 +124,8 @@ class Seq2SeqTransformer(nn.Module):
     def greedy_decode(self, src, max_len: int) -> np.ndarray:
         """Encode once; then append the argmax of the last position max_len times (no graph).
         Returns the predicted ids (B, max_len) without the leading <bos>."""
-        was_training = self.training
-        self.eval()
-        with no_grad():
+        _check_max_len("Seq2SeqTransformer.greedy_decode", max_len)
+        with evaluating(self):
             memory = self.encode(src)  # (B, S, d_model)
             src_padding_mask = src == PAD  # (B, S)
             ys = full((src.shape[0], 1), BOS, dtype=np.int64, device=src.device)  # (B, 1)
@@ -133,5 +133,4 @@ class Seq2SeqTransformer(nn.Module):
                 logits = self.decode(ys, memory, src_padding_mask)  # (B, t, V)
                 next_token = logits[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1)
                 ys = cat([ys, next_token], dim=1)  # (B, t + 1)
-        self.train(was_training)
         return to_numpy(ys.data)[:, 1:]  # (B, max_len)

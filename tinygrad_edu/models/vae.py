@@ -18,6 +18,7 @@ New digits: decode z ~ N(0, I).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..backend import to_numpy
 from ..nn import functional as F
+from ..nn.utils import evaluating
 from ..tensor import randn, randn_like, tensor
 from .images import save_image_grid
 
@@ -76,10 +78,13 @@ class VAE(nn.Module):
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
     def sample(self, n: int, device: str = "cpu"):
-        """Decode n codes z ~ N(0, I) into images (n, 1, 28, 28) with pixels in [0, 1]."""
+        """Decode n codes z ~ N(0, I) into pixels in [0, 1]: images (n, 1, side, side) when
+        ``in_features`` is a square (784: 28 x 28), else the flat rows (n, in_features)."""
         with no_grad():
             probs = self.decode(randn(n, self.config.latent_dim, device=device)).sigmoid()
-        side = int(round(np.sqrt(self.config.in_features)))
+        side = math.isqrt(self.config.in_features)
+        if side * side != self.config.in_features:
+            return probs  # (n, in_features): the decoder knows no image shape
         return probs.reshape(n, 1, side, side)  # (n, 784) -> (n, 1, 28, 28)
 
 
@@ -133,11 +138,8 @@ def save_samples(model: VAE, path: str, n: int = 64, device: str = "cpu") -> str
 def save_reconstructions(model: VAE, images: np.ndarray, path: str, n: int = 8,
                          device: str = "cpu") -> str:
     """Write originals (top row) above their reconstructions (bottom row) to ``path``."""
-    was_training = model.training
-    model.eval()
-    with no_grad():
+    with evaluating(model):
         logits, _, _ = model(tensor(images[:n], device=device))
-    model.train(was_training)
     recon = to_numpy(logits.sigmoid().data).reshape(images[:n].shape)
     return save_image_grid(np.concatenate([images[:n], recon]), path, nrow=n,
                            title="originals / reconstructions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 
@@ -113,3 +114,18 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             chunk = vec.data[pointer:pointer + n].reshape(p.shape)
             p.data = backend.to_device(chunk, p.device).astype(p.dtype, copy=True)
             pointer += n
+
+
+@contextlib.contextmanager
+def evaluating(module):
+    """``with evaluating(model):`` runs the block in eval mode (dropout off, BatchNorm on its
+    running statistics) and without a graph (``no_grad``), then puts the module back in the
+    mode it was in, also when the block raises: the chore around sampling, decoding and
+    evaluating a model that is being trained."""
+    was_training = module.training
+    module.eval()
+    try:
+        with no_grad():
+            yield module
+    finally:
+        module.train(was_training)
