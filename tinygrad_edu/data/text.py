@@ -9,6 +9,10 @@ The pipeline for a sentiment model::
 Id 0 is ``<pad>`` (fills short sequences; an embedding can ignore it) and id 1 is ``<unk>``
 (every word not in the vocabulary).
 
+Text is put in Unicode NFC form before it is split, and combining marks stay inside their word:
+``"cafe\\u0301"`` (e + a combining accent, NFD) and ``"caf\\u00e9"`` are the same token, and
+a Devanagari word such as ``"\\u0939\\u093f\\u0928\\u094d\\u0926\\u0940"`` (Hindi) is one token.
+
 >>> tokenize("It's a GREAT film -- isn't it?")
 ["it's", 'a', 'great', 'film', '-', '-', "isn't", 'it', '?']
 >>> vocab = Vocabulary.build(["a good film", "a bad film"])
@@ -21,7 +25,11 @@ Id 0 is ``<pad>`` (fills short sequences; an embedding can ignore it) and id 1 i
 
 from __future__ import annotations
 
+import functools
+import numbers
 import re
+import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
@@ -32,22 +40,45 @@ __all__ = ["tokenize", "Tokenizer", "Vocabulary", "pad_sequences", "PAD", "UNK"]
 PAD = "<pad>"
 UNK = "<unk>"
 
-# A word is a run of letters/digits, optionally with one apostrophe inside ("isn't", "it's");
-# every other non-space character (punctuation, symbols) is a token of its own.
-_TOKEN_RE = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
-_WORD_RE = re.compile(r"\w+(?:'\w+)?")
 _HTML_BREAK_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_MARK_CATEGORIES = ("Mn", "Mc", "Me")  # nonspacing, spacing and enclosing combining marks
+
+
+@functools.cache
+def _token_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """(words and punctuation, words only), compiled on first use.
+
+    A word starts with a letter/digit (``\\w``) and goes on with letters, digits and combining
+    marks, optionally with one apostrophe inside ("isn't", "it's"); every other non-space
+    character (punctuation, symbols) is a token of its own. Python's ``re`` has no ``\\p{M}``,
+    so the marks' ranges are collected from ``unicodedata`` once (about 0.2 s).
+    """
+    ranges = []
+    start = None
+    for code in range(sys.maxunicode + 2):
+        is_mark = code <= sys.maxunicode and unicodedata.category(chr(code)) in _MARK_CATEGORIES
+        if is_mark and start is None:
+            start = code
+        elif not is_mark and start is not None:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
+            start = None
+    part = rf"\w[\w{''.join(ranges)}]*"  # a letter/digit, then letters, digits, marks
+    word = rf"{part}(?:'{part})?"
+    return re.compile(rf"{word}|[^\w\s]"), re.compile(word)
 
 
 def tokenize(text: str, lowercase: bool = True, keep_punctuation: bool = True) -> list[str]:
     """Split ``text`` into word and punctuation tokens.
 
     Lowercases (optional), turns HTML line breaks (``<br />``, common in review corpora) into
-    spaces, keeps contractions whole and makes each punctuation mark its own token (or drops
-    punctuation with ``keep_punctuation=False``).
+    spaces, brings the text to Unicode NFC form (so composed and decomposed accents give the
+    same token), keeps contractions and words with combining marks whole, and makes each
+    punctuation mark its own token (or drops punctuation with ``keep_punctuation=False``).
 
     >>> tokenize("Hello, World!", keep_punctuation=False)
     ['hello', 'world']
+    >>> tokenize("cafe\\u0301") == tokenize("caf\\u00e9") == ["caf\\u00e9"]
+    True
     """
     if not isinstance(text, str):
         raise TypeError(f"tokenize: expected a str, got {type(text).__name__}")
@@ -55,7 +86,10 @@ def tokenize(text: str, lowercase: bool = True, keep_punctuation: bool = True) -
     text = text.replace("\u2019", "'")  # typographic apostrophe -> ASCII
     if lowercase:
         text = text.lower()
-    pattern = _TOKEN_RE if keep_punctuation else _WORD_RE
+    # NFC after lowercasing: lower() can itself produce decomposed text ("\u0130" -> "i\u0307").
+    text = unicodedata.normalize("NFC", text)
+    with_punctuation, words_only = _token_patterns()
+    pattern = with_punctuation if keep_punctuation else words_only
     return pattern.findall(text)
 
 
@@ -69,8 +103,27 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return tokenize(text, self.lowercase, self.keep_punctuation)
 
+    def config(self) -> dict:
+        """The options as a JSON-ready dict; ``Tokenizer(**config)`` rebuilds the tokenizer."""
+        return {"lowercase": bool(self.lowercase), "keep_punctuation": bool(self.keep_punctuation)}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Tokenizer) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.config().items()))
+
     def __repr__(self) -> str:
         return f"Tokenizer(lowercase={self.lowercase}, keep_punctuation={self.keep_punctuation})"
+
+
+def _tokenizer_config(tokenizer: Callable) -> dict | None:
+    """The options of ``tokenize`` or a ``Tokenizer``; None for any other callable."""
+    if tokenizer is tokenize:
+        return Tokenizer().config()
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer.config()
+    return None
 
 
 def pad_sequences(
@@ -93,8 +146,8 @@ def pad_sequences(
         raise ValueError(f"pad_sequences: truncate must be 'end' or 'start', got {truncate!r}")
     if max_len is None:
         max_len = max((len(s) for s in sequences), default=0)
-    if max_len < 0:
-        raise ValueError(f"pad_sequences: max_len must be >= 0, got {max_len}")
+    if not isinstance(max_len, numbers.Integral) or isinstance(max_len, bool) or max_len < 0:
+        raise ValueError(f"pad_sequences: max_len must be an int >= 0 or None, got {max_len!r}")
     ids = np.full((len(sequences), max_len), pad_id, dtype=np.int64)  # (B, L)
     lengths = np.zeros(len(sequences), dtype=np.int64)  # (B,)
     for b, sequence in enumerate(sequences):
@@ -109,8 +162,15 @@ def pad_sequences(
 class Vocabulary:
     """A two-way map token <-> id with ``<pad>`` = 0 and ``<unk>`` = 1.
 
-    Build one from texts with ``Vocabulary.build``; or rebuild a saved one from its token list,
-    ``Vocabulary(vocab.itos)``, since ``itos[i]`` is the token of id i.
+    Build one from texts with ``Vocabulary.build``. To save one, store ``vocab.to_dict()`` (the
+    token list ``itos``, where ``itos[i]`` is the token of id i, plus the tokenizer's options)
+    as JSON and rebuild it with ``Vocabulary.from_dict``: the rebuilt vocabulary tokenizes as
+    the original did. ``Vocabulary(vocab.itos)`` alone uses the default ``tokenize`` unless
+    ``tokenizer=`` is given too.
+
+    >>> vocab = Vocabulary.build(["Good film"], tokenizer=Tokenizer(lowercase=False))
+    >>> Vocabulary.from_dict(vocab.to_dict()).encode("Good film")
+    [2, 3]
     """
 
     pad_id = 0
@@ -163,6 +223,43 @@ class Vocabulary:
         vocab = cls([PAD, UNK, *kept], tokenizer=tokenizer)
         vocab.counts = counts
         return vocab
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description: ``{"itos": [...], "tokenizer": {...}}``.
+
+        ``"tokenizer"`` holds the options of ``tokenize`` / ``Tokenizer``; it is None for a
+        custom tokenizer function, which cannot be saved (pass it again to ``from_dict``).
+        """
+        return {"itos": list(self.itos), "tokenizer": _tokenizer_config(self.tokenizer)}
+
+    @classmethod
+    def from_dict(
+        cls, state: dict, tokenizer: Callable[[str], list[str]] | None = None
+    ) -> Vocabulary:
+        """Rebuild a vocabulary saved with ``to_dict`` (extra keys, such as the CLI's
+        ``max_len``, are ignored). ``tokenizer=`` overrides the saved options; it is required
+        when the vocabulary was made with a custom tokenizer function. A dict without a
+        ``"tokenizer"`` key (only ``"itos"``) gets the default ``tokenize``."""
+        if not isinstance(state, dict) or "itos" not in state:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"Vocabulary.from_dict: expected a dict with an 'itos' token list (from "
+                f"Vocabulary.to_dict()), got {got}"
+            )
+        if tokenizer is None and "tokenizer" in state:
+            config = state["tokenizer"]
+            if config is None:
+                raise ValueError(
+                    "Vocabulary.from_dict: this vocabulary was built with a custom tokenizer "
+                    "function, which was not saved; pass it again with tokenizer="
+                )
+            if not isinstance(config, dict) or not set(config) <= {"lowercase", "keep_punctuation"}:
+                raise ValueError(
+                    f"Vocabulary.from_dict: 'tokenizer' must be a dict of Tokenizer options "
+                    f"(lowercase, keep_punctuation), got {config!r}"
+                )
+            tokenizer = Tokenizer(**config)
+        return cls(state["itos"], tokenizer=tokenizer)
 
     def __len__(self) -> int:
         return len(self.itos)

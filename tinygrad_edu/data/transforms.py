@@ -48,12 +48,32 @@ def _as_batch(name: str, x) -> np.ndarray:
     return x
 
 
-def _pair(name: str, value) -> tuple[int, int]:
-    if isinstance(value, numbers.Integral):
-        return int(value), int(value)
-    if isinstance(value, Sequence) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{name}: expected an int or a pair (H, W), got {value!r}")
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _pair(name: str, value, what: str = "size") -> tuple[int, int]:
+    """``value`` as a pair (H, W) of positive ints (an int n means (n, n))."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, Sequence) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{name}: {what} must be an int or a pair of ints (H, W), got {value!r}")
+    if min(pair) < 1:
+        raise ValueError(f"{name}: {what} must be >= 1 in both dimensions, got {value!r}")
+    return pair
+
+
+def _check_fill(name: str, fill, dtype: np.dtype) -> None:
+    """Refuse a ``fill`` that an integer image cannot hold (np.pad would wrap -1 to 255)."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not info.min <= fill <= info.max:
+            raise ValueError(
+                f"{name}: fill {fill!r} does not fit the {dtype} images (range {info.min}.."
+                f"{info.max}); convert them with ToFloat() first or choose a fill in range"
+            )
 
 
 class Compose:
@@ -93,7 +113,8 @@ _LAYOUTS = ("auto", "HW", "HWC", "CHW", "NHW", "NHWC", "NCHW")
 class ToFloat:
     """uint8 images -> float32 in channels-first layout, scaled by ``scale`` (like ToTensor).
 
-    ``x_out = x * scale`` with a layout change:
+    ``x_out = x * scale`` with a layout change, always in a new array (the input is never
+    modified, even when it is already float32):
 
     - HW (one grayscale image) -> (1, H, W);
     - HWC (one color image) -> (C, H, W);
@@ -112,6 +133,8 @@ class ToFloat:
     def __init__(self, scale: float = 1.0 / 255.0, layout: str = "auto"):
         if layout not in _LAYOUTS:
             raise ValueError(f"ToFloat: layout must be one of {_LAYOUTS}, got {layout!r}")
+        if not isinstance(scale, numbers.Real) or not np.isfinite(scale):
+            raise ValueError(f"ToFloat: scale must be a finite number, got {scale!r}")
         self.scale = scale
         self.layout = layout
 
@@ -145,7 +168,9 @@ class ToFloat:
             x = x[:, None]  # (N, 1, H, W)
         elif layout == "NHWC":
             x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
-        out = np.ascontiguousarray(x, dtype=np.float32)
+        # np.array(..., copy=True) always makes a new array: a float32 input (maybe read-only,
+        # like the cached data sets) is never scaled in place or handed back.
+        out = np.array(x, dtype=np.float32, order="C", copy=True)
         if self.scale != 1:
             out *= np.float32(self.scale)
         return out
@@ -172,6 +197,11 @@ class Normalize:
         if self.mean.shape != self.std.shape:
             raise ValueError(
                 f"Normalize: mean has {self.mean.size} entries but std has {self.std.size}"
+            )
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.std))):
+            raise ValueError(
+                f"Normalize: mean and std must be finite, got mean {self.mean.tolist()} and std "
+                f"{self.std.tolist()}"
             )
         if np.any(self.std <= 0):
             raise ValueError(f"Normalize: std must be positive, got {self.std.tolist()}")
@@ -200,11 +230,17 @@ class Normalize:
 
 
 class Flatten:
-    """(N, ...) -> (N, D): one feature vector per example, for an MLP."""
+    """(N, ...) -> (N, D): one feature vector per example, for an MLP.
+
+    D is the product of the other axes, so an empty batch (0, H, W) gives (0, H*W) as in torch.
+    """
 
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x)
-        return x.reshape(x.shape[0], -1)
+        if x.ndim == 0:
+            raise ValueError("Flatten: expects a batch (N, ...), got a 0-d scalar")
+        D = int(np.prod(x.shape[1:], dtype=np.int64))  # features per example
+        return x.reshape(x.shape[0], D)  # (N, D); -1 cannot be inferred when N == 0
 
 
 class RandomCrop:
@@ -220,25 +256,28 @@ class RandomCrop:
     """
 
     def __init__(self, size, padding: int = 0, fill: float = 0, seed=None):
-        self.size = _pair("RandomCrop", size)
-        if padding < 0:
-            raise ValueError(f"RandomCrop: padding must be >= 0, got {padding}")
+        name = type(self).__name__
+        self.size = _pair(name, size)
+        if not _is_int(padding) or padding < 0:
+            raise ValueError(f"{name}: padding must be an int >= 0, got {padding!r}")
         self.padding = int(padding)
         self.fill = fill
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, x) -> np.ndarray:
         x = _as_batch(type(self).__name__, x)
+        _check_fill(type(self).__name__, self.fill, x.dtype)
         h, w = self.size
         p = self.padding
-        pad = [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]
-        padded = np.pad(x, pad, mode="constant", constant_values=self.fill)
-        N, HP, WP = padded.shape[0], padded.shape[-2], padded.shape[-1]
+        N, HP, WP = x.shape[0], x.shape[-2] + 2 * p, x.shape[-1] + 2 * p
         if h > HP or w > WP:
             raise ValueError(
                 f"{type(self).__name__}: crop size {(h, w)} is larger than the padded image "
-                f"{(HP, WP)} (input {x.shape[-2:]}, padding {p})"
+                f"{(HP, WP)} (input {x.shape[-2:]}, padding {p}); use a size of at most "
+                f"{(HP, WP)} or more padding"
             )
+        pad = [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]
+        padded = np.pad(x, pad, mode="constant", constant_values=self.fill)  # (N, [C,] HP, WP)
         oy = self.rng.integers(0, HP - h + 1, size=N)  # (N,) top row of each window
         ox = self.rng.integers(0, WP - w + 1, size=N)  # (N,) left column of each window
         rows = oy[:, None] + np.arange(h)  # (N, h)
@@ -262,6 +301,8 @@ class RandomShift(RandomCrop):
     """
 
     def __init__(self, max_shift: int = 2, fill: float = 0, seed=None):
+        if not _is_int(max_shift) or max_shift < 0:
+            raise ValueError(f"RandomShift: max_shift must be an int >= 0, got {max_shift!r}")
         super().__init__(size=1, padding=max_shift, fill=fill, seed=seed)
         self.max_shift = int(max_shift)
 
@@ -319,20 +360,33 @@ class RandomRotation:
 
     def __init__(self, degrees, fill: float = 0, seed=None):
         if isinstance(degrees, numbers.Real):
-            if degrees < 0:
+            if not degrees >= 0:  # also refuses NaN
                 raise ValueError(f"RandomRotation: degrees must be >= 0, got {degrees}")
             degrees = (-float(degrees), float(degrees))
-        elif not (isinstance(degrees, Sequence) and len(degrees) == 2):
+        elif not (
+            isinstance(degrees, Sequence)
+            and len(degrees) == 2
+            and all(isinstance(d, numbers.Real) for d in degrees)
+        ):
             raise ValueError(f"RandomRotation: degrees must be a number or a pair, got {degrees}")
-        self.degrees = (float(degrees[0]), float(degrees[1]))
+        lo, hi = float(degrees[0]), float(degrees[1])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"RandomRotation: degrees must be finite, got {degrees}")
+        if lo > hi:
+            raise ValueError(
+                f"RandomRotation: degrees (lo, hi) needs lo <= hi, got {degrees}; did you mean "
+                f"({hi:g}, {lo:g})?"
+            )
+        self.degrees = (lo, hi)
         self.fill = fill
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, x) -> np.ndarray:
         x = _as_batch("RandomRotation", x)
         N, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+        C = x.shape[1] if x.ndim == 4 else 1  # explicit: -1 cannot be inferred when N == 0
         angles = np.deg2rad(self.rng.uniform(self.degrees[0], self.degrees[1], size=N))
-        images = x.reshape(N, -1, H, W).astype(np.float32)  # (N, C, H, W)
+        images = x.reshape(N, C, H, W).astype(np.float32)  # (N, C, H, W)
         cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
         i = np.arange(H, dtype=np.float64)[None, :, None] - cy  # (1, H, 1)
         j = np.arange(W, dtype=np.float64)[None, None, :] - cx  # (1, 1, W)
@@ -359,12 +413,13 @@ def _bilinear_sample(images: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill) -
     Neighbours outside the image count as ``fill``. Returns (N, C, OH, OW) float32.
     """
     N, C, H, W = images.shape
+    OH, OW = ys.shape[1:]
     y0 = np.floor(ys).astype(np.int64)  # (N, OH, OW) top neighbour row
     x0 = np.floor(xs).astype(np.int64)  # (N, OH, OW) left neighbour column
     fy = (ys - y0).astype(np.float32)[:, None]  # (N, 1, OH, OW)
     fx = (xs - x0).astype(np.float32)[:, None]
     flat = images.reshape(N, C, H * W)  # (N, C, H*W)
-    out = np.zeros((N, C) + ys.shape[1:], dtype=np.float32)
+    out = np.zeros((N, C, OH, OW), dtype=np.float32)
     corners = (
         (0, 0, (1 - fy) * (1 - fx)),
         (0, 1, (1 - fy) * fx),
@@ -375,7 +430,7 @@ def _bilinear_sample(images: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill) -
         yy = y0 + dy
         xx = x0 + dx
         inside = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)  # (N, OH, OW)
-        index = np.where(inside, yy * W + xx, 0).reshape(N, 1, -1)  # (N, 1, OH*OW)
+        index = np.where(inside, yy * W + xx, 0).reshape(N, 1, OH * OW)  # (N, 1, OH*OW)
         values = np.take_along_axis(flat, index, axis=2).reshape(out.shape)  # (N, C, OH, OW)
         values = np.where(inside[:, None], values, np.float32(fill))
         out += weight * values

@@ -219,7 +219,7 @@ def run_train(args) -> int:
         vocab, x_train, x_test = prepare_texts(x_train, x_test, args.max_len, args.min_freq,
                                                args.max_vocab)
         with open(os.path.join(out_dir, "vocab.json"), "w") as f:
-            json.dump({"itos": vocab.itos, "max_len": args.max_len}, f)
+            json.dump({**vocab.to_dict(), "max_len": args.max_len}, f)  # tokenizer included
         print(f"vocabulary: {len(vocab):,} tokens (min_freq {args.min_freq}) from the train "
               f"split; texts cut / padded to {args.max_len} tokens")
     model = get_model(spec.name, **data_kwargs(spec, info, x_train, vocab)).to(args.device)
