@@ -1037,3 +1037,22 @@ def test_python_scalars_keep_sign_nan_and_dtype(device):
             assert np.signbit(filled.numpy()).all()
             masked = tg.masked_fill(x, tg.tensor([True, False], device=device), -0.0)
             np.testing.assert_array_equal(np.signbit(masked.numpy()), [True, True])
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_send_the_gradient_to_both_sides_of_a_nan_like_torch(op):
+    """torch 2.13 zeroes an input's gradient only where it loses the comparison outright (a < b
+    for maximum's a) and halves it on ties: where a or b is NaN both get all of dy. Before, a
+    NaN in a sent the gradient to b alone."""
+    nan = float("nan")
+    a = [nan, 1.0, 2.0, 2.0, nan, 3.0, -np.inf]
+    b = [1.0, nan, 2.0, 3.0, nan, 1.0, -np.inf]
+    dy = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    pa, pb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    y, yt = getattr(tg, op)(ta, tb), getattr(torch, op)(pa, pb)
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    y.backward(tg.tensor(dy))
+    yt.backward(torch.tensor(dy))
+    assert ta.grad.tolist() == pa.grad.tolist()
+    assert tb.grad.tolist() == pb.grad.tolist()

@@ -675,3 +675,35 @@ def test_cumprod_dtypes_and_0d():
     check_op(lambda t: t.cumprod(0), lambda t: t.cumprod(0), [()])
     with pytest.raises(IndexError, match=r"cumprod: dimension out of range"):
         tg.ones(2).cumprod(1)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("values", [[1.0, NAN, 3.0], [NAN, NAN, 3.0], [[2.0, NAN], [NAN, 1.0]],
+                                    [3.0, 1.0, 3.0], [3.0, 3.0, 3.0], [1.0, np.inf, np.inf],
+                                    NAN], ids=str)
+@pytest.mark.parametrize("op", ["max", "min", "amax", "amin"])
+def test_max_min_of_everything_with_nan_and_ties_grads_like_torch(op, values):
+    """torch 2.13: max()/min() of the whole tensor send the gradient to the NaN elements (split
+    evenly among several) and split it evenly on ties; amax/amin match no element when the
+    result is NaN and give NaN gradients everywhere. Before, max()/min() gave NaN too."""
+    x = tg.tensor(values, requires_grad=True)
+    xt = torch.tensor(values, requires_grad=True)
+    y, yt = getattr(x, op)(), getattr(xt, op)()
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    y.backward()
+    yt.backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_over_a_dim_with_nan_pick_the_first_nan_like_torch(op):
+    values = [[1.0, NAN, NAN], [2.0, 5.0, 5.0]]
+    x = tg.tensor(values, requires_grad=True)
+    xt = torch.tensor(values, requires_grad=True)
+    result, expected = getattr(x, op)(1), getattr(xt, op)(1)
+    assert result.indices.tolist() == expected.indices.tolist()
+    result.values.sum().backward()
+    expected.values.sum().backward()
+    assert x.grad.tolist() == xt.grad.tolist()

@@ -1036,31 +1036,39 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch names
 
 
 class Maximum(Function):
-    """y = max(a, b);  the gradient goes to the larger input, split evenly on ties (torch)."""
+    """y = max(a, b);  da = dy where a > b, db = dy where b > a, and, exactly as torch:
+    ties split dy evenly (dy/2 each), and where a or b is NaN (y is NaN) both get dy."""
 
     def forward(self, a, b):
         return _binary("maximum", get_array_module(a).maximum, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
-        a_wins = (a.data > b.data) + 0.5 * (a.data == b.data)
-        return sum_to(dy * a_wins.astype(dy.dtype), a.shape), sum_to(
-            dy * (1 - a_wins).astype(dy.dtype), b.shape
-        )
+        a_share, b_share = _extreme_shares(a.data, b.data, dy.dtype, smallest=False)
+        return sum_to(dy * a_share, a.shape), sum_to(dy * b_share, b.shape)
 
 
 class Minimum(Function):
-    """y = min(a, b);  the gradient goes to the smaller input, split evenly on ties (torch)."""
+    """y = min(a, b);  da = dy where a < b, db = dy where b < a, and, exactly as torch:
+    ties split dy evenly (dy/2 each), and where a or b is NaN (y is NaN) both get dy."""
 
     def forward(self, a, b):
         return _binary("minimum", get_array_module(a).minimum, a, b)
 
     def backward(self, dy):
         a, b = self.inputs
-        a_wins = (a.data < b.data) + 0.5 * (a.data == b.data)
-        return sum_to(dy * a_wins.astype(dy.dtype), a.shape), sum_to(
-            dy * (1 - a_wins).astype(dy.dtype), b.shape
-        )
+        a_share, b_share = _extreme_shares(a.data, b.data, dy.dtype, smallest=True)
+        return sum_to(dy * a_share, a.shape), sum_to(dy * b_share, b.shape)
+
+
+def _extreme_shares(a, b, dtype, smallest: bool) -> tuple:
+    """The shares of dy that a and b get in maximum (minimum if ``smallest``), torch's rule:
+    an input gets nothing only where it loses the comparison outright, half on ties, all of dy
+    otherwise, so a NaN on either side (every comparison False) sends dy to both."""
+    a_loses = (a > b) if smallest else (a < b)
+    b_loses = (a < b) if smallest else (a > b)
+    half_on_ties = 0.5 * (a == b)
+    return (1 - a_loses - half_on_ties).astype(dtype), (1 - b_loses - half_on_ties).astype(dtype)
 
 
 class Where(Function):

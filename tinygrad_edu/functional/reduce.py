@@ -271,9 +271,14 @@ class MaxReduce(Function):
     Ties: reducing everything (``max(x)``, ``amax``) splits dy evenly between the tied
     elements; reducing one dim with ``max(x, dim)`` sends it all to the returned index. Both
     like torch.
+
+    NaN (max and min return NaN if any element is NaN), like torch: ``max(x)`` and ``min(x)``
+    of the whole tensor (``nan_wins``) send dy to the NaN elements, split evenly among them;
+    ``max(x, dim)`` to the returned index (the first NaN); ``amax``/``amin`` match no element
+    (x == NaN is False everywhere), so their gradient is 0/0 = NaN over the reduced axes.
     """
 
-    def forward(self, x, axes, keepdim, smallest, one_hot_index):
+    def forward(self, x, axes, keepdim, smallest, one_hot_index, nan_wins=False):
         xp = get_array_module(x)
         y = x.min(axis=axes, keepdims=True) if smallest else x.max(axis=axes, keepdims=True)
         if one_hot_index is not None:  # the winner is the returned index along the dim
@@ -281,6 +286,9 @@ class MaxReduce(Function):
             mask = xp.arange(x.shape[axes[0]]).reshape(along) == one_hot_index
         else:
             mask = x == y
+            if nan_wins and x.dtype.kind in "fc":
+                # y is a single NaN exactly when x holds one: the NaNs are the extreme
+                mask |= xp.isnan(x)
             mask = mask / mask.sum(axis=axes, keepdims=True)
         self.mask = mask.astype(x.dtype) if x.dtype.kind == "f" else mask
         self.axes = axes
@@ -315,12 +323,12 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, smallest: bool):
         axes = tuple(range(x.ndim)) if isinstance(x, Tensor) else ()
         _check_nonempty(op, x, axes)
         return MaxReduce.apply(x, axes=axes, keepdim=False, smallest=smallest,
-                               one_hot_index=None)
+                               one_hot_index=None, nan_wins=True)
     d = _dim(op, dim, x.ndim)
     if x.ndim == 0:  # torch allows dim=0 / -1 on a 0-d tensor: the element and index 0
         index = Tensor._wrap(get_array_module(x.data).zeros((), dtype=np.int64), False)
         values = MaxReduce.apply(x, axes=(), keepdim=keepdim, smallest=smallest,
-                                 one_hot_index=None)
+                                 one_hot_index=None, nan_wins=True)
         return MaxResult(values, index)
     _check_nonempty(op, x, (d,))
     xp = get_array_module(x.data)
