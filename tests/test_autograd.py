@@ -517,3 +517,302 @@ def test_grad_wants_one_grad_output_per_output():
         tg.grad([y, z], x, [tg.ones(2)])  # z would have been silently left out
     (g,) = tg.grad([y, z], x, [tg.ones(2), tg.ones(2)])
     assert g.tolist() == [5.0, 5.0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Grad-mode switches used the ways torch allows: plain call, with-block, decorator (with and
+# without parentheses), decorated generators
+# ----------------------------------------------------------------------------------------------
+
+
+def test_set_grad_enabled_as_a_plain_call_switches_at_once_like_torch():
+    x = tg.ones(2, requires_grad=True)
+    try:
+        tg.set_grad_enabled(False)
+        assert not tg.is_grad_enabled() and not (x * 2).requires_grad
+        tg.set_grad_enabled(True)
+        assert tg.is_grad_enabled() and (x * 2).requires_grad
+    finally:
+        Config.grad_enabled = True
+
+
+def test_set_grad_enabled_as_a_block_and_a_decorator_restore_the_mode_like_torch():
+    with tg.no_grad():
+        with tg.set_grad_enabled(True):
+            assert tg.is_grad_enabled()
+        assert not tg.is_grad_enabled()  # the mode found when the object was made
+    with tg.set_grad_enabled(False):
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+
+    @tg.set_grad_enabled(False)
+    def f():
+        return tg.is_grad_enabled()
+
+    assert tg.is_grad_enabled()  # making the decorator does not switch the caller's mode
+    assert f() is False and tg.is_grad_enabled()
+    assert f() is False  # reusable
+    with torch.no_grad():  # torch's side of the same three uses
+        with torch.set_grad_enabled(True):
+            assert torch.is_grad_enabled()
+        assert not torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name", ["no_grad", "enable_grad", "inference_mode"])
+def test_grad_mode_decorators_work_with_and_without_parentheses_like_torch(name):
+    wanted = name == "enable_grad"
+
+    @getattr(tg, name)
+    def bare(t):
+        return tg.is_grad_enabled(), t * 2
+
+    @getattr(tg, name)()
+    def called(t):
+        return tg.is_grad_enabled(), t * 2
+
+    x = tg.ones(2, requires_grad=True)
+    with tg.set_grad_enabled(not wanted):
+        for f in (bare, called):
+            enabled, y = f(x)
+            assert enabled is wanted and y.requires_grad is wanted
+            assert tg.is_grad_enabled() is not wanted  # restored after the call
+    assert bare.__name__ == "bare"  # functools.wraps
+
+    @getattr(torch, name)
+    def torch_bare():
+        return torch.is_grad_enabled()
+
+    with torch.set_grad_enabled(not wanted):
+        assert torch_bare() is wanted
+
+
+@pytest.mark.parametrize("name", ["no_grad", "enable_grad", "inference_mode"])
+def test_decorated_generator_runs_its_body_under_the_mode_like_torch(name):
+    """A decorator that only wrapped the call would cover the call that makes the generator,
+    which runs none of its body; torch 2.x enters the mode on every resume."""
+    wanted = name == "enable_grad"
+
+    def body(x):
+        got = yield tg.is_grad_enabled(), (x * 2).requires_grad
+        yield tg.is_grad_enabled(), got
+        return "done"
+
+    gen = getattr(tg, name)()(body)(tg.ones(1, requires_grad=True))
+    with tg.set_grad_enabled(not wanted):
+        assert next(gen) == (wanted, wanted)
+        assert tg.is_grad_enabled() is not wanted  # the caller runs under its own mode
+        assert gen.send("sent") == (wanted, "sent")
+        with pytest.raises(StopIteration) as stop:
+            next(gen)
+        assert stop.value.value == "done"
+
+    def torch_body():
+        yield torch.is_grad_enabled()
+
+    with torch.set_grad_enabled(not wanted):
+        assert list(getattr(torch, name)()(torch_body)()) == [wanted]
+
+
+def test_decorated_generator_passes_throw_and_close_on_under_the_mode():
+    seen = []
+
+    @tg.no_grad()
+    def gen():
+        try:
+            yield 1
+        except KeyError:
+            seen.append(("thrown", tg.is_grad_enabled()))
+            yield 2
+        finally:
+            seen.append(("closed", tg.is_grad_enabled()))
+
+    g = gen()
+    assert next(g) == 1
+    assert g.throw(KeyError("k")) == 2
+    g.close()
+    assert seen == [("thrown", False), ("closed", False)]
+    assert tg.is_grad_enabled()
+
+
+def test_inference_mode_is_no_grad_and_false_enables_grad_like_torch():
+    x = tg.ones(2, requires_grad=True)
+    with tg.inference_mode():
+        assert tg.is_inference_mode_enabled() and not tg.is_grad_enabled()
+        y = x * 2
+        with tg.inference_mode(False):  # torch: grad mode on again inside
+            assert not tg.is_inference_mode_enabled() and tg.is_grad_enabled()
+    assert not tg.is_inference_mode_enabled() and tg.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    with torch.no_grad(), torch.inference_mode(False):
+        assert torch.is_grad_enabled()
+    # documented difference: y is an ordinary tensor here (torch: an inference tensor, which a
+    # recorded graph may not save for backward)
+    (y * x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_grad_mode_decorator_refuses_what_is_not_a_function():
+    with pytest.raises(TypeError, match="decorates a function, got int"):
+        tg.no_grad(3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor hooks may not change the gradient's dtype, device or shape (torch's checks)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
+def test_hook_that_changes_the_dtype_is_refused_like_torch(leaf):
+    def to_double(g):
+        return g.double()
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    target = x if leaf else x * 2
+    target.register_hook(to_double)
+    with pytest.raises(RuntimeError, match=r"hook 'to_double' has changed the type of value "
+                                           r"\(was float32 on cpu got float64 on cpu\)"):
+        (target * 3).sum().backward()
+    assert x.grad is None  # before: a float64 .grad on a float32 leaf
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    target_t = xt if leaf else xt * 2
+    target_t.register_hook(to_double)
+    with pytest.raises(RuntimeError, match="has changed the type of value"):
+        (target_t * 3).sum().backward()
+
+
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
+def test_hook_that_changes_the_shape_is_refused_like_torch(leaf):
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    target = x if leaf else x * 2
+    target.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has changed the size of value "
+                                           r"\(was \(2,\) got \(\)\)"):
+        (target * 3).sum().backward()  # before: NumPy's "cannot reshape array of size 1"
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    target_t = xt if leaf else xt * 2
+    target_t.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match="has changed the size of value"):
+        (target_t * 3).sum().backward()
+
+
+def test_hook_that_returns_no_tensor_is_refused_and_a_same_type_tensor_is_fine():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: np.ones(2, dtype=np.float32))
+    with pytest.raises(TypeError, match="returned a ndarray; a tensor hook must return a "
+                                        "Tensor"):
+        (x * 3).sum().backward()
+    handle.remove()
+    x.register_hook(lambda g: g * 2)
+    (x * 3).sum().backward(create_graph=True)  # Tensor gradients: checked the same way
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+# ----------------------------------------------------------------------------------------------
+# detach_, retains_grad, backward(inputs=...)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_detach_in_place_makes_a_leaf_like_torch():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    assert y.detach_() is y
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+    assert (y * x).grad_fn is not None  # x still records; y is a constant now
+    assert x.detach_() is x and not x.requires_grad  # a leaf too, as in torch
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    yt = (xt * 2).detach_()
+    assert not yt.requires_grad and yt.grad_fn is None and yt.is_leaf
+
+
+@pytest.mark.parametrize("make", [lambda x: x[0:1], lambda x: (x * 2).reshape(2, 1),
+                                  lambda x: (x * 2)[None].transpose(0, 1)],
+                         ids=["slice", "reshape", "transpose"])
+def test_detach_in_place_of_a_view_is_refused_like_torch(make):
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="detach_: can't detach views in-place"):
+        make(x).detach_()
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        make(torch.tensor([1.0, 2.0], requires_grad=True)).detach_()
+
+
+def test_retains_grad_property_like_torch():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    assert not y.retains_grad and not x.retains_grad
+    y.retain_grad()
+    x.retain_grad()  # a leaf keeps its grad anyway: no-op
+    assert y.retains_grad and not x.retains_grad
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    yt = xt * 2
+    yt.retain_grad()
+    xt.retain_grad()
+    assert yt.retains_grad and not xt.retains_grad
+
+
+def _inputs_graph(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w = lib.tensor([3.0, 4.0], requires_grad=True)
+    y = x * w
+    y.retain_grad()
+    z = (y * 3).sum()
+    return x, w, y, z
+
+
+def test_backward_inputs_accumulates_into_those_tensors_only_like_torch():
+    results = []
+    for lib in (tg, torch):
+        x, w, y, z = _inputs_graph(lib)
+        seen = []
+        z.backward(inputs=[x], retain_graph=True)
+        seen.append((x.grad.tolist(), w.grad, y.grad.tolist()))  # y: retained on the way
+        z.backward(inputs=x, retain_graph=True)  # one tensor; accumulates
+        seen.append((x.grad.tolist(), y.grad.tolist()))
+        z.backward(inputs=[y], retain_graph=True)  # a non-leaf: its backward does not run
+        seen.append((x.grad.tolist(), w.grad, y.grad.tolist()))
+        z.backward(inputs=(x, w))
+        seen.append((x.grad.tolist(), w.grad.tolist()))
+        results.append(seen)
+    assert results[0] == results[1]
+    assert results[0][0] == ([9.0, 12.0], None, [3.0, 3.0])
+
+
+@pytest.mark.parametrize("lib", [tg, torch], ids=["tinygrad_edu", "torch"])
+def test_backward_inputs_walks_only_the_part_that_leads_to_them_like_torch(lib):
+    """Hooks elsewhere do not fire and that part of the graph is not freed (torch runs no
+    backward that leads to no input)."""
+    a = lib.tensor([1.0], requires_grad=True)
+    b = lib.tensor([2.0], requires_grad=True)
+    fired = []
+    eb = b.exp()
+    eb.register_hook(lambda g: fired.append("b"))
+    loss_a, loss_b = (a * 3).sum(), eb.sum()
+    (loss_a + loss_b).backward(inputs=[a])
+    assert fired == [] and a.grad.tolist() == [3.0] and b.grad is None
+    loss_b.backward(inputs=[b])  # exp's saved values were not freed
+    assert fired == ["b"] and np.allclose(b.grad.tolist(), [np.exp(2.0)])
+
+
+def test_backward_inputs_with_create_graph_and_a_root_input_like_torch():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x**3).sum().backward(inputs=[x], create_graph=True)
+    assert x.grad.tolist() == [3.0, 12.0] and x.grad.grad_fn is not None
+    (g,) = tg.grad(x.grad.sum(), x)  # d/dx 3 x^2 = 6 x
+    assert g.tolist() == [6.0, 12.0]
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    s = (x * 2).sum()
+    s.backward(inputs=[s])  # torch: s.grad = 1, x.grad untouched
+    assert s.grad.item() == 1.0 and x.grad is None
+    unused = tg.tensor([1.0], requires_grad=True)
+    (x * 2).sum().backward(inputs=[unused])  # not reached: stays None, as in torch
+    assert unused.grad is None and x.grad is None
+
+
+def test_backward_inputs_are_checked():
+    x = tg.tensor([1.0], requires_grad=True)
+    z = (x * 2).sum()
+    with pytest.raises(RuntimeError, match="the inputs argument cannot be empty"):
+        z.backward(inputs=[], retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"inputs\[1\] \(shape \(1,\)\) does not require"):
+        z.backward(inputs=[x, tg.tensor([1.0])], retain_graph=True)
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Tensor, got float"):
+        z.backward(inputs=[1.0], retain_graph=True)

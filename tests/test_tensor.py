@@ -1,6 +1,8 @@
 """The Tensor object: construction and dtype rules, attributes, conversions, device moves,
 in-place updates, factories, random numbers and printing."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -466,3 +468,42 @@ def test_a_subclass_that_defines_eq_stays_hashable_and_differentiable():
     assert hash(x) == object.__hash__(x)
     (x * x).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+# ----------------------------------------------------------------------------------------------
+# copy.deepcopy (torch's protocol: leaves only)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_deepcopy_of_a_non_leaf_is_refused_like_torch():
+    """Before: the copy took the graph behind it along, so backward through the copy filled
+    copies of the leaves and x.grad silently stayed None."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"deepcopy: only tensors created explicitly by the "
+                                           r"user \(graph leaves\).*made by Mul"):
+        copy.deepcopy(x * 2)
+    with pytest.raises(RuntimeError, match="Only Tensors created explicitly by the user"):
+        copy.deepcopy(torch.tensor([1.0, 2.0], requires_grad=True) * 2)
+    copy.deepcopy((x * 2).detach())  # the data alone is fine, as in torch
+    with tg.no_grad():
+        copy.deepcopy(x * 2)  # no graph recorded: a leaf
+
+
+@pytest.mark.parametrize("lib", [tg, torch], ids=["tinygrad_edu", "torch"])
+def test_deepcopy_of_a_leaf_copies_data_requires_grad_and_grad_like_torch(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    y = copy.deepcopy(x)
+    assert y is not x and y.requires_grad and y.is_leaf
+    assert y.tolist() == [1.0, 2.0] and y.grad.tolist() == [3.0, 3.0]
+    assert y.grad is not x.grad
+    with lib.no_grad():
+        y.add_(1.0)
+        y.grad.add_(1.0)
+    assert x.tolist() == [1.0, 2.0] and x.grad.tolist() == [3.0, 3.0]  # nothing shared
+    (y * 2).sum().backward()  # the copy is a leaf of its own graphs
+    assert y.grad.tolist() == [6.0, 6.0] and x.grad.tolist() == [3.0, 3.0]
+    both = copy.deepcopy({"a": x, "b": x})  # the memo: one tensor stays one tensor
+    assert both["a"] is both["b"]
+    p = copy.deepcopy((tg.nn if lib is tg else torch.nn).Parameter(lib.ones(2)))
+    assert type(p).__name__ == "Parameter" and p.requires_grad

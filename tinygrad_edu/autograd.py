@@ -15,6 +15,8 @@ runs under ``no_grad`` and builds nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import time
 import traceback
@@ -39,6 +41,7 @@ class Config:
     """Process-wide switches. Change them with the context managers below, not by hand.
 
     grad_enabled   record graphs for autograd (``no_grad()`` turns it off)
+    inference_mode inside ``inference_mode()`` (which is ``no_grad`` here, see there)
     kernel         "auto" | "reference" | "numba" | "cuda": which kernel implementation the
                    kernel-backed ops (conv, pooling, attention) call (``use_kernel()``)
     anomaly        check every forward output and backward gradient for NaN/Inf
@@ -49,6 +52,7 @@ class Config:
     """
 
     grad_enabled: bool = True
+    inference_mode: bool = False
     kernel: str = "auto"
     anomaly: bool = False
     default_dtype: Any = np.float32
@@ -57,7 +61,12 @@ class Config:
 
 
 class _Override(contextlib.ContextDecorator):
-    """Set ``Config`` attributes inside a ``with`` block (or a decorated function)."""
+    """Set ``Config`` attributes inside a ``with`` block (or a decorated function).
+
+    A decorated generator function runs each stretch of its body (up to the next ``yield``)
+    under the setting and gives it back while its caller runs, as torch's decorators do: the
+    setting would otherwise only cover the call that makes the generator, which runs none of
+    its body."""
 
     def __init__(self, **changes):
         for key in changes:
@@ -77,19 +86,112 @@ class _Override(contextlib.ContextDecorator):
             setattr(Config, key, value)
         return False
 
-
-def no_grad():
-    """Context manager / decorator: run without recording a graph (inference, optimizer steps)."""
-    return _Override(grad_enabled=False)
-
-
-def enable_grad():
-    """Context manager / decorator: record graphs again inside a ``no_grad`` block."""
-    return _Override(grad_enabled=True)
+    def __call__(self, func):
+        if not callable(func):
+            raise TypeError(f"a grad-mode or Config switch decorates a function, got "
+                            f"{type(func).__name__} {func!r}")
+        if inspect.isgeneratorfunction(func):
+            return _generator_under(self, func)
+        return super().__call__(func)
 
 
-def set_grad_enabled(mode: bool):
-    return _Override(grad_enabled=bool(mode))
+def _generator_under(switch, func):
+    """``func`` (a generator function) with every resume of its generator run inside
+    ``with switch:`` (torch.utils._contextlib._wrap_generator): values, ``send``, ``throw``
+    and ``close`` are passed through, and its ``return`` value becomes ours."""
+
+    @functools.wraps(func)
+    def generator(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with switch:
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with switch:
+                        gen.close()
+                    raise
+                except BaseException as error:  # thrown in by our caller: pass it on
+                    with switch:
+                        response = gen.throw(error)
+                else:
+                    with switch:
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
+
+
+def _switch_or_decorated(switch: _Override, orig_func):
+    """``@no_grad`` (the function itself) or ``no_grad()`` / ``@no_grad()`` (the switch)."""
+    return switch if orig_func is None else switch(orig_func)
+
+
+def no_grad(orig_func=None):
+    """Context manager / decorator: run without recording a graph (inference, optimizer steps).
+
+    ``with no_grad():``, ``@no_grad()`` and ``@no_grad`` all work, as in torch; a decorated
+    generator runs its body under no_grad each time it is resumed."""
+    return _switch_or_decorated(_Override(grad_enabled=False), orig_func)
+
+
+def enable_grad(orig_func=None):
+    """Context manager / decorator: record graphs again inside a ``no_grad`` block
+    (``with enable_grad():``, ``@enable_grad()`` or ``@enable_grad``)."""
+    return _switch_or_decorated(_Override(grad_enabled=True), orig_func)
+
+
+def inference_mode(mode=True):
+    """``no_grad`` under torch's name: ``with inference_mode():``, ``@inference_mode()``,
+    ``@inference_mode``; ``inference_mode(False)`` records graphs again (as in torch, it
+    enables grad).
+
+    The difference from torch: torch makes "inference tensors" in this mode (no version
+    counter, no view tracking, and they may not be saved for backward by a graph recorded
+    later). Here the tensors made inside are ordinary tensors, exactly as under ``no_grad``,
+    so code that runs under torch's inference_mode runs here too, but not the other way
+    round: using a result later in a recorded graph works here and raises in torch."""
+    if isinstance(mode, bool):
+        return _Override(grad_enabled=not mode, inference_mode=mode)
+    return _Override(grad_enabled=False, inference_mode=True)(mode)  # bare @inference_mode
+
+
+def is_inference_mode_enabled() -> bool:
+    return Config.inference_mode
+
+
+class set_grad_enabled:  # noqa: N801 - torch's name; a class so it can be used three ways
+    """Switch graph recording on or off, three ways, like torch:
+
+    - a plain call, ``set_grad_enabled(False)``, switches it at once, for good;
+    - ``with set_grad_enabled(mode):`` switches it for the block and restores the mode found
+      when the object was made;
+    - ``@set_grad_enabled(mode)`` runs the function under ``mode`` and leaves the mode of the
+      caller as it was (the call that made the decorator does not switch it).
+    """
+
+    def __init__(self, mode: bool):
+        self.prev = Config.grad_enabled
+        self.mode = bool(mode)
+        Config.grad_enabled = self.mode
+
+    def __call__(self, func):
+        Config.grad_enabled = self.prev  # decorating is not a call to switch the mode
+        return _Override(grad_enabled=self.mode)(func)
+
+    def __enter__(self):
+        Config.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        Config.grad_enabled = self.prev
+        return False
+
+    def __repr__(self) -> str:
+        return f"set_grad_enabled(mode={self.mode})"
 
 
 def is_grad_enabled() -> bool:
@@ -480,12 +582,17 @@ def run_backward(
     retain_graph: bool = False,
     create_graph: bool = False,
     capture: tuple | None = None,
+    accumulate: bool = False,
 ):
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     Without ``capture``, gradients are accumulated into ``.grad`` of leaf tensors (and of
     tensors that called ``retain_grad()``). With ``capture`` (a tuple of tensors), their
-    gradients are returned instead and no ``.grad`` is touched (``tinygrad_edu.grad``).
+    gradients are returned instead and no ``.grad`` is touched (``tinygrad_edu.grad``); with
+    ``accumulate`` too, they are added into the ``.grad`` of those tensors alone, and of the
+    tensors that retain their grad on the way (``backward(inputs=...)``). Either way the walk
+    runs only the backwards that lead to a captured tensor, as torch does: hooks elsewhere do
+    not fire and the rest of the graph is not freed.
 
     Two kinds of walk share this loop. With ``create_graph``, or with study hooks watching,
     the pending gradients are Tensors and every backward runs as written, in Tensor ops (a
@@ -508,7 +615,10 @@ def run_backward(
         if plain:
             g = g.data
         grads[root] = grads[root] + g if root in grads else g
-    captured = dict.fromkeys(capture) if capture is not None else None
+    captured = None
+    if capture is not None:
+        captured = dict.fromkeys(capture)
+        order, through = _prune_to_captured(order, captured)
 
     # Without create_graph, a gradient summed from several consumers is a fresh array that only
     # this walk holds, so later contributions are added to it in place.
@@ -539,6 +649,10 @@ def run_backward(
             if captured is not None:
                 if node in captured:
                     captured[node] = Tensor._wrap(g, False) if plain else g
+                elif accumulate and node._retains_grad:
+                    _accumulate_grad(node, g, create_graph, owned=g_owned)
+                if node not in through:
+                    continue  # no captured tensor lies behind it
             elif ctx is None or node._retains_grad:
                 _accumulate_grad(node, g, create_graph, owned=g_owned)
             if ctx is None:
@@ -632,8 +746,30 @@ def run_backward(
                 ctx.release()
 
     if captured is not None:
+        if accumulate:  # backward(inputs=...)
+            for t, g in captured.items():
+                if g is not None:
+                    _accumulate_grad(t, g, create_graph)
+            return None
         return tuple(captured[t] for t in capture)
     return None
+
+
+def _prune_to_captured(order: list, captured) -> tuple:
+    """The part of the walk that reaches the ``captured`` tensors: ``through``, the tensors
+    whose op's backward must run (an input is captured, or is in ``through`` itself), and
+    ``order`` cut down to those and the captured tensors. ``order`` lists parents before
+    children, so one pass over it decides."""
+    through = set()
+    for node in order:
+        ctx = node._ctx
+        if ctx is not None:
+            for inp in ctx.inputs:
+                if inp in captured or inp in through:
+                    through.add(node)
+                    break
+    kept = [node for node in order if node in through or node in captured]
+    return kept, through
 
 
 def _call_tensor_hooks(node, g, plain: bool):
@@ -646,8 +782,32 @@ def _call_tensor_hooks(node, g, plain: bool):
     for hook in node._hooks:
         replaced = hook(g)
         if replaced is not None:
+            _check_hook_result(hook, g, replaced)
             g = replaced
     return g.data if plain else g
+
+
+def _check_hook_result(hook, g, replaced) -> None:
+    """A hook may replace a gradient only with one of the same dtype, device and shape (torch's
+    rule): anything else would reach ``.grad`` or the next backward as a silent cast, a broadcast
+    or an array error far from the hook."""
+    Tensor = _TENSOR or _tensor_class()
+
+    name = getattr(hook, "__name__", repr(hook))
+    if not isinstance(replaced, Tensor):
+        raise TypeError(f"hook {name!r} returned a {type(replaced).__name__}; a tensor hook must "
+                        f"return a Tensor (the new gradient, shape {tuple(g.shape)}) or None")
+    if replaced.dtype != g.dtype or replaced.device != g.device:
+        raise RuntimeError(
+            f"hook {name!r} has changed the type of value (was {g.dtype} on {g.device} got "
+            f"{replaced.dtype} on {replaced.device}); return a gradient of the same dtype and "
+            f"device, e.g. with .to({g.dtype})"
+        )
+    if replaced.shape != g.shape:
+        raise RuntimeError(
+            f"hook {name!r} has changed the size of value (was {tuple(g.shape)} got "
+            f"{tuple(replaced.shape)}); return a gradient of the tensor's shape"
+        )
 
 
 def _unscalar(array):

@@ -7,13 +7,14 @@ Operators and methods are ordinary methods that call the differentiable ops in
 from __future__ import annotations
 
 import contextlib
+import copy
 import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import backend
-from .autograd import Config, InPlaceClock, _initial_grad, run_backward
+from .autograd import Config, InPlaceClock, _initial_grad, _memory_owner, run_backward
 from .backend import Device, as_device, device_of, get_array_module
 
 # dtype aliases, so user code reads like torch: tg.float32, tg.int64, ...
@@ -263,6 +264,26 @@ class Tensor:
         """The same data, cut off from the graph (shares memory, like torch)."""
         return Tensor._wrap(self.data, False)
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor itself off from the graph: it becomes a leaf that does not require
+        grad (torch's ``detach_``). A view made by an op of the graph (a slice, reshape,
+        transpose of a tensor that requires grad) is refused, as in torch: it shares memory
+        with its base, so ``detach()`` it instead.
+
+        Unlike torch, a view of a tensor that does not require grad (``x.detach()[0]``) is
+        accepted: this library records views only through the graph."""
+        ctx = self._ctx
+        if ctx is not None:
+            owner = _memory_owner(self.data)
+            if any(_memory_owner(t.data) is owner for t in ctx.inputs):
+                raise RuntimeError(
+                    f"detach_: can't detach views in-place (this tensor, shape "
+                    f"{tuple(self.shape)}, is a view made by {ctx.name}); use detach() instead"
+                )
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
     def clone(self) -> Tensor:
         from .functional.elementwise import clone
 
@@ -309,15 +330,29 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False):
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False,
+                 inputs=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         ``gradient`` is the upstream gradient (needed when ``self`` is not a scalar). The graph
         is freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records the
-        backward pass so the gradients can be differentiated again.
+        backward pass so the gradients can be differentiated again. ``inputs`` (a tensor or a
+        sequence of them, leaves or not) accumulates into the ``.grad`` of those tensors only,
+        like torch: other leaves keep their ``.grad``, and only the part of the graph that
+        leads to ``inputs`` is walked (and freed).
+
+        >>> a, b = tensor([1.0], requires_grad=True), tensor([2.0], requires_grad=True)
+        >>> (a * b).sum().backward(inputs=[a])
+        >>> a.grad.tolist(), b.grad
+        ([2.0], None)
         """
         seed = _initial_grad(self, gradient, "backward")
-        run_backward((self,), (seed,), retain_graph or create_graph, create_graph)
+        if inputs is None:
+            run_backward((self,), (seed,), retain_graph or create_graph, create_graph)
+            return
+        inputs = _backward_inputs(inputs)
+        run_backward((self,), (seed,), retain_graph or create_graph, create_graph,
+                     capture=inputs, accumulate=True)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
@@ -335,11 +370,40 @@ class Tensor:
         return _Handle()
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        """Keep ``.grad`` on this non-leaf tensor after backward (a leaf keeps it anyway: no-op,
+        as in torch)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
                                "requires_grad=False")
-        self._retains_grad = True
+        if self._ctx is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        """Did ``retain_grad()`` ask this non-leaf tensor to keep its ``.grad``? (False for
+        leaves, which keep it anyway.)"""
+        return self._retains_grad
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """``copy.deepcopy``: a new leaf with copies of the data and ``.grad`` and the same
+        ``requires_grad`` (and class: a Parameter stays a Parameter), like torch. Refused for a
+        tensor made by a recorded op, as in torch: copying it would copy the graph behind it,
+        whose copied leaves would then receive the gradients of backward instead of the real
+        ones. Copy ``t.detach()`` (the data) or the leaves instead."""
+        if self._ctx is not None:
+            raise RuntimeError(
+                "deepcopy: only tensors created explicitly by the user (graph leaves) support "
+                f"the deepcopy protocol; this tensor (shape {tuple(self.shape)}) was made by "
+                f"{self._ctx.name}. Deep-copy t.detach() to copy its data."
+            )
+        cls = type(self)
+        new = cls._wrap(copy.deepcopy(self.data, memo), self.requires_grad)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        if hasattr(self, "__dict__"):  # a subclass without __slots__: its own attributes
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -713,6 +777,27 @@ class Tensor:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("__hash__", object.__hash__) is None:
             cls.__hash__ = object.__hash__
+
+
+def _backward_inputs(inputs) -> tuple:
+    """``backward(inputs=...)`` as a tuple of tensors that require grad, or a clear error."""
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    elif isinstance(inputs, (list, tuple)):
+        inputs = tuple(inputs)
+    else:
+        raise TypeError(f"backward: inputs must be a Tensor or a sequence of Tensors, got "
+                        f"{type(inputs).__name__}")
+    if not inputs:
+        raise RuntimeError("backward: the inputs argument cannot be empty; pass None (the "
+                           "default) to accumulate into every leaf")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: inputs[{i}] must be a Tensor, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] (shape {tuple(t.shape)}) does not "
+                               "require grad, so it can receive no gradient")
+    return inputs
 
 
 def _fits(shape: tuple, target: tuple) -> bool:

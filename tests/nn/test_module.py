@@ -166,6 +166,40 @@ def test_to_dtype_keeps_parameter_identity_and_converts_grads():
     assert net.to("cpu") is net
 
 
+def _to_call(module, how: str, dtype):
+    if how == "positional":
+        return module.to(dtype)
+    if how == "keyword":
+        return module.to(dtype=dtype)
+    return module.to("cpu", dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+@pytest.mark.parametrize("how", ["positional", "keyword", "with device"])
+def test_to_an_integer_dtype_is_refused_like_torch(dtype, how):
+    """Before: the weights were cast to int and still required grad."""
+    message = "nn.Module.to only accepts floating point or complex dtypes, but got desired dtype="
+    ours = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=message + dtype):
+        _to_call(ours, how, getattr(tg, "bool_" if dtype == "bool" else dtype))
+    assert ours.weight.dtype == np.float32 and ours.weight.requires_grad
+    with pytest.raises(TypeError, match=message):
+        _to_call(torch.nn.Linear(2, 2), how, getattr(torch, dtype))
+
+
+def test_half_casts_floating_parameters_grads_and_buffers_like_torch():
+    ours, theirs = Net(), torch.nn.BatchNorm1d(3)
+    ours(tg.randn(4, 4)).sum().backward()
+    assert ours.half() is ours
+    assert all(p.dtype == np.float16 and p.requires_grad for p in ours.parameters())
+    assert all(p.grad.dtype == np.float16 for p in ours.parameters() if p.grad is not None)
+    assert ours.block.bn.running_mean.dtype == np.float16
+    assert ours.block.bn.num_batches_tracked.dtype == np.int64
+    theirs.half()
+    assert theirs.running_mean.dtype == torch.float16
+    assert theirs.num_batches_tracked.dtype == torch.int64
+
+
 @pytest.mark.gpu
 def test_to_cuda_and_back():
     net = Net().to("cuda")

@@ -201,6 +201,61 @@ def test_float32_parameters_stay_float32_and_track_torch(name):
                 assert value.dtype == np.float32
 
 
+def _step_cast_step(lib_nn, lib_optim, name, kwargs):
+    """A Linear(3, 2) with fixed weights: one step in float32, then model.double() with the
+    optimizer's state made in float32, then one more step (or its error)."""
+    rng = np.random.default_rng(7)
+    w, b, x = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal((4, 3))
+    lib = tg if lib_nn is nn else torch
+    model = lib_nn.Linear(3, 2)
+    with lib.no_grad():
+        model.weight.copy_(lib.tensor(w, dtype=lib.float32))
+        model.bias.copy_(lib.tensor(b, dtype=lib.float32))
+    opt = getattr(lib_optim, name)(model.parameters(), **kwargs)
+    model(lib.tensor(x, dtype=lib.float32)).square().sum().backward()
+    opt.step()
+    opt.zero_grad()
+    model.double()
+    model(lib.tensor(x, dtype=lib.float64)).square().sum().backward()
+    return model, opt
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_adam_state_made_before_model_double_is_an_error_like_torch(name):
+    """torch 2.13's Adam raises ("expected dtype float for `end` but got dtype double") when
+    the model is cast after its first step; before, ours went on silently with float32 moments
+    for a float64 weight. We raise too, naming the cause and the fix."""
+    model, opt = _step_cast_step(nn, optim, name, dict(lr=0.1))
+    with pytest.raises(RuntimeError, match=rf"{name}: a parameter of shape \(2, 3\) is float64 "
+                                           r"but its state \(exp_avg\) is float32"):
+        opt.step()
+    _, torch_opt = _step_cast_step(torch.nn, torch.optim, name, dict(lr=0.1))
+    with pytest.raises(RuntimeError, match="expected dtype float"):
+        torch_opt.step()
+    opt.load_state_dict(opt.state_dict())  # the fix the message names: the state is cast
+    opt.step()
+    assert opt.state[model.weight]["exp_avg"].dtype == np.float64
+
+
+@pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.9)),
+                                          ("Adagrad", dict(lr=0.1))])
+def test_other_optimizers_keep_float32_state_after_model_double_like_torch(name, kwargs):
+    """torch 2.13 goes on with these (its momentum buffer, square_avg and sum stay float32 and
+    update the float64 weight), so we do the same, to the same numbers."""
+    model, opt = _step_cast_step(nn, optim, name, kwargs)
+    torch_model, torch_opt = _step_cast_step(torch.nn, torch.optim, name, kwargs)
+    opt.step()
+    torch_opt.step()
+    for p, q in zip(model.parameters(), torch_model.parameters()):
+        assert p.dtype == np.float64
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    for key, value in torch_opt.state[torch_model.weight].items():
+        if key != "step":
+            assert opt.state[model.weight][key].dtype == np.float32 == value.numpy().dtype
+
+
 # Adam's update on NumPy arrays runs the Numba kernel of kernels/cpu/optim.py under the kernel
 # settings "auto" and "numba", the reference lines of kernels/reference/optim.py under
 # "reference": both must give the same bits (the trajectories above vs torch use "auto").

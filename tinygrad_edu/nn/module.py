@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, _as_dtype
 
 
 class Parameter(Tensor):
@@ -341,11 +341,21 @@ class Module:
         """Move (or cast floating point) parameters, their gradients and buffers in place.
 
         ``to("cuda")``, ``to(tg.float64)``, ``to("cuda", tg.float64)``. The Parameter objects
-        stay the same (an optimizer built before the move still holds them); returns self."""
+        stay the same (an optimizer built before the move still holds them); returns self.
+        Integer buffers (BatchNorm's ``num_batches_tracked``) keep their dtype; the target dtype
+        must be floating point, as in torch (integer weights could not require grad)."""
         if device is not None and not isinstance(device, (str, backend.Device)):
             device, dtype = None, device
         if device is not None:
             device = backend.as_device(device)
+        if dtype is not None:
+            dtype = _as_dtype(dtype)
+            if dtype.kind not in "fc":
+                raise TypeError(
+                    f"nn.Module.to only accepts floating point or complex dtypes, but got "
+                    f"desired dtype={dtype} ({type(self).__name__}); cast the inputs or the "
+                    "outputs instead"
+                )
 
         def convert(data):
             if device is not None:
@@ -375,6 +385,12 @@ class Module:
 
     def double(self) -> Module:
         return self.to(dtype=np.float64)
+
+    def half(self) -> Module:
+        """Cast floating point parameters, gradients and buffers to float16 (torch's
+        ``Module.half``). NumPy computes float16 slowly and with float16 rounding at every op;
+        use it to study precision, not for speed."""
+        return self.to(dtype=np.float16)
 
     # ------------------------------------------------------------------------------------------
     # State dicts

@@ -134,6 +134,8 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(p)
+        elif state["exp_avg"].dtype != p.dtype:
+            raise _state_dtype_error(type(self).__name__, p, state["exp_avg"])
         state["step"] += 1
         step = state["step"]
         if group["maximize"]:
@@ -162,6 +164,18 @@ class Adam(Optimizer):
             adam_step = reference_adam_step
         adam_step(p, g, exp_avg, exp_avg_sq, beta1, beta2, step_size, bias_correction2**0.5,
                   group["eps"], max_v=max_exp_avg_sq)
+
+
+def _state_dtype_error(name: str, p, exp_avg) -> RuntimeError:
+    """torch 2.13's Adam refuses a parameter whose dtype changed after its state was made
+    (``model.double()`` after the first step): its fused update needs one dtype. So do we,
+    instead of updating a float64 weight with float32 moments."""
+    return RuntimeError(
+        f"{name}: a parameter of shape {tuple(p.shape)} is {p.dtype} but its state (exp_avg) "
+        f"is {exp_avg.dtype}: the model was cast after the optimizer's first step. Create the "
+        "optimizer after casting the model, or reload its state to cast it: "
+        "opt.load_state_dict(opt.state_dict())"
+    )
 
 
 class AdamW(Adam):
