@@ -57,8 +57,12 @@ def check_input_dtype(layer, x: Tensor, *state: Tensor | None) -> None:
     float64 gradients on float32 weights. ``state``: the tensors to compare with (the first one
     that is not None decides), e.g. ``check_input_dtype(self, x, self.weight, self.bias)``;
     the error names the layer by its ``_describe()`` (built only then: this runs every call)."""
-    expected = next((t for t in state if t is not None), None)
-    if expected is None or x.dtype == expected.dtype:
+    for expected in state:  # a loop, not next(genexpr): this runs in every layer call
+        if expected is not None:
+            break
+    else:
+        return
+    if x.data.dtype == expected.data.dtype:
         return
     name = layer._describe()
     if x.dtype.kind == "f":
