@@ -104,3 +104,26 @@ def test_group_norm_errors():
         nn.GroupNorm(2, 4)(tg.randn(2, 4, 3, dtype=tg.float64))
     with pytest.raises(ValueError, match=r"weight must have shape \(num_channels,\) = \(4,\)"):
         F.group_norm(tg.randn(2, 4, 3), 2, tg.ones(3))
+
+
+def test_conv1d_draws_what_the_conv2d_it_runs_as_draws():
+    """Conv1d is a _ConvNd of one spatial dim: under one seed its weight is Conv2d(C, OC,
+    (1, K))'s, and the random stream after it is the same (no hidden draws)."""
+    tg.manual_seed(0)
+    w1, b1 = (p.detach().numpy() for p in nn.Conv1d(2, 3, 5).parameters())
+    after1 = tg.randn(4).numpy()
+    tg.manual_seed(0)
+    w2, b2 = (p.detach().numpy() for p in nn.Conv2d(2, 3, (1, 5)).parameters())
+    after2 = tg.randn(4).numpy()
+    np.testing.assert_array_equal(w1, w2[:, :, 0, :])
+    np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(after1, after2)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", 2])
+def test_conv_reprs_show_padding_as_torch(padding):
+    for ours, theirs in ((nn.Conv1d(2, 4, 3, padding=padding),
+                          torch.nn.Conv1d(2, 4, 3, padding=padding)),
+                         (nn.Conv2d(2, 4, 3, padding=padding),
+                          torch.nn.Conv2d(2, 4, 3, padding=padding))):
+        assert repr(ours) == repr(theirs)

@@ -39,9 +39,21 @@ def _pad_input(layer: Module, x: Tensor, padding: tuple) -> Tensor:
 
 
 class _ConvNd(Module):
-    """Shared parameter set-up and argument checks of Conv2d and ConvTranspose2d."""
+    """Shared parameter set-up and argument checks of Conv1d, Conv2d and ConvTranspose2d:
+    ``dims`` spatial dims, every window argument a tuple of ``dims`` ints."""
 
     transposed = False
+    dims = 2  # spatial dims: 1 for Conv1d
+
+    def _window(self, name: str, what: str, value) -> tuple:
+        """An int or a tuple of ``dims`` ints as a tuple of ``dims`` ints."""
+        if self.dims == 1:
+            return (_single(name, what, value),)
+        return _pair(name, what, value)
+
+    def _as_2d(self, window: tuple) -> tuple:
+        """A window tuple as the conv2d it runs as sees it: (1, K) for a 1-d one."""
+        return window if self.dims == 2 else (1,) + window
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, device, dtype, output_padding=0, padding_mode="zeros"):
@@ -59,15 +71,16 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(name, "kernel_size", kernel_size)
-        self.stride = _pair(name, "stride", stride)
-        self.padding = padding if isinstance(padding, str) else _pair(name, "padding", padding)
-        self.dilation = _pair(name, "dilation", dilation)
-        self.output_padding = _pair(name, "output_padding", output_padding)
+        self.kernel_size = self._window(name, "kernel_size", kernel_size)
+        self.stride = self._window(name, "stride", stride)
+        self.padding = padding if isinstance(padding, str) else \
+            self._window(name, "padding", padding)
+        self.dilation = self._window(name, "dilation", dilation)
+        self.output_padding = self._window(name, "output_padding", output_padding)
         self._check_window()
         if self.transposed:  # (C_in, C_out/groups, KH, KW), torch's layout
             shape = (in_channels, out_channels // groups) + self.kernel_size
-        else:  # (C_out, C_in/groups, KH, KW)
+        else:  # (C_out, C_in/groups, KH, KW), or (C_out, C_in/groups, K) in 1-d
             shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
         if bias:
@@ -92,38 +105,54 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: invalid padding string {self.padding!r}, should be "
                                  "one of 'same', 'valid' (or an int or a pair of ints)")
             if self.padding == "same":  # strided or even effective kernel: an error
-                same_padding(name, self.kernel_size, self.stride, self.dilation)
+                self._same_padding()
         elif min(self.padding) < 0:
             raise ValueError(f"{name}: padding must be >= 0, got {self.padding}")
         if self.transposed:
-            limit = (max(self.stride[0], self.dilation[0]), max(self.stride[1], self.dilation[1]))
-            if min(self.output_padding) < 0 or self.output_padding[0] >= limit[0] or \
-                    self.output_padding[1] >= limit[1]:
+            limits = [max(s, d) for s, d in zip(self.stride, self.dilation, strict=True)]
+            if not all(0 <= p < limit for p, limit in zip(self.output_padding, limits,
+                                                           strict=True)):
                 raise ValueError(
                     f"{name}: output_padding must be >= 0 and smaller than stride or dilation "
                     f"in each dim, got output_padding {self.output_padding} with stride "
                     f"{self.stride} and dilation {self.dilation}"
                 )
 
+    def _same_padding(self) -> tuple:
+        """The padding of ``padding="same"``, one int per spatial dim (see ``same_padding``)."""
+        name = type(self).__name__
+        pads = same_padding(name, self._as_2d(self.kernel_size), self._as_2d(self.stride),
+                            self._as_2d(self.dilation))
+        return pads[2 - self.dims:]
+
     def reset_parameters(self) -> None:
         """torch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        with fan_in = weight.shape[1] * KH * KW; b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        with fan_in = weight.shape[1] * KH * KW (* K in 1-d); b ~ the same uniform."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
     def _check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
-        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
+        spatial = "H, W" if self.dims == 2 else "L"
+        if x.ndim not in (self.dims + 1, self.dims + 2) or \
+                x.shape[-self.dims - 1] != self.in_channels:
             raise ValueError(
-                f"{type(self).__name__}({self.in_channels}, {self.out_channels}): expected input "
-                f"(N, {self.in_channels}, H, W) or ({self.in_channels}, H, W), got shape "
-                f"{tuple(x.shape)}"
+                f"{self._describe()}: expected input (N, {self.in_channels}, {spatial}) or "
+                f"({self.in_channels}, {spatial}), got shape {tuple(x.shape)}"
             )
         check_input_dtype(self, x, self.weight)
+
+    def _padded(self, x: Tensor) -> Tensor:
+        """x padded in ``padding_mode`` by the layer's padding (a mode other than zeros)."""
+        if self.padding == "same":
+            padding = self._same_padding()
+        else:
+            padding = (0,) * self.dims if self.padding == "valid" else self.padding
+        return _pad_input(self, x, padding)  # (N, C, H + 2 PH, W + 2 PW) or (N, C, L + 2 P)
 
     def _describe(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
@@ -131,11 +160,11 @@ class _ConvNd(Module):
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
-        if self.padding not in ((0, 0), "valid"):
+        if self.padding != (0,) * self.dims:  # strings unquoted, as torch: padding=same
             text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != (1,) * self.dims:
             text += f", dilation={self.dilation}"
-        if self.transposed and self.output_padding != (0, 0):
+        if self.transposed and self.output_padding != (0,) * self.dims:
             text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
@@ -165,14 +194,9 @@ class Conv2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        if self.padding_mode != "zeros":
-            if self.padding == "same":
-                padding = same_padding("Conv2d", self.kernel_size, self.stride, self.dilation)
-            else:
-                padding = (0, 0) if self.padding == "valid" else self.padding
-            x = _pad_input(self, x, padding)  # (N, C, H + 2 PH, W + 2 PW)
-            return conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation,
-                          self.groups)
+        if self.padding_mode != "zeros":  # pad in that mode, then convolve with no padding
+            return conv2d(self._padded(x), self.weight, self.bias, self.stride, 0,
+                          self.dilation, self.groups)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -200,7 +224,7 @@ class ConvTranspose2d(_ConvNd):
                                 self.output_padding, self.groups, self.dilation)
 
 
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-d convolution (cross-correlation) over (N, C, L) input, as ``torch.nn.Conv1d``:
     weight (out_channels, in_channels / groups, kernel_size), y = conv1d(x, W, b), run as a
     Conv2d on a height of 1 (``functional.conv1d``). The arguments are ints (or 1-tuples);
@@ -211,74 +235,18 @@ class Conv1d(Module):
     (2, 8, 10)
     """
 
+    dims = 1
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
-        super().__init__()
-        _check_padding_mode("Conv1d", padding_mode)
-        self.padding_mode = padding_mode
-        K = _single("Conv1d", "kernel_size", kernel_size)
-        self.kernel_size = (K,)
-        self.stride = (_single("Conv1d", "stride", stride),)
-        self.padding = padding if isinstance(padding, str) else \
-            (_single("Conv1d", "padding", padding),)
-        self.dilation = (_single("Conv1d", "dilation", dilation),)
-        try:  # the argument checks of the Conv2d on a (1, K) window that it runs as
-            Conv2d(in_channels, out_channels, (1, K), (1,) + self.stride,
-                   padding if isinstance(padding, str) else (0,) + self.padding,
-                   (1,) + self.dilation, groups, bias=False, device="cpu")
-        except ValueError as error:
-            raise ValueError(f"Conv1d, as a Conv2d on a (1, K) window: {error}") from None
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.weight = Parameter(empty(out_channels, in_channels // groups, K, dtype=dtype,
-                                      device=device))  # (OC, C/groups, K), torch's layout
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """torch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b, fan_in = C/g * K."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size[0])
-            init.uniform_(self.bias, -bound, bound)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"Conv1d: expected a Tensor, got {type(x).__name__}")
-        if x.ndim not in (2, 3) or x.shape[-2] != self.in_channels:
-            raise ValueError(
-                f"{self._describe()}: expected input (N, {self.in_channels}, L) or "
-                f"({self.in_channels}, L), got shape {tuple(x.shape)}"
-            )
-        check_input_dtype(self, x, self.weight)
-        if self.padding_mode != "zeros":
-            if self.padding == "same":  # odd D (K - 1), checked when the layer was built
-                padding = (self.dilation[0] * (self.kernel_size[0] - 1) // 2,)
-            else:
-                padding = (0,) if self.padding == "valid" else self.padding
-            x = _pad_input(self, x, padding)  # (N, C, L + 2 P)
-            return conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation,
-                          self.groups)
+        self._check_input(x)
+        if self.padding_mode != "zeros":  # pad in that mode, then convolve with no padding
+            return conv1d(self._padded(x), self.weight, self.bias, self.stride, 0,
+                          self.dilation, self.groups)
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
-
-    def _describe(self) -> str:
-        return f"Conv1d({self.in_channels}, {self.out_channels})"
-
-    def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding not in ((0,), "valid"):
-            text += f", padding={self.padding!r}"
-        if self.dilation != (1,):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
