@@ -57,6 +57,8 @@ def check_input_dtype(layer, x: Tensor, *state: Tensor | None) -> None:
     float64 gradients on float32 weights. ``state``: the tensors to compare with (the first one
     that is not None decides), e.g. ``check_input_dtype(self, x, self.weight, self.bias)``;
     the error names the layer by its ``_describe()`` (built only then: this runs every call)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer._describe()}: expected a Tensor input, got {_type_name(x)}")
     for expected in state:  # a loop, not next(genexpr): this runs in every layer call
         if expected is not None:
             break
@@ -216,6 +218,10 @@ class Module:
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def _describe(self) -> str:
+        """How errors name this layer; layers with arguments worth naming override it."""
+        return type(self).__name__
 
     def __call__(self, *args, **kwargs):
         if not self._forward_pre_hooks and not self._forward_hooks:  # the usual case
@@ -507,7 +513,11 @@ def _position(owner: str, index, size: int) -> int:
 
 def _insert_position(owner: str, index, size: int) -> int:
     """Where ``insert(index, m)`` puts ``m``: 0..size (negative counts from the end)."""
-    index = operator.index(index)
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise TypeError(f"{owner}: insert index must be an integer, got "
+                        f"{_type_name(index)}") from None
     if not -size <= index <= size:
         raise IndexError(f"{owner}: insert index {index} is out of range for {size} modules "
                          f"(expected {-size} <= index <= {size})")
@@ -519,7 +529,23 @@ def _check_module(owner: str, module) -> None:
         raise TypeError(f"{owner}: expected an nn.Module, got {_type_name(module)}")
 
 
-class Sequential(Module):
+class _Numbered:
+    """What Sequential and ModuleList share: children named "0".."n-1"."""
+
+    def _renumber(self, modules: list) -> None:
+        """Name the children "0".."n-1" in the given order (torch does this after a delete)."""
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+
+    def pop(self, index) -> Module:
+        """Remove and return the child at ``index`` (an int or a slice); renumbers the rest."""
+        module = self[index]
+        del self[index]
+        return module
+
+
+class Sequential(_Numbered, Module):
     """Run modules one after another: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
 
     Children are named "0", "1", ... (or by the keys of a dict). Like torch, a slice keeps the
@@ -540,12 +566,6 @@ class Sequential(Module):
         for m in self._modules.values():
             x = m(x)
         return x
-
-    def _renumber(self, modules: list) -> None:
-        """Name the children "0".."n-1" in the given order (torch does this after a delete)."""
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
 
     def __getitem__(self, index):
         if isinstance(index, slice):  # keeps the children's names, like torch
@@ -598,25 +618,13 @@ class Sequential(Module):
         self._renumber(items)
         return self
 
-    def pop(self, index) -> Module:
-        """Remove and return the child at ``index`` (an int or a slice); renumbers the rest."""
-        module = self[index]
-        del self[index]
-        return module
-
-
-class ModuleList(Module):
+class ModuleList(_Numbered, Module):
     """A list of modules whose parameters are registered; children are named "0".."n-1"."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         for m in modules or ():
             self.append(m)
-
-    def _renumber(self, modules: list) -> None:
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
 
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self._modules)), module)
@@ -639,12 +647,6 @@ class ModuleList(Module):
         items = list(self._modules.values())
         items.insert(_insert_position("ModuleList.insert", index, len(items)), module)
         self._renumber(items)
-
-    def pop(self, index) -> Module:
-        """Remove and return the module at ``index`` (an int or a slice); renumbers the rest."""
-        module = self[index]
-        del self[index]
-        return module
 
     def __getitem__(self, index):
         items = list(self._modules.values())

@@ -382,7 +382,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
         raise ValueError(f"group_norm: expected an input (N, C, *) of at least 2 dims, got "
                          f"shape {tuple(x.shape)}")
     N, C = x.shape[:2]
-    if num_groups < 1 or C % num_groups:
+    if not isinstance(num_groups, numbers.Integral) or num_groups < 1 or C % num_groups:
         raise ValueError(f"group_norm: the {C} channels of input {tuple(x.shape)} must split "
                          f"into num_groups={num_groups} groups of equal size")
     _same_device("group_norm", x, weight, bias)
@@ -675,7 +675,10 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        for what, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise TypeError(f"GroupNorm: {what} must be a positive int, got {value!r}")
+        if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
         self.num_groups, self.num_channels = num_groups, num_channels
