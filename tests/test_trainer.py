@@ -84,11 +84,11 @@ def test_checkpoint_of_the_best_epoch_and_plateau_on_the_monitored_metric(tmp_pa
 
 def _resumable(seed_loader: int = 3):
     """A Trainer with every part that carries state: momentum, a scheduler, early stopping,
-    a shuffling loader with a seed."""
+    dropout (the library's random generator), a shuffling loader with a seed."""
     from tinygrad_edu.training.trainer import EarlyStopping
 
     tg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     trainer = Trainer(model, opt, nn.CrossEntropyLoss(),
                       scheduler=optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
@@ -127,3 +127,15 @@ def test_load_refuses_a_trainer_built_differently(tmp_path):
     other = _trainer(progress=False)  # no scheduler, no early stopping, another model
     with pytest.raises(ValueError, match="the saved run has a scheduler, this Trainer has none"):
         other.load(tmp_path / "run.tge")
+
+
+def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
+    tg.manual_seed(5)
+    state = tg.get_rng_state()
+    expected = tg.randn(3).numpy()
+    tg.save({"rng": state}, tmp_path / "rng.tge")
+    tg.manual_seed(0)
+    tg.set_rng_state(tg.load(tmp_path / "rng.tge")["rng"])
+    np.testing.assert_array_equal(tg.randn(3).numpy(), expected)
+    with pytest.raises(ValueError, match="set_rng_state: not a state"):
+        tg.set_rng_state({"bit_generator": "nope"})

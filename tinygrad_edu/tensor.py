@@ -838,6 +838,25 @@ def generator() -> np.random.Generator:
     return _GENERATOR
 
 
+def get_rng_state() -> dict:
+    """The state of the library's NumPy generator (what ``manual_seed`` sets and dropout,
+    initializers and ``rand*`` draw from), as a dict of numbers and strings that ``tg.save``
+    can store; ``set_rng_state`` puts it back (torch.get_rng_state/set_rng_state)."""
+    return _GENERATOR.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Go on drawing from a state that ``get_rng_state`` returned."""
+    global _GENERATOR
+    generator = np.random.default_rng()
+    try:
+        generator.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"set_rng_state: not a state that get_rng_state returned ({error})"
+                         ) from None
+    _GENERATOR = generator
+
+
 @contextlib.contextmanager
 def fork_rng(seed: int | None = None):
     """``with fork_rng(seed):`` draws inside from a NumPy generator seeded with ``seed`` (if

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
-from ..autograd import no_grad
-from ..tensor import Tensor
+from ..nn.utils import evaluating
+from ..tensor import Tensor, get_rng_state, set_rng_state
 
 
 @dataclass
@@ -185,10 +185,8 @@ class Trainer:
 
     def evaluate(self, loader: Iterable) -> dict:
         """Mean loss and accuracy over ``loader`` in eval mode, without a graph."""
-        was_training = self.model.training
-        self.model.eval()
         total_loss, total_correct, count, acc_count = 0.0, 0.0, 0, 0
-        with no_grad():
+        with evaluating(self.model):  # eval mode and no graph, the mode restored after
             for xb, yb in loader:
                 x, y = self._to_tensors(xb, yb)
                 logits = self.model(x)
@@ -199,7 +197,6 @@ class Trainer:
                 if acc is not None:
                     total_correct += acc * n
                     acc_count += n
-        self.model.train(was_training)
         result = {"loss": total_loss / max(count, 1)}
         if acc_count:
             result["acc"] = total_correct / acc_count
@@ -263,11 +260,13 @@ class Trainer:
 
     def state_dict(self) -> dict:
         """What ``fit`` needs to go on where it stopped: the model's, optimizer's and
-        scheduler's states, the epochs done (the history), the best monitored value and the
-        early-stopping counters."""
+        scheduler's states, the epochs done (the history), the best monitored value, the
+        early-stopping counters and the library's random generator (dropout). Transforms
+        with generators of their own (``RandomCrop(seed=...)``) are not part of it: a run that
+        uses them resumes with other augmentations."""
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "history": [dict(record) for record in self.history.epochs],
-                 "best": self._best}
+                 "best": self._best, "rng": get_rng_state()}  # dropout's next masks
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         if self.early_stopping is not None:
@@ -295,6 +294,8 @@ class Trainer:
             self.early_stopping.bad_epochs = state["early_stopping"]["bad_epochs"]
         self.history = History([dict(record) for record in state["history"]])
         self._best = state["best"]
+        if "rng" in state:
+            set_rng_state(state["rng"])
 
     def save(self, path) -> None:
         """Write ``state_dict()`` to ``path`` (``tinygrad_edu.save``: no pickle)."""
