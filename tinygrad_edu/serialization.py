@@ -205,7 +205,7 @@ def save(obj, f) -> None:
     try:
         # mkstemp makes the file private (0600): give it the mode open(path, "wb") would, the
         # old file's when it replaces one
-        os.fchmod(fd, _file_mode(path))
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as stream:  # write a temporary file, then rename: a crash
             write(stream)                     # never leaves a half-written checkpoint
         os.replace(tmp, path)
@@ -220,9 +220,23 @@ def _file_mode(path: str) -> int:
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)  # the only way to read it is to set it: put it back at once
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process' umask: read from /proc on Linux; elsewhere the only way to read it is to
+    set it and put it back at once (a file another thread creates in between would get mode
+    0666)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _code_of(array: np.ndarray) -> str:

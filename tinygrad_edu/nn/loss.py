@@ -215,6 +215,10 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
     the batch size ``input.shape[0]``; "mean" divides by the number of elements, which is not
     the KL divergence (it warns, as torch does). The target has the input's shape.
 
+    Unlike torch, the gradient with respect to a target entry t_i = 0 is the finite -x_i: the
+    log t_i + 1 term of d l_i / d t_i (which is -inf there) is left out, where torch gives NaN.
+    The gradient with respect to the input is torch's everywhere.
+
     >>> import tinygrad_edu as tg
     >>> p = tg.tensor([[0.5, 0.5]])
     >>> kl_div(tg.tensor([[0.25, 0.75]]).log(), p, reduction="batchmean").item() > 0
