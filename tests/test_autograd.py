@@ -816,3 +816,32 @@ def test_backward_inputs_are_checked():
         z.backward(inputs=[x, tg.tensor([1.0])], retain_graph=True)
     with pytest.raises(TypeError, match=r"inputs\[0\] must be a Tensor, got float"):
         z.backward(inputs=[1.0], retain_graph=True)
+
+
+def test_a_refused_inplace_update_does_not_mark_the_tensor_as_modified():
+    """The clock is stamped after the write: an update refused for its shape or value wrote
+    nothing, and the graph that saved the tensor stays usable."""
+    x = tg.randn(3, requires_grad=True)
+    z = (x * x).sum()
+    for bad in (lambda: x.detach().add_(tg.ones(2, 3)), lambda: x.detach().fill_(tg.ones(3))):
+        with pytest.raises(RuntimeError):
+            bad()
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy())
+
+
+def test_ops_that_read_only_shapes_ignore_inplace_updates_of_their_inputs():
+    """Add, sum, reshape and indexing never read their inputs' values in backward: updating
+    an input in place after the forward is fine there, as in torch; Mul still refuses."""
+    a = tg.ones(3, requires_grad=True)
+    y = ((a + 1).sum() + a.reshape(3, 1)[1:].sum())
+    with tg.no_grad():
+        a.add_(1)
+    y.backward()
+    assert a.grad.tolist() == [1.0, 2.0, 2.0]
+    b = tg.ones(3, requires_grad=True)
+    z = (b * b).sum()
+    with tg.no_grad():
+        b.add_(1)
+    with pytest.raises(RuntimeError, match="Mul.backward: input 0"):
+        z.backward()

@@ -1056,3 +1056,15 @@ def test_maximum_minimum_send_the_gradient_to_both_sides_of_a_nan_like_torch(op)
     yt.backward(torch.tensor(dy))
     assert ta.grad.tolist() == pa.grad.tolist()
     assert tb.grad.tolist() == pb.grad.tolist()
+
+
+def test_sign_of_nan_is_zero_as_torch():
+    x = [float("nan"), -2.0, 0.0, 3.0]
+    assert tg.sign(tg.tensor(x)).tolist() == torch.sign(torch.tensor(x)).tolist() == \
+        [0.0, -1.0, 0.0, 1.0]
+
+
+def test_floor_divide_and_remainder_by_zero_are_silent(recwarn):
+    a = tg.tensor([1.0, -1.0, 0.0])
+    assert np.isinf((a // 0.0).numpy()[:2]).all() and np.isnan((a % 0.0).numpy()).all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -542,3 +542,17 @@ def test_cumsum_dtypes_match_torch():
 def test_gradgradcheck_shape_ops(fn):
     x = tg.tensor(np.random.default_rng(3).standard_normal((3, 4)), requires_grad=True)
     assert tg.gradgradcheck(fn, [x])
+
+
+def test_flip_and_movedim_return_new_tensors_and_narrow_checks_length():
+    a = tg.zeros(3)
+    y = a.flip(())  # nothing to reverse: still a copy, as torch
+    assert y is not a
+    y.add_(1)
+    assert a.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(TypeError, match="flip: expected the dims"):
+        a.flip()
+    s = tg.tensor(2.0)
+    assert tg.movedim(s, (), ()) is not s
+    with pytest.raises(TypeError, match="narrow: length must be an integer"):
+        tg.narrow(tg.zeros(4), 0, 1, 2.0)

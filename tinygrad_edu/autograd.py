@@ -351,6 +351,10 @@ class Function:
     # keeps a weak reference to the output tensor. The library's other ops skip it (about 0.1 us
     # per op); an op defined anywhere else gets it unless its class says otherwise.
     reads_output = False
+    # False for ops whose backward reads only their inputs' shapes and dtypes, never their
+    # values (add, sum, reshape, indexing, ...): an input updated in place after the forward
+    # changes nothing for them, so ``check_versions`` lets it pass, as torch does.
+    reads_inputs = True
 
     inputs: tuple = ()
     inplace_ticks: int = -1  # InPlaceClock.ticks when the graph was recorded
@@ -400,7 +404,8 @@ class Function:
         out = ref()
         if out is None:
             raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
-        if InPlaceClock.updated_after(out, self.inplace_ticks):
+        if self.inplace_ticks != InPlaceClock.ticks and \
+                InPlaceClock.updated_after(out, self.inplace_ticks):  # any update since?
             raise RuntimeError(
                 f"{self.name}.backward needs its output, which was modified by an in-place "
                 f"operation after the forward (shape {tuple(out.shape)}); clone it first"
@@ -408,7 +413,10 @@ class Function:
         return out
 
     def check_versions(self) -> None:
-        """Raise if an input was modified in place after the forward saved it."""
+        """Raise if an input was modified in place after the forward saved it (for the ops
+        whose backward reads the inputs' values)."""
+        if not self.reads_inputs:
+            return
         for i, t in enumerate(self.inputs):
             if InPlaceClock.updated_after(t, self.inplace_ticks):
                 raise RuntimeError(

@@ -296,21 +296,22 @@ class Tensor:
         return self.to(dtype=other.dtype, device=other.device)
 
     # new_*: a new tensor with self's dtype and device unless given (torch)
+    def _new_options(self, dtype, device) -> dict:
+        return {"dtype": self.dtype if dtype is None else dtype,
+                "device": self.device if device is None else device}
+
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
-                     requires_grad=requires_grad)
+        return zeros(*size, **self._new_options(dtype, device), requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+        return ones(*size, **self._new_options(dtype, device), requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+        return full(size, fill_value, **self._new_options(dtype, device),
                     requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                      requires_grad=requires_grad)
+        return tensor(data, **self._new_options(dtype, device), requires_grad=requires_grad)
 
     # ------------------------------------------------------------------------------------------
     # Autograd
@@ -413,15 +414,15 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
 
     def _check_inplace(self, op: str) -> None:
-        """Refuse in-place updates autograd cannot follow, and count the allowed ones: a graph
-        that saved this tensor before the update refuses to backward through it (see
+        """Refuse in-place updates autograd cannot follow. Each update that is done is then
+        counted (``InPlaceClock.stamp``, after the write: a refused update changed nothing):
+        a graph that saved this tensor before refuses to backward through it (see
         ``Function``), instead of silently using the new values."""
         if Config.grad_enabled and self.requires_grad:
             raise RuntimeError(
                 f"{op}: a tensor that requires grad can't be modified in place while grad is "
                 "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
             )
-        InPlaceClock.stamp(self)
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.
@@ -510,10 +511,12 @@ class Tensor:
                 f"setitem: a value of shape {tuple(array.shape)} can't be broadcast to the shape "
                 f"{tuple(target)} of the indexed part of the tensor (shape {tuple(self.shape)})"
             ) from None
+        InPlaceClock.stamp(self)
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
+        InPlaceClock.stamp(self)
         return self
 
     def fill_(self, value) -> Tensor:
@@ -525,6 +528,7 @@ class Tensor:
                 f"{tuple(array.shape)}; use copy_ to copy a tensor's values"
             )
         self.data[...] = array
+        InPlaceClock.stamp(self)
         return self
 
     def copy_(self, src) -> Tensor:
@@ -533,11 +537,13 @@ class Tensor:
         array = self._as_array(src, "copy_")
         self._check_fits("copy_", array)
         self.data[...] = array
+        InPlaceClock.stamp(self)
         return self
 
     def add_(self, other, alpha=1) -> Tensor:
         self._check_inplace("add_")
         self.data += self._operand("add_", other, alpha)
+        InPlaceClock.stamp(self)
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
@@ -548,11 +554,13 @@ class Tensor:
                 "(logical_xor) instead"
             )
         self.data -= self._operand("sub_", other, alpha)
+        InPlaceClock.stamp(self)
         return self
 
     def mul_(self, other) -> Tensor:
         self._check_inplace("mul_")
         self.data *= self._operand("mul_", other)
+        InPlaceClock.stamp(self)
         return self
 
     def __iadd__(self, other) -> Tensor:  # x += y updates x in place, as in torch
@@ -572,16 +580,19 @@ class Tensor:
                 f"of dtype {self.dtype}; use x = x / y"
             )
         self.data /= self._operand("div_", other)
+        InPlaceClock.stamp(self)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         self.data[...] = _random_array("uniform", self.shape, self.dtype, self.device, a, b)
+        InPlaceClock.stamp(self)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
         self.data[...] = _random_array("normal", self.shape, self.dtype, self.device, mean, std)
+        InPlaceClock.stamp(self)
         return self
 
 
@@ -714,8 +725,7 @@ class Tensor:
     def squeeze(self, dim=None): return F.squeeze(self, dim)
     def unsqueeze(self, dim): return F.unsqueeze(self, dim)
     def transpose(self, dim0, dim1): return F.transpose(self, dim0, dim1)
-    def swapaxes(self, axis0, axis1): return F.transpose(self, axis0, axis1)
-    def swapdims(self, dim0, dim1): return F.transpose(self, dim0, dim1)
+    swapaxes = swapdims = transpose  # torch's aliases (NumPy's name)
     def movedim(self, source, destination): return F.movedim(self, source, destination)
     moveaxis = movedim
     def permute(self, *dims): return F.permute(self, *dims)
@@ -729,7 +739,10 @@ class Tensor:
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
     def index_select(self, dim, index): return F.index_select(self, dim, index)
-    def flip(self, *dims): return F.flip(self, dims)
+    def flip(self, *dims):
+        if not dims:  # torch: flip() missing 1 required positional argument: 'dims'
+            raise TypeError("flip: expected the dims to reverse, e.g. x.flip(0) or x.flip(0, 1)")
+        return F.flip(self, dims)
     def roll(self, shifts, dims=None): return F.roll(self, shifts, dims)
     def narrow(self, dim, start, length): return F.narrow(self, dim, start, length)
     def cumsum(self, dim, dtype=None): return F.cumsum(self, dim, dtype)

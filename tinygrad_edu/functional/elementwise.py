@@ -150,6 +150,8 @@ def _binary(op: str, fn, a, b):
 class Cast(Function):
     """y = x as another dtype;  dx = dy cast back to x's dtype (zero for integer inputs)."""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)
@@ -167,6 +169,8 @@ def cast(x: Tensor, dtype) -> Tensor:
 
 class Clone(Function):
     """y = a copy of x;  dx = dy"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x):
         return x.copy()
@@ -192,6 +196,7 @@ class Add(Function):
     on the arrays, with no Tensor or graph node per product.
     """
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
     array_backward = True  # dy may be the array itself (first order)
 
     def forward(self, a, b):
@@ -208,6 +213,7 @@ class Add(Function):
 class Sub(Function):
     """y = a - b;  da = sum_to(dy), db = -sum_to(dy)"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
     array_backward = True  # dy may be the array itself (first order)
 
     def forward(self, a, b):
@@ -267,6 +273,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = -x;  dx = -dy"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x):
         return -x
@@ -400,10 +408,11 @@ class Round(_Stepwise):
 
 
 class Sign(_Stepwise):
-    """y = -1, 0 or 1 as x is negative, zero or positive;  dx = 0"""
+    """y = -1, 0 or 1 as x is negative, zero or positive (0 for NaN, as torch);  dx = 0"""
 
     def forward(self, x):
-        return get_array_module(x).sign(x)
+        xp = get_array_module(x)
+        return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # NumPy's sign(nan) is nan
 
 
 def _stepwise(op: str, cls, x: Tensor, **options) -> Tensor:
@@ -451,7 +460,8 @@ class FloorDivide(Function):
     zeros, so a loss that depends on it only through ``//`` is caught."""
 
     def forward(self, a, b):
-        return _binary("floor_divide", get_array_module(a).floor_divide, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x // 0.0 is inf or nan, silent
+            return _binary("floor_divide", get_array_module(a).floor_divide, a, b)
 
     def backward(self, dy):
         raise RuntimeError(
@@ -465,7 +475,8 @@ class Remainder(Function):
     da = sum_to(dy), db = sum_to(-dy * floor(a / b))"""
 
     def forward(self, a, b):
-        return _binary("remainder", get_array_module(a).remainder, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x % 0.0 is nan, silent
+            return _binary("remainder", get_array_module(a).remainder, a, b)
 
     def backward(self, dy):
         a, b = self.inputs

@@ -64,6 +64,7 @@ def _count(shape: tuple, axes: tuple) -> int:
 class Sum(Function):
     """y = sum of x over ``axes``;  dx = dy broadcast back over the summed axes"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
     array_backward = True  # dy may be the array itself (first order)
 
     def forward(self, x, axes, keepdim):
@@ -289,7 +290,8 @@ class MaxReduce(Function):
             if nan_wins and x.dtype.kind in "fc":
                 # y is a single NaN exactly when x holds one: the NaNs are the extreme
                 mask |= xp.isnan(x)
-            mask = mask / mask.sum(axis=axes, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):  # amax of NaN: 0/0, silent
+                mask = mask / mask.sum(axis=axes, keepdims=True)
         self.mask = mask.astype(x.dtype) if x.dtype.kind == "f" else mask
         self.axes = axes
         return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))

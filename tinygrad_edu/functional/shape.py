@@ -98,6 +98,8 @@ def sum_to(x, shape):
 class BroadcastTo(Function):
     """y = x repeated along broadcast axes (a view);  dx = sum_to(dy, x.shape)"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
     def forward(self, x, shape):
         try:
             return get_array_module(x).broadcast_to(x, shape)
@@ -142,6 +144,8 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 
 class Reshape(Function):
     """y = x with a new shape (same elements in the same order);  dx = dy.reshape(x.shape)"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, shape):
         try:
@@ -209,6 +213,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 class Permute(Function):
     """y = x with its axes reordered by ``dims``;  dx = dy permuted by the inverse order"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, dims):
         self.dims = dims
@@ -284,7 +290,7 @@ def movedim(x: Tensor, source, destination) -> Tensor:
         if len(set(dims)) != len(dims):
             raise ValueError(f"movedim: repeated dim in `{name}` ({given})")
     if x.ndim == 0:
-        return x
+        return Reshape.apply(x, shape=())  # a new tensor (a view of x), as torch's
     order = [None] * x.ndim  # order[i]: the input dim that lands at output position i
     for s, d in zip(src, dst, strict=True):
         order[d] = s
@@ -332,6 +338,8 @@ def _to_module(index, xp):
 class GetItem(Function):
     """y = x[index];  dx = zeros like x with dy scattered back to x[index] (added up where an
     integer array selects the same element twice)"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, index):
         self.index = index
@@ -458,6 +466,8 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 class Cat(Function):
     """y = concatenation of the inputs along ``dim``;  each dx_i = the slice of dy it filled"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
     def forward(self, *xs, dim):
         self.dim = dim
         self.sizes = [x.shape[dim] for x in xs]
@@ -557,6 +567,8 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
 class Pad(Function):
     """y = x surrounded by ``value``;  dx = the middle of dy (the part x filled)"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
     def forward(self, x, widths, value):
         self.widths = widths
         return get_array_module(x).pad(x, widths, mode="constant", constant_values=value)
@@ -597,6 +609,8 @@ class PadCopy(Function):
     onto x[0]). First order, the sums run in place on the arrays; under ``create_graph`` they
     are Tensor ops (getitem, index_put_zeros, add), differentiable again.
     """
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, widths, mode):
         self.widths, self.mode = widths, mode
@@ -751,6 +765,8 @@ class Flip(Function):
     """y = x reversed along ``dims``;  dx = dy flipped along the same dims (a flip undoes
     itself)"""
 
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
     def forward(self, x, dims):
         self.dims = dims
         # a copy, as torch's flip: NumPy's flip is a view, through which writes would reach x
@@ -774,13 +790,15 @@ def flip(x: Tensor, dims) -> Tensor:
     if len(set(dims)) != len(dims):
         raise ValueError(f"flip: a dim appears more than once in dims {given}")
     if not dims or x.ndim == 0:
-        return x  # nothing to reverse
+        return x.clone()  # nothing to reverse; a new tensor all the same, as torch's
     return Flip.apply(x, dims=dims)
 
 
 class Roll(Function):
     """y = x shifted cyclically by ``shifts`` along ``dims``: the entry at i moves to
     (i + shift) mod n;  dx = dy rolled back by -shifts"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, shifts, dims):
         self.shifts, self.dims = shifts, dims
@@ -829,6 +847,11 @@ def narrow(x: Tensor, dim: int, start, length: int) -> Tensor:
         )
     if start < 0:
         start += size
+    try:
+        length = operator.index(length)
+    except TypeError:
+        raise TypeError(f"narrow: length must be an integer, got {type(length).__name__} "
+                        f"{length!r}") from None
     if length < 0:
         raise ValueError(f"narrow: length must be non-negative, got {length}")
     if start + length > size:
@@ -843,6 +866,8 @@ class Cumsum(Function):
     """y_i = x_0 + x_1 + ... + x_i along ``dim``;
     dx_i = dy_i + dy_(i+1) + ... + dy_last: the cumsum of dy from the other end,
     flip(cumsum(flip(dy)))"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
 
     def forward(self, x, dim):
         self.dim = dim
