@@ -573,10 +573,25 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         raise ValueError(f"conv1d: expected a 2-d (C, L) or 3-d (N, C, L) input and a 3-d "
                          f"weight (OC, C/groups, K), got {tuple(x.shape)} and "
                          f"{tuple(weight.shape)}")
-    if not isinstance(padding, str):
-        padding = (0, _single("conv1d", "padding", padding))
-    stride = (1, _single("conv1d", "stride", stride))
-    dilation = (1, _single("conv1d", "dilation", dilation))
+    C, L = x.shape[-2:]
+    OC, Cg, K = weight.shape
+    if not isinstance(groups, numbers.Integral) or groups < 1 or C != Cg * groups:
+        raise ValueError(f"conv1d: input has {C} channels but weight expects {Cg} * groups "
+                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})")
+    S = _single("conv1d", "stride", stride)
+    D = _single("conv1d", "dilation", dilation)
+    if padding == "same" and (S != 1 or D * (K - 1) % 2):
+        raise ValueError(f"conv1d: padding='same' needs stride 1 and an odd effective kernel "
+                         f"size D (K - 1) + 1, got K={K}, stride={S}, dilation={D}")
+    P = {"same": D * (K - 1) // 2, "valid": 0}.get(padding) if isinstance(padding, str) \
+        else _single("conv1d", "padding", padding)
+    if P is None:
+        raise ValueError(f"conv1d: invalid padding string {padding!r}, should be one of "
+                         "'same', 'valid' (or an int)")
+    if L + 2 * P < D * (K - 1) + 1:
+        raise ValueError(f"conv1d: kernel {K} with dilation {D} and padding {P} does not fit "
+                         f"input of length {L} (x: {tuple(x.shape)})")
+    padding, stride, dilation = (0, P), (1, S), (1, D)  # conv2d on a height of 1
     try:
         y = conv2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding, dilation, groups)
     except ValueError as error:  # name the op called, and the conv2d that ran (shapes in 2-d)
