@@ -2,10 +2,10 @@
 
 elementwise  arithmetic, math functions, activations, rounding, floor_divide/remainder, where,
              comparisons, bitwise, dropout
-reduce       sum, mean, var, std, max/min, argmax, prod/cumprod, logsumexp, softmax, log_softmax,
-             sort/argsort, topk, kthvalue, median
+reduce       sum, mean, var, std, max/min, argmax, prod, cumsum/cumprod, logsumexp, softmax,
+             log_softmax, sort/argsort, topk, kthvalue, median
 shape        reshape, permute, getitem, cat/stack/split, pad, repeat, tril/triu, broadcasting,
-             flip/roll/narrow/movedim, cumsum
+             flip/roll/narrow/movedim
 linalg       matmul, linear, einsum
 """
 
@@ -83,6 +83,7 @@ from .reduce import (
     argmin,
     argsort,
     cumprod,
+    cumsum,
     kthvalue,
     log_softmax,
     logsumexp,
@@ -103,7 +104,6 @@ from .shape import (
     broadcast_to,
     cat,
     chunk,
-    cumsum,
     expand,
     expand_as,
     flatten,

@@ -20,7 +20,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import _float_input, cast, exp, sign, where
 from .elementwise import abs as abs_
-from .shape import _dim, broadcast_to, cumsum, flip, index_put_zeros, reshape
+from .shape import _dim, broadcast_to, flip, index_put_zeros, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -79,12 +79,19 @@ class Sum(Function):
         return broadcast_to(reshape(dy, shape), x.shape)
 
 
+def _accumulating(x: Tensor, dtype) -> Tensor:
+    """x cast to the dtype a sum or product of it runs in: ``dtype`` if given, else int64 for
+    bool and integer inputs (torch's rule for sum, prod, cumsum, cumprod), else x's own."""
+    if dtype is not None:
+        return cast(x, dtype)
+    if x.dtype.kind in "bui" and x.dtype != np.int64:
+        return cast(x, np.int64)
+    return x
+
+
 def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dimensions when None); bool and int inputs sum to int64."""
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "bui" and x.dtype != np.int64:
-        x = cast(x, np.int64)
+    x = _accumulating(x, dtype)
     return Sum.apply(x, axes=_axes("sum", dim, x.ndim), keepdim=keepdim)
 
 
@@ -642,10 +649,7 @@ def prod(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if dim is not None and dim.__class__ is not int and not isinstance(dim, numbers.Integral):
         raise TypeError(f"prod: dim must be an int (torch.prod reduces one dim or all), got "
                         f"{type(dim).__name__}")
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "bui" and x.dtype != np.int64:
-        x = cast(x, np.int64)
+    x = _accumulating(x, dtype)
     return Prod.apply(x, axes=_axes("prod", dim, x.ndim), keepdim=keepdim)
 
 
@@ -667,6 +671,34 @@ class Cumprod(Function):
         if x.ndim == 0:
             return dy
         return _cumprod_grad(x, self.output, dy, self.dim)
+
+
+class Cumsum(Function):
+    """y_i = x_0 + x_1 + ... + x_i along ``dim``;
+    dx_i = dy_i + dy_(i+1) + ... + dy_last: the cumsum of dy from the other end,
+    flip(cumsum(flip(dy)))"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
+    def forward(self, x, dim):
+        self.dim = dim
+        if x.ndim == 0:
+            return x.copy()
+        return get_array_module(x).cumsum(x, axis=dim)
+
+    def backward(self, dy):
+        return _reverse_cumsum(dy, self.dim)
+
+
+def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Running sums along ``dim``; bool and integer inputs sum in int64, as in torch.
+
+    >>> import tinygrad_edu as tg
+    >>> cumsum(tg.tensor([1, 2, 3]), 0).tolist()
+    [1, 3, 6]
+    """
+    d = _dim("cumsum", dim, x.ndim)
+    return Cumsum.apply(_accumulating(x, dtype), dim=d)
 
 
 def _reverse_cumsum(t: Tensor, dim: int) -> Tensor:
@@ -713,11 +745,7 @@ def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"cumprod: expected a Tensor, got {type(x).__name__}")
     d = _dim("cumprod", dim, x.ndim)
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "bui" and x.dtype != np.int64:
-        x = cast(x, np.int64)
-    return Cumprod.apply(x, dim=d)
+    return Cumprod.apply(_accumulating(x, dtype), dim=d)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """Shape ops: broadcasting and its adjoint, reshape, transpose, indexing, cat/stack/split, pad,
-flip/roll/narrow, and cumsum.
+flip/roll/narrow.
 
 None of these change values, only where they sit, so every backward moves the gradient back
-to where the value came from (and sums where one value went to several places). cumsum, the
-one running sum here, is the exception: its backward sums dy the other way.
+to where the value came from (and sums where one value went to several places).
 """
 
 from __future__ import annotations
@@ -757,7 +756,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-# Flip, roll, narrow, cumsum
+# Flip, roll, narrow
 # ----------------------------------------------------------------------------------------------
 
 
@@ -860,40 +859,6 @@ def narrow(x: Tensor, dim: int, start, length: int) -> Tensor:
             f"of dim {d} of the tensor of shape {tuple(x.shape)}"
         )
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
-
-
-class Cumsum(Function):
-    """y_i = x_0 + x_1 + ... + x_i along ``dim``;
-    dx_i = dy_i + dy_(i+1) + ... + dy_last: the cumsum of dy from the other end,
-    flip(cumsum(flip(dy)))"""
-
-    reads_inputs = False  # its backward needs only the inputs' shapes
-
-    def forward(self, x, dim):
-        self.dim = dim
-        if x.ndim == 0:
-            return x.copy()
-        return get_array_module(x).cumsum(x, axis=dim)
-
-    def backward(self, dy):
-        return flip(cumsum(flip(dy, self.dim), self.dim), self.dim)
-
-
-def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
-    """Running sums along ``dim``; bool and integer inputs sum in int64, as in torch.
-
-    >>> import tinygrad_edu as tg
-    >>> cumsum(tg.tensor([1, 2, 3]), 0).tolist()
-    [1, 3, 6]
-    """
-    from .elementwise import cast
-
-    d = _dim("cumsum", dim, x.ndim)
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "bui" and x.dtype != np.int64:
-        x = cast(x, np.int64)
-    return Cumsum.apply(x, dim=d)
 
 
 # ----------------------------------------------------------------------------------------------
