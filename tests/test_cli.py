@@ -31,7 +31,7 @@ def test_console_script_runs():
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "nope"], "unknown model 'nope'"),
-    (["train", "mlp", "--device", "tpu"], "--device: device: expected 'cpu', 'cuda' or 'cuda:N'"),
+    (["train", "mlp", "--device", "tpu"], "--device 'tpu': expected 'cpu', 'cuda' or 'cuda:N'"),
     (["train", "mlp", "--kernel", "cuda"], "--kernel cuda runs CUDA kernels on GPU tensors"),
     (["train", "mlp", "--limit", "0"], "--limit must be at least 1, got 0"),
     (["train", "mlp", "--test-limit", "-5"], "--test-limit must be at least 1, got -5"),
@@ -41,7 +41,7 @@ def test_console_script_runs():
     (["gradcheck", "nope"], "unknown model 'nope'"),
     (["gradcheck", "mlp", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
     (["gradcheck", "mlp", "--max-elements", "0"], "--max-elements must be at least 1"),
-    (["gradcheck", "mlp", "--device", "gpu"], "--device: device: expected"),
+    (["gradcheck", "mlp", "--device", "gpu"], "--device 'gpu': expected"),
     (["graph", "nope"], "unknown model 'nope'"),
     (["graph", "mlp", "--out", "graph.xyz"], "the file type follows the suffix, one of .dot"),
 ])
@@ -62,3 +62,13 @@ def test_cuda_device_without_a_gpu_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.setattr(backend, "gpu_available", lambda: False)
     assert main(["train", "mlp", "--device", "cuda"]) == 2
     assert "--device cuda: no CUDA GPU found" in capsys.readouterr().err
+
+
+def test_python_dash_m_gives_the_same_usage_errors():
+    """python -m tinygrad_edu.cli runs the module as __main__: its errors are the same one
+    line and exit status 2 as the console script's."""
+    done = subprocess.run([sys.executable, "-m", "tinygrad_edu.cli", "gradcheck", "nosuch"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("tinygrad-edu gradcheck: error: ")
+    assert "Traceback" not in done.stderr

@@ -17,6 +17,8 @@ import importlib
 import importlib.util
 import sys
 
+from ._usage import UsageError
+
 # subcommand -> module whose ``add_parser(subparsers)`` registers it
 SUBCOMMANDS = {
     "info": "tinygrad_edu.cli",
@@ -26,26 +28,6 @@ SUBCOMMANDS = {
     "graph": "tinygrad_edu.study.cli",
     "bench": "tinygrad_edu.study.cli",
 }
-
-
-class UsageError(Exception):
-    """A bad argument value that only a subcommand can judge (an unknown model, a device with
-    no GPU behind it): ``main`` prints ``tinygrad-edu COMMAND: error: MESSAGE`` and exits with
-    status 2, as argparse does for the arguments it checks itself."""
-
-
-def check_device(device: str) -> str:
-    """``--device``: 'cpu', 'cuda' or 'cuda:N', and for CUDA a GPU that CuPy can see."""
-    from tinygrad_edu import backend
-
-    try:
-        parsed = backend.as_device(device)
-    except ValueError as error:
-        raise UsageError(f"--device: {error}") from None
-    if parsed.type == "cuda" and not backend.gpu_available():
-        raise UsageError(f"--device {device}: no CUDA GPU found (CuPy missing or no device); "
-                         "install tinygrad-edu[gpu] on a GPU machine, or use --device cpu")
-    return device
 
 
 def _info(args) -> int:
@@ -115,5 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m tinygrad_edu.cli: the same main as the console script
+    from tinygrad_edu.cli import main as _main
+
+    sys.exit(_main())

@@ -70,7 +70,8 @@ def _check_options(op: str, eps, atol, rtol, mode: str, n_directions: int = 1) -
     check_tolerances(op, eps, atol, rtol)
     if mode not in ("full", "random"):
         raise ValueError(f"{op}: mode must be 'full' or 'random', got {mode!r}")
-    if mode == "random" and not (isinstance(n_directions, int) and n_directions >= 1):
+    if mode == "random" and not (isinstance(n_directions, numbers.Integral)
+                                 and not isinstance(n_directions, bool) and n_directions >= 1):
         raise ValueError(f"{op}: n_directions must be an integer >= 1 in mode='random', got "
                          f"{n_directions!r}")
 
@@ -87,8 +88,8 @@ def check_tolerances(op: str, eps, atol, rtol) -> None:
 
 
 def _finite_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(
-        value)
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return is_number and math.isfinite(value)
 
 
 def _checked_positions(inputs: tuple, op: str) -> list:
@@ -337,11 +338,13 @@ def gradgradcheck(
                                  seed, "gradgradcheck")
     if report is not None and no_graph:
         which = ", ".join(str(i) for i in sorted(no_graph))
+        inputs_have = f"input {which} has" if len(no_graph) == 1 else f"inputs {which} have"
         report += _hint(
-            f"the first derivative of input {which} has no graph (requires_grad is False): a "
-            "backward computed it from raw arrays (or the op is first-order only), so autograd "
-            "cannot differentiate it again and its derivative reads 0 ('analytic 0' above). "
-            "Write that backward with Tensor ops to make it twice differentiable."
+            f"the first derivative of {inputs_have} no graph (requires_grad is False). Right "
+            "for a derivative that is constant (of a linear term); otherwise a backward "
+            "computed it from raw arrays (or the op is first-order only), so autograd cannot "
+            "differentiate it again and its derivative reads 0 ('analytic 0' above). Write "
+            "that backward with Tensor ops to make it twice differentiable."
         )
     return _verdict(report, raise_exception)
 

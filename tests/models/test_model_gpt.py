@@ -83,7 +83,7 @@ def test_generate_checks_its_arguments_and_restores_train_mode_on_error():
     model.train()
     prompt = tg.tensor(np.array([[1, 2]]))
     for kwargs, message in (({"temperature": float("nan")}, "temperature must be > 0"),
-                            ({"max_new_tokens": -1}, "max_new_tokens must be >= 0")):
+                            ({"max_new_tokens": -1}, "max_new_tokens must be an integer >= 0")):
         with pytest.raises(ValueError, match=message):
             model.generate(prompt, **{"max_new_tokens": 2, **kwargs})
     with pytest.raises(ValueError, match=r"expected a prompt of token ids \(B, T\)"):

@@ -59,7 +59,7 @@ def test_seq2seq_shapes(attention):
     assert model(tg.tensor(task.src), tg.tensor(task.tgt_in)).shape == (4, 6, 13)
     assert model.greedy_decode(tg.tensor(task.src), max_len=6).shape == (4, 6)
     assert model.greedy_decode(tg.tensor(task.src), max_len=0).shape == (4, 0)
-    with pytest.raises(ValueError, match="max_len must be >= 0"):
+    with pytest.raises(ValueError, match="max_len must be an integer >= 0"):
         model.greedy_decode(tg.tensor(task.src), max_len=-1)
 
 

@@ -26,6 +26,7 @@ a Devanagari word such as ``"\\u0939\\u093f\\u0928\\u094d\\u0926\\u0940"`` (Hind
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 import re
 import sys
@@ -44,27 +45,33 @@ _HTML_BREAK_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _MARK_CATEGORIES = ("Mn", "Mc", "Me")  # nonspacing, spacing and enclosing combining marks
 
 
+def _patterns(marks: str) -> tuple[re.Pattern, re.Pattern]:
+    """(words and punctuation, words only) for words that may contain the ``marks`` (a regex
+    character-class body)."""
+    part = rf"\w[\w{marks}]*"  # a letter/digit, then letters, digits, marks
+    word = rf"{part}(?:'{part})?"
+    return re.compile(rf"{word}|[^\w\s]"), re.compile(word)
+
+
+_ASCII_PATTERNS = _patterns("")  # ASCII text has no combining marks: the fast, common case
+
+
 @functools.cache
-def _token_patterns() -> tuple[re.Pattern, re.Pattern]:
-    """(words and punctuation, words only), compiled on first use.
+def _unicode_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """The patterns for text beyond ASCII, compiled on first use.
 
     A word starts with a letter/digit (``\\w``) and goes on with letters, digits and combining
     marks, optionally with one apostrophe inside ("isn't", "it's"); every other non-space
     character (punctuation, symbols) is a token of its own. Python's ``re`` has no ``\\p{M}``,
     so the marks' ranges are collected from ``unicodedata`` once (about 0.2 s).
     """
-    ranges = []
-    start = None
-    for code in range(sys.maxunicode + 2):
-        is_mark = code <= sys.maxunicode and unicodedata.category(chr(code)) in _MARK_CATEGORIES
-        if is_mark and start is None:
-            start = code
-        elif not is_mark and start is not None:
-            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
-            start = None
-    part = rf"\w[\w{''.join(ranges)}]*"  # a letter/digit, then letters, digits, marks
-    word = rf"{part}(?:'{part})?"
-    return re.compile(rf"{word}|[^\w\s]"), re.compile(word)
+    marks = [code for code in range(sys.maxunicode + 1)
+             if unicodedata.category(chr(code)) in _MARK_CATEGORIES]
+    ranges = []  # runs of consecutive code points as "first-last"
+    for _, run in itertools.groupby(enumerate(marks), key=lambda pair: pair[1] - pair[0]):
+        codes = [code for _, code in run]
+        ranges.append(f"{re.escape(chr(codes[0]))}-{re.escape(chr(codes[-1]))}")
+    return _patterns("".join(ranges))
 
 
 def tokenize(text: str, lowercase: bool = True, keep_punctuation: bool = True) -> list[str]:
@@ -86,9 +93,11 @@ def tokenize(text: str, lowercase: bool = True, keep_punctuation: bool = True) -
     text = text.replace("\u2019", "'")  # typographic apostrophe -> ASCII
     if lowercase:
         text = text.lower()
-    # NFC after lowercasing: lower() can itself produce decomposed text ("\u0130" -> "i\u0307").
-    text = unicodedata.normalize("NFC", text)
-    with_punctuation, words_only = _token_patterns()
+    if text.isascii():  # no marks, and NFC changes nothing
+        with_punctuation, words_only = _ASCII_PATTERNS
+    else:  # NFC after lowercasing: lower() can produce decomposed text ("\u0130" -> "i\u0307")
+        text = unicodedata.normalize("NFC", text)
+        with_punctuation, words_only = _unicode_patterns()
     pattern = with_punctuation if keep_punctuation else words_only
     return pattern.findall(text)
 

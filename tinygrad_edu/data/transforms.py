@@ -65,14 +65,20 @@ def _pair(name: str, value, what: str = "size") -> tuple[int, int]:
     return pair
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_fill(name: str, fill, dtype: np.dtype) -> None:
-    """Refuse a ``fill`` that an integer image cannot hold (np.pad would wrap -1 to 255)."""
+    """Refuse a ``fill`` that an integer image cannot hold (np.pad would wrap -1 to 255, and
+    write 0.5 as 0)."""
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        if not info.min <= fill <= info.max:
+        if not (info.min <= fill <= info.max and float(fill).is_integer()):
             raise ValueError(
-                f"{name}: fill {fill!r} does not fit the {dtype} images (range {info.min}.."
-                f"{info.max}); convert them with ToFloat() first or choose a fill in range"
+                f"{name}: fill {fill!r} does not fit the {dtype} images (whole numbers "
+                f"{info.min}..{info.max}); convert them with ToFloat() first or choose such a "
+                "fill"
             )
 
 
@@ -359,14 +365,14 @@ class RandomRotation:
     """
 
     def __init__(self, degrees, fill: float = 0, seed=None):
-        if isinstance(degrees, numbers.Real):
+        if _is_real(degrees):
             if not degrees >= 0:  # also refuses NaN
                 raise ValueError(f"RandomRotation: degrees must be >= 0, got {degrees}")
             degrees = (-float(degrees), float(degrees))
         elif not (
             isinstance(degrees, Sequence)
             and len(degrees) == 2
-            and all(isinstance(d, numbers.Real) for d in degrees)
+            and all(_is_real(d) for d in degrees)
         ):
             raise ValueError(f"RandomRotation: degrees must be a number or a pair, got {degrees}")
         lo, hi = float(degrees[0]), float(degrees[1])

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn, optim
-from ..autograd import no_grad
 from ..backend import to_numpy
+from ..nn.utils import evaluating
 from ..tensor import manual_seed, tensor
 from .cnn import LeNet5
 
@@ -129,10 +129,11 @@ def _train(model, params, x, y, epochs: int, batch_size: int, lr: float, seed: i
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
-    """Share of correct argmax predictions (eval mode, no graph)."""
-    model.eval()
+    """Share of correct argmax predictions (eval mode, no graph; the mode restored after)."""
+    if len(x) == 0:
+        raise ValueError("accuracy: got 0 samples")
     correct = 0
-    with no_grad():
+    with evaluating(model):
         for start in range(0, len(x), batch_size):
             logits = model(tensor(x[start:start + batch_size]))
             correct += int((to_numpy(logits.data).argmax(1) == y[start:start + batch_size]).sum())

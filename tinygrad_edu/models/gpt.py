@@ -18,6 +18,7 @@ characters, x = window[:-1], y = window[1:].
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,8 +178,9 @@ class GPT(nn.Module):
                              "(for greedy decoding use top_k=1)")
         if top_k is not None and top_k < 1:
             raise ValueError(f"GPT.generate: top_k must be >= 1 or None, got {top_k}")
-        if max_new_tokens < 0:
-            raise ValueError(f"GPT.generate: max_new_tokens must be >= 0, got {max_new_tokens}")
+        if not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"GPT.generate: max_new_tokens must be an integer >= 0, got "
+                             f"{max_new_tokens!r}")
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"GPT.generate: expected a prompt of token ids (B, T) with T >= 1, "
                              f"got shape {tuple(idx.shape)} (a single prompt: idx[None])")

@@ -21,6 +21,7 @@ Token ids of the synthetic tasks: 0 = <pad>, 1 = <bos>, 2 = <eos>, digit d = d +
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass
 
@@ -271,7 +272,9 @@ class Seq2Seq(nn.Module):
     def greedy_decode(self, src, max_len: int) -> np.ndarray:
         """Feed back the argmax token, one step at a time (eval mode, no graph)."""
         _check_max_len("Seq2Seq.greedy_decode", max_len)
-        steps = [np.zeros((src.shape[0], 0), dtype=np.int64)]  # max_len = 0: (B, 0)
+        if max_len == 0:
+            return np.zeros((src.shape[0], 0), dtype=np.int64)  # (B, 0)
+        steps = []
         with evaluating(self):
             src_mask = src != PAD  # (B, S)
             encoder_outputs, state = self.encoder(src, src_mask)  # (B, S, H)
@@ -284,8 +287,9 @@ class Seq2Seq(nn.Module):
 
 
 def _check_max_len(op: str, max_len: int) -> None:
-    if max_len < 0:
-        raise ValueError(f"{op}: max_len must be >= 0, got {max_len}")
+    """A number of decoding steps: an integer >= 0."""
+    if not isinstance(max_len, numbers.Integral) or isinstance(max_len, bool) or max_len < 0:
+        raise ValueError(f"{op}: max_len must be an integer >= 0, got {max_len!r}")
 
 # ----------------------------------------------------------------------------------------------
 # Training and evaluation (shared with transformer.Seq2SeqTransformer)

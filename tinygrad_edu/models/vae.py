@@ -132,6 +132,9 @@ def fit_vae(model: VAE, images: np.ndarray, epochs: int = 1, batch_size: int = 1
 def save_samples(model: VAE, path: str, n: int = 64, device: str = "cpu") -> str:
     """Write a grid of n decoded random codes to ``path`` (PNG)."""
     images = to_numpy(model.sample(n, device).data)
+    if images.ndim != 4:
+        raise ValueError(f"save_samples: the VAE's {model.config.in_features} features are no "
+                         "square image (sample() returns flat rows); draw them another way")
     return save_image_grid(images, path, nrow=8, title="VAE samples")
 
 

@@ -149,10 +149,9 @@ def model_loss(out: Tensor, seed: int = 0) -> Tensor:
 
 def _model_for(args):
     """``resolve_model`` for a command's arguments; bad values raise ``UsageError``."""
-    from ..cli import UsageError
+    from .._usage import UsageError, check_at_least_one
 
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_at_least_one("--batch-size", args.batch_size)
     try:
         return resolve_model(args.model, args.batch_size, args.seed)
     except ValueError as error:
@@ -160,11 +159,10 @@ def _model_for(args):
 
 
 def _gradcheck_command(args) -> int:
-    from ..cli import UsageError, check_device
+    from .._usage import check_at_least_one, check_device
     from .gradcheck_report import gradcheck_report
 
-    if args.max_elements < 1:
-        raise UsageError(f"--max-elements must be at least 1, got {args.max_elements}")
+    check_at_least_one("--max-elements", args.max_elements)
     check_device(args.device)
     model, x = _model_for(args)
     if args.device != "cpu":
@@ -181,13 +179,13 @@ def _gradcheck_command(args) -> int:
 
 
 def _graph_command(args) -> int:
-    from ..cli import UsageError
-    from .graph import FILE_TYPES, draw
+    from .._usage import UsageError
+    from .graph import draw, file_type
 
-    suffix = Path(args.out).suffix.lower().lstrip(".")
-    if suffix not in FILE_TYPES:
-        raise UsageError(f"--out {args.out!r}: the file type follows the suffix, one of "
-                         f"{', '.join('.' + t for t in FILE_TYPES)}")
+    try:
+        file_type(args.out, "--out")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     model, x = _model_for(args)
     loss = model_loss(model(x), args.seed)
     if args.backward:

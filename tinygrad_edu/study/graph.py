@@ -354,6 +354,16 @@ def render_matplotlib(graph: Graph, path) -> str:
 FILE_TYPES = ("dot", "gv", "txt", "svg", "png", "pdf")
 
 
+def file_type(path, who: str) -> str:
+    """The file type ``draw`` writes for ``path`` (its suffix, lowercase); a ValueError naming
+    ``who`` for a suffix it cannot write."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FILE_TYPES:
+        raise ValueError(f"{who}: cannot write {str(path)!r}: the file type follows the suffix, "
+                         f"one of {', '.join('.' + t for t in FILE_TYPES)}")
+    return suffix
+
+
 def draw(tensor: Tensor, path, show_backward: bool = False, names=None,
          engine: str | None = None) -> str:
     """Write the graph of ``tensor`` to ``path`` and return the engine used.
@@ -364,10 +374,7 @@ def draw(tensor: Tensor, path, show_backward: bool = False, names=None,
     (``engine="matplotlib"``, a simpler layered layout).
     """
     path = Path(path)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in FILE_TYPES:
-        raise ValueError(f"draw: cannot write {str(path)!r}: the file type follows the suffix, "
-                         f"one of {', '.join('.' + t for t in FILE_TYPES)}")
+    suffix = file_type(path, "draw")
     if suffix in ("dot", "gv"):
         path.write_text(to_dot(tensor, show_backward, names))
         return "dot-text"

@@ -159,7 +159,7 @@ def data_kwargs(spec, info, x_train: np.ndarray, vocab=None) -> dict:
 def _check_train_args(args):
     """The model's spec, once every argument value is known to be usable: before the output
     folder is made or any data is read. Raises ``UsageError`` (exit status 2)."""
-    from ..cli import UsageError, check_device
+    from .._usage import UsageError, check_at_least_one, check_device
     from ..models import get_spec
 
     try:
@@ -171,8 +171,7 @@ def _check_train_args(args):
                 "--test-limit": args.test_limit, "--max-len": args.max_len,
                 "--min-freq": args.min_freq, "--max-vocab": args.max_vocab}
     for name, value in positive.items():
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1, got {value}")
+        check_at_least_one(name, value)
     for name, value in (("--lr", args.lr), ("--clip-grad-norm", args.clip_grad_norm)):
         if value is not None and not value > 0:
             raise UsageError(f"{name} must be positive, got {value}")
