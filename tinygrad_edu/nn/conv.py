@@ -146,6 +146,17 @@ class _ConvNd(Module):
             )
         check_input_dtype(self, x, self.weight)
 
+    def _convolve(self, x: Tensor, conv) -> Tensor:
+        """The layer's forward with ``conv`` (conv1d or conv2d): in a padding mode other than
+        zeros, x is padded in that mode first and the convolution pads nothing (torch's
+        order)."""
+        self._check_input(x)
+        if self.padding_mode != "zeros":
+            return conv(self._padded(x), self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
+        return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                    self.groups)
+
     def _padded(self, x: Tensor) -> Tensor:
         """x padded in ``padding_mode`` by the layer's padding (a mode other than zeros)."""
         if self.padding == "same":
@@ -193,12 +204,7 @@ class Conv2d(_ConvNd):
                          groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        if self.padding_mode != "zeros":  # pad in that mode, then convolve with no padding
-            return conv2d(self._padded(x), self.weight, self.bias, self.stride, 0,
-                          self.dilation, self.groups)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+        return self._convolve(x, conv2d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -244,9 +250,4 @@ class Conv1d(_ConvNd):
                          groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        if self.padding_mode != "zeros":  # pad in that mode, then convolve with no padding
-            return conv1d(self._padded(x), self.weight, self.bias, self.stride, 0,
-                          self.dilation, self.groups)
-        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+        return self._convolve(x, conv1d)

@@ -538,6 +538,11 @@ class _Numbered:
         for i, m in enumerate(modules):
             self._modules[str(i)] = m
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Put ``module`` in the place of the child at ``index`` (which keeps its name)."""
+        keys = list(self._modules.keys())
+        setattr(self, keys[_position(type(self).__name__, index, len(keys))], module)
+
     def pop(self, index) -> Module:
         """Remove and return the child at ``index`` (an int or a slice); renumbers the rest."""
         module = self[index]
@@ -572,10 +577,6 @@ class Sequential(_Numbered, Module):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         items = list(self._modules.values())
         return items[_position("Sequential", index, len(items))]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        keys = list(self._modules.keys())
-        setattr(self, keys[_position("Sequential", index, len(keys))], module)
 
     def __delitem__(self, index) -> None:
         keys = list(self._modules.keys())
@@ -653,10 +654,6 @@ class ModuleList(_Numbered, Module):
         if isinstance(index, slice):
             return ModuleList(items[index])
         return items[_position("ModuleList", index, len(items))]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        keys = list(self._modules.keys())
-        setattr(self, keys[_position("ModuleList", index, len(keys))], module)
 
     def __delitem__(self, index) -> None:
         items = list(self._modules.values())
