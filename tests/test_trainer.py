@@ -139,3 +139,16 @@ def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     np.testing.assert_array_equal(tg.randn(3).numpy(), expected)
     with pytest.raises(ValueError, match="set_rng_state: not a state"):
         tg.set_rng_state({"bit_generator": "nope"})
+
+
+def test_the_progress_bar_does_not_change_the_run(monkeypatch):
+    """tqdm.auto called iter() on the loader when the bar was made and again when iterated:
+    each epoch started twice, so a run with the bar shuffled differently from one without."""
+    monkeypatch.delenv("TINYGRAD_EDU_NO_PROGRESS", raising=False)
+    histories = []
+    for progress in (False, True):
+        trainer = _trainer(progress=progress)
+        loader = DataLoader(_blobs(), batch_size=16, shuffle=True, seed=3)
+        histories.append(trainer.fit(loader, epochs=2)["train_loss"])
+        assert loader.epoch == 2  # two epochs started, not four
+    assert histories[0] == histories[1]

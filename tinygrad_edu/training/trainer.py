@@ -338,12 +338,20 @@ class Trainer:
         return False
 
 
-def _progress(iterable, description: str, enabled: bool):
+def _progress(loader, description: str, enabled: bool):
+    """The batches of one epoch of ``loader``, behind a progress bar when ``enabled``.
+
+    ``iter(loader)`` is called here, once: it starts the epoch (a DataLoader draws its shuffle
+    order then). tqdm.auto's bar calls iter() on what it wraps as soon as it is made, and again
+    when iterated; given the loader itself, that started two epochs, so a run with the bar
+    trained on other shuffles than one without it. Given the epoch's iterator, it cannot."""
+    batches = iter(loader)
     if not enabled:
-        return iterable
+        return batches
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=description, leave=True, dynamic_ncols=True,
+    total = len(loader) if hasattr(loader, "__len__") else None
+    return tqdm(batches, total=total, desc=description, leave=True, dynamic_ncols=True,
                 disable=os.environ.get("TINYGRAD_EDU_NO_PROGRESS") == "1")
 
 
