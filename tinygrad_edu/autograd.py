@@ -160,6 +160,7 @@ def inference_mode(mode=True):
 
 
 def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` (torch.is_inference_mode_enabled)."""
     return Config.inference_mode
 
 
