@@ -507,3 +507,12 @@ def test_deepcopy_of_a_leaf_copies_data_requires_grad_and_grad_like_torch(lib):
     assert both["a"] is both["b"]
     p = copy.deepcopy((tg.nn if lib is tg else torch.nn).Parameter(lib.ones(2)))
     assert type(p).__name__ == "Parameter" and p.requires_grad
+
+
+def test_torch_short_dtype_names():
+    """torch.bool, torch.float, torch.int, torch.short port as they are."""
+    import torch
+
+    for name in ("bool", "float", "int", "short", "double", "half", "long"):
+        ours, theirs = getattr(tg, name), getattr(torch, name)
+        assert tg.zeros(2, dtype=ours).numpy().dtype == torch.zeros(2, dtype=theirs).numpy().dtype

@@ -163,3 +163,11 @@ def device(name: str) -> Device:
 
 def cuda_is_available() -> bool:
     return gpu_available()
+
+
+# torch's short dtype names (torch.bool, torch.float, torch.int): they shadow the builtins in
+# this namespace only, as in torch; defined last, after every use of the builtins above
+bool = bool_  # noqa: A001
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+short = int16
