@@ -12,6 +12,8 @@ kernel choice), then ``nn/``, ``optim/``, ``data/``, ``models/`` and ``study/``.
 [36.0, 0.0]
 """
 
+import numpy as np
+
 from . import functional, nn, optim
 from .autograd import (
     Config,
@@ -56,6 +58,8 @@ from .functional import (
     floor,
     floor_divide,
     gather,
+    index_add,
+    isclose,
     isfinite,
     isinf,
     isnan,
@@ -70,21 +74,27 @@ from .functional import (
     maximum,
     mean,
     median,
+    meshgrid,
     min,
     minimum,
     mm,
     moveaxis,
     movedim,
+    nan_to_num,
     narrow,
+    nonzero,
     outer,
     permute,
     prod,
     reciprocal,
     relu,
     remainder,
+    repeat_interleave,
     reshape,
     roll,
     round,
+    scatter,
+    scatter_add,
     sigmoid,
     sign,
     sin,
@@ -100,6 +110,7 @@ from .functional import (
     swapdims,
     tan,
     tanh,
+    tile,
     topk,
     transpose,
     tril,
@@ -163,6 +174,28 @@ def device(name: str) -> Device:
 
 def cuda_is_available() -> bool:
     return gpu_available()
+
+
+def is_tensor(obj) -> bool:
+    """True for a tinygrad_edu Tensor (torch.is_tensor)."""
+    return isinstance(obj, Tensor)
+
+
+def set_default_dtype(dtype) -> None:
+    """The dtype of tensors made from Python floats (``Config.default_dtype``): a floating
+    dtype, as in torch (float16, float32 or float64)."""
+    from .tensor import _as_dtype
+
+    resolved = _as_dtype(dtype)
+    if resolved is None or resolved.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
+                        f"default type, got {dtype!r}")
+    Config.default_dtype = resolved.type
+
+
+def get_default_dtype():
+    """The dtype of tensors made from Python floats (float32 unless set_default_dtype)."""
+    return np.dtype(Config.default_dtype)
 
 
 # torch's short dtype names (torch.bool, torch.float, torch.int): they shadow the builtins in

@@ -572,6 +572,52 @@ class Tensor:
     def __imul__(self, other) -> Tensor:
         return self.mul_(other)
 
+    def div_(self, other) -> Tensor:
+        return self.__itruediv__(other)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch names
+        self._check_inplace("clamp_")
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        lo = None if min is None else self._operand("clamp_", min)
+        hi = None if max is None else self._operand("clamp_", max)
+        xp = get_array_module(self.data)
+        if lo is not None:
+            xp.maximum(self.data, lo, out=self.data)
+        if hi is not None:
+            xp.minimum(self.data, hi, out=self.data)
+        InPlaceClock.stamp(self)
+        return self
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        self._check_inplace("masked_fill_")
+        xp = get_array_module(self.data)
+        mask = xp.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill_: mask must be a bool tensor, got dtype {mask.dtype}")
+        if not _fits(mask.shape, self.shape):
+            raise RuntimeError(
+                f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast to the "
+                f"shape {tuple(self.shape)} of the tensor updated in place"
+            )
+        array = self._as_array(value, "masked_fill_")
+        if array.ndim:
+            raise RuntimeError(
+                f"masked_fill_: value must be a number or a 0-d tensor, got shape "
+                f"{tuple(array.shape)}"
+            )
+        xp.copyto(self.data, array.astype(self.dtype), where=mask)
+        InPlaceClock.stamp(self)
+        return self
+
+    def exp_(self) -> Tensor:
+        self._check_inplace("exp_")
+        if self.dtype.kind != "f":
+            raise RuntimeError(f"exp_: needs a floating-point tensor, got dtype {self.dtype}")
+        get_array_module(self.data).exp(self.data, out=self.data)
+        InPlaceClock.stamp(self)
+        return self
+
     def __itruediv__(self, other) -> Tensor:
         self._check_inplace("div_")
         if self.dtype.kind != "f":
@@ -675,6 +721,16 @@ class Tensor:
     def maximum(self, other): return F.maximum(self, other)
     def minimum(self, other): return F.minimum(self, other)
     def masked_fill(self, mask, value): return F.masked_fill(self, mask, value)
+    def clamp_min(self, min): return F.clamp(self, min=min)  # noqa: A002
+    def clamp_max(self, max): return F.clamp(self, max=max)  # noqa: A002
+    def where(self, condition, other): return F.where(condition, self, other)
+    def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        return F.isclose(self, other, rtol, atol, equal_nan)
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return F.nan_to_num(self, nan, posinf, neginf)
+    def mm(self, other): return F.mm(self, other)
+    def bmm(self, other): return F.bmm(self, other)
+    def outer(self, other): return F.outer(self, other)
     def eq(self, other): return F.eq(self, other)
     def ne(self, other): return F.ne(self, other)
     def lt(self, other): return F.lt(self, other)
@@ -739,6 +795,13 @@ class Tensor:
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
     def index_select(self, dim, index): return F.index_select(self, dim, index)
+    def scatter(self, dim, index, src): return F.scatter(self, dim, index, src)
+    def scatter_add(self, dim, index, src): return F.scatter_add(self, dim, index, src)
+    def index_add(self, dim, index, source, alpha=1):
+        return F.index_add(self, dim, index, source, alpha)
+    def nonzero(self, as_tuple=False): return F.nonzero(self, as_tuple)
+    def repeat_interleave(self, repeats, dim=None): return F.repeat_interleave(self, repeats, dim)
+    def tile(self, *dims): return F.tile(self, *dims)
     def flip(self, *dims):
         if not dims:  # torch: flip() missing 1 required positional argument: 'dims'
             raise TypeError("flip: expected the dims to reverse, e.g. x.flip(0) or x.flip(0, 1)")

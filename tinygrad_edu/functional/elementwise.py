@@ -1285,3 +1285,38 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     keep = _random_array("uniform", x.shape, x.dtype, x.device) >= p
     scale = keep.astype(x.dtype) * (1.0 / (1.0 - p))
     return x * Tensor._wrap(scale, False)
+
+
+def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    """|a - b| <= atol + rtol * |b| elementwise, as a bool tensor (torch.isclose); NaNs are
+    equal to each other only with ``equal_nan``."""
+    a, b = operands("isclose", a, b)
+    xp = get_array_module(a.data)
+    return Tensor._wrap(xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                        False)
+
+
+class NanToNum(Function):
+    """y = x with NaN, +inf and -inf replaced by ``nan``, ``posinf``, ``neginf`` (the largest
+    and smallest finite values of the dtype by default);  dx = dy * isfinite(x) (torch's rule)"""
+
+    def forward(self, x, nan, posinf, neginf):
+        return get_array_module(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        finite = get_array_module(x.data).isfinite(x.data)
+        return dy * finite.astype(dy.dtype)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """Replace NaN by ``nan`` and the infinities by ``posinf``/``neginf`` (default: the dtype's
+    largest/smallest finite value). Integer and bool tensors hold none: a copy comes back.
+
+    >>> import tinygrad_edu as tg
+    >>> nan_to_num(tg.tensor([float("nan"), 1.0]), nan=-1.0).tolist()
+    [-1.0, 1.0]
+    """
+    if x.dtype.kind != "f":
+        return clone(x)
+    return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)

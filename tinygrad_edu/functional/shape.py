@@ -457,6 +457,275 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
     return getitem(x, tuple(grids))
 
 
+def _check_index_range(op: str, idx, size: int, d: int) -> None:
+    """Refuse indices outside [0, size) along dim ``d`` (torch takes no negative ones here)."""
+    if idx.size == 0:
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {size}")
+
+
+def _scatter_positions(op: str, x: Tensor, dim: int, index, src_shape) -> tuple:
+    """The positions of ``x`` that scatter/scatter_add write: x[pos] gets src[i][j]... with
+    pos = (i, index[i][j], ...) for dim 0 (and so on), as one advanced index of index's shape.
+    Checks torch's rules: index is an integer tensor with x's number of dims, no larger than
+    ``src`` anywhere and no larger than x outside ``dim``, its values in [0, x.shape[dim])."""
+    d = _dim(op, dim, x.ndim)
+    xp = get_array_module(x.data)
+    idx = xp.asarray(_normalize_index(index))
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"{op}: index has {idx.ndim} dimensions but input has {x.ndim} "
+            f"(input {tuple(x.shape)}, index {tuple(idx.shape)})"
+        )
+    if src_shape is not None and len(src_shape) != idx.ndim:
+        raise ValueError(
+            f"{op}: src has {len(src_shape)} dimensions but index has {idx.ndim} "
+            f"(src {tuple(src_shape)}, index {tuple(idx.shape)})"
+        )
+    for k, n in enumerate(idx.shape):
+        too_big_for_x = k != d and n > x.shape[k]
+        if too_big_for_x or (src_shape is not None and n > src_shape[k]):
+            raise ValueError(
+                f"{op}: expected index {tuple(idx.shape)} to be no larger than input "
+                f"{tuple(x.shape)} apart from dimension {d} and no larger than src "
+                f"{tuple(src_shape) if src_shape is not None else '(a number)'}"
+            )
+    _check_index_range(op, idx, x.shape[d] if x.ndim else 1, d)
+    if x.ndim == 0:
+        return ()
+    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))  # as in gather
+    grids[d] = idx
+    return tuple(grids)
+
+
+def _scatter_source(op: str, x: Tensor, src, index_shape) -> Tensor:
+    """``src`` cut to index's shape (the part torch reads), or a number as a constant tensor;
+    a tensor src must have x's dtype, as in torch."""
+    xp = get_array_module(x.data)
+    if not isinstance(src, Tensor):
+        if not isinstance(src, numbers.Number):
+            raise TypeError(f"{op}: src must be a Tensor or a number, got {type(src).__name__}")
+        return Tensor._wrap(xp.full(index_shape, src, dtype=x.dtype), False)
+    if src.dtype != x.dtype:
+        raise TypeError(
+            f"{op}: expected self.dtype to be equal to src.dtype, got {x.dtype} and {src.dtype}"
+        )
+    if tuple(src.shape) != tuple(index_shape):
+        src = getitem(src, tuple(slice(0, n) for n in index_shape))
+    return src
+
+
+class Scatter(Function):
+    """y = x with y[pos] = src (``pos`` from ``_scatter_positions``);
+    dx = dy with the written positions zeroed,  dsrc = dy[pos] (dy gathered at index).
+
+    That is torch's rule; where index repeats a position, only one src entry lands there, yet
+    each gets dy of that position (the forward picks one, so the true gradient is undefined)."""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
+    def forward(self, x, src, positions):
+        self.positions = positions
+        y = x.copy()
+        y[positions] = src
+        return y
+
+    def backward(self, dy):
+        xp = get_array_module(dy.data)
+        written = xp.zeros(dy.shape, dtype=bool)
+        written[self.positions] = True
+        zero = Tensor._wrap(xp.zeros((), dtype=dy.dtype))
+        from .elementwise import where
+
+        dx = where(written, zero, dy) if self.needs_input_grad[0] else None
+        dsrc = getitem(dy, self.positions) if self.needs_input_grad[1] else None
+        return dx, dsrc
+
+
+def scatter(x: Tensor, dim: int, index, src) -> Tensor:
+    """torch.scatter (out of place): y = x, then y[index[i][j]][j] = src[i][j] for dim 0 (and so
+    on); ``src`` a tensor (only its first index.shape entries are read) or a number.
+
+    dx = dy with the written positions zeroed;  dsrc = gather(dy, dim, index)
+
+    >>> import tinygrad_edu as tg
+    >>> scatter(tg.zeros(2, 3), 0, tg.tensor([[1, 0, 1]]), tg.ones(1, 3)).tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    """
+    src_shape = tuple(src.shape) if isinstance(src, Tensor) else None
+    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
+    positions = _scatter_positions("scatter", x, dim, index, src_shape)
+    src = _scatter_source("scatter", x, src, idx_shape)
+    return Scatter.apply(x, src, positions=positions)
+
+
+def scatter_add(x: Tensor, dim: int, index, src) -> Tensor:
+    """torch.scatter_add (out of place): y = x, then y[index[i][j]][j] += src[i][j] for dim 0
+    (and so on; repeated positions add up). A composite of the scatter-add adjoint of getitem:
+
+    y = x + index_put_zeros(src, pos);  dx = dy,  dsrc = dy[pos] = gather(dy, dim, index)
+
+    >>> import tinygrad_edu as tg
+    >>> scatter_add(tg.zeros(3), 0, tg.tensor([0, 2, 0]), tg.ones(3)).tolist()
+    [2.0, 0.0, 1.0]
+    """
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
+    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
+    positions = _scatter_positions("scatter_add", x, dim, index, tuple(src.shape))
+    src = _scatter_source("scatter_add", x, src, idx_shape)
+    return x + index_put_zeros(src, positions, x.shape)
+
+
+def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
+    """torch.index_add (out of place): y = x, then y[..., index[i], ...] += alpha *
+    source[..., i, ...] along ``dim`` (repeated indices add up).
+
+    dx = dy;  dsource = alpha * index_select(dy, dim, index)
+
+    >>> import tinygrad_edu as tg
+    >>> index_add(tg.zeros(3, 1), 0, tg.tensor([2, 2]), tg.ones(2, 1)).tolist()
+    [[0.0], [0.0], [2.0]]
+    """
+    d = _dim("index_add", dim, x.ndim)
+    xp = get_array_module(x.data)
+    idx = xp.asarray(_normalize_index(index))
+    if idx.ndim > 1:
+        raise IndexError(f"index_add: index is supposed to be a vector, got shape {idx.shape}")
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"index_add: index must be an integer tensor, got dtype {idx.dtype}")
+    if source.dtype != x.dtype:
+        raise TypeError(
+            f"index_add: expected self and source to have the same dtype, got {x.dtype} and "
+            f"{source.dtype}"
+        )
+    idx = idx.reshape(-1)
+    x_shape, s_shape = tuple(x.shape), tuple(source.shape)
+    if x.ndim == 0:
+        ok = source.ndim <= 1 and source.data.size == idx.size == 1
+    else:
+        ok = (source.ndim == x.ndim and s_shape[d] == idx.size
+              and s_shape[:d] + s_shape[d + 1:] == x_shape[:d] + x_shape[d + 1:])
+    if not ok:
+        raise ValueError(
+            f"index_add: source {s_shape} must match input {x_shape} except along dim {d}, "
+            f"where its size must be the number of indices ({idx.size})"
+        )
+    _check_index_range("index_add", idx, x_shape[d] if x.ndim else 1, d)
+    if alpha != 1:
+        source = source * alpha
+    if x.ndim == 0:
+        return x + reshape(source, ())
+    return x + index_put_zeros(source, (slice(None),) * d + (idx,), x.shape)
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    """The positions of the nonzero entries, in row-major order: an int64 tensor of shape
+    (number of nonzeros, ndim), or with ``as_tuple`` one 1-d tensor per dim (NumPy's nonzero).
+    Not differentiable (the result is integer positions).
+
+    >>> import tinygrad_edu as tg
+    >>> nonzero(tg.tensor([[0, 1], [2, 0]])).tolist()
+    [[0, 1], [1, 0]]
+    """
+    xp = get_array_module(x.data)
+    data = x.data.reshape(1) if x.ndim == 0 else x.data
+    positions = [p.astype(np.int64) for p in xp.nonzero(data)]
+    if as_tuple:
+        return tuple(Tensor._wrap(p, False) for p in positions)
+    if x.ndim == 0:
+        return Tensor._wrap(xp.zeros((positions[0].size, 0), dtype=np.int64), False)
+    return Tensor._wrap(xp.stack(positions, axis=1), False)  # (nnz, ndim)
+
+
+def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
+    """Repeat each entry along ``dim`` (of the flattened tensor without dim) ``repeats`` times:
+    an int, or a 1-d integer tensor with one count per entry (or a single count).
+    A gather with index = arange(n) repeated, so dx sums the gradients of the copies.
+
+    >>> import tinygrad_edu as tg
+    >>> repeat_interleave(tg.tensor([1, 2]), tg.tensor([1, 3])).tolist()
+    [1, 2, 2, 2]
+    """
+    if dim is None:
+        x = reshape(x, -1)
+        dim = 0
+    d = _dim("repeat_interleave", dim, x.ndim)
+    if x.ndim == 0:
+        x = reshape(x, 1)
+    xp = get_array_module(x.data)
+    n = x.shape[d]
+    if isinstance(repeats, numbers.Integral):
+        counts = xp.full(n, int(repeats), dtype=np.int64)
+    else:
+        counts = xp.asarray(_normalize_index(repeats))
+        if counts.dtype.kind not in "iu" or counts.ndim > 1:
+            raise ValueError(
+                f"repeat_interleave: repeats must be an int or a 1-d integer tensor, got "
+                f"dtype {counts.dtype} and shape {tuple(counts.shape)}"
+            )
+        counts = counts.reshape(-1)
+        if counts.size == 1:
+            counts = xp.full(n, int(counts[0]), dtype=np.int64)
+        if counts.size != n:
+            raise ValueError(
+                f"repeat_interleave: repeats must have the same size as input along dim {d}, "
+                f"got {counts.size} repeats for size {n}"
+            )
+    if counts.size and int(counts.min()) < 0:
+        raise ValueError("repeat_interleave: repeats can not be negative")
+    idx = xp.repeat(xp.arange(n), counts)
+    return getitem(x, (slice(None),) * d + (idx,))
+
+
+def tile(x: Tensor, *dims) -> Tensor:
+    """torch.tile: ``repeat`` with ones put in front of ``dims`` when it has fewer entries than
+    x has dims."""
+    dims = _shape_arg(dims)
+    dims = (1,) * (x.ndim - len(dims)) + dims
+    return repeat(x, *dims)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-d tensors (torch.meshgrid): output k is tensors[k] broadcast
+    along its own dim of the grid (n0, n1, ...); ``indexing="xy"`` swaps the first two dims of
+    the grid (n1, n0, ...). Each output is a broadcast, so its gradient is summed back.
+
+    >>> import tinygrad_edu as tg
+    >>> [g.tolist() for g in meshgrid(tg.tensor([1, 2]), tg.tensor([3, 4, 5]))][0]
+    [[1, 1, 1], [2, 2, 2]]
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise ValueError("meshgrid: expects a non-empty list of tensors")
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for k, t_ in enumerate(tensors):
+        if t_.ndim > 1:
+            raise ValueError(
+                f"meshgrid: expects 0-d or 1-d tensors, got tensor {k} of shape {tuple(t_.shape)}"
+            )
+    sizes = [t_.data.size for t_ in tensors]
+    axis = list(range(len(tensors)))  # axis[k]: the grid dim tensors[k] varies along
+    if indexing == "xy" and len(tensors) >= 2:
+        axis[0], axis[1] = 1, 0
+    grid = [0] * len(tensors)
+    for k, a in enumerate(axis):
+        grid[a] = sizes[k]
+    out = []
+    for k, t_ in enumerate(tensors):
+        shape = [1] * len(tensors)
+        shape[axis[k]] = sizes[k]
+        out.append(broadcast_to(reshape(t_, shape), grid))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------------------------
 # Joining and splitting
 # ----------------------------------------------------------------------------------------------
