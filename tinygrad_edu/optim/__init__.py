@@ -16,19 +16,27 @@ Every optimizer's docstring is its update rule; ``optimizer.py`` holds what they
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "LBFGS",
+    "NAdam",
     "Optimizer",
+    "RAdam",
     "RMSprop",
     "SGD",
     "lr_scheduler",

@@ -209,6 +209,62 @@ class LambdaLR(LRScheduler):
         return state
 
 
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr by ``lr_lambda(epoch)`` at every step: lr = lr * lr_lambda(epoch).
+
+    Unlike ``LambdaLR`` (a factor of ``base_lr``), the factors accumulate:
+    lr_epoch = base_lr * lr_lambda(1) * ... * lr_lambda(epoch). ``lr_lambda`` is a function
+    of the epoch index, or a list with one function per group. ``state_dict`` stores ``None``
+    for a plain function and the attributes of a callable object, as torch does.
+
+    >>> import tinygrad_edu as tg
+    >>> from tinygrad_edu import optim
+    >>> opt = optim.SGD([tg.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.125]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        name = "MultiplicativeLR"
+        _check_optimizer(name, optimizer)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas "
+                                 f"(one per parameter group), got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{name}: lr_lambda should be a function, got "
+                                f"{type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._current_lrs()  # step 0 (construction) keeps the lrs
+        return [lr * fn(self.last_epoch)
+                for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)]
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        fn_states = state_dict.pop("lr_lambdas", [])
+        super().load_state_dict(state_dict)
+        for fn, fn_state in zip(self.lr_lambdas, fn_states, strict=False):
+            if fn_state is not None:
+                fn.__dict__.update(fn_state)
+
+
 class StepLR(LRScheduler):
     """Decay by ``gamma`` every ``step_size`` epochs: lr = base_lr * gamma ** (epoch // step_size).
 
@@ -930,6 +986,64 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict:
+        state = {key: _copy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        states = state_dict.pop("_schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, state in zip(self._schedulers, states, strict=True):
+            scheduler.load_state_dict(state)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several chainable schedulers at once: ``step()`` calls each one's ``step()`` in
+    order, so their factors multiply, e.g. a constant warm-up factor and an exponential decay::
+
+        warmup = ConstantLR(opt, factor=0.1, total_iters=20)
+        decay = ExponentialLR(opt, gamma=0.9)
+        sched = ChainedScheduler([warmup, decay], optimizer=opt)
+
+    ``optimizer`` defaults to the first scheduler's; every scheduler must share it, and none may
+    be ``ReduceLROnPlateau`` (its step needs a metric). Construction steps nothing (each
+    scheduler took its step 0 when it was built). ``state_dict`` holds every scheduler's state.
+    """
+
+    def __init__(self, schedulers, optimizer: Optimizer | None = None):
+        name = "ChainedScheduler"
+        schedulers = list(schedulers)
+        if len(schedulers) < 1:
+            raise ValueError(f"{name}: expects at least one scheduler to chain, got none")
+        if optimizer is None:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"{name}: the scheduler at index {i} has no 'optimizer' "
+                                f"attribute (got {type(scheduler).__name__})")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"{name}: ReduceLROnPlateau (at index {i}) is not supported: its step() "
+                    "needs a metric"
+                )
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(
+                    f"{name}: all schedulers must belong to the same optimizer, but "
+                    f"{type(scheduler).__name__} at index {i} has a different one"
+                )
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        """Step every scheduler, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
 
     def state_dict(self) -> dict:
         state = {key: _copy(value) for key, value in self.__dict__.items()
