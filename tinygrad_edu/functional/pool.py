@@ -185,3 +185,92 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     output_size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(output_size))
     y = AdaptiveAvgPool2d.apply(x, output_size=output_size)
     return reshape(y, y.shape[1:]) if unbatched else y
+
+
+# ----------------------------------------------------------------------------------------------
+# 1-d pooling: the 2-d ops on a height of 1 (kernel (1, K)), like conv1d
+# ----------------------------------------------------------------------------------------------
+
+
+def _single_int(op: str, name: str, value) -> int:
+    """A 1-d pooling argument given as an int or a 1-tuple (torch's forms), as a plain int."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{op}: {name} must be an int or a 1-tuple of an int, got {value!r}")
+    return int(value)
+
+
+def _pool1d_args(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check a 1-d pooling call in 1-d terms (torch's rules: K, S, D >= 1, 0 <= P <= K // 2, at
+    least one window) and return (K, S, P, D) as ints. The (C, L) or (N, C, L) input is
+    checked here too, so the 2-d op never has to explain a shape the caller did not pass."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-d (C, L) or 3-d (N, C, L) input, got shape "
+                         f"{tuple(x.shape)}")
+    K = _single_int(op, "kernel_size", kernel_size)
+    stride = pool_stride(op, kernel_size, stride)
+    S = _single_int(op, "stride", stride)
+    P = _single_int(op, "padding", padding)
+    D = _single_int(op, "dilation", dilation)
+    for name, value in (("kernel_size", K), ("stride", S), ("dilation", D)):
+        if value < 1:
+            raise ValueError(f"{op}: {name} must be >= 1, got {value}")
+    if P < 0 or P > K // 2:
+        raise ValueError(f"{op}: pad should be at most half of effective kernel size, but got "
+                         f"pad={P}, kernel_size={K} (torch's rule: 0 <= padding <= "
+                         f"kernel_size // 2)")
+    L = x.shape[-1]
+    extra = S - 1 if ceil_mode else 0
+    OL = (L + 2 * P - D * (K - 1) - 1 + extra) // S + 1
+    if ceil_mode and (OL - 1) * S >= L + P:  # the last window may not start in the padding
+        OL -= 1
+    if OL < 1:
+        raise ValueError(f"{op}: kernel_size {K} with stride {S}, padding {P} and dilation {D} "
+                         f"gives output length {OL} for input of length {L} (x: "
+                         f"{tuple(x.shape)}); it must be at least 1")
+    return K, S, P, D
+
+
+def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """``torch.nn.functional.max_pool1d``: (N, C, L) -> (N, C, OL) (or (C, L) -> (C, OL)),
+    OL = (L + 2 P - D (K - 1) - 1) // S + 1; y[n, c, ol] = max of x[n, c, ol S - P + k D];
+    dx = dy scattered to each window's argmax. With ``return_indices`` also the argmax, an
+    index into L (torch's). Runs as max_pool2d on a height of 1 (x (N, C, 1, L), kernel (1, K)).
+    """
+    K, S, P, D = _pool1d_args("max_pool1d", x, kernel_size, stride, padding, dilation,
+                              ceil_mode)
+    out = max_pool2d(x.unsqueeze(-2), (1, K), (1, S), (0, P), (1, D), ceil_mode,
+                     return_indices)  # (N, C, 1, OL)
+    if not return_indices:
+        return out.squeeze(-2)  # (N, C, OL)
+    y, argmax = out
+    return y.squeeze(-2), argmax.squeeze(-2)  # the flat h W + w of a height of 1 is w
+
+
+def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """``torch.nn.functional.avg_pool1d``: y[n, c, ol] = the window's sum / K (or / the number
+    of input entries in it when ``count_include_pad=False``); dx = dy spread evenly over the
+    window. Runs as avg_pool2d on a height of 1."""
+    K, S, P, _ = _pool1d_args("avg_pool1d", x, kernel_size, stride, padding, 1, ceil_mode)
+    y = avg_pool2d(x.unsqueeze(-2), (1, K), (1, S), (0, P), ceil_mode,
+                   count_include_pad)  # (N, C, 1, OL)
+    return y.squeeze(-2)
+
+
+def adaptive_avg_pool1d(x: Tensor, output_size) -> Tensor:
+    """``torch.nn.functional.adaptive_avg_pool1d``: (N, C, L) -> (N, C, OL), bin i averaging
+    x[floor(i L / OL) : ceil((i + 1) L / OL)]; runs as adaptive_avg_pool2d on a height of 1."""
+    if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"adaptive_avg_pool1d: expected a 2-d (C, L) or 3-d (N, C, L) input, "
+                         f"got {got}")
+    OL = _single_int("adaptive_avg_pool1d", "output_size", output_size)
+    if OL < 1:
+        raise ValueError(f"adaptive_avg_pool1d: output_size must be >= 1, got {OL}")
+    y = adaptive_avg_pool2d(x.unsqueeze(-2), (1, OL))  # (N, C, 1, OL)
+    return y.squeeze(-2)

@@ -132,6 +132,47 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002 - torch names
     return F.where(input.data > 0, input, a * input)
 
 
+SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al. 2017, torch's constants
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
+    """scale * (x if x > 0 else alpha (e^x - 1)) = scale * elu(x, alpha) with torch's fixed
+    alpha ~ 1.6733 and scale ~ 1.0507;  d/dx = scale if x > 0 else scale * alpha e^x."""
+    return F.elu(input, SELU_ALPHA) * SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x if x > 0 else alpha (e^(x / alpha) - 1) = alpha * elu(x / alpha);
+    d/dx = 1 if x > 0 else e^(x / alpha)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (the formula divides x by alpha)")
+    return F.elu(input / alpha, 1.0) * alpha
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002 - torch names
+    """Gated linear unit: split x in halves a, b along ``dim``, y = a * sigmoid(b);
+    da = dy * sigmoid(b),  db = dy * a * sigmoid(b) (1 - sigmoid(b))."""
+    if input.ndim == 0:
+        raise ValueError("glu does not support scalars because halving size must be even")
+    size = input.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size "
+                         f"{size} (input shape {tuple(input.shape)})")
+    a, b = input.chunk(2, dim)  # each (..., size / 2, ...)
+    return a * F.sigmoid(b)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype=None) -> Tensor:
+    """softmax(-x) along ``dim``: y_i = e^(-x_i) / sum_j e^(-x_j);
+    dx = -y * (dy - sum_j dy_j y_j)."""
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim("softmin", input.ndim)
+    return F.softmax(-input, dim)
+
 
 class ReLU(Module):
     """y = max(x, 0);  dy/dx = 1 if x > 0 else 0."""
@@ -384,6 +425,75 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class LogSigmoid(Module):
+    """y = log sigmoid(x) = -softplus(-x) (finite for any x);  dy/dx = sigmoid(-x) = 1 - e^y."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        # nn.functional.logsigmoid's formula (that module imports this one, not the reverse)
+        return -F.softplus(-x, beta=1.0, threshold=float("inf"))
+
+
+class SELU(Module):
+    """y = scale * (x if x > 0 else alpha (e^x - 1)), alpha ~ 1.6733, scale ~ 1.0507
+    (self-normalizing networks);  dy/dx = scale or scale * alpha e^x."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return selu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class CELU(Module):
+    """y = x if x > 0 else alpha (e^(x / alpha) - 1);  dy/dx = 1 or e^(x / alpha)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace}"
+
+
+class GLU(Module):
+    """Split x in halves a, b along ``dim``; y = a * sigmoid(b) (half the size along dim)."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """y_i = e^(-x_i) / sum_j e^(-x_j) along ``dim`` = softmax(-x);
+    dx = -y * (dy - sum_j dy_j y_j)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _implicit_softmax_dim("Softmin", x.ndim)
+        return F.softmax(-x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
 _BY_NAME = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -402,6 +512,9 @@ _BY_NAME = {
     "softsign": Softsign,
     "tanhshrink": Tanhshrink,
     "prelu": PReLU,
+    "logsigmoid": LogSigmoid,
+    "selu": SELU,
+    "celu": CELU,
 }
 
 

@@ -25,12 +25,16 @@ from ..functional import (  # noqa: F401 - re-exported
 from ..tensor import Tensor
 from .activation import (  # noqa: F401 - re-exported
     _implicit_softmax_dim,
+    celu,
+    glu,
     hardsigmoid,
     hardswish,
     hardtanh,
     mish,
     prelu,
     relu6,
+    selu,
+    softmin,
     softsign,
     tanhshrink,
 )
@@ -56,6 +60,7 @@ from .normalization import (  # noqa: F401 - re-exported
     group_norm,
     instance_norm,
     layer_norm,
+    rms_norm,
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -171,7 +176,14 @@ from ..functional.attention import scaled_dot_product_attention  # noqa: E402, F
 from ..functional.conv import col2im as _col2im  # noqa: E402
 from ..functional.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402, F401
 from ..functional.conv import im2col as _im2col  # noqa: E402
-from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
+from ..functional.pool import (  # noqa: E402, F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from ..functional.resample import interpolate  # noqa: E402, F401
 
 

@@ -734,3 +734,240 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+# ----------------------------------------------------------------------------------------------
+# ParameterList and ParameterDict
+# ----------------------------------------------------------------------------------------------
+
+_TORCH_TYPE_NAMES = {  # torch.typename of a CPU tensor, by dtype (ParameterDict's repr)
+    "float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "float32": "FloatTensor",
+    "float64": "DoubleTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+    "int16": "ShortTensor", "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor",
+}
+
+
+def _as_parameter(value):
+    """torch's rule for the parameter containers: a plain Tensor is wrapped in a Parameter
+    (sharing its data); a Parameter, None or any other object is kept as it is."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+def _describe_entry(key, value, type_name) -> str:
+    """One line of a parameter container's repr, e.g.
+    ``(0): Parameter containing: [torch.float32 of size 2x3]`` (torch's wording)."""
+    if not isinstance(value, Tensor):
+        return f"  ({key}): Object of type: {_type_name(value)}"
+    size = "x".join(str(s) for s in value.shape)
+    device = "" if value.device.type == "cpu" else f" ({value.device})"
+    kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+    return f"  ({key}): {kind} containing: [{type_name(value)} of size {size}{device}]"
+
+
+class _ParameterContainer:
+    """What ParameterList and ParameterDict share: a repr listing the entries (torch's), and
+    no forward."""
+
+    def _entries(self):
+        raise NotImplementedError
+
+    def _type_name(self, value) -> str:
+        return f"torch.{value.dtype}"
+
+    def extra_repr(self) -> str:
+        return "\n".join(_describe_entry(k, v, self._type_name) for k, v in self._entries())
+
+    def _repr(self, top: bool) -> str:
+        extra = self.extra_repr()
+        if not extra:
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(\n  " + extra.replace("\n", "\n  ") + "\n)"
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__} should not be called.")
+
+
+class ParameterList(_ParameterContainer, Module):
+    """A list of parameters registered under the names "0", "1", ... (``torch.nn.ParameterList``):
+    ``named_parameters()`` and ``state_dict()`` use those keys. A plain Tensor put in is wrapped
+    in a Parameter (sharing its data), as in torch.
+
+    >>> import tinygrad_edu as tg
+    >>> params = ParameterList([Parameter(tg.zeros(3)), tg.ones(2)])
+    >>> [name for name, _ in params.named_parameters()]
+    ['0', '1']
+    """
+
+    def __init__(self, values: Iterable | None = None):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def _index(self, index) -> str:
+        return str(_position("ParameterList", index, self._size))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ParameterList([self[i] for i in range(self._size)[index]])
+        return getattr(self, self._index(index))
+
+    def __setitem__(self, index, value) -> None:
+        setattr(self, self._index(index), _as_parameter(value))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self):
+        return iter([self[i] for i in range(self._size)])
+
+    def __iadd__(self, values: Iterable) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value) -> ParameterList:
+        """Add ``value`` at the end, under the name ``str(len(self))``."""
+        object.__setattr__(self, "_size", self._size + 1)
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values: Iterable) -> ParameterList:
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{_type_name(values)}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def _entries(self):
+        return enumerate(self)
+
+
+class ParameterDict(_ParameterContainer, Module):
+    """A dict of parameters registered under their (string) keys (``torch.nn.ParameterDict``):
+    ``named_parameters()`` and ``state_dict()`` use the keys. A plain Tensor put in is wrapped
+    in a Parameter. Built from (or updated with) a plain dict, the keys go in sorted order; from
+    an OrderedDict, a ParameterDict or (key, value) pairs, in the given order (torch's rule).
+
+    >>> import tinygrad_edu as tg
+    >>> params = ParameterDict({"scale": tg.ones(3), "shift": tg.zeros(3)})
+    >>> list(params.state_dict())
+    ['scale', 'shift']
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        object.__setattr__(self, "_keys", {})  # insertion order (a dict used as ordered set)
+        if parameters is not None:
+            self.update(parameters)
+
+    def _attr(self, key) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"Index given to ParameterDict cannot be used as a key as it is not "
+                            f"a string (type is '{_type_name(key)}')")
+        return key
+
+    def __getitem__(self, key: str):
+        return getattr(self, self._attr(key))
+
+    def __setitem__(self, key: str, value) -> None:
+        attr = self._attr(key)
+        self._check_new_name("parameter", attr)
+        self._keys[key] = None
+        setattr(self, attr, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        delattr(self, self._attr(key))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __reversed__(self):
+        return reversed(list(self._keys))
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def keys(self):
+        return self._keys.keys()
+
+    def items(self):
+        return [(k, self[k]) for k in self._keys]
+
+    def values(self):
+        return [self[k] for k in self._keys]
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def setdefault(self, key: str, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self):
+        """Remove and return the last inserted (key, value) pair."""
+        if not self._keys:
+            raise KeyError("popitem(): ParameterDict is empty")
+        key = list(self._keys)[-1]
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self._keys):
+            del self[key]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same Parameter objects."""
+        return ParameterDict(OrderedDict(self.items()))
+
+    def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
+        return ParameterDict((k, default) for k in keys)
+
+    def update(self, parameters) -> None:
+        """Add or replace entries from a mapping or an iterable of (key, value) pairs."""
+        if not isinstance(parameters, Iterable):
+            raise TypeError(f"ParametersDict.update should be called with an iterable of "
+                            f"key/value pairs, but got {_type_name(parameters)}")
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        else:
+            pairs = []
+            for j, pair in enumerate(parameters):
+                if not isinstance(pair, Iterable):
+                    raise TypeError(f"ParameterDict update sequence element #{j} should be "
+                                    f"Iterable; is {_type_name(pair)}")
+                pair = tuple(pair)
+                if len(pair) != 2:
+                    raise ValueError(f"ParameterDict update sequence element #{j} has length "
+                                     f"{len(pair)}; 2 is required")
+                pairs.append(pair)
+        for key, value in pairs:
+            self[key] = value
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ior__(self, other: ParameterDict) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def _entries(self):
+        return self.items()
+
+    def _type_name(self, value) -> str:
+        name = _TORCH_TYPE_NAMES.get(str(value.dtype), f"{value.dtype}Tensor")
+        return f"torch.cuda.{name}" if value.device.type == "cuda" else f"torch.{name}"

@@ -1,5 +1,5 @@
-"""Normalization layers: BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm and GroupNorm, plus their
-functional forms.
+"""Normalization layers: BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, RMSNorm and GroupNorm,
+plus their functional forms.
 
 Both families standardize x over some axes and then apply a learned per-feature scale and shift:
 
@@ -321,6 +321,35 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
                                     normalized_ndim=k)
     out, _, _ = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(out, weight, bias, None)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
+             eps: float | None = None) -> Tensor:
+    """Root-mean-square normalization over the last ``len(normalized_shape)`` dims (Zhang &
+    Sennrich 2019, torch's ``F.rms_norm``): no mean is subtracted and there is no bias,
+
+        y = x / sqrt(mean(x^2) + eps) * weight,   eps = finfo(x.dtype).eps when None.
+
+    Built from Tensor ops, so the gradient (dx = r (w dy - xhat mean(xhat w dy)), r the
+    reciprocal RMS, xhat = x r) comes from autograd and is differentiable again."""
+    x = input
+    shape = _shape_tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(
+            f"rms_norm: input's trailing dimensions {tuple(x.shape[max(x.ndim - k, 0):])} "
+            f"don't match normalized_shape {shape} (input shape {tuple(x.shape)})"
+        )
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: weight must have shape normalized_shape = {shape}, got "
+                         f"{tuple(weight.shape)}")
+    _same_device("rms_norm", x, weight)
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean_square = (x * x).mean(dim=axes, keepdim=True)  # (*, 1, ..., 1)
+    out = x * (mean_square + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A002
@@ -663,6 +692,43 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight over the last ``len(normalized_shape)`` dims of
+    each sample (``rms_norm``); weight (init 1) has shape ``normalized_shape`` when
+    ``elementwise_affine``. ``eps=None`` uses the machine epsilon of the input's dtype, as torch.
+
+    >>> import tinygrad_edu as tg
+    >>> RMSNorm(4)
+    RMSNorm((4,), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def _describe(self) -> str:
+        return f"RMSNorm({self.normalized_shape})"
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class GroupNorm(Module):

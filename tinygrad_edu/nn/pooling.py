@@ -1,8 +1,17 @@
-"""Pooling layers (torch.nn.MaxPool2d / AvgPool2d / AdaptiveAvgPool2d), over ``functional.pool``."""
+"""Pooling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d), over
+``functional.pool`` (the 1-d layers run the 2-d ops on a height of 1)."""
 
 from __future__ import annotations
 
-from ..functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, pool_stride
+from ..functional.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    pool_stride,
+)
 from ..tensor import Tensor
 from .module import Module
 
@@ -58,6 +67,70 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """Max over each window of K along L (padding counts as -inf); the gradient goes to the
+    argmax. (N, C, L) -> (N, C, OL), OL = (L + 2 P - D (K - 1) - 1) // S + 1.
+
+    >>> import tinygrad_edu as tg
+    >>> MaxPool1d(2)(tg.randn(1, 3, 9)).shape
+    (1, 3, 4)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = pool_stride("MaxPool1d", kernel_size, stride)
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, x: Tensor):
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+def _one_tuple(value) -> tuple:
+    """torch's ``_single``: AvgPool1d keeps its arguments as 1-tuples (its repr shows them)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+class AvgPool1d(Module):
+    """Mean over each window of K along L (torch's ``count_include_pad`` and ``ceil_mode``
+    rules); dx = dy / divisor spread over the window."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__()
+        self.kernel_size = _one_tuple(kernel_size)
+        self.stride = _one_tuple(pool_stride("AvgPool1d", kernel_size, stride))
+        self.padding = _one_tuple(padding)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average (N, C, L) into (N, C, OL) bins [floor(i L/OL), ceil((i+1) L/OL))."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
