@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 class Adadelta(Optimizer):
@@ -65,10 +65,7 @@ class Adadelta(Optimizer):
             state["square_avg"] = xp.zeros_like(p)
             state["acc_delta"] = xp.zeros_like(p)
         state["step"] += 1
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
 
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho

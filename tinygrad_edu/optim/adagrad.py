@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 class Adagrad(Optimizer):
@@ -60,10 +60,7 @@ class Adagrad(Optimizer):
             state["sum"] = xp.full_like(p, group["initial_accumulator_value"])
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         state_sum = state["sum"]
         state_sum += g * g

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend
 from ..backend import get_array_module, is_cupy_array
 from ..kernels.reference.optim import adam_step as reference_adam_step
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 @functools.cache
@@ -127,7 +127,6 @@ class Adam(Optimizer):
         xp = get_array_module(p)
         lr = group["lr"]
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         if not state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p)
@@ -138,13 +137,7 @@ class Adam(Optimizer):
             raise _state_dtype_error(type(self).__name__, p, state["exp_avg"])
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
 
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         bias_correction1 = 1 - beta1**step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ascent_and_decay
 
 
 class Adamax(Optimizer):
@@ -64,10 +64,7 @@ class Adamax(Optimizer):
             state["exp_inf"] = xp.zeros_like(p)
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
 
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         exp_avg += (1 - beta1) * (g - exp_avg)

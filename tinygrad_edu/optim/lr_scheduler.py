@@ -536,6 +536,21 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
 
+def _check_schedulers(name: str, schedulers: list, optimizer) -> None:
+    """The schedulers that SequentialLR and ChainedScheduler run: schedulers (not
+    ReduceLROnPlateau, whose step wants a metric) of one ``optimizer``."""
+    for i, scheduler in enumerate(schedulers):
+        if not hasattr(scheduler, "optimizer"):
+            raise TypeError(f"{name}: the scheduler at index {i} has no 'optimizer' "
+                            f"attribute (got {type(scheduler).__name__})")
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(f"{name}: ReduceLROnPlateau (at index {i}) is not supported: its "
+                             "step() needs a metric")
+        if scheduler.optimizer is not optimizer:
+            raise ValueError(f"{name}: all schedulers must belong to the same optimizer, but "
+                             f"{type(scheduler).__name__} at index {i} has a different one")
+
+
 class ConstantLR(LRScheduler):
     """Multiply the lr by ``factor`` for the first ``total_iters`` epochs (a warm-up), then
     restore it::
@@ -937,20 +952,7 @@ class SequentialLR(LRScheduler):
         milestones = list(milestones)
         if len(schedulers) < 1:
             raise ValueError(f"{name}: expects at least one scheduler, got none")
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"{name}: the scheduler at index {i} has no 'optimizer' "
-                                f"attribute (got {type(scheduler).__name__})")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    f"{name}: ReduceLROnPlateau (at index {i}) is not supported: its step() "
-                    "needs a metric"
-                )
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(
-                    f"{name}: all schedulers must belong to the same optimizer, but "
-                    f"{type(scheduler).__name__} at index {i} has a different one"
-                )
+        _check_schedulers(name, schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 f"{name}: expected {len(schedulers) - 1} milestones (one fewer than the "
@@ -1021,20 +1023,7 @@ class ChainedScheduler(LRScheduler):
             raise ValueError(f"{name}: expects at least one scheduler to chain, got none")
         if optimizer is None:
             optimizer = getattr(schedulers[0], "optimizer", None)
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"{name}: the scheduler at index {i} has no 'optimizer' "
-                                f"attribute (got {type(scheduler).__name__})")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    f"{name}: ReduceLROnPlateau (at index {i}) is not supported: its step() "
-                    "needs a metric"
-                )
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(
-                    f"{name}: all schedulers must belong to the same optimizer, but "
-                    f"{type(scheduler).__name__} at index {i} has a different one"
-                )
+        _check_schedulers(name, schedulers, optimizer)
         self._schedulers = schedulers
         self.optimizer = optimizer
         self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]

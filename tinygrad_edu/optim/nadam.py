@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 class NAdam(Optimizer):
@@ -76,7 +76,6 @@ class NAdam(Optimizer):
         xp = get_array_module(p)
         lr = group["lr"]
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         momentum_decay = group["momentum_decay"]
         if not state:
             state["step"] = 0
@@ -85,13 +84,7 @@ class NAdam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
 
         bias_correction2 = 1 - beta2**step
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))

@@ -104,6 +104,22 @@ def _to_param(value, param: Tensor, key=None):
     return xp.array(value, copy=True)
 
 
+def ascent_and_decay(p, g, group: dict):
+    """The gradient every optimizer here starts from, as torch's do: -g with ``maximize``
+    (climb instead of descend), plus weight decay, either as an L2 term (g + weight_decay p)
+    or, with ``decoupled_weight_decay`` (AdamW), by shrinking the weight itself in place
+    (p *= 1 - lr weight_decay). Returns the gradient; ``p`` may have been updated."""
+    if group["maximize"]:
+        g = -g
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0:
+        if group.get("decoupled_weight_decay", False):
+            p *= 1 - group["lr"] * weight_decay
+        else:
+            g = g + weight_decay * p
+    return g
+
+
 class Optimizer:
     """Base class of all optimizers.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ascent_and_decay
 
 
 class RAdam(Optimizer):
@@ -72,20 +72,13 @@ class RAdam(Optimizer):
         xp = get_array_module(p)
         lr = group["lr"]
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         if not state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
 
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg += (1 - beta1) * (g - exp_avg)

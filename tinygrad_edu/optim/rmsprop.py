@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 class RMSprop(Optimizer):
@@ -74,10 +74,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(p)
         state["step"] += 1
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * (g * g)

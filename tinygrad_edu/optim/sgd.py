@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -68,10 +68,7 @@ class SGD(Optimizer):
     def _update(self, p, g, state, group):
         lr = group["lr"]
         momentum = group["momentum"]
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
+        g = ascent_and_decay(p, g, group)  # maximize, weight decay
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
