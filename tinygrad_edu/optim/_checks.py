@@ -1,4 +1,4 @@
-"""Argument checks shared by the Adam-family optimizers (NAdam, RAdam, Adamax)."""
+"""Argument checks shared by the Adam-family optimizers (Adam, AdamW, NAdam, RAdam, Adamax)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ import numpy as np
 from .. import backend
 from ..backend import get_array_module, is_cupy_array
 from ..kernels.reference.optim import adam_step as reference_adam_step
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from ._checks import check_adam_family
+from .optimizer import Optimizer, ascent_and_decay
 
 
 @functools.cache
@@ -98,15 +99,8 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ):
-        name = type(self).__name__
-        check_hyperparameter(name, "learning rate", lr)
-        check_hyperparameter(name, "epsilon", eps)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        check_hyperparameter(name, "beta parameter at index 0", betas[0], 0.0, 1.0)
-        check_hyperparameter(name, "beta parameter at index 1", betas[1], 0.0, 1.0)
-        check_hyperparameter(name, "weight_decay", weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        betas = check_adam_family(type(self).__name__, lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
