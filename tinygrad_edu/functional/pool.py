@@ -16,7 +16,7 @@ from .. import backend
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .conv import _batched
+from .conv import _batched, _single
 from .shape import reshape
 
 INDEX_DTYPE = np.int32  # how max pooling keeps its argmax for backward
@@ -192,15 +192,6 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-def _single_int(op: str, name: str, value) -> int:
-    """A 1-d pooling argument given as an int or a 1-tuple (torch's forms), as a plain int."""
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{op}: {name} must be an int or a 1-tuple of an int, got {value!r}")
-    return int(value)
-
-
 def _pool1d_args(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode):
     """Check a 1-d pooling call in 1-d terms (torch's rules: K, S, D >= 1, 0 <= P <= K // 2, at
     least one window) and return (K, S, P, D) as ints. The (C, L) or (N, C, L) input is
@@ -210,11 +201,11 @@ def _pool1d_args(op: str, x: Tensor, kernel_size, stride, padding, dilation, cei
     if x.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 2-d (C, L) or 3-d (N, C, L) input, got shape "
                          f"{tuple(x.shape)}")
-    K = _single_int(op, "kernel_size", kernel_size)
+    K = _single(op, "kernel_size", kernel_size)
     stride = pool_stride(op, kernel_size, stride)
-    S = _single_int(op, "stride", stride)
-    P = _single_int(op, "padding", padding)
-    D = _single_int(op, "dilation", dilation)
+    S = _single(op, "stride", stride)
+    P = _single(op, "padding", padding)
+    D = _single(op, "dilation", dilation)
     for name, value in (("kernel_size", K), ("stride", S), ("dilation", D)):
         if value < 1:
             raise ValueError(f"{op}: {name} must be >= 1, got {value}")
@@ -269,7 +260,7 @@ def adaptive_avg_pool1d(x: Tensor, output_size) -> Tensor:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-d (C, L) or 3-d (N, C, L) input, "
                          f"got {got}")
-    OL = _single_int("adaptive_avg_pool1d", "output_size", output_size)
+    OL = _single("adaptive_avg_pool1d", "output_size", output_size)
     if OL < 1:
         raise ValueError(f"adaptive_avg_pool1d: output_size must be >= 1, got {OL}")
     y = adaptive_avg_pool2d(x.unsqueeze(-2), (1, OL))  # (N, C, 1, OL)

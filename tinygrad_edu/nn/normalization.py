@@ -430,7 +430,7 @@ def _reset_affine(norm: Module) -> None:
     identity after normalizing."""
     if norm.weight is not None:
         norm.weight.data[...] = 1
-    if norm.bias is not None:
+    if getattr(norm, "bias", None) is not None:  # RMSNorm has no bias
         norm.bias.data[...] = 0
 
 
@@ -716,8 +716,7 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input_dtype(self, x, self.weight)

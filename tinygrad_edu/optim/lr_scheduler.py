@@ -927,7 +927,25 @@ def _phase(end_step: float, start_lr: str, end_lr: str, start_momentum: str,
             "start_momentum": start_momentum, "end_momentum": end_momentum}
 
 
-class SequentialLR(LRScheduler):
+class _SchedulerGroup(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: the schedulers they run
+    (``self._schedulers``), whose states their own ``state_dict`` holds as a list."""
+
+    def state_dict(self) -> dict:
+        state = {key: _copy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        states = state_dict.pop("_schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, state in zip(self._schedulers, states, strict=True):
+            scheduler.load_state_dict(state)
+
+
+class SequentialLR(_SchedulerGroup):
     """Run ``schedulers`` one after another, switching at the ``milestones`` (epochs)::
 
         epoch < milestones[0]:                 schedulers[0]
@@ -989,21 +1007,8 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        state = {key: _copy(value) for key, value in self.__dict__.items()
-                 if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        states = state_dict.pop("_schedulers")
-        super().load_state_dict(state_dict)
-        for scheduler, state in zip(self._schedulers, states, strict=True):
-            scheduler.load_state_dict(state)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_SchedulerGroup):
     """Step several chainable schedulers at once: ``step()`` calls each one's ``step()`` in
     order, so their factors multiply, e.g. a constant warm-up factor and an exponential decay::
 
@@ -1033,16 +1038,3 @@ class ChainedScheduler(LRScheduler):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        state = {key: _copy(value) for key, value in self.__dict__.items()
-                 if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        states = state_dict.pop("_schedulers")
-        super().load_state_dict(state_dict)
-        for scheduler, state in zip(self._schedulers, states, strict=True):
-            scheduler.load_state_dict(state)
