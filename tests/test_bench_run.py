@@ -184,3 +184,28 @@ def test_bounded_floor_convolution_is_conv2d_in_chunks(run_module, kernel):
     dx, dw, _ = bounded.conv2d_backward(dy, cache, need_dx=False)
     assert dx is None
     np.testing.assert_allclose(dw, W.grad.numpy(), rtol=2e-5, atol=2e-5)
+
+
+def test_goals_list_each_rounds_ratio(run_module, capsys):
+    """With several rounds, each goal carries its ratio in every round alone and how many
+    rounds met it; the verdict is still the median's."""
+    Timing = run_module.Timing
+
+    def round_(ours, peer):
+        return [Timing("tiny op fwd+bwd", "tinygrad_edu", "s", ours, ours, 4, {}),
+                Timing("tiny op fwd+bwd", "torch", "s", peer, peer, 4, {})]
+
+    rounds = [round_(0.97, 1.0), round_(1.05, 1.0), round_(2.02, 2.0)]
+    rows = run_module.merge_rounds(rounds)
+    run_module.add_ratios(rows)
+    goals = run_module.check_goals(rows)
+    run_module.add_round_ratios(goals, rounds)
+    (goal,) = goals
+    assert goal["ratio"] == round(1.05 / 1.0, 3) and not goal["met"]  # medians 1.05 / 1.0
+    assert goal["round_ratios"] == [0.97, 1.05, 1.01] and goal["rounds_met"] == 1
+    assert "vs_torch" not in rounds[0][0].extra  # the measured rows are left as they were
+    run_module.print_goals(goals)
+    assert "1.05x  NOT met  (rounds 0.97 1.05 1.01: 1 of 3)" in capsys.readouterr().out
+    one = run_module.check_goals(rows)
+    run_module.add_round_ratios(one, rounds[:1])  # one round: nothing to add
+    assert "round_ratios" not in one[0]
