@@ -1,7 +1,7 @@
-"""Ops whose backward has a first-order path (plain arrays, no graph: conv2d, linear, 2-d
-matmul, cross entropy, training-mode batch norm, layer norm, GELU) compute the same gradients
-as their differentiable path (Tensor ops, taken under create_graph=True), on odd shapes, in
-float64 and float32, on every device."""
+"""Ops whose backward has a first-order path (plain arrays, no graph: conv2d, max pooling,
+linear, 2-d matmul, cross entropy, training-mode batch norm, layer norm, GELU) compute the
+same gradients as their differentiable path (Tensor ops, taken under create_graph=True), on
+odd shapes, in float64 and float32, on every device."""
 
 import numpy as np
 import pytest
@@ -53,6 +53,21 @@ def test_conv2d(device, monkeypatch, dtype, budget, groups, bias):
         return F.conv2d(x, w, b, stride=(2, 1), padding=1, groups=groups)
 
     _assert_same(_both_paths(fn, arrays, device, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", ["auto", "reference"])
+@pytest.mark.parametrize("options", [
+    dict(kernel_size=2),                                       # LeNet's: disjoint windows
+    dict(kernel_size=(3, 2), stride=(2, 1), padding=1),        # overlapping windows add up
+    dict(kernel_size=3, stride=2, dilation=2, ceil_mode=True),
+])
+def test_max_pool2d(device, dtype, kernel, options):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 7))
+    with tg.use_kernel(kernel):
+        results = _both_paths(lambda t: F.max_pool2d(t, **options), [x], device, dtype)
+    _assert_same(results, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

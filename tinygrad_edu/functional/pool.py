@@ -46,6 +46,8 @@ class MaxPool2d(Function):
     dx = dy scattered to the argmax of each window (overlapping windows add up)"""
 
     kernel_family = "pool"  # which kernels it calls (see Config.kernel)
+    array_backward = True  # dy may be the array itself (first order)
+    fresh_grads = True  # its first-order backward returns new arrays
 
     def forward(self, x, kernel_size, stride, padding, dilation, ceil_mode, indices_out=None):
         kernel = backend.kernel("pool", "max_pool2d_forward", x)
@@ -62,7 +64,9 @@ class MaxPool2d(Function):
 
     def backward(self, dy):
         (x,) = self.inputs
-        return max_pool_scatter(dy, self.argmax, x.shape)
+        if not isinstance(dy, Tensor):  # first order: the scatter kernel on the arrays
+            return backend.kernel("pool", "max_pool2d_backward", dy)(dy, self.argmax, x.shape)
+        return max_pool_scatter(dy, self.argmax, x.shape)  # an op: differentiable in dy
 
 
 class MaxPoolScatter(Function):
