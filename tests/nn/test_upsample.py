@@ -63,7 +63,7 @@ def test_upsample_module_and_second_derivative():
     ({"size": 0}, "size must be positive"),
     ({"scale_factor": 0.1}, "makes an empty output"),
     ({"size": 4, "mode": "linear"}, "mode 'linear' takes a 3-d input"),
-    ({"size": 4, "mode": "bicubic"}, "mode 'bicubic' is not implemented"),
+    ({"size": 4, "mode": "lanczos"}, "mode 'lanczos' is not implemented"),
     ({"size": 4, "align_corners": True}, "align_corners option can only be set with"),
 ])
 def test_interpolate_bad_arguments(kwargs, message):

@@ -149,7 +149,7 @@ clip = clamp
 from .attention import scaled_dot_product_attention, sdpa_backend  # noqa: E402, F401
 from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
-from .resample import interpolate  # noqa: E402, F401
+from .resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 
 __all__ = [
     "abs",
@@ -251,6 +251,8 @@ __all__ = [
     "outer",
     "pad",
     "permute",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "pow",
     "prod",
     "reciprocal",

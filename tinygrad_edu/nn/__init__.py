@@ -91,4 +91,4 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from .upsampling import Upsample
+from .upsampling import PixelShuffle, PixelUnshuffle, Upsample

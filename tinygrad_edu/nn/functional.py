@@ -184,7 +184,7 @@ from ..functional.pool import (  # noqa: E402, F401
     max_pool1d,
     max_pool2d,
 )
-from ..functional.resample import interpolate  # noqa: E402, F401
+from ..functional.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 
 
 def _kernel_pair(kernel_size) -> tuple[int, int]:
