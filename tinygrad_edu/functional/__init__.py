@@ -148,12 +148,20 @@ concat = concatenate = cat
 clip = clamp
 from .attention import scaled_dot_product_attention, sdpa_backend  # noqa: E402, F401
 from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
-from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
+from .pool import (  # noqa: E402, F401
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+)
 from .resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 
 __all__ = [
     "abs",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "add",
     "all",
     "allclose",

@@ -15,9 +15,10 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernels.reference.pool import adaptive_windows
 from ..tensor import Tensor
 from .conv import _batched, _single
-from .shape import reshape
+from .shape import index_put_zeros, reshape
 
 INDEX_DTYPE = np.int32  # how max pooling keeps its argmax for backward
 
@@ -192,6 +193,135 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
+# Adaptive max pooling (vectorized xp code: NumPy or CuPy, no kernel)
+# ----------------------------------------------------------------------------------------------
+
+
+def _adaptive_bin_positions(size: int, out_size: int) -> np.ndarray:
+    """The input positions each adaptive bin reads along one axis, as an (O, K) int64 array.
+
+    Bin o covers [floor(o size / O), ceil((o + 1) size / O)) (torch's rule, as in
+    ``adaptive_avg_pool2d``): neighbouring bins overlap when size is not a multiple of O, and
+    their lengths may differ by one. K is the longest bin; a shorter bin repeats its last
+    position, which changes neither its max nor the first (or last) position holding it.
+
+    >>> _adaptive_bin_positions(5, 3).tolist()  # bins [0, 2), [1, 4), [3, 5)
+    [[0, 1, 1], [1, 2, 3], [3, 4, 4]]
+    """
+    start, end, length = adaptive_windows(size, out_size)  # (O,) each
+    k = np.arange(int(length.max()), dtype=np.int64)  # (K,)
+    return np.minimum(start[:, None] + k, end[:, None] - 1)  # (O, K)
+
+
+class AdaptiveMaxPool2d(Function):
+    """y[n, c, oh, ow] = max of x[n, c, h0:h1, w0:w1] over torch's adaptive bin
+    h0 = floor(oh H / OH), h1 = ceil((oh + 1) H / OH) (w0, w1 alike);
+    argmax[n, c, oh, ow] = h W + w of that max (the first in row-major window order; where the
+    bin holds a NaN, y is NaN and argmax the last NaN, as in torch);
+    dx[n, c].flat[argmax[n, c, oh, ow]] += dy[n, c, oh, ow]: each dy goes to its bin's argmax,
+    and overlapping bins that share an argmax add up. The scatter is ``index_put_zeros``, whose
+    own backward gathers (ddy = g[n, c].flat[argmax]), so every order is differentiable."""
+
+    reads_inputs = False  # the backward needs x's shape and the argmax, never x's values
+
+    def forward(self, x, output_size, indices_out=None):
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        OH, OW = output_size
+        rows = _adaptive_bin_positions(H, OH)  # (OH, KH)
+        cols = _adaptive_bin_positions(W, OW)  # (OW, KW)
+        KH, KW = rows.shape[1], cols.shape[1]
+        # flat h W + w of every entry of every bin, in row-major order within the bin
+        flat = rows[:, None, :, None] * W + cols[None, :, None, :]  # (OH, OW, KH, KW)
+        flat = xp.asarray(flat.reshape(OH, OW, KH * KW))  # (OH, OW, KH*KW)
+        planes = x.reshape(N, C, H * W)  # (N, C, H*W), C-contiguous (a copy if x was not)
+        bins = planes[:, :, flat]  # (N, C, OH, OW, KH*KW)
+        k = bins.argmax(axis=-1)  # (N, C, OH, OW): the first max within each bin
+        oh = xp.arange(OH)[:, None]  # (OH, 1)
+        ow = xp.arange(OW)[None, :]  # (1, OW)
+        argmax = flat[oh, ow, k]  # (N, C, OH, OW) flat index into the input plane
+        nan = xp.isnan(bins)  # (N, C, OH, OW, KH*KW)
+        if bool(nan.any()):  # torch keeps the last NaN of a bin (flat grows in bin order)
+            last_nan = xp.where(nan, flat, -1).max(axis=-1)  # (N, C, OH, OW), -1: no NaN
+            argmax = xp.where(last_nan >= 0, last_nan, argmax)
+        n = xp.arange(N)[:, None, None, None]  # (N, 1, 1, 1)
+        c = xp.arange(C)[None, :, None, None]  # (1, C, 1, 1)
+        # one flat index into x for the backward's scatter: (n C + c) H W + h W + w
+        self.index = (((n * C + c) * (H * W) + argmax).reshape(-1),)  # (N*C*OH*OW,)
+        if indices_out is not None:  # return_indices=True: hand the argmax to the caller
+            indices_out.append(argmax)  # int64, like torch
+        return planes.reshape(-1)[self.index].reshape(N, C, OH, OW)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        dx = index_put_zeros(reshape(dy, -1), self.index, (x.numel(),))  # (N*C*H*W,)
+        return reshape(dx, x.shape)  # (N, C, H, W)
+
+
+def _adaptive_max_input(op: str, x, layout: str, ndims: tuple) -> None:
+    """torch's input rules for adaptive max pooling, in the caller's terms: a Tensor of
+    ``ndims`` dims (``layout`` names them), floating point, no empty dim but the batch."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim not in ndims:
+        raise ValueError(f"{op}: expected {layout} input, got shape {tuple(x.shape)}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (x: "
+                        f"{tuple(x.shape)})")
+    non_batch = x.shape[1:] if x.ndim == ndims[1] else x.shape
+    if 0 in non_batch:
+        raise ValueError(f"{op}: expected a non-empty input apart from the batch dim, got shape "
+                         f"{tuple(x.shape)}")
+
+
+def _adaptive_output_pair(op: str, output_size) -> tuple:
+    """``output_size`` as an (OH, OW) pair: an int (both), or a pair of ints where None keeps
+    that input size (left as None here). Sizes must be >= 1 (torch allows 0 and returns an
+    empty tensor; we refuse it, as ``adaptive_avg_pool2d`` does)."""
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    pair = (output_size, output_size) if is_int(output_size) else output_size
+    ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+        v is None or is_int(v) for v in pair)
+    if not ok:
+        raise ValueError(f"{op}: output_size must be an int or a pair (OH, OW) of ints or None "
+                         f"(None keeps that input size), got {output_size!r}")
+    pair = tuple(None if v is None else int(v) for v in pair)
+    if any(v is not None and v < 1 for v in pair):
+        raise ValueError(f"{op}: output_size must be >= 1, got {output_size!r}")
+    return pair
+
+
+def adaptive_max_pool2d(x: Tensor, output_size, return_indices: bool = False):
+    """``torch.nn.functional.adaptive_max_pool2d``: (N, C, H, W) -> (N, C, OH, OW) (or
+    (C, H, W) -> (C, OH, OW)); y = the max of each bin [floor(i H / OH), ceil((i + 1) H / OH))
+    x [floor(j W / OW), ceil((j + 1) W / OW)); dx = dy scattered to each bin's argmax.
+    ``output_size``: an int or a pair, None keeps that size. With ``return_indices`` also the
+    argmax (int64, flat h W + w per plane, as torch's).
+
+    >>> import tinygrad_edu as tg
+    >>> y, i = adaptive_max_pool2d(tg.tensor([[[1.0, 5.0, 2.0], [4.0, 3.0, 6.0]]]), (1, 2),
+    ...                            return_indices=True)
+    >>> y.tolist(), i.tolist()
+    ([[[5.0, 6.0]]], [[[1, 5]]])
+    """
+    op = "adaptive_max_pool2d"
+    _adaptive_max_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
+    pair = _adaptive_output_pair(op, output_size)
+    x, unbatched = _batched(op, x)
+    output_size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(pair))
+    indices_out: list = []
+    y = AdaptiveMaxPool2d.apply(x, output_size=output_size, indices_out=indices_out)
+    if unbatched:
+        y = reshape(y, y.shape[1:])
+    if not return_indices:
+        return y
+    argmax = indices_out[0]
+    return y, Tensor._wrap(argmax[0] if unbatched else argmax)
+
+
+# ----------------------------------------------------------------------------------------------
 # 1-d pooling: the 2-d ops on a height of 1 (kernel (1, K)), like conv1d
 # ----------------------------------------------------------------------------------------------
 
@@ -269,3 +399,20 @@ def adaptive_avg_pool1d(x: Tensor, output_size) -> Tensor:
         raise ValueError(f"adaptive_avg_pool1d: output_size must be >= 1, got {OL}")
     y = adaptive_avg_pool2d(x.unsqueeze(-2), (1, OL))  # (N, C, 1, OL)
     return y.squeeze(-2)
+
+
+def adaptive_max_pool1d(x: Tensor, output_size, return_indices: bool = False):
+    """``torch.nn.functional.adaptive_max_pool1d``: (N, C, L) -> (N, C, OL) (or (C, L) ->
+    (C, OL)), y = the max of x[floor(i L / OL) : ceil((i + 1) L / OL)]; dx = dy scattered to
+    each bin's argmax. With ``return_indices`` also the argmax, an index into L (int64).
+    Runs as adaptive_max_pool2d on a height of 1 (x (N, C, 1, L), output (1, OL))."""
+    op = "adaptive_max_pool1d"
+    _adaptive_max_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
+    OL = _single(op, "output_size", output_size)
+    if OL < 1:
+        raise ValueError(f"{op}: output_size must be >= 1, got {OL}")
+    out = adaptive_max_pool2d(x.unsqueeze(-2), (1, OL), return_indices)  # (N, C, 1, OL)
+    if not return_indices:
+        return out.squeeze(-2)  # (N, C, OL)
+    y, argmax = out
+    return y.squeeze(-2), argmax.squeeze(-2)  # the flat h W + w of a height of 1 is w

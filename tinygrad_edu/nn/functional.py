@@ -179,6 +179,8 @@ from ..functional.conv import im2col as _im2col  # noqa: E402
 from ..functional.pool import (  # noqa: E402, F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,

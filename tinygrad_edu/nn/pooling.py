@@ -1,11 +1,14 @@
-"""Pooling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d), over
-``functional.pool`` (the 1-d layers run the 2-d ops on a height of 1)."""
+"""Pooling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d,
+AdaptiveMaxPool1d/2d), over ``functional.pool`` (the 1-d layers run the 2-d ops on a height
+of 1)."""
 
 from __future__ import annotations
 
 from ..functional.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,
@@ -72,6 +75,28 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveMaxPool2d(Module):
+    """Max into a fixed output size over torch's adaptive bins [floor(i H/OH), ceil((i+1) H/OH))
+    x [floor(j W/OW), ceil((j+1) W/OW)) (they overlap when OH does not divide H); the gradient
+    goes to each bin's argmax. ``output_size``: an int or a pair, None keeps that input size;
+    with ``return_indices`` the layer also returns the argmax (flat h W + w per plane).
+
+    >>> import tinygrad_edu as tg
+    >>> AdaptiveMaxPool2d((3, None))(tg.randn(1, 2, 8, 6)).shape
+    (1, 2, 3, 6)
+    """
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor):
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class MaxPool1d(Module):
     """Max over each window of K along L (padding counts as -inf); the gradient goes to the
     argmax. (N, C, L) -> (N, C, OL), OL = (L + 2 P - D (K - 1) - 1) // S + 1.
@@ -131,6 +156,21 @@ class AdaptiveAvgPool1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max of (N, C, L) into (N, C, OL) bins [floor(i L/OL), ceil((i+1) L/OL)); the gradient
+    goes to each bin's argmax; with ``return_indices`` also the argmax (an index into L)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor):
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
