@@ -62,8 +62,8 @@ def test_conv1d_module_is_torch_conv1d():
      r"conv1d: kernel 30 with dilation 1 and padding 0 does not fit input of length 10"),
     (lambda: F.conv1d(tg.randn(2, 4, 10), tg.randn(6, 3, 3)),
      r"conv1d: input has 4 channels but weight expects 3 \* groups"),
-    (lambda: F.conv1d(tg.randn(2, 4, 10), tg.randn(6, 4, 4), padding="same"),
-     "conv1d: padding='same' needs stride 1 and an odd effective kernel size"),
+    (lambda: F.conv1d(tg.randn(2, 4, 10), tg.randn(6, 4, 4), stride=2, padding="same"),
+     "conv1d: padding='same' is not supported for strided convolutions"),
     (lambda: F.conv1d(tg.randn(2, 4, 10), tg.randn(6, 4, 3, 1)), "a 3-d weight"),
 ])
 def test_conv1d_errors_name_conv1d(build, message):

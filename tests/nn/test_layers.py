@@ -647,11 +647,8 @@ CONV_BAD_ARGUMENTS = [  # layer, keyword arguments, the error message
     (nn.Conv2d, dict(padding="same", stride=2),
      "Conv2d: padding='same' is not supported for strided convolutions (stride (2, 2))"),
     (nn.Conv2d, dict(padding="same", stride=(1, 2)), "not supported for strided"),
-    (nn.Conv2d, dict(kernel_size=4, padding="same"),
-     "Conv2d: padding='same' needs an odd effective kernel size DH (KH - 1) + 1 in both dims, "
-     "got kernel_size (4, 4) with dilation (1, 1) (effective (4, 4))"),
-    (nn.Conv2d, dict(kernel_size=(3, 2), dilation=3, padding="same"),
-     "got kernel_size (3, 2) with dilation (3, 3) (effective (7, 4))"),
+    (nn.Conv2d, dict(kernel_size=4, padding="same", stride=(2, 1)),
+     "Conv2d: padding='same' is not supported for strided convolutions (stride (2, 1))"),
     (nn.ConvTranspose2d, dict(padding="same"), "ConvTranspose2d: padding must be an int or a "
                                                "pair of ints"),
     (nn.Conv2d, dict(kernel_size=0), "Conv2d: kernel_size must be >= 1, got (0, 0)"),

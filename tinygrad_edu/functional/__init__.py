@@ -147,7 +147,14 @@ from .shape import (
 concat = concatenate = cat
 clip = clamp
 from .attention import scaled_dot_product_attention, sdpa_backend  # noqa: E402, F401
-from .conv import col2im, conv1d, conv2d, conv_transpose2d, im2col  # noqa: E402, F401
+from .conv import (  # noqa: E402, F401
+    col2im,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    im2col,
+)
 from .pool import (  # noqa: E402, F401
     adaptive_avg_pool2d,
     adaptive_max_pool1d,
@@ -193,6 +200,7 @@ __all__ = [
     "concatenate",
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
     "conv_transpose2d",
     "cos",
     "cumprod",

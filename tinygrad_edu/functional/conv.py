@@ -15,6 +15,10 @@ the other two (and itself), so conv2d and conv_transpose2d are differentiable to
     Conv2dInputGrad:  d(dy) = Conv2d(g, W)          dW = Conv2dWeightGrad(g, dy)
     Conv2dWeightGrad: dx = Conv2dInputGrad(dy, g)   d(dy) = Conv2d(x, g)
 
+conv1d and conv_transpose1d are conv2d and conv_transpose2d on a height of 1. padding="same"
+pads D (K - 1) in total, half on each side, the odd one out at the end (bottom, right): that
+extra zero is added to x with F.pad, the convolution pads the symmetric rest.
+
 The columns use the *GEMM layout* (``kernels/reference/conv.py``),
 ``cols[(c, kh, kw), (n, oh, ow)]``: the samples sit side by side, so a chunk of the batch is
 one large matrix product, and the weight gradient ``dy2 @ cols^T`` sums over the samples
@@ -69,7 +73,7 @@ from ..backend import get_array_module
 from ..kernels.reference.conv import check_conv_args, conv_output_size
 from ..tensor import Tensor
 from .elementwise import _promoted_dtype, cast
-from .shape import reshape
+from .shape import pad, reshape
 
 
 def _budget_from_env(default: int = 2**20) -> int:
@@ -122,23 +126,37 @@ def _pair(op: str, name: str, value) -> tuple[int, int]:
     raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
 
 
-def same_padding(op: str, kernel_size, stride, dilation) -> tuple[int, int]:
-    """The (PH, PW) of ``padding="same"``: PH = DH (KH - 1) / 2, which keeps H for stride 1.
+def same_padding(op: str, kernel_size, stride, dilation) -> tuple[tuple[int, int], ...]:
+    """The (before, after) padding of ``padding="same"`` in each spatial dim, which keeps the
+    size for stride 1: a total of D (K - 1), before = total // 2, after = total - before.
 
-    Like torch, strided convolutions are refused; unlike torch, an even effective kernel size
-    DH (KH - 1) + 1 (which needs one more row of padding at the bottom than at the top) is too.
+    Like torch, an even effective kernel size D (K - 1) + 1 (an odd total) gets the extra
+    row or column at the end (bottom, right), and strided convolutions are refused.
+
+    >>> same_padding("conv2d", (3, 4), (1, 1), (1, 1))
+    ((1, 1), (1, 2))
     """
-    if stride != (1, 1):
+    if any(s != 1 for s in stride):
         raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
-                         f"(stride {stride})")
-    total = (dilation[0] * (kernel_size[0] - 1), dilation[1] * (kernel_size[1] - 1))
-    if total[0] % 2 or total[1] % 2:
-        raise ValueError(
-            f"{op}: padding='same' needs an odd effective kernel size DH (KH - 1) + 1 in both "
-            f"dims, got kernel_size {tuple(kernel_size)} with dilation {tuple(dilation)} "
-            f"(effective {(total[0] + 1, total[1] + 1)}); asymmetric padding is not supported"
-        )
-    return (total[0] // 2, total[1] // 2)
+                         f"(stride {tuple(stride)})")
+    pads = ()
+    for k, d in zip(kernel_size, dilation, strict=True):
+        total = d * (k - 1)
+        pads += ((total // 2, total - total // 2),)
+    return pads
+
+
+def _pad_same_excess(x: Tensor, pads) -> Tensor:
+    """x with the asymmetric part of ``same_padding``'s ``pads`` added at the end of each
+    spatial dim (one zero row or column where the total is odd, as torch does), so that the
+    convolution pads the rest, ``before`` on both sides. F.pad is differentiable: dx is the
+    gradient of the padded x with the added entries dropped."""
+    widths = ()
+    for before, after in reversed(pads):  # F.pad takes (left, right) of the last dim first
+        widths += (0, after - before)
+    if not any(widths):
+        return x  # odd effective kernel sizes: nothing to add, no copy
+    return pad(x, widths)  # (N, C, H + 1, W) and/or (N, C, H, W + 1), or (N, C, L + 1)
 
 
 def _check_bias(op: str, bias: Tensor | None, out_channels: int, weight: Tensor) -> None:
@@ -512,7 +530,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-d cross-correlation, ``torch.nn.functional.conv2d``.
 
     x (N, C, H, W), weight (OC, C/groups, KH, KW), bias (OC,) -> (N, OC, OH, OW) with
-    OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1. ``padding="same"`` keeps H and W (stride 1).
+    OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1. ``padding="same"`` keeps H and W (stride 1);
+    where a total padding DH (KH - 1) is odd, the extra zero row goes at the bottom (column at
+    the right), as in torch.
     """
     x, unbatched = _batched("conv2d", x)
     N, C, H, W = x.shape
@@ -531,8 +551,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     _check_bias("conv2d", bias, OC, weight)
     stride = _pair("conv2d", "stride", stride)
     dilation = _pair("conv2d", "dilation", dilation)
-    if padding == "same":
-        padding = same_padding("conv2d", (KH, KW), stride, dilation)
+    if padding == "same":  # an odd total gets its extra zero row/column at the bottom/right
+        pads = same_padding("conv2d", (KH, KW), stride, dilation)  # ((PT, PB), (PL, PR))
+        x = _pad_same_excess(x, pads)  # (N, C, H + PB - PT, W + PR - PL)
+        padding = (pads[0][0], pads[1][0])
     elif padding == "valid":
         padding = 0
     elif isinstance(padding, str):
@@ -563,6 +585,8 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
            dilation=1, groups: int = 1) -> Tensor:
     """1-d cross-correlation, ``torch.nn.functional.conv1d``: x (N, C, L) or (C, L), weight
     (OC, C/groups, K), bias (OC,) -> (N, OC, OL) with OL = (L + 2 P - D (K - 1) - 1) // S + 1.
+    ``padding="same"`` keeps L (stride 1), with the extra zero at the right where D (K - 1) is
+    odd, as in torch.
 
     It is conv2d on a height of 1: x (N, C, 1, L) and weight (OC, C/groups, 1, K), so it
     shares conv2d's kernels and gradients; the added dims are taken out again.
@@ -580,11 +604,16 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                          f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})")
     S = _single("conv1d", "stride", stride)
     D = _single("conv1d", "dilation", dilation)
-    if padding == "same" and (S != 1 or D * (K - 1) % 2):
-        raise ValueError(f"conv1d: padding='same' needs stride 1 and an odd effective kernel "
-                         f"size D (K - 1) + 1, got K={K}, stride={S}, dilation={D}")
-    P = {"same": D * (K - 1) // 2, "valid": 0}.get(padding) if isinstance(padding, str) \
-        else _single("conv1d", "padding", padding)
+    if padding == "same":  # an odd total D (K - 1) gets its extra zero at the right, as torch
+        pads = same_padding("conv1d", (K,), (S,), (D,))  # ((PL, PR),)
+        x = _pad_same_excess(x, pads)  # (N, C, L + PR - PL)
+        L, P = x.shape[-1], pads[0][0]
+    elif padding == "valid":
+        P = 0
+    elif isinstance(padding, str):
+        P = None
+    else:
+        P = _single("conv1d", "padding", padding)
     if P is None:
         raise ValueError(f"conv1d: invalid padding string {padding!r}, should be one of "
                          "'same', 'valid' (or an int)")
@@ -597,6 +626,19 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     except ValueError as error:  # name the op called, and the conv2d that ran (shapes in 2-d)
         raise ValueError(f"conv1d, as conv2d on a height of 1: {error}") from None
     return y.squeeze(-2)  # (N, OC, OL) or (OC, OL)
+
+
+def _crop_uncropped(y: Tensor, wide, padding, size) -> Tensor:
+    """conv_transpose2d's uncropped output y (N, OC, OHc, OWc) in the ``wide`` dims cut to
+    ``size`` (OH, OW): rows PH ... PH + OH - 1, with zeros past OHc (differentiable: a slice,
+    then F.pad)."""
+    rows = slice(padding[0], padding[0] + size[0]) if wide[0] else slice(None)
+    cols = slice(padding[1], padding[1] + size[1]) if wide[1] else slice(None)
+    y = y[:, :, rows, cols]  # (N, OC, <= OH, <= OW)
+    short = (size[0] - y.shape[2], size[1] - y.shape[3])
+    if short[0] or short[1]:
+        y = pad(y, (0, short[1], 0, short[0]))  # (N, OC, OH, OW)
+    return y
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
@@ -638,9 +680,75 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             f"{(KH, KW)}, stride {stride}, padding {padding} and dilation {dilation}"
         )
     x, weight, bias = _one_dtype(x, weight, bias)
+    # An output_padding of stride or more (torch allows up to dilation - 1) asks for rows that
+    # the conv2d transposed here cannot map back onto x (it would give x more rows). In such a
+    # dim the output is made uncropped, (H - 1) SH + DH (KH - 1) + 1 rows with padding 0, then
+    # cropped to rows PH ... PH + OH - 1, zeros past the last row the windows reach.
+    wide = (output_padding[0] >= stride[0], output_padding[1] >= stride[1])
+    OHc = (H - 1) * stride[0] + dilation[0] * (KH - 1) + 1 if wide[0] else OH
+    OWc = (W - 1) * stride[1] + dilation[1] * (KW - 1) + 1 if wide[1] else OW
+    conv_padding = (0 if wide[0] else padding[0], 0 if wide[1] else padding[1])
     # the conv2d it transposes maps (N, OC, OH, OW) to x: its columns are (OC*KH*KW, N*H*W)
-    spec = _conv_spec(x, groups, stride, padding, dilation, OC * KH * KW * H * W)
-    y = conv2d_input_grad(x, weight, (N, OC, OH, OW), spec)  # (N, OC, OH, OW)
+    spec = _conv_spec(x, groups, stride, conv_padding, dilation, OC * KH * KW * H * W)
+    y = conv2d_input_grad(x, weight, (N, OC, OHc, OWc), spec)  # (N, OC, OHc, OWc)
+    if wide[0] or wide[1]:
+        y = _crop_uncropped(y, wide, padding, (OH, OW))  # (N, OC, OH, OW)
     if bias is not None:
         y = y + reshape(bias, 1, OC, 1, 1)
     return reshape(y, OC, OH, OW) if unbatched else y
+
+
+def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transpose (adjoint) of conv1d, ``torch.nn.functional.conv_transpose1d``: x (N, C, L)
+    or (C, L), weight (C, OC/groups, K), bias (OC,) -> (N, OC, OL) with
+    OL = (L - 1) S - 2 P + D (K - 1) + output_padding + 1.
+
+    It is conv_transpose2d on a height of 1: x (N, C, 1, L) and weight (C, OC/groups, 1, K),
+    so it shares conv2d's kernels and gradients (to any order); the added dims are taken out
+    again.
+
+    >>> import tinygrad_edu as tg
+    >>> conv_transpose1d(tg.randn(2, 4, 5), tg.randn(4, 3, 4), stride=2, padding=1).shape
+    (2, 3, 10)
+    """
+    op = "conv_transpose1d"
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: expected Tensors for the input and the weight")
+    if x.ndim not in (2, 3) or weight.ndim != 3:
+        raise ValueError(f"{op}: expected a 2-d (C, L) or 3-d (N, C, L) input and a 3-d weight "
+                         f"(C, OC/groups, K), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    C, L = x.shape[-2:]
+    _, OCg, K = weight.shape
+    if weight.shape[0] != C:
+        raise ValueError(f"{op}: input has {C} channels but weight expects {weight.shape[0]} "
+                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}); weight is (C_in, "
+                         "C_out/groups, K)")
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
+            or C % groups:
+        raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides the "
+                         f"input channels {C} (x: {tuple(x.shape)}, w: {tuple(weight.shape)})")
+    _check_bias(op, bias, OCg * groups, weight)
+    S = _single(op, "stride", stride)
+    P = _single(op, "padding", padding)
+    OP = _single(op, "output_padding", output_padding)
+    D = _single(op, "dilation", dilation)
+    if S < 1 or D < 1 or K < 1 or P < 0:
+        raise ValueError(f"{op}: expected stride >= 1, dilation >= 1, kernel size K >= 1 and "
+                         f"padding >= 0, got stride={S}, dilation={D}, K={K}, padding={P} "
+                         f"(w: {tuple(weight.shape)})")
+    if not 0 <= OP < max(S, D):
+        raise ValueError(f"{op}: output_padding {OP} must be >= 0 and smaller than stride {S} "
+                         f"or dilation {D}")
+    OL = (L - 1) * S - 2 * P + D * (K - 1) + OP + 1
+    if OL < 1:
+        raise ValueError(f"{op}: the output length would be {OL} for input length {L}, kernel "
+                         f"{K}, stride {S}, padding {P}, dilation {D} and output_padding {OP} "
+                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)})")
+    stride, padding, output_padding, dilation = (1, S), (0, P), (0, OP), (1, D)  # height 1
+    try:
+        y = conv_transpose2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding,
+                             output_padding, groups, dilation)
+    except ValueError as error:  # name the op called, and the one that ran (shapes in 2-d)
+        raise ValueError(f"{op}, as conv_transpose2d on a height of 1: {error}") from None
+    return y.squeeze(-2)  # (N, OC, OL) or (OC, OL)

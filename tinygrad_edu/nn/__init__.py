@@ -26,7 +26,7 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
-from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .embedding import Embedding
 from .linear import MLP, Flatten, Identity, Linear, Unflatten

@@ -1,5 +1,5 @@
-"""Convolution layers (torch.nn.Conv1d / Conv2d / ConvTranspose2d): parameters +
-``functional.conv``.
+"""Convolution layers (torch.nn.Conv1d / Conv2d / ConvTranspose1d / ConvTranspose2d):
+parameters + ``functional.conv``.
 
 ``padding_mode`` other than "zeros" works as in torch: the input is first padded with
 ``F.pad(x, ..., mode=padding_mode)`` ('reflect', 'replicate' or 'circular'), then convolved
@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import math
 
-from ..functional.conv import _pair, _single, conv1d, conv2d, conv_transpose2d, same_padding
+from ..functional.conv import (
+    _pair,
+    _single,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    same_padding,
+)
 from ..functional.shape import pad
 from ..tensor import Tensor, empty
 from . import init
@@ -25,12 +33,12 @@ def _check_padding_mode(name: str, padding_mode: str) -> None:
 
 
 def _pad_input(layer: Module, x: Tensor, padding: tuple) -> Tensor:
-    """x padded by ``padding`` (one int per spatial dim, both sides) with
+    """x padded by ``padding`` (one (before, after) pair per spatial dim) with
     ``layer.padding_mode``, the convolution's own padding then being 0 (torch's order):
     F.pad takes (left, right) of the last dim first, so the pairs are reversed."""
     widths = ()
-    for p in reversed(padding):
-        widths += (p, p)
+    for before, after in reversed(padding):
+        widths += (before, after)
     try:
         return pad(x, widths, mode=layer.padding_mode)
     except ValueError as error:
@@ -39,21 +47,17 @@ def _pad_input(layer: Module, x: Tensor, padding: tuple) -> Tensor:
 
 
 class _ConvNd(Module):
-    """Shared parameter set-up and argument checks of Conv1d, Conv2d and ConvTranspose2d:
-    ``dims`` spatial dims, every window argument a tuple of ``dims`` ints."""
+    """Shared parameter set-up and argument checks of Conv1d, Conv2d, ConvTranspose1d and
+    ConvTranspose2d: ``dims`` spatial dims, every window argument a tuple of ``dims`` ints."""
 
     transposed = False
-    dims = 2  # spatial dims: 1 for Conv1d
+    dims = 2  # spatial dims: 1 for Conv1d and ConvTranspose1d
 
     def _window(self, name: str, what: str, value) -> tuple:
         """An int or a tuple of ``dims`` ints as a tuple of ``dims`` ints."""
         if self.dims == 1:
             return (_single(name, what, value),)
         return _pair(name, what, value)
-
-    def _as_2d(self, window: tuple) -> tuple:
-        """A window tuple as the conv2d it runs as sees it: (1, K) for a 1-d one."""
-        return window if self.dims == 2 else (1,) + window
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, device, dtype, output_padding=0, padding_mode="zeros"):
@@ -78,7 +82,7 @@ class _ConvNd(Module):
         self.dilation = self._window(name, "dilation", dilation)
         self.output_padding = self._window(name, "output_padding", output_padding)
         self._check_window()
-        if self.transposed:  # (C_in, C_out/groups, KH, KW), torch's layout
+        if self.transposed:  # (C_in, C_out/groups, KH, KW), or (C_in, C_out/groups, K) in 1-d
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:  # (C_out, C_in/groups, KH, KW), or (C_out, C_in/groups, K) in 1-d
             shape = (out_channels, in_channels // groups) + self.kernel_size
@@ -98,13 +102,14 @@ class _ConvNd(Module):
             if min(value) < 1:
                 raise ValueError(f"{name}: {what} must be >= 1, got {value}")
         if isinstance(self.padding, str):
+            ints = "an int or a pair of ints" if self.dims == 2 else "an int or a 1-tuple of an int"
             if self.transposed:
-                raise ValueError(f"{name}: padding must be an int or a pair of ints (padding "
-                                 f"strings are for Conv2d only), got {self.padding!r}")
+                raise ValueError(f"{name}: padding must be {ints} (padding strings are for "
+                                 f"Conv1d and Conv2d only), got {self.padding!r}")
             if self.padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {self.padding!r}, should be "
-                                 "one of 'same', 'valid' (or an int or a pair of ints)")
-            if self.padding == "same":  # strided or even effective kernel: an error
+                                 f"one of 'same', 'valid' (or {ints})")
+            if self.padding == "same":  # strided: an error
                 self._same_padding()
         elif min(self.padding) < 0:
             raise ValueError(f"{name}: padding must be >= 0, got {self.padding}")
@@ -119,11 +124,9 @@ class _ConvNd(Module):
                 )
 
     def _same_padding(self) -> tuple:
-        """The padding of ``padding="same"``, one int per spatial dim (see ``same_padding``)."""
-        name = type(self).__name__
-        pads = same_padding(name, self._as_2d(self.kernel_size), self._as_2d(self.stride),
-                            self._as_2d(self.dilation))
-        return pads[2 - self.dims:]
+        """The padding of ``padding="same"``, a (before, after) pair per spatial dim: after is
+        one more than before where D (K - 1) is odd (see ``same_padding``)."""
+        return same_padding(type(self).__name__, self.kernel_size, self.stride, self.dilation)
 
     def reset_parameters(self) -> None:
         """torch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -163,7 +166,8 @@ class _ConvNd(Module):
             padding = self._same_padding()
         else:
             padding = (0,) * self.dims if self.padding == "valid" else self.padding
-        return _pad_input(self, x, padding)  # (N, C, H + 2 PH, W + 2 PW) or (N, C, L + 2 P)
+            padding = tuple((p, p) for p in padding)
+        return _pad_input(self, x, padding)  # (N, C, H + PT + PB, W + PL + PR) or (N, C, L + ...)
 
     def _describe(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
@@ -251,3 +255,29 @@ class Conv1d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return self._convolve(x, conv1d)
+
+
+class ConvTranspose1d(_ConvNd):
+    """The transpose of Conv1d (``torch.nn.ConvTranspose1d``), e.g. for upsampling audio or
+    sequence decoders: weight (in_channels, out_channels / groups, kernel_size),
+    OL = (L - 1) S - 2 P + D (K - 1) + output_padding + 1, run as a ConvTranspose2d on a
+    height of 1 (``functional.conv_transpose1d``). The arguments are ints (or 1-tuples).
+
+    >>> import tinygrad_edu as tg
+    >>> ConvTranspose1d(8, 4, 4, stride=2, padding=1)(tg.randn(2, 8, 7)).shape
+    (2, 4, 14)
+    """
+
+    transposed = True
+    dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, device, dtype, output_padding, padding_mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                self.output_padding, self.groups, self.dilation)

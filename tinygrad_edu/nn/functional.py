@@ -174,7 +174,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002 - torch
 
 from ..functional.attention import scaled_dot_product_attention  # noqa: E402, F401
 from ..functional.conv import col2im as _col2im  # noqa: E402
-from ..functional.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402, F401
+from ..functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402, F401
 from ..functional.conv import im2col as _im2col  # noqa: E402
 from ..functional.pool import (  # noqa: E402, F401
     adaptive_avg_pool1d,
