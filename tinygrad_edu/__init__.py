@@ -95,6 +95,7 @@ from .functional import (
     round,
     scatter,
     scatter_add,
+    scatter_reduce,
     sigmoid,
     sign,
     sin,

@@ -795,8 +795,11 @@ class Tensor:
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
     def index_select(self, dim, index): return F.index_select(self, dim, index)
-    def scatter(self, dim, index, src): return F.scatter(self, dim, index, src)
+    def scatter(self, dim, index, src, *, reduce=None):
+        return F.scatter(self, dim, index, src, reduce=reduce)
     def scatter_add(self, dim, index, src): return F.scatter_add(self, dim, index, src)
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return F.shape.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
     def index_add(self, dim, index, source, alpha=1):
         return F.index_add(self, dim, index, source, alpha)
     def nonzero(self, as_tuple=False): return F.nonzero(self, as_tuple)

@@ -547,20 +547,32 @@ class Scatter(Function):
         return dx, dsrc
 
 
-def scatter(x: Tensor, dim: int, index, src) -> Tensor:
+def scatter(x: Tensor, dim: int, index, src, *, reduce: str | None = None) -> Tensor:
     """torch.scatter (out of place): y = x, then y[index[i][j]][j] = src[i][j] for dim 0 (and so
     on); ``src`` a tensor (only its first index.shape entries are read) or a number.
 
     dx = dy with the written positions zeroed;  dsrc = gather(dy, dim, index)
 
+    ``reduce="add"`` adds src in (y[...] += src[i][j]) and ``reduce="multiply"`` multiplies it
+    in, repeated positions all taking part: scatter_reduce's "sum" and "prod" with
+    include_self=True, gradients included (torch computes these forwards but has no derivative
+    for them: "derivative for aten::scatter is not implemented").
+
     >>> import tinygrad_edu as tg
     >>> scatter(tg.zeros(2, 3), 0, tg.tensor([[1, 0, 1]]), tg.ones(1, 3)).tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    >>> scatter(tg.ones(3), 0, tg.tensor([0, 0, 2]), 3.0, reduce="multiply").tolist()
+    [9.0, 1.0, 3.0]
     """
+    if reduce is not None and reduce not in ("add", "multiply"):
+        raise ValueError(f"scatter: reduce argument must be either add or multiply, got {reduce!r}")
     src_shape = tuple(src.shape) if isinstance(src, Tensor) else None
     idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
     positions = _scatter_positions("scatter", x, dim, index, src_shape)
     src = _scatter_source("scatter", x, src, idx_shape)
+    if reduce is not None:
+        return ScatterReduce.apply(x, src, positions=positions,
+                                   reduce="sum" if reduce == "add" else "prod", include_self=True)
     return Scatter.apply(x, src, positions=positions)
 
 
@@ -622,6 +634,202 @@ def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
     if x.ndim == 0:
         return x + reshape(source, ())
     return x + index_put_zeros(source, (slice(None),) * d + (idx,), x.shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# scatter_reduce: sum, prod, mean, amax, amin of the src entries that land on each position
+# ----------------------------------------------------------------------------------------------
+
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+_UFUNC_AT = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+_CUPY_MAX_MIN_DTYPES = tuple(map(np.dtype, ("int32", "uint32", "uint64", "float32", "float64")))
+_CUPY_ATOMIC_DTYPES = {  # what cupyx.scatter_add / scatter_max / scatter_min accept
+    "sum": _CUPY_MAX_MIN_DTYPES + (np.dtype("float16"),),
+    "amax": _CUPY_MAX_MIN_DTYPES,
+    "amin": _CUPY_MAX_MIN_DTYPES,
+}
+
+
+def _reduce_at(out, positions, values, reduce: str) -> None:
+    """out[positions] (op)= values for op in sum | prod | amax | amin, where every value takes
+    part even when positions repeat (NumPy's ``ufunc.at``). On CuPy: ``cupyx.scatter_add``,
+    ``scatter_max`` and ``scatter_min`` for the dtypes its atomics take; CuPy has no
+    multiplying scatter and no int64 atomics, so "prod" and the other dtypes (int64, ...) go
+    through the host (one copy of ``out`` each way)."""
+    xp = get_array_module(out)
+    if xp is not np:
+        import cupyx
+
+        scatter = {"sum": cupyx.scatter_add, "amax": cupyx.scatter_max,
+                   "amin": cupyx.scatter_min}.get(reduce)
+        if scatter is not None and out.dtype in _CUPY_ATOMIC_DTYPES[reduce]:
+            scatter(out, positions, values)
+            return
+        host = xp.asnumpy(out)
+        host_positions = tuple(xp.asnumpy(p) for p in positions)
+        _UFUNC_AT[reduce].at(host, host_positions, xp.asnumpy(values))
+        out[...] = xp.asarray(host)
+        return
+    _UFUNC_AT[reduce].at(out, positions, values)
+
+
+def _reduce_identity(reduce: str, dtype):
+    """The value that changes nothing under ``reduce``: what a position starts from when
+    include_self=False leaves x's own value out."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    largest = reduce == "amin"
+    if dtype.kind == "f":
+        return np.inf if largest else -np.inf
+    if dtype.kind == "b":
+        return largest
+    info = np.iinfo(dtype)
+    return info.max if largest else info.min
+
+
+def _scatter_counts(xp, shape, positions, include_self: bool, dtype):
+    """N: how many values each position of x reduces (x's own one counted when include_self),
+    set to 1 where that is 0 so that it divides safely (torch's rule for "mean")."""
+    counts = xp.full(shape, 1 if include_self else 0, dtype=dtype)
+    ones = xp.ones(np.broadcast_shapes(*[p.shape for p in positions]), dtype=dtype)  # index's
+    _reduce_at(counts, positions, ones, "sum")
+    counts[counts == 0] = 1
+    return counts
+
+
+class ScatterReduce(Function):
+    """y = x with the src entries reduced into it at ``pos`` (from ``_scatter_positions``).
+
+    For one position p of x, S(p) are the src entries scattered to p; x[p] takes part only when
+    include_self is True (or when nothing lands on p, where y[p] = x[p]):
+
+        sum   y = x + ΣS          dx = dy              dsrc = dy[pos]
+        prod  y = x · ΠS          dx = dy · y / x      dsrc = dy[pos] · y[pos] / src
+        mean  y = (x + ΣS) / N    dx = dy / N          dsrc = (dy / N)[pos]
+        amax  y = max(x, max S)   dx = dy · [x == y] / T,  dsrc = (dy / T)[pos] · [src == y[pos]]
+        amin  as amax with min
+
+    N counts the values reduced at p (1 where nothing lands and include_self=False); T counts
+    the values equal to the result at p: tied maxima share the gradient evenly (torch's rule).
+    "prod" divides nothing by zero: "y / x" is the product of the other factors, computed with
+    x's zeros set to 1 (and, for a src entry that is the only zero at its position, with that
+    entry set to 1), as torch does. With include_self=False, dx is 0 where src lands.
+
+    Like torch, T is counted from x == y even where include_self=False leaves x out, so a src
+    maximum that happens to equal x's discarded value gets only half of dy (torch 2.13 does so).
+    """
+
+    reads_output = True  # "prod", "amax" and "amin" read y
+
+    def forward(self, x, src, positions, reduce, include_self):
+        self.positions = positions
+        self.reduce = reduce
+        self.include_self = include_self
+        y = x.copy()
+        if not include_self:
+            y[positions] = _reduce_identity(reduce, y.dtype)
+        _reduce_at(y, positions, src, "sum" if reduce == "mean" else reduce)
+        if reduce == "mean":
+            xp = get_array_module(y)
+            counts = _scatter_counts(xp, y.shape, positions, include_self, y.dtype)
+            if y.dtype.kind in "fc":
+                y /= counts
+            else:
+                y = xp.floor_divide(y, counts)  # integers round down, as in torch
+        return y
+
+    def backward(self, dy):
+        from .elementwise import masked_fill, where
+
+        x, src = self.inputs
+        pos = self.positions
+        xp = get_array_module(dy.data)
+        want_x, want_src = self.needs_input_grad[0], self.needs_input_grad[1]
+        dx = dsrc = None
+        if self.reduce == "sum":
+            dx = dy
+            dsrc = getitem(dy, pos) if want_src else None
+        elif self.reduce == "mean":
+            counts = _scatter_counts(xp, dy.shape, pos, self.include_self, dy.dtype)
+            g = dy / Tensor._wrap(counts)  # (dy / N)
+            dx = g
+            dsrc = getitem(g, pos) if want_src else None
+        elif self.reduce in ("amax", "amin"):
+            y = self.output.data
+            x_is_y = x.data == y
+            src_is_y = src.data == y[pos]
+            ties = x_is_y.astype(dy.dtype)  # T = [x == y] + Σ[src == y]
+            _reduce_at(ties, pos, src_is_y.astype(dy.dtype), "sum")
+            g = dy / Tensor._wrap(ties)
+            dx = g * Tensor._wrap(x_is_y.astype(dy.dtype)) if want_x else None
+            if want_src:
+                dsrc = getitem(g, pos) * Tensor._wrap(src_is_y.astype(dy.dtype))
+        else:  # prod: the product of the other factors, without dividing by a zero
+            y = self.output
+            if want_x:
+                x_safe = masked_fill(x, x.data == 0, 1)
+                others = ScatterReduce.apply(x_safe, src, positions=pos, reduce="prod",
+                                             include_self=self.include_self)
+                dx = dy * others / x_safe
+            if want_src:
+                src_zero = src.data == 0
+                zeros_at = xp.zeros(dy.shape, dtype=dy.dtype)  # how many src zeros land at p
+                _reduce_at(zeros_at, pos, src_zero.astype(dy.dtype), "sum")
+                if is_grad_enabled() and bool((zeros_at > 1).any()):
+                    # y / src of the other entries hides the second derivative between two
+                    # zeros at one position (it is the product of the rest, not 0): torch
+                    # refuses it too, rather than give a wrong number
+                    raise RuntimeError(
+                        "scatter_reduce: double backward of reduce='prod' is not supported for "
+                        "src when more than one zero in src is scattered to the same position "
+                        f"(src: {tuple(src.shape)}, output: {tuple(dy.shape)})")
+                lone_zero = src_zero & (zeros_at[pos] == 1)
+                others = ScatterReduce.apply(x, masked_fill(src, lone_zero, 1), positions=pos,
+                                             reduce="prod", include_self=self.include_self)
+                dsrc = where(lone_zero, getitem(dy * others, pos),
+                             getitem(dy * y, pos) / masked_fill(src, src_zero, 1))
+        if dx is not None and want_x and not self.include_self:
+            written = xp.zeros(dy.shape, dtype=bool)
+            written[pos] = True
+            dx = where(written, Tensor._wrap(xp.zeros((), dtype=dy.dtype)), dx)
+        return (dx if want_x else None), dsrc
+
+
+def scatter_reduce(x: Tensor, dim: int, index, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """torch.scatter_reduce (out of place): y = x, then every src[i][j] is reduced into
+    y[index[i][j]][j] for dim 0 (and so on) with ``reduce`` one of "sum", "prod", "mean",
+    "amax", "amin"; repeated positions all take part. With ``include_self=False`` the
+    positions that receive src forget x's value first (untouched positions keep it).
+
+    dsrc = gather(dy, dim, index) times the local derivative: 1 (sum), the product of the
+    other factors (prod), 1/N (mean: N values reduced), [src == y] / T (amax/amin: T tied
+    maxima share dy evenly); dx likewise for x's own value (0 where include_self=False and
+    src lands). See ``ScatterReduce`` for the table. CuPy: "prod" copies through the host.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([1.0, 2.0, 3.0])
+    >>> scatter_reduce(x, 0, tg.tensor([0, 0, 2]), tg.tensor([4.0, 6.0, 1.0]), "amax").tolist()
+    [6.0, 2.0, 3.0]
+    >>> scatter_reduce(x, 0, tg.tensor([0, 0, 2]), tg.tensor([4.0, 6.0, 1.0]), "mean",
+    ...                include_self=False).tolist()
+    [5.0, 2.0, 1.0]
+    """
+    if not isinstance(reduce, str) or reduce not in _SCATTER_REDUCTIONS:
+        hint = f" (use {'a' + reduce!r})" if reduce in ("max", "min") else ""
+        raise ValueError(
+            f"scatter_reduce: reduce argument must be either sum, prod, mean, amax or amin, "
+            f"got {reduce!r}{hint}"
+        )
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce: src must be a Tensor, got {type(src).__name__}")
+    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
+    positions = _scatter_positions("scatter_reduce", x, dim, index, tuple(src.shape))
+    src = _scatter_source("scatter_reduce", x, src, idx_shape)
+    return ScatterReduce.apply(x, src, positions=positions, reduce=reduce,
+                               include_self=bool(include_self))
 
 
 def nonzero(x: Tensor, as_tuple: bool = False):

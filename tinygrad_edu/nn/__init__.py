@@ -28,7 +28,7 @@ from .activation import (
 )
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout1d, Dropout2d
-from .embedding import Embedding
+from .embedding import Embedding, EmbeddingBag
 from .linear import MLP, Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,

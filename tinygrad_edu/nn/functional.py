@@ -39,7 +39,7 @@ from .activation import (  # noqa: F401 - re-exported
     tanhshrink,
 )
 from .dropout import dropout1d, dropout2d  # noqa: F401 - re-exported
-from .embedding import embedding  # noqa: F401 - re-exported
+from .embedding import embedding, embedding_bag  # noqa: F401 - re-exported
 from .loss import (  # noqa: F401 - re-exported
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
