@@ -163,6 +163,15 @@ from .pool import (  # noqa: E402, F401
     avg_pool2d,
     max_pool2d,
 )
+from .pool_extra import (  # noqa: E402, F401
+    local_response_norm,
+    lp_pool1d,
+    lp_pool2d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
+)
 from .resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 
 __all__ = [
@@ -237,6 +246,9 @@ __all__ = [
     "le",
     "leaky_relu",
     "linear",
+    "local_response_norm",
+    "lp_pool1d",
+    "lp_pool2d",
     "log",
     "log1p",
     "log_softmax",
@@ -248,7 +260,11 @@ __all__ = [
     "masked_fill",
     "matmul",
     "max",
+    "max_pool1d_with_indices",
     "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
     "maximum",
     "mean",
     "median",

@@ -7,6 +7,7 @@ from .activation import (
     GELU,
     GLU,
     SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -17,19 +18,24 @@ from .activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
+    Softshrink,
     Softsign,
     Tanh,
     Tanhshrink,
+    Threshold,
 )
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from .dropout import Dropout, Dropout1d, Dropout2d
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, FeatureAlphaDropout
 from .embedding import Embedding, EmbeddingBag
-from .linear import MLP, Flatten, Identity, Linear, Unflatten
+from .fold import ChannelShuffle, Fold, Unfold, UpsamplingBilinear2d, UpsamplingNearest2d
+from .linear import MLP, Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -83,6 +89,7 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from .pooling_extra import LocalResponseNorm, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
     MultiheadAttention,

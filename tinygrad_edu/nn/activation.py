@@ -2,9 +2,9 @@
 
 Each docstring gives the function and its derivative; the op's ``Function`` class (in
 ``functional/elementwise.py`` or ``functional/reduce.py``) holds the forward and backward code.
-The piecewise-linear "hard" activations (Hardtanh/ReLU6, Hardsigmoid, Hardswish) are ``Function``
-ops defined here, with torch's gradients at the kinks; Mish, Softsign, Tanhshrink and PReLU are
-composites of differentiable ops.
+The piecewise-linear "hard" activations (Hardtanh/ReLU6, Hardsigmoid, Hardswish, Hardshrink,
+Softshrink, Threshold) are ``Function`` ops defined here, with torch's gradients at the kinks;
+Mish, Softsign, Tanhshrink, PReLU and RReLU are composites of differentiable ops.
 ``inplace=True`` is accepted for torch compatibility but the result is always a new tensor
 (this engine never overwrites a tensor that autograd may still need).
 """
@@ -17,7 +17,7 @@ import warnings
 from .. import functional as F
 from ..autograd import Function
 from ..backend import get_array_module
-from ..tensor import Tensor, empty
+from ..tensor import Tensor, _random_array, empty
 from .init import constant_
 from .module import Module, Parameter, check_input_dtype
 
@@ -65,6 +65,53 @@ class HardswishOp(Function):
         slope = F.where(x.data < 3, x / 3 + 0.5, 1.0)  # x a Tensor: differentiable again
         slope = F.where(x.data <= -3, 0.0, slope)
         return dy * slope
+
+
+def _outside(x, lambd):
+    """The mask of |x| > lambd, written as torch writes it: not (-lambd <= x <= lambd)
+    (so a negative lambd keeps every x, and NaN stays NaN)."""
+    return ~((x >= -lambd) & (x <= lambd))
+
+
+class HardshrinkOp(Function):
+    """y = x where |x| > lambd, else 0;  dx = dy where |x| > lambd, else 0
+    (0 at |x| = lambd, as torch's hardshrink_backward)"""
+
+    def forward(self, x, lambd):
+        self.lambd = lambd
+        return get_array_module(x).where(_outside(x, lambd), x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * _outside(x.data, self.lambd).astype(dy.dtype)
+
+
+class SoftshrinkOp(Function):
+    """y = x - lambd where x > lambd, x + lambd where x < -lambd, else 0;
+    dx = dy where |x| > lambd, else 0 (0 at |x| = lambd, as torch's softshrink_backward)"""
+
+    def forward(self, x, lambd):
+        self.lambd = lambd
+        xp = get_array_module(x)
+        y = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, x * 0))
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * _outside(x.data, self.lambd).astype(dy.dtype)
+
+
+class ThresholdOp(Function):
+    """y = value where x <= threshold, else x;  dx = 0 where x <= threshold, else dy
+    (0 at x = threshold; NaN passes through, as torch's threshold and threshold_backward)"""
+
+    def forward(self, x, threshold, value):
+        self.threshold = threshold
+        return get_array_module(x).where(x <= threshold, value, x).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * (~(x.data <= self.threshold)).astype(dy.dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,6 +219,55 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa
     if dim is None:
         dim = _implicit_softmax_dim("softmin", input.ndim)
     return F.softmax(-input, dim)
+
+
+def _float_tensor(op: str, input) -> Tensor:  # noqa: A002 - torch names
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype} "
+                        f"(shape {tuple(input.shape)})")
+    return input
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002 - torch names
+    """x where |x| > lambd, else 0;  d/dx = 1 where |x| > lambd, else 0."""
+    return HardshrinkOp.apply(_float_tensor("hardshrink", input), lambd=lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002 - torch names
+    """x - lambd (x > lambd), x + lambd (x < -lambd), else 0 (soft thresholding, the proximal
+    map of lambd |x|);  d/dx = 1 where |x| > lambd, else 0."""
+    if not lambd >= 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    return SoftshrinkOp.apply(_float_tensor("softshrink", input), lambd=lambd)
+
+
+def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002 - torch names
+              inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value;  d/dx = 1 where x > threshold, else 0."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"threshold: expected a Tensor, got {type(input).__name__}")
+    return ThresholdOp.apply(input, threshold=threshold, value=value)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noqa: A002
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: y = x if x > 0 else a x, with
+    training: one a ~ U(lower, upper) per element, drawn from the library's generator
+    (``tg.manual_seed``), so dx = dy if x > 0 else a dy;
+    evaluation (``training=False``, the default, as torch): a = (lower + upper) / 2 for every
+    element, a leaky_relu.  Pass ``self.training`` from a Module."""
+    _float_tensor("rrelu", input)
+    if not lower <= upper:
+        raise ValueError(f"rrelu: the lower bound must be less than or equal to the upper "
+                         f"bound, got lower={lower} and upper={upper}")
+    if not training:
+        return F.leaky_relu(input, (lower + upper) / 2)
+    slopes = _random_array("uniform", input.shape, input.dtype, input.device, lower, upper)
+    xp = get_array_module(slopes)
+    noise = xp.where(input.data > 0, 1, slopes).astype(input.dtype, copy=False)  # 1 or a
+    return input * Tensor._wrap(noise, False)
 
 
 class ReLU(Module):
@@ -494,6 +590,93 @@ class Softmin(Module):
         return f"dim={self.dim}"
 
 
+class Hardshrink(Module):
+    """y = x where |x| > lambd, else 0;  dy/dx = 1 where |x| > lambd, else 0.
+
+    >>> import tinygrad_edu as tg
+    >>> Hardshrink()(tg.tensor([-1.0, 0.25, 0.5, 2.0])).tolist()
+    [-1.0, 0.0, 0.0, 2.0]
+    """
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Module):
+    """y = x - lambd (x > lambd), x + lambd (x < -lambd), else 0;
+    dy/dx = 1 where |x| > lambd, else 0.
+
+    >>> import tinygrad_edu as tg
+    >>> Softshrink()(tg.tensor([-1.0, 0.25, 2.0])).tolist()
+    [-0.5, 0.0, 1.5]
+    """
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Threshold(Module):
+    """y = x where x > threshold, else value;  dy/dx = 1 where x > threshold, else 0."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return threshold(x, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU (Xu et al. 2015): y = x if x > 0 else a x;
+    training: a ~ U(lower, upper), one per element and call (seeded by ``tg.manual_seed``);
+    evaluation: a = (lower + upper) / 2.  dy/dx = 1 or a."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every position of (N, C, H, W) or (C, H, W):
+    y[.., c, h, w] = e^(x[.., c, h, w]) / sum_k e^(x[.., k, h, w]) (dim -3);
+    dx = y * (dy - sum_k dy_k y_k)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D (C, H, W) or 4D "
+                             f"(N, C, H, W), got {x.ndim}D instead (shape {tuple(x.shape)})")
+        return F.softmax(x, -3)
+
+
 _BY_NAME = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -515,6 +698,9 @@ _BY_NAME = {
     "logsigmoid": LogSigmoid,
     "selu": SELU,
     "celu": CELU,
+    "hardshrink": Hardshrink,
+    "softshrink": Softshrink,
+    "rrelu": RReLU,
 }
 
 

@@ -2,8 +2,10 @@
 
 ``Dropout`` zeroes single elements; ``Dropout1d`` / ``Dropout2d`` zero whole channels (the
 neighbouring values of a feature map are correlated, so dropping single ones regularizes
-little). Their masks are drawn the same way, by ``functional.dropout`` (seeded by
-``tg.manual_seed``).
+little). ``AlphaDropout`` / ``FeatureAlphaDropout`` are the versions for self-normalizing
+(SELU) networks: dropped values are set to SELU's negative saturation value and an affine map
+restores mean 0 and variance 1. Every mask is drawn from the library's generator (seeded by
+``tg.manual_seed``), as ``functional.dropout`` draws its own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numbers
 import warnings
 
 from .. import functional as F
-from ..tensor import Tensor, ones
+from ..tensor import Tensor, _random_array, ones
 from .module import Module
 
 
@@ -76,6 +78,58 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
     return _channel_dropout(input, p, training)
 
 
+# SELU's negative saturation value -scale * alpha, the value a dropped unit takes (torch's
+# constant in aten/src/ATen/native/Dropout.cpp; alpha' = -ALPHA_DROPOUT_SATURATION)
+ALPHA_DROPOUT_SATURATION = 1.7580993408473766
+
+
+def _alpha_dropout(name: str, x: Tensor, p: float, training: bool, feature: bool) -> Tensor:
+    """y = a (x m + alpha' (1 - m)) + b, m ~ Bernoulli(1 - p) (one per element, or per channel
+    of each sample when ``feature``), alpha' = -1.7580993408473766 (SELU's saturation value),
+    a = ((1 - p)(1 + p alpha'^2))^(-1/2), b = -a alpha' p: for an input of mean 0 and
+    variance 1 the output keeps mean 0 and variance 1.  dx = dy * a m.
+    Written as torch computes it: y = x * (a m) + alpha a (m - 1 + p) with alpha = -alpha'."""
+    p = _check_p(name, p)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    if p == 0.0 or not training or x.numel() == 0:
+        return x
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point tensor in training, got dtype "
+                        f"{x.dtype} (shape {tuple(x.shape)})")
+    if p == 1.0:
+        return x * 0.0  # torch's value: zeros, not the saturation value
+    if feature:
+        if x.ndim < 2:
+            raise ValueError(f"{name}: feature dropout needs an input with at least 2 dims "
+                             f"(N, C, *), got shape {tuple(x.shape)}")
+        mask_shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)  # (N, C, 1, ...)
+    else:
+        mask_shape = tuple(x.shape)
+    keep = _random_array("uniform", mask_shape, x.dtype, x.device) >= p
+    keep = keep.astype(x.dtype)  # m: 1 kept, 0 dropped
+    alpha = ALPHA_DROPOUT_SATURATION
+    a = 1.0 / ((alpha * alpha * p + 1) * (1 - p)) ** 0.5
+    scale = keep * a  # a m
+    shift = (keep - 1 + p) * (alpha * a)  # b = alpha a p where kept, alpha a (p - 1) where not
+    return x * Tensor._wrap(scale, False) + Tensor._wrap(shift, False)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,  # noqa: A002
+                  inplace: bool = False) -> Tensor:
+    """Alpha dropout for SELU networks: each element is set to SELU's saturation value
+    alpha' = -1.7581 with probability p, then y = a x' + b keeps mean 0 and variance 1 (see
+    ``_alpha_dropout``); identity when ``training`` is False (the default, as torch)."""
+    return _alpha_dropout("alpha_dropout", input, p, training, feature=False)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,  # noqa: A002
+                          inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels of (N, C, *): each x[n, c] is set to alpha' with
+    probability p, then y = a x' + b; identity when ``training`` is False (the default)."""
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, feature=True)
+
+
 class _DropoutNd(Module):
     """Shared code of the dropout layers: ``p`` and ``inplace`` (accepted for torch
     compatibility; the result is always a new tensor)."""
@@ -126,3 +180,27 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout2d(x, self.p, self.training)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for self-normalizing (SELU) networks. Training: each element is set to
+    alpha' = -1.7581 (SELU's saturation value) with probability p, then
+    y = a x' + b with a = ((1 - p)(1 + p alpha'^2))^(-1/2), b = -a alpha' p, so an input of
+    mean 0 and variance 1 keeps them;  dx = dy * a m. Evaluation: y = x.
+
+    >>> import tinygrad_edu as tg
+    >>> AlphaDropout(0.2).eval()(tg.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return alpha_dropout(x, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels of (N, C, *): in training each x[n, c] is set to
+    alpha' = -1.7581 with probability p, then y = a x' + b (as ``AlphaDropout``, with one
+    mask entry per channel). Evaluation: y = x."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return feature_alpha_dropout(x, self.p, self.training)

@@ -27,19 +27,25 @@ from .activation import (  # noqa: F401 - re-exported
     _implicit_softmax_dim,
     celu,
     glu,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
     mish,
     prelu,
     relu6,
+    rrelu,
     selu,
     softmin,
+    softshrink,
     softsign,
     tanhshrink,
+    threshold,
 )
-from .dropout import dropout1d, dropout2d  # noqa: F401 - re-exported
+from .dropout import alpha_dropout, dropout1d, dropout2d, feature_alpha_dropout  # noqa: F401
 from .embedding import embedding, embedding_bag  # noqa: F401 - re-exported
+from .fold import channel_shuffle  # noqa: F401 - re-exported
+from .linear import bilinear  # noqa: F401 - re-exported
 from .loss import (  # noqa: F401 - re-exported
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -185,6 +191,15 @@ from ..functional.pool import (  # noqa: E402, F401
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+)
+from ..functional.pool_extra import (  # noqa: E402, F401
+    local_response_norm,
+    lp_pool1d,
+    lp_pool2d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
 )
 from ..functional.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 

@@ -1,4 +1,5 @@
-"""Linear layers and shape helpers: Identity, Linear, Flatten, Unflatten, and an MLP builder."""
+"""Linear layers and shape helpers: Identity, Linear, Bilinear, Flatten, Unflatten, and an MLP
+builder."""
 
 from __future__ import annotations
 
@@ -93,6 +94,114 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """y[..., o] = x1^T A_o x2 + b_o = sum_ij x1[..., i] A[o, i, j] x2[..., j] + b[o].
+
+    input1 (*, I), input2 (*, J) with the same leading dims, weight A (O, I, J), bias (O,) ->
+    (*, O). Gradients: dx1[..., i] = sum_o dy_o (A_o x2)_i,  dx2[..., j] = sum_o dy_o (A_o^T x1)_j,
+    dA_o = sum over the leading dims of dy_o x1 x2^T,  db = dy summed over the leading dims.
+    Computed as one matrix product x1 (B, I) @ A (I, O*J), then a product with x2 summed
+    over J (all differentiable ops, so higher derivatives work too).
+    """
+    tensors = (("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias))
+    for name, t in tensors:
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"bilinear: expected {name} to be a Tensor, got {type(t).__name__}")
+    if weight.ndim != 3:
+        raise ValueError(f"bilinear: expected a 3D weight (out_features, in1_features, "
+                         f"in2_features), got shape {tuple(weight.shape)}")
+    O, I, J = weight.shape
+    if input1.ndim != input2.ndim:
+        raise ValueError(f"bilinear: input dimensions do not match: got {input1.ndim} and "
+                         f"{input2.ndim} (input1: {tuple(input1.shape)}, input2: "
+                         f"{tuple(input2.shape)})")
+    if input1.ndim == 0:
+        raise ValueError("bilinear: expected inputs of shape (*, in1_features) and "
+                         "(*, in2_features), got 0-d tensors")
+    lead = tuple(input1.shape[:-1])
+    if lead != tuple(input2.shape[:-1]):
+        raise ValueError(f"bilinear: input batch dimensions do not match: input1 "
+                         f"{tuple(input1.shape)}, input2 {tuple(input2.shape)}")
+    if input1.shape[-1] != I:
+        raise ValueError(f"bilinear: input1 size does not match weight size: got "
+                         f"{input1.shape[-1]} but expected {I} (input1: {tuple(input1.shape)}, "
+                         f"weight: {tuple(weight.shape)})")
+    if input2.shape[-1] != J:
+        raise ValueError(f"bilinear: input2 size does not match weight size: got "
+                         f"{input2.shape[-1]} but expected {J} (input2: {tuple(input2.shape)}, "
+                         f"weight: {tuple(weight.shape)})")
+    if bias is not None and tuple(bias.shape) != (O,):
+        raise ValueError(f"bilinear: bias size does not match weight size: got bias shape "
+                         f"{tuple(bias.shape)} but expected ({O},) (weight: "
+                         f"{tuple(weight.shape)})")
+    dtypes = {t.dtype for _, t in tensors if t is not None}
+    if len(dtypes) > 1:
+        got = ", ".join(f"{name}: {t.dtype}" for name, t in tensors if t is not None)
+        raise TypeError(f"bilinear: all tensors must have the same dtype, got {got}")
+    B = math.prod(lead)
+    x1 = input1.reshape(B, I)  # (B, I)
+    x2 = input2.reshape(B, 1, J)  # (B, 1, J)
+    A = weight.permute(1, 0, 2).reshape(I, O * J)  # (I, O*J): row i holds A[:, i, :]
+    t = (x1 @ A).reshape(B, O, J)  # (B, O, J): t[b, o, j] = sum_i x1[b, i] A[o, i, j]
+    y = (t * x2).sum(-1)  # (B, O)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, O)  # (*, O)
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b, i.e. y_o = sum_ij x1_i A[o, i, j] x2_j + b_o, with A of shape
+    (out_features, in1_features, in2_features) and b of shape (out_features,).
+
+    Inputs (*, in1_features) and (*, in2_features) -> output (*, out_features); gradients as
+    in ``bilinear``. Default init (PyTorch's): A and b ~ U(-1/sqrt(in1), 1/sqrt(in1)).
+
+    >>> import tinygrad_edu as tg
+    >>> layer = Bilinear(3, 4, 5)
+    >>> layer(tg.randn(8, 3), tg.randn(8, 4)).shape
+    (8, 5)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
+                            ("out_features", out_features)):
+            if not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"Bilinear: {name} must be a non-negative int, got {value!r}")
+        self.in1_features = int(in1_features)
+        self.in2_features = int(in2_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(empty(self.out_features, self.in1_features, self.in2_features,
+                                      dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """A and b ~ U(-1/sqrt(in1_features), 1/sqrt(in1_features)) (torch's bound)."""
+        bound = 1 / math.sqrt(self.in1_features) if self.in1_features > 0 else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        check_input_dtype(self, input1, self.weight)
+        check_input_dtype(self, input2, self.weight)
+        return bilinear(input1, input2, self.weight, self.bias)  # (*, out_features)
+
+    def _describe(self) -> str:
+        return (f"Bilinear(in1_features={self.in1_features}, in2_features="
+                f"{self.in2_features}, out_features={self.out_features})")
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class Flatten(Module):
