@@ -244,3 +244,129 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     std = gain / math.sqrt(fan)
     return _fill(tensor, "normal", 0.0, std, generator)
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Structured initializers: orthogonal, identity (eye, dirac), sparse
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_tensor(name: str, tensor) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(tensor).__name__}")
+
+
+def _write(tensor: Tensor, host: np.ndarray) -> Tensor:
+    """Overwrite ``tensor.data`` with the host array ``host`` (cast to the tensor's dtype and
+    moved to its device), in place and without recording a graph."""
+    host = np.asarray(host).astype(tensor.dtype, copy=False)
+    with no_grad():
+        tensor.data[...] = backend.to_device(host, tensor.device)
+    return tensor
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2013).
+
+    The tensor is seen as a matrix (rows = shape[0], cols = the product of the other dims).
+    Draw A ~ N(0, 1) of shape (rows, cols) (transposed if rows < cols, so A is tall), factor
+    A = Q R, and flip the sign of every column of Q whose diagonal entry of R is negative:
+    Q diag(sign(diag R)) is then uniformly (Haar) distributed. The result W satisfies
+    W^T W = gain^2 I when rows >= cols and W W^T = gain^2 I when rows < cols: every
+    singular value equals ``gain``, so a deep linear network neither grows nor shrinks a signal.
+
+    >>> import tinygrad_edu as tg
+    >>> w = orthogonal_(tg.empty(5, 3))
+    >>> bool(abs(w.T @ w - tg.eye(3)).max() < 1e-5)
+    True
+    """
+    _check_tensor("orthogonal_", tensor)
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"orthogonal_: Only tensors with 2 or more dimensions are supported "
+            f"(got shape {tuple(tensor.shape)})"
+        )
+    if tensor.data.size == 0:
+        return tensor  # a no-op, as in torch
+    rows = int(tensor.shape[0])
+    cols = tensor.data.size // rows
+    rng = generator if generator is not None else _global_generator()
+    flattened = rng.normal(0.0, 1.0, (rows, cols))  # (rows, cols), float64 on the host
+    if rows < cols:
+        flattened = flattened.T  # (cols, rows): QR of a tall matrix
+    q, r = np.linalg.qr(flattened)  # q: (max, min), r: (min, min)
+    q = q * np.sign(np.diag(r))  # make Q uniform (Mezzadri 2007, arXiv:math-ph/0609050)
+    if rows < cols:
+        q = q.T  # (rows, cols)
+    return _write(tensor, (q * gain).reshape(tensor.shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill the 2-d ``tensor`` with the identity matrix (ones on the main diagonal, zeros
+    elsewhere): a ``Linear`` layer with this weight passes as many inputs through unchanged as
+    it has outputs (``y[:min(out, in)] = x[:min(out, in)]``)."""
+    _check_tensor("eye_", tensor)
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: Only tensors with 2 dimensions are supported (got shape "
+                         f"{tuple(tensor.shape)})")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill the {3, 4, 5}-d convolution weight ``tensor`` (C_out, C_in/groups, *kernel) with the
+    Dirac delta: w[g * out_per_group + d, d, centre] = 1 for d < min(out_per_group, C_in/groups),
+    zero elsewhere. A convolution with this weight (and "same" padding) copies its input
+    channels to the output channels; with ``groups`` > 1 each group does so for its own channels.
+
+    >>> import tinygrad_edu as tg
+    >>> w = dirac_(tg.empty(2, 2, 3, 3))
+    >>> x = tg.randn(1, 2, 4, 4)
+    >>> bool((tg.nn.functional.conv2d(x, w, padding=1) == x).all())
+    True
+    """
+    _check_tensor("dirac_", tensor)
+    dimensions = tensor.ndim
+    if dimensions not in (3, 4, 5):
+        raise ValueError(f"dirac_: Only tensors with 3, 4, or 5 dimensions are supported (got "
+                         f"shape {tuple(tensor.shape)})")
+    sizes = tuple(int(s) for s in tensor.shape)
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise ValueError(f"dirac_: groups must be a positive int, got {groups!r}")
+    if sizes[0] % groups != 0:
+        raise ValueError(f"dirac_: dim 0 must be divisible by groups (got shape {sizes} and "
+                         f"groups={groups})")
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    centre = tuple(k // 2 for k in sizes[2:])  # the middle tap of every kernel dim
+    host = np.zeros(sizes)
+    for g in range(groups):
+        for d in range(min_dim):
+            host[(g * out_chans_per_grp + d, d) + centre] = 1
+    return _write(tensor, host)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Fill the 2-d ``tensor`` with N(0, std^2) values, then zero ceil(sparsity * rows)
+    randomly chosen entries in every column (Martens 2010, "Deep learning via Hessian-free
+    optimization"): each output unit then depends on only a few inputs.
+
+    >>> import tinygrad_edu as tg
+    >>> w = sparse_(tg.empty(10, 4), sparsity=0.3)
+    >>> [int((w[:, j] == 0).sum()) for j in range(4)]
+    [3, 3, 3, 3]
+    """
+    _check_tensor("sparse_", tensor)
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: Only tensors with 2 dimensions are supported (got shape "
+                         f"{tuple(tensor.shape)})")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparse_: sparsity is the fraction of zeros in every column and must "
+                         f"be in [0, 1], got {sparsity}")
+    rows, cols = (int(s) for s in tensor.shape)
+    num_zeros = math.ceil(sparsity * rows)
+    rng = generator if generator is not None else _global_generator()
+    host = rng.normal(0.0, std, (rows, cols))  # (rows, cols)
+    for col_idx in range(cols):
+        zero_indices = rng.permutation(rows)[:num_zeros]
+        host[zero_indices, col_idx] = 0
+    return _write(tensor, host)
