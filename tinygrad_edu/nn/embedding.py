@@ -76,7 +76,54 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,  # noqa: A0
     return EmbeddingLookup.apply(weight, indices=indices, padding_idx=padding_idx)
 
 
-class Embedding(Module):
+class _EmbeddingTable(Module):
+    """What Embedding and EmbeddingBag share: the (V, D) weight table, its padding row (zero,
+    never updated) and torch's checks and init of both."""
+
+    def _init_table(self, num_embeddings, embedding_dim, padding_idx, max_norm,
+                    scale_grad_by_freq, sparse, _weight, freeze: bool, device, dtype) -> None:
+        name = type(self).__name__
+        for arg, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name}: {arg} must be a non-negative int, got {value!r}")
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError(
+                f"{name}: max_norm, scale_grad_by_freq and sparse are not implemented"
+            )
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(
+                    f"{self._describe()}: padding_idx {padding_idx} must be within "
+                    f"[-{num_embeddings}, {num_embeddings})"
+                )
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype,
+                                          device=device))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(
+                    f"{name}: _weight has shape {tuple(_weight.shape)}, expected "
+                    f"({self.num_embeddings}, {self.embedding_dim})"
+                )
+            self.weight = Parameter(_weight, requires_grad=not freeze)
+
+    def reset_parameters(self) -> None:
+        """weight ~ N(0, 1); the padding row is zero."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.data[self.padding_idx] = 0
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.num_embeddings}, {self.embedding_dim})"
+
+
+class Embedding(_EmbeddingTable):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim``: (*) ids -> (*, D).
 
     Init: weight ~ N(0, 1) (torch's default, std 1), with the ``padding_idx`` row set to zero;
@@ -93,41 +140,8 @@ class Embedding(Module):
                  scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"Embedding: {name} must be a non-negative int, got {value!r}")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                "Embedding: max_norm, scale_grad_by_freq and sparse are not implemented"
-            )
-        self.num_embeddings = int(num_embeddings)
-        self.embedding_dim = int(embedding_dim)
-        if padding_idx is not None:
-            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(
-                    f"Embedding({num_embeddings}, {embedding_dim}): padding_idx {padding_idx} "
-                    f"must be within [-{num_embeddings}, {num_embeddings})"
-                )
-            padding_idx = int(padding_idx) % self.num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype,
-                                          device=device))
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(
-                    f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
-                    f"({self.num_embeddings}, {self.embedding_dim})"
-                )
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
-
-    def reset_parameters(self) -> None:
-        """weight ~ N(0, 1); the padding row is zero."""
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight.data[self.padding_idx] = 0
+        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm,
+                         scale_grad_by_freq, sparse, _weight, _freeze, device, dtype)
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
@@ -143,9 +157,6 @@ class Embedding(Module):
     def forward(self, indices) -> Tensor:
         data = _index_array(self._describe(), indices, self.weight)
         return EmbeddingLookup.apply(self.weight, indices=data, padding_idx=self.padding_idx)
-
-    def _describe(self) -> str:
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -314,7 +325,7 @@ def embedding_bag(input, weight: Tensor, offsets=None,  # noqa: A002 - torch nam
                           include_last_offset, padding_idx)
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_EmbeddingTable):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim`` reduced per bag of ids
     (``mode`` "sum", "mean" or "max"): (B, N) ids, or (L,) ids with offsets -> (B, D).
     ``forward(input, offsets=None, per_sample_weights=None)`` is ``embedding_bag`` with this
@@ -333,49 +344,16 @@ class EmbeddingBag(Module):
                  sparse: bool = False, _weight=None, include_last_offset: bool = False,
                  padding_idx: int | None = None, device=None, dtype=None):
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"EmbeddingBag: {name} must be a non-negative int, got {value!r}")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not implemented"
-            )
         if mode not in _BAG_MODES:
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
-        self.num_embeddings = int(num_embeddings)
-        self.embedding_dim = int(embedding_dim)
+        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm,
+                         scale_grad_by_freq, sparse, _weight, False, device, dtype)
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-        if padding_idx is not None:
-            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(
-                    f"{self._describe()}: padding_idx {padding_idx} must be within "
-                    f"[-{num_embeddings}, {num_embeddings})"
-                )
-            padding_idx = int(padding_idx) % self.num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype,
-                                          device=device))
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(
-                    f"EmbeddingBag: _weight has shape {tuple(_weight.shape)}, expected "
-                    f"({self.num_embeddings}, {self.embedding_dim})"
-                )
-            self.weight = Parameter(_weight)
-
-    def reset_parameters(self) -> None:
-        """weight ~ N(0, 1); the padding row is zero."""
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with no_grad():
-                self.weight.data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
@@ -400,9 +378,6 @@ class EmbeddingBag(Module):
                 per_sample_weights: Tensor | None = None) -> Tensor:
         return _embedding_bag(self._describe(), input, self.weight, offsets, self.mode,
                               per_sample_weights, self.include_last_offset, self.padding_idx)
-
-    def _describe(self) -> str:
-        return f"EmbeddingBag({self.num_embeddings}, {self.embedding_dim})"
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
