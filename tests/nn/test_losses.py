@@ -487,9 +487,19 @@ def test_losses_on_device(device):
 def test_nn_functional_exports_the_losses():
     for name in ("mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
                  "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss", "kl_div",
-                 "cosine_similarity", "cosine_embedding_loss"):
+                 "cosine_similarity", "cosine_embedding_loss", "margin_ranking_loss",
+                 "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+                 "multi_margin_loss", "multilabel_margin_loss", "triplet_margin_loss",
+                 "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss",
+                 "pairwise_distance", "pdist"):
         assert getattr(NF, name) is getattr(nn.loss, name)
         assert getattr(TF, name)  # the same name exists in torch.nn.functional
+    for name in ("MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+                 "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+                 "TripletMarginLoss", "TripletMarginWithDistanceLoss", "PoissonNLLLoss",
+                 "GaussianNLLLoss", "PairwiseDistance"):
+        assert getattr(nn, name) is getattr(nn.loss, name)
+        assert getattr(torch.nn, name)
 
 
 # ----------------------------------------------------------------------------------------------

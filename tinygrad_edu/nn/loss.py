@@ -9,6 +9,11 @@ Unlike torch, mse_loss, l1_loss, smooth_l1_loss, huber_loss and kl_div refuse a 
 shape differs from the input's: torch only warns (or says nothing) and broadcasts, and
 predictions (N, 1) against targets (N,) then silently compare every prediction with every
 target (an (N, N) loss).
+
+The margin, distance and likelihood losses (margin_ranking_loss, hinge_embedding_loss,
+soft_margin_loss, multilabel_soft_margin_loss, triplet_margin_loss, pairwise_distance,
+poisson_nll_loss, gaussian_nll_loss) broadcast their operands exactly as torch does; each
+docstring gives the rule.
 """
 
 from __future__ import annotations
@@ -827,6 +832,501 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
 
 
 # ----------------------------------------------------------------------------------------------
+# Margin losses: margin_ranking_loss, hinge_embedding_loss, soft_margin_loss,
+# multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss
+# ----------------------------------------------------------------------------------------------
+
+
+def _broadcast_shape(op: str, **shapes) -> tuple:
+    """The shape the named operands broadcast to, or an error that lists them."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        named = ", ".join(f"{name} {tuple(shape)}" for name, shape in shapes.items())
+        raise ValueError(f"{op}: {named} cannot be broadcast together") from None
+
+
+def _check_broadcasts_to_input(op: str, name: str, value: Tensor,
+                               input: Tensor) -> None:  # noqa: A002
+    """``value`` (a target or weight) must broadcast to the input's shape without growing it."""
+    shape = tuple(input.shape)
+    if _broadcast_shape(op, input=shape, **{name: tuple(value.shape)}) != shape:
+        raise ValueError(f"{op}: {name} of shape {tuple(value.shape)} must broadcast to the "
+                         f"input's shape {shape}, but it would grow the input")
+
+
+def _like(value, like: Tensor) -> Tensor:
+    """A target (tensor, list, array or number) as a tensor in ``like``'s dtype; a float tensor
+    of another dtype is cast differentiably."""
+    value = _as_tensor(value, like)
+    return value if value.dtype == like.dtype else value.to(dtype=like.dtype)
+
+
+def _integer_targets(op: str, input: Tensor, target):  # noqa: A002
+    """Class-index targets as an integer array on the input's device (not range-checked)."""
+    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if backend.is_cupy_array(data) or backend.is_cupy_array(input.data):
+        data = backend.to_device(data, input.device)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integer class indices (int64), got dtype "
+                        f"{data.dtype} (target shape {tuple(data.shape)}); use target.long()")
+    return data
+
+
+def _margin_input(op: str, input) -> tuple[int, int]:  # noqa: A002
+    """(N, C) of a multi-class margin loss's input: (N, C), (C,) (N = 1) or 0-d (N = C = 1)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    shape = tuple(input.shape)
+    if input.ndim > 2 or (input.ndim >= 1 and shape[-1] == 0):
+        raise ValueError(f"{op}: expected input (N, C) or (C,) with C > 0 classes (or a 0-d "
+                         f"input), got shape {shape}")
+    n = shape[0] if input.ndim == 2 else 1
+    c = shape[-1] if input.ndim >= 1 else 1
+    return n, c
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Rank x1 above x2 where y = 1 (below where y = -1) by at least ``margin``::
+
+        l_i = max(0, -y_i (x1_i - x2_i) + margin)
+        dl/dx1_i = -y_i,  dl/dx2_i = y_i,  dl/dy_i = -(x1_i - x2_i)   (0 where the max is 0)
+
+    The three operands have one number of dims and broadcast together, as torch.
+
+    >>> import tinygrad_edu as tg
+    >>> margin_ranking_loss(tg.tensor([2.0, 0.5]), tg.tensor([1.0, 1.0]), tg.tensor([1.0, 1.0]),
+    ...                     margin=0.5, reduction="none").tolist()
+    [0.0, 1.0]
+    """
+    op = "margin_ranking_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input1 = _float_operand(op, "input1", input1)
+    input2 = _float_operand(op, "input2", input2)
+    target = _like(target, input1)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ValueError(f"{op}: input1, input2 and target must have the same number of dims, "
+                         f"got shapes {tuple(input1.shape)}, {tuple(input2.shape)} and "
+                         f"{tuple(target.shape)}")
+    _broadcast_shape(op, input1=input1.shape, input2=input2.shape, target=target.shape)
+    loss = (-target * (input1 - input2) + margin).clamp(min=0)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0,  # noqa: A002
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """For distances x_i: small for similar pairs (y_i = 1), at least ``margin`` otherwise::
+
+        l_i = x_i                     if y_i = 1
+              max(0, margin - x_i)    if y_i = -1
+        dl/dx_i = 1  (y_i = 1),  -1 where margin - x_i >= 0  (y_i = -1)
+
+    Like torch, a label other than +-1 takes both terms. x and y broadcast together; the labels
+    get no gradient.
+
+    >>> import tinygrad_edu as tg
+    >>> hinge_embedding_loss(tg.tensor([0.25, 0.25]), tg.tensor([1, -1]), reduction="none").tolist()
+    [0.25, 0.75]
+    """
+    op = "hinge_embedding_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    labels = _as_tensor(target, input).data  # compared only: no gradient, like torch
+    shape = _broadcast_shape(op, input=input.shape, target=labels.shape)
+    x = input if tuple(input.shape) == shape else input.broadcast_to(shape)
+    hinge = F.masked_fill((margin - x).clamp(min=0), labels == 1, 0.0)
+    linear = F.masked_fill(x, labels == -1, 0.0)
+    return _reduce(hinge + linear, reduction)
+
+
+def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
+                     reduction: str = "mean") -> Tensor:
+    """Logistic loss of scores x against labels y = +-1::
+
+        l_i = log(1 + e^(-y_i x_i)) = softplus(-y_i x_i)
+        dl/dx_i = -y_i sigmoid(-y_i x_i)
+
+    The target broadcasts to the input's shape, as torch. Computed as a stable softplus: torch
+    forms e^(-y x), which overflows (loss inf, gradient NaN) once -y x passes ~88 in float32.
+    Unlike torch (which refuses), a target that requires grad gets dl/dy_i = -x_i sigmoid(-y_i x_i).
+
+    >>> import tinygrad_edu as tg
+    >>> x, y = tg.tensor([0.0, 100.0]), tg.tensor([1.0, 1.0])
+    >>> round(soft_margin_loss(x, y, reduction="sum").item(), 4)  # log 2 + e^-100
+    0.6931
+    """
+    op = "soft_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    target = _like(target, input)
+    _check_broadcasts_to_input(op, "target", target, input)
+    return _reduce(F.softplus(-target * input, beta=1.0, threshold=math.inf), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target, weight=None,  # noqa: A002
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """One logistic loss per class, averaged over the C classes (the last dim) of each sample::
+
+        l_n = (1/C) sum_c w_c (-y_nc log sigmoid(x_nc) - (1 - y_nc) log sigmoid(-x_nc))
+            = (1/C) sum_c w_c (y_nc softplus(-x_nc) + (1 - y_nc) softplus(x_nc))
+        dl_n/dx_nc = w_c (sigmoid(x_nc) - y_nc) / C
+
+    ``input`` is (N, C) or (C,) (any leading dims); the target (labels in [0, 1]) and
+    ``weight`` (e.g. (C,)) broadcast to its shape; a tensor weight gets a gradient, as in torch.
+    Unlike torch, a target or weight that would grow the input is refused (torch then sums the
+    wrong dim). "none" returns one loss per sample: the input's shape without C.
+
+    >>> import tinygrad_edu as tg
+    >>> round(multilabel_soft_margin_loss(tg.tensor([[0.0, 0.0]]), tg.tensor([[1.0, 0.0]])).item(),
+    ...       4)  # log 2
+    0.6931
+    """
+    op = "multilabel_soft_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dim, (C,) or (N, C); got a 0-d tensor")
+    target = _like(target, input)
+    _check_broadcasts_to_input(op, "target", target, input)
+    neg_log_sigmoid = F.softplus(-input, beta=1.0, threshold=math.inf)  # -log sigmoid(x)
+    neg_log_sigmoid_neg = F.softplus(input, beta=1.0, threshold=math.inf)  # -log sigmoid(-x)
+    loss = target * neg_log_sigmoid + (1 - target) * neg_log_sigmoid_neg  # the input's shape
+    if weight is not None:
+        w = _cast_like(weight, input)
+        _check_broadcasts_to_input(op, "weight", w, input)
+        loss = loss * w
+    n_classes = input.shape[-1]
+    return _reduce(loss.sum(dim=-1) / n_classes, reduction)  # (N,): one loss per sample
+
+
+def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0,  # noqa: A002
+                      weight=None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss (a linear SVM's): the target's score should beat every other
+    class's score by ``margin``; with z_ni = margin - x_n[y_n] + x_n[i]::
+
+        l_n = (1/C) sum_{i != y_n} w[y_n] max(0, z_ni)^p            (p = 1 or 2)
+        dl_n/dx_n[i] = w[y_n] p z_ni^(p-1) / C  (z_ni > 0),  dl_n/dx_n[y_n] = -sum_i of those
+
+    ``input`` (N, C) with class indices ``target`` (N,), or (C,) with a target () or (1,);
+    ``weight`` (C,) weighs each sample by its target class (a constant: torch has no gradient
+    for it either). Where z_ni = 0 the gradient is 0, like torch.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([[0.5, 0.0, 1.0, -1.0]])  # z = 1 - 0.5 + x: 0.5, 1.5, -0.5 (-> 0)
+    >>> multi_margin_loss(x, tg.tensor([0]), reduction="none").tolist()  # (0.5 + 1.5) / 4
+    [0.5]
+    """
+    op = "multi_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got p={p}")
+    n, c = _margin_input(op, input)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    t = _integer_targets(op, input, target)
+    if t.ndim > 1 or t.size != n:
+        raise ValueError(f"{op}: expected a target of shape ({n},) (one class index per sample "
+                         f"of the input {tuple(input.shape)}), got {tuple(t.shape)}")
+    if t.size:
+        lo, hi = _min_max(t)
+        if lo < 0 or hi >= c:
+            raise out_of_range_error(op, lo if lo < 0 else hi, c, input.shape)
+    w = _class_weight(op, weight, input, c)
+    xp = get_array_module(input.data)
+    index = t.reshape(n, 1).astype(np.int64)  # (N, 1)
+    x = input.reshape(n, c)  # (N, C)
+    z = margin - F.gather(x, 1, index) + x  # (N, C): margin - x[y] + x[i]
+    dropped = (z.data <= 0) | (xp.arange(c).reshape(1, c) == index)  # the max is 0, or i = y
+    hinge = F.masked_fill(z, dropped, 0.0)
+    if p == 2:
+        hinge = hinge * hinge
+    if w is not None:
+        hinge = hinge * Tensor._wrap(w[index])  # (N, 1): the weight of each target class
+    loss = hinge.sum(dim=1) / c  # (N,)
+    if t.ndim == 0:  # a 0-d target gives a 0-d loss, like torch
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target, size_average=None,  # noqa: A002
+                           reduce=None, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: every listed class should beat every unlisted class by 1::
+
+        l_n = (1/C) sum_{j in Y_n} sum_{i not in Y_n} max(0, 1 - (x_n[j] - x_n[i]))
+        dl_n/dx_n[i] = +1/C per (j, i) with a positive term,  dl_n/dx_n[j] = -1/C per such pair
+
+    ``target`` has the input's shape, (N, C) or (C,), and holds class indices: Y_n is the
+    classes listed before the first -1 (the padding; the rest of the row is ignored), e.g.
+    [3, 0, -1, 1] means classes {3, 0}. Like torch, a class listed twice counts twice. "none"
+    returns (N,) for an (N, C) input and a 0-d loss for (C,). Where a term is 0 exactly the
+    gradient is 0, like torch.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([[0.1, 0.2, 0.4, 0.8]])
+    >>> round(multilabel_margin_loss(x, tg.tensor([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+    op = "multilabel_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    n, c = _margin_input(op, input)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    t = _integer_targets(op, input, target)
+    if (t.ndim > 1 or t.size != c) if input.ndim <= 1 else tuple(t.shape) != (n, c):
+        expected = (n, c) if input.ndim == 2 else (c,)
+        raise ValueError(f"{op}: expected a target of shape {expected} (the input's: class "
+                         f"indices padded with -1), got {tuple(t.shape)} for the input "
+                         f"{tuple(input.shape)}")
+    if t.size:
+        lo, hi = _min_max(t)
+        if lo < -1 or hi >= c:
+            raise IndexError(f"{op}: target {lo if lo < -1 else hi} is out of range: expected "
+                             f"class indices 0..{c - 1}, or -1 to end the list (input shape "
+                             f"{tuple(input.shape)})")
+    xp = get_array_module(input.data)
+    t = t.reshape(n, c).astype(np.int64)
+    listed = xp.cumprod(t >= 0, axis=1).astype(bool)  # (N, C): the entries before the first -1
+    one_hot = (t[:, :, None] == xp.arange(c)) & listed[:, :, None]  # (N, C entries, C classes)
+    counts = one_hot.sum(axis=1)  # (N, C): how often each class is listed
+    pairs = counts[:, :, None] * (counts == 0)[:, None, :]  # (N, C, C) [n, j, i]: j in, i out
+    x = input.reshape(n, c)  # (N, C)
+    z = 1 - x.reshape(n, c, 1) + x.reshape(n, 1, c)  # (N, C, C): 1 - (x[j] - x[i])
+    hinge = F.masked_fill(z, z.data <= 0, 0.0) * Tensor._wrap(pairs.astype(input.dtype))
+    loss = hinge.sum(dim=2).sum(dim=1) / c  # (N,)
+    if input.ndim <= 1:  # one sample: a 0-d loss, like torch
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Distances: pairwise_distance, pdist, triplet_margin_loss, triplet_margin_with_distance_loss
+# ----------------------------------------------------------------------------------------------
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm distance between x1 and x2 along their last dim (they broadcast)::
+
+        d = ||x1 - x2 + eps||_p = (sum_k |x1_k - x2_k + eps|^p)^(1/p)
+        dd/dx1_k = sign(u_k) |u_k|^(p-1) / d^(p-1),  u = x1 - x2 + eps    (dd/dx2 = -dd/dx1)
+
+    Like torch the eps is added to the difference, not to the norm: at x1 = x2 the distance is
+    eps * D^(1/p), not 0, and the gradient is finite (for p = 2, 1/sqrt(D) per entry), so
+    triplet losses on identical embeddings still train. Two 0-d inputs give |x1 - x2 + eps|.
+
+    >>> import tinygrad_edu as tg
+    >>> pairwise_distance(tg.tensor([[3.0, 4.0]]), tg.tensor([[0.0, 0.0]]), eps=0.0).tolist()
+    [5.0]
+    """
+    op = "pairwise_distance"
+    x1 = _float_operand(op, "x1", x1)
+    x2 = _float_operand(op, "x2", x2)
+    _broadcast_shape(op, x1=x1.shape, x2=x2.shape)
+    diff = x1 - x2 + eps  # (..., D)
+    if diff.ndim == 0:  # no dim to reduce or keep
+        return diff.reshape(1).norm(p=p, dim=0)
+    return diff.norm(p=p, dim=diff.ndim - 1, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002
+    """The p-norm distance between every pair of rows i < j of ``input`` (N, M), in row-major
+    order (the upper triangle of cdist(x, x), as torch and scipy's pdist)::
+
+        out[k] = ||x_i - x_j||_p   for (i, j) = (0, 1), (0, 2), ..., (N-2, N-1):  N (N-1) / 2
+        dout[k]/dx_i = sign(u) |u|^(p-1) / out[k]^(p-1),  u = x_i - x_j   (-that for x_j)
+
+    No eps here: two equal rows are at distance 0 and, like torch, pass no gradient.
+
+    >>> import tinygrad_edu as tg
+    >>> pdist(tg.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])).tolist()
+    [5.0, 1.0, 4.242640495300293]
+    """
+    op = "pdist"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim != 2:
+        raise ValueError(f"{op}: expected a 2-d input (N rows of M features), got shape "
+                         f"{tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got dtype {input.dtype}")
+    if p < 0:
+        raise ValueError(f"{op}: p must be >= 0, got {p}")
+    xp = get_array_module(input.data)
+    rows, cols = np.triu_indices(input.shape[0], k=1)  # the pairs i < j, row-major
+    diff = F.index_select(input, 0, xp.asarray(rows)) - F.index_select(input, 0,
+                                                                       xp.asarray(cols))
+    return diff.norm(p=p, dim=1)  # (N (N-1) / 2,)
+
+
+def _triplet(op: str, anchor, positive, negative, distance, margin: float, swap: bool,
+             reduction: str) -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)), d(a, n) replaced by min(d(a, n), d(p, n)) if swap."""
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    anchor = _float_operand(op, "anchor", anchor)
+    positive = _float_operand(op, "positive", positive)
+    negative = _float_operand(op, "negative", negative)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ValueError(f"{op}: anchor, positive and negative must have the same number of "
+                         f"dims, got shapes {tuple(anchor.shape)}, {tuple(positive.shape)} and "
+                         f"{tuple(negative.shape)}")
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:  # the positive may be closer to the negative than the anchor is
+        d_neg = F.minimum(d_neg, distance(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """The anchor should be closer to the positive than to the negative, by ``margin``::
+
+        l_n = max(0, margin + d(a_n, p_n) - d(a_n, n_n)),   d = pairwise_distance(p=p, eps=eps)
+        swap=True: d(a_n, n_n) -> min(d(a_n, n_n), d(p_n, n_n))  (Balntas et al. 2016)
+
+    (N, D) or (D,) embeddings of one number of dims, broadcasting; the gradient is
+    pairwise_distance's, 0 where the max is below 0.
+
+    >>> import tinygrad_edu as tg
+    >>> a, pos, neg = tg.tensor([[0.0, 0.0]]), tg.tensor([[1.0, 0.0]]), tg.tensor([[0.0, 1.5]])
+    >>> round(triplet_margin_loss(a, pos, neg, eps=0.0).item(), 4)
+    0.5
+    """
+    op = "triplet_margin_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    distance = functools.partial(pairwise_distance, p=p, eps=eps)
+    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """``triplet_margin_loss`` with any distance d(x1, x2) -> (N,) (a function or a Module, e.g.
+    ``lambda a, b: 1 - cosine_similarity(a, b)``; default ``pairwise_distance``)::
+
+        l_n = max(0, margin + d(a_n, p_n) - d(a_n, n_n))   (swap as in triplet_margin_loss)
+
+    >>> import tinygrad_edu as tg
+    >>> a, pos, neg = tg.tensor([[0.0, 0.0]]), tg.tensor([[1.0, 0.0]]), tg.tensor([[0.0, 1.5]])
+    >>> l1 = lambda x, y: (x - y).abs().sum(dim=-1)
+    >>> triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1).item()
+    0.5
+    """
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(op, reduction)
+    distance = pairwise_distance if distance_function is None else distance_function
+    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Likelihoods: poisson_nll_loss, gaussian_nll_loss
+# ----------------------------------------------------------------------------------------------
+
+
+def poisson_nll_loss(input: Tensor, target, log_input: bool = True,  # noqa: A002
+                     full: bool = False, size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of counts t under a Poisson rate (log t! left out)::
+
+        l_i = e^(x_i) - t_i x_i              dl/dx_i = e^(x_i) - t_i             (log_input)
+        l_i = x_i - t_i log(x_i + eps)       dl/dx_i = 1 - t_i / (x_i + eps)     (otherwise)
+
+    ``full=True`` adds Stirling's approximation of log t_i!, only where t_i > 1 (0 elsewhere)::
+
+        t_i log t_i - t_i + 0.5 log(2 pi t_i)
+
+    x and t broadcast together, as torch; t gets a gradient too. Unlike torch (NaN), the
+    target's gradient is finite where t_i = 0 with full=True.
+
+    >>> import tinygrad_edu as tg
+    >>> poisson_nll_loss(tg.tensor([0.0]), tg.tensor([2.0]), reduction="none").tolist()
+    [1.0]
+    """
+    op = "poisson_nll_loss"
+    reduction = _legacy_reduction(op, size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    target = _like(target, input)
+    _broadcast_shape(op, input=input.shape, target=target.shape)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        small = target.data <= 1  # Stirling's term only where t > 1
+        safe = F.masked_fill(target, small, 1.0)  # log(1) = 0: finite value and gradient there
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + F.masked_fill(stirling, small, 0.0)
+    return _reduce(loss, reduction)
+
+
+def _gaussian_var(op: str, var: Tensor, input: Tensor) -> Tensor:  # noqa: A002
+    """torch's accepted shapes of ``var``: the input's (one variance per element), the input's
+    without the last dim (one per sample: unsqueezed to broadcast), or the input's with exactly
+    one dim of size 1 (one variance shared along that dim)."""
+    x_shape, v_shape = tuple(input.shape), tuple(var.shape)
+    if v_shape == x_shape:
+        return var
+    if v_shape == x_shape[:-1]:
+        return F.unsqueeze(var, -1)
+    if len(v_shape) == len(x_shape) and sum(
+            v for x, v in zip(x_shape, v_shape) if x != v) == 1:  # one mismatch, of size 1
+        return var
+    raise ValueError(f"{op}: var of shape {v_shape} does not fit the input {x_shape}: expected "
+                     "the input's shape, the input's shape without its last dim, or the input's "
+                     "shape with one dim of size 1")
+
+
+def gaussian_nll_loss(input: Tensor, target, var, full: bool = False,  # noqa: A002
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of targets y under N(x, var); with v = max(var, eps)::
+
+        l_i = 0.5 (log v_i + (x_i - y_i)^2 / v_i)       (+ 0.5 log(2 pi) if full)
+        dl/dx_i = (x_i - y_i) / v_i,   dl/dvar_i = 0.5 (1 / v_i - (x_i - y_i)^2 / v_i^2)
+
+    ``var`` (>= 0) is a tensor (the input's shape, the input's shape without its last dim, or
+    the input's shape with one dim of size 1) or a number. Like torch, the clamp at eps changes
+    the value only: the gradient with respect to var is the formula's at v, passed through the
+    clamp unchanged (torch clamps a clone under no_grad). x and y broadcast together.
+
+    >>> import tinygrad_edu as tg
+    >>> gaussian_nll_loss(tg.tensor([1.0]), tg.tensor([3.0]), tg.tensor([1.0])).item()
+    2.0
+    """
+    op = "gaussian_nll_loss"
+    _check_reduction(op, reduction)
+    input = _float_operand(op, "input", input)  # noqa: A001
+    target = _like(target, input)
+    _broadcast_shape(op, input=input.shape, target=target.shape)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var must be >= 0, got {var}")
+        xp = get_array_module(input.data)
+        var = Tensor._wrap(xp.full(input.shape, var, dtype=input.dtype))
+    else:
+        var = _like(var, input)
+        if var.data.size and bool((var.data < 0).any()):
+            raise ValueError(f"{op}: var has negative entries (min {float(var.data.min()):.4g}); "
+                             "variances must be >= 0")
+        var = _gaussian_var(op, var, input)
+    v = ClampMinValueOnly.apply(var, lo=eps)
+    diff = input - target
+    loss = 0.5 * (v.log() + diff * diff / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
 # Regularization penalties
 # ----------------------------------------------------------------------------------------------
 
@@ -1019,3 +1519,160 @@ class BCEWithLogitsLoss(_Loss):
         return binary_cross_entropy_with_logits(input, target, weight=self.weight,
                                                 reduction=self.reduction,
                                                 pos_weight=self.pos_weight)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -y (x1 - x2) + margin): rank x1 above x2 where y = 1 (see
+    ``margin_ranking_loss``)."""
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target) -> Tensor:
+        return margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                   reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """x for similar pairs (y = 1), max(0, margin - x) for dissimilar ones (y = -1) (see
+    ``hinge_embedding_loss``)."""
+
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """Logistic loss log(1 + e^(-y x)) for labels y = +-1 (see ``soft_margin_loss``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class logistic losses averaged over the classes (see
+    ``multilabel_soft_margin_loss``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return multilabel_soft_margin_loss(input, target, weight=self.weight,
+                                           reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss, sum_{i != y} max(0, margin - x[y] + x[i])^p / C (see
+    ``multi_margin_loss``)."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
+                 reduce=None, reduction: str = "mean"):
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p}")
+        super().__init__(weight, size_average, reduce, reduction)
+        if self.weight is not None and self.weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: weight must be one-dimensional (C,), got shape "
+                             f"{tuple(self.weight.shape)}")
+        self.p = p
+        self.margin = margin
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
+                                 reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss with targets padded by -1 (see ``multilabel_margin_loss``)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:  # noqa: A002
+        return multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class PairwiseDistance(Module):
+    """||x1 - x2 + eps||_p along the last dim (see ``pairwise_distance``);
+    torch.nn.PairwiseDistance (the exponent is kept as ``norm``, like torch)."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return pairwise_distance(x1, x2, p=self.norm, eps=self.eps, keepdim=self.keepdim)
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, margin + d(a, p) - d(a, n)) with the p-norm distance (see
+    ``triplet_margin_loss``)."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        if not margin > 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin = margin
+        self.p = p
+        self.eps = eps
+        self.swap = swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                   eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``TripletMarginLoss`` with any distance function (default ``PairwiseDistance()``, which
+    becomes a child module, as in torch); see ``triplet_margin_with_distance_loss``."""
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if not margin > 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got "
+                             f"{margin}")
+        self.distance_function = (distance_function if distance_function is not None
+                                  else PairwiseDistance())
+        self.margin = margin
+        self.swap = swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                 distance_function=self.distance_function,
+                                                 margin=self.margin, swap=self.swap,
+                                                 reduction=self.reduction)
+
+    def __repr__(self) -> str:
+        return self._repr(top=False)  # torch's repr: a loss gets no parameter-count line
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood, e^x - t x for a log-rate x (see ``poisson_nll_loss``)."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
+                 eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+
+    def forward(self, log_input: Tensor, target) -> Tensor:  # torch's name for the input
+        return poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
+                                eps=self.eps, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood, 0.5 (log var + (x - y)^2 / var) (see
+    ``gaussian_nll_loss``)."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input: Tensor, target, var) -> Tensor:  # noqa: A002
+        return gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                 reduction=self.reduction)
