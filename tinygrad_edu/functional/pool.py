@@ -258,9 +258,9 @@ class AdaptiveMaxPool2d(Function):
         return reshape(dx, x.shape)  # (N, C, H, W)
 
 
-def _adaptive_max_input(op: str, x, layout: str, ndims: tuple) -> None:
-    """torch's input rules for adaptive max pooling, in the caller's terms: a Tensor of
-    ``ndims`` dims (``layout`` names them), floating point, no empty dim but the batch."""
+def _float_input(op: str, x, layout: str, ndims: tuple) -> None:
+    """A Tensor of ``ndims`` dims (``layout`` names them), floating point; errors in the
+    caller's terms."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
     if x.ndim not in ndims:
@@ -268,6 +268,12 @@ def _adaptive_max_input(op: str, x, layout: str, ndims: tuple) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (x: "
                         f"{tuple(x.shape)})")
+
+
+def _adaptive_max_input(op: str, x, layout: str, ndims: tuple) -> None:
+    """torch's input rules for adaptive max pooling, in the caller's terms: a Tensor of
+    ``ndims`` dims (``layout`` names them), floating point, no empty dim but the batch."""
+    _float_input(op, x, layout, ndims)
     non_batch = x.shape[1:] if x.ndim == ndims[1] else x.shape
     if 0 in non_batch:
         raise ValueError(f"{op}: expected a non-empty input apart from the batch dim, got shape "

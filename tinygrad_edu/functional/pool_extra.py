@@ -18,6 +18,7 @@ from ..tensor import Tensor
 from .conv import _pair
 from .elementwise import where
 from .pool import (
+    _float_input,
     _pool1d_args,
     avg_pool1d,
     avg_pool2d,
@@ -39,17 +40,6 @@ def _check_norm_type(op: str, norm_type) -> float:
         raise ValueError(f"{op}: norm_type must be nonzero (the result is a 1/p power), got "
                          f"{norm_type!r}")
     return norm_type
-
-
-def _float_tensor(op: str, x, layout: str, ndims: tuple) -> None:
-    """A Tensor of ``ndims`` dims (``layout`` names them), floating point."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.ndim not in ndims:
-        raise ValueError(f"{op}: expected {layout} input, got shape {tuple(x.shape)}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (x: "
-                        f"{tuple(x.shape)})")
 
 
 def _lp_power_root(out: Tensor, window: int, p: float) -> Tensor:
@@ -83,7 +73,7 @@ def lp_pool2d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = 
     """
     op = "lp_pool2d"
     p = _check_norm_type(op, norm_type)
-    _float_tensor(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
+    _float_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
     KH, KW = _pair(op, "kernel_size", kernel_size)
     SH, SW = _pair(op, "stride", pool_stride(op, kernel_size, stride))
     for name, pair in (("kernel_size", (KH, KW)), ("stride", (SH, SW))):
@@ -119,7 +109,7 @@ def lp_pool1d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = 
     op = "lp_pool1d"
     p = _check_norm_type(op, norm_type)
     K, S, _, _ = _pool1d_args(op, x, kernel_size, stride, 0, 1, ceil_mode)
-    _float_tensor(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
+    _float_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
     if p == math.inf:
         return max_pool1d(x.abs(), K, S, 0, 1, ceil_mode)
     if p == -math.inf:
