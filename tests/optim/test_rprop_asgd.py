@@ -22,13 +22,17 @@ from test_optimizers import (
     make_problem,
     tg_loss,
     tg_params,
-    torch_params,
     train_side_by_side,
+)
+from test_optimizers_extra import (
+    case_id,
+    float32_tracks_torch,
+    pair,
+    two_param_groups_match_torch,
 )
 
 import tinygrad_edu as tg
-from tinygrad_edu.optim.asgd import ASGD
-from tinygrad_edu.optim.rprop import Rprop
+from tinygrad_edu.optim import ASGD, Rprop
 
 torch.set_num_threads(1)
 
@@ -46,11 +50,6 @@ CASES = [
 ]
 
 
-def case_id(case):
-    name, kwargs = case
-    return name + "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
-
-
 IDS = [case_id(c) for c in CASES]
 
 
@@ -61,13 +60,6 @@ def _torch_float64_scalars():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
-
-
-def pair(name, kwargs, init, split_groups=False, lr2=None, dtype=np.float64, device="cpu"):
-    tp, pp = tg_params(init, device, dtype), torch_params(init, dtype)
-    tg_opt = OURS[name](as_groups(tp, split_groups, lr2), **kwargs)
-    torch_opt = getattr(torch.optim, name)(as_groups(pp, split_groups, lr2), **kwargs)
-    return tp, pp, tg_opt, torch_opt
 
 
 def assert_same_state(tg_opt, torch_opt, atol=1e-12):
@@ -96,26 +88,12 @@ def test_float64_trajectory_and_state_match_torch(case, device):
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_two_param_groups_match_torch(case):
-    name, kwargs = case
-    data, init = make_problem(2)
-    lr2 = kwargs.get("lr", 0.01) * 0.3
-    tp, pp, tg_opt, torch_opt = pair(name, kwargs, init, split_groups=True, lr2=lr2)
-    assert tg_opt.param_groups[1]["lr"] == lr2
-    train_side_by_side(tg_opt, torch_opt, tp, pp, data, 10, atol=1e-12, rtol=0)
+    two_param_groups_match_torch(*case, steps=10)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_float32_stays_float32_and_tracks_torch(case):
-    name, kwargs = case
-    data, init = make_problem(4)
-    tp, pp, tg_opt, torch_opt = pair(name, kwargs, init, dtype=np.float32)
-    train_side_by_side(tg_opt, torch_opt, tp, pp, data, 10, atol=1e-6, rtol=1e-5)
-    for p in tp.values():
-        assert p.dtype == np.float32
-    for state in tg_opt.state.values():
-        for value in state.values():
-            if hasattr(value, "dtype"):
-                assert value.dtype == np.float32
+    float32_tracks_torch(*case, steps=10)
 
 
 def test_zero_grad_set_to_none_false_matches_torch():
