@@ -168,19 +168,22 @@ def test_instance_norm_errors_and_warning():
 
 
 # ----------------------------------------------------------------------------------------------
-# Dropout1d / Dropout2d: whole channels
+# Dropout1d / Dropout2d / Dropout3d: whole channels
 # ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("layer, shape", [(nn.Dropout1d, (300, 40, 3)), (nn.Dropout1d, (4000, 3)),
-                                          (nn.Dropout2d, (300, 40, 2, 3))], ids=str)
+                                          (nn.Dropout2d, (300, 40, 2, 3)),
+                                          (nn.Dropout3d, (300, 40, 2, 3, 2)),
+                                          (nn.Dropout3d, (4000, 2, 3, 2))], ids=str)
 def test_channel_dropout_zeroes_whole_channels_and_scales_the_rest(layer, shape):
     tg.manual_seed(0)
     x = tg.ones(*shape, dtype=tg.float64, requires_grad=True)
     out = layer(0.3)(x)
     values = out.detach().numpy()
-    channels = values.reshape(shape[0], shape[1], -1) if len(shape) > 2 else \
-        values.reshape(1, shape[0], -1)  # (C, L): the channels are the rows
+    unbatched = len(shape) == 2 or (layer is nn.Dropout3d and len(shape) == 4)
+    channels = values.reshape(1, shape[0], -1) if unbatched else \
+        values.reshape(shape[0], shape[1], -1)  # unbatched: the channels are the rows
     assert np.all(channels.min(axis=-1) == channels.max(axis=-1))  # one value per channel
     assert set(np.unique(values)) == {0.0, 1 / 0.7}
     assert abs((channels[..., 0] == 0).mean() - 0.3) < 0.03
@@ -209,6 +212,9 @@ def test_channel_dropout_seeding_gradcheck_eval_and_repr():
     for p in (0.25, 0.5):
         assert repr(nn.Dropout1d(p)) == repr(torch.nn.Dropout1d(p))
         assert repr(nn.Dropout2d(p)) == repr(torch.nn.Dropout2d(p))
+        assert repr(nn.Dropout3d(p)) == repr(torch.nn.Dropout3d(p))
+    x = tg.randn(2, 3, 2, 2, 2)
+    assert nn.Dropout3d(0.9).eval()(x).tolist() == x.tolist()
 
 
 def test_channel_dropout_errors_and_warnings():
@@ -235,6 +241,16 @@ def test_channel_dropout_errors_and_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         NF.dropout2d(tg.ones(2, 3, 2, 2))  # 4D: no warning
+        NF.dropout3d(tg.ones(2, 3, 2, 2))  # 4D (unbatched) and 5D: no warning
+        NF.dropout3d(tg.ones(2, 3, 2, 2, 2))
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d"):
+        tg.manual_seed(0)
+        y = NF.dropout3d(tg.ones(50, 20, 3), 0.5)  # unbatched, as torch: channels along dim 0
+    assert np.all(y.numpy().reshape(50, -1).min(-1) == y.numpy().reshape(50, -1).max(-1))
+    with pytest.warns(UserWarning):  # the oracle warns the same way
+        TF.dropout3d(torch.ones(50, 20, 3), 0.5)
+    with pytest.raises(ValueError, match="Dropout3d: dropout probability"):
+        nn.Dropout3d(-1)
 
 
 # ----------------------------------------------------------------------------------------------

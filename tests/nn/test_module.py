@@ -276,7 +276,8 @@ def test_repr_shows_children_with_parameter_counts():
     model[2].requires_grad_(False)
     assert repr(model).endswith("# 101,760 parameters (100,480 trainable)")
     assert repr(nn.BatchNorm2d(3)).startswith(
-        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
+        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)")  # torch 2.13's
 
 
 def test_forward_hooks_and_pre_hooks():

@@ -48,6 +48,11 @@ cols @ dy2^T).
 conv2d's first-order backward makes dx, dW and db in one pass over the chunks of the batch
 (``_conv2d_grads``): a chunk's transposed copy of dy serves all three.
 
+3-d. conv3d and conv_transpose3d (at the end of this file) are the same three Functions on
+(N, C, D, H, W) arrays, written in plain xp code (NumPy or CuPy, no kernels): the columns are
+one copy of a strided view of the zero-padded input, col2im a strided slice-add per kernel
+offset.
+
 Winograd. A 3x3, stride-1 convolution with enough channels (``_winograd_kernels``) skips the
 columns under the Numba kernels: its forward, the input gradient (the same convolution of
 dy with the flipped filters) and the weight gradient (its adjoint, summed over the tiles),
@@ -61,6 +66,7 @@ convolution's error); an inf in x can come out as NaN where a direct convolution
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import os
 from dataclasses import dataclass
@@ -752,3 +758,320 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     except ValueError as error:  # name the op called, and the one that ran (shapes in 2-d)
         raise ValueError(f"{op}, as conv_transpose2d on a height of 1: {error}") from None
     return y.squeeze(-2)  # (N, OC, OL) or (OC, OL)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3-d (volumetric, NCDHW) convolution: the same three Functions, on xp code (NumPy or CuPy)
+# ----------------------------------------------------------------------------------------------
+#
+#   Conv3d            y  = W @ im2col3d(x) + b       x (N, C, D, H, W) -> y (N, OC, OD, OH, OW)
+#   Conv3dInputGrad   dx = col2im3d(W^T @ dy)        dy, W -> dx  (= conv_transpose3d)
+#   Conv3dWeightGrad  dW = dy @ im2col3d(x)^T        x, dy -> dW (OC, C/groups, KD, KH, KW)
+#
+# each one's backward written with the other two, as in 2-d, so conv3d and conv_transpose3d are
+# differentiable to any order. The columns (GEMM layout cols[(c, kd, kh, kw), (n, od, oh, ow)])
+# are one copy of a strided view of the zero-padded x (no kernels, no loops); col2im3d adds
+# back one strided slice per kernel offset (KD*KH*KW of them). A 3-d column matrix is KD*KH*KW
+# times the input, so the batch goes through in chunks within the same im2col budget.
+
+
+def _triple(op: str, name: str, value) -> tuple[int, int, int]:
+    """A 3-d argument given as an int (all three dims) or a triple of ints (D, H, W)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * 3
+    if isinstance(value, (tuple, list)) and len(value) == 3 and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        return (int(value[0]), int(value[1]), int(value[2]))
+    raise ValueError(f"{op}: {name} must be an int or a triple of ints (D, H, W), got {value!r}")
+
+
+def _conv3d_output_size(size, kernel, stride, padding, dilation) -> tuple[int, int, int]:
+    """(OD, OH, OW), in each dim O = (I + 2 P - DIL (K - 1) - 1) // S + 1 (may be < 1)."""
+    return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1
+                 for i, k, s, p, d in zip(size, kernel, stride, padding, dilation, strict=True))
+
+
+def _im2col3d(x, kernel, spec: ConvSpec):
+    """cols[(c, kd, kh, kw), (n, od, oh, ow)] = xpad[n, c, od SD + kd DD, oh SH + kh DH,
+    ow SW + kw DW], (C*KD*KH*KW, n*OD*OH*OW): a strided view of the zero-padded x whose
+    reshape is the one copy."""
+    xp = get_array_module(x)
+    N, C = x.shape[:2]
+    KD, KH, KW = kernel
+    PD, PH, PW = spec.padding
+    (SD, SH, SW), (DD, DH, DW) = spec.stride, spec.dilation
+    OD, OH, OW = _conv3d_output_size(x.shape[2:], kernel, *spec.window)
+    xpad = x  # (n, C, Dp, Hp, Wp): as_strided reads any strides, so no copy without padding
+    if PD or PH or PW:
+        xpad = xp.pad(x, ((0, 0), (0, 0), (PD, PD), (PH, PH), (PW, PW)))
+    sN, sC, sD, sH, sW = xpad.strides
+    windows = xp.lib.stride_tricks.as_strided(  # a view: nothing is copied yet
+        xpad, shape=(C, KD, KH, KW, N, OD, OH, OW),
+        strides=(sC, DD * sD, DH * sH, DW * sW, sN, SD * sD, SH * sH, SW * sW))
+    return windows.reshape(C * KD * KH * KW, N * OD * OH * OW)  # the copy
+
+
+def _col2im3d(dcols, x_shape, kernel, spec: ConvSpec):
+    """The adjoint of ``_im2col3d``: dx[n, c, d, h, w] = the sum of the dcols entries copied
+    from (d, h, w), as one strided slice-add per kernel offset (kd, kh, kw) into a padded
+    zero array; the padding is cut off at the end. (C*KD*KH*KW, n*OD*OH*OW) -> (n, C, D, H, W)"""
+    xp = get_array_module(dcols)
+    N, C, D, H, W = x_shape
+    KD, KH, KW = kernel
+    PD, PH, PW = spec.padding
+    (SD, SH, SW), (DD, DH, DW) = spec.stride, spec.dilation
+    OD, OH, OW = _conv3d_output_size((D, H, W), kernel, *spec.window)
+    dcols = dcols.reshape(C, KD, KH, KW, N, OD, OH, OW)
+    dxpad = xp.zeros((N, C, D + 2 * PD, H + 2 * PH, W + 2 * PW), dtype=dcols.dtype)
+    for kd, kh, kw in itertools.product(range(KD), range(KH), range(KW)):
+        d, h, w = kd * DD, kh * DH, kw * DW  # where this offset's windows start
+        dxpad[:, :, d:d + SD * (OD - 1) + 1:SD, h:h + SH * (OH - 1) + 1:SH,
+              w:w + SW * (OW - 1) + 1:SW] += dcols[:, kd, kh, kw].swapaxes(0, 1)  # (n, C, OD..)
+    if PD or PH or PW:
+        dxpad = xp.ascontiguousarray(dxpad[:, :, PD:PD + D, PH:PH + H, PW:PW + W])
+    return dxpad  # (n, C, D, H, W)
+
+
+class Conv3d(Function):
+    """y[n, o, od, oh, ow] = sum_(c, kd, kh, kw) W[o, c, kd, kh, kw]
+    xpad[n, c, od SD + kd DD, oh SH + kh DH, ow SW + kw DW] + b[o], per group and chunk of the
+    batch:  y = W @ im2col3d(x) + b  (nothing kept but x, W);
+    dx = col2im3d(W^T @ dy),  dW = dy @ im2col3d(x)^T,  db = dy summed over (N, OD, OH, OW)"""
+
+    def forward(self, x, weight, bias=None, *, spec: ConvSpec):
+        self.spec = spec
+        xp = get_array_module(x)
+        N = x.shape[0]
+        OC, Cg, KD, KH, KW = weight.shape
+        G = spec.groups
+        OD, OH, OW = _conv3d_output_size(x.shape[2:], (KD, KH, KW), *spec.window)
+        w = weight.reshape(G, OC // G, Cg * KD * KH * KW)  # (G, OCg, Cg*KD*KH*KW)
+        y = xp.empty((N, OC, OD, OH, OW), dtype=xp.result_type(x, weight))
+        for s in _batch_chunks(N, spec.chunk):
+            cols = _im2col3d(x[s], (KD, KH, KW), spec)  # (C*KD*KH*KW, n*OD*OH*OW)
+            cols = cols.reshape(G, Cg * KD * KH * KW, -1)  # (G, Cg*KD*KH*KW, n*OD*OH*OW)
+            yc = w @ cols  # (G, OCg, n*OD*OH*OW): one GEMM per group
+            y[s] = yc.reshape(OC, -1, OD, OH, OW).swapaxes(0, 1)  # (n, OC, OD, OH, OW)
+            del cols, yc  # free this chunk's temporaries before the next chunk makes its own
+        if bias is not None:
+            y += bias.reshape(1, OC, 1, 1, 1)
+        return y  # (N, OC, OD, OH, OW)
+
+    def backward(self, dy):
+        x, weight = self.inputs[:2]
+        needs = self.needs_input_grad
+        dx = conv3d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
+        dw = conv3d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
+        if len(self.inputs) == 2:
+            return dx, dw
+        N, OC = dy.shape[:2]
+        db = dy.reshape(N, OC, -1).sum(2).sum(0) if needs[2] else None  # (OC,)
+        return dx, dw, db
+
+
+class Conv3dInputGrad(Function):
+    """dx = col2im3d(W^T @ dy) per group and chunk: the adjoint of conv3d in x (what
+    conv_transpose3d computes);  d(dy) = conv3d(g, W),  dW = dy @ im2col3d(g)^T"""
+
+    def forward(self, dy, weight, *, x_shape, spec: ConvSpec):
+        self.spec = spec
+        xp = get_array_module(dy)
+        N, C = x_shape[:2]
+        OC, Cg, KD, KH, KW = weight.shape
+        G = spec.groups
+        wt = weight.reshape(G, OC // G, -1).transpose(0, 2, 1)  # (G, Cg*KD*KH*KW, OCg)
+        dx = xp.empty(x_shape, dtype=xp.result_type(dy, weight))
+        for s in _batch_chunks(N, spec.chunk):
+            rows = _gemm_rows(dy[s], G)  # (G, OCg, n*OD*OH*OW)
+            dcols = (wt @ rows).reshape(C * KD * KH * KW, -1)  # (C*KD*KH*KW, n*OD*OH*OW)
+            dx[s] = _col2im3d(dcols, (s.stop - s.start,) + tuple(x_shape[1:]), (KD, KH, KW),
+                              spec)  # (n, C, D, H, W)
+            del rows, dcols
+        return dx  # (N, C, D, H, W)
+
+    def backward(self, g):
+        dy, weight = self.inputs
+        needs = self.needs_input_grad
+        ddy = Conv3d.apply(g, weight, spec=self.spec) if needs[0] else None
+        dw = conv3d_weight_grad(g, dy, weight.shape, self.spec) if needs[1] else None
+        return ddy, dw
+
+
+class Conv3dWeightGrad(Function):
+    """dW = dy @ im2col3d(x)^T per group, summed over the chunks of the batch: the adjoint of
+    conv3d in W;  dx = col2im3d(g^T @ dy),  d(dy) = conv3d(x, g)"""
+
+    def forward(self, x, dy, *, w_shape, spec: ConvSpec):
+        self.spec = spec
+        xp = get_array_module(x)
+        OC, Cg, KD, KH, KW = w_shape
+        G = spec.groups
+        dw = xp.zeros((G, OC // G, Cg * KD * KH * KW), dtype=xp.result_type(x, dy))
+        for s in _batch_chunks(x.shape[0], spec.chunk):
+            cols = _im2col3d(x[s], (KD, KH, KW), spec)  # (C*KD*KH*KW, n*OD*OH*OW)
+            cols = cols.reshape(G, Cg * KD * KH * KW, -1)  # (G, Cg*KD*KH*KW, n*OD*OH*OW)
+            rows = _gemm_rows(dy[s], G)  # (G, OCg, n*OD*OH*OW)
+            dw += rows @ cols.transpose(0, 2, 1)  # (G, OCg, Cg*KD*KH*KW)
+            del cols, rows
+        return dw.reshape(w_shape)  # (OC, Cg, KD, KH, KW)
+
+    def backward(self, g):
+        x, dy = self.inputs
+        needs = self.needs_input_grad
+        dx = conv3d_input_grad(dy, g, x.shape, self.spec) if needs[0] else None
+        ddy = Conv3d.apply(x, g, spec=self.spec) if needs[1] else None
+        return dx, ddy
+
+
+def conv3d_input_grad(dy: Tensor, weight: Tensor, x_shape, spec: ConvSpec) -> Tensor:
+    """(N, OC, OD, OH, OW) -> (N, C, D, H, W): the gradient of conv3d with respect to x."""
+    return Conv3dInputGrad.apply(dy, weight, x_shape=tuple(x_shape), spec=spec)
+
+
+def conv3d_weight_grad(x: Tensor, dy: Tensor, w_shape, spec: ConvSpec) -> Tensor:
+    """-> (OC, C/groups, KD, KH, KW): the gradient of conv3d with respect to its weight."""
+    return Conv3dWeightGrad.apply(x, dy, w_shape=tuple(w_shape), spec=spec)
+
+
+def _batched3d(op: str, x) -> tuple[Tensor, bool]:
+    """Accept (C, D, H, W) like torch by adding a batch dimension of 1."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim == 4:
+        return reshape(x, (1,) + tuple(x.shape)), True
+    if x.ndim != 5:
+        raise ValueError(f"{op}: expected a 4-d (C, D, H, W) or 5-d (N, C, D, H, W) input, got "
+                         f"shape {tuple(x.shape)}")
+    return x, False
+
+
+def _check_window3d(op: str, kernel, stride, padding, dilation, w_shape) -> None:
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: expected kernel sizes, stride and dilation >= 1 and padding "
+                         f">= 0, got kernel {kernel}, stride {stride}, dilation {dilation}, "
+                         f"padding {padding} (w: {tuple(w_shape)})")
+
+
+def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-d cross-correlation, ``torch.nn.functional.conv3d``.
+
+    x (N, C, D, H, W) or (C, D, H, W), weight (OC, C/groups, KD, KH, KW), bias (OC,) ->
+    (N, OC, OD, OH, OW) with OD = (D + 2 PD - DD (KD - 1) - 1) // SD + 1 (OH, OW alike):
+    y = W @ im2col3d(x) + b per group. ``padding="same"`` keeps D, H and W (stride 1), the
+    extra zero of an odd total DD (KD - 1) at the end, as in torch.
+
+    >>> import tinygrad_edu as tg
+    >>> conv3d(tg.randn(2, 3, 5, 6, 7), tg.randn(4, 3, 3, 3, 3), padding=(0, 1, 1)).shape
+    (2, 4, 3, 6, 7)
+    """
+    op = "conv3d"
+    x, unbatched = _batched3d(op, x)
+    if not isinstance(weight, Tensor) or weight.ndim != 5:
+        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{op}: weight must be a 5-d Tensor (OC, C/groups, KD, KH, KW), got "
+                         f"{got}")
+    N, C, D, H, W = x.shape
+    OC, Cg, KD, KH, KW = weight.shape
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
+            or C % groups or OC % groups:
+        raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides both "
+                         f"input channels {C} and output channels {OC}")
+    if Cg * groups != C:
+        raise ValueError(f"{op}: input has {C} channels but weight expects {Cg * groups} "
+                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})")
+    _check_bias(op, bias, OC, weight)
+    kernel = (KD, KH, KW)
+    stride = _triple(op, "stride", stride)
+    dilation = _triple(op, "dilation", dilation)
+    if isinstance(padding, str):
+        if padding == "same":  # an odd total gets its extra zero at the end of its dim
+            pads = same_padding(op, kernel, stride, dilation)  # ((PF, PB), (PT, PB), (PL, PR))
+            x = _pad_same_excess(x, pads)  # one more plane/row/column where the total is odd
+            padding = tuple(before for before, _ in pads)
+        elif padding == "valid":
+            padding = 0
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of "
+                             "'same', 'valid' (or an int or a triple of ints)")
+    padding = _triple(op, "padding", padding)
+    _check_window3d(op, kernel, stride, padding, dilation, weight.shape)
+    size = tuple(x.shape[2:])
+    OD, OH, OW = _conv3d_output_size(size, kernel, stride, padding, dilation)
+    if min(OD, OH, OW) < 1:
+        raise ValueError(f"{op}: kernel {kernel} with dilation {dilation} and padding {padding} "
+                         f"does not fit input of size {size} (x: {tuple(x.shape)}, w: "
+                         f"{tuple(weight.shape)})")
+    x, weight, bias = _one_dtype(x, weight, bias)
+    spec = _conv_spec(x, groups, stride, padding, dilation, C * KD * KH * KW * OD * OH * OW)
+    if bias is None:
+        y = Conv3d.apply(x, weight, spec=spec)  # (N, OC, OD, OH, OW)
+    else:
+        y = Conv3d.apply(x, weight, bias, spec=spec)
+    return reshape(y, OC, OD, OH, OW) if unbatched else y
+
+
+def conv_transpose3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transpose (adjoint) of conv3d, ``torch.nn.functional.conv_transpose3d``.
+
+    x (N, C, D, H, W) or (C, D, H, W), weight (C, OC/groups, KD, KH, KW), bias (OC,) ->
+    (N, OC, OD, OH, OW) with OD = (D - 1) SD - 2 PD + DD (KD - 1) + output_padding + 1 (OH, OW
+    alike): the input gradient of the conv3d that maps (N, OC, OD, OH, OW) to x,
+    y = col2im3d(W^T @ x) (``Conv3dInputGrad``).
+
+    >>> import tinygrad_edu as tg
+    >>> conv_transpose3d(tg.randn(1, 4, 3, 4, 5), tg.randn(4, 2, 2, 2, 2), stride=2).shape
+    (1, 2, 6, 8, 10)
+    """
+    op = "conv_transpose3d"
+    x, unbatched = _batched3d(op, x)
+    N, C, D, H, W = x.shape
+    if not isinstance(weight, Tensor) or weight.ndim != 5 or weight.shape[0] != C:
+        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{op}: input has {C} channels but weight expects a 5-d (C_in, "
+                         f"C_out/groups, KD, KH, KW) weight with C_in = {C} (x: "
+                         f"{tuple(x.shape)}, w: {got})")
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
+            or C % groups:
+        raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides the "
+                         f"input channels {C}")
+    _, OCg, KD, KH, KW = weight.shape
+    OC = OCg * groups
+    _check_bias(op, bias, OC, weight)
+    kernel = (KD, KH, KW)
+    stride = _triple(op, "stride", stride)
+    padding = _triple(op, "padding", padding)
+    dilation = _triple(op, "dilation", dilation)
+    output_padding = _triple(op, "output_padding", output_padding)
+    _check_window3d(op, kernel, stride, padding, dilation, weight.shape)
+    if not all(0 <= p < max(s, d) for p, s, d in zip(output_padding, stride, dilation,
+                                                      strict=True)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be >= 0 and smaller than "
+                         f"stride {stride} or dilation {dilation} in each dim")
+    size = tuple((i - 1) * s - 2 * p + d * (k - 1) + extra + 1 for i, s, p, d, k, extra in zip(
+        (D, H, W), stride, padding, dilation, kernel, output_padding, strict=True))
+    if min(size) < 1:
+        raise ValueError(f"{op}: the output would be {size} for input {(D, H, W)}, kernel "
+                         f"{kernel}, stride {stride}, padding {padding} and dilation {dilation}")
+    x, weight, bias = _one_dtype(x, weight, bias)
+    # As in conv_transpose2d: a dim with output_padding >= stride (torch allows up to
+    # dilation - 1) is made uncropped, (I - 1) S + DIL (K - 1) + 1 with padding 0, then cut to
+    # P ... P + O - 1, zeros past the last plane the windows reach.
+    wide = tuple(p >= s for p, s in zip(output_padding, stride, strict=True))
+    full = tuple((i - 1) * s + d * (k - 1) + 1 if cut else o for i, s, d, k, cut, o in zip(
+        (D, H, W), stride, dilation, kernel, wide, size, strict=True))
+    conv_padding = tuple(0 if cut else p for cut, p in zip(wide, padding, strict=True))
+    # the conv3d it transposes maps (N, OC, *full) to x: its columns are (OC*KD*KH*KW, N*D*H*W)
+    spec = _conv_spec(x, groups, stride, conv_padding, dilation, OC * KD * KH * KW * D * H * W)
+    y = conv3d_input_grad(x, weight, (N, OC) + full, spec)  # (N, OC, *full)
+    if any(wide):
+        y = y[(slice(None), slice(None)) + tuple(
+            slice(p, p + o) if cut else slice(None)
+            for cut, p, o in zip(wide, padding, size, strict=True))]  # (N, OC, <= OD, ...)
+        short = [o - have for o, have in zip(size, y.shape[2:], strict=True)]
+        if any(short):
+            y = pad(y, (0, short[2], 0, short[1], 0, short[0]))  # (N, OC, OD, OH, OW)
+    if bias is not None:
+        y = y + reshape(bias, 1, OC, 1, 1, 1)
+    return reshape(y, (OC,) + size) if unbatched else y

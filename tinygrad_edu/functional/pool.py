@@ -93,6 +93,17 @@ def max_pool_scatter(dy: Tensor, argmax, x_shape) -> Tensor:
     return MaxPoolScatter.apply(dy, argmax=argmax, x_shape=tuple(x_shape))
 
 
+def _pooled(y: Tensor, indices_out: list, unbatched: bool, return_indices: bool):
+    """A max pooling's result as its caller asked for it: y, and with ``return_indices`` the
+    argmax the op handed over in ``indices_out``; without the batch dim the input lacked."""
+    if unbatched:
+        y = reshape(y, y.shape[1:])
+    if not return_indices:
+        return y
+    argmax = indices_out[0]
+    return y, Tensor._wrap(argmax[0] if unbatched else argmax)
+
+
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool2d``: (N, C, H, W) -> (N, C, OH, OW); ``stride`` defaults
@@ -102,12 +113,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     indices_out: list = []
     y = MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
                         dilation=dilation, ceil_mode=ceil_mode, indices_out=indices_out)
-    if unbatched:
-        y = reshape(y, y.shape[1:])
-    if not return_indices:
-        return y
-    argmax = indices_out[0]
-    return y, Tensor._wrap(argmax[0] if unbatched else argmax)
+    return _pooled(y, indices_out, unbatched, return_indices)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,8 +276,8 @@ def _float_input(op: str, x, layout: str, ndims: tuple) -> None:
                         f"{tuple(x.shape)})")
 
 
-def _adaptive_max_input(op: str, x, layout: str, ndims: tuple) -> None:
-    """torch's input rules for adaptive max pooling, in the caller's terms: a Tensor of
+def _pool_input(op: str, x, layout: str, ndims: tuple) -> None:
+    """torch's input rules for adaptive max and 3-d pooling, in the caller's terms: a Tensor of
     ``ndims`` dims (``layout`` names them), floating point, no empty dim but the batch."""
     _float_input(op, x, layout, ndims)
     non_batch = x.shape[1:] if x.ndim == ndims[1] else x.shape
@@ -313,18 +319,13 @@ def adaptive_max_pool2d(x: Tensor, output_size, return_indices: bool = False):
     ([[[5.0, 6.0]]], [[[1, 5]]])
     """
     op = "adaptive_max_pool2d"
-    _adaptive_max_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
+    _pool_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
     pair = _adaptive_output_pair(op, output_size)
     x, unbatched = _batched(op, x)
     output_size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(pair))
     indices_out: list = []
     y = AdaptiveMaxPool2d.apply(x, output_size=output_size, indices_out=indices_out)
-    if unbatched:
-        y = reshape(y, y.shape[1:])
-    if not return_indices:
-        return y
-    argmax = indices_out[0]
-    return y, Tensor._wrap(argmax[0] if unbatched else argmax)
+    return _pooled(y, indices_out, unbatched, return_indices)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ def adaptive_max_pool1d(x: Tensor, output_size, return_indices: bool = False):
     each bin's argmax. With ``return_indices`` also the argmax, an index into L (int64).
     Runs as adaptive_max_pool2d on a height of 1 (x (N, C, 1, L), output (1, OL))."""
     op = "adaptive_max_pool1d"
-    _adaptive_max_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
+    _pool_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
     OL = _single(op, "output_size", output_size)
     if OL < 1:
         raise ValueError(f"{op}: output_size must be >= 1, got {OL}")

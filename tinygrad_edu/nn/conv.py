@@ -1,5 +1,5 @@
-"""Convolution layers (torch.nn.Conv1d / Conv2d / ConvTranspose1d / ConvTranspose2d):
-parameters + ``functional.conv``.
+"""Convolution layers (torch.nn.Conv1d / Conv2d / Conv3d / ConvTranspose1d / ConvTranspose2d /
+ConvTranspose3d): parameters + ``functional.conv``.
 
 ``padding_mode`` other than "zeros" works as in torch: the input is first padded with
 ``F.pad(x, ..., mode=padding_mode)`` ('reflect', 'replicate' or 'circular'), then convolved
@@ -12,10 +12,13 @@ import math
 from ..functional.conv import (
     _pair,
     _single,
+    _triple,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     same_padding,
 )
 from ..functional.shape import pad
@@ -47,16 +50,18 @@ def _pad_input(layer: Module, x: Tensor, padding: tuple) -> Tensor:
 
 
 class _ConvNd(Module):
-    """Shared parameter set-up and argument checks of Conv1d, Conv2d, ConvTranspose1d and
-    ConvTranspose2d: ``dims`` spatial dims, every window argument a tuple of ``dims`` ints."""
+    """Shared parameter set-up and argument checks of Conv1d/2d/3d and ConvTranspose1d/2d/3d:
+    ``dims`` spatial dims, every window argument a tuple of ``dims`` ints."""
 
     transposed = False
-    dims = 2  # spatial dims: 1 for Conv1d and ConvTranspose1d
+    dims = 2  # spatial dims: 1 for Conv1d and ConvTranspose1d, 3 for Conv3d and ConvTranspose3d
 
     def _window(self, name: str, what: str, value) -> tuple:
         """An int or a tuple of ``dims`` ints as a tuple of ``dims`` ints."""
         if self.dims == 1:
             return (_single(name, what, value),)
+        if self.dims == 3:
+            return _triple(name, what, value)
         return _pair(name, what, value)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
@@ -102,10 +107,12 @@ class _ConvNd(Module):
             if min(value) < 1:
                 raise ValueError(f"{name}: {what} must be >= 1, got {value}")
         if isinstance(self.padding, str):
-            ints = "an int or a pair of ints" if self.dims == 2 else "an int or a 1-tuple of an int"
+            ints = {1: "an int or a 1-tuple of an int", 2: "an int or a pair of ints",
+                    3: "an int or a triple of ints"}[self.dims]
             if self.transposed:
+                convs = "Conv1d and Conv2d" if self.dims < 3 else "Conv1d, Conv2d and Conv3d"
                 raise ValueError(f"{name}: padding must be {ints} (padding strings are for "
-                                 f"Conv1d and Conv2d only), got {self.padding!r}")
+                                 f"{convs} only), got {self.padding!r}")
             if self.padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {self.padding!r}, should be "
                                  f"one of 'same', 'valid' (or {ints})")
@@ -130,7 +137,8 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """torch's default: W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        with fan_in = weight.shape[1] * KH * KW (* K in 1-d); b ~ the same uniform."""
+        with fan_in = weight.shape[1] * KH * KW (K in 1-d, KD * KH * KW in 3-d); b ~ the same
+        uniform."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
@@ -140,7 +148,7 @@ class _ConvNd(Module):
     def _check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
-        spatial = "H, W" if self.dims == 2 else "L"
+        spatial = {1: "L", 2: "H, W", 3: "D, H, W"}[self.dims]
         if x.ndim not in (self.dims + 1, self.dims + 2) or \
                 x.shape[-self.dims - 1] != self.in_channels:
             raise ValueError(
@@ -150,8 +158,8 @@ class _ConvNd(Module):
         check_input_dtype(self, x, self.weight)
 
     def _convolve(self, x: Tensor, conv) -> Tensor:
-        """The layer's forward with ``conv`` (conv1d or conv2d): in a padding mode other than
-        zeros, x is padded in that mode first and the convolution pads nothing (torch's
+        """The layer's forward with ``conv`` (conv1d, conv2d or conv3d): in a padding mode other
+        than zeros, x is padded in that mode first and the convolution pads nothing (torch's
         order)."""
         self._check_input(x)
         if self.padding_mode != "zeros":
@@ -167,7 +175,7 @@ class _ConvNd(Module):
         else:
             padding = (0,) * self.dims if self.padding == "valid" else self.padding
             padding = tuple((p, p) for p in padding)
-        return _pad_input(self, x, padding)  # (N, C, H + PT + PB, W + PL + PR) or (N, C, L + ...)
+        return _pad_input(self, x, padding)  # (N, C, H + PT + PB, W + PL + PR), (N, C, L + ...)
 
     def _describe(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
@@ -190,16 +198,10 @@ class _ConvNd(Module):
         return text
 
 
-class Conv2d(_ConvNd):
-    """2-d convolution (cross-correlation) over NCHW input, as ``torch.nn.Conv2d``:
-    y = conv2d(x, W, b) computed as im2col + one matrix product (see functional/conv.py).
-    ``padding_mode`` 'reflect', 'replicate' or 'circular' pads x with F.pad in that mode first
-    (then the convolution pads nothing).
-
-    >>> import tinygrad_edu as tg
-    >>> Conv2d(1, 6, 5)(tg.randn(8, 1, 28, 28)).shape
-    (8, 6, 24, 24)
-    """
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: torch's constructor, and a forward that runs ``convolution`` (the
+    functional conv of ``dims`` spatial dims, set by each layer) after the layer's padding
+    mode."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
@@ -208,17 +210,13 @@ class Conv2d(_ConvNd):
                          groups, bias, device, dtype, padding_mode=padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._convolve(x, conv2d)
+        return self._convolve(x, self.convolution)
 
 
-class ConvTranspose2d(_ConvNd):
-    """The transpose of Conv2d (``torch.nn.ConvTranspose2d``), e.g. for upsampling decoders:
-    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1.
-
-    >>> import tinygrad_edu as tg
-    >>> ConvTranspose2d(8, 4, 4, stride=2, padding=1)(tg.randn(2, 8, 7, 7)).shape
-    (2, 4, 14, 14)
-    """
+class _ConvTranspose(_ConvNd):
+    """ConvTranspose1d/2d/3d: torch's constructor (output_padding; dilation after bias), and a
+    forward that runs ``convolution`` (the functional transposed conv of ``dims`` dims, set
+    by each layer)."""
 
     transposed = True
 
@@ -230,11 +228,37 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+        return self.convolution(x, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 
 
-class Conv1d(_ConvNd):
+class Conv2d(_Conv):
+    """2-d convolution (cross-correlation) over NCHW input, as ``torch.nn.Conv2d``:
+    y = conv2d(x, W, b) computed as im2col + one matrix product (see functional/conv.py).
+    ``padding_mode`` 'reflect', 'replicate' or 'circular' pads x with F.pad in that mode first
+    (then the convolution pads nothing).
+
+    >>> import tinygrad_edu as tg
+    >>> Conv2d(1, 6, 5)(tg.randn(8, 1, 28, 28)).shape
+    (8, 6, 24, 24)
+    """
+
+    convolution = staticmethod(conv2d)
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """The transpose of Conv2d (``torch.nn.ConvTranspose2d``), e.g. for upsampling decoders:
+    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1.
+
+    >>> import tinygrad_edu as tg
+    >>> ConvTranspose2d(8, 4, 4, stride=2, padding=1)(tg.randn(2, 8, 7, 7)).shape
+    (2, 4, 14, 14)
+    """
+
+    convolution = staticmethod(conv_transpose2d)
+
+
+class Conv1d(_Conv):
     """1-d convolution (cross-correlation) over (N, C, L) input, as ``torch.nn.Conv1d``:
     weight (out_channels, in_channels / groups, kernel_size), y = conv1d(x, W, b), run as a
     Conv2d on a height of 1 (``functional.conv1d``). The arguments are ints (or 1-tuples);
@@ -246,18 +270,10 @@ class Conv1d(_ConvNd):
     """
 
     dims = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, device, dtype, padding_mode=padding_mode)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._convolve(x, conv1d)
+    convolution = staticmethod(conv1d)
 
 
-class ConvTranspose1d(_ConvNd):
+class ConvTranspose1d(_ConvTranspose):
     """The transpose of Conv1d (``torch.nn.ConvTranspose1d``), e.g. for upsampling audio or
     sequence decoders: weight (in_channels, out_channels / groups, kernel_size),
     OL = (L - 1) S - 2 P + D (K - 1) + output_padding + 1, run as a ConvTranspose2d on a
@@ -268,16 +284,35 @@ class ConvTranspose1d(_ConvNd):
     (2, 4, 14)
     """
 
-    transposed = True
     dims = 1
+    convolution = staticmethod(conv_transpose1d)
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, device, dtype, output_padding, padding_mode)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
-                                self.output_padding, self.groups, self.dilation)
+class Conv3d(_Conv):
+    """3-d (volumetric) convolution (cross-correlation) over (N, C, D, H, W) or (C, D, H, W)
+    input, as ``torch.nn.Conv3d``: weight (out_channels, in_channels / groups, KD, KH, KW),
+    y = conv3d(x, W, b) = W @ im2col3d(x) + b (``functional.conv3d``),
+    OD = (D + 2 PD - DD (KD - 1) - 1) // SD + 1 (OH, OW alike). ``padding`` may be "same" or
+    "valid"; ``padding_mode`` as in Conv2d (the last three dims padded first).
+
+    >>> import tinygrad_edu as tg
+    >>> Conv3d(3, 4, (3, 3, 3), padding=1)(tg.randn(2, 3, 5, 6, 7)).shape
+    (2, 4, 5, 6, 7)
+    """
+
+    dims = 3
+    convolution = staticmethod(conv3d)
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """The transpose of Conv3d (``torch.nn.ConvTranspose3d``), e.g. for volumetric decoders:
+    weight (in_channels, out_channels / groups, KD, KH, KW),
+    OD = (D - 1) SD - 2 PD + DD (KD - 1) + output_padding + 1 (OH, OW alike).
+
+    >>> import tinygrad_edu as tg
+    >>> ConvTranspose3d(8, 4, 4, stride=2, padding=1)(tg.randn(2, 8, 3, 4, 5)).shape
+    (2, 4, 6, 8, 10)
+    """
+
+    dims = 3
+    convolution = staticmethod(conv_transpose3d)

@@ -78,6 +78,27 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
     return _channel_dropout(input, p, training)
 
 
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002 - torch names
+              inplace: bool = False) -> Tensor:
+    """Zero each channel of (N, C, D, H, W) or (C, D, H, W) with probability p, scale the rest
+    by 1 / (1 - p); identity when ``training`` is False. Like torch, inputs of other ranks (at
+    least 1) are taken as unbatched, with a warning."""
+    p = _check_p("dropout3d", p)
+    if input.ndim < 1:
+        raise ValueError(f"dropout3d: channel dropout needs an input with at least 1 dim, got "
+                         f"shape {tuple(input.shape)}")
+    if input.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout3d exists to provide "
+            "channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+    if input.ndim != 5:  # no batch dim: a batch of one
+        return _channel_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _channel_dropout(input, p, training)
+
+
 # SELU's negative saturation value -scale * alpha, the value a dropped unit takes (torch's
 # constant in aten/src/ATen/native/Dropout.cpp; alpha' = -ALPHA_DROPOUT_SATURATION)
 ALPHA_DROPOUT_SATURATION = 1.7580993408473766
@@ -180,6 +201,15 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout2d(x, self.p, self.training)
+
+
+class Dropout3d(_DropoutNd):
+    """Channel dropout of (N, C, D, H, W) or (C, D, H, W) inputs: in training each volume
+    x[n, c] is zeroed with probability p and the others are scaled by 1 / (1 - p),
+    y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout3d(x, self.p, self.training)
 
 
 class AlphaDropout(_DropoutNd):

@@ -42,7 +42,13 @@ from .activation import (  # noqa: F401 - re-exported
     tanhshrink,
     threshold,
 )
-from .dropout import alpha_dropout, dropout1d, dropout2d, feature_alpha_dropout  # noqa: F401
+from .dropout import (  # noqa: F401 - re-exported
+    alpha_dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .embedding import embedding, embedding_bag  # noqa: F401 - re-exported
 from .fold import channel_shuffle  # noqa: F401 - re-exported
 from .linear import bilinear  # noqa: F401 - re-exported
@@ -192,7 +198,14 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002 - torch
 
 from ..functional.attention import scaled_dot_product_attention  # noqa: E402, F401
 from ..functional.conv import col2im as _col2im  # noqa: E402
-from ..functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402, F401
+from ..functional.conv import (  # noqa: E402, F401
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from ..functional.conv import im2col as _im2col  # noqa: E402
 from ..functional.pool import (  # noqa: E402, F401
     adaptive_avg_pool1d,
@@ -203,6 +216,12 @@ from ..functional.pool import (  # noqa: E402, F401
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+)
+from ..functional.pool3d import (  # noqa: E402, F401
+    adaptive_avg_pool3d,
+    adaptive_max_pool3d,
+    avg_pool3d,
+    max_pool3d,
 )
 from ..functional.pool_extra import (  # noqa: E402, F401
     local_response_norm,

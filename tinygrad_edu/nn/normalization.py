@@ -1,20 +1,20 @@
-"""Normalization layers: BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, RMSNorm and GroupNorm,
-plus their functional forms.
+"""Normalization layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm and
+GroupNorm, plus their functional forms.
 
 Both families standardize x over some axes and then apply a learned per-feature scale and shift:
 
     xhat = (x - mean) / sqrt(var + eps)        (mean, biased var over the normalized axes)
     y    = gamma * xhat + beta
 
-BatchNorm normalizes each channel over the batch (axes N, and L or H, W); InstanceNorm each
-channel of each sample over its positions (axes L or H, W); LayerNorm normalizes each sample
-over its last dimensions. The shared ``Normalize`` op below computes xhat, and the
-affine step is two more ops (``* gamma``, ``+ beta``): the composite, which runs everywhere and
-can be differentiated to any order. On NumPy float arrays under the Numba kernels, training-mode
-batch norm and layer norm run instead as one op each (``BatchNormTrain``, ``LayerNormFused``)
-on ``kernels/cpu/norm.py``: the same numbers in four passes over the data instead of about
-fifteen; their backward differentiates the composite when a graph is recorded
-(``create_graph``).
+BatchNorm normalizes each channel over the batch (axes N, and L or H, W or D, H, W);
+InstanceNorm each channel of each sample over its positions (axes L or H, W or D, H, W);
+LayerNorm normalizes each sample over its last dimensions. The shared ``Normalize`` op below
+computes xhat, and the affine step is two more ops (``* gamma``, ``+ beta``): the composite,
+which runs everywhere and can be differentiated to any order. On NumPy float arrays under the
+Numba kernels, training-mode batch norm and layer norm run instead as one op each
+(``BatchNormTrain``, ``LayerNormFused``) on ``kernels/cpu/norm.py``: the same numbers in four
+passes over the data instead of about fifteen; their backward differentiates the composite when
+a graph is recorded (``create_graph``).
 """
 
 from __future__ import annotations
@@ -502,7 +502,7 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
-    """Shared code of BatchNorm1d/2d: input checks and running-statistics bookkeeping.
+    """Shared code of BatchNorm1d/2d/3d: input checks and running-statistics bookkeeping.
     ``momentum=None`` gives the cumulative average: the running stats after k batches are the
     plain mean of the k batch statistics (factor 1/k). Training mode uses batch statistics;
     eval mode uses the running ones (or batch statistics when the module does not track them).
@@ -549,7 +549,8 @@ class _BatchNorm(_NormBase):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -574,15 +575,28 @@ class BatchNorm2d(_BatchNorm):
     _layout = "4D (N, C, H, W)"
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of volumetric (N, C, D, H, W) inputs, per channel C (statistics
+    over N, D, H, W): y = (x - mean) / sqrt(var + eps) * gamma + beta.
+
+    >>> import tinygrad_edu as tg
+    >>> BatchNorm3d(4)
+    BatchNorm3d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    _expected_ndims = (5,)
+    _layout = "5D (N, C, D, H, W)"
+
+
 class _InstanceNorm(_NormBase):
-    """Shared code of InstanceNorm1d/2d (see ``instance_norm``). Unlike BatchNorm, affine and
+    """Shared code of InstanceNorm1d/2d/3d (see ``instance_norm``). Unlike BatchNorm, affine and
     track_running_stats are False by default. Training mode (or no running stats) uses each
     sample's own statistics and, when tracked, updates the running stats (num_batches_tracked
     stays 0, as in torch; ``momentum=None`` means 0 here: the running stats do not move). Eval
     mode with tracked stats normalizes with them. An input without the batch dim is run as a
     batch of one."""
 
-    _no_batch_ndim: int = 0  # (C, L) or (C, H, W)
+    _no_batch_ndim: int = 0  # (C, L), (C, H, W) or (C, D, H, W)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device=None,
@@ -646,6 +660,15 @@ class InstanceNorm2d(_InstanceNorm):
 
     _no_batch_ndim = 3
     _layout = "3D (C, H, W) or 4D (N, C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of (N, C, D, H, W) or (C, D, H, W) inputs: each channel of each
+    sample normalized over its D * H * W positions, y = (x - mean) / sqrt(var + eps) * gamma +
+    beta (with ``affine``)."""
+
+    _no_batch_ndim = 4
+    _layout = "4D (C, D, H, W) or 5D (N, C, D, H, W)"
 
 
 class LayerNorm(Module):

@@ -1,10 +1,11 @@
-"""Padding layers (torch.nn.ZeroPad1d/2d, ConstantPad1d/2d, ReflectionPad1d/2d,
-ReplicationPad1d/2d, CircularPad1d/2d): thin Modules over ``functional.pad``.
+"""Padding layers (torch.nn.ZeroPad1d/2d/3d, ConstantPad1d/2d/3d, ReflectionPad1d/2d/3d,
+ReplicationPad1d/2d/3d, CircularPad1d/2d/3d): thin Modules over ``functional.pad``.
 
 ``padding`` is an int (the same on every side) or a tuple in F.pad's order: (left, right) for
-1-d, (left, right, top, bottom) for 2-d. The layer keeps it as that tuple (its repr shows it).
-The gradient of every mode is the adjoint of its copy: constant padding crops dy; reflect,
-replicate and circular add each padded entry's dy back onto the entry it copied.
+1-d, (left, right, top, bottom) for 2-d, (left, right, top, bottom, front, back) for 3-d. The
+layer keeps it as that tuple (its repr shows it). The gradient of every mode is the adjoint of
+its copy: constant padding crops dy; reflect, replicate and circular add each padded entry's dy
+back onto the entry it copied.
 
 >>> import tinygrad_edu as tg
 >>> ReflectionPad1d(2)(tg.tensor([[0.0, 1.0, 2.0, 3.0]])).tolist()
@@ -72,6 +73,13 @@ class ConstantPad2d(_ConstantPadNd):
     dims = 2
 
 
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last three dims with ``value``: (*, D, H, W) -> (*, front + D + back,
+    top + H + bottom, left + W + right)."""
+
+    dims = 3
+
+
 class ZeroPad1d(ConstantPad1d):
     """Pad the last dim with zeros (ConstantPad1d with value 0)."""
 
@@ -84,6 +92,21 @@ class ZeroPad1d(ConstantPad1d):
 
 class ZeroPad2d(ConstantPad2d):
     """Pad the last two dims with zeros (ConstantPad2d with value 0)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last three dims with zeros (ConstantPad3d with value 0).
+
+    >>> import tinygrad_edu as tg
+    >>> ZeroPad3d((1, 0, 0, 2, 1, 1))(tg.ones(1, 2, 3, 4, 5)).shape
+    (1, 2, 5, 6, 6)
+    """
 
     def __init__(self, padding):
         super().__init__(padding, 0.0)
@@ -106,6 +129,14 @@ class ReflectionPad2d(_PadNd):
     dims = 2
 
 
+class ReflectionPad3d(_PadNd):
+    """Mirror (C, D, H, W) or (N, C, D, H, W) at its borders without repeating the edge; each
+    pad must be smaller than the size of its dim."""
+
+    mode = "reflect"
+    dims = 3
+
+
 class ReplicationPad1d(_PadNd):
     """Repeat the edge entries of (C, L) or (N, C, L): [0 1 2 3] -> [0 0 | 0 1 2 3 | 3 3]."""
 
@@ -119,6 +150,13 @@ class ReplicationPad2d(_PadNd):
     dims = 2
 
 
+class ReplicationPad3d(_PadNd):
+    """Repeat the border entries of (C, D, H, W) or (N, C, D, H, W)."""
+
+    mode = "replicate"
+    dims = 3
+
+
 class CircularPad1d(_PadNd):
     """Wrap (C, L) or (N, C, L) around: [0 1 2 3] -> [2 3 | 0 1 2 3 | 0 1]; each pad <= L."""
 
@@ -130,3 +168,10 @@ class CircularPad2d(_PadNd):
 
     mode = "circular"
     dims = 2
+
+
+class CircularPad3d(_PadNd):
+    """Wrap (C, D, H, W) or (N, C, D, H, W) around in all three dims; each pad <= its size."""
+
+    mode = "circular"
+    dims = 3

@@ -1,6 +1,6 @@
-"""Pooling layers (torch.nn.MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d,
-AdaptiveMaxPool1d/2d), over ``functional.pool`` (the 1-d layers run the 2-d ops on a height
-of 1)."""
+"""Pooling layers (torch.nn.MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d,
+AdaptiveMaxPool1d/2d/3d), over ``functional.pool`` (the 1-d layers run the 2-d ops on a height
+of 1) and ``functional.pool3d``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from ..functional.pool import (
     max_pool1d,
     max_pool2d,
     pool_stride,
+)
+from ..functional.pool3d import (
+    adaptive_avg_pool3d,
+    adaptive_max_pool3d,
+    avg_pool3d,
+    max_pool3d,
 )
 from ..tensor import Tensor
 from .module import Module
@@ -171,6 +177,83 @@ class AdaptiveMaxPool1d(Module):
 
     def forward(self, x: Tensor):
         return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool3d(Module):
+    """Max over each KD x KH x KW window of (N, C, D, H, W) or (C, D, H, W) input (padding
+    counts as -inf); the gradient goes to the argmax. With ``return_indices`` the layer also
+    returns the argmax (flat d H W + h W + w per plane, as torch's).
+
+    >>> import tinygrad_edu as tg
+    >>> MaxPool3d(2)(tg.randn(1, 3, 5, 6, 7)).shape
+    (1, 3, 2, 3, 3)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = pool_stride("MaxPool3d", kernel_size, stride)
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, x: Tensor):
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool3d(Module):
+    """Mean over each KD x KH x KW window (torch's ``count_include_pad``, ``ceil_mode`` and
+    ``divisor_override`` rules); dx = dy / divisor spread over the window."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = pool_stride("AvgPool3d", kernel_size, stride)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(Module):
+    """Average (N, C, D, H, W) into (N, C, OD, OH, OW) bins [floor(i D/OD), ceil((i+1) D/OD))
+    x ... (H, W alike); ``output_size`` an int or a triple, None keeps that input size."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool3d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool3d(Module):
+    """Max of (N, C, D, H, W) into (N, C, OD, OH, OW) over torch's adaptive bins; the gradient
+    goes to each bin's argmax; with ``return_indices`` also the argmax (flat d H W + h W + w
+    per plane)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor):
+        return adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
