@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+
 def load(impl):
     return importlib.import_module(f"tinygrad_edu.kernels.{impl}.pool")
 

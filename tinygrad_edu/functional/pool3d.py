@@ -156,6 +156,7 @@ class MaxPool3d(Function):
         dx = index_put_zeros(reshape(dy, -1), self.index, (x.numel() + 1,))  # + a spare slot
         return reshape(dx[:-1], x.shape)  # (N, C, D, H, W)
 
+
 def max_pool3d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool3d``: (N, C, D, H, W) -> (N, C, OD, OH, OW) (or

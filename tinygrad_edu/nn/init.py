@@ -245,7 +245,6 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     return _fill(tensor, "normal", 0.0, std, generator)
 
 
-
 # ----------------------------------------------------------------------------------------------
 # Structured initializers: orthogonal, identity (eye, dirac), sparse
 # ----------------------------------------------------------------------------------------------

@@ -619,6 +619,7 @@ class Sequential(_Numbered, Module):
         self._renumber(items)
         return self
 
+
 class ModuleList(_Numbered, Module):
     """A list of modules whose parameters are registered; children are named "0".."n-1"."""
 
