@@ -1320,3 +1320,721 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
     if x.dtype.kind != "f":
         return clone(x)
     return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# ----------------------------------------------------------------------------------------------
+# More math functions: inverse trig and hyperbolic, logs and exps in other bases, special
+# functions (SciPy's, CuPy's on the GPU), and torch's remaining binary/ternary elementwise ops
+# ----------------------------------------------------------------------------------------------
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _quiet():
+    """NumPy's warnings off for the domain edges (log(0), asin(2), 0/0): torch returns inf and
+    NaN there silently, and so do these ops."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def _special(x, name: str):
+    """The function ``name`` of ``scipy.special`` (``cupyx.scipy.special`` on CuPy arrays)."""
+    if get_array_module(x) is np:
+        import scipy.special as special
+    else:
+        import cupyx.scipy.special as special
+    return getattr(special, name)
+
+
+def _no_integers(op: str, *tensors: Tensor) -> None:
+    """torch's refusal of integer and bool tensors for ops it defines on floats only."""
+    for t in tensors:
+        if t.dtype.kind != "f":
+            raise TypeError(
+                f"{op}: not implemented for {t.dtype} tensors (torch's neither; shape "
+                f"{tuple(t.shape)}): cast to a floating point dtype first, e.g. x.float()"
+            )
+
+
+class Asin(Function):
+    """y = asin x, in [-pi/2, pi/2] (NaN outside [-1, 1]);  dx = dy / sqrt(1 - x^2)
+    (inf at x = +-1, like torch)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).arcsin(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():  # NaN outside [-1, 1], inf at the edges
+            return dy / sqrt(1 - x * x)
+
+
+class Acos(Function):
+    """y = acos x, in [0, pi] (NaN outside [-1, 1]);  dx = -dy / sqrt(1 - x^2)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).arccos(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():  # NaN outside [-1, 1], inf at the edges
+            return -dy / sqrt(1 - x * x)
+
+
+class Sinh(Function):
+    """y = sinh x = (e^x - e^-x) / 2;  dx = dy * cosh x"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).sinh(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * cosh(x)
+
+
+class Cosh(Function):
+    """y = cosh x = (e^x + e^-x) / 2;  dx = dy * sinh x"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).cosh(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * sinh(x)
+
+
+class Asinh(Function):
+    """y = asinh x = ln(x + sqrt(x^2 + 1));  dx = dy / sqrt(x^2 + 1)"""
+
+    def forward(self, x):
+        return get_array_module(x).arcsinh(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():  # x^2 overflows to inf for huge x: dx = dy / inf = 0, as torch
+            return dy / sqrt(x * x + 1)
+
+
+class Acosh(Function):
+    """y = acosh x = ln(x + sqrt(x^2 - 1)) (NaN for x < 1);  dx = dy / sqrt(x^2 - 1)
+    (inf at x = 1; torch's formula, so also finite for x < -1 where y is NaN)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).arccosh(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():
+            return dy / sqrt(x * x - 1)
+
+
+class Atanh(Function):
+    """y = atanh x = ln((1 + x) / (1 - x)) / 2 (+-inf at +-1, NaN outside);
+    dx = dy / (1 - x^2)  (torch's formula: inf at +-1, finite outside)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).arctanh(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():
+            return dy / (1 - x * x)
+
+
+class Log2(Function):
+    """y = log2 x;  dx = dy / (x ln 2)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).log2(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():
+            return dy / (x * _LN2)
+
+
+class Log10(Function):
+    """y = log10 x;  dx = dy / (x ln 10)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).log10(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        with _quiet():
+            return dy / (x * _LN10)
+
+
+class Exp2(Function):
+    """y = 2^x;  dx = dy * y * ln 2"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).exp2(x)
+
+    def backward(self, dy):
+        return dy * self.output * _LN2
+
+
+class Erfc(Function):
+    """y = erfc x = 1 - erf x, accurate where erf x is near 1;
+    dx = -dy * 2/sqrt(pi) * exp(-x^2)"""
+
+    def forward(self, x):
+        return _special(x, "erfc")(x).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * (-2.0 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+class Erfinv(Function):
+    """y = erfinv x, the inverse of erf on (-1, 1) (+-inf at +-1, NaN outside);
+    dx = dy * sqrt(pi)/2 * exp(y^2)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x):
+        with _quiet():
+            return _special(x, "erfinv")(x).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        y = self.output
+        with _quiet():
+            return dy * (0.5 * math.sqrt(math.pi)) * exp(y * y)
+
+
+class Lgamma(Function):
+    """y = ln |Gamma(x)| (inf at 0, -1, -2, ... and at +-inf, as torch);  dx = dy * digamma(x)"""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        with _quiet():
+            y = _special(x, "gammaln")(x).astype(x.dtype, copy=False)
+        return xp.where(x == -np.inf, x.dtype.type(np.inf), y)  # SciPy: -inf there, torch: inf
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * digamma(x)
+
+
+class Polygamma(Function):
+    """y = psi^(n)(x), the n-th derivative of digamma psi = (ln Gamma)';
+    dx = dy * psi^(n+1)(x)  (so every order of derivative is exact)
+
+    digamma is n = 0: -inf at 0 and NaN at -1, -2, ... (torch's values)."""
+
+    def forward(self, x, n):
+        self.n = n
+        xp = get_array_module(x)
+        with _quiet():
+            if n == 0:
+                return _special(x, "psi")(x).astype(x.dtype, copy=False)
+            y = _special(x, "polygamma")(n, x).astype(x.dtype, copy=False)
+        return xp.where(x == -np.inf, x.dtype.type(np.nan), y)  # SciPy: inf there, torch: NaN
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        return dy * polygamma(self.n + 1, x)
+
+
+class Sinc(Function):
+    """y = sin(pi x) / (pi x), 1 at x = 0;
+    dx = dy * (pi x cos(pi x) - sin(pi x)) / (pi x^2)  (0 at x = 0, as torch)"""
+
+    def forward(self, x):
+        with _quiet():
+            return get_array_module(x).sinc(x)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        zero = x.data == 0
+        x = where(zero, 1.0, x)  # 0/0 nowhere, also not in a recorded graph
+        px = x * math.pi
+        with _quiet():
+            slope = (px * cos(px) - sin(px)) / (px * x)
+        return dy * where(zero, 0.0, slope)
+
+
+class Frac(Function):
+    """y = x - trunc(x), the fractional part with x's sign (NaN for +-inf);  dx = dy"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
+    def forward(self, x):
+        with _quiet():
+            return x - get_array_module(x).trunc(x)
+
+    def backward(self, dy):
+        return dy
+
+
+class Fmod(Function):
+    """y = a - trunc(a / b) * b, C's fmod: y has the sign of a (-5 fmod 3 = -2);
+    da = sum_to(dy), db = sum_to(-dy * trunc(a / b))  (torch's rule)"""
+
+    def forward(self, a, b):
+        with _quiet():  # x fmod 0.0 is NaN, silent
+            return _binary("fmod", get_array_module(a).fmod, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = sum_to(dy, a.shape) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            with _quiet():
+                quotient = get_array_module(a.data).trunc(a.data / b.data)
+            db = sum_to(-dy * quotient, b.shape)
+        return da, db
+
+
+class Hypot(Function):
+    """y = sqrt(a^2 + b^2), without overflow in the squares;
+    da = sum_to(dy * a / y), db = sum_to(dy * b / y)  (NaN at a = b = 0, as torch)"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, a, b):
+        return _binary("hypot", get_array_module(a).hypot, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        y = self.output
+        with _quiet():
+            da = sum_to(dy * a / y, a.shape) if self.needs_input_grad[0] else None
+            db = sum_to(dy * b / y, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class LogAddExp(Function):
+    """y = ln(e^a + e^b), without overflow;
+    da = sum_to(dy * sigmoid(a - b)), db = sum_to(dy * sigmoid(b - a))
+    (= dy / (1 + e^(b - a)), torch's formula; NaN where a = b = +-inf)"""
+
+    def forward(self, a, b):
+        with _quiet():
+            return _binary("logaddexp", get_array_module(a).logaddexp, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        with _quiet():
+            da = sum_to(dy * sigmoid(a - b), a.shape) if self.needs_input_grad[0] else None
+            db = sum_to(dy * sigmoid(b - a), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class LogAddExp2(Function):
+    """y = log2(2^a + 2^b), without overflow;
+    da = sum_to(dy * sigmoid((a - b) ln 2)), db = sum_to(dy * sigmoid((b - a) ln 2))
+    (= dy / (1 + 2^(b - a)), torch's formula)"""
+
+    def forward(self, a, b):
+        with _quiet():
+            return _binary("logaddexp2", get_array_module(a).logaddexp2, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        with _quiet():
+            da = sum_to(dy * sigmoid((a - b) * _LN2), a.shape) if self.needs_input_grad[0] \
+                else None
+            db = sum_to(dy * sigmoid((b - a) * _LN2), b.shape) if self.needs_input_grad[1] \
+                else None
+        return da, db
+
+
+class Xlogy(Function):
+    """y = x ln(b), and 0 where x == 0 (unless b is NaN), as torch.xlogy: the convention that
+    makes 0 ln 0 = 0 in entropies;
+    dx = sum_to(dy * ln b)  (0 where x == 0),  db = sum_to(dy * x / b)"""
+
+    def forward(self, x, b):
+        xp = get_array_module(x)
+        with _quiet():
+            y = _binary("xlogy", operator.mul, x, xp.log(b))
+            y = xp.where(x == 0, x.dtype.type(0), y)
+            return xp.where(xp.isnan(b), b, y).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        x, b = self.inputs
+        dx = db = None
+        with _quiet():
+            if self.needs_input_grad[0]:
+                xp = get_array_module(x.data)
+                skip = (x.data == 0) & ~xp.isnan(b.data)  # xlogy(x != 0, b) in torch's rule
+                dx = sum_to(dy * where(skip, 0.0, log(b)), x.shape)
+            if self.needs_input_grad[1]:
+                db = sum_to(dy * x / b, b.shape)
+        return dx, db
+
+
+class Lerp(Function):
+    """y = a + w (b - a), computed as torch does (from the nearer end: b - (b - a)(1 - w) when
+    |w| >= 0.5, so that w = 1 gives b exactly);
+    da = sum_to(dy * (1 - w)), db = sum_to(dy * w), dw = sum_to(dy * (b - a))"""
+
+    def forward(self, a, b, w):
+        xp = get_array_module(a)
+        try:
+            diff = b - a
+            near_a = a + w * diff
+        except ValueError as error:
+            raise _broadcast_failure("lerp", a, b, error) from None
+        try:
+            near_b = b - diff * (1 - w)
+            return xp.where(xp.abs(w) < 0.5, near_a, near_b)
+        except ValueError:
+            raise ValueError(
+                f"lerp: input {tuple(a.shape)}, end {tuple(b.shape)} and weight "
+                f"{tuple(w.shape)} cannot be broadcast together"
+            ) from None
+
+    def backward(self, dy):
+        a, b, w = self.inputs
+        da = sum_to(dy * (1 - w), a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(dy * w, b.shape) if self.needs_input_grad[1] else None
+        dw = sum_to(dy * (b - a), w.shape) if self.needs_input_grad[2] else None
+        return da, db, dw
+
+
+class Copysign(Function):
+    """y = |a| with the sign of b (also of -0.0 and of NaN's sign bit);
+    da = dy * y / a  (+-1; 0 where a == 0, as torch),  db = 0"""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, a, b):
+        return _binary("copysign", get_array_module(a).copysign, a, b)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        da = db = None
+        if self.needs_input_grad[0]:
+            ratio = self.output / where(a.data == 0, 1.0, a)  # 0 / 1 where a == 0
+            da = sum_to(dy * ratio, a.shape)
+        if self.needs_input_grad[1]:
+            db = get_array_module(dy.data).zeros(b.shape, dtype=dy.dtype)
+        return da, db
+
+
+class Logit(Function):
+    """y = ln(x / (1 - x)), the inverse of sigmoid, with x first clamped into [eps, 1 - eps]
+    when eps is given;  dx = dy / (x (1 - x)) (dy * inf at x = 0 and 1), and outside the
+    range: NaN (no eps: x < 0 or x > 1) or 0 (x < eps or x > 1 - eps), torch's rule"""
+
+    def forward(self, x, eps):
+        self.eps = eps
+        xp = get_array_module(x)
+        if eps is not None:
+            x = xp.clip(x, x.dtype.type(eps), x.dtype.type(1 - eps))
+        with _quiet():
+            return xp.log(x / (1 - x))
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        if self.eps is None:
+            outside, fill = (x.data < 0) | (x.data > 1), np.nan
+        else:
+            outside, fill = (x.data < self.eps) | (x.data > 1 - self.eps), 0.0
+        edge = (x.data == 0) | (x.data == 1)  # dy * inf there, also at -0.0 (torch)
+        with _quiet():
+            return where(outside, fill, where(edge, dy * math.inf, dy / (x * (1 - x))))
+
+
+class DivRounded(Function):
+    """y = a / b rounded toward 0 (``mode="trunc"``) or toward -inf (``"floor"``), like
+    torch.div with a rounding_mode;  da = db = 0 (torch's rule: zeros, not an error)"""
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
+    def forward(self, a, b, mode):
+        xp = get_array_module(a)
+        with _quiet():
+            if mode == "floor":
+                return _binary("div", xp.floor_divide, a, b)
+            if a.dtype.kind == "f":
+                return xp.trunc(_binary("div", operator.truediv, a, b))
+            q = _binary("div", xp.floor_divide, a, b)  # integers: floor, then one up where
+            inexact = (q * b != a) & ((a < 0) != (b < 0))  # the exact quotient is negative
+            return (q + inexact).astype(q.dtype, copy=False)
+
+    def backward(self, dy):
+        a, b = self.inputs
+        xp = get_array_module(dy.data)
+        da = xp.zeros(a.shape, dtype=dy.dtype) if self.needs_input_grad[0] else None
+        db = xp.zeros(b.shape, dtype=dy.dtype) if self.needs_input_grad[1] else None
+        return da, db
+
+
+def asin(x: Tensor) -> Tensor:
+    return Asin.apply(_float_input("asin", x))
+
+
+def acos(x: Tensor) -> Tensor:
+    return Acos.apply(_float_input("acos", x))
+
+
+def sinh(x: Tensor) -> Tensor:
+    return Sinh.apply(_float_input("sinh", x))
+
+
+def cosh(x: Tensor) -> Tensor:
+    return Cosh.apply(_float_input("cosh", x))
+
+
+def asinh(x: Tensor) -> Tensor:
+    return Asinh.apply(_float_input("asinh", x))
+
+
+def acosh(x: Tensor) -> Tensor:
+    return Acosh.apply(_float_input("acosh", x))
+
+
+def atanh(x: Tensor) -> Tensor:
+    return Atanh.apply(_float_input("atanh", x))
+
+
+arcsin = asin
+arccos = acos
+arctan = atan
+arcsinh = asinh
+arccosh = acosh
+arctanh = atanh
+
+
+def log2(x: Tensor) -> Tensor:
+    return Log2.apply(_float_input("log2", x))
+
+
+def log10(x: Tensor) -> Tensor:
+    return Log10.apply(_float_input("log10", x))
+
+
+def exp2(x: Tensor) -> Tensor:
+    return Exp2.apply(_float_input("exp2", x))
+
+
+def erfc(x: Tensor) -> Tensor:
+    return Erfc.apply(_float_input("erfc", x))
+
+
+def erfinv(x: Tensor) -> Tensor:
+    return Erfinv.apply(_float_input("erfinv", x))
+
+
+def lgamma(x: Tensor) -> Tensor:
+    """ln |Gamma(x)|; for x > 0 the log of the factorial-like Gamma(x) = (x - 1)!."""
+    return Lgamma.apply(_float_input("lgamma", x))
+
+
+def digamma(x: Tensor) -> Tensor:
+    """psi(x) = d/dx ln Gamma(x), the derivative of lgamma."""
+    return Polygamma.apply(_float_input("digamma", x), n=0)
+
+
+def polygamma(n: int, x: Tensor) -> Tensor:
+    """psi^(n)(x), the n-th derivative of digamma (torch.polygamma(n, input))."""
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"polygamma: n must be a non-negative integer, got {n!r}")
+    return Polygamma.apply(_float_input("polygamma", x), n=int(n))
+
+
+def sinc(x: Tensor) -> Tensor:
+    """The normalized sinc, sin(pi x) / (pi x), 1 at 0 (torch.sinc, np.sinc)."""
+    return Sinc.apply(_float_input("sinc", x))
+
+
+def frac(x: Tensor) -> Tensor:
+    """The fractional part x - trunc(x), with x's sign: frac(-1.5) = -0.5. Floats only."""
+    _no_integers("frac", x)
+    return Frac.apply(x)
+
+
+def fmod(input, other) -> Tensor:  # noqa: A002 - torch names
+    """C's fmod, the remainder of the division rounded toward 0, with the sign of ``input``
+    (``remainder`` takes the sign of ``other``); broadcasts; integers stay integers."""
+    a, b = _division_operands("fmod", input, other)
+    if a.dtype.kind == "b":
+        raise TypeError(f"fmod: not implemented for bool tensors (shape {tuple(a.shape)})")
+    return Fmod.apply(a, b)
+
+
+def _float_operands(op: str, a, b, integers: bool) -> tuple[Tensor, Tensor]:
+    """``operands``, then integer results become the default float dtype (``integers``) or
+    are refused as torch refuses them."""
+    a, b = operands(op, a, b)
+    if a.dtype.kind != "f":
+        if not integers:
+            _no_integers(op, a)
+        a, b = cast(a, Config.default_dtype), cast(b, Config.default_dtype)
+    return a, b
+
+
+def hypot(input, other) -> Tensor:  # noqa: A002 - torch names
+    """sqrt(input^2 + other^2), the length of the hypotenuse; floats only, as torch."""
+    return Hypot.apply(*_float_operands("hypot", input, other, integers=False))
+
+
+def logaddexp(input, other) -> Tensor:  # noqa: A002 - torch names
+    """ln(e^input + e^other) without overflow; floats only, as torch."""
+    return LogAddExp.apply(*_float_operands("logaddexp", input, other, integers=False))
+
+
+def logaddexp2(input, other) -> Tensor:  # noqa: A002 - torch names
+    """log2(2^input + 2^other) without overflow; floats only, as torch."""
+    return LogAddExp2.apply(*_float_operands("logaddexp2", input, other, integers=False))
+
+
+def xlogy(input, other) -> Tensor:  # noqa: A002 - torch names
+    """input * ln(other), 0 where input == 0 (unless other is NaN); integers give floats.
+
+    >>> import tinygrad_edu as tg
+    >>> xlogy(tg.tensor([0.0, 2.0]), tg.tensor([0.0, 1.0])).tolist()
+    [0.0, 0.0]
+    """
+    return Xlogy.apply(*_float_operands("xlogy", input, other, integers=True))
+
+
+def lerp(input, end, weight) -> Tensor:  # noqa: A002 - torch names
+    """input + weight * (end - input): the straight line from input (weight 0) to end
+    (weight 1); weight is a number or a tensor (which gets a gradient). Floats only."""
+    a, b = operands("lerp", input, end)
+    _no_integers("lerp", a)
+    w = _as_tensor("lerp", weight, a)
+    if w.dtype != a.dtype:
+        dtype = result_dtype(a, w) if isinstance(weight, Tensor) else a.dtype
+        a, b, w = cast(a, dtype), cast(b, dtype), cast(w, dtype)
+    return Lerp.apply(a, b, w)
+
+
+def addcmul(input, tensor1, tensor2, value=1) -> Tensor:  # noqa: A002 - torch names
+    """input + value * tensor1 * tensor2, all three broadcasting."""
+    product = mul(tensor1, tensor2)
+    if value != 1:
+        product = product * value
+    return add(input, product)
+
+
+def addcdiv(input, tensor1, tensor2, value=1) -> Tensor:  # noqa: A002 - torch names
+    """input + value * tensor1 / tensor2, all three broadcasting; integer tensor1 and tensor2
+    are refused, as torch refuses them (use true division explicitly)."""
+    t1, t2 = operands("addcdiv", tensor1, tensor2)
+    if t1.dtype.kind != "f":
+        raise RuntimeError(
+            f"addcdiv: integer division with addcdiv is not supported (torch's rule; tensor1 "
+            f"{t1.dtype} {tuple(t1.shape)}, tensor2 {t2.dtype} {tuple(t2.shape)}): "
+            "cast them to a floating point dtype first"
+        )
+    quotient = div(t1, t2)
+    if value != 1:
+        quotient = quotient * value
+    return add(input, quotient)
+
+
+def copysign(input, other) -> Tensor:  # noqa: A002 - torch names
+    """|input| with the sign of other (number or tensor); integers give floats, as torch.
+    Only input gets a gradient (other's is zeros)."""
+    return Copysign.apply(*_float_operands("copysign", input, other, integers=True))
+
+
+def signbit(x: Tensor) -> Tensor:
+    """True where the sign bit is set (x < 0, and -0.0, and NaNs with the bit); no gradient."""
+    xp = get_array_module(x.data)
+    if x.dtype.kind == "f":
+        return Tensor._wrap(xp.signbit(x.data), False)
+    return Tensor._wrap(x.data < 0 if x.dtype.kind in "iu" else xp.zeros(x.shape, bool), False)
+
+
+def logit(x: Tensor, eps=None) -> Tensor:
+    """ln(x / (1 - x)), the inverse of sigmoid; with ``eps`` x is first clamped into
+    [eps, 1 - eps] (finite at 0 and 1). Integers give floats."""
+    return Logit.apply(_float_input("logit", x), eps=eps)
+
+
+def float_power(input, exponent) -> Tensor:  # noqa: A002 - torch names
+    """input ** exponent computed in float64, whatever the inputs' dtypes (torch.float_power);
+    the gradients go back to the inputs' own dtypes."""
+    if isinstance(input, Tensor) and isinstance(exponent, numbers.Real):
+        return pow(cast(input, np.float64), float(exponent))
+    like = input if isinstance(input, Tensor) else exponent
+    if not isinstance(like, Tensor):
+        raise TypeError("float_power: expected at least one Tensor, got two numbers")
+    xp = get_array_module(like.data)
+    a, b = [cast(v, np.float64) if isinstance(v, Tensor)
+            else Tensor._wrap(constant(xp, v, np.float64)) for v in (input, exponent)]
+    return Pow.apply(a, b)
+
+
+def sgn(x: Tensor) -> Tensor:
+    """torch.sgn: x / |x| for complex numbers; for real tensors the same as ``sign``."""
+    return sign(x)
+
+
+absolute = abs
+multiply = mul
+subtract = sub
+true_divide = div
+negative = neg
+greater = gt
+greater_equal = ge
+less = lt
+less_equal = le
+not_equal = ne
+
+
+def divide(input, other, rounding_mode=None) -> Tensor:  # noqa: A002 - torch names
+    """torch.div with its rounding modes: None is true division (integers give floats);
+    "trunc" rounds toward 0 and "floor" toward -inf, keeping integer dtypes (and raising on an
+    integer division by zero, as torch). The rounded quotients have zero gradients."""
+    if rounding_mode is None:
+        return div(input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(
+            f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"{rounding_mode!r}"
+        )
+    a, b = _division_operands("div", input, other)
+    if a.dtype.kind == "b":
+        a, b = cast(a, np.int64), cast(b, np.int64)
+    return DivRounded.apply(a, b, mode=rounding_mode)
+
+
+def positive(x: Tensor) -> Tensor:
+    """+x: x itself (torch.positive); bool tensors are refused, as torch refuses them."""
+    if x.dtype.kind == "b":
+        raise TypeError("positive: the + operator on a bool tensor is not supported (torch's "
+                        f"neither; shape {tuple(x.shape)})")
+    return x
+
+
+def isposinf(x: Tensor) -> Tensor:
+    """True where x is +inf; no gradient."""
+    xp = get_array_module(x.data)
+    if x.dtype.kind != "f":
+        return Tensor._wrap(xp.zeros(x.shape, dtype=bool), False)
+    return Tensor._wrap(xp.isposinf(x.data), False)
+
+
+def isneginf(x: Tensor) -> Tensor:
+    """True where x is -inf; no gradient."""
+    xp = get_array_module(x.data)
+    if x.dtype.kind != "f":
+        return Tensor._wrap(xp.zeros(x.shape, dtype=bool), False)
+    return Tensor._wrap(xp.isneginf(x.data), False)
+
+
+def isreal(x: Tensor) -> Tensor:
+    """True where x has no imaginary part: everywhere for real tensors; no gradient."""
+    xp = get_array_module(x.data)
+    if x.dtype.kind == "c":
+        return Tensor._wrap(x.data.imag == 0, False)
+    return Tensor._wrap(xp.ones(x.shape, dtype=bool), False)
