@@ -20,7 +20,7 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import _float_input, cast, exp, sign, where
 from .elementwise import abs as abs_
-from .shape import _dim, broadcast_to, flip, index_put_zeros, reshape
+from .shape import _dim, broadcast_to, flip, index_put_zeros, movedim, reshape
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -827,3 +827,404 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """log_softmax(x)_i = x_i - logsumexp(x); stable for logits of any size."""
     x = _float_input("log_softmax", x) if dtype is None else cast(x, dtype)
     return LogSoftmax.apply(x, dim=_softmax_dim("log_softmax", x, dim))
+
+
+# ----------------------------------------------------------------------------------------------
+# More of torch's reductions: count_nonzero, nansum/nanmean, quantile, cummax/cummin,
+# logcumsumexp, aminmax, mode, msort, unique, bincount, histc
+# ----------------------------------------------------------------------------------------------
+
+AminmaxResult = namedtuple("AminmaxResult", ["min", "max"])
+CummaxResult = namedtuple("CummaxResult", ["values", "indices"])
+CumminResult = namedtuple("CumminResult", ["values", "indices"])
+ModeResult = namedtuple("ModeResult", ["values", "indices"])
+
+
+def _tensor_input(op: str, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def count_nonzero(x: Tensor, dim=None) -> Tensor:
+    """The number of non-zero entries over ``dim`` (all when None; an int or a tuple), int64.
+    Not differentiable (a count)."""
+    _tensor_input("count_nonzero", x)
+    axes = _axes("count_nonzero", dim, x.ndim)
+    counts = (x.data != 0).sum(axis=axes).astype(np.int64)
+    return Tensor._wrap(get_array_module(x.data).asarray(counts), False)
+
+
+def nansum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Sum over ``dim`` treating NaN as 0: sum(where(isnan(x), 0, x));
+    dx = dy where x is a number, 0 at the NaNs."""
+    _tensor_input("nansum", x)
+    if x.dtype.kind == "f":
+        x = where(get_array_module(x.data).isnan(x.data), 0.0, x)
+    return sum(x, dim, keepdim, dtype)
+
+
+def nanmean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean of the non-NaN entries over ``dim``: nansum(x) / (number of non-NaN);
+    dx = dy / count at the numbers, 0 at the NaNs (NaN where a slice has no number, as torch).
+    """
+    _tensor_input("nanmean", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"nanmean: expected input to have floating point dtype but got "
+                        f"{x.dtype}")
+    axes = _axes("nanmean", dim, x.ndim)
+    xp = get_array_module(x.data)
+    count = (~xp.isnan(x.data)).sum(axis=axes, keepdims=keepdim).astype(x.dtype)
+    return nansum(x, axes, keepdim) / Tensor._wrap(xp.asarray(count))
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str,
+              ignore_nan: bool) -> Tensor:
+    """quantile / nanquantile as torch computes them (see ``quantile``)."""
+    _tensor_input(op, x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input tensor must be either float or double dtype, got "
+                        f"{x.dtype}")
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"{op}: interpolation must be one of linear, lower, higher, midpoint "
+                         f"or nearest. Got {interpolation!r}")
+    xp = get_array_module(x.data)
+    if isinstance(q, Tensor):
+        if q.dtype != x.dtype:
+            raise TypeError(f"{op}: q tensor must be same dtype as the input tensor, got "
+                            f"{q.dtype} and {x.dtype}")
+        if q.ndim > 1:
+            raise ValueError(f"{op}: q must be a scalar or 1D tensor, got shape "
+                             f"{tuple(q.shape)}")
+        scalar_q = q.ndim == 0
+        qs = q.data.reshape(-1)
+    else:
+        scalar_q = True
+        qs = xp.asarray([float(q)], dtype=x.dtype)
+    if qs.size and (bool((qs < 0).any()) or bool((qs > 1).any())):
+        raise ValueError(f"{op}: q values must be in the range [0, 1], got {qs.tolist()}")
+    if x.data.size == 0:
+        raise IndexError(f"{op}: input tensor must be non-empty (shape {tuple(x.shape)})")
+    if dim is None:
+        xm, d = reshape(x, -1), None  # (n,)
+    else:
+        d = _dim(op, dim, x.ndim)
+        xm = reshape(x, 1) if x.ndim == 0 else movedim(x, d, -1)  # (B..., n)
+    s = sort(xm, -1).values  # NaN last
+    n = s.shape[-1]
+    nan = xp.isnan(s.data)
+    Q = qs.size
+    qb = qs.reshape((Q,) + (1,) * s.ndim)  # (Q, 1..., 1)
+    if ignore_nan:
+        ranks = qb * ((~nan).sum(axis=-1, keepdims=True) - 1)  # (Q, B..., 1)
+        ranks = xp.where(ranks < 0, 0, ranks)
+    else:
+        ranks = xp.where(nan.any(axis=-1, keepdims=True), n - 1, qb * (n - 1))
+    ranks = xp.asarray(ranks, dtype=x.dtype)
+    if interpolation == "lower":
+        ranks = xp.floor(ranks)
+    elif interpolation == "higher":
+        ranks = xp.ceil(ranks)
+    elif interpolation == "nearest":
+        ranks = xp.round(ranks)  # half to even, as torch.round
+    below = ranks.astype(np.int64)
+    sq = broadcast_to(s, (Q,) + s.shape)  # (Q, B..., n)
+    from .shape import gather
+
+    y = gather(sq, s.ndim, below)  # (Q, B..., 1)
+    if interpolation in ("linear", "midpoint"):
+        weights = xp.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        above = gather(sq, s.ndim, xp.ceil(ranks).astype(np.int64))
+        # lerp(below, above, w): d below = 1 - w, d above = w
+        y = y + Tensor._wrap(weights) * (above - y)
+    y = reshape(y, y.shape[:-1])  # (Q, B...)
+    if keepdim:
+        kept = (1,) * x.ndim if d is None else x.shape[:d] + (1,) + x.shape[d + 1:]
+        y = reshape(y, (Q,) + kept)
+    return reshape(y, y.shape[1:]) if scalar_q else y
+
+
+def quantile(x: Tensor, q, dim=None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """The q-quantiles of x along ``dim`` (all elements when None); q a float or a 1-d tensor
+    of x's dtype (its dim comes first in the result).
+
+    With s = x sorted along dim and r = q (n - 1): linear s[floor r] + (r - floor r)
+    (s[ceil r] - s[floor r]); lower s[floor r]; higher s[ceil r]; nearest s[round r] (half to
+    even); midpoint the mean of s[floor r] and s[ceil r]. A slice holding NaN gives NaN.
+    dx: dy * (1 - w) to the entry at floor r and dy * w to the one at ceil r (through the sort:
+    ties go to the entry a stable sort puts there), as torch.
+
+    >>> import tinygrad_edu as tg
+    >>> quantile(tg.tensor([1.0, 2.0, 4.0]), 0.75).item()
+    3.0
+    """
+    return _quantile("quantile", x, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def nanquantile(x: Tensor, q, dim=None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """quantile ignoring NaN: r = q (number of non-NaN - 1); an all-NaN slice gives NaN."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def _cumulative_extreme_index(a, d: int, smallest: bool):
+    """The index of the running max (min) along ``d``, torch's rule: a later entry equal to
+    the running extreme takes over (>=), and so does every NaN (a NaN, once seen, stays)."""
+    xp = get_array_module(a)
+    a = xp.moveaxis(a, d, -1)  # (B..., n)
+    index = xp.zeros(a.shape, dtype=np.int64)
+    best = a[..., 0].copy()
+    at = xp.zeros(a.shape[:-1], dtype=np.int64)
+    floating = a.dtype.kind == "f"
+    for i in range(1, a.shape[-1]):
+        v = a[..., i]
+        better = (v <= best) if smallest else (v >= best)
+        if floating:
+            better = xp.isnan(v) | (~xp.isnan(best) & better)
+        best = xp.where(better, v, best)
+        at = xp.where(better, i, at)
+        index[..., i] = at
+    return xp.moveaxis(index, -1, d)
+
+
+def _cumulative_extreme(op: str, result, x: Tensor, dim: int, smallest: bool):
+    _tensor_input(op, x)
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        index = get_array_module(x.data).zeros((), dtype=np.int64)
+        return result(x.clone(), Tensor._wrap(index, False))
+    if x.shape[d] == 0:
+        index = get_array_module(x.data).zeros(x.shape, dtype=np.int64)
+        return result(x.clone(), Tensor._wrap(index, False))
+    index = _cumulative_extreme_index(x.data, d, smallest)
+    return result(TakeAlongDim.apply(x, index=index, dim=d), Tensor._wrap(index, False))
+
+
+def cummax(x: Tensor, dim: int):
+    """Running maximum along ``dim`` -> (values, indices): values_j = max(x_0..x_j) and the
+    index it came from (the last of equal entries; NaN propagates). dx: each dy_j goes to the
+    entry at indices_j (scatter-added), as torch.
+
+    >>> import tinygrad_edu as tg
+    >>> cummax(tg.tensor([1.0, 3.0, 2.0, 3.0]), 0).indices.tolist()
+    [0, 1, 1, 3]
+    """
+    return _cumulative_extreme("cummax", CummaxResult, x, dim, smallest=False)
+
+
+def cummin(x: Tensor, dim: int):
+    """Running minimum along ``dim`` -> (values, indices); like cummax."""
+    return _cumulative_extreme("cummin", CumminResult, x, dim, smallest=True)
+
+
+class LogCumSumExp(Function):
+    """y_j = log sum_{i <= j} e^(x_i) along ``dim``;
+    dx_i = sum_{j >= i} dy_j e^(x_i - y_j), computed without overflow as
+    e^(x_i + rlcse(log dy+ - y)_i) - e^(x_i + rlcse(log dy- - y)_i), rlcse the logcumsumexp
+    from the other end and dy+ / dy- the positive and negative parts of dy (torch's way)."""
+
+    reads_output = True  # backward reads self.output
+
+    def forward(self, x, dim):
+        self.dim = dim
+        xp = get_array_module(x)
+        if x.ndim == 0:
+            return x.copy()
+        if xp is np:
+            with np.errstate(invalid="ignore"):
+                return np.logaddexp.accumulate(x, axis=dim)
+        m = x.max(axis=dim, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        return xp.log(xp.cumsum(xp.exp(x - m), axis=dim)) + m
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        if x.ndim == 0:
+            return dy
+        y = self.output
+        grad = None
+        for part in (dy.data > 0, dy.data < 0):
+            log_part = where(part, abs_(where(part, dy, 1.0)), 1.0).log()
+            log_part = where(part, log_part, float("-inf"))
+            term = exp(x + flip(logcumsumexp(flip(log_part - y, self.dim), self.dim), self.dim))
+            grad = term if grad is None else grad - term
+        return grad
+
+
+def logcumsumexp(x: Tensor, dim: int) -> Tensor:
+    """Running log-sum-exp along ``dim`` (see LogCumSumExp); never overflows.
+
+    >>> import tinygrad_edu as tg
+    >>> round(logcumsumexp(tg.tensor([0.0, 0.0]), 0).tolist()[1], 6)
+    0.693147
+    """
+    x = _float_input("logcumsumexp", x)
+    return LogCumSumExp.apply(x, dim=_dim("logcumsumexp", dim, x.ndim))
+
+
+def aminmax(x: Tensor, *, dim=None, keepdim: bool = False):
+    """(amin, amax) over ``dim`` (all elements when None) -> (min, max); each differentiable
+    as amin / amax (tied extremes share dy evenly), as torch's aminmax."""
+    _tensor_input("aminmax", x)
+    if dim is not None and dim.__class__ is not int and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"aminmax: dim must be an int or None, got {type(dim).__name__}")
+    lo, hi = amin(x, dim, keepdim), amax(x, dim, keepdim)
+    if dim is None and keepdim:
+        lo, hi = reshape(lo, (1,) * x.ndim), reshape(hi, (1,) * x.ndim)
+    return AminmaxResult(lo, hi)
+
+
+def _mode_index(a):
+    """For each row of ``a`` (B, n): the index of its mode, torch's rule on CPU: the most
+    frequent value, the smallest of equally frequent ones, at its last position."""
+    xp = get_array_module(a)
+    host = a if xp is np else xp.asnumpy(a)
+    out = np.zeros(host.shape[0], dtype=np.int64)
+    for r, row in enumerate(host):
+        order = np.argsort(row, kind="stable")
+        s = row[order]
+        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        counts = np.diff(np.r_[starts, s.size])
+        best = int(np.argmax(counts))  # first = smallest value among the most frequent
+        out[r] = order[starts[best] + counts[best] - 1]  # its last position (stable sort)
+    return xp.asarray(out)
+
+
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False):
+    """The most frequent value along ``dim`` -> (values, indices): the smallest of equally
+    frequent values, and the last position holding it (torch on CPU). dx = dy at that index.
+
+    >>> import tinygrad_edu as tg
+    >>> mode(tg.tensor([1.0, 2.0, 2.0, 1.0, 3.0])).indices.item()
+    3
+    """
+    x1, d = _order_input("mode", x, dim)
+    n = x1.shape[d]
+    if n == 0:
+        raise IndexError(f"mode: expected reduction dim {d} to have non-zero size (input "
+                         f"shape {tuple(x.shape)})")
+    xp = get_array_module(x1.data)
+    rows = xp.moveaxis(x1.data, d, -1).reshape(-1, n)  # (B, n)
+    batch = x1.shape[:d] + x1.shape[d + 1:]
+    index = xp.expand_dims(_mode_index(rows).reshape(batch), d)
+    return _values_and_indices(ModeResult, x, x1, index, d, squeeze=not keepdim)
+
+
+def msort(x: Tensor) -> Tensor:
+    """x sorted along dim 0: sort(x, 0).values; dx = dy put back where each value came from."""
+    _tensor_input("msort", x)
+    return sort(x, 0).values
+
+
+def _unique_result(values, inverse, counts, return_inverse: bool, return_counts: bool):
+    out = [Tensor._wrap(values, False)]
+    if return_inverse:
+        out.append(Tensor._wrap(inverse.astype(np.int64), False))
+    if return_counts:
+        out.append(Tensor._wrap(counts.astype(np.int64), False))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim=None):
+    """The distinct entries of x (of the flattened x; with ``dim``, the distinct slices along
+    dim), in ascending order, with optionally the inverse (where each entry of x went) and the
+    counts. Not differentiable (the outputs need no grad, as torch's)."""
+    _tensor_input("unique", x)
+    xp = get_array_module(x.data)
+    if dim is None:
+        values, inverse, counts = xp.unique(x.data.reshape(-1), return_inverse=True,
+                                            return_counts=True)
+        inverse = inverse.reshape(x.shape)
+    else:
+        d = _dim("unique", dim, x.ndim)
+        if x.ndim == 0:
+            raise IndexError("unique: dim given for a 0-d tensor")
+        values, inverse, counts = np.unique(
+            x.data if xp is np else xp.asnumpy(x.data), axis=d, return_inverse=True,
+            return_counts=True)
+        values, inverse, counts = (xp.asarray(a) for a in (values, inverse.reshape(-1), counts))
+    return _unique_result(values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: bool = False,
+                       dim=None):
+    """Collapse runs of equal consecutive entries (of the flattened x; with ``dim``, of equal
+    consecutive slices along dim) to one, with optionally the inverse and the run lengths.
+    Not differentiable."""
+    _tensor_input("unique_consecutive", x)
+    xp = get_array_module(x.data)
+    if dim is None:
+        a = x.data.reshape(-1, 1)  # (n, 1): one "slice" per entry
+    else:
+        d = _dim("unique_consecutive", dim, x.ndim)
+        a = xp.moveaxis(x.data, d, 0).reshape(x.shape[d], -1)  # (n, rest)
+    n = a.shape[0]
+    new = xp.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = (a[1:] != a[:-1]).any(axis=1)
+    run = xp.cumsum(new) - 1  # the run each entry belongs to
+    starts = xp.flatnonzero(new)
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
+    if dim is None:
+        values = x.data.reshape(-1)[starts]
+        inverse = run.reshape(x.shape)
+    else:
+        values = xp.take(x.data, starts, axis=d)
+        inverse = run
+    return _unique_result(values, inverse, counts, return_inverse, return_counts)
+
+
+def bincount(x: Tensor, weights=None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ..., max(x) occurs in the 1-d non-negative integer tensor x
+    (at least ``minlength`` bins); with ``weights`` the sum of the weights instead (float
+    weights keep their dtype, others give float64). Not differentiable (torch has no
+    derivative for it either)."""
+    _tensor_input("bincount", x)
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise ValueError(f"bincount: only 1-d integer tensors are supported, got shape "
+                         f"{tuple(x.shape)} and dtype {x.dtype}")
+    if minlength < 0:
+        raise ValueError(f"bincount: minlength should be >= 0, got {minlength}")
+    if x.data.size and int(x.data.min()) < 0:
+        raise ValueError("bincount: input should contain only non-negative values")
+    xp = get_array_module(x.data)
+    if weights is None:
+        return Tensor._wrap(xp.bincount(x.data, minlength=minlength).astype(np.int64), False)
+    w = weights.data if isinstance(weights, Tensor) else xp.asarray(weights)
+    if tuple(w.shape) != tuple(x.shape):
+        raise ValueError(f"bincount: weights should be 1-d and have the same length as input "
+                         f"(input {tuple(x.shape)}, weights {tuple(w.shape)})")
+    dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+    counts = xp.bincount(x.data, weights=w.astype(np.float64), minlength=minlength)
+    return Tensor._wrap(counts.astype(dtype), False)
+
+
+def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+    """A histogram of x with ``bins`` equal bins over [min, max] (x's own min and max when both
+    are 0 or equal; entries outside are ignored; x == max goes into the last bin). Float
+    input; the result has x's dtype. Not differentiable (torch has no derivative either)."""
+    _tensor_input("histc", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"histc: expected a floating point input, got dtype {x.dtype}")
+    if bins <= 0:
+        raise ValueError(f"histc: bins must be > 0, got {bins}")
+    xp = get_array_module(x.data)
+    a = x.data.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi or not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"histc: max must be larger than min and both finite, got min {lo} "
+                         f"and max {hi}")
+    a = a[(a >= lo) & (a <= hi)]
+    lo_, hi_ = a.dtype.type(lo), a.dtype.type(hi)
+    pos = ((a - lo_) / (hi_ - lo_) * bins).astype(np.int64)
+    pos = xp.where(pos == bins, bins - 1, pos)
+    return Tensor._wrap(xp.bincount(pos, minlength=bins).astype(x.dtype), False)

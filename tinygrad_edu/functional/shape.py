@@ -1356,3 +1356,468 @@ class ToDevice(Function):
 
 def to_device(x: Tensor, device) -> Tensor:
     return ToDevice.apply(x, device=device)
+
+
+# ----------------------------------------------------------------------------------------------
+# More of torch's shape and indexing ops: rot90, tensor_split, unfold, take, masked_select,
+# index_copy/index_fill, select and the *_scatter ops, diff, sum_to_size, ravel
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_tensor(op: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+
+
+def _int_index(op: str, index, xp):
+    """``index`` (a Tensor, list or array) as an integer array on ``xp``."""
+    idx = xp.asarray(_normalize_index(index))
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
+    return idx
+
+
+def rot90(x: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first dim towards
+    the second: k = 1 is flip(dims[1]) then transpose(dims); k = 2 is flip(dims); k = 3 is
+    flip(dims[0]) then transpose. A composite of flip and transpose, so dx = dy rotated back.
+
+    >>> import tinygrad_edu as tg
+    >>> rot90(tg.tensor([[1, 2], [3, 4]])).tolist()
+    [[2, 4], [1, 3]]
+    """
+    _check_tensor("rot90", x)
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if x.ndim < 2:
+        raise ValueError(f"rot90: expected total dims >= 2, but got total dims = {x.ndim} "
+                         f"(shape {tuple(x.shape)})")
+    d0, d1 = _dim("rot90", dims[0], x.ndim), _dim("rot90", dims[1], x.ndim)
+    if d0 == d1:
+        raise ValueError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} "
+                         f"and dim1 = {d1}")
+    k = operator.index(k) % 4
+    if k == 1:
+        return transpose(flip(x, d1), d0, d1)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 3:
+        return transpose(flip(x, d0), d0, d1)
+    return x.clone()
+
+
+def fliplr(x: Tensor) -> Tensor:
+    """Reverse the columns (dim 1): flip(x, 1); needs at least 2 dims."""
+    _check_tensor("fliplr", x)
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: input must be >= 2-d, got shape {tuple(x.shape)}")
+    return flip(x, 1)
+
+
+def flipud(x: Tensor) -> Tensor:
+    """Reverse the rows (dim 0): flip(x, 0); needs at least 1 dim."""
+    _check_tensor("flipud", x)
+    if x.ndim < 1:
+        raise ValueError(f"flipud: input must be >= 1-d, got shape {tuple(x.shape)}")
+    return flip(x, 0)
+
+
+def tensor_split(x: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """torch.tensor_split: ``sections`` (an int) pieces as equal as possible (the first
+    n % sections ones one longer), or cuts before each of ``indices`` (a list or a 1-d integer
+    tensor; indices past the end give empty pieces). Each piece is a slice (getitem), so its
+    gradient goes back to where it lay.
+
+    >>> import tinygrad_edu as tg
+    >>> [p.tolist() for p in tensor_split(tg.arange(7), 3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    """
+    _check_tensor("tensor_split", x)
+    if x.ndim == 0:
+        raise ValueError("tensor_split: expected at least a 1-dimensional tensor")
+    d = _dim("tensor_split", dim, x.ndim)
+    n = x.shape[d]
+    given = indices_or_sections
+    if isinstance(given, Tensor):
+        if given.dtype.kind not in "iu" or given.ndim > 1:
+            raise ValueError(f"tensor_split: tensor_indices_or_sections must be a 0-d or 1-d "
+                             f"integer tensor, got dtype {given.dtype} and shape "
+                             f"{tuple(given.shape)}")
+        given = int(given.item()) if given.ndim == 0 else [int(i) for i in given.data.tolist()]
+    if isinstance(given, numbers.Integral):
+        sections = int(given)
+        if sections <= 0:
+            raise ValueError(f"tensor_split: number of sections must be larger than 0, got "
+                             f"{sections}")
+        size, extra = divmod(n, sections)
+        bounds = [0]
+        for i in range(sections):
+            bounds.append(bounds[-1] + size + (1 if i < extra else 0))
+    else:
+        bounds = [0] + [int(i) for i in given] + [n]
+    pieces = []
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        start = min(max(start if start >= 0 else start + n, 0), n)
+        stop = min(max(stop if stop >= 0 else stop + n, 0), n)
+        pieces.append(getitem(x, (slice(None),) * d + (slice(start, max(start, stop)),)))
+    return tuple(pieces)
+
+
+
+def _split_along(op: str, x: Tensor, indices_or_sections, dim: int, min_ndim: int) -> tuple:
+    """hsplit / vsplit / dsplit: tensor_split along ``dim``, where an int must divide the size."""
+    _check_tensor(op, x)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{op}: requires a tensor with at least {min_ndim} dimension(s), but "
+                         f"got a tensor with {x.ndim} dimensions (shape {tuple(x.shape)})")
+    if isinstance(indices_or_sections, numbers.Integral):
+        n = x.shape[dim]
+        if indices_or_sections == 0 or n % indices_or_sections:
+            raise ValueError(f"{op}: attempted to split along dimension {dim}, but the size of "
+                             f"the dimension {n} is not divisible by the split_size "
+                             f"{indices_or_sections}!")
+    return tensor_split(x, indices_or_sections, dim)
+
+
+def hsplit(x: Tensor, indices_or_sections) -> tuple:
+    """Split along dim 1 (dim 0 of a 1-d tensor): tensor_split with sections that divide."""
+    return _split_along("hsplit", x, indices_or_sections, 1 if x.ndim > 1 else 0, 1)
+
+
+def vsplit(x: Tensor, indices_or_sections) -> tuple:
+    """Split along dim 0 of a tensor with at least 2 dims."""
+    return _split_along("vsplit", x, indices_or_sections, 0, 2)
+
+
+def dsplit(x: Tensor, indices_or_sections) -> tuple:
+    """Split along dim 2 of a tensor with at least 3 dims."""
+    return _split_along("dsplit", x, indices_or_sections, 2, 3)
+
+
+class Unfold(Function):
+    """Sliding windows (torch ``Tensor.unfold``): along ``dim`` (size n) the windows
+    x[s * step : s * step + size] for s = 0 .. L - 1, L = (n - size) // step + 1, become a dim
+    of size L in place of ``dim`` and a new last dim of size ``size``:
+
+        y[..., s, ..., j] = x[..., s * step + j, ...]
+
+    forward: a strided view of x (no copy of the windows' elements until the final copy: the
+    window dim has stride step * x.strides[dim], the new dim x.strides[dim]);
+    dx = the adjoint, a scatter-add: dx[..., s * step + j, ...] += dy[..., s, ..., j]
+    (windows overlap when step < size, and their gradients add up).
+    """
+
+    reads_inputs = False  # its backward needs only the inputs' shapes
+
+    def forward(self, x, dim, size, step):
+        self.dim, self.size, self.step = dim, size, step
+        xp = get_array_module(x)
+        windows = (x.shape[dim] - size) // step + 1  # L
+        shape = x.shape[:dim] + (windows,) + x.shape[dim + 1:] + (size,)
+        strides = (x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:]
+                   + (x.strides[dim],))
+        view = xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+        return view.copy()  # a copy: writes into y must not reach x
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        xp = get_array_module(dy.data)
+        d = self.dim
+        windows = dy.shape[d]
+        starts = xp.arange(windows) * self.step
+        positions = starts[:, None] + xp.arange(self.size)[None, :]  # (L, size)
+        dy = movedim(dy, -1, d + 1)  # (..., L, size, ...)
+        return index_put_zeros(dy, (slice(None),) * d + (positions,), x.shape)
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """All windows of ``size`` entries along ``dimension``, ``step`` apart (see Unfold).
+
+    >>> import tinygrad_edu as tg
+    >>> unfold(tg.arange(5), 0, 2, 2).tolist()
+    [[0, 1], [2, 3]]
+    """
+    _check_tensor("unfold", x)
+    x1 = reshape(x, 1) if x.ndim == 0 else x
+    d = _dim("unfold", dimension, x1.ndim)
+    size, step = operator.index(size), operator.index(step)
+    n = x1.shape[d]
+    if size > n:
+        raise ValueError(f"unfold: maximum size for tensor at dimension {d} is {n} but size is "
+                         f"{size} (input shape {tuple(x.shape)})")
+    if size < 0:
+        raise ValueError(f"unfold: size is {size} but must be >= 0")
+    if step <= 0:
+        raise ValueError(f"unfold: step is {step} but must be > 0")
+    y = Unfold.apply(x1, dim=d, size=size, step=step)
+    return reshape(y, (size,)) if x.ndim == 0 else y
+
+
+def take(x: Tensor, index) -> Tensor:
+    """x flattened, taken at ``index`` (an integer tensor of any shape, negative counting from
+    the end): y = x.reshape(-1)[index], of index's shape; dx = dy scatter-added back."""
+    _check_tensor("take", x)
+    xp = get_array_module(x.data)
+    idx = _int_index("take", index, xp)
+    n = x.data.size
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
+        raise IndexError(f"take: index {bad} out of range for tensor of size {n} "
+                         f"(shape {tuple(x.shape)})")
+    return getitem(reshape(x, -1), idx)
+
+
+def take_along_dim(x: Tensor, indices, dim=None) -> Tensor:
+    """torch.take_along_dim: with ``dim``, x and indices broadcast against each other except
+    along ``dim``, then y = gather(x, dim, indices); without, take on the flattened x with
+    the flattened indices. dx = dy scatter-added back (summed over any broadcast of x)."""
+    _check_tensor("take_along_dim", x)
+    xp = get_array_module(x.data)
+    idx = _int_index("take_along_dim", indices, xp)
+    if dim is None:
+        return gather(reshape(x, -1), 0, idx.reshape(-1))
+    if idx.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: input and indices should have the same number of "
+                         f"dimensions, but got {x.ndim} dimensions for input {tuple(x.shape)}, "
+                         f"and {idx.ndim} dimensions for indices {tuple(idx.shape)}")
+    d = _dim("take_along_dim", dim, x.ndim)
+    rest_x = x.shape[:d] + (1,) + x.shape[d + 1:]
+    rest_i = idx.shape[:d] + (1,) + idx.shape[d + 1:]
+    try:
+        common = np.broadcast_shapes(rest_x, rest_i)
+    except ValueError:
+        raise ValueError(f"take_along_dim: input {tuple(x.shape)} and indices "
+                         f"{tuple(idx.shape)} do not broadcast outside dim {d}") from None
+    x = broadcast_to(x, common[:d] + (x.shape[d],) + common[d + 1:])
+    idx = xp.broadcast_to(idx, common[:d] + (idx.shape[d],) + common[d + 1:])
+    _check_index_range("take_along_dim", idx, x.shape[d], d)
+    return gather(x, d, idx)
+
+
+def masked_select(x: Tensor, mask) -> Tensor:
+    """The entries of x where the boolean ``mask`` is True (x and mask broadcast), as a 1-d
+    tensor in row-major order; dx = dy put back at those entries (zeros elsewhere)."""
+    _check_tensor("masked_select", x)
+    xp = get_array_module(x.data)
+    m = xp.asarray(_normalize_index(mask))
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: expected a bool mask, got dtype {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(m.shape))
+    except ValueError:
+        raise ValueError(f"masked_select: the shape of the mask {tuple(m.shape)} does not "
+                         f"broadcast with the input {tuple(x.shape)}") from None
+    xb = broadcast_to(x, shape)
+    mb = xp.broadcast_to(m, shape)
+    if not shape:
+        return getitem(reshape(xb, 1), mb.reshape(1))
+    return getitem(xb, xp.nonzero(mb))
+
+
+def _index_along(op: str, x: Tensor, dim: int, index):
+    """(dim normalized, index as a 1-d integer array in range, negatives wrapped)."""
+    _check_tensor(op, x)
+    d = _dim(op, dim, x.ndim)
+    xp = get_array_module(x.data)
+    idx = _int_index(op, index, xp)
+    if idx.ndim > 1:
+        raise IndexError(f"{op}: index should have dimension 1 or 0 (got {idx.ndim}, shape "
+                         f"{tuple(idx.shape)})")
+    idx = idx.reshape(-1)
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {n}")
+    return d, xp.where(idx < 0, idx + n, idx)
+
+
+def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """torch.index_copy (out of place): y = x, then y[..., index[i], ...] = source[..., i, ...]
+    along ``dim``. dx = dy with the written slices zeroed;  dsource = index_select(dy, dim,
+    index) (a Scatter)."""
+    d, idx = _index_along("index_copy", x, dim, index)
+    _check_tensor("index_copy", source)
+    if source.dtype != x.dtype:
+        raise TypeError(f"index_copy: self and source expected to have the same dtype, but got "
+                        f"(self) {x.dtype} and (source) {source.dtype}")
+    if x.ndim == 0:
+        want = () if source.ndim == 0 else (idx.size,)
+    else:
+        want = x.shape[:d] + (idx.size,) + x.shape[d + 1:]
+    if tuple(source.shape) != want:
+        raise ValueError(f"index_copy: source {tuple(source.shape)} must have the shape {want} "
+                         f"of input {tuple(x.shape)} with dim {d} of size len(index) = "
+                         f"{idx.size}")
+    if x.ndim == 0:
+        return Scatter.apply(x, reshape(source, ()), positions=())
+    return Scatter.apply(x, source, positions=(slice(None),) * d + (idx,))
+
+
+def index_fill(x: Tensor, dim: int, index, value) -> Tensor:
+    """torch.index_fill (out of place): y = x with the slices ``index`` along ``dim`` set to
+    ``value`` (a number or a 0-d tensor). dx = dy with those slices zeroed; dvalue = the sum
+    of dy over them (a where)."""
+    from .elementwise import where
+
+    d, idx = _index_along("index_fill", x, dim, index)
+    xp = get_array_module(x.data)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"index_fill: only supports a 0-dimensional value tensor, but got "
+                             f"tensor with {value.ndim} dimension(s) (shape "
+                             f"{tuple(value.shape)})")
+        value = value if value.dtype == x.dtype else value.to(x.dtype)
+    else:
+        value = Tensor._wrap(xp.asarray(value, dtype=x.dtype))
+    written = xp.zeros(x.shape, dtype=bool)  # the slices to fill
+    if x.ndim == 0:
+        written[()] = idx.size > 0
+    else:
+        written[(slice(None),) * d + (idx,)] = True
+    return where(written, value, x)
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, which disappears: x[..., index, ...] (negative
+    index counts from the end); dx = dy put back there, zeros elsewhere."""
+    _check_tensor("select", x)
+    if x.ndim == 0:
+        raise IndexError("select: select() cannot be applied to a 0-dim tensor.")
+    d = _dim("select", dim, x.ndim)
+    index = operator.index(index)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} out of range for tensor of size "
+                         f"{tuple(x.shape)} at dimension {d}")
+    return getitem(x, (slice(None),) * d + (index,))
+
+
+def _place(op: str, x: Tensor, src: Tensor, positions) -> Tensor:
+    """y = x with y[positions] = src (src of exactly x[positions]'s shape and x's dtype)."""
+    _check_tensor(op, src)
+    want = tuple(x.data[positions].shape)
+    if tuple(src.shape) != want:
+        raise ValueError(f"{op}: expected src to have a size equal to the slice of self. src "
+                         f"size = {tuple(src.shape)}, slice size = {want} (input "
+                         f"{tuple(x.shape)})")
+    if src.dtype != x.dtype:
+        raise TypeError(f"{op}: expected src to have the dtype {x.dtype} of self, got "
+                        f"{src.dtype}")
+    return Scatter.apply(x, src, positions=positions)
+
+
+def select_scatter(x: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """y = x with y.select(dim, index) = src;  dx = dy with that slice zeroed,
+    dsrc = dy.select(dim, index)."""
+    _check_tensor("select_scatter", x)
+    if x.ndim == 0:
+        raise IndexError("select_scatter: cannot be applied to a 0-dim tensor")
+    d = _dim("select_scatter", dim, x.ndim)
+    index = operator.index(index)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select_scatter: index {index} out of range for tensor of size "
+                         f"{tuple(x.shape)} at dimension {d}")
+    return _place("select_scatter", x, src, (slice(None),) * d + (index % n,))
+
+
+def slice_scatter(x: Tensor, src: Tensor, dim: int = 0, start=None, end=None,
+                  step: int = 1) -> Tensor:
+    """y = x with y[..., start:end:step, ...] = src along ``dim``;  dx = dy with that slice
+    zeroed,  dsrc = dy[..., start:end:step, ...]."""
+    _check_tensor("slice_scatter", x)
+    if x.ndim == 0:
+        raise IndexError("slice_scatter: cannot be applied to a 0-dim tensor")
+    d = _dim("slice_scatter", dim, x.ndim)
+    if step is None:
+        step = 1
+    if operator.index(step) <= 0:
+        raise ValueError(f"slice_scatter: slice step must be positive, got {step}")
+    return _place("slice_scatter", x, src, (slice(None),) * d + (slice(start, end, step),))
+
+
+def diagonal_scatter(x: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
+                     dim2: int = 1) -> Tensor:
+    """y = x with y.diagonal(offset, dim1, dim2) = src (src has the other dims first, then the
+    diagonal, as torch's diagonal);  dx = dy with the diagonal zeroed, dsrc = dy's diagonal."""
+    _check_tensor("diagonal_scatter", x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal_scatter: expected a tensor with at least 2 dims, got shape "
+                         f"{tuple(x.shape)}")
+    d1 = _dim("diagonal_scatter", dim1, x.ndim)
+    d2 = _dim("diagonal_scatter", dim2, x.ndim)
+    if d1 == d2:
+        raise ValueError(f"diagonal_scatter: diagonal dimensions cannot be identical {dim1}, "
+                         f"{dim2}")
+    xt = movedim(x, (d1, d2), (-2, -1))  # (..., n1, n2)
+    n1, n2 = xt.shape[-2], xt.shape[-1]
+    offset = operator.index(offset)
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    xp = get_array_module(x.data)
+    rows = xp.arange(length) - min(offset, 0)
+    cols = xp.arange(length) + max(offset, 0)
+    y = _place("diagonal_scatter", xt, src, (Ellipsis, rows, cols))
+    return movedim(y, (-2, -1), (d1, d2))
+
+
+def argwhere(x: Tensor) -> Tensor:
+    """The positions of the nonzero entries, (number of nonzeros, ndim) int64: nonzero(x).
+    Not differentiable."""
+    _check_tensor("argwhere", x)
+    return nonzero(x)
+
+
+def diff(x: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """The n-th forward difference along ``dim``: y_i = x_(i+1) - x_i, n times, after putting
+    ``prepend`` before and ``append`` after x (tensors matching x outside dim). Bool inputs
+    give x_(i+1) != x_i (logical xor). dx = -dy_i + dy_(i-1) (a composite of slices and sub).
+    """
+    _check_tensor("diff", x)
+    if x.ndim == 0:
+        raise ValueError("diff: expects input to be at least one-dimensional")
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    d = _dim("diff", dim, x.ndim)
+    parts = []
+    for name, t_ in (("prepend", prepend), (None, x), ("append", append)):
+        if t_ is None:
+            continue
+        if name and not isinstance(t_, Tensor):
+            t_ = Tensor._wrap(get_array_module(x.data).asarray(t_, dtype=x.dtype))
+        if name and t_.ndim != x.ndim:
+            raise ValueError(f"diff: expected {name} to have the same number of dimensions as "
+                             f"input ({x.ndim}), got shape {tuple(t_.shape)}")
+        parts.append(t_)
+    if len(parts) > 1:
+        x = cat(parts, d)
+    from .elementwise import ne
+
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        later = narrow(x, d, 1, size - 1)
+        earlier = narrow(x, d, 0, size - 1)
+        x = ne(later, earlier) if x.dtype == np.bool_ else later - earlier
+    return x
+
+
+def sum_to_size(x: Tensor, *size) -> Tensor:
+    """Sum x down to ``size``, which must broadcast (expand) to x's shape: the adjoint of
+    expand, dx = dy broadcast back."""
+    _check_tensor("sum_to_size", x)
+    size = _shape_arg(size)
+    ok = len(size) <= x.ndim and all(
+        s in (1, n) for s, n in zip(size, x.shape[x.ndim - len(size):], strict=True))
+    if not ok:
+        raise ValueError(f"sum_to_size: size {{{', '.join(map(str, size))}}} is not expandable "
+                         f"to size {{{', '.join(map(str, x.shape))}}}")
+    return sum_to(x, size)
+
+
+def ravel(x: Tensor) -> Tensor:
+    """x flattened to 1-d (row-major): reshape(x, -1)."""
+    _check_tensor("ravel", x)
+    return reshape(x, -1)
