@@ -11,7 +11,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from .elementwise import operands
-from .shape import broadcast_to, reshape, sum_to, transpose
+from .shape import broadcast_to, cat, narrow, reshape, sum_to, transpose
 
 
 def _product(a, b):
@@ -366,3 +366,241 @@ def einsum(equation: str, *operands) -> Tensor:
     subs, shapes, output = _parse_einsum(equation, [tuple(t.shape) for t in operands])
     operands = [t if tuple(t.shape) == s else reshape(t, s) for t, s in zip(operands, shapes)]
     return Einsum.apply(*operands, subscripts=subs, output=output)
+
+
+# ----------------------------------------------------------------------------------------------
+# More matrix products (torch names): addmm, addmv, addr, baddbmm, addbmm, dot, vdot, inner,
+# mv, kron, cross; diagonals: diagonal, diag_embed, diag, diagflat, trace
+# ----------------------------------------------------------------------------------------------
+
+
+def _need_ndim(op: str, **tensors) -> None:
+    """Raise unless each named tensor has the given number of dims: _need_ndim("mv", mat=(m, 2))."""
+    for name, (t, ndim) in tensors.items():
+        if t.ndim != ndim:
+            raise ValueError(f"{op}: {name} must be {ndim}-d, got shape {tuple(t.shape)}")
+
+
+def _scaled_sum(op: str, input, product: Tensor, beta, alpha) -> Tensor:
+    """beta * input + alpha * product, as torch: with beta == 0 ``input`` is ignored (its NaN
+    and inf do not propagate), and ``input`` must broadcast to the product's shape."""
+    out = product if alpha == 1 else product * alpha
+    shape = tuple(product.shape)
+    in_shape = tuple(input.shape) if isinstance(input, Tensor) else np.shape(input)
+    try:
+        fits = np.broadcast_shapes(in_shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: input of shape {in_shape} does not broadcast to the product's "
+                         f"shape {shape}")
+    if beta == 0:
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (mat1 @ mat2) with mat1 (n, m), mat2 (m, p), input broadcast to
+    (n, p); gradients those of the sum and of matmul."""
+    _need_ndim("addmm", mat1=(mat1, 2), mat2=(mat2, 2))
+    return _scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (mat @ vec) with mat (n, m), vec (m,), input broadcast to (n,)."""
+    _need_ndim("addmv", mat=(mat, 2), vec=(vec, 1))
+    return _scaled_sum("addmv", input, matmul(mat, vec), beta, alpha)
+
+
+def addr(input, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * outer(vec1, vec2) with vec1 (n,), vec2 (m,), input to (n, m)."""
+    _need_ndim("addr", vec1=(vec1, 1), vec2=(vec2, 1))
+    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * bmm(batch1, batch2): (B, n, m) @ (B, m, p), input to (B, n, p)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * sum_b batch1[b] @ batch2[b]: (B, n, m), (B, m, p) -> (n, p)."""
+    return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)  # (n, p)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """sum_i a_i b_i of two 1-d tensors of one size (no broadcasting, like torch.dot)."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"dot: expects two 1-d tensors of the same size, got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def vdot(a: Tensor, b: Tensor) -> Tensor:
+    """conj(a) . b; the same as dot for the real tensors of this library."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"vdot: expects two 1-d tensors of the same size, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def inner(a: Tensor, b: Tensor) -> Tensor:
+    """Sum over the last dims: out[i..., j...] = sum_k a[i..., k] b[j..., k], of shape
+    a.shape[:-1] + b.shape[:-1]; a 0-d operand multiplies instead (torch.inner)."""
+    a, b = operands("inner", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"inner: the last dims differ: {tuple(a.shape)} and {tuple(b.shape)}")
+    k = a.shape[-1]
+    y = matmul(reshape(a, -1, k), transpose(reshape(b, -1, k), 0, 1))  # (A, K) @ (K, B)
+    return reshape(y, tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
+
+
+def mv(mat: Tensor, vec: Tensor) -> Tensor:
+    """mat (n, m) @ vec (m,) -> (n,)."""
+    _need_ndim("mv", mat=(mat, 2), vec=(vec, 1))
+    return matmul(mat, vec)
+
+
+def kron(a: Tensor, b: Tensor) -> Tensor:
+    """Kronecker product: out[i_k * B_k + j_k, ...] = a[i, ...] * b[j, ...]; the operand with
+    fewer dims gets leading 1s. As a broadcast product: a (A0, 1, A1, 1, ...) times
+    b (1, B0, 1, B1, ...), then each pair of dims merged, so the gradients are those of mul."""
+    a, b = operands("kron", a, b)
+    nd = max(a.ndim, b.ndim)
+    sa = (1,) * (nd - a.ndim) + tuple(a.shape)
+    sb = (1,) * (nd - b.ndim) + tuple(b.shape)
+    a2 = reshape(a, [d for n in sa for d in (n, 1)])  # (A0, 1, A1, 1, ...)
+    b2 = reshape(b, [d for n in sb for d in (1, n)])  # (1, B0, 1, B1, ...)
+    return reshape(a2 * b2, [m * n for m, n in zip(sa, sb)])  # (A0 B0, A1 B1, ...)
+
+
+
+def _cross(op: str, a: Tensor, b: Tensor, dim: int) -> Tensor:
+    """c = a x b along ``dim`` (size 3; the other dims broadcast):
+    c_0 = a_1 b_2 - a_2 b_1,  c_1 = a_2 b_0 - a_0 b_2,  c_2 = a_0 b_1 - a_1 b_0;
+    gradients those of the products (da = b x dc, db = dc x a)."""
+    a, b = operands(op, a, b)
+    if a.ndim != b.ndim:
+        raise ValueError(f"{op}: input and other must have the same number of dims, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    try:
+        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
+                         "broadcast") from None
+    if not -len(shape) <= dim < len(shape) or shape[dim] != 3:
+        raise ValueError(f"{op}: dim {dim} must have size 3 (shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)})")
+    a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+    a0, a1, a2 = (narrow(a, dim, i, 1) for i in range(3))
+    b0, b1, b2 = (narrow(b, dim, i, 1) for i in range(3))
+    return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
+
+
+def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:  # noqa: A002 - torch names
+    """torch.cross: the cross product along ``dim``; without ``dim`` along the first dim of
+    size 3 (torch's deprecated default, which warns there)."""
+    if dim is None:
+        shape = np.broadcast_shapes(tuple(input.shape), tuple(other.shape))
+        sizes = [i for i, n in enumerate(shape) if n == 3]
+        if not sizes:
+            raise ValueError(f"cross: no dimension of size 3 in {tuple(input.shape)} and "
+                             f"{tuple(other.shape)}")
+        dim = sizes[0]
+    return _cross("cross", input, other, dim)
+
+
+def _diagonal_index(n1: int, n2: int, offset: int, xp) -> tuple:
+    """(rows, cols) of the ``offset`` diagonal of an (n1, n2) matrix."""
+    length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    i = xp.arange(length)
+    return i + max(-offset, 0), i + max(offset, 0)
+
+
+
+def _axis(op: str, dim: int, ndim: int) -> int:
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for {ndim} dims")
+    return dim % ndim
+
+
+class Diagonal(Function):
+    """y[..., i] = x[..., r_i, c_i] on dims (dim1, dim2), the ``offset`` diagonal (moved to
+    the end, like torch.diagonal);  dx = dy placed on that diagonal, 0 elsewhere (diag_embed)."""
+
+    reads_inputs = False  # only the shape
+
+    def forward(self, x, offset, dim1, dim2):
+        self.args = (offset, dim1, dim2, x.shape[dim1], x.shape[dim2])
+        xp = get_array_module(x)
+        rows, cols = _diagonal_index(x.shape[dim1], x.shape[dim2], offset, xp)
+        x = xp.moveaxis(x, (dim1, dim2), (-2, -1))  # (..., n1, n2)
+        return x[..., rows, cols]  # (..., L), a copy
+
+    def backward(self, dy):
+        offset, dim1, dim2, n1, n2 = self.args
+        return DiagEmbed.apply(dy, offset=offset, dim1=dim1, dim2=dim2, n1=n1, n2=n2)
+
+
+class DiagEmbed(Function):
+    """y (zeros, dims dim1 and dim2 of sizes n1, n2 inserted) with y[..., r_i, c_i] = x[..., i]
+    on the ``offset`` diagonal;  dx = the same diagonal of dy (Diagonal)."""
+
+    reads_inputs = False
+
+    def forward(self, x, offset, dim1, dim2, n1, n2):
+        self.args = (offset, dim1, dim2)
+        xp = get_array_module(x)
+        rows, cols = _diagonal_index(n1, n2, offset, xp)
+        y = xp.zeros(x.shape[:-1] + (n1, n2), dtype=x.dtype)  # (..., n1, n2)
+        y[..., rows, cols] = x
+        return xp.moveaxis(y, (-2, -1), (dim1, dim2))
+
+    def backward(self, dy):
+        offset, dim1, dim2 = self.args
+        return Diagonal.apply(dy, offset=offset, dim1=dim1, dim2=dim2)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
+    """The ``offset`` diagonal of the matrices on dims (dim1, dim2), appended as the last dim
+    (offset > 0 above the main diagonal, < 0 below), like torch.diagonal (a copy here)."""
+    d1, d2 = _axis("diagonal", dim1, input.ndim), _axis("diagonal", dim2, input.ndim)
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 cannot be the same dim ({dim1}, {dim2})")
+    return Diagonal.apply(input, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
+    """Matrices with the last dim of ``input`` on their ``offset`` diagonal, on new dims
+    (dim1, dim2) of size n + |offset|, like torch.diag_embed."""
+    nd = input.ndim + 1
+    d1, d2 = _axis("diag_embed", dim1, nd), _axis("diag_embed", dim2, nd)
+    if d1 == d2:
+        raise ValueError(f"diag_embed: dim1 and dim2 cannot be the same dim ({dim1}, {dim2})")
+    if input.ndim == 0:
+        raise ValueError("diag_embed: input must have at least 1 dim, got a 0-d tensor")
+    n = input.shape[-1] + abs(int(offset))
+    return DiagEmbed.apply(input, offset=int(offset), dim1=d1, dim2=d2, n1=n, n2=n)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """torch.diag: a 1-d input becomes a square matrix with it on the ``diagonal`` diagonal; a
+    2-d input gives that diagonal as a 1-d tensor."""
+    if input.ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if input.ndim == 2:
+        return Diagonal.apply(input, offset=int(diagonal), dim1=0, dim2=1)
+    raise ValueError(f"diag: expects a 1-d or 2-d tensor, got shape {tuple(input.shape)}")
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:  # noqa: A002
+    """A square matrix with the flattened input on its ``offset`` diagonal."""
+    return diag_embed(reshape(input, -1), offset, 0, 1)
+
+
+def trace(input: Tensor) -> Tensor:  # noqa: A002
+    """sum_i x[i, i] of a 2-d tensor (rectangular allowed);  dx = dy on the diagonal."""
+    _need_ndim("trace", input=(input, 2))
+    return Diagonal.apply(input, offset=0, dim1=0, dim2=1).sum()
