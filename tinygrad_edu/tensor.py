@@ -145,6 +145,32 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def nelement(self) -> int:
+        return int(self.data.size)
+
+    def ndimension(self) -> int:
+        return self.ndim
+
+    def stride(self, dim: int | None = None):
+        """Strides in elements (not bytes), as torch: a step of 1 along dim d moves
+        stride()[d] elements in memory."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[dim]
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags["C_CONTIGUOUS"])
+
+    def element_size(self) -> int:
+        return int(self.data.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.data.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -686,7 +712,7 @@ class Tensor:
     def add(self, other, alpha=1): return F.add(self, other, alpha=alpha)
     def sub(self, other, alpha=1): return F.sub(self, other, alpha=alpha)
     def mul(self, other): return F.mul(self, other)
-    def div(self, other): return F.div(self, other)
+    def div(self, other, rounding_mode=None): return F.divide(self, other, rounding_mode)
     def pow(self, exponent): return F.pow(self, exponent)
     def matmul(self, other): return F.matmul(self, other)
     def neg(self): return F.neg(self)
@@ -701,6 +727,55 @@ class Tensor:
     def atan(self): return F.atan(self)
     def atan2(self, other): return F.atan2(self, other)
     arctan2 = atan2
+    def asin(self): return F.asin(self)
+    def acos(self): return F.acos(self)
+    def sinh(self): return F.sinh(self)
+    def cosh(self): return F.cosh(self)
+    def asinh(self): return F.asinh(self)
+    def acosh(self): return F.acosh(self)
+    def atanh(self): return F.atanh(self)
+    arcsin, arccos, arctan = asin, acos, atan
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+    def log2(self): return F.log2(self)
+    def log10(self): return F.log10(self)
+    def exp2(self): return F.exp2(self)
+    def erfc(self): return F.erfc(self)
+    def erfinv(self): return F.erfinv(self)
+    def lgamma(self): return F.lgamma(self)
+    def digamma(self): return F.digamma(self)
+    def polygamma(self, n): return F.polygamma(n, self)
+    def sinc(self): return F.sinc(self)
+    def frac(self): return F.frac(self)
+    def fmod(self, other): return F.fmod(self, other)
+    def hypot(self, other): return F.hypot(self, other)
+    def logaddexp(self, other): return F.logaddexp(self, other)
+    def logaddexp2(self, other): return F.logaddexp2(self, other)
+    def xlogy(self, other): return F.xlogy(self, other)
+    def lerp(self, end, weight): return F.lerp(self, end, weight)
+    def addcmul(self, tensor1, tensor2, value=1):
+        return F.addcmul(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, value=1):
+        return F.addcdiv(self, tensor1, tensor2, value=value)
+    def copysign(self, other): return F.copysign(self, other)
+    def signbit(self): return F.signbit(self)
+    def logit(self, eps=None): return F.logit(self, eps)
+    def float_power(self, exponent): return F.float_power(self, exponent)
+    def sgn(self): return F.sgn(self)
+    def absolute(self): return F.abs(self)
+    def multiply(self, other): return F.mul(self, other)
+    def subtract(self, other, alpha=1): return F.sub(self, other, alpha=alpha)
+    def divide(self, other, rounding_mode=None): return F.divide(self, other, rounding_mode)
+    def true_divide(self, other): return F.div(self, other)
+    def negative(self): return F.neg(self)
+    def positive(self): return F.positive(self)
+    def greater(self, other): return F.gt(self, other)
+    def greater_equal(self, other): return F.ge(self, other)
+    def less(self, other): return F.lt(self, other)
+    def less_equal(self, other): return F.le(self, other)
+    def not_equal(self, other): return F.ne(self, other)
+    def isposinf(self): return F.isposinf(self)
+    def isneginf(self): return F.isneginf(self)
+    def isreal(self): return F.isreal(self)
     def log1p(self): return F.log1p(self)
     def expm1(self): return F.expm1(self)
     def reciprocal(self): return F.reciprocal(self)
@@ -770,6 +845,28 @@ class Tensor:
     def log_softmax(self, dim, dtype=None): return F.log_softmax(self, dim, dtype)
     def any(self, dim=None, keepdim=False): return F.any(self, dim, keepdim)
     def all(self, dim=None, keepdim=False): return F.all(self, dim, keepdim)
+    def count_nonzero(self, dim=None): return F.count_nonzero(self, dim)
+    def nansum(self, dim=None, keepdim=False, dtype=None):
+        return F.nansum(self, dim, keepdim, dtype)
+    def nanmean(self, dim=None, keepdim=False): return F.nanmean(self, dim, keepdim)
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return F.quantile(self, q, dim, keepdim, interpolation=interpolation)
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return F.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+    def cummax(self, dim): return F.cummax(self, dim)
+    def cummin(self, dim): return F.cummin(self, dim)
+    def logcumsumexp(self, dim): return F.logcumsumexp(self, dim)
+    def aminmax(self, *, dim=None, keepdim=False):
+        return F.aminmax(self, dim=dim, keepdim=keepdim)
+    def mode(self, dim=-1, keepdim=False): return F.mode(self, dim, keepdim)
+    def msort(self): return F.msort(self)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False,  # noqa: A002
+               dim=None):
+        return F.unique(self, sorted, return_inverse, return_counts, dim)
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return F.unique_consecutive(self, return_inverse, return_counts, dim)
+    def bincount(self, weights=None, minlength=0): return F.bincount(self, weights, minlength)
+    def histc(self, bins=100, min=0, max=0): return F.histc(self, bins, min, max)  # noqa: A002
 
     # shape
     def reshape(self, *shape): return F.reshape(self, *shape)
@@ -815,6 +912,57 @@ class Tensor:
     def cumprod(self, dim, dtype=None): return F.cumprod(self, dim, dtype)
     def tril(self, diagonal=0): return F.tril(self, diagonal)
     def triu(self, diagonal=0): return F.triu(self, diagonal)
+    def rot90(self, k=1, dims=(0, 1)): return F.rot90(self, k, dims)
+    def fliplr(self): return F.fliplr(self)
+    def flipud(self): return F.flipud(self)
+    def tensor_split(self, indices_or_sections, dim=0):
+        return F.tensor_split(self, indices_or_sections, dim)
+    def hsplit(self, indices_or_sections): return F.hsplit(self, indices_or_sections)
+    def vsplit(self, indices_or_sections): return F.vsplit(self, indices_or_sections)
+    def dsplit(self, indices_or_sections): return F.dsplit(self, indices_or_sections)
+    def unfold(self, dimension, size, step): return F.shape.unfold(self, dimension, size, step)
+    def take(self, index): return F.take(self, index)
+    def take_along_dim(self, indices, dim=None): return F.take_along_dim(self, indices, dim)
+    def masked_select(self, mask): return F.masked_select(self, mask)
+    def index_copy(self, dim, index, source): return F.index_copy(self, dim, index, source)
+    def index_fill(self, dim, index, value): return F.index_fill(self, dim, index, value)
+    def select(self, dim, index): return F.select(self, dim, index)
+    def select_scatter(self, src, dim, index): return F.select_scatter(self, src, dim, index)
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        return F.slice_scatter(self, src, dim, start, end, step)
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        return F.diagonal_scatter(self, src, offset, dim1, dim2)
+    def argwhere(self): return F.argwhere(self)
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return F.diff(self, n, dim, prepend, append)
+    def sum_to_size(self, *size): return F.sum_to_size(self, *size)
+    def ravel(self): return F.ravel(self)
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return F.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return F.addmv(self, mat, vec, beta=beta, alpha=alpha)
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return F.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return F.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+    def dot(self, other): return F.dot(self, other)
+    def vdot(self, other): return F.vdot(self, other)
+    def inner(self, other): return F.inner(self, other)
+    def mv(self, vec): return F.mv(self, vec)
+    def kron(self, other): return F.kron(self, other)
+    def cross(self, other, dim=None): return F.cross(self, other, dim)
+    def diag(self, diagonal=0): return F.diag(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return F.diagonal(self, offset, dim1, dim2)
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return F.diag_embed(self, offset, dim1, dim2)
+    def diagflat(self, offset=0): return F.diagflat(self, offset)
+    def trace(self): return F.trace(self)
+    def det(self): return _linalg().det(self)
+    def slogdet(self): return _linalg().slogdet(self)
+    def inverse(self): return _linalg().inv(self)
+    def matrix_power(self, n): return _linalg().matrix_power(self, n)
 
     # ------------------------------------------------------------------------------------------
     # Printing
@@ -1127,3 +1275,11 @@ def from_numpy(array: np.ndarray) -> Tensor:
 # The ops import Tensor from this module, so they are imported last; methods look F up at call
 # time.
 from . import functional as F  # noqa: E402
+
+
+def _linalg():
+    """``tinygrad_edu.linalg``, imported on first use (it imports the functional ops, which
+    import this module)."""
+    from . import linalg
+
+    return linalg
