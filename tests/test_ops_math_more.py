@@ -380,3 +380,11 @@ def test_sinc_at_zero_is_one_with_zero_slope():
     y.sum().backward()
     assert y.data[0] == 1.0 and x.grad[0] == 0.0
     assert math.isclose(float(x.grad[1]), -1.0, rel_tol=1e-6)
+
+
+def test_abs_gradient_is_zero_at_nan_as_torch():
+    x = tg.tensor([float("nan"), -1.0, 0.0, 2.0], requires_grad=True)
+    x.abs().sum().backward()
+    t = torch.tensor([float("nan"), -1.0, 0.0, 2.0], requires_grad=True)
+    t.abs().sum().backward()
+    assert x.grad.tolist() == t.grad.tolist() == [0.0, -1.0, 0.0, 1.0]

@@ -407,12 +407,17 @@ class Round(_Stepwise):
         return get_array_module(x).round(x, decimals)
 
 
+def _sign(x):
+    """torch's sign on an array: -1, 0 or 1, and 0 for NaN (NumPy's sign(nan) is nan)."""
+    xp = get_array_module(x)
+    return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))
+
+
 class Sign(_Stepwise):
     """y = -1, 0 or 1 as x is negative, zero or positive (0 for NaN, as torch);  dx = 0"""
 
     def forward(self, x):
-        xp = get_array_module(x)
-        return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # NumPy's sign(nan) is nan
+        return _sign(x)
 
 
 def _stepwise(op: str, cls, x: Tensor, **options) -> Tensor:
@@ -551,14 +556,14 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, like torch)"""
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0 and at NaN, like torch)"""
 
     def forward(self, x):
         return get_array_module(x).abs(x)
 
     def backward(self, dy):
         (x,) = self.inputs
-        return dy * get_array_module(x.data).sign(x.data)
+        return dy * _sign(x.data)
 
 
 class Sin(Function):
