@@ -1678,19 +1678,25 @@ def index_fill(x: Tensor, dim: int, index, value) -> Tensor:
     return where(written, value, x)
 
 
-def select(x: Tensor, dim: int, index: int) -> Tensor:
-    """The slice at ``index`` along ``dim``, which disappears: x[..., index, ...] (negative
-    index counts from the end); dx = dy put back there, zeros elsewhere."""
-    _check_tensor("select", x)
+def _selected(op: str, x: Tensor, dim: int, index: int) -> tuple:
+    """The key of x.select(dim, index): (slice(None),) * dim + (index,), with ``dim`` and a
+    negative ``index`` made non-negative; torch's errors for a 0-d x or an index out of range."""
+    _check_tensor(op, x)
     if x.ndim == 0:
-        raise IndexError("select: select() cannot be applied to a 0-dim tensor.")
-    d = _dim("select", dim, x.ndim)
+        raise IndexError(f"{op}: cannot be applied to a 0-dim tensor")
+    d = _dim(op, dim, x.ndim)
     index = operator.index(index)
     n = x.shape[d]
     if not -n <= index < n:
-        raise IndexError(f"select: index {index} out of range for tensor of size "
+        raise IndexError(f"{op}: index {index} out of range for tensor of size "
                          f"{tuple(x.shape)} at dimension {d}")
-    return getitem(x, (slice(None),) * d + (index,))
+    return (slice(None),) * d + (index % n,)
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, which disappears: x[..., index, ...] (negative
+    index counts from the end); dx = dy put back there, zeros elsewhere."""
+    return getitem(x, _selected("select", x, dim, index))
 
 
 def _place(op: str, x: Tensor, src: Tensor, positions) -> Tensor:
@@ -1710,16 +1716,7 @@ def _place(op: str, x: Tensor, src: Tensor, positions) -> Tensor:
 def select_scatter(x: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
     """y = x with y.select(dim, index) = src;  dx = dy with that slice zeroed,
     dsrc = dy.select(dim, index)."""
-    _check_tensor("select_scatter", x)
-    if x.ndim == 0:
-        raise IndexError("select_scatter: cannot be applied to a 0-dim tensor")
-    d = _dim("select_scatter", dim, x.ndim)
-    index = operator.index(index)
-    n = x.shape[d]
-    if not -n <= index < n:
-        raise IndexError(f"select_scatter: index {index} out of range for tensor of size "
-                         f"{tuple(x.shape)} at dimension {d}")
-    return _place("select_scatter", x, src, (slice(None),) * d + (index % n,))
+    return _place("select_scatter", x, src, _selected("select_scatter", x, dim, index))
 
 
 def slice_scatter(x: Tensor, src: Tensor, dim: int = 0, start=None, end=None,
