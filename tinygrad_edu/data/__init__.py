@@ -3,9 +3,11 @@
 Everything here works on NumPy arrays and needs no autograd. A loader yields NumPy batches; the
 training loop makes Tensors of them (``tg.tensor(xb, device="cuda")``).
 
-- ``dataset``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``,
-  ``KFold``;
-- ``loader``: ``DataLoader``, ``default_collate``;
+- ``dataset``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``StackDataset``,
+  ``IterableDataset``, ``ChainDataset``, ``random_split``, ``KFold``;
+- ``sampler``: ``Sampler``, ``SequentialSampler``, ``RandomSampler``, ``SubsetRandomSampler``,
+  ``WeightedRandomSampler``, ``BatchSampler`` (for ``DataLoader(sampler=/batch_sampler=)``);
+- ``loader``: ``DataLoader``, ``default_collate``, ``default_convert``, ``get_worker_info``;
 - ``transforms``: ``ToFloat``, ``Normalize``, ``RandomCrop``, ``RandomHorizontalFlip``, ...;
 - ``datasets``: MNIST, Fashion-MNIST, 8x8 digits, Rotten Tomatoes sentiment, CIFAR-10, all read
   from disk (never downloaded), and the ``get_dataset(name, split)`` registry;
@@ -14,9 +16,12 @@ training loop makes Tensors of them (``tg.tensor(xb, device="cuda")``).
 
 from . import datasets, text, transforms
 from .dataset import (
+    ChainDataset,
     ConcatDataset,
     Dataset,
+    IterableDataset,
     KFold,
+    StackDataset,
     Subset,
     TensorDataset,
     kfold_indices,
@@ -38,7 +43,15 @@ from .datasets import (
     load_mnist,
     load_rt_sentiment,
 )
-from .loader import DataLoader, default_collate
+from .loader import DataLoader, default_collate, default_convert, get_worker_info
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from .text import Vocabulary, tokenize
 
 __all__ = [
@@ -49,11 +62,22 @@ __all__ = [
     "TensorDataset",
     "Subset",
     "ConcatDataset",
+    "StackDataset",
+    "IterableDataset",
+    "ChainDataset",
     "random_split",
     "KFold",
     "kfold_indices",
     "DataLoader",
     "default_collate",
+    "default_convert",
+    "get_worker_info",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
     "MNIST",
     "FashionMNIST",
     "CIFAR10",

@@ -32,6 +32,9 @@ __all__ = [
     "Dataset",
     "TensorDataset",
     "ConcatDataset",
+    "IterableDataset",
+    "ChainDataset",
+    "StackDataset",
     "Subset",
     "random_split",
     "KFold",
@@ -253,6 +256,115 @@ class ConcatDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"ConcatDataset({len(self.datasets)} datasets, {len(self)} examples)"
+
+
+class IterableDataset(Dataset):
+    """A stream of examples: subclasses define ``__iter__`` (and ``__len__`` if they know it).
+
+    ``DataLoader`` iterates it and batches consecutive examples; it has no indices, so shuffle,
+    sampler and batch_sampler are refused (torch's rule). ``a + b`` chains two streams.
+
+    >>> class Squares(IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter([i * i for i in range(4)])
+    >>> list(Squares() + Squares())
+    [0, 1, 4, 9, 0, 1, 4, 9]
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(
+            f"{type(self).__name__}: an IterableDataset subclass must define __iter__() "
+            "yielding examples"
+        )
+
+    def __len__(self) -> int:
+        raise TypeError(
+            f"{type(self).__name__}: this IterableDataset has no len(); define __len__ to give "
+            "one"
+        )
+
+    def __add__(self, other: Dataset) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several ``IterableDataset``s one after another, without materializing them;
+    ``len`` is the sum of their lengths."""
+
+    def __init__(self, datasets: Sequence[IterableDataset]):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for position, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(
+                    f"ChainDataset: only supports IterableDataset, got "
+                    f"{type(dataset).__name__} at position {position}"
+                )
+            yield from dataset
+
+    def __len__(self) -> int:
+        total = 0
+        for position, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(
+                    f"ChainDataset: only supports IterableDataset, got "
+                    f"{type(dataset).__name__} at position {position}"
+                )
+            total += len(dataset)
+        return total
+
+
+class StackDataset(Dataset):
+    """Example i of several same-length datasets side by side: ``StackDataset(a, b)[i]`` is
+    ``(a[i], b[i])`` and ``StackDataset(x=a, y=b)[i]`` is ``{"x": a[i], "y": b[i]}``.
+
+    >>> import numpy as np
+    >>> ds = StackDataset(image=TensorDataset(np.zeros((3, 2))), label=np.array([5, 6, 7]))
+    >>> sorted(ds[1]), ds[1]["label"]
+    (['image', 'label'], np.int64(6))
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError(
+                "StackDataset: supports either tuple-like (positional datasets) or dict-like "
+                "(keyword datasets) input/output, but both types are given"
+            )
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed, got none")
+        self.datasets: tuple | dict = args if args else kwargs
+        parts = args if args else kwargs.values()
+        lengths = [len(d) for d in parts]
+        if len(set(lengths)) != 1:
+            names = range(len(args)) if args else kwargs.keys()
+            sizes = ", ".join(f"{k}: {n}" for k, n in zip(names, lengths, strict=True))
+            raise ValueError(f"StackDataset: size mismatch between datasets ({sizes})")
+        self._length = lengths[0]
+
+    @property
+    def batched_indexing(self) -> bool:
+        parts = self.datasets if isinstance(self.datasets, tuple) else self.datasets.values()
+        return all(getattr(d, "batched_indexing", False) for d in parts) and \
+            _batches_like_getitem(self, StackDataset)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        position = _check_index("StackDataset", index, len(self))
+        if isinstance(self.datasets, dict):
+            return {key: d[position] for key, d in self.datasets.items()}
+        return tuple(d[position] for d in self.datasets)
+
+    def get_batch(self, indices):
+        """Each dataset's own batch: a tuple (or dict) of them."""
+        if isinstance(self.datasets, dict):
+            return {key: d.get_batch(indices) for key, d in self.datasets.items()}
+        return tuple(d.get_batch(indices) for d in self.datasets)
+
+    def __repr__(self) -> str:
+        return f"StackDataset({len(self.datasets)} datasets, {len(self)} examples)"
 
 
 def _make_rng(seed, generator, name: str) -> np.random.Generator:

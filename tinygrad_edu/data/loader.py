@@ -27,13 +27,45 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .dataset import Dataset
+from .dataset import Dataset, IterableDataset
+from .sampler import _check_generator, _chunks, _epoch_rng
 
-__all__ = ["DataLoader", "default_collate"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
+
+
+def get_worker_info():
+    """``None``: batches are always made in the calling process (there are no workers).
+
+    Kept so that ``IterableDataset.__iter__`` code written for torch, which splits its stream
+    by ``get_worker_info()``, runs unchanged."""
+    return None
+
+
+def default_convert(example):
+    """What a batch becomes without auto-batching (``batch_size=None``): each array-like leaf
+    (a tinygrad_edu Tensor, a CuPy array) turned into a NumPy array, inside tuples, lists and
+    dicts; NumPy arrays, numbers and strings are returned as they are.
+
+    >>> default_convert({"x": [1, 2], "y": np.ones(2)})["y"]
+    array([1., 1.])
+    """
+    if isinstance(example, np.ndarray | np.generic | numbers.Number | str | bytes):
+        return example
+    if isinstance(example, Mapping):
+        return {key: default_convert(value) for key, value in example.items()}
+    if isinstance(example, tuple) and hasattr(example, "_fields"):  # a namedtuple
+        return type(example)(*(default_convert(e) for e in example))
+    if isinstance(example, tuple | list):
+        return type(example)(default_convert(e) for e in example)
+    if hasattr(example, "get") and hasattr(example, "shape") and hasattr(example, "device"):
+        return example.get()  # a CuPy array
+    if hasattr(example, "__array__"):
+        return np.asarray(example)
+    return example
 
 
 def default_collate(examples: Sequence):
@@ -98,9 +130,22 @@ class DataLoader:
         transform: called on the inputs of each batch (the first field of a tuple batch, the
             whole batch otherwise), e.g. ``Compose([ToFloat(), RandomCrop(28, padding=2)])``;
             labels are left alone. This is batch-wise data augmentation.
+        sampler: the indices to visit (a ``Sampler`` or any iterable of ints), instead of
+            ``shuffle``; they are grouped into batches of ``batch_size``.
+        batch_sampler: yields whole lists of indices, one per batch; excludes ``batch_size``,
+            ``shuffle``, ``sampler`` and ``drop_last``.
+        generator: a ``numpy.random.Generator`` that ``shuffle`` draws from (instead of
+            ``seed``). With neither, each epoch's order is drawn from one number of the
+            library's generator, so ``tg.manual_seed`` makes it repeat.
+
+    ``batch_size=None`` turns batching off: each example is yielded alone (through
+    ``collate_fn``, default ``default_convert``). An ``IterableDataset`` is iterated and its
+    consecutive examples batched; it has no indices, so ``shuffle``/``sampler``/
+    ``batch_sampler`` are refused.
 
     Iterating yields batches of NumPy arrays (see the module docstring for how to turn them into
-    Tensors). Each ``iter(loader)`` is one epoch; ``len(loader)`` is the number of batches.
+    Tensors). Each ``iter(loader)`` is one epoch, whose order is drawn right then;
+    ``len(loader)`` is the number of batches.
     """
 
     def __init__(
@@ -112,28 +157,73 @@ class DataLoader:
         collate_fn: Callable | None = None,
         seed: int | None = None,
         transform: Callable | None = None,
+        *,
+        sampler: Iterable[int] | None = None,
+        batch_sampler: Iterable[Sequence[int]] | None = None,
+        generator: np.random.Generator | None = None,
     ):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        iterable = isinstance(dataset, IterableDataset)
+        if not iterable and (not hasattr(dataset, "__len__") or
+                             not hasattr(dataset, "__getitem__")):
             raise TypeError(
-                f"DataLoader: dataset must define __len__ and __getitem__, got "
-                f"{type(dataset).__name__}; wrap arrays with TensorDataset(x, y)"
+                f"DataLoader: dataset must define __len__ and __getitem__ (or be an "
+                f"IterableDataset), got {type(dataset).__name__}; wrap arrays with "
+                "TensorDataset(x, y)"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if batch_size is not None:
+            if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+                raise TypeError(f"DataLoader: batch_size must be an int or None, got "
+                                f"{batch_size!r}")
+            if batch_size < 1:
+                raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler),
+                                ("batch_sampler", batch_sampler)):
+                if value not in (False, None):
+                    raise ValueError(
+                        f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                        f"but got {name}={value!r}"
+                    )
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             f"(got sampler={type(sampler).__name__} and shuffle={shuffle!r})")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                    f"shuffle, sampler, and drop_last (got batch_size={batch_size!r}, "
+                    f"shuffle={shuffle!r}, sampler={sampler!r}, drop_last={drop_last!r})"
+                )
+            batch_size = None
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
+                             "mutually exclusive with drop_last")
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: pass seed or generator, not both")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = bool(shuffle)
         self.drop_last = drop_last
         self.collate_fn = collate_fn
         self.seed = seed
         self.transform = transform
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.generator = _check_generator(generator, "DataLoader")
         self.epoch = 0
-        self._rng = np.random.default_rng() if seed is None else None
+        # the default path: no sampler, batches sliced from one order array per epoch
+        self._by_order = not iterable and sampler is None and batch_sampler is None and \
+            batch_size is not None
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        if isinstance(self.dataset, IterableDataset) or self.sampler is None:
+            n = len(self.dataset)
+        else:
+            n = len(self.sampler)
+        if self.batch_size is None:
+            return n
         if self.drop_last:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
@@ -146,14 +236,57 @@ class DataLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
-        rng = self._rng if self.seed is None else np.random.default_rng([self.seed, self.epoch])
-        return rng.permutation(n)
+        if self.seed is not None:
+            return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        return _epoch_rng(self.generator).permutation(n)
 
     def __iter__(self) -> Iterator:
         # The order is drawn now, not on the first next(): iter() starts the epoch.
-        order = self._epoch_order()
+        if self._by_order:
+            order = self._epoch_order()
+            self.epoch += 1
+            return self._batches(order)
+        if isinstance(self.dataset, IterableDataset):
+            self.epoch += 1
+            examples = iter(self.dataset)
+            if self.batch_size is None:
+                return self._singles(examples)
+            chunks = _chunks(examples, self.batch_size, self.drop_last)
+            return self._collated(chunks, fetched=True)
+        if self.batch_sampler is not None:
+            self.epoch += 1
+            return self._collated(iter(self.batch_sampler), fetched=False)
+        indices = iter(self.sampler) if self.sampler is not None else \
+            iter(self._epoch_order().tolist())
         self.epoch += 1
-        return self._batches(order)
+        if self.batch_size is None:
+            return self._singles(self.dataset[i] for i in indices)
+        return self._collated(_chunks(indices, self.batch_size, self.drop_last), fetched=False)
+
+    def _singles(self, examples: Iterator) -> Iterator:
+        """No auto-batching: every example alone, through collate_fn or default_convert."""
+        convert = self.collate_fn or default_convert
+        for example in examples:
+            batch = convert(example)
+            if self.transform is not None:
+                batch = self._apply_transform(batch)
+            yield batch
+
+    def _collated(self, chunks: Iterator, fetched: bool) -> Iterator:
+        """Batches from lists of indices (``fetched=False``) or of examples (``True``)."""
+        fast = not fetched and self.collate_fn is None and \
+            getattr(self.dataset, "batched_indexing", False)
+        collate = self.collate_fn or default_collate
+        for chunk in chunks:
+            if fast:
+                batch = self.dataset.get_batch(np.asarray(chunk, dtype=np.int64))
+            elif fetched:
+                batch = collate(chunk)
+            else:
+                batch = collate([self.dataset[int(i)] for i in chunk])
+            if self.transform is not None:
+                batch = self._apply_transform(batch)
+            yield batch
 
     def _batches(self, order: np.ndarray) -> Iterator:
         fast = self.collate_fn is None and getattr(self.dataset, "batched_indexing", False)
@@ -181,8 +314,13 @@ class DataLoader:
         return self.transform(batch)
 
     def __repr__(self) -> str:
+        try:
+            sizes = f" of {len(self.dataset)}"
+            batches = f", batches={len(self)}"
+        except TypeError:  # an IterableDataset without a length
+            sizes = batches = ""
         return (
-            f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
-            f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-            f"batches={len(self)})"
+            f"DataLoader({type(self.dataset).__name__}{sizes}, "
+            f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}"
+            f"{batches})"
         )
