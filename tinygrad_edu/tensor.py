@@ -867,6 +867,9 @@ class Tensor:
         return F.unique_consecutive(self, return_inverse, return_counts, dim)
     def bincount(self, weights=None, minlength=0): return F.bincount(self, weights, minlength)
     def histc(self, bins=100, min=0, max=0): return F.histc(self, bins, min, max)  # noqa: A002
+    def bernoulli(self, p=None): return bernoulli(self, p)
+    def multinomial(self, num_samples, replacement=False):
+        return multinomial(self, num_samples, replacement)
 
     # shape
     def reshape(self, *shape): return F.reshape(self, *shape)
@@ -1266,6 +1269,252 @@ def rand_like(t: Tensor, dtype=None, device=None) -> Tensor:
 
 def randn_like(t: Tensor, dtype=None, device=None) -> Tensor:
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+# ----------------------------------------------------------------------------------------------
+# More random draws and creation functions (torch names and arguments)
+# ----------------------------------------------------------------------------------------------
+
+
+def _host_draw(array, device) -> np.ndarray:
+    """Put an array drawn from the NumPy generator on ``device`` (draws that CuPy's random
+    module has no counterpart of are made on the host, then moved, so ``manual_seed`` gives
+    the same numbers on every device)."""
+    if device is None or as_device(device).type == "cpu":
+        return array
+    return backend.to_device(array, device)
+
+
+def _check_tensor_arg(op: str, x, name: str = "input") -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(x).__name__}")
+
+
+def _check_float(op: str, x: Tensor, name: str = "input") -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point {name}, got dtype {x.dtype} "
+                        f"(shape {tuple(x.shape)})")
+
+
+def randperm(n: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 unless ``dtype``)."""
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"randperm: expected a non-negative integer n, got {n!r}")
+    array = _GENERATOR.permutation(int(n)).astype(_as_dtype(dtype) or int64, copy=False)
+    return _factory(_host_draw(array, device), requires_grad)
+
+
+def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002 - torch name
+    """y_i = 1 with probability p_i (``p`` = input's values, or the float ``p``), else 0.
+
+    Drawn as y_i = [u_i < p_i] with u_i ~ U[0, 1); same shape and dtype as ``input``; not
+    differentiable (the result does not require grad).
+    """
+    _check_tensor_arg("bernoulli", input)
+    _check_float("bernoulli", input)
+    xp = get_array_module(input.data)
+    probs = input.data if p is None else xp.full(input.shape, p, dtype=np.float64)
+    if probs.size and (xp.isnan(probs).any() or (probs < 0).any() or (probs > 1).any()):
+        raise ValueError(f"bernoulli: expected all probabilities in [0, 1], got values from "
+                         f"{float(xp.nanmin(probs))} to {float(xp.nanmax(probs))}")
+    u = _random_array("uniform", input.shape, np.float64, input.device)
+    return Tensor._wrap((u < probs).astype(input.dtype), False)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+    """Draw ``num_samples`` category indices per row with P(i) = w_i / sum_j w_j.
+
+    ``input`` holds non-negative weights, shape (K,) or (B, K); the result is int64 of shape
+    (num_samples,) or (B, num_samples). Without replacement a category is drawn at most once
+    (then num_samples <= the number of non-zero weights).
+    """
+    _check_tensor_arg("multinomial", input)
+    if input.ndim not in (1, 2):
+        raise ValueError(f"multinomial: expected a 1-D or 2-D input, got shape "
+                         f"{tuple(input.shape)}")
+    if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:
+        raise ValueError(f"multinomial: expected num_samples > 0, got {num_samples!r}")
+    _check_float("multinomial", input)
+    weights = np.asarray(backend.to_numpy(input.data), dtype=np.float64)
+    rows = weights.reshape(-1, weights.shape[-1])  # (B, K)
+    K = rows.shape[1]
+    if not replacement and num_samples > K:
+        raise ValueError(f"multinomial: cannot sample num_samples={num_samples} > K={K} "
+                         f"categories without replacement (input shape {tuple(input.shape)})")
+    out = np.empty((rows.shape[0], num_samples), dtype=np.int64)  # (B, num_samples)
+    for b, w in enumerate(rows):
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"multinomial: row {b} is not a distribution: weights must be "
+                             f"finite, >= 0 and sum to more than 0, got {w.tolist()}")
+        if not replacement and num_samples > np.count_nonzero(w):
+            raise ValueError(f"multinomial: row {b} has {np.count_nonzero(w)} non-zero "
+                             f"weights, too few for num_samples={num_samples} without "
+                             f"replacement")
+        out[b] = _GENERATOR.choice(K, size=num_samples, replace=replacement, p=w / w.sum())
+    out = out.reshape(input.shape[:-1] + (num_samples,))
+    return Tensor._wrap(_host_draw(out, input.device), False)
+
+
+def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """y = mean + std * z, z ~ N(0, 1), elementwise.
+
+    ``mean`` and ``std`` are tensors (broadcast together; the result takes their dtype) or
+    floats (then ``size`` gives the shape). Not differentiable in mean or std.
+    """
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal: with float mean and std, expected a size, got None")
+        if std < 0:
+            raise ValueError(f"normal: expected std >= 0, got {std}")
+        array = _random_array("normal", _size((size,)), _float_dtype(dtype), device, mean, std)
+        return _factory(array, requires_grad)
+    for t in tensors:
+        _check_float("normal", t, "mean/std")
+    if size is not None:
+        raise TypeError("normal: size is only for float mean and std; the shape comes from "
+                        f"the tensors ({', '.join(str(tuple(t.shape)) for t in tensors)})")
+    xp = get_array_module(tensors[0].data)
+    m = mean.data if isinstance(mean, Tensor) else mean
+    s = std.data if isinstance(std, Tensor) else std
+    if (xp.asarray(s) < 0).any():
+        raise ValueError("normal: expected std >= 0, got negative values")
+    out_dtype = np.result_type(*[t.dtype for t in tensors])
+    shape = np.broadcast_shapes(*[t.shape for t in tensors])
+    z = _random_array("normal", shape, out_dtype, tensors[0].device)
+    return _factory((m + s * z).astype(out_dtype, copy=False), requires_grad)
+
+
+def poisson(input: Tensor) -> Tensor:  # noqa: A002 - torch name
+    """y_i ~ Poisson(rate = input_i): P(y = k) = rate^k e^-rate / k!, in input's dtype."""
+    _check_tensor_arg("poisson", input)
+    _check_float("poisson", input)
+    rates = np.asarray(backend.to_numpy(input.data), dtype=np.float64)
+    if rates.size and (np.isnan(rates).any() or (rates < 0).any()):
+        raise ValueError(f"poisson: expected rates >= 0, got a minimum of {np.nanmin(rates)}")
+    array = _GENERATOR.poisson(rates).astype(input.dtype)
+    return Tensor._wrap(_host_draw(array, input.device), False)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
+    """y_k = base ** (start + k (end - start) / (steps - 1)), k = 0 .. steps-1."""
+    xp = backend.array_module_for(as_device(device))
+    exponents = xp.linspace(start, end, steps, dtype=np.float64)
+    array = (xp.float64(base) ** exponents).astype(_float_dtype(dtype))
+    return _factory(array, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """A tensor that shares memory with ``data`` when dtype and device allow (a Tensor comes
+    back as itself, a NumPy/CuPy array is wrapped without a copy); otherwise a copy."""
+    dtype = _as_dtype(dtype)
+    if isinstance(data, Tensor):
+        same_dtype = dtype is None or dtype == data.dtype
+        same_device = device is None or as_device(device) == data.device
+        if same_dtype and same_device:
+            return data
+        return data.to(dtype=dtype or data.dtype, device=device or data.device)
+    if hasattr(data, "dtype") and hasattr(data, "shape"):
+        xp = get_array_module(data)
+        target = xp if device is None else backend.array_module_for(as_device(device))
+        if target is xp and (dtype is None or dtype == data.dtype):
+            return Tensor._wrap(data, False)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def seed() -> int:
+    """Seed the library's generator with a fresh non-deterministic 63-bit seed; return it."""
+    new_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    manual_seed(new_seed)
+    return new_seed
+
+
+def _triangle_indices(op: str, row: int, col: int, offset: int, lower: bool, dtype,
+                      device) -> Tensor:
+    for name, v in (("row", row), ("col", col), ("offset", offset)):
+        if not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op}: expected an integer {name}, got {v!r}")
+    if row < 0 or col < 0:
+        raise ValueError(f"{op}: expected row >= 0 and col >= 0, got row={row}, col={col}")
+    if lower:
+        rows, cols = np.tril_indices(row, offset, col)
+    else:
+        rows, cols = np.triu_indices(row, offset, col)
+    array = np.stack([rows, cols]).astype(_as_dtype(dtype) or int64)  # (2, count)
+    return Tensor._wrap(_host_draw(array, device), False)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, dtype=None, device=None) -> Tensor:
+    """(2, count) coordinates (i, j) with j - i <= offset in a row x col matrix, row-major."""
+    return _triangle_indices("tril_indices", row, col, offset, True, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, dtype=None, device=None) -> Tensor:
+    """(2, count) coordinates (i, j) with j - i >= offset in a row x col matrix, row-major."""
+    return _triangle_indices("triu_indices", row, col, offset, False, dtype, device)
+
+
+def _check_1d(op: str, tensors) -> None:
+    for i, t in enumerate(tensors):
+        _check_tensor_arg(op, t, f"tensor {i}")
+        if t.ndim != 1:
+            raise ValueError(f"{op}: expected 1-D tensors, got shape {tuple(t.shape)} for "
+                             f"tensor {i}")
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """All tuples (a_i, b_j, ...) of k 1-D tensors, shape (N_a * N_b * ..., k), the last
+    tensor varying fastest; one tensor comes back as it is. Differentiable (meshgrid+stack)."""
+    if not tensors:
+        raise ValueError("cartesian_prod: expected at least one tensor")
+    _check_1d("cartesian_prod", tensors)
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = F.meshgrid(*tensors, indexing="ij")  # k tensors of shape (N_a, N_b, ...)
+    return F.stack([g.reshape(-1) for g in grids], dim=1)  # (N, k)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:  # noqa: A002
+    """All length-r combinations of a 1-D tensor's elements, shape (C, r), in
+    itertools.combinations order (combinations_with_replacement with ``with_replacement``);
+    r = 0 gives an empty (0,) tensor. Differentiable (an index gather)."""
+    import itertools
+
+    _check_1d("combinations", (input,))
+    if not isinstance(r, numbers.Integral) or r < 0:
+        raise ValueError(f"combinations: expected r >= 0, got {r!r}")
+    if r == 0:
+        return F.reshape(input[:0], 0)
+    make = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    index = np.array(list(make(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return input[Tensor._wrap(_host_draw(index, input.device), False)]  # (C, r)
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """Vandermonde matrix V_ij = x_i ** (N-1-j) (``increasing``: x_i ** j), shape (n, N).
+
+    Built as torch builds it, a cumulative product of [1, x, x, ...], so gradients match
+    torch's (also at x = 0). Integer and bool inputs give int64.
+    """
+    _check_1d("vander", (x,))
+    n = x.shape[0]
+    if N is None:
+        N = n
+    if not isinstance(N, numbers.Integral) or N < 0:
+        raise ValueError(f"vander: expected N >= 0, got {N!r}")
+    if x.dtype.kind in "biu":
+        x = x.long()
+    if N == 0:
+        return zeros(n, 0, dtype=x.dtype, device=x.device)
+    first = ones(n, 1, dtype=x.dtype, device=x.device)
+    if N == 1:
+        powers = first
+    else:
+        rest = F.expand(F.unsqueeze(x, 1), n, N - 1)  # (n, N-1)
+        powers = F.cumprod(F.cat([first, rest], dim=1), 1)  # (n, N): 1, x, x^2, ...
+    return powers if increasing else F.flip(powers, (1,))
+
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
