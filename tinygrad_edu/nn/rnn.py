@@ -27,6 +27,10 @@ gradients, come from autograd: there is no hand-written backward in this file. T
 composable path. ``LSTM`` has a second, default one, ``fused=True``: each layer and direction
 is one op, ``functional.rnn.lstm_layer``, which runs the loop on raw arrays and has a
 hand-written backward (fast, one graph node instead of ~15 per step, differentiable once).
+
+A ``PackedSequence`` input (``nn.utils.rnn``) always takes the composable path: step t runs on
+the first ``batch_sizes[t]`` rows of the state (the sequences still running), so each
+sequence's final state is the one at its own last step.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..functional import cat, dropout, stack
 from ..functional.rnn import lstm_layer
 from ..tensor import Tensor, empty, zeros
 from .module import Module, Parameter, check_input_dtype
+from .utils.rnn import PackedSequence
 
 # ----------------------------------------------------------------------------------------------
 # One time step of each cell. ``xw`` is the input part x W_ih^T + b_ih, computed beforehand;
@@ -287,12 +292,13 @@ class RNNBase(Module):
                             f"{state.dtype}")
         return state
 
-    def _initial_states(self, hx, x: Tensor, batched: bool) -> list:
-        """The initial state tensors, each (L * D, B, size), zeros when ``hx`` is None."""
+    def _initial_states(self, hx, B: int | None, dtype, device) -> list:
+        """The initial state tensors, each (L * D, B, size), zeros when ``hx`` is None.
+        B is None for an unbatched input (the states then come without B and get B = 1)."""
         name = type(self).__name__
         LD = self.num_layers * (2 if self.bidirectional else 1)
         H_out = self.proj_size if self.proj_size > 0 else self.hidden_size
-        B = x.shape[1] if batched else None  # x is already (T, B, I) here when batched
+        batched = B is not None
         if self.mode == "LSTM":
             sizes = {"h_0": H_out, "c_0": self.hidden_size}
             if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -308,9 +314,9 @@ class RNNBase(Module):
         for k, (what, size) in enumerate(sizes.items()):
             if hx is None:
                 shape = (LD, B, size) if batched else (LD, size)
-                state = zeros(*shape, dtype=x.dtype, device=x.device)
+                state = zeros(*shape, dtype=dtype, device=device)
             else:
-                state = self._check_state(hx[k], what, size, B, x.dtype)
+                state = self._check_state(hx[k], what, size, B, dtype)
             if not batched:
                 state = state.unsqueeze(1)  # (L * D, 1, size)
             states.append(state)
@@ -325,6 +331,26 @@ class RNNBase(Module):
     def _runs_fused(self) -> bool:
         return self.fused and self.mode == "LSTM" and self.proj_size == 0
 
+    def _input_part_and_step(self, x: Tensor, names: list) -> tuple:
+        """``xw = x W_ih^T + b`` for every step at once ((..., I_layer) -> (..., G)) and the
+        one-step function of this layer and direction, ``step(xw_t, state) -> state``."""
+        w_ih = getattr(self, names[0])
+        w_hh = getattr(self, names[1])
+        xw = x @ w_ih.t()  # (..., I_layer) @ (I_layer, G) -> (..., G), all steps at once
+        b_hh = None
+        if self.bias:
+            b_ih = getattr(self, names[2])
+            b_hh = getattr(self, names[3])
+            if self.mode == "GRU":
+                xw = xw + b_ih  # GRU keeps b_hh inside the step (see _gru_step)
+            else:
+                xw = xw + (b_ih + b_hh)  # (..., G): both biases added once, outside the loop
+                b_hh = None
+        step = partial(_STEPS[self.mode], w_hh_t=w_hh.t(), b_hh=b_hh)  # w_hh.t(): (H_out, G)
+        if self.proj_size > 0:
+            step = partial(step, w_hr_t=getattr(self, names[-1]).t())  # (H, P)
+        return xw, step
+
     def _run_direction(self, x: Tensor, state: tuple, names: list, reverse: bool):
         """One layer in one direction: x (T, B, I_layer) -> outputs (T, B, H_out), final state."""
         w_ih = getattr(self, names[0])
@@ -333,20 +359,7 @@ class RNNBase(Module):
             biases = (getattr(self, names[2]), getattr(self, names[3])) if self.bias else ()
             out, h_n, c_n = lstm_layer(x, state, w_ih, w_hh, *biases, reverse=reverse)
             return out, (h_n, c_n)  # (T, B, H), ((B, H), (B, H))
-        xw = x @ w_ih.t()  # (T, B, I_layer) @ (I_layer, G) -> (T, B, G), all steps at once
-        b_hh = None
-        if self.bias:
-            b_ih = getattr(self, names[2])
-            b_hh = getattr(self, names[3])
-            if self.mode == "GRU":
-                xw = xw + b_ih  # GRU keeps b_hh inside the step (see _gru_step)
-            else:
-                xw = xw + (b_ih + b_hh)  # (T, B, G): both biases added once, outside the loop
-                b_hh = None
-        step = partial(_STEPS[self.mode], w_hh_t=w_hh.t(), b_hh=b_hh)  # w_hh.t(): (H_out, G)
-        if self.proj_size > 0:
-            step = partial(step, w_hr_t=getattr(self, names[-1]).t())  # (H, P)
-
+        xw, step = self._input_part_and_step(x, names)  # xw: (T, B, G)
         xw_steps = _unbind_time(xw)  # T tensors (B, G)
         T = len(xw_steps)
         outputs = [None] * T
@@ -354,6 +367,104 @@ class RNNBase(Module):
             state = step(xw_steps[t], state)
             outputs[t] = state[0]  # h_t: (B, H_out)
         return stack(outputs, dim=0), state  # (T, B, H_out)
+
+    def _run_direction_packed(self, data: Tensor, state: tuple, names: list, reverse: bool,
+                              batch_sizes: list):
+        """One layer in one direction on packed rows (see ``nn.utils.rnn``): data
+        (N, I_layer) -> outputs (N, H_out), and the final state (B, .) of every sequence at
+        its own last step. Step t runs on the first ``batch_sizes[t]`` rows of the state: the
+        sequences are sorted longest first, so those are exactly the ones still running.
+
+        Forward in time, the state loses its last rows when sequences end (their final state
+        is kept aside); backward in time, every sequence starts at its own last step, so rows
+        of the initial state join as the step count reaches their lengths.
+        """
+        xw, step = self._input_part_and_step(data, names)  # (N, G), all rows at once
+        starts = [0]
+        for bs in batch_sizes[:-1]:
+            starts.append(starts[-1] + bs)  # row offset of each time step in the packed data
+        T = len(batch_sizes)
+        outputs = [None] * T
+        if not reverse:
+            ended = []  # final states of sequences that ended before T, in order of ending
+            for t in range(T):
+                bs = batch_sizes[t]
+                if bs < state[0].shape[0]:  # rows bs.. ended at step t - 1
+                    ended.append(tuple(s[bs:] for s in state))
+                    state = tuple(s[:bs] for s in state)  # each (bs, .)
+                state = step(xw[starts[t] : starts[t] + bs], state)
+                outputs[t] = state[0]  # (bs, H_out)
+            # rows in order: the longest sequences (still running at T - 1) first, then the
+            # ones that ended later before those that ended earlier
+            pieces = [state] + ended[::-1]
+            final = tuple(cat([p[i] for p in pieces], dim=0) for i in range(len(state)))
+        else:
+            initial = state  # each (B, .)
+            state = tuple(s[: batch_sizes[-1]] for s in initial)
+            for t in reversed(range(T)):
+                bs = batch_sizes[t]
+                rows = state[0].shape[0]
+                if bs > rows:  # rows..bs start here, at their own last step
+                    state = tuple(cat([s, s0[rows:bs]], dim=0)
+                                  for s, s0 in zip(state, initial, strict=True))
+                state = step(xw[starts[t] : starts[t] + bs], state)
+                outputs[t] = state[0]  # (bs, H_out)
+            final = state  # each (B, .)
+        return cat(outputs, dim=0), final  # (N, H_out)
+
+    def _run_layers(self, x: Tensor, initial, run_direction) -> tuple:
+        """Every layer and direction; x is (T, B, I) or packed (N, I), ``initial`` the
+        per-(layer, direction) states (or None: the fused op starts from zeros). Returns the
+        last layer's output (T, B, D * H_out) or (N, D * H_out) and the final states stacked,
+        h_n (L * D, B, H_out) [and c_n (L * D, B, H)]."""
+        D = 2 if self.bidirectional else 1
+        finals = []  # final state of every (layer, direction), in torch's order
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0 and self.training:
+                x = dropout(x, self.dropout, training=True)  # between layers, never after last
+            outputs = []
+            for direction in range(D):
+                k = layer * D + direction
+                state = None if initial is None else tuple(s[k] for s in initial)
+                # state: (B, H_out) [, (B, H)]
+                out, state = run_direction(x, state, self._weight_names[k],
+                                           reverse=direction == 1)
+                outputs.append(out)
+                finals.append(state)
+            x = outputs[0] if D == 1 else cat(outputs, dim=-1)  # (..., D * H_out)
+        last = [stack([s[i] for s in finals], dim=0) for i in range(len(finals[0]))]
+        return x, last
+
+    def _forward_packed(self, input: PackedSequence, hx):  # noqa: A002
+        """``forward`` for a PackedSequence: always the step-by-step composable path (the fused
+        LSTM op takes only full (T, B, I) batches). hx and the returned states are in the
+        original batch order; inside, the batch is in the packed (sorted) order."""
+        name = type(self).__name__
+        data = input.data
+        if not isinstance(data, Tensor) or data.ndim != 2:
+            got = tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__
+            raise ValueError(f"{name}: expected the data of a PackedSequence to be 2-d "
+                             f"(N, I), got {got}")
+        if data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{self._describe()}: expected input with {self.input_size} features, got "
+                f"{data.shape[-1]} (packed data shape {tuple(data.shape)})"
+            )
+        check_input_dtype(self, data, self.weight_ih_l0)
+        batch_sizes = [int(b) for b in input.batch_sizes.tolist()]  # (T,)
+        states = self._initial_states(hx, batch_sizes[0], data.dtype, data.device)
+        if input.sorted_indices is not None:
+            states = [s.index_select(1, input.sorted_indices) for s in states]  # sorted order
+        initial = [s.unbind(0) for s in states]  # each L * D tensors (B, .)
+        run = partial(self._run_direction_packed, batch_sizes=batch_sizes)
+        output, last = self._run_layers(data, initial, run)  # (N, D * H_out), states
+        if input.unsorted_indices is not None:
+            last = [s.index_select(1, input.unsorted_indices) for s in last]  # original order
+        output = PackedSequence(output, input.batch_sizes, input.sorted_indices,
+                                input.unsorted_indices)
+        if self.mode == "LSTM":
+            return output, (last[0], last[1])
+        return output, last[0]
 
     def forward(self, input: Tensor, hx=None):  # noqa: A002 - torch's argument name
         """Run the layers over the sequence.
@@ -364,7 +475,13 @@ class RNNBase(Module):
         Returns (output, h_n) for RNN and GRU and (output, (h_n, c_n)) for LSTM; output is
         (T, B, D * H_out) (batch first with ``batch_first``); the states are never batch
         first, like torch.
+
+        A ``PackedSequence`` input (``nn.utils.rnn``) gives a PackedSequence output and the
+        states of each sequence at its own last step, in the original batch order; it runs
+        step by step on the composable path (``fused`` is not used for it).
         """
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = self._check_input(input)
         x = input
         if not batched:
@@ -374,27 +491,11 @@ class RNNBase(Module):
         if hx is None and self._runs_fused():
             initial = None  # the fused op starts from zeros itself (and skips h_0 W_hh^T)
         else:
-            initial = [s.unbind(0) for s in self._initial_states(hx, x, batched)]  # (B, .)
-        D = 2 if self.bidirectional else 1
-
-        finals = []  # final state of every (layer, direction), in torch's order
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout > 0 and self.training:
-                x = dropout(x, self.dropout, training=True)  # between layers, never after last
-            outputs = []
-            for direction in range(D):
-                k = layer * D + direction
-                state = None if initial is None else tuple(s[k] for s in initial)
-                # state: (B, H_out) [, (B, H)]
-                out, state = self._run_direction(x, state, self._weight_names[k],
-                                                 reverse=direction == 1)
-                outputs.append(out)
-                finals.append(state)
-            x = outputs[0] if D == 1 else cat(outputs, dim=-1)  # (T, B, D * H_out)
-
-        output = x
-        last = [stack([s[i] for s in finals], dim=0) for i in range(len(finals[0]))]
-        # last: h_n (L * D, B, H_out) [and c_n (L * D, B, H)]
+            B = x.shape[1] if batched else None  # x is (T, B, I) here when batched
+            states = self._initial_states(hx, B, x.dtype, x.device)
+            initial = [s.unbind(0) for s in states]  # each L * D tensors (B, .)
+        output, last = self._run_layers(x, initial, self._run_direction)
+        # output: (T, B, D * H_out); last: h_n (L * D, B, H_out) [and c_n (L * D, B, H)]
         if not batched:
             output = output.squeeze(1)  # (T, D * H_out)
             last = [s.squeeze(1) for s in last]  # (L * D, H_out)

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .. import backend
-from .. import functional as F
-from ..autograd import no_grad
-from ..backend import get_array_module
-from ..tensor import Tensor
-from .module import Parameter
+from ... import backend
+from ... import functional as F
+from ...autograd import no_grad
+from ...backend import get_array_module
+from ...tensor import Tensor
+from ..module import Parameter
+from . import rnn  # nn.utils.rnn: padding and packing variable-length sequences, as in torch
 
 
 def _tensors(parameters) -> list[Tensor]:
