@@ -69,7 +69,7 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -1095,8 +1095,8 @@ def add_round_ratios(goals: list[dict], rounds: list[list[Timing]], device: str 
         return
     per_round = []
     for rows in rounds:
-        rows = [Timing(r.name, r.impl, r.shape, r.median_ms, r.min_ms, r.repeats, dict(r.extra))
-                for r in rows]  # add_ratios writes into extra: leave the measured rows alone
+        # add_ratios writes into extra: leave the measured rows alone
+        rows = [replace(r, extra=dict(r.extra)) for r in rows]
         add_ratios(rows)
         per_round.append({_goal_key(g): g["ratio"] for g in check_goals(rows, device)})
     for g in goals:
