@@ -15,8 +15,9 @@ Every optimizer's docstring is its update rule; ``optimizer.py`` holds what they
 (parameter groups, per-parameter state, ``zero_grad``, ``state_dict``).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -31,6 +32,7 @@ from .sgd import SGD
 
 __all__ = [
     "ASGD",
+    "Adafactor",
     "Adadelta",
     "Adagrad",
     "Adam",
@@ -44,4 +46,5 @@ __all__ = [
     "Rprop",
     "SGD",
     "lr_scheduler",
+    "swa_utils",
 ]
