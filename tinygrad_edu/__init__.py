@@ -14,7 +14,7 @@ kernel choice), then ``nn/``, ``optim/``, ``data/``, ``models/`` and ``study/``.
 
 import numpy as np
 
-from . import functional, linalg, nn, optim
+from . import distributions, functional, linalg, nn, optim
 from .autograd import (
     Config,
     Function,

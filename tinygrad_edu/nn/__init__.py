@@ -42,6 +42,24 @@ from .dropout import (
 )
 from .embedding import Embedding, EmbeddingBag
 from .fold import ChannelShuffle, Fold, Unfold, UpsamplingBilinear2d, UpsamplingNearest2d
+from .lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+    LazyLinear,
+    LazyModuleMixin,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from .linear import MLP, Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,

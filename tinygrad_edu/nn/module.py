@@ -431,6 +431,10 @@ class Module:
         if not isinstance(state_dict, dict):
             raise TypeError(f"load_state_dict: expected a dict (e.g. from state_dict() or "
                             f"tinygrad_edu.load), got {_type_name(state_dict)}")
+        lazy = [(prefix, m) for prefix, m in self.named_modules()
+                if hasattr(m, "_materialize_from")]
+        for prefix, module in lazy:  # lazy layers take their shapes from the checkpoint
+            module._materialize_from(state_dict, prefix + "." if prefix else "")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -462,6 +466,9 @@ class Module:
                 if key in state_dict:
                     value = state_dict[key]
                     target.copy_(value.data if isinstance(value, Tensor) else value)
+        for _, module in lazy:  # a lazy layer with nothing left uninitialized is the regular one
+            if not module.has_uninitialized_params():
+                module._become_regular()
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------------------------------
