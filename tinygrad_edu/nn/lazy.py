@@ -294,13 +294,19 @@ class _LazyConvMixin(LazyModuleMixin):
         return weight[0] if self.transposed else weight[1] * self.groups
 
 
-def _lazy_conv(regular: type, torch_name: str) -> type:
-    doc = (f"``{regular.__name__}`` with in_channels read from the first input "
-           f"(torch.nn.{torch_name}): the arguments are {regular.__name__}'s without "
-           f"in_channels; init as {regular.__name__}'s; the module becomes a "
-           f"``{regular.__name__}`` after the first forward.")
-    return type(torch_name, (_LazyConvMixin, regular),
+def _lazy_class(mixin: type, regular: type, torch_name: str, size: str) -> type:
+    """torch.nn.<torch_name>: ``regular`` with ``size`` (its input size argument) read from the
+    first input, the lazy behaviour from ``mixin``."""
+    doc = (f"``{regular.__name__}`` with {size} read from the first input "
+           f"(torch.nn.{torch_name}): the arguments are {regular.__name__}'s without {size}; "
+           f"init as {regular.__name__}'s; the module becomes a ``{regular.__name__}`` after "
+           "the first forward.")
+    return type(torch_name, (mixin, regular),
                 {"cls_to_become": regular, "__doc__": doc, "__module__": __name__})
+
+
+def _lazy_conv(regular: type, torch_name: str) -> type:
+    return _lazy_class(_LazyConvMixin, regular, torch_name, "in_channels")
 
 
 LazyConv1d = _lazy_conv(Conv1d, "LazyConv1d")
@@ -369,12 +375,7 @@ _BATCH_NORMS = (BatchNorm1d, BatchNorm2d, BatchNorm3d)
 
 
 def _lazy_norm(regular: type, torch_name: str) -> type:
-    doc = (f"``{regular.__name__}`` with num_features read from the first input "
-           f"(torch.nn.{torch_name}): the arguments are {regular.__name__}'s without "
-           f"num_features; the module becomes a ``{regular.__name__}`` after the first "
-           "forward.")
-    return type(torch_name, (_LazyNormMixin, regular),
-                {"cls_to_become": regular, "__doc__": doc, "__module__": __name__})
+    return _lazy_class(_LazyNormMixin, regular, torch_name, "num_features")
 
 
 LazyBatchNorm1d = _lazy_norm(BatchNorm1d, "LazyBatchNorm1d")
