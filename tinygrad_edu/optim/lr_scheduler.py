@@ -169,6 +169,18 @@ def _set_momentum(group: dict, momentum: float, use_beta1: bool) -> None:
         group["momentum"] = momentum
 
 
+def _per_group_lambdas(name: str, optimizer: Optimizer, lr_lambda) -> list:
+    """``lr_lambda`` as one function per parameter group: a list or tuple of them (one per
+    group), or one function that every group shares."""
+    groups = len(optimizer.param_groups)
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * groups
+    if len(lr_lambda) != groups:
+        raise ValueError(f"{name}: expected {groups} lr_lambdas (one per parameter group), got "
+                         f"{len(lr_lambda)}")
+    return list(lr_lambda)
+
+
 class LambdaLR(LRScheduler):
     """lr = base_lr * lr_lambda(epoch).
 
@@ -187,13 +199,7 @@ class LambdaLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas "
-                                 f"(one per parameter group), got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self.lr_lambdas = _per_group_lambdas("LambdaLR", optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"LambdaLR: lr_lambda must be callable, got {fn!r}")
@@ -231,13 +237,7 @@ class MultiplicativeLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         name = "MultiplicativeLR"
         _check_optimizer(name, optimizer)
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas "
-                                 f"(one per parameter group), got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self.lr_lambdas = _per_group_lambdas(name, optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"{name}: lr_lambda should be a function, got "
