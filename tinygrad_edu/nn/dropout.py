@@ -51,6 +51,17 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
     return _channel_dropout(input, p, training)
 
 
+def _warn_unusual_rank(op: str, ndim: int, spatial: int) -> None:
+    """torch's deprecation warning for a channel dropout given an input of another rank than
+    its ``spatial`` dims + channels (+ batch); stacklevel points at the caller of ``op``."""
+    warnings.warn(
+        f"{op}: Received a {ndim}-D input to {op}, which is deprecated and will result in an "
+        "error in a future release. To retain the behavior and silence this warning, please use "
+        f"dropout instead. Note that {op} exists to provide channel-wise dropout on inputs with "
+        f"{spatial} spatial dimensions, a channel dimension, and an optional batch dimension "
+        f"(i.e. {spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002 - torch names
               inplace: bool = False) -> Tensor:
     """Zero each channel of (N, C, H, W) with probability p, scale the rest by 1 / (1 - p);
@@ -61,12 +72,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
         raise ValueError(f"dropout2d: channel dropout needs an input with at least 2 dims "
                          f"(N, C, *), got shape {tuple(input.shape)}")
     if input.ndim not in (3, 4):
-        warnings.warn(
-            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and "
-            "will result in an error in a future release. To retain the behavior and silence "
-            "this warning, please use dropout instead. Note that dropout2d exists to provide "
-            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
-            "an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+        _warn_unusual_rank("dropout2d", input.ndim, spatial=2)
     if input.ndim == 3:
         warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
@@ -88,12 +94,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
         raise ValueError(f"dropout3d: channel dropout needs an input with at least 1 dim, got "
                          f"shape {tuple(input.shape)}")
     if input.ndim not in (4, 5):
-        warnings.warn(
-            f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and "
-            "will result in an error in a future release. To retain the behavior and silence "
-            "this warning, please use dropout instead. Note that dropout3d exists to provide "
-            "channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
-            "an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+        _warn_unusual_rank("dropout3d", input.ndim, spatial=3)
     if input.ndim != 5:  # no batch dim: a batch of one
         return _channel_dropout(input.unsqueeze(0), p, training).squeeze(0)
     return _channel_dropout(input, p, training)
