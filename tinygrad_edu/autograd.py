@@ -10,6 +10,12 @@ visits it in reverse, applying the chain rule once per node.
 Core ops write ``backward`` with Tensor operations, so ``create_graph=True`` records the backward
 pass as a graph of its own (higher-order gradients). When ``create_graph`` is False the backward
 runs under ``no_grad`` and builds nothing.
+
+In-place updates inside a graph (``out += identity``) are recorded as torch records them: the
+op runs out of place on a stand-in for the tensor's earlier version, which takes over its
+history, and the tensor takes the op as its own (``Tensor._update_in_graph``). Edges point at
+tensors, so an op that used the tensor before the update still names the tensor itself; the
+walk swaps in the earlier version it saw (``InPlaceClock.as_of``, from the clock readings).
 """
 
 from __future__ import annotations
@@ -287,6 +293,15 @@ class InPlaceClock:
     # id(memory owner) -> (weak reference to it, clock reading of its last update); an entry
     # leaves when its array is freed
     _memory: dict = {}
+    # In-place updates recorded in the graph (``Tensor._update_in_graph``, torch's rebase):
+    # id(tensor) -> (weak reference to it, [(clock reading of the update, the tensor's earlier
+    # version it replaced)]), in order, so that an op that used the tensor before an update
+    # sends its gradient to the version it saw (``as_of``). (Not a WeakKeyDictionary: that
+    # compares keys with ==, which is elementwise for tensors.)
+    history: dict = {}
+    # id(memory owner) -> (weak reference to it, [(clock reading, weak reference to the tensor
+    # updated)]): which tensors rewrote that memory inside the graph (``check_aliases``)
+    _rebased: dict = {}
 
     @classmethod
     def stamp(cls, tensor) -> None:
@@ -307,6 +322,69 @@ class InPlaceClock:
         owner = _memory_owner(tensor.data)
         entry = cls._memory.get(id(owner))
         return entry is not None and entry[0]() is owner and entry[1] > ticks
+
+    @classmethod
+    def record_rebase(cls, tensor, earlier) -> None:
+        """Note that ``tensor`` was just updated in place inside the graph (``stamp`` has
+        counted it) and that ``earlier`` stands for what it was before."""
+        _weak_entry(cls.history, tensor).append((cls.ticks, earlier))
+        _weak_entry(cls._rebased, _memory_owner(tensor.data)).append(
+            (cls.ticks, weakref.ref(tensor)))
+
+    @classmethod
+    def as_of(cls, tensor, ticks: int):
+        """``tensor`` as it was when the clock read ``ticks``: itself, or the earlier version
+        that an in-place update after that replaced."""
+        entry = cls.history.get(id(tensor))
+        if entry is not None and entry[0]() is tensor:
+            for when, earlier in entry[1]:
+                if when > ticks:
+                    return earlier
+        return tensor
+
+    @classmethod
+    def check_aliases(cls, ctx) -> None:
+        """Refuse a graph in which ``ctx`` used a tensor whose memory another tensor (a view
+        of it, or the tensor it views) had rewritten in place inside the graph after the
+        tensor was made: its value then was not what its own graph computed, so the gradient
+        would miss the update. (The tensor that was updated itself is followed exactly.)"""
+        for inp in ctx.inputs:
+            if not inp.requires_grad:
+                continue
+            owner = _memory_owner(inp.data)
+            entry = cls._rebased.get(id(owner))
+            if entry is None or entry[0]() is not owner:
+                continue
+            maker = inp._ctx
+            if maker is not None and maker.freed:
+                continue  # its own graph is gone: no gradient goes through it
+            current = getattr(inp, "current", None)  # an earlier version: the tensor it was
+            itself = inp if current is None else current()
+            made = maker.inplace_ticks if maker is not None else -1
+            for when, ref in entry[1]:
+                if made < when <= ctx.inplace_ticks and ref() is not itself:
+                    raise RuntimeError(
+                        f"{ctx.name}: its input of shape {tuple(inp.shape)} shares memory with "
+                        f"another tensor (shape {_shape_of(ref())}) that was updated in place "
+                        "after the input was made and before this op used it; autograd can't "
+                        "follow an update through a view. Make the view after the update, or "
+                        "update a clone()."
+                    )
+
+
+def _weak_entry(table: dict, obj) -> list:
+    """The list kept for ``obj`` in ``table`` (id(obj) -> (weak reference to obj, list)),
+    made empty on first use; the entry leaves the table when obj is freed."""
+    key = id(obj)
+    entry = table.get(key)
+    if entry is None or entry[0]() is not obj:
+        entry = (weakref.ref(obj, lambda _, key=key: table.pop(key, None)), [])
+        table[key] = entry
+    return entry[1]
+
+
+def _shape_of(tensor) -> str:
+    return "unknown" if tensor is None else str(tuple(tensor.shape))
 
 
 class Function:
@@ -359,6 +437,7 @@ class Function:
 
     inputs: tuple = ()
     inplace_ticks: int = -1  # InPlaceClock.ticks when the graph was recorded
+    output_ticks: int = -1  # InPlaceClock.ticks when the output was written, if later
     needs_input_grad: tuple
     saved: tuple = ()
     freed: bool = False
@@ -405,8 +484,11 @@ class Function:
         out = ref()
         if out is None:
             raise RuntimeError(f"{self.name}.backward: the output tensor no longer exists")
-        if self.inplace_ticks != InPlaceClock.ticks and \
-                InPlaceClock.updated_after(out, self.inplace_ticks):  # any update since?
+        # an op recorded for an in-place update (Tensor._update_in_graph) has that tensor as
+        # its output, written when the clock read output_ticks
+        ticks = max(self.inplace_ticks, self.output_ticks)
+        if ticks != InPlaceClock.ticks and \
+                InPlaceClock.updated_after(out, ticks):  # any update since?
             raise RuntimeError(
                 f"{self.name}.backward needs its output, which was modified by an in-place "
                 f"operation after the forward (shape {tuple(out.shape)}); clone it first"
@@ -558,20 +640,34 @@ def _topological_order(roots) -> list:
         if root in visited:
             continue
         visited.add(root)
-        ctx = root._ctx
-        stack = [(root, iter(ctx.inputs if ctx is not None else ()))]
+        stack = [(root, iter(_parents(root._ctx)))]
         while stack:
             node, parents_left = stack[-1]
             for parent in parents_left:
                 if parent.requires_grad and parent not in visited:
                     visited.add(parent)
                     ctx = parent._ctx
-                    stack.append((parent, iter(ctx.inputs if ctx is not None else ())))
+                    if ctx is not None and ctx.inplace_ticks != InPlaceClock.ticks:
+                        parents = _parents(ctx)  # an in-place update since: as ctx saw them
+                    else:
+                        parents = ctx.inputs if ctx is not None else ()
+                    stack.append((parent, iter(parents)))
                     break  # go down into this parent; node's other parents wait on the stack
             else:
                 stack.pop()  # all parents of node are in order
                 order.append(node)
     return order
+
+
+def _parents(ctx) -> tuple:
+    """The inputs of ``ctx``, each as it was when ``ctx``'s forward used it: a tensor updated in
+    place inside the graph since then is replaced, for good, by its earlier version
+    (``InPlaceClock.as_of``), which leads to the graph that computed what ``ctx`` saw."""
+    if ctx is None:
+        return ()
+    if ctx.inplace_ticks != InPlaceClock.ticks and InPlaceClock.history:
+        ctx.inputs = tuple(InPlaceClock.as_of(t, ctx.inplace_ticks) for t in ctx.inputs)
+    return ctx.inputs
 
 
 def _as_grad_tuple(ctx: Function, grads) -> tuple:
@@ -674,6 +770,8 @@ def run_backward(
                 )
             if ctx.inplace_ticks != InPlaceClock.ticks:  # something was updated in place
                 ctx.check_versions()
+            if InPlaceClock._rebased:  # in-place updates inside a graph: any through a view?
+                InPlaceClock.check_aliases(ctx)
             if scatter and ctx.add_grad_into is not None:
                 # a slice's gradient is zeros with dy where the slice was: add dy into the
                 # input's pending gradient instead of building a zero array per slice, so

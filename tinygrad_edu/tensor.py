@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -436,19 +437,66 @@ class Tensor:
         self.grad = None
 
     # ------------------------------------------------------------------------------------------
-    # In-place updates (initializers, optimizers): only outside the graph
+    # In-place updates: outside the graph (initializers, optimizers) or recorded in it
     # ------------------------------------------------------------------------------------------
 
-    def _check_inplace(self, op: str) -> None:
-        """Refuse in-place updates autograd cannot follow. Each update that is done is then
-        counted (``InPlaceClock.stamp``, after the write: a refused update changed nothing):
-        a graph that saved this tensor before refuses to backward through it (see
-        ``Function``), instead of silently using the new values."""
-        if Config.grad_enabled and self.requires_grad:
+    def _check_inplace(self, op: str, *values) -> bool:
+        """Must this in-place update of ``self`` (with ``values``) be recorded in the graph?
+        Yes when grad is enabled and ``self`` or a value requires grad (``_update_in_graph``);
+        otherwise the caller writes the memory and counts the update (``InPlaceClock.stamp``,
+        after the write: a refused update changed nothing), so that a graph that saved this
+        tensor before refuses to backward through it instead of using the new values.
+
+        Refused, as in torch: a leaf that requires grad (what its .grad would be the gradient
+        of no longer exists). Refused here though torch follows it: a view of another tensor's
+        memory (that tensor's graph would not see the update)."""
+        if not Config.grad_enabled or not (self.requires_grad or any(
+                isinstance(v, Tensor) and v.requires_grad for v in values)):
+            return False
+        if self._ctx is None and self.requires_grad:
             raise RuntimeError(
-                f"{op}: a tensor that requires grad can't be modified in place while grad is "
-                "enabled; wrap the update in tinygrad_edu.no_grad() or change .data"
+                f"{op}: a leaf tensor that requires grad (shape {tuple(self.shape)}) can't be "
+                "modified in place while grad is enabled; wrap the update in "
+                "tinygrad_edu.no_grad() or change .data"
             )
+        owner = _memory_owner(self.data)
+        if owner is not self.data and (self._ctx is None or any(
+                _memory_owner(t.data) is owner for t in self._ctx.inputs)):
+            made_by = f" made by {self._ctx.name}" if self._ctx is not None else ""
+            raise RuntimeError(
+                f"{op}: this tensor (shape {tuple(self.shape)}) is a view{made_by} of another "
+                "tensor's memory, and an in-place update of a view is not recorded in the "
+                "graph here (the tensor it views would miss it in its gradient). Update a "
+                "clone(), or write into the base tensor with x[index] = value"
+            )
+        return True
+
+    def _update_in_graph(self, update, *values, keep_old: bool = False) -> Tensor:
+        """``self = update(self, *values)``, recorded in the graph, with the result written
+        into self's own memory, as torch's in-place ops do.
+
+        The op runs out of place on an earlier version of ``self``: a stand-in with self's
+        history (``_EarlierVersion``). ``self`` then takes the op as its history, and the ops
+        that used ``self`` before the update send their gradients to the earlier version (the
+        graph walk asks ``InPlaceClock.as_of``). ``keep_old``: the op's backward reads the old
+        values, which the write overwrites, so the earlier version keeps a copy of them."""
+        earlier = _EarlierVersion._wrap(self.data.copy() if keep_old else self.data,
+                                        self.requires_grad)
+        earlier._ctx, earlier._version = self._ctx, self._version
+        earlier.current = weakref.ref(self)  # weak: the history of self keeps earlier alive
+        values = tuple(earlier if v is self else v for v in values)  # x += x
+        result = update(earlier, *values)
+        if result.dtype != self.dtype:  # in place, the dtype stays (torch)
+            result = F.cast(result, self.dtype)
+        self.data[...] = result.data
+        InPlaceClock.stamp(self)
+        InPlaceClock.record_rebase(self, earlier)
+        ctx = result._ctx
+        self._ctx, self.requires_grad = ctx, result.requires_grad
+        if "_output_ref" in ctx.__dict__:  # a backward that reads the output reads self
+            ctx._output_ref = weakref.ref(self)
+            ctx.output_ticks = InPlaceClock.ticks
+        return self
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.
@@ -457,15 +505,6 @@ class Tensor:
         category than ``self`` is refused, like torch: ``int_tensor += 0.5`` would silently
         truncate. Assignments (setitem, fill_) convert, as in torch."""
         if isinstance(value, Tensor):
-            if Config.grad_enabled and value.requires_grad:
-                instead = ("use the value itself (or value.clone()) instead of copying it"
-                           if op == "copy_" else "build the result with differentiable ops "
-                           "(cat, stack, where, masked_fill) instead")
-                raise RuntimeError(
-                    f"{op}: the value requires grad, but an in-place update of a tensor is not "
-                    f"recorded by autograd, so its gradient would be silently lost; {instead}, "
-                    "or detach() the value"
-                )
             value = value.data
         xp = get_array_module(self.data)
         if np.isscalar(value):
@@ -521,12 +560,20 @@ class Tensor:
             array = array.astype(self.dtype)
         return array
 
+    def _graph_value(self, value, array) -> Tensor:
+        """The value of an in-place update recorded in the graph: the Tensor itself (its
+        gradient is wanted), else the checked ``array`` made from it."""
+        return value if isinstance(value, Tensor) else Tensor._wrap(array)
+
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("setitem")
-        from .functional.shape import _normalize_index
+        from .functional.shape import _normalize_index, index_put
 
         index = _normalize_index(index)
         array = self._as_array(value, "setitem")
+        if self._check_inplace("setitem", value):
+            value = self._graph_value(value, array)
+            self._update_in_graph(lambda x, v: index_put(x, index, F.cast(v, x.dtype)), value)
+            return
         try:
             self.data[index] = array
         except ValueError:
@@ -539,53 +586,66 @@ class Tensor:
             ) from None
         InPlaceClock.stamp(self)
 
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.data[...] = 0
+    def _overwrite(self, op: str, value, array) -> Tensor:
+        """``self`` becomes ``value`` (broadcast) everywhere: in the graph, the old values get
+        no gradient and a value that requires grad gets the sum over the positions it fills."""
+        if self._check_inplace(op, value):
+            value = self._graph_value(value, array)
+            everywhere = get_array_module(self.data).ones((), dtype=np.bool_)
+            return self._update_in_graph(
+                lambda x, v: F.where(everywhere, F.cast(v, x.dtype), x), value)
+        self.data[...] = array
         InPlaceClock.stamp(self)
         return self
 
+    def zero_(self) -> Tensor:
+        return self._overwrite("zero_", 0, self._as_array(0, "zero_"))
+
     def fill_(self, value) -> Tensor:
-        self._check_inplace("fill_")
         array = self._as_array(value, "fill_")
         if array.ndim:
             raise RuntimeError(
                 f"fill_: expected a number or a 0-d tensor, got a value of shape "
                 f"{tuple(array.shape)}; use copy_ to copy a tensor's values"
             )
-        self.data[...] = array
-        InPlaceClock.stamp(self)
-        return self
+        return self._overwrite("fill_", value, array)
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` into this tensor, broadcast to its shape and converted to its dtype."""
-        self._check_inplace("copy_")
         array = self._as_array(src, "copy_")
         self._check_fits("copy_", array)
-        self.data[...] = array
-        InPlaceClock.stamp(self)
-        return self
+        return self._overwrite("copy_", src, array)
 
     def add_(self, other, alpha=1) -> Tensor:
-        self._check_inplace("add_")
-        self.data += self._operand("add_", other, alpha)
+        array = self._operand("add_", other, alpha)
+        if self._check_inplace("add_", other):
+            return self._update_in_graph(F.add, self._graph_value(other, array) if alpha == 1
+                                         else other * alpha if isinstance(other, Tensor)
+                                         else Tensor._wrap(array))
+        self.data += array
         InPlaceClock.stamp(self)
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
-        self._check_inplace("sub_")
         if self.dtype.kind == "b":
             raise RuntimeError(
                 "sub_: subtraction of bool tensors is not supported (as in torch); use ^ "
                 "(logical_xor) instead"
             )
-        self.data -= self._operand("sub_", other, alpha)
+        array = self._operand("sub_", other, alpha)
+        if self._check_inplace("sub_", other):
+            return self._update_in_graph(F.sub, self._graph_value(other, array) if alpha == 1
+                                         else other * alpha if isinstance(other, Tensor)
+                                         else Tensor._wrap(array))
+        self.data -= array
         InPlaceClock.stamp(self)
         return self
 
     def mul_(self, other) -> Tensor:
-        self._check_inplace("mul_")
-        self.data *= self._operand("mul_", other)
+        array = self._operand("mul_", other)
+        if self._check_inplace("mul_", other):
+            return self._update_in_graph(F.mul, self._graph_value(other, array), keep_old=True)
+        self.data *= array
         InPlaceClock.stamp(self)
         return self
 
@@ -602,11 +662,15 @@ class Tensor:
         return self.__itruediv__(other)
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch names
-        self._check_inplace("clamp_")
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must be given")
         lo = None if min is None else self._operand("clamp_", min)
         hi = None if max is None else self._operand("clamp_", max)
+        if self._check_inplace("clamp_", min, max):
+            return self._update_in_graph(
+                lambda x: F.clamp(x, None if lo is None else self._graph_value(min, lo),
+                                  None if hi is None else self._graph_value(max, hi)),
+                keep_old=True)
         xp = get_array_module(self.data)
         if lo is not None:
             xp.maximum(self.data, lo, out=self.data)
@@ -616,7 +680,6 @@ class Tensor:
         return self
 
     def masked_fill_(self, mask, value) -> Tensor:
-        self._check_inplace("masked_fill_")
         xp = get_array_module(self.data)
         mask = xp.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.dtype != np.bool_:
@@ -632,41 +695,42 @@ class Tensor:
                 f"masked_fill_: value must be a number or a 0-d tensor, got shape "
                 f"{tuple(array.shape)}"
             )
+        if self._check_inplace("masked_fill_", value):
+            return self._update_in_graph(
+                lambda x, v: F.masked_fill(x, mask, v), self._graph_value(value, array))
         xp.copyto(self.data, array.astype(self.dtype), where=mask)
         InPlaceClock.stamp(self)
         return self
 
     def exp_(self) -> Tensor:
-        self._check_inplace("exp_")
         if self.dtype.kind != "f":
             raise RuntimeError(f"exp_: needs a floating-point tensor, got dtype {self.dtype}")
+        if self._check_inplace("exp_"):
+            return self._update_in_graph(F.exp)
         get_array_module(self.data).exp(self.data, out=self.data)
         InPlaceClock.stamp(self)
         return self
 
     def __itruediv__(self, other) -> Tensor:
-        self._check_inplace("div_")
         if self.dtype.kind != "f":
             raise RuntimeError(
                 f"div_: true division gives floats, which can't be stored in place in a tensor "
                 f"of dtype {self.dtype}; use x = x / y"
             )
-        self.data /= self._operand("div_", other)
+        array = self._operand("div_", other)
+        if self._check_inplace("div_", other):
+            return self._update_in_graph(F.div, self._graph_value(other, array), keep_old=True)
+        self.data /= array
         InPlaceClock.stamp(self)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        self._check_inplace("uniform_")
-        self.data[...] = _random_array("uniform", self.shape, self.dtype, self.device, a, b)
-        InPlaceClock.stamp(self)
-        return self
+        return self._overwrite("uniform_", None, _random_array(
+            "uniform", self.shape, self.dtype, self.device, a, b))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        self._check_inplace("normal_")
-        self.data[...] = _random_array("normal", self.shape, self.dtype, self.device, mean, std)
-        InPlaceClock.stamp(self)
-        return self
-
+        return self._overwrite("normal_", None, _random_array(
+            "normal", self.shape, self.dtype, self.device, mean, std))
 
     # ------------------------------------------------------------------------------------------
     # Operators and math: each calls its op in tinygrad_edu.functional (F)
@@ -1007,6 +1071,15 @@ class Tensor:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("__hash__", object.__hash__) is None:
             cls.__hash__ = object.__hash__
+
+
+class _EarlierVersion(Tensor):
+    """What a tensor was before an in-place update recorded in the graph: its data then (the
+    same memory, or a copy where the update's backward reads the old values) and its history
+    then (``_ctx``). ``current`` is a weak reference to the tensor it was. Ops that used the
+    tensor before the update reach this stand-in in the graph walk (``InPlaceClock.as_of``)."""
+
+    __slots__ = ("current",)
 
 
 def _backward_inputs(inputs) -> tuple:
@@ -1514,7 +1587,6 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
         rest = F.expand(F.unsqueeze(x, 1), n, N - 1)  # (n, N-1)
         powers = F.cumprod(F.cat([first, rest], dim=1), 1)  # (n, N): 1, x, x^2, ...
     return powers if increasing else F.flip(powers, (1,))
-
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

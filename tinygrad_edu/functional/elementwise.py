@@ -524,6 +524,7 @@ class Exp(Function):
     """y = e^x;  dx = dy * y"""
 
     reads_output = True  # backward reads self.output
+    reads_inputs = False  # ... and not x
 
     def forward(self, x):
         return get_array_module(x).exp(x)
@@ -1089,6 +1090,8 @@ def _extreme_shares(a, b, dtype, smallest: bool) -> tuple:
 
 class Where(Function):
     """y = a where cond else b;  da = sum_to(dy * cond), db = sum_to(dy * ~cond)"""
+
+    reads_inputs = False  # its backward needs only the condition and the shapes
 
     def forward(self, a, b, cond):
         self.cond = cond

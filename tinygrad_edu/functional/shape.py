@@ -387,6 +387,48 @@ def index_put_zeros(g: Tensor, index, shape) -> Tensor:
     return IndexPutZeros.apply(g, index=index, shape=tuple(shape))
 
 
+class IndexPut(Function):
+    """y = x with y[index] = v (v broadcast to the indexed part);
+    dx = dy with dy[index] = 0,  dv = sum_to(dy[index], v.shape)
+
+    What ``x[index] = v`` records inside the graph (``Tensor.__setitem__``): the update runs
+    out of place here and the tensor's own memory takes the result. An integer array that
+    names an element twice writes one of the values, as in torch."""
+
+    reads_inputs = False  # its backward needs only the index and the shapes
+
+    def forward(self, x, v, index):
+        self.index = index
+        out = x.copy()
+        try:
+            out[index] = v
+        except ValueError:
+            target = x[index].shape
+            raise RuntimeError(
+                f"setitem: a value of shape {tuple(v.shape)} can't be broadcast to the shape "
+                f"{tuple(target)} of the indexed part of the tensor (shape {tuple(x.shape)})"
+            ) from None
+        return out
+
+    def backward(self, dy):
+        x, v = self.inputs
+        dx = dv = None
+        if self.needs_input_grad[0]:
+            zero = Tensor._wrap(get_array_module(dy.data).zeros((), dtype=dy.dtype))
+            dx = IndexPut.apply(dy, zero, index=self.index)
+        if self.needs_input_grad[1]:
+            dv = sum_to(GetItem.apply(dy, index=self.index), v.shape)
+        return dx, dv
+
+
+def index_put(x: Tensor, index, value: Tensor) -> Tensor:
+    """A copy of ``x`` with ``value`` written at ``x[index]``, differentiable in both (the
+    out-of-place form of ``x[index] = value``; ``value`` has x's dtype)."""
+    xp = get_array_module(x.data)
+    index = _masks_to_positions(_to_module(_normalize_index(index), xp), x.shape, xp)
+    return IndexPut.apply(x, value, index=index)
+
+
 def _is_mask(item) -> bool:
     return getattr(item, "dtype", None) == np.bool_ and item.ndim > 0
 

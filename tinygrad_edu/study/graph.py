@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..autograd import _parents
 from ..tensor import Tensor
 from ._common import fmt_shape, new_figure, norm
 
@@ -123,7 +124,7 @@ class _Builder:
             label = ctx.name + (" (freed)" if ctx.freed else "")
             self.graph.nodes.append(Node(op_id, "op", label, part))
             self.graph.edges.append(Edge(op_id, t_id))
-            inputs = () if ctx.freed else ctx.inputs
+            inputs = () if ctx.freed else _parents(ctx)  # as ctx saw them
             for inp in inputs:
                 self.graph.edges.append(Edge(self.tensor_id(inp), op_id))
             stack.extend(reversed(inputs))
@@ -272,7 +273,7 @@ def to_text_tree(tensor: Tensor, names=None) -> str:
             lines.append(f"{head}{desc} {', '.join(extras)}")
             continue
         lines.append(f"{head}{desc} = {ctx.name}" + (" (freed)" if ctx.freed else ""))
-        inputs = () if ctx.freed else ctx.inputs
+        inputs = () if ctx.freed else _parents(ctx)  # as ctx saw them
         children = []
         for k, inp in enumerate(inputs):
             last = k == len(inputs) - 1

@@ -1,0 +1,312 @@
+"""In-place updates inside the graph (``x += y`` on a tensor that requires grad, ``buf[i] = h``
+with an ``h`` that does, ...), against torch's forward and backward, and the cases refused."""
+
+import gc
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_close
+
+import tinygrad_edu as tg
+from tinygrad_edu.autograd import InPlaceClock
+
+
+def _run(lib, body, arrays):
+    """body(lib, *tensors) on float64 leaves that require grad; its output is dotted with a
+    fixed random upstream and backpropagated. Returns the output and the leaves' gradients."""
+    leaves = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = body(lib, *leaves)
+    upstream = np.random.default_rng(1).standard_normal(tuple(out.shape))
+    (out * lib.tensor(upstream)).sum().backward()
+    grads = [np.zeros(a.shape) if t.grad is None else t.grad.detach().numpy() for t, a in
+             zip(leaves, arrays)]
+    return out.detach().numpy(), grads
+
+
+def _zeros(lib, *shape, dtype=None):
+    return lib.zeros(*shape, dtype=dtype or lib.float64)
+
+
+def _rnn_buffer(lib, x, y):
+    outputs = _zeros(lib, 3, 4, 3)
+    h = y[0]
+    for t in range(3):
+        h = (x[t] + h * 0.5).tanh()
+        outputs[t] = h  # each step's output written into one buffer, as torch RNN code does
+    return outputs
+
+
+def _uses_between_updates(lib, x, y):
+    out = x * 2
+    a = out + 0  # uses the value before the update: its gradient goes to x * 2 alone
+    out += y
+    b = out + 0
+    out *= 2
+    return a + 2 * b + 3 * out
+
+
+def _clamp_tensor_bounds(lib, x, y):
+    out = x * 2
+    out.clamp_(min=y - 1, max=y + 1)
+    return out
+
+
+CASES = {
+    "out += identity, then relu (ResNet)": lambda lib, x, y: _iadd(x * 2, y).relu(),
+    "sub_ with alpha": lambda lib, x, y: (x * 1.5).sub_(y, alpha=2),
+    "add_ with alpha": lambda lib, x, y: (x * 1.5).add_(y, alpha=0.5),
+    "add_ into a zeros buffer": lambda lib, x, y: _zeros(lib, 4, 3).add_(y) * x,
+    "add_ of a broadcast row": lambda lib, x, y: (x * 1.5).add_(y[0]),
+    "*= tensor": lambda lib, x, y: _imul(x + 1, y),
+    "mul_ number": lambda lib, x, y: (x + 1).mul_(3.0),
+    "/= tensor": lambda lib, x, y: _idiv(x + 1, y * y + 1),
+    "x += x": lambda lib, x, y: _iadd_self(x * 2),
+    "clamp_ numbers": lambda lib, x, y: (x * 2).clamp_(-0.5, 0.7),
+    "clamp_ tensors": _clamp_tensor_bounds,
+    "masked_fill_ number": lambda lib, x, y: (x * 2).masked_fill_(x > 0, 0.25),
+    "masked_fill_ 0-d tensor": lambda lib, x, y: (x * 2).masked_fill_(x > 0, y.sum()),
+    "exp_ (backward reads the output)": lambda lib, x, y: (x * 0.5).exp_() * y,
+    "uses before and between updates": _uses_between_updates,
+    "a view made after the update": lambda lib, x, y: _iadd(x * 2, y)[1:3] * 2,
+    "setitem into a zeros buffer": lambda lib, x, y: _setitems(
+        _zeros(lib, 4, 3), (1, y[0]), ((slice(2, None), slice(1, None)), x[:2, :2] * 2)),
+    "setitem on a graph tensor": lambda lib, x, y: _setitems(
+        x * 1, (0, y[1] * 3), ((slice(1, 3), 0), y[2, :2])),
+    "setitem, integer array index, broadcast value": lambda lib, x, y: _setitems(
+        x * 2, ([0, 2], y[3])),
+    "setitem, bool mask, number": lambda lib, x, y: _setitems(x * 2, (x.detach() > 0, 0.0)),
+    "setitem, bool mask, tensor": lambda lib, x, y: _setitems(
+        x * 2, (x.detach() > 0, y[x.detach() > 0])),
+    "setitem, 0-d tensor into a row": lambda lib, x, y: _setitems(x * 2, (2, y.sum())),
+    "RNN outputs written into a buffer": _rnn_buffer,
+    "fill_ on a graph tensor used before": lambda lib, x, y: _fill_after_use(x, 0.5),
+    "fill_ with a 0-d tensor": lambda lib, x, y: _zeros(lib, 4, 3).fill_(y.sum()) * x,
+    "zero_": lambda lib, x, y: (x * 2).zero_() + y,
+    "copy_ broadcast and cast": lambda lib, x, y: _zeros(lib, 4, 3, dtype=lib.float32).copy_(
+        y[0] * 2).to(lib.float64) * x,
+    "copy_ over a graph tensor": lambda lib, x, y: (x * 2).copy_(y) * x,
+}
+
+FLOAT32_CASES = {"copy_ broadcast and cast"}
+
+
+def _iadd(a, b):
+    a += b
+    return a
+
+
+def _imul(a, b):
+    a *= b
+    return a
+
+
+def _idiv(a, b):
+    a /= b
+    return a
+
+
+def _iadd_self(a):
+    a += a
+    return a
+
+
+def _imul_self(a):
+    a *= a
+    return a
+
+
+def _setitems(target, *writes):
+    for index, value in writes:
+        target[index] = value
+    return target
+
+
+def _fill_after_use(out, value):
+    out = out * 2
+    before = out + 1
+    out.fill_(value)
+    return before + out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_in_place_updates_in_the_graph_match_torch(case):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))]
+    if case == "RNN outputs written into a buffer":
+        arrays[0] = rng.standard_normal((3, 4, 3))
+    ours_out, ours_grads = _run(tg, CASES[case], arrays)
+    theirs_out, theirs_grads = _run(torch, CASES[case], arrays)
+    tol = 1e-6 if case in FLOAT32_CASES else 1e-12
+    assert_close(ours_out, theirs_out, rtol=tol, atol=tol)
+    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
+        assert_close(ours, theirs, rtol=tol, atol=tol)
+
+
+def test_x_times_equals_x_keeps_the_old_values_where_torch_refuses():
+    # torch's mul_ saves self, which the update overwrites: "modified by an inplace operation".
+    # Here the update's earlier version keeps a copy of the old values, so it differentiates,
+    # and matches torch's out-of-place x * x
+    arrays = [np.random.default_rng(0).standard_normal((4, 3))]
+    ours_out, ours_grads = _run(tg, lambda lib, x: _imul_self(x * 2), arrays)
+    theirs_out, theirs_grads = _run(torch, lambda lib, x: (x * 2) * (x * 2), arrays)
+    assert_close(ours_out, theirs_out, rtol=1e-12, atol=1e-12)
+    assert_close(ours_grads[0], theirs_grads[0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        _run(torch, lambda lib, x: _imul_self(x * 2), arrays)
+
+
+def test_the_updated_tensor_keeps_its_memory_and_gets_the_op_as_grad_fn():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = x * 2
+    memory = out.data
+    alias = out.detach()  # shares memory, like torch
+    out += 1
+    assert out.data is memory and alias.tolist() == [3.0, 5.0, 7.0]
+    assert out.grad_fn is not None and not out.is_leaf and out.requires_grad
+    buf = tg.zeros(3)
+    assert buf.is_leaf and not buf.requires_grad
+    buf[0] = x[0]
+    assert buf.requires_grad and not buf.is_leaf  # a value that requires grad makes it join
+
+
+def test_double_backward_through_in_place_updates():
+    def fn(x, y):
+        out = x * x
+        out += y * y
+        out *= x  # keeps a copy of x*x + y*y for its backward
+        out[0] = y[1] * x[2]
+        return out.exp_()
+
+    rng = np.random.default_rng(2)
+    x, y = (tg.tensor(rng.uniform(-1, 1, 3), requires_grad=True) for _ in range(2))
+    assert tg.gradcheck(fn, (x, y))
+    assert tg.gradgradcheck(fn, (x, y))
+
+
+def test_retain_graph_backward_twice_through_an_update():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.tensor([3.0, 4.0], requires_grad=True)
+    out = x * 3
+    out += y
+    loss = (out * out).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    assert x.grad.tolist() == [2 * 2 * 3 * 6.0, 2 * 2 * 3 * 10.0]
+    assert y.grad.tolist() == [2 * 2 * 6.0, 2 * 2 * 10.0]
+
+
+def test_tg_grad_of_an_updated_tensor_is_the_gradient_of_its_new_value():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    out = x * 3
+    before = out * 1
+    out += 1
+    (g,) = tg.grad((out * out).sum() + before.sum(), out)
+    assert g.tolist() == [8.0, 14.0]  # 2 * out, not the path through ``before``
+
+
+def test_a_leaf_that_requires_grad_is_refused_as_in_torch():
+    for lib in (tg, torch):
+        w = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            w.add_(1.0)
+
+
+def test_an_update_of_a_value_an_earlier_op_saved_fails_at_backward_as_in_torch():
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        out = x * 2
+        z = out * x  # Mul keeps ``out`` for x's gradient
+        out += 1
+        with pytest.raises(RuntimeError, match="modified by an in-?place operation"):
+            z.sum().backward()
+
+
+def test_an_update_of_a_view_is_refused_with_what_to_do_instead():
+    # torch follows these (it rebases the viewed tensor too); here they are refused rather than
+    # giving the viewed tensor a gradient that misses the update
+    x = tg.tensor(np.ones((2, 3)), requires_grad=True)
+    y = tg.tensor(np.ones(2), requires_grad=True)
+    out = x * 2
+    with pytest.raises(RuntimeError, match=r"add_: this tensor \(shape \(3,\)\) is a view made "
+                                           r"by GetItem of another tensor's memory.*clone\(\)"):
+        out[0].add_(1.0)
+    with pytest.raises(RuntimeError, match=r"add_: this tensor \(shape \(2,\)\) is a view"):
+        out[:, 0] += y  # Python runs out[:, 0].__iadd__(y), an update of a view
+    buf = tg.zeros(2, 3)
+    with pytest.raises(RuntimeError, match=r"mul_: this tensor \(shape \(3,\)\) is a view of"):
+        buf[1].mul_(x[0])
+    assert buf.tolist() == [[0.0] * 3] * 2 and not buf.requires_grad  # nothing was written
+    out[:, 0] = out[:, 0] + y  # the supported spelling
+    out.sum().backward()
+    assert y.grad.tolist() == [1.0, 1.0] and x.grad.tolist() == [[2.0] * 3] * 2
+
+
+def test_a_view_made_before_an_update_and_used_after_is_refused_at_backward():
+    x = tg.tensor(np.ones((2, 3)), requires_grad=True)
+    y = tg.tensor(np.ones((2, 3)), requires_grad=True)
+    out = x * 2
+    row = out[0]  # a view of out's memory, made before the update
+    out += y
+    with pytest.raises(RuntimeError, match=r"Mul: its input of shape \(3,\) shares memory with "
+                                           r"another tensor \(shape \(2, 3\)\) that was updated "
+                                           r"in place .* Make the view after the update"):
+        (row * 2).sum().backward()
+    # used only before the update, the view is fine (it saw the old value)
+    out = x * 2
+    row = out[0]
+    early = (row + row).sum()  # Add keeps no values (row * 2 would keep row's: refused)
+    out += y
+    (early + out.sum()).backward()
+    assert x.grad.tolist() == [[6.0] * 3, [2.0] * 3]
+
+
+def test_an_update_outside_the_graph_still_makes_the_graph_refuse_a_saved_value():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    z = x.exp()
+    with tg.no_grad():
+        z += 1  # not recorded: exp's backward would read the new values
+    with pytest.raises(RuntimeError, match="Exp.backward needs its output, which was modified"):
+        z.sum().backward()
+
+
+def test_bookkeeping_of_updates_is_freed_with_the_tensors():
+    x = tg.tensor(np.ones((4, 3)), requires_grad=True)
+    for _ in range(50):
+        out = x * 2
+        out += x
+        out.relu().sum().backward()
+    del out
+    gc.collect()
+    assert len(InPlaceClock.history) <= 1 and len(InPlaceClock._rebased) <= 1
+
+
+def test_a_torch_style_residual_block_with_in_place_add_and_relu_matches_torch():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 5, 5))
+
+    def block(lib, nn, conv1, conv2, bn1, bn2, inp):
+        identity = inp
+        out = nn.functional.relu(bn1(conv1(inp)))
+        out = bn2(conv2(out))
+        out += identity  # torchvision's BasicBlock
+        return nn.functional.relu(out)
+
+    results = []
+    for lib in (tg, torch):
+        nn = lib.nn
+        mods = [nn.Conv2d(4, 4, 3, padding=1, bias=False) for _ in range(2)]
+        bns = [nn.BatchNorm2d(4) for _ in range(2)]
+        if lib is tg:
+            weights = [m.weight.data.copy() for m in mods]
+        else:
+            with torch.no_grad():
+                for m, w in zip(mods, weights, strict=True):
+                    m.weight.copy_(torch.from_numpy(w.astype(np.float32)))
+        inp = lib.tensor(x.astype(np.float32), requires_grad=True)
+        out = block(lib, nn, *mods, *bns, inp)
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), inp.grad.numpy(),
+                        mods[0].weight.grad.numpy(), bns[1].weight.grad.numpy()))
+    for ours, theirs in zip(*results, strict=True):
+        assert_close(ours, theirs, rtol=2e-4, atol=2e-4)
