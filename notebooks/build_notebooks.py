@@ -473,7 +473,8 @@ Notebook 01 showed *what* backward computes. This one opens `tinygrad_edu/autogr
 4. **higher-order gradients**: `create_graph=True`, second derivatives and Hessian-vector
    products;
 5. what the graph costs in memory (the saved-tensor ledger);
-6. a real use of Hessian-vector products: Newton's method against gradient descent.
+6. a real use of Hessian-vector products: Newton's method against gradient descent;
+7. **in-place updates** inside the graph (`out += identity`) and the version counter.
 
 %% setup
 %% code
@@ -801,8 +802,50 @@ collapses within a few steps. For deep networks the Hessian is indefinite and no
 costs 20 gradients, which is why first-order methods with per-parameter scaling (Adam,
 notebook 04) dominate in practice.
 
+%% md
+## 7. In-place updates inside the graph
+
+PyTorch code updates tensors of the graph in place: ResNet's `out += identity`, an RNN writing
+`outputs[t] = h` into a buffer. The tensor's memory takes the new values, yet an op that used
+the tensor *before* the update saw the old ones, and its gradient must go to them. The engine
+(`Tensor._update_in_graph`) runs the update out of place on a stand-in for the tensor's
+**earlier version**, which takes over the tensor's history (its `_ctx`), writes the result
+into the tensor's own memory and gives the tensor the new op as its history. Edges point at
+tensors, so an op that used `out` earlier still names `out`; a clock counts in-place updates,
+every op notes its reading, and the graph walk swaps in the earlier version that op saw.
+
+%% code
+x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+identity = tg.tensor([10.0, 20.0, 30.0], requires_grad=True)
+out = x * 2
+before = out.sum()  # uses out's old value, 2x
+memory = out.data
+out += identity  # the residual add of a ResNet block, in place
+print("same memory:", out.data is memory, "| new values:", out.tolist())
+loss = before + (out * out).sum()
+print(to_text_tree(loss, names={"x": x, "identity": identity, "out": out}))
+loss.backward()
+expected = 2 + 4 * (2 * x.detach() + identity.detach())  # d/dx of sum(2x) + sum((2x + id)^2)
+inplace_grad_error = float((x.grad - expected).abs().max())
+print("x.grad:", x.grad.tolist(), "| expected:", expected.tolist())
+
+%% md
+What the update overwrites is gone. An op whose backward reads the old values (`y * y` keeps
+`y`) refuses, as torch does, instead of silently using the new ones: that is the version
+counter. (An op like `+` keeps nothing and does not mind.)
+
+%% code
+y = x * 2
+z = y * y  # Mul keeps y for its backward
+y += 1
+try:
+    z.sum().backward()
+except RuntimeError as error:
+    print("RuntimeError:", error)
+
 %% code
 print(f"RESULT hvp_rel_error={hvp_rel_error:.3e}")
+print(f"RESULT inplace_grad_error={inplace_grad_error:.3e}")
 print(f"RESULT newton_gap={max(newton_gap, 0.0):.3e}")
 print(f"RESULT gd_gap={gd_gap:.3e}")
 print(f"RESULT elapsed_s={time.perf_counter() - NOTEBOOK_START:.1f}")

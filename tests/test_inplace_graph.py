@@ -52,6 +52,35 @@ def _clamp_tensor_bounds(lib, x, y):
     return out
 
 
+def _view_update(target, index, method, *args):
+    if isinstance(index, tuple):  # a view of a view: target[i][j]
+        view = target[index[0]][index[1]]
+    else:
+        view = target[index]
+    getattr(view, method)(*args)
+    return target
+
+
+def _add_into_column(lib, x, y):
+    out = x * 2
+    out[:, 0] += y[:, 0]
+    return out
+
+
+def _mul_slice(lib, x, y):
+    out = x * 2
+    view = out[1:3]
+    view.mul_(y[1:3])
+    return out + (view * y[:2]).sum()
+
+
+def _view_used_before(lib, x, y):
+    out = x * 2
+    before = out[0] + 0  # Add keeps no values: fine after the update, as in torch
+    out[0].add_(y[0])
+    return out + before
+
+
 CASES = {
     "out += identity, then relu (ResNet)": lambda lib, x, y: _iadd(x * 2, y).relu(),
     "sub_ with alpha": lambda lib, x, y: (x * 1.5).sub_(y, alpha=2),
@@ -80,6 +109,12 @@ CASES = {
         x * 2, (x.detach() > 0, y[x.detach() > 0])),
     "setitem, 0-d tensor into a row": lambda lib, x, y: _setitems(x * 2, (2, y.sum())),
     "RNN outputs written into a buffer": _rnn_buffer,
+    "add_ on a row view": lambda lib, x, y: _view_update(x * 2, 1, "add_", y[0]),
+    "x[:, 0] += y (a view updated, then written back)": _add_into_column,
+    "mul_ on a slice, both used after": _mul_slice,
+    "a view of a view": lambda lib, x, y: _view_update(x * 2, (slice(1, None), 0), "mul_", 3.0),
+    "exp_ on a view": lambda lib, x, y: _view_update(x * 1, 0, "exp_") * y,
+    "a view used before its update": _view_used_before,
     "fill_ on a graph tensor used before": lambda lib, x, y: _fill_after_use(x, 0.5),
     "fill_ with a 0-d tensor": lambda lib, x, y: _zeros(lib, 4, 3).fill_(y.sum()) * x,
     "zero_": lambda lib, x, y: (x * 2).zero_() + y,
@@ -176,6 +211,7 @@ def test_double_backward_through_in_place_updates():
         out += y * y
         out *= x  # keeps a copy of x*x + y*y for its backward
         out[0] = y[1] * x[2]
+        out[1:].mul_(y[:2])  # a view: its base takes the update
         return out.exp_()
 
     rng = np.random.default_rng(2)
@@ -222,24 +258,29 @@ def test_an_update_of_a_value_an_earlier_op_saved_fails_at_backward_as_in_torch(
             z.sum().backward()
 
 
-def test_an_update_of_a_view_is_refused_with_what_to_do_instead():
-    # torch follows these (it rebases the viewed tensor too); here they are refused rather than
-    # giving the viewed tensor a gradient that misses the update
+def test_updates_of_views_other_than_indexing_and_of_views_of_leaves_are_refused():
     x = tg.tensor(np.ones((2, 3)), requires_grad=True)
-    y = tg.tensor(np.ones(2), requires_grad=True)
+    y = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"add_: a leaf tensor that requires grad \(shape "
+                                           r"\(2, 3\)\) can't be modified in place .* nor can "
+                                           r"a view of it"):
+        x[0].add_(1.0)  # torch: "a view of a leaf Variable that requires grad ..."
     out = x * 2
-    with pytest.raises(RuntimeError, match=r"add_: this tensor \(shape \(3,\)\) is a view made "
-                                           r"by GetItem of another tensor's memory.*clone\(\)"):
-        out[0].add_(1.0)
-    with pytest.raises(RuntimeError, match=r"add_: this tensor \(shape \(2,\)\) is a view"):
-        out[:, 0] += y  # Python runs out[:, 0].__iadd__(y), an update of a view
+    with pytest.raises(RuntimeError, match=r"add_: this tensor \(shape \(3, 2\)\) is a view "
+                                           r"made by Permute of another tensor's memory.*only "
+                                           r"views made by indexing can"):
+        out.permute(1, 0).add_(y)  # torch follows it; here: out = out + y.T
     buf = tg.zeros(2, 3)
-    with pytest.raises(RuntimeError, match=r"mul_: this tensor \(shape \(3,\)\) is a view of"):
+    with pytest.raises(RuntimeError, match=r"mul_: this tensor \(shape \(3,\)\) is a view made "
+                                           r"outside the graph \(of a tensor that does not "
+                                           r"require grad\).*x\[index\] = x\[index\] \+ value"):
         buf[1].mul_(x[0])
+    with pytest.raises(RuntimeError, match="add_: this tensor .* is a view made outside"):
+        buf[1] += x[0]  # Python: buf[1].__iadd__(x[0]), then buf[1] = ...
     assert buf.tolist() == [[0.0] * 3] * 2 and not buf.requires_grad  # nothing was written
-    out[:, 0] = out[:, 0] + y  # the supported spelling
-    out.sum().backward()
-    assert y.grad.tolist() == [1.0, 1.0] and x.grad.tolist() == [[2.0] * 3] * 2
+    buf[1] = buf[1] + x[0]  # the supported spelling
+    buf.sum().backward()
+    assert x.grad.tolist() == [[1.0] * 3, [0.0] * 3]
 
 
 def test_a_view_made_before_an_update_and_used_after_is_refused_at_backward():

@@ -40,6 +40,7 @@ CHECKS: dict[str, list[str]] = {
     ],
     "02_autograd_engine": [
         "hvp_rel_error < 1e-6",
+        "inplace_grad_error < 1e-12",
         "newton_gap < 1e-4",
         "newton_gap < gd_gap",
     ],

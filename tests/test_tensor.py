@@ -160,9 +160,10 @@ def test_in_place_updates_of_leaves_need_no_grad():
     w = tg.ones(3, requires_grad=True)
     for update in (lambda: w.add_(1.0), lambda: w.mul_(2.0), lambda: w.zero_(),
                    lambda: w.fill_(3.0), lambda: w.__setitem__(0, 1.0)):
-        with pytest.raises(RuntimeError, match="can't be modified in place while grad is "
-                                               "enabled; wrap the update in "
-                                               "tinygrad_edu.no_grad"):
+        with pytest.raises(RuntimeError, match=r"a leaf tensor that requires grad \(shape "
+                                               r"\(3,\)\) can't be modified in place while "
+                                               r"grad is enabled, nor can a view of it; wrap "
+                                               r"the update in tinygrad_edu.no_grad"):
             update()
     with tg.no_grad():
         w.sub_(tg.tensor([0.5, 0.5, 0.5]), alpha=2)

@@ -324,12 +324,14 @@ class InPlaceClock:
         return entry is not None and entry[0]() is owner and entry[1] > ticks
 
     @classmethod
-    def record_rebase(cls, tensor, earlier) -> None:
+    def record_rebase(cls, tensor, earlier, wrote_memory: bool = True) -> None:
         """Note that ``tensor`` was just updated in place inside the graph (``stamp`` has
-        counted it) and that ``earlier`` stands for what it was before."""
+        counted it) and that ``earlier`` stands for what it was before. ``wrote_memory``:
+        False for a view whose base wrote the memory (and is noted as its writer)."""
         _weak_entry(cls.history, tensor).append((cls.ticks, earlier))
-        _weak_entry(cls._rebased, _memory_owner(tensor.data)).append(
-            (cls.ticks, weakref.ref(tensor)))
+        if wrote_memory:
+            _weak_entry(cls._rebased, _memory_owner(tensor.data)).append(
+                (cls.ticks, weakref.ref(tensor)))
 
     @classmethod
     def as_of(cls, tensor, ticks: int):

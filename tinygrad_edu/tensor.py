@@ -448,32 +448,53 @@ class Tensor:
         tensor before refuses to backward through it instead of using the new values.
 
         Refused, as in torch: a leaf that requires grad (what its .grad would be the gradient
-        of no longer exists). Refused here though torch follows it: a view of another tensor's
-        memory (that tensor's graph would not see the update)."""
+        of no longer exists), and a view of one. A view ``base[index]`` is updated through its
+        base (``_viewed``); views made otherwise are refused here, though torch follows them."""
         if not Config.grad_enabled or not (self.requires_grad or any(
                 isinstance(v, Tensor) and v.requires_grad for v in values)):
             return False
         if self._ctx is None and self.requires_grad:
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad (shape {tuple(self.shape)}) can't be "
-                "modified in place while grad is enabled; wrap the update in "
-                "tinygrad_edu.no_grad() or change .data"
+                "modified in place while grad is enabled, nor can a view of it; wrap the update "
+                "in tinygrad_edu.no_grad() or change .data"
             )
-        owner = _memory_owner(self.data)
-        if owner is not self.data and (self._ctx is None or any(
-                _memory_owner(t.data) is owner for t in self._ctx.inputs)):
-            made_by = f" made by {self._ctx.name}" if self._ctx is not None else ""
-            raise RuntimeError(
-                f"{op}: this tensor (shape {tuple(self.shape)}) is a view{made_by} of another "
-                "tensor's memory, and an in-place update of a view is not recorded in the "
-                "graph here (the tensor it views would miss it in its gradient). Update a "
-                "clone(), or write into the base tensor with x[index] = value"
-            )
+        viewed = self._viewed(op)
+        if viewed is not None:
+            viewed[0]._check_inplace(op)  # the base is updated too: the same rules hold for it
         return True
+
+    def _viewed(self, op: str):
+        """``(base, index)`` when ``self`` is a view ``base[index]`` that indexing made inside
+        the graph: an in-place update of ``self`` is then an update of base's memory and must
+        be one of base's history too. None when self's memory is its own (or a part of a
+        buffer that the op which made it allocated). Other views are refused."""
+        from .functional.shape import GetItem
+
+        owner = _memory_owner(self.data)
+        if owner is self.data:
+            return None
+        ctx = self._ctx
+        if ctx is not None and not any(_memory_owner(t.data) is owner for t in ctx.inputs):
+            return None
+        if isinstance(ctx, GetItem):
+            base = ctx.inputs[0]
+            if isinstance(base, _EarlierVersion):  # resolved by a graph walk since
+                base = base.current()
+            if base is not None:
+                return base, ctx.index
+        how = (f"made by {ctx.name}" if ctx is not None
+               else "made outside the graph (of a tensor that does not require grad)")
+        raise RuntimeError(
+            f"{op}: this tensor (shape {tuple(self.shape)}) is a view {how} of another tensor's "
+            "memory, and an in-place update of it can't be recorded in the graph here (the "
+            "tensor it views would miss it in its gradient; only views made by indexing can). "
+            "Update a clone(), or write into the base tensor: x[index] = x[index] + value"
+        )
 
     def _update_in_graph(self, update, *values, keep_old: bool = False) -> Tensor:
         """``self = update(self, *values)``, recorded in the graph, with the result written
-        into self's own memory, as torch's in-place ops do.
+        into self's own memory, as torch's in-place ops do (through the base for a view).
 
         The op runs out of place on an earlier version of ``self``: a stand-in with self's
         history (``_EarlierVersion``). ``self`` then takes the op as its history, and the ops
@@ -488,9 +509,19 @@ class Tensor:
         result = update(earlier, *values)
         if result.dtype != self.dtype:  # in place, the dtype stays (torch)
             result = F.cast(result, self.dtype)
-        self.data[...] = result.data
-        InPlaceClock.stamp(self)
-        InPlaceClock.record_rebase(self, earlier)
+        viewed = self._viewed("")
+        if viewed is None:
+            self.data[...] = result.data
+            InPlaceClock.stamp(self)
+            InPlaceClock.record_rebase(self, earlier)
+        else:  # a view base[index]: base takes the update, and self is base[index] anew
+            from .functional.shape import GetItem, index_put
+
+            base, index = viewed
+            base._update_in_graph(lambda b, r: index_put(b, index, r), result)
+            result = GetItem.apply(base, index=index)
+            self._version = InPlaceClock.ticks  # the memory was written (and counted) by base
+            InPlaceClock.record_rebase(self, earlier, wrote_memory=False)
         ctx = result._ctx
         self._ctx, self.requires_grad = ctx, result.requires_grad
         if "_output_ref" in ctx.__dict__:  # a backward that reads the output reads self
