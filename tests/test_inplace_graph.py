@@ -258,6 +258,73 @@ def test_an_update_of_a_value_an_earlier_op_saved_fails_at_backward_as_in_torch(
             z.sum().backward()
 
 
+CONSUMERS = {
+    "linear": lambda lib, h, w: lib.nn.functional.linear(h, w),
+    "matmul": lambda lib, h, w: h @ w.T,
+    "pow": lambda lib, h, w: h ** 3,
+    "tanh": lambda lib, h, w: h.tanh(),
+    "sigmoid": lambda lib, h, w: h.sigmoid(),
+    "relu": lambda lib, h, w: h.relu(),
+    "softmax": lambda lib, h, w: h.softmax(-1),
+    "log_softmax": lambda lib, h, w: h.log_softmax(-1),
+    "layer_norm": lambda lib, h, w: lib.nn.functional.layer_norm(h, (3,)),
+    "mul by a tensor": lambda lib, h, w: h * w[0],
+    "getitem": lambda lib, h, w: h[1:] * 2,
+}
+
+
+@pytest.mark.parametrize("consumer", list(CONSUMERS))
+@pytest.mark.parametrize("update", ["mul_", "add_"])
+def test_an_op_that_used_the_old_values_is_right_or_refused(consumer, update):
+    # the consumer ran before the update: its gradient must be that of the old values (torch's
+    # answer with the update made on a clone), or the backward must refuse, never silently use
+    # the new values; the update's own copy of the old values (mul_) must not hide that
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((4, 3)), rng.standard_normal((2, 3))]
+
+    def body(lib, x, w, in_place=True):
+        h = x * 2
+        y = CONSUMERS[consumer](lib, h, w)
+        target = h if in_place else h.clone()
+        getattr(target, update)(3.0)
+        return y + target.sum()
+
+    theirs_out, theirs_grads = _run(torch, lambda lib, x, w: body(lib, x, w, False), arrays)
+    try:
+        ours_out, ours_grads = _run(tg, body, arrays)
+    except RuntimeError as error:
+        assert "modified by an in-place operation" in str(error)
+        return
+    assert_close(ours_out, theirs_out, rtol=1e-10, atol=1e-12)
+    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
+        assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+class _Square(tg.autograd.Function):
+    """y = x^2 with x's array kept in ``saved`` (not read through ``self.inputs``)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, dy):
+        (x,) = self.saved
+        return dy * tg.tensor(2 * x)
+
+
+@pytest.mark.parametrize("update", ["mul_", "add_", "clamp_"])
+def test_an_array_saved_before_an_update_is_refused_even_where_the_update_copies(update):
+    # mul_ and clamp_ run on a clone of the old values; the op that saved the array itself
+    # must still see that its memory was overwritten
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    y = _Square.apply(h)
+    getattr(h, update)(*((0.0, 1.0) if update == "clamp_" else (3.0,)))
+    with pytest.raises(RuntimeError, match=r"_Square.backward: input 0 .* was modified by an "
+                                           r"in-place operation"):
+        (y.sum() + h.sum()).backward()
+
+
 def test_updates_of_views_other_than_indexing_and_of_views_of_leaves_are_refused():
     x = tg.tensor(np.ones((2, 3)), requires_grad=True)
     y = tg.tensor(np.ones((3, 2)), requires_grad=True)

@@ -500,13 +500,15 @@ class Tensor:
         history (``_EarlierVersion``). ``self`` then takes the op as its history, and the ops
         that used ``self`` before the update send their gradients to the earlier version (the
         graph walk asks ``InPlaceClock.as_of``). ``keep_old``: the op's backward reads the old
-        values, which the write overwrites, so the earlier version keeps a copy of them."""
-        earlier = _EarlierVersion._wrap(self.data.copy() if keep_old else self.data,
-                                        self.requires_grad)
+        values, which the write overwrites, so it runs on a clone of the earlier version. (The
+        earlier version itself keeps sharing self's memory: an op that saved self's values
+        before the update is then refused, by the version check, instead of reading new ones.)"""
+        earlier = _EarlierVersion._wrap(self.data, self.requires_grad)
         earlier._ctx, earlier._version = self._ctx, self._version
         earlier.current = weakref.ref(self)  # weak: the history of self keeps earlier alive
-        values = tuple(earlier if v is self else v for v in values)  # x += x
-        result = update(earlier, *values)
+        source = F.clone(earlier) if keep_old else earlier
+        values = tuple(source if v is self else v for v in values)  # x += x
+        result = update(source, *values)
         if result.dtype != self.dtype:  # in place, the dtype stays (torch)
             result = F.cast(result, self.dtype)
         viewed = self._viewed("")
