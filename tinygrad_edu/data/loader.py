@@ -25,7 +25,6 @@ Two ways to build a batch of B examples:
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -226,7 +225,7 @@ class DataLoader:
             return n
         if self.drop_last:
             return n // self.batch_size
-        return math.ceil(n / self.batch_size)
+        return (n + self.batch_size - 1) // self.batch_size  # exact, unlike ceil(n / size)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter(loader)`` epoch number ``epoch`` (its shuffle order)."""

@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -120,6 +119,9 @@ class RandomSampler(Sampler):
 
     def _draw(self) -> np.ndarray:
         n = len(self.data_source)
+        if n == 0:
+            raise ValueError(f"RandomSampler: cannot draw num_samples={self.num_samples} "
+                             "indices from an empty data_source (len 0)")
         rng = _epoch_rng(self.generator)
         if self.replacement:
             return rng.integers(0, n, size=self.num_samples, dtype=np.int64)
@@ -188,7 +190,8 @@ class WeightedRandomSampler(Sampler):
         self.generator = _check_generator(generator, "WeightedRandomSampler")
 
     def __iter__(self) -> Iterator[int]:
-        p = self.weights / self.weights.sum()
+        p = self.weights / self.weights.max()  # in (0, 1]: the sum cannot overflow to inf
+        p = p / p.sum()
         rng = _epoch_rng(self.generator)
         drawn = rng.choice(p.shape[0], size=self.num_samples, replace=self.replacement, p=p)
         return iter(drawn.tolist())
@@ -217,7 +220,7 @@ class BatchSampler(Sampler):
         n = len(self.sampler)
         if self.drop_last:
             return n // self.batch_size
-        return math.ceil(n / self.batch_size)
+        return (n + self.batch_size - 1) // self.batch_size  # exact, unlike ceil(n / size)
 
 
 def _chunks(indices: Iterator, size: int, drop_last: bool) -> Iterator[list]:

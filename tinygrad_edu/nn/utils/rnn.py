@@ -189,6 +189,9 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
                          f"shape {tuple(input.shape)}")
     x = input.transpose(0, 1) if batch_first else input  # (T, B, *)
     T, B = x.shape[0], x.shape[1]
+    if T == 0 or B == 0:
+        raise RuntimeError(f"{op}: Cannot pack empty tensors (input shape "
+                           f"{tuple(input.shape)}, batch_first={batch_first})")
     lens = np.asarray(_int_list(op, "lengths", lengths), dtype=np.int64)
     if lens.ndim != 1 or lens.size != B:
         raise RuntimeError(f"{op}: expected len(lengths) to be equal to batch_size, but got "
@@ -247,6 +250,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     T_max = len(batch_sizes)
     T = T_max
     if total_length is not None:
+        if isinstance(total_length, bool) or not isinstance(total_length, numbers.Integral):
+            raise TypeError(f"{op}: expected total_length to be an int, got "
+                            f"{total_length!r}")
         if total_length < T_max:
             raise ValueError(
                 f"{op}: Expected total_length to be at least the length of the longest "
@@ -277,7 +283,8 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     if padding_value != 0:
         is_pad = np.ones(shape[:2], dtype=bool)  # (T, B) or (B, T)
         is_pad[positions] = False
-        fill = (is_pad * padding_value).astype(data.dtype)
+        # where, not is_pad * padding_value: 0 * inf and 0 * nan are nan, not 0
+        fill = np.where(is_pad, padding_value, 0).astype(data.dtype)  # (T, B) or (B, T)
         fill = fill.reshape(shape[:2] + (1,) * len(trailing))  # broadcasts over *
         padded = padded + Tensor(xp.asarray(fill))
     return padded, Tensor(lengths)
@@ -338,6 +345,8 @@ def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False)
         raise ValueError(f"unpad_sequence: got {len(lens)} lengths for a batch of "
                          f"{x.shape[0]} (shape {tuple(padded_sequences.shape)}, batch_first="
                          f"{batch_first})")
+    if any(length < 0 for length in lens):
+        raise ValueError(f"unpad_sequence: expected lengths >= 0, got {lens}")
     return [x[b, :length] for b, length in enumerate(lens)]  # each (L_b, *)
 
 
