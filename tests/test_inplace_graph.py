@@ -418,3 +418,131 @@ def test_a_torch_style_residual_block_with_in_place_add_and_relu_matches_torch()
                         mods[0].weight.grad.numpy(), bns[1].weight.grad.numpy()))
     for ours, theirs in zip(*results, strict=True):
         assert_close(ours, theirs, rtol=2e-4, atol=2e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# torch's in-place twins of the value ops (x.sigmoid_(), x.index_add_(...), ...)
+# ----------------------------------------------------------------------------------------------
+
+ANY, POSITIVE, UNIT, ABOVE_ONE = (-2.0, 2.0), (0.2, 2.0), (-0.9, 0.9), (1.1, 3.0)
+IDX = np.array([2, 0])  # rows of the (4, 3) tensor, for index_add_ and friends
+IDX2D = np.array([[3, 1, 0], [0, 2, 3]])  # for scatter_: (2, 3) into (4, 3) along dim 0
+
+# name -> (domain of self, args(lib, t, u) with t, u (4, 3) tensors in ``other``'s domain,
+# domain of the other tensors)
+TWINS = {
+    **{name: (ANY, lambda lib, t, u: (), ANY) for name in (
+        "abs", "absolute", "sgn", "sign", "neg", "negative", "ceil", "floor", "round", "trunc",
+        "frac", "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "erfc",
+        "exp2", "expm1", "atan", "arctan", "asinh", "arcsinh", "square", "nan_to_num", "sinc")},
+    **{name: (POSITIVE, lambda lib, t, u: (), ANY) for name in (
+        "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "digamma", "lgamma")},
+    **{name: (UNIT, lambda lib, t, u: (), ANY) for name in (
+        "acos", "arccos", "asin", "arcsin", "atanh", "arctanh", "erfinv")},
+    **{name: (ABOVE_ONE, lambda lib, t, u: (), ANY) for name in ("acosh", "arccosh")},
+    **{name: (ANY, lambda lib, t, u: (t,), ANY) for name in (
+        "atan2", "arctan2", "copysign", "multiply", "subtract", "eq", "ne", "not_equal", "lt",
+        "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal")},
+    **{name: (ANY, lambda lib, t, u: (t,), POSITIVE) for name in (
+        "hypot", "fmod", "remainder", "divide", "true_divide", "floor_divide")},
+    "pow": (POSITIVE, lambda lib, t, u: (t,), ANY),
+    "xlogy": (ANY, lambda lib, t, u: (t,), POSITIVE),
+    "logit": (POSITIVE, lambda lib, t, u: (0.1,), ANY),
+    "polygamma": (POSITIVE, lambda lib, t, u: (1,), ANY),
+    "lerp": (ANY, lambda lib, t, u: (t, 0.3), ANY),
+    "addcmul": (ANY, lambda lib, t, u: (t, u), ANY),
+    "addcdiv": (ANY, lambda lib, t, u: (t, u), POSITIVE),
+    "clamp_min": (ANY, lambda lib, t, u: (0.1,), ANY),
+    "clamp_max": (ANY, lambda lib, t, u: (t,), ANY),
+    "clip": (ANY, lambda lib, t, u: (-0.5, 0.5), ANY),
+    "cumsum": (ANY, lambda lib, t, u: (1,), ANY),
+    "cumprod": (ANY, lambda lib, t, u: (0,), ANY),
+    "tril": (ANY, lambda lib, t, u: (), ANY),
+    "triu": (ANY, lambda lib, t, u: (1,), ANY),
+    "addmm": (ANY, lambda lib, t, u: (t[:, :2], u[:2]), ANY),
+    "addr": (ANY, lambda lib, t, u: (t[:, 0], u[0]), ANY),
+    "addbmm": (ANY, lambda lib, t, u: (t.reshape(1, 4, 3), u[:3].reshape(1, 3, 3)), ANY),
+    "index_add": (ANY, lambda lib, t, u: (0, lib.tensor(IDX), t[:2]), ANY),
+    "index_copy": (ANY, lambda lib, t, u: (0, lib.tensor(IDX), t[:2]), ANY),
+    "index_fill": (ANY, lambda lib, t, u: (0, lib.tensor(IDX), 0.5), ANY),
+    "scatter": (ANY, lambda lib, t, u: (0, lib.tensor(IDX2D), t[:2]), ANY),
+    "scatter_add": (ANY, lambda lib, t, u: (0, lib.tensor(IDX2D), t[:2]), ANY),
+    "scatter_reduce": (ANY, lambda lib, t, u: (0, lib.tensor(IDX2D), t[:2], "amax"), ANY),
+}
+
+
+def _twin_arrays(name):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    domain, _, other = TWINS[name]
+    return [rng.uniform(*domain, (4, 3)), rng.uniform(*other, (4, 3)),
+            rng.uniform(*other, (4, 3))]
+
+
+def test_every_in_place_twin_is_tested():
+    from tinygrad_edu.tensor import _IN_PLACE_TWINS
+
+    assert set(TWINS) <= set(_IN_PLACE_TWINS)
+    assert set(_IN_PLACE_TWINS) - set(TWINS) == {"addmv", "baddbmm"}  # other shapes: below
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_in_place_twin_outside_the_graph_matches_torch(name):
+    x, t, u = _twin_arrays(name)
+    results = []
+    for lib in (tg, torch):
+        target = lib.tensor(x.copy())
+        returned = getattr(target, name + "_")(*TWINS[name][1](lib, lib.tensor(t), lib.tensor(u)))
+        assert returned is target
+        results.append(target.numpy())
+    assert_close(results[0], results[1], rtol=1e-8, atol=1e-12)  # polygamma: SciPy vs torch
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_in_place_twin_in_the_graph_matches_torch_out_of_place(name):
+    arrays = _twin_arrays(name)
+
+    def body(lib, x, t, u):
+        h = x * 1.0
+        args = TWINS[name][1](lib, t, u)
+        if lib is torch:
+            h = getattr(h, name)(*args)  # torch's out-of-place op: the answer to match
+            h = h.to(torch.float64)
+        else:
+            assert getattr(h, name + "_")(*args) is h
+        return h + 0 * x  # comparisons: x still gets a (zero) gradient
+
+    if name == "floor_divide":  # no derivative, in torch either
+        for lib in (tg, torch):
+            with pytest.raises(RuntimeError, match="not implemented"):
+                _run(lib, body, arrays)
+        return
+    ours_out, ours_grads = _run(tg, body, arrays)
+    theirs_out, theirs_grads = _run(torch, body, arrays)
+    assert_close(ours_out, theirs_out, rtol=1e-8, atol=1e-12)
+    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
+        assert_close(ours, theirs, rtol=1e-8, atol=1e-10)
+
+
+def test_addmv_and_baddbmm_in_place():
+    rng = np.random.default_rng(5)
+    v, m, w = rng.standard_normal(4), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    b, b1, b2 = (rng.standard_normal(s) for s in ((2, 4, 3), (2, 4, 5), (2, 5, 3)))
+    for body, arrays in ((lambda lib, v, m, w: (v * 1).addmv_(m, w, beta=0.5), (v, m, w)),
+                         (lambda lib, b, b1, b2: (b * 1).baddbmm_(b1, b2, alpha=2), (b, b1, b2))):
+        ours_out, ours_grads = _run(tg, body, arrays)
+        theirs_out, theirs_grads = _run(torch, body, arrays)
+        assert_close(ours_out, theirs_out, rtol=1e-12, atol=1e-12)
+        for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
+            assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_in_place_twins_keep_the_shape_and_refuse_a_wider_dtype_as_torch():
+    for lib in (tg, torch):
+        with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
+            lib.tensor([1, 4, 9]).sqrt_()
+        flags = lib.tensor([1.0, 2.0])
+        flags.eq_(lib.tensor([1.0, 3.0]))  # a comparison stored in the float tensor
+        assert flags.tolist() == [1.0, 0.0] and flags.dtype == lib.float32
+    with pytest.raises(RuntimeError, match=r"addr_: the result has shape \(4, 3\), but the "
+                                           r"tensor updated in place has shape \(3,\)"):
+        tg.ones(3).addr_(tg.ones(4), tg.ones(3))

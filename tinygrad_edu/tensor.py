@@ -16,6 +16,7 @@ import numpy as np
 
 from . import backend
 from .autograd import Config, InPlaceClock, _initial_grad, _memory_owner, run_backward
+from .autograd import no_grad as _no_grad
 from .backend import Device, as_device, device_of, get_array_module
 
 # dtype aliases, so user code reads like torch: tg.float32, tg.int64, ...
@@ -492,7 +493,8 @@ class Tensor:
             "Update a clone(), or write into the base tensor: x[index] = x[index] + value"
         )
 
-    def _update_in_graph(self, update, *values, keep_old: bool = False) -> Tensor:
+    def _update_in_graph(self, update, *values, keep_old: bool = False,
+                         op: str | None = None) -> Tensor:
         """``self = update(self, *values)``, recorded in the graph, with the result written
         into self's own memory, as torch's in-place ops do (through the base for a view).
 
@@ -509,6 +511,11 @@ class Tensor:
         source = F.clone(earlier) if keep_old else earlier
         values = tuple(source if v is self else v for v in values)  # x += x
         result = update(source, *values)
+        if op is not None:
+            self._check_result(op, result)
+        if not result.requires_grad:  # a comparison: the values change, the gradient is zero
+            everywhere = get_array_module(self.data).ones((), dtype=np.bool_)
+            result = F.where(everywhere, result, source)
         if result.dtype != self.dtype:  # in place, the dtype stays (torch)
             result = F.cast(result, self.dtype)
         viewed = self._viewed("")
@@ -530,6 +537,36 @@ class Tensor:
             ctx._output_ref = weakref.ref(self)
             ctx.output_ticks = InPlaceClock.ticks
         return self
+
+    def _apply_in_place(self, op: str, fn, args: tuple, kwargs: dict) -> Tensor:
+        """``self = fn(self, *args)`` in place, for torch's in-place twins of the value ops
+        (``x.sigmoid_()``): recorded in the graph when it must be (on a copy of the old
+        values, which the op's backward may read), else computed with no graph and written
+        into self's memory. The result keeps self's shape and dtype, as in torch."""
+        if self._check_inplace(op, *args, *kwargs.values()):
+            return self._update_in_graph(fn, *args, keep_old=True, op=op)
+        with _no_grad():
+            result = fn(self, *args)
+        self._check_result(op, result)
+        self.data[...] = result.data
+        InPlaceClock.stamp(self)
+        return self
+
+    def _check_result(self, op: str, result: Tensor) -> None:
+        """An in-place op's result must fit in ``self``: the same shape, and a dtype of no
+        higher category (``int_tensor.sqrt_()`` would truncate: refused, as in torch)."""
+        from .functional.elementwise import _CATEGORY
+
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {tuple(result.shape)}, but the tensor updated in "
+                f"place has shape {tuple(self.shape)} (an in-place op can't change the shape)"
+            )
+        if _CATEGORY[result.dtype.kind] > _CATEGORY[self.dtype.kind]:
+            raise RuntimeError(
+                f"{op}: result type {result.dtype} can't be cast to the desired output type "
+                f"{self.dtype} of the tensor updated in place (shape {tuple(self.shape)})"
+            )
 
     def _as_array(self, value, op: str = "in-place update", exact: bool = False):
         """``value`` as an array for an in-place update of ``self``.
@@ -1113,6 +1150,39 @@ class _EarlierVersion(Tensor):
     tensor before the update reach this stand-in in the graph walk (``InPlaceClock.as_of``)."""
 
     __slots__ = ("current",)
+
+
+# torch's in-place twins of the value ops: ``x.sigmoid_()`` is ``x.sigmoid()`` written into x's
+# memory (``Tensor._apply_in_place``), recorded in the graph when x or an argument requires grad
+_IN_PLACE_TWINS = (
+    "abs", "absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addmm", "addmv",
+    "addr", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin",
+    "asinh", "atan", "atan2", "atanh", "baddbmm", "ceil", "clamp_max", "clamp_min", "clip",
+    "copysign", "cos", "cosh", "cumprod", "cumsum", "digamma", "divide", "eq", "erf", "erfc",
+    "erfinv", "exp2", "expm1", "floor", "floor_divide", "fmod", "frac", "ge", "greater",
+    "greater_equal", "gt", "hypot", "index_add", "index_copy", "index_fill", "le", "lerp",
+    "less", "less_equal", "lgamma", "log", "log10", "log1p", "log2", "logit", "lt", "multiply",
+    "nan_to_num", "ne", "neg", "negative", "not_equal", "polygamma", "pow", "reciprocal",
+    "relu", "remainder", "round", "rsqrt", "scatter", "scatter_add", "scatter_reduce", "sgn",
+    "sigmoid", "sign", "sin", "sinc", "sinh", "sqrt", "square", "subtract", "tan", "tanh",
+    "tril", "triu", "true_divide", "trunc", "xlogy",
+)
+
+
+def _in_place_twin(name: str):
+    op = name + "_"
+
+    def twin(self, *args, **kwargs):
+        return self._apply_in_place(op, lambda x, *a: getattr(x, name)(*a, **kwargs), args,
+                                    kwargs)
+
+    twin.__name__ = twin.__qualname__ = op
+    twin.__doc__ = f"``{name}`` written into this tensor's memory (torch's ``Tensor.{op}``)."
+    return twin
+
+
+for _name in _IN_PLACE_TWINS:
+    setattr(Tensor, _name + "_", _in_place_twin(_name))
 
 
 def _backward_inputs(inputs) -> tuple:
