@@ -2,6 +2,7 @@
 anomaly detection, higher-order gradients, deep chains, determinism."""
 
 import gc
+import warnings
 import weakref
 
 import numpy as np
@@ -845,3 +846,15 @@ def test_ops_that_read_only_shapes_ignore_inplace_updates_of_their_inputs():
         b.add_(1)
     with pytest.raises(RuntimeError, match="Mul.backward: input 0"):
         z.backward()
+
+
+def test_backward_gives_inf_and_nan_at_domain_edges_silently_like_torch():
+    x = tg.tensor([0.0, 1.0, -1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):  # the forward's log(0) warns, as NumPy does
+        loss = x.abs().sqrt().sum() + (x.abs() * 0).log().sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning out of the gradient formulas
+        loss.backward()
+    xt = torch.tensor([0.0, 1.0, -1.0], requires_grad=True)
+    (xt.abs().sqrt().sum() + (xt.abs() * 0).log().sum()).backward()
+    np.testing.assert_equal(x.grad.numpy(), xt.grad.numpy())

@@ -737,7 +737,11 @@ def run_backward(
     # that get wrapped or checked on the way
     guarded = create_graph or anomaly
 
-    with _Override(grad_enabled=create_graph):
+    # The gradient formulas at the edge of a domain (d sqrt(x) at 0, a sum of infinities) give
+    # inf or nan silently, as torch's do: NumPy's warnings would point into this walk, not at
+    # the user's code (tg.autograd.detect_anomaly finds where a nan appears)
+    with _Override(grad_enabled=create_graph), np.errstate(divide="ignore", invalid="ignore",
+                                                           over="ignore"):
         while order:
             # popping from the end visits outputs first, and the walk lets go of each tensor as
             # it reaches it: all its consumers are done, so once its ctx is released nothing
