@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_close
+from test_tensor import _iadd, _imul
 
 import tinygrad_edu as tg
 from tinygrad_edu.autograd import InPlaceClock
@@ -22,6 +23,16 @@ def _run(lib, body, arrays):
     grads = [np.zeros(a.shape) if t.grad is None else t.grad.detach().numpy() for t, a in
              zip(leaves, arrays)]
     return out.detach().numpy(), grads
+
+
+def _matches_torch(body, arrays, tol=1e-12, theirs=None):
+    """``body`` run by tinygrad_edu gives torch's output and leaf gradients (torch running
+    ``theirs`` where given: the out-of-place answer to an update torch refuses or lacks)."""
+    ours_out, ours_grads = _run(tg, body, arrays)
+    theirs_out, theirs_grads = _run(torch, theirs or body, arrays)
+    assert_close(ours_out, theirs_out, rtol=tol, atol=tol)
+    for ours, theirs_grad in zip(ours_grads, theirs_grads, strict=True):
+        assert_close(ours, theirs_grad, rtol=tol, atol=tol)
 
 
 def _zeros(lib, *shape, dtype=None):
@@ -126,16 +137,6 @@ CASES = {
 FLOAT32_CASES = {"copy_ broadcast and cast"}
 
 
-def _iadd(a, b):
-    a += b
-    return a
-
-
-def _imul(a, b):
-    a *= b
-    return a
-
-
 def _idiv(a, b):
     a /= b
     return a
@@ -170,12 +171,7 @@ def test_in_place_updates_in_the_graph_match_torch(case):
     arrays = [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))]
     if case == "RNN outputs written into a buffer":
         arrays[0] = rng.standard_normal((3, 4, 3))
-    ours_out, ours_grads = _run(tg, CASES[case], arrays)
-    theirs_out, theirs_grads = _run(torch, CASES[case], arrays)
-    tol = 1e-6 if case in FLOAT32_CASES else 1e-12
-    assert_close(ours_out, theirs_out, rtol=tol, atol=tol)
-    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
-        assert_close(ours, theirs, rtol=tol, atol=tol)
+    _matches_torch(CASES[case], arrays, tol=1e-6 if case in FLOAT32_CASES else 1e-12)
 
 
 def test_x_times_equals_x_keeps_the_old_values_where_torch_refuses():
@@ -183,10 +179,8 @@ def test_x_times_equals_x_keeps_the_old_values_where_torch_refuses():
     # Here the update's earlier version keeps a copy of the old values, so it differentiates,
     # and matches torch's out-of-place x * x
     arrays = [np.random.default_rng(0).standard_normal((4, 3))]
-    ours_out, ours_grads = _run(tg, lambda lib, x: _imul_self(x * 2), arrays)
-    theirs_out, theirs_grads = _run(torch, lambda lib, x: (x * 2) * (x * 2), arrays)
-    assert_close(ours_out, theirs_out, rtol=1e-12, atol=1e-12)
-    assert_close(ours_grads[0], theirs_grads[0], rtol=1e-12, atol=1e-12)
+    _matches_torch(lambda lib, x: _imul_self(x * 2), arrays,
+                   theirs=lambda lib, x: (x * 2) * (x * 2))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         _run(torch, lambda lib, x: _imul_self(x * 2), arrays)
 
@@ -289,15 +283,10 @@ def test_an_op_that_used_the_old_values_is_right_or_refused(consumer, update):
         getattr(target, update)(3.0)
         return y + target.sum()
 
-    theirs_out, theirs_grads = _run(torch, lambda lib, x, w: body(lib, x, w, False), arrays)
     try:
-        ours_out, ours_grads = _run(tg, body, arrays)
-    except RuntimeError as error:
+        _matches_torch(body, arrays, tol=1e-10, theirs=lambda lib, x, w: body(lib, x, w, False))
+    except RuntimeError as error:  # ours refused (torch, running on a clone, cannot)
         assert "modified by an in-place operation" in str(error)
-        return
-    assert_close(ours_out, theirs_out, rtol=1e-10, atol=1e-12)
-    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
-        assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
 class _Square(tg.autograd.Function):
@@ -516,11 +505,7 @@ def test_in_place_twin_in_the_graph_matches_torch_out_of_place(name):
             with pytest.raises(RuntimeError, match="not implemented"):
                 _run(lib, body, arrays)
         return
-    ours_out, ours_grads = _run(tg, body, arrays)
-    theirs_out, theirs_grads = _run(torch, body, arrays)
-    assert_close(ours_out, theirs_out, rtol=1e-8, atol=1e-12)
-    for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
-        assert_close(ours, theirs, rtol=1e-8, atol=1e-10)
+    _matches_torch(body, arrays, tol=1e-8)
 
 
 def test_addmv_and_baddbmm_in_place():
@@ -529,11 +514,7 @@ def test_addmv_and_baddbmm_in_place():
     b, b1, b2 = (rng.standard_normal(s) for s in ((2, 4, 3), (2, 4, 5), (2, 5, 3)))
     for body, arrays in ((lambda lib, v, m, w: (v * 1).addmv_(m, w, beta=0.5), (v, m, w)),
                          (lambda lib, b, b1, b2: (b * 1).baddbmm_(b1, b2, alpha=2), (b, b1, b2))):
-        ours_out, ours_grads = _run(tg, body, arrays)
-        theirs_out, theirs_grads = _run(torch, body, arrays)
-        assert_close(ours_out, theirs_out, rtol=1e-12, atol=1e-12)
-        for ours, theirs in zip(ours_grads, theirs_grads, strict=True):
-            assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+        _matches_torch(body, arrays)
 
 
 def test_in_place_twins_keep_the_shape_and_refuse_a_wider_dtype_as_torch():
