@@ -50,6 +50,25 @@ def assert_close(actual, expected, dtype=np.float64, what="value", atol=None, rt
                                err_msg=what)
 
 
+def module_outputs_and_grads_match(ours, theirs, ours_in, theirs_in, ours_out, theirs_out,
+                                   rng, label="", rtol=1e-9, atol=1e-12):
+    """A tinygrad_edu module and its torch twin (the same weights) gave the same outputs; then,
+    for one random upstream gradient per output, the same gradients of the inputs and of every
+    parameter (matched by name)."""
+    for k, (a, b) in enumerate(zip(ours_out, theirs_out, strict=True)):
+        assert tuple(a.shape) == tuple(b.shape), f"output {k} {label}"
+        assert_close(a, b, atol=atol, rtol=rtol, what=f"output {k} {label}")
+    upstream = [rng.standard_normal(tuple(o.shape)) for o in theirs_out]
+    sum((o * tg.tensor(u)).sum() for o, u in zip(ours_out, upstream, strict=True)).backward()
+    sum((o * torch.tensor(u)).sum() for o, u in zip(theirs_out, upstream, strict=True)).backward()
+    for k, (a, b) in enumerate(zip(ours_in, theirs_in, strict=True)):
+        assert_close(a.grad, b.grad, atol=atol, rtol=rtol, what=f"grad of input {k} {label}")
+    their_params = dict(theirs.named_parameters())
+    for name, param in ours.named_parameters():
+        assert_close(param.grad, their_params[name].grad, atol=atol, rtol=rtol,
+                     what=f"grad of {name} {label}")
+
+
 def check_op(
     tg_fn,
     torch_fn,

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.utils.rnn as trnn
 import torch.utils.data as tud
+from helpers import module_outputs_and_grads_match
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,17 +115,8 @@ def test_packed_recurrent_layers_on_odd_lengths_match_torch(name, kwargs, length
                                  torch.tensor(lengths), theirs_in)
     assert ours_len.tolist() == theirs_len.tolist() == lengths
     # h_n / c_n come back in the original batch order, like torch's
-    for k, (a, b) in enumerate(zip(ours_out, theirs_out, strict=True)):
-        assert tuple(a.shape) == tuple(b.shape), f"output {k}"
-        _close(a, b, f"output {k} ({name}, lengths {lengths})")
-    upstream = [rng.standard_normal(tuple(o.shape)) for o in theirs_out]
-    sum((o * tg.tensor(u)).sum() for o, u in zip(ours_out, upstream, strict=True)).backward()
-    sum((o * torch.tensor(u)).sum() for o, u in zip(theirs_out, upstream, strict=True)).backward()
-    for k, (a, b) in enumerate(zip(ours_in, theirs_in, strict=True)):
-        _close(a.grad, b.grad, f"grad of input {k}")
-    their_params = dict(theirs.named_parameters())
-    for pname, param in ours.named_parameters():
-        _close(param.grad, their_params[pname].grad, f"grad of {pname}")
+    module_outputs_and_grads_match(ours, theirs, ours_in, theirs_in, ours_out, theirs_out, rng,
+                                   label=f"({name}, lengths {lengths})")
 
 
 def test_packed_hx_of_the_wrong_rank_or_batch_is_refused_with_shapes():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.utils.rnn as trnn
+from helpers import module_outputs_and_grads_match
 
 import tinygrad_edu as tg
 import tinygrad_edu.nn.utils.rnn as rnn_utils
@@ -248,17 +249,7 @@ def test_recurrent_layers_on_packed_input(name, kwargs, lengths, enforce_sorted,
     theirs_out, q = run(theirs, torch, trnn.pack_padded_sequence, trnn.pad_packed_sequence,
                         theirs_in)
     _same_packed(p, q)
-    upstream = [rng.standard_normal(tuple(o.shape)) for o in theirs_out]
-    for k, (a, b) in enumerate(zip(ours_out, theirs_out, strict=True)):
-        assert tuple(a.shape) == tuple(b.shape), f"output {k}"
-        _close(a, b, f"output {k}")
-    sum((o * tg.tensor(u)).sum() for o, u in zip(ours_out, upstream, strict=True)).backward()
-    sum((o * torch.tensor(u)).sum() for o, u in zip(theirs_out, upstream, strict=True)).backward()
-    for k, (a, b) in enumerate(zip(ours_in, theirs_in, strict=True)):
-        _close(a.grad, b.grad, f"grad of input {k}")
-    their_params = dict(theirs.named_parameters())
-    for pname, param in ours.named_parameters():
-        _close(param.grad, their_params[pname].grad, f"grad of {pname}")
+    module_outputs_and_grads_match(ours, theirs, ours_in, theirs_in, ours_out, theirs_out, rng)
 
 
 def test_packed_lstm_ignores_fused_and_matches_unfused():
