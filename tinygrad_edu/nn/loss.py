@@ -1135,6 +1135,26 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return diff.norm(p=p, dim=diff.ndim - 1, keepdim=keepdim)
 
 
+class RowMaxAbs(Function):
+    """y_k = max_m |u_km| (0 when M = 0);  du_km = dy_k sign(u_km) [|u_km| = y_k]
+
+    pdist's p = inf distance with torch's pdist gradient: each entry tied for the max gets all
+    of dy_k (``norm(p=inf)`` splits dy_k among them, like torch.norm)."""
+
+    def forward(self, u):
+        xp = get_array_module(u)
+        magnitude = xp.abs(u)  # (K, M)
+        if u.shape[1] == 0:  # no features: every distance is 0
+            y = xp.zeros(u.shape[0], dtype=u.dtype)
+        else:
+            y = magnitude.max(axis=1)  # (K,)
+        self.direction = xp.sign(u) * (magnitude == y[:, None])  # (K, M)
+        return y
+
+    def backward(self, dy):
+        return F.unsqueeze(dy, 1) * Tensor._wrap(self.direction)  # (K, M)
+
+
 def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     """The p-norm distance between every pair of rows i < j of ``input`` (N, M), in row-major
     order (the upper triangle of cdist(x, x), as torch and scipy's pdist)::
@@ -1142,7 +1162,9 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002
         out[k] = ||x_i - x_j||_p   for (i, j) = (0, 1), (0, 2), ..., (N-2, N-1):  N (N-1) / 2
         dout[k]/dx_i = sign(u) |u|^(p-1) / out[k]^(p-1),  u = x_i - x_j   (-that for x_j)
 
-    No eps here: two equal rows are at distance 0 and, like torch, pass no gradient.
+    No eps here: two equal rows are at distance 0 and, like torch, pass no gradient. For
+    p = inf, like torch's pdist (unlike torch.norm), every entry tied for the max gets the whole
+    gradient of its distance, and M = 0 features give distances 0.
 
     >>> import tinygrad_edu as tg
     >>> pdist(tg.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])).tolist()
@@ -1162,12 +1184,15 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     rows, cols = np.triu_indices(input.shape[0], k=1)  # the pairs i < j, row-major
     diff = F.index_select(input, 0, xp.asarray(rows)) - F.index_select(input, 0,
                                                                        xp.asarray(cols))
+    if p == math.inf:
+        return RowMaxAbs.apply(diff)  # (N (N-1) / 2,)
     return diff.norm(p=p, dim=1)  # (N (N-1) / 2,)
 
 
 def _triplet(op: str, anchor, positive, negative, distance, margin: float, swap: bool,
-             reduction: str) -> Tensor:
-    """max(0, margin + d(a, p) - d(a, n)), d(a, n) replaced by min(d(a, n), d(p, n)) if swap."""
+             reduction: str, pairwise: bool) -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)), d(a, n) replaced by min(d(a, n), d(p, n)) if swap.
+    ``pairwise``: d is pairwise_distance, whose operands must broadcast."""
     if not margin > 0:
         raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     anchor = _float_operand(op, "anchor", anchor)
@@ -1177,6 +1202,11 @@ def _triplet(op: str, anchor, positive, negative, distance, margin: float, swap:
         raise ValueError(f"{op}: anchor, positive and negative must have the same number of "
                          f"dims, got shapes {tuple(anchor.shape)}, {tuple(positive.shape)} and "
                          f"{tuple(negative.shape)}")
+    if pairwise:  # refused here, so that the error names this op and its operands
+        _broadcast_shape(op, anchor=anchor.shape, positive=positive.shape)
+        _broadcast_shape(op, anchor=anchor.shape, negative=negative.shape)
+        if swap:
+            _broadcast_shape(op, positive=positive.shape, negative=negative.shape)
     d_pos = distance(anchor, positive)
     d_neg = distance(anchor, negative)
     if swap:  # the positive may be closer to the negative than the anchor is
@@ -1204,7 +1234,8 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
     distance = functools.partial(pairwise_distance, p=p, eps=eps)
-    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction)
+    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction,
+                    pairwise=True)
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
@@ -1224,7 +1255,8 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     op = "triplet_margin_with_distance_loss"
     _check_reduction(op, reduction)
     distance = pairwise_distance if distance_function is None else distance_function
-    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction)
+    return _triplet(op, anchor, positive, negative, distance, margin, swap, reduction,
+                    pairwise=distance_function is None)
 
 
 # ----------------------------------------------------------------------------------------------
