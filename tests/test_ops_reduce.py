@@ -707,3 +707,16 @@ def test_max_min_over_a_dim_with_nan_pick_the_first_nan_like_torch(op):
     result.values.sum().backward()
     expected.values.sum().backward()
     assert x.grad.tolist() == xt.grad.tolist()
+
+
+def test_zero_norm_counts_nonzeros_and_backpropagates_zeros():
+    # torch's p=0 norm: the count of non-zero entries, piecewise constant, so its gradient is 0;
+    # a loss with a 0-norm term (pdist(p=0), triplet_margin_loss(p=0)) still backpropagates
+    x = tg.tensor([[0.0, 2.0, -1.0], [0.0, 0.0, 3.0]], requires_grad=True)
+    assert x.norm(p=0).item() == 3.0
+    assert x.norm(p=0, dim=1, keepdim=True).tolist() == [[2.0], [1.0]]
+    (x.norm(p=0, dim=0).sum() + (x * x).sum()).backward()
+    assert x.grad.tolist() == (2 * x).tolist()
+    d = tg.nn.functional.pdist(tg.tensor([[0.0, 1.0], [0.0, 3.0], [2.0, 1.0]],
+                                         requires_grad=True), p=0)
+    assert d.tolist() == [1.0, 1.0, 2.0] and d.requires_grad

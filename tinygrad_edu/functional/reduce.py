@@ -249,6 +249,20 @@ class PNorm(Function):
         return sign(x) * abs_(x) ** (p - 1) * _over_nonzero(dy, y, p - 1)
 
 
+class NonzeroCount(Function):
+    """y = the number of non-zero x over ``axes`` (the "0-norm");  dx = 0 (y is piecewise
+    constant in x: torch's gradient is 0 too, so a 0-norm in a loss backpropagates zeros)"""
+
+    reads_inputs = False  # its backward needs only x's shape
+
+    def forward(self, x, axes, keepdim):
+        self.shape = x.shape
+        return (x != 0).sum(axis=axes, keepdims=keepdim).astype(x.dtype)
+
+    def backward(self, dy):
+        return Tensor._wrap(get_array_module(dy.data).zeros(self.shape, dtype=dy.dtype))
+
+
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p);
     p = inf: max |x|,  p = -inf: min |x|,  p = 0: the number of non-zero elements."""
@@ -263,8 +277,7 @@ def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     if p == float("-inf"):
         return amin(abs_(x), axes, keepdim)
     if p == 0:
-        nonzero = Tensor._wrap((x.data != 0).astype(x.dtype), False)
-        return sum(nonzero, axes, keepdim)
+        return NonzeroCount.apply(x, axes=axes, keepdim=keepdim)
     return PNorm.apply(x, axes=axes, keepdim=keepdim, p=p)
 
 
