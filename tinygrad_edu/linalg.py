@@ -16,6 +16,7 @@ torch.linalg.LinAlgError) naming the op and the shapes, never an inf/NaN result.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -55,10 +56,10 @@ def _eye_like(x, n: int):
     return get_array_module(data).eye(n, dtype=data.dtype)
 
 
-def _check_matrix(op: str, a: Tensor, square: bool = True) -> None:
+def _check_matrix(op: str, a: Tensor, square: bool = True, floating: bool = True) -> None:
     if not isinstance(a, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(a).__name__}")
-    if a.dtype.kind != "f":
+    if floating and a.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {a.dtype}")
     if a.ndim < 2:
         raise ValueError(f"{op}: A must have at least 2 dims, got shape {tuple(a.shape)}")
@@ -193,12 +194,19 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803
     has shape A.shape[:-1] (as torch decides), else (..., n, k) matrices."""
     _check_matrix("linalg.solve", A)
     if not isinstance(B, Tensor) or B.dtype != A.dtype:
-        raise TypeError(f"linalg.solve: B must be a Tensor of A's dtype {A.dtype}")
+        got = f"dtype {B.dtype}" if isinstance(B, Tensor) else type(B).__name__
+        raise TypeError(f"linalg.solve: B must be a Tensor of A's dtype {A.dtype}, got {got}")
+    if B.ndim == 0:
+        raise ValueError("linalg.solve: B must have at least 1 dim, got a 0-d tensor")
     n = A.shape[-1]
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    if vector and not left:
+        raise ValueError(f"linalg.solve: B {tuple(B.shape)} is a vector (batch), which torch "
+                         f"allows only with left=True (A: {tuple(A.shape)}); for X A = B pass "
+                         "B as (..., 1, n) rows")
     b = unsqueeze(B, -1) if vector else B  # (..., n, k)
     if not left:
-        A, b = _mT(A), b if vector else _mT(b)  # X A = B  <=>  A^T X^T = B^T
+        A, b = _mT(A), _mT(b)  # X A = B  <=>  A^T X^T = B^T
     try:
         np.broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2]))
         fits = b.shape[-2] == n
@@ -216,11 +224,11 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803
 
 def matrix_power(A: Tensor, n: int) -> Tensor:  # noqa: N803
     """A^n by repeated squaring (a composite of matmuls: their gradients); A^0 = I and
-    A^{-n} = (A^{-1})^n."""
-    _check_matrix("linalg.matrix_power", A)
-    if int(n) != n:
+    A^{-n} = (A^{-1})^n. Integer A is allowed for n >= 0, as in torch."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {n!r}")
     n = int(n)
+    _check_matrix("linalg.matrix_power", A, floating=n < 0)
     if n == 0:
         return A * 0 + Tensor._wrap(_eye_like(A, A.shape[-1]), False)  # I, gradient 0
     base = inv(A) if n < 0 else A
@@ -260,10 +268,12 @@ class Cholesky(Function):
 
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:  # noqa: N803
     """L (or U = L^T with ``upper``) with A = L L^T of symmetric positive-definite (..., n, n);
-    raises LinAlgError when A is not positive-definite."""
+    raises LinAlgError when A is not positive-definite. Only the lower triangle of A is read,
+    the upper one with ``upper`` (as torch: U is the factor of A^T's lower triangle)."""
     _check_matrix("linalg.cholesky", A)
-    low = Cholesky.apply(A)
-    return _mT(low) if upper else low
+    if upper:
+        return _mT(Cholesky.apply(_mT(A)))  # A^T = L L^T, U = L^T
+    return Cholesky.apply(A)
 
 
 class QR(Function):
@@ -311,8 +321,9 @@ def _qr_shapes(A: Tensor, mode: str) -> list:
 
 class Eigh(Function):
     """A = V diag(L) V^T of symmetric A (its ``UPLO`` triangle read), packed (L, V);
-    E_ij = L_j - L_i,  dA = V (diag(dL) + (V^T dV) / E off the diagonal) V^T  (as torch;
-    needs distinct eigenvalues)."""
+    E_ij = L_j - L_i,  skew(X) = (X - X^T) / 2,
+    dA = V (diag(dL) + skew(V^T dV) / E off the diagonal) V^T  (as torch: a symmetric dA;
+    with dV = 0, eigenvalues only, dA = V diag(dL) V^T, else needs distinct eigenvalues)."""
 
     reads_output = True
 
@@ -328,9 +339,12 @@ class Eigh(Function):
         batch, shapes = tuple(a.shape[:-2]), [(n,), (n, n)]
         w, v = _unpack(self.output, batch, shapes)
         dw, dv = _unpack(dy, batch, shapes)
-        eye = Tensor._wrap(_eye_like(a, n), False)
-        gap = unsqueeze(w, -2) - unsqueeze(w, -1) + eye  # E_ij = L_j - L_i, 1 on the diagonal
-        inner = (_mT(v) @ dv) / gap * (1 - eye) + diag_embed(dw)  # (..., n, n)
+        inner = diag_embed(dw)  # (..., n, n)
+        if dv.data.any():  # V was used: its term divides by the eigenvalue gaps
+            eye = Tensor._wrap(_eye_like(a, n), False)
+            gap = unsqueeze(w, -2) - unsqueeze(w, -1) + eye  # E_ij = L_j - L_i, 1 on the diagonal
+            vt_dv = _mT(v) @ dv  # (..., n, n)
+            inner = inner + (vt_dv - _mT(vt_dv)) * 0.5 / gap  # skew: 0 on the diagonal
         return v @ inner @ _mT(v)
 
 
@@ -353,7 +367,9 @@ class SVD(Function):
     skew(X) = X - X^T and V = Vh^T (as torch, for distinct non-zero singular values):
       dA = U [ (skew(U^T dU) S + S skew(V^T dV)) / E + diag(dS) ] Vh
            + (I - U U^T) dU S^{-1} Vh    (m > k)
-           + U S^{-1} dV^T (I - V V^T)   (n > k)."""
+           + U S^{-1} dV^T (I - V V^T)   (n > k);
+    with dU = dV = 0 (singular values only: svdvals, matrix norms) dA = U diag(dS) Vh, which
+    needs neither distinct nor non-zero singular values (as torch)."""
 
     reads_output = True
 
@@ -368,13 +384,16 @@ class SVD(Function):
         (a,) = self.inputs
         m, n = a.shape[-2:]
         k = min(m, n)
-        if self.shapes[0][1] != k or self.shapes[2][0] != k:
-            raise NotImplementedError(
-                f"linalg.svd backward: the singular vectors of a {m} by {n} matrix are not "
-                "well-defined with full_matrices=True; use full_matrices=False (as torch)")
         batch = tuple(a.shape[:-2])
         u, s, vh = _unpack(self.output, batch, self.shapes)
         du, ds, dvh = _unpack(dy, batch, self.shapes)
+        if not (du.data.any() or dvh.data.any()):  # only S was used
+            return u[..., :k] @ diag_embed(ds) @ vh[..., :k, :]  # (..., m, n)
+        if self.shapes[0][1] != k or self.shapes[2][0] != k:
+            raise NotImplementedError(
+                f"linalg.svd backward: not implemented with full_matrices=True for a {m} by {n} "
+                "matrix (torch ignores the gradient of the extra columns of U / rows of Vh); "
+                "use full_matrices=False")
         v, dv = _mT(vh), _mT(dvh)
         eye = Tensor._wrap(_eye_like(a, k), False)
         s_row, s_col = unsqueeze(s, -2), unsqueeze(s, -1)  # S_k along columns, S_j along rows
@@ -393,7 +412,8 @@ class SVD(Function):
 
 def svd(A: Tensor, full_matrices: bool = True) -> tuple:  # noqa: N803
     """(U, S, Vh) with A = U diag(S) Vh, S descending. ``full_matrices=True`` (torch's
-    default) gives square U and Vh, differentiable only when A is square."""
+    default) gives square U and Vh; then gradients through U or Vh need a square A (S alone is
+    always differentiable)."""
     _check_matrix("linalg.svd", A, square=False)
     m, n = A.shape[-2:]
     k = min(m, n)
@@ -408,18 +428,19 @@ def svdvals(A: Tensor) -> Tensor:  # noqa: N803
 
 
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:  # noqa: N803
-    """A^+ = V diag(1/S) U^T over the singular values S > max(atol, rtol * max(S)) (rtol
-    defaults to eps * max(m, n) when both are None, as torch); a composite of svd, so its
+    """A^+ = V diag(1/S) U^T over the singular values S > max(atol, rtol * max(S)) (as torch,
+    rtol defaults to eps * max(m, n), or to 0 when atol > 0); a composite of svd, so its
     gradient needs distinct non-zero singular values (torch's pinv backward does not).
     ``hermitian`` is accepted for torch's signature; the SVD serves both cases."""
     _check_matrix("linalg.pinv", A, square=False)
     m, n = A.shape[-2:]
     if rtol is None:
-        rtol = np.finfo(A.dtype).eps * max(m, n) if atol is None else 0.0
+        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(A.dtype).eps * max(m, n)
     atol = 0.0 if atol is None else atol
     u, s, vh = svd(A, full_matrices=False)  # (..., m, k), (..., k), (..., k, n)
     xp = get_array_module(s.data)
-    cutoff = xp.maximum(atol, rtol * s.data.max(axis=-1, keepdims=True))  # (..., 1)
+    s_max = s.data[..., :1]  # (..., 1), S descending; (..., 0) when k = 0
+    cutoff = xp.maximum(atol, rtol * s_max)  # (..., 1)
     keep = s.data > cutoff
     safe = s * Tensor._wrap(keep.astype(s.dtype), False) + Tensor._wrap(
         (~keep).astype(s.dtype), False)  # 1 where dropped: no division by ~0
@@ -439,6 +460,10 @@ def multi_dot(tensors) -> Tensor:
             raise ValueError(f"linalg.multi_dot: tensor {i} must be "
                              f"{' or '.join(f'{d}-d' for d in allowed)}, got shape "
                              f"{tuple(t.shape)}")
+        if i and tensors[i - 1].shape[-1] != t.shape[0]:
+            raise ValueError(f"linalg.multi_dot: tensors {i - 1} and {i} with shapes "
+                             f"{tuple(tensors[i - 1].shape)} and {tuple(t.shape)} cannot be "
+                             "multiplied")
     out = tensors[0]
     for t in tensors[1:]:
         out = matmul(out, t)
@@ -459,6 +484,12 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False) -> Tensor:  #
     """(sum |x|^ord)^(1/ord) over ``dim`` (all elements when None); ord inf: max |x|,
     -inf: min |x|, 0: the count of non-zeros. The gradient is functional.reduce.norm's
     (0 at x = 0 for ord 2, like torch)."""
+    if not isinstance(x, Tensor) or x.dtype.kind != "f":
+        got = f"dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"linalg.vector_norm: expected a floating-point tensor, got {got}")
+    if not isinstance(ord, numbers.Real) or isinstance(ord, bool):
+        raise TypeError(f"linalg.vector_norm: ord must be a number, got {ord!r} ('fro' and "
+                        "'nuc' are matrix norms: linalg.matrix_norm)")
     return _p_norm(x, ord, dim, keepdim)
 
 
@@ -481,7 +512,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Te
         return _p_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
         s = svdvals(movedim(A, (d0, d1), (-2, -1)))  # (..., k)
-        if ord == "nuc":
+        if ord == "nuc" or (ord == 2 and s.shape[-1] == 0):  # no singular value: 0, as torch
             y = _sum(s, -1)
         else:
             y = amax(s, -1) if ord == 2 else amin(s, -1)
@@ -492,7 +523,10 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Te
     if ord in (1, -1, math.inf, -math.inf):
         inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
         sums = _sum(abs(A), inner, True)  # the column (ord 1) or row (ord inf) sums
-        pick = amax if ord > 0 else amin
+        if ord > 0 and A.shape[outer] == 0:
+            pick = _sum  # no column (row) at all: 0, as torch
+        else:
+            pick = amax if ord > 0 else amin
         y = pick(sums, outer, True)
         return y if keepdim else squeeze(y, (d0, d1))
     raise ValueError(f"linalg.matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or "
@@ -505,6 +539,11 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noq
     be 1-d (vector norm) or 2-d (matrix norm)."""
     if isinstance(dim, int):
         dim = (dim,)
+    if isinstance(ord, str):  # 'fro', 'nuc': matrix norms whatever dim is, as torch
+        if dim is None and A.ndim not in (1, 2):
+            raise ValueError(f"linalg.norm: with ord={ord!r} and dim=None, A must be 1-d or "
+                             f"2-d, got shape {tuple(A.shape)}")
+        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim)
     if dim is not None:
         dim = tuple(dim)
         if len(dim) == 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 
 import numpy as np
@@ -453,7 +454,8 @@ def inner(a: Tensor, b: Tensor) -> Tensor:
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inner: the last dims differ: {tuple(a.shape)} and {tuple(b.shape)}")
     k = a.shape[-1]
-    y = matmul(reshape(a, -1, k), transpose(reshape(b, -1, k), 0, 1))  # (A, K) @ (K, B)
+    rows_a, rows_b = math.prod(a.shape[:-1]), math.prod(b.shape[:-1])  # not -1: K may be 0
+    y = matmul(reshape(a, rows_a, k), transpose(reshape(b, rows_b, k), 0, 1))  # (A, K) @ (K, B)
     return reshape(y, tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
 
 
@@ -476,7 +478,6 @@ def kron(a: Tensor, b: Tensor) -> Tensor:
     return reshape(a2 * b2, [m * n for m, n in zip(sa, sb)])  # (A0 B0, A1 B1, ...)
 
 
-
 def _cross(op: str, a: Tensor, b: Tensor, dim: int) -> Tensor:
     """c = a x b along ``dim`` (size 3; the other dims broadcast):
     c_0 = a_1 b_2 - a_2 b_1,  c_1 = a_2 b_0 - a_0 b_2,  c_2 = a_0 b_1 - a_1 b_0;
@@ -485,14 +486,15 @@ def _cross(op: str, a: Tensor, b: Tensor, dim: int) -> Tensor:
     if a.ndim != b.ndim:
         raise ValueError(f"{op}: input and other must have the same number of dims, got "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+    dim = _axis(op, dim, a.ndim)
+    if a.shape[dim] != 3 or b.shape[dim] != 3:  # both: no broadcasting along dim (torch)
+        raise ValueError(f"{op}: dim {dim} must have size 3 in both inputs, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
     try:
         shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     except ValueError:
         raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
                          "broadcast") from None
-    if not -len(shape) <= dim < len(shape) or shape[dim] != 3:
-        raise ValueError(f"{op}: dim {dim} must have size 3 (shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)})")
     a, b = broadcast_to(a, shape), broadcast_to(b, shape)
     a0, a1, a2 = (narrow(a, dim, i, 1) for i in range(3))
     b0, b1, b2 = (narrow(b, dim, i, 1) for i in range(3))
@@ -501,13 +503,12 @@ def _cross(op: str, a: Tensor, b: Tensor, dim: int) -> Tensor:
 
 def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:  # noqa: A002 - torch names
     """torch.cross: the cross product along ``dim``; without ``dim`` along the first dim of
-    size 3 (torch's deprecated default, which warns there)."""
+    size 3 of ``input`` (torch's deprecated default, which warns there)."""
     if dim is None:
-        shape = np.broadcast_shapes(tuple(input.shape), tuple(other.shape))
-        sizes = [i for i, n in enumerate(shape) if n == 3]
+        sizes = [i for i, n in enumerate(input.shape) if n == 3]
         if not sizes:
-            raise ValueError(f"cross: no dimension of size 3 in {tuple(input.shape)} and "
-                             f"{tuple(other.shape)}")
+            raise ValueError(f"cross: no dimension of size 3 in input {tuple(input.shape)} "
+                             f"(other: {tuple(other.shape)})")
         dim = sizes[0]
     return _cross("cross", input, other, dim)
 
@@ -517,7 +518,6 @@ def _diagonal_index(n1: int, n2: int, offset: int, xp) -> tuple:
     length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
     i = xp.arange(length)
     return i + max(-offset, 0), i + max(offset, 0)
-
 
 
 def _axis(op: str, dim: int, ndim: int) -> int:
