@@ -251,7 +251,7 @@ def test_kl_unregistered_pair():
     (lambda: Normal(0.0, 1.0).log_prob(tg.tensor([float("nan")])), "Normal.log_prob"),
     (lambda: Bernoulli(probs=tg.tensor([0.5])).log_prob(tg.tensor([0.5])), r"in \{0, 1\}"),
     (lambda: Categorical(logits=tg.zeros(2, 3)).log_prob(tg.tensor([0, 3])), r"\[0, 2\]"),
-    (lambda: Uniform(0.0, 1.0).log_prob(tg.tensor([1.0])), "Uniform.log_prob"),
+    (lambda: Uniform(0.0, 1.0).log_prob(tg.tensor([1.5])), "Uniform.log_prob"),
     (lambda: Normal(tg.zeros(3), 1.0).log_prob(tg.zeros(2)), "does not broadcast"),
 ])
 def test_argument_errors(make, match):

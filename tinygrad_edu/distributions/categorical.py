@@ -75,13 +75,15 @@ class Categorical(Distribution):
         return p * float("nan")
 
     def sample(self, sample_shape=()) -> Tensor:
-        """Inverse-CDF draw: k = #{j : u > cdf_j} with u ~ U[0, 1), one u per element."""
+        """Inverse-CDF draw: k = #{j : u > cdf_j} with u uniform on (0, cdf_K], one u per
+        element. Then cdf_(k-1) < u <= cdf_k, so class k has p_k > 0: a class of probability
+        0 is never drawn, also when rounding leaves cdf_K just under 1 (float64 throughout)."""
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            cdf = self.probs.detach().cumsum(-1)  # (*B, K)
-            u = rand(shape + (1,), dtype=cdf.dtype, device=cdf.device)  # (*S, *B, 1)
-            k = (u > cdf).long().sum(-1)  # (*S, *B)
-        return k.clamp(max=self._num_events - 1)  # rounding: cdf_K may be just under 1
+            cdf = self.probs.detach().double().cumsum(-1)  # (*B, K)
+            r = rand(shape + (1,), dtype=cdf.dtype, device=cdf.device)  # [0, 1), (*S, *B, 1)
+            u = (1 - r) * cdf[..., -1:]  # (0, cdf_K], (*S, *B, 1)
+            return (u > cdf).long().sum(-1)  # (*S, *B)
 
     def log_prob(self, value) -> Tensor:
         if self._validate_args:

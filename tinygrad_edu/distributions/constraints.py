@@ -98,18 +98,19 @@ class IntegerInterval(Constraint):
         return f"an integer in [{self.lower_bound}, {self.upper_bound}]"
 
 
-class HalfOpenInterval(Constraint):
-    """[lower_bound, upper_bound), bounds being arrays that broadcast with the value."""
+class Interval(Constraint):
+    """[lower_bound, upper_bound], bounds being arrays that broadcast with the value (torch's
+    ``constraints.interval``: Uniform's support, though its density is 0 at the upper bound)."""
 
     def __init__(self, lower_bound, upper_bound):
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
 
     def check(self, array):
-        return (array >= self.lower_bound) & (array < self.upper_bound)
+        return (array >= self.lower_bound) & (array <= self.upper_bound)
 
     def __str__(self) -> str:
-        return "in [low, high)"
+        return "in [low, high]"
 
 
 class _Dependent(Constraint):

@@ -134,26 +134,32 @@ class Distribution:
     def entropy(self) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not implement entropy")
 
+    def cdf(self, value) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement cdf")
+
+    def icdf(self, value) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement icdf")
+
     def perplexity(self) -> Tensor:
         return self.entropy().exp()
 
-    def _validate_sample(self, value: Tensor) -> None:
-        """``value`` broadcasts with batch_shape + event_shape and lies in the support."""
+    def _validate_sample(self, value: Tensor, method: str = "log_prob") -> None:
+        """``value`` broadcasts with batch_shape + event_shape and lies in the support;
+        errors name ``<Distribution>.<method>``."""
+        op = f"{type(self).__name__}.{method}"
         if not isinstance(value, Tensor):
-            raise TypeError(f"{type(self).__name__}.log_prob: expected a Tensor, got "
-                            f"{type(value).__name__}")
+            raise TypeError(f"{op}: expected a Tensor, got {type(value).__name__}")
         expected = self._batch_shape + self._event_shape
         try:
             F.broadcast_shapes(tuple(value.shape), expected)
         except (ValueError, RuntimeError):
-            raise ValueError(f"{type(self).__name__}.log_prob: value of shape "
-                             f"{tuple(value.shape)} does not broadcast with batch_shape + "
-                             f"event_shape {expected}") from None
+            raise ValueError(f"{op}: value of shape {tuple(value.shape)} does not broadcast "
+                             f"with batch_shape + event_shape {expected}") from None
         ok = self.support.check(value.data)
         if not bool(get_array_module(ok).all(ok)):
-            raise ValueError(f"{type(self).__name__}.log_prob: expected value (shape "
-                             f"{tuple(value.shape)}) to be {self.support}, but found invalid "
-                             f"values: {_bad_values(value.data, ok)}")
+            raise ValueError(f"{op}: expected value (shape {tuple(value.shape)}) to be "
+                             f"{self.support}, but found invalid values: "
+                             f"{_bad_values(value.data, ok)}")
 
     def __repr__(self) -> str:
         names = [n for n in self.arg_constraints if n in self.__dict__]

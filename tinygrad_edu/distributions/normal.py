@@ -59,5 +59,9 @@ class Normal(Distribution):
     def cdf(self, value) -> Tensor:
         """F(x) = (1 + erf((x - mu) / (sigma sqrt 2))) / 2."""
         if self._validate_args:
-            self._validate_sample(value)
+            self._validate_sample(value, "cdf")
         return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
+
+    def icdf(self, value) -> Tensor:
+        """F^-1(q) = mu + sigma sqrt(2) erfinv(2 q - 1)."""
+        return self.loc + self.scale * (2 * value - 1).erfinv() * math.sqrt(2)

@@ -1,4 +1,5 @@
-"""Uniform(low, high): constant density on [low, high), reparameterizable."""
+"""Uniform(low, high): constant density 1 / (high - low) on [low, high), reparameterizable;
+its support (what validate_args accepts) is [low, high], as torch's."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class Uniform(Distribution):
 
     @property
     def support(self):
-        return constraints.HalfOpenInterval(self.low.data, self.high.data)
+        return constraints.Interval(self.low.data, self.high.data)
 
     @property
     def mean(self) -> Tensor:
@@ -53,7 +54,8 @@ class Uniform(Distribution):
             self._validate_sample(value)
         inside = (self.low <= value) & (value < self.high)
         log_width = (self.high - self.low).log()
-        return F.where(inside, -log_width, float("-inf"))
+        # torch's log(1[inside]) - log(b - a): the gradient reaches a and b also outside
+        return F.where(inside, 0.0, float("-inf")) - log_width
 
     def entropy(self) -> Tensor:
         return (self.high - self.low).log()
@@ -61,3 +63,7 @@ class Uniform(Distribution):
     def cdf(self, value) -> Tensor:
         """F(x) = clamp((x - a) / (b - a), 0, 1)."""
         return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
+
+    def icdf(self, value) -> Tensor:
+        """F^-1(q) = a + q (b - a)."""
+        return self.low + value * (self.high - self.low)

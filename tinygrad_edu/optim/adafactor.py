@@ -89,7 +89,8 @@ class Adafactor(Optimizer):
     ):
         name = "Adafactor"
         check_hyperparameter(name, "learning rate", lr)
-        check_hyperparameter(name, "beta2_decay", -beta2_decay)  # (<= 0)
+        check_hyperparameter(name, "beta2_decay", beta2_decay, low=-math.inf, high=0.0,
+                             include_high=True)
         if not isinstance(eps, (tuple, list)) or len(eps) != 2:
             raise ValueError(f"{name}: eps must be a pair (eps1, eps2), got {eps!r}")
         if eps[0] is not None:

@@ -88,14 +88,15 @@ class Rprop(Optimizer):
             g = -g
 
         prev, step_size = state["prev"], state["step_size"]
-        factor = xp.sign(g * prev)  # +1 same sign, -1 flipped, 0 (a nan stays nan)
+        # +1 same sign, -1 flipped, 0 (a nan stays nan); asarray: a 0-d product is a scalar
+        factor = xp.asarray(xp.sign(g * prev))
         flipped = factor < 0
         factor[factor > 0] = etaplus
         factor[flipped] = etaminus
         factor[factor == 0] = 1
         step_size *= factor
         xp.clip(step_size, step_size_min, step_size_max, out=step_size)
-        g = g.copy()  # the caller's gradient array is left alone
+        g = xp.array(g)  # a copy (an array also for 0-d): the caller's gradient is left alone
         g[flipped] = 0
         p -= xp.sign(g) * step_size
         prev[...] = g

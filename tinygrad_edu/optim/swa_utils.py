@@ -45,9 +45,9 @@ __all__ = [
 ]
 
 
-def _check_decay(decay) -> None:
+def _check_decay(caller: str, decay) -> None:
     if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"get_ema_avg_fn: invalid decay {decay!r} (must be in [0, 1])")
+        raise ValueError(f"{caller}: invalid decay {decay!r} (must be in [0, 1])")
 
 
 def _lerp(start, end, weight: float):
@@ -61,7 +61,7 @@ def _lerp(start, end, weight: float):
 def get_ema_multi_avg_fn(decay: float = 0.999):
     """An in-place EMA over lists of tensors: ``ema = decay * ema + (1 - decay) * current``
     (torch's ``lerp(ema, current, 1 - decay)``). For ``AveragedModel(multi_avg_fn=...)``."""
-    _check_decay(decay)
+    _check_decay("get_ema_multi_avg_fn", decay)
 
     def ema_update(ema_param_list, current_param_list, num_averaged) -> None:
         with no_grad():
@@ -77,7 +77,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999):
 def get_ema_avg_fn(decay: float = 0.999):
     """The EMA of one tensor, returned: ``decay * ema + (1 - decay) * current``.
     For ``AveragedModel(avg_fn=...)``."""
-    _check_decay(decay)
+    _check_decay("get_ema_avg_fn", decay)
 
     def ema_update(ema_param, current_param, num_averaged):
         return decay * ema_param + (1 - decay) * current_param

@@ -27,11 +27,13 @@ def _tensors(parameters) -> list[Tensor]:
 
 
 def _norm_type(norm_type, caller: str = "clip_grad_norm_") -> float:
+    """float(norm_type), as torch: a number, or a string such as 'inf', '-inf' or '2'."""
     if isinstance(norm_type, str):
-        if norm_type.lower() not in ("inf", "+inf", "-inf"):
+        try:
+            return float(norm_type)
+        except ValueError:
             raise ValueError(f"{caller}: norm_type must be a number or 'inf', got "
-                             f"{norm_type!r}")
-        return -math.inf if norm_type.startswith("-") else math.inf
+                             f"{norm_type!r}") from None
     return float(norm_type)
 
 
