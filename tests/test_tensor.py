@@ -475,3 +475,14 @@ def test_torch_short_dtype_names():
     for name in ("bool", "float", "int", "short", "double", "half", "long"):
         ours, theirs = getattr(tg, name), getattr(torch, name)
         assert tg.zeros(2, dtype=ours).numpy().dtype == torch.zeros(2, dtype=theirs).numpy().dtype
+
+
+def test_rand_in_float32_never_returns_its_upper_bound():
+    # float64 draws just under 1 round up to 1.0 when cast to float32 (about 1 in 3e7)
+    from tinygrad_edu.tensor import _below
+
+    draws = np.array([0.0, 0.5, 1 - 1e-12], dtype=np.float64).astype(np.float32)
+    assert draws[-1] == 1.0
+    assert _below(draws, 0.0, 1.0).tolist() == [0.0, 0.5, np.nextafter(np.float32(1), 0)]
+    assert float(tg.rand(100_000).max()) < 1.0
+    assert float(tg.empty(1000).uniform_(-2.0, 3.0).max()) < 3.0

@@ -1287,15 +1287,26 @@ def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0):
         cp = backend.array_module_for(device)
         with cp.cuda.Device(device.index):
             if kind == "uniform":
-                return cp.random.uniform(a, b, shape).astype(dtype)
+                return _below(cp.random.uniform(a, b, shape).astype(dtype), a, b)
             if kind == "normal":
                 return cp.random.normal(a, b, shape).astype(dtype)
             return cp.random.randint(a, b, shape).astype(dtype)
     if kind == "uniform":
-        return _GENERATOR.uniform(a, b, shape).astype(dtype, copy=False)
+        return _below(_GENERATOR.uniform(a, b, shape).astype(dtype, copy=False), a, b)
     if kind == "normal":
         return _GENERATOR.normal(a, b, shape).astype(dtype, copy=False)
     return _GENERATOR.integers(a, b, shape).astype(dtype, copy=False)
+
+
+def _below(draws, a, b):
+    """Uniform ``draws`` on [a, b) drawn in float64 and cast to a narrower float: a draw just
+    under b can round up to b itself (about one float32 draw in 3e7 from rand); put it back
+    on the largest value below b, so the interval stays half-open, as torch's."""
+    if draws.dtype.kind == "f" and draws.dtype.itemsize < 8 and a < b:
+        xp = get_array_module(draws)
+        top = np.nextafter(draws.dtype.type(b), draws.dtype.type(a))
+        xp.minimum(draws, top, out=draws)
+    return draws
 
 
 # ----------------------------------------------------------------------------------------------
