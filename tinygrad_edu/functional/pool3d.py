@@ -108,7 +108,9 @@ class MaxPool3d(Function):
     ow SW - PW + kw DW] over the window (padding counts as -inf, never as a max);
     argmax = d H W + h W + w of that max: the first in window order (kd, kh, kw), or the last
     NaN where the window holds one (y is then NaN), as in torch;
-    dx[n, c].flat[argmax] += dy (overlapping windows add up).
+    dx[n, c].flat[argmax] += dy (overlapping windows add up). A window that reads only padding
+    (possible with dilation) gives y = -inf, argmax -1 and no gradient, as ``max_pool2d`` (torch
+    returns the index of w = W, past the row, and adds its dy to the entry it happens to name).
 
     The forward walks the KD*KH*KW kernel offsets; each reads one strided slice of the padded
     x, (N, C, OD, OH, OW), and keeps it where it beats the max so far."""

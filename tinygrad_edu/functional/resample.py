@@ -21,8 +21,11 @@ input size ``n_in`` and output size ``n_out``, output position ``j`` reads the i
 
 with ``s = 1 / scale_factor`` when a scale factor is given (torch's default,
 ``recompute_scale_factor=None``) and ``s = n_in / n_out`` otherwise: torch's formulas, so the
-numbers agree. "bicubic" is Keys' cubic convolution with torch's A = -0.75; the taps that fall
-off the edge read the edge pixel (the clamp), so the four weights still sum to 1. "area" is
+numbers agree. Two details of torch's CPU kernels are kept too: the nearest modes floor the
+position as a float32 (``_nearest_index``), and the linear modes leave an axis whose size does
+not change as it is, even when a scale factor such as 1.05 would shift it. "bicubic" is
+Keys' cubic convolution with torch's A = -0.75; the taps that fall off the edge read the edge
+pixel (the clamp), so the four weights still sum to 1. "area" is
 torch's too: adaptive average pooling to the output size (``adaptive_avg_pool1d/2d``), with
 ``n_out = floor(n_in * scale_factor)`` when a scale factor is given.
 
@@ -69,20 +72,40 @@ def _per_axis(name: str, value, count: int, kind) -> tuple:
         values = tuple(value)
     else:
         values = (value,) * count
+    what = "ints" if kind is numbers.Integral else "numbers"
     for v in values:
         if not isinstance(v, kind) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"interpolate: {name} must be positive numbers, got {value!r}")
+            raise ValueError(f"interpolate: {name} must be positive {what} (one, or {count} "
+                             f"of them), got {value!r}")
     return values
 
 
-def _source_positions(n_in: int, n_out: int, scale: float, mode: str,
-                      align_corners: bool) -> tuple:
-    """Along one axis: (i0, i1, t) for the linear modes, (i, None, None) for nearest."""
+def _nearest_index(n_in: int, n_out: int, scale: float, mode: str, dtype,
+                   spatial: int) -> np.ndarray:
+    """Along one axis: the input index each output reads in the nearest modes, (n_out,), as
+    torch's CPU kernels compute it, so that a position landing on an integer (j s = 15 for
+    s = 19 / 3) rounds the same way: the position in the input's precision (float32 for
+    float32, float64 otherwise; nearest-exact's s (j + 0.5) - 0.5 rounded once, a fused
+    multiply-add), then floored as a float32 (torch's floorf). torch's 2-d "nearest" kernel
+    takes a shortcut: an axis that keeps its size is copied, one that doubles reads j // 2,
+    whatever the scale factor (e.g. 1.05 or 2.05 on a small image)."""
+    j = np.arange(n_out)
+    if mode == "nearest" and spatial == 2 and n_out in (n_in, 2 * n_in):
+        return j // (n_out // n_in)
+    work = np.float64 if np.dtype(dtype) == np.float64 else np.float32  # torch's opmath type
+    s = work(scale)
+    if mode == "nearest":
+        u = j.astype(work) * s  # j s
+    else:
+        u = (np.float64(s) * (j + 0.5) - 0.5).astype(work)  # s (j + 0.5) - 0.5, one rounding
+        u = np.maximum(u, 0) + 0.5
+    i = np.floor(u.astype(np.float32)).astype(np.int64)  # floorf
+    return np.minimum(i, n_in - 1)
+
+
+def _source_positions(n_in: int, n_out: int, scale: float, align_corners: bool) -> tuple:
+    """Along one axis: (i0, i1, t) for the linear modes, each (n_out,)."""
     j = np.arange(n_out, dtype=np.float64)
-    if mode in _NEAREST_MODES:
-        offset = 0.5 if mode == "nearest-exact" else 0.0
-        i = np.minimum(np.floor((j + offset) * scale), n_in - 1).astype(np.int64)
-        return i, None, None
     if align_corners:
         u = j * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros_like(j)
     else:
@@ -136,9 +159,12 @@ def _resize_axis(x: Tensor, axis: int, n_out: int, scale: float, mode: str,
             tap = index_select(x, axis, xp.asarray(index[k])) * w  # W_k x[..., index_k, ...]
             y = tap if y is None else y + tap
         return y
-    i0, i1, t = _source_positions(n_in, n_out, scale, mode, align_corners)
-    if t is None:  # nearest: one gather
-        return index_select(x, axis, xp.asarray(i0))
+    if mode in _NEAREST_MODES:  # one gather
+        index = _nearest_index(n_in, n_out, scale, mode, x.dtype, x.ndim - 2)
+        return index_select(x, axis, xp.asarray(index))
+    if n_out == n_in:  # torch's linear kernels leave an axis that keeps its size as it is
+        return x
+    i0, i1, t = _source_positions(n_in, n_out, scale, align_corners)
     t = Tensor._wrap(xp.asarray(t.astype(x.dtype).reshape(shape)))
     lo = index_select(x, axis, xp.asarray(i0))  # x[..., i0, ...]
     hi = index_select(x, axis, xp.asarray(i1))  # x[..., i1, ...]
@@ -203,7 +229,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if input.dtype.kind != "f":
         raise TypeError(f"interpolate: expected a floating point input, got {input.dtype}")
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ValueError(f"interpolate: give exactly one of size and scale_factor, got "
+                         f"size={size!r} and scale_factor={scale_factor!r} (input shape "
+                         f"{tuple(input.shape)})")
     if recompute_scale_factor and size is not None:
         raise ValueError("interpolate: recompute_scale_factor is not meaningful with an "
                          "explicit size")
@@ -227,7 +255,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     y = input
     for k in range(spatial):  # one axis at a time: (N, C, n_out[0], ..., n_out[k], n_in[k+1], ...)
         y = _resize_axis(y, 2 + k, n_out[k], scales[k], mode, bool(align_corners))
-    return y
+    return y.clone() if y is input else y  # a new tensor even where no axis changed, as torch
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,8 +16,35 @@ from .module import Module
 from .upsampling import Upsample
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+def _pair(op: str, name: str, value, low: int) -> tuple[int, int]:
+    """``value`` as an (h, w) pair of ints >= ``low`` (one int stands for both), or an error
+    that names the layer and the argument."""
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    pair = (value, value) if is_int else value
+    ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
+    if not ok:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints (h, w), got {value!r}")
+    if min(pair) < low:
+        raise ValueError(f"{op}: {name} must be >= {low}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _sliding_blocks(op: str, image: str, size, kernel_size, dilation, padding,
+                    stride) -> tuple[int, int]:
+    """(OH, OW): how many blocks fit along H and W of an image of ``size`` (H, W),
+    OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1 (OW alike); an error if one is below 1
+    (``image`` names that image in it)."""
+    (H, W), (KH, KW) = size, _pair(op, "kernel_size", kernel_size, 1)
+    (DH, DW), (PH, PW) = _pair(op, "dilation", dilation, 1), _pair(op, "padding", padding, 0)
+    SH, SW = _pair(op, "stride", stride, 1)
+    OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
+    OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
+    if OH < 1 or OW < 1:
+        raise ValueError(f"{op}: kernel_size {(KH, KW)} with dilation {(DH, DW)} and padding "
+                         f"{(PH, PW)} does not fit {image} {(H, W)}: stride {(SH, SW)} gives "
+                         f"{OH} x {OW} sliding blocks, at least 1 x 1 needed")
+    return OH, OW
 
 
 def _shape(x: Tensor) -> tuple:
@@ -56,6 +83,8 @@ class Unfold(Module):
         if x.ndim != 4:
             raise ValueError(f"Unfold: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got "
                              f"shape {_shape(x)}")
+        _sliding_blocks("Unfold", "input of size", x.shape[2:], self.kernel_size,
+                        self.dilation, self.padding, self.stride)  # errors in Unfold's terms
         return NF.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
@@ -85,12 +114,9 @@ class Fold(Module):
 
     def _blocks(self) -> tuple[int, int]:
         """(OH, OW): how many blocks fit along H and W (their product is the L of the input)."""
-        (H, W), (KH, KW) = _pair(self.output_size), _pair(self.kernel_size)
-        (DH, DW), (PH, PW) = _pair(self.dilation), _pair(self.padding)
-        SH, SW = _pair(self.stride)
-        OH = (H + 2 * PH - DH * (KH - 1) - 1) // SH + 1
-        OW = (W + 2 * PW - DW * (KW - 1) - 1) // SW + 1
-        return OH, OW
+        size = _pair("Fold", "output_size", self.output_size, 1)
+        return _sliding_blocks("Fold", "output_size", size, self.kernel_size, self.dilation,
+                               self.padding, self.stride)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -100,12 +126,12 @@ class Fold(Module):
         if x.ndim != 3:
             raise ValueError(f"Fold: expected a 2D (C*KH*KW, L) or 3D (N, C*KH*KW, L) input, "
                              f"got shape {_shape(x)}")
-        KH, KW = _pair(self.kernel_size)
+        OH, OW = self._blocks()  # checks the arguments first
+        KH, KW = _pair("Fold", "kernel_size", self.kernel_size, 1)
         if x.shape[1] % (KH * KW):
             raise ValueError(f"Fold: input has {x.shape[1]} rows (dim 1), not a multiple of "
                              f"KH*KW = {KH * KW} for kernel_size {self.kernel_size} (input "
                              f"shape {_shape(x)})")
-        OH, OW = self._blocks()
         if x.shape[2] != OH * OW:
             raise ValueError(
                 f"Fold: input has {x.shape[2]} blocks (dim 2) but {self.extra_repr()} gives "
