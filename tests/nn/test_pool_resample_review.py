@@ -580,3 +580,23 @@ ERRORS = [
 def test_bad_input_errors_name_the_op_and_the_shapes(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_functional_unfold_and_fold_check_their_arguments_and_take_unbatched_input():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    ours = tg.nn.functional.unfold(tg.tensor(x), (2, 3), padding=1)
+    theirs = TF.unfold(torch.tensor(x), (2, 3), padding=1)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+    back = tg.nn.functional.fold(ours, (3, 4), (2, 3), padding=1)
+    np.testing.assert_allclose(back.numpy(), TF.fold(theirs, (3, 4), (2, 3), padding=1).numpy())
+    for call, match in (
+            (lambda: tg.nn.functional.fold(tg.randn(1, 4, 4), (3, 3), 0),
+             "fold: kernel_size must be >= 1, got 0"),
+            (lambda: tg.nn.functional.unfold(tg.randn(1, 1, 3, 3), 2, stride=0),
+             "unfold: stride must be >= 1, got 0"),
+            (lambda: tg.nn.functional.unfold(tg.randn(1, 1, 3, 3), 5),
+             r"unfold: kernel_size \(5, 5\) .* does not fit input of size \(3, 3\)"),
+            (lambda: tg.nn.functional.unfold(tg.randn(3, 3), 2),
+             r"unfold: expected a 3D \(C, H, W\) or 4D")):
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -50,7 +50,7 @@ from .dropout import (  # noqa: F401 - re-exported
     feature_alpha_dropout,
 )
 from .embedding import embedding, embedding_bag  # noqa: F401 - re-exported
-from .fold import channel_shuffle  # noqa: F401 - re-exported
+from .fold import _pair, _sliding_blocks, channel_shuffle  # noqa: F401 - re-exported
 from .linear import bilinear  # noqa: F401 - re-exported
 from .loss import (  # noqa: F401 - re-exported
     binary_cross_entropy,
@@ -235,21 +235,33 @@ from ..functional.pool_extra import (  # noqa: E402, F401
 from ..functional.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402, F401
 
 
-def _kernel_pair(kernel_size) -> tuple[int, int]:
-    return (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-
-
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002 - torch names
-    """``torch.nn.functional.unfold`` = im2col: (N, C, H, W) -> (N, C*KH*KW, L)."""
-    KH, KW = _kernel_pair(kernel_size)
+    """``torch.nn.functional.unfold`` = im2col: (N, C, H, W) -> (N, C*KH*KW, L); a (C, H, W)
+    input gives (C*KH*KW, L)."""
+    if input.ndim == 3:  # a batch of one
+        return unfold(input.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0)
+    if input.ndim != 4:
+        raise ValueError(f"unfold: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got "
+                         f"shape {tuple(input.shape)}")
+    _sliding_blocks("unfold", "input of size", input.shape[2:], kernel_size, dilation, padding,
+                    stride)  # the arguments checked, in unfold's terms
+    KH, KW = _pair("unfold", "kernel_size", kernel_size, 1)
     return _im2col(input, KH, KW, stride, padding, dilation)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """``torch.nn.functional.fold`` = col2im, the adjoint of unfold:
-    (N, C*KH*KW, L) -> (N, C, H, W) with (H, W) = output_size; overlaps add up."""
-    KH, KW = _kernel_pair(kernel_size)
-    H, W = _kernel_pair(output_size)
+    (N, C*KH*KW, L) -> (N, C, H, W) with (H, W) = output_size; overlaps add up. A
+    (C*KH*KW, L) input gives (C, H, W)."""
+    if input.ndim == 2:  # a batch of one
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding,
+                    stride).squeeze(0)
+    if input.ndim != 3:
+        raise ValueError(f"fold: expected a 2D (C*KH*KW, L) or 3D (N, C*KH*KW, L) input, got "
+                         f"shape {tuple(input.shape)}")
+    H, W = _pair("fold", "output_size", output_size, 1)
+    _sliding_blocks("fold", "output_size", (H, W), kernel_size, dilation, padding, stride)
+    KH, KW = _pair("fold", "kernel_size", kernel_size, 1)
     N, CKK = input.shape[0], input.shape[1]
     if CKK % (KH * KW):
         raise ValueError(f"fold: input has {CKK} rows, not a multiple of KH*KW = {KH * KW} "
