@@ -315,3 +315,20 @@ def test_empty_matrices(shape):
         expected = theirs(torch.tensor(x))
         assert tuple(out.shape) == tuple(expected.shape)
         assert_close(out, expected)
+
+
+def test_beta_zero_ignores_the_input_and_gives_it_a_zero_gradient_like_torch():
+    rng = np.random.default_rng(11)
+    inp, m1, m2 = rng.standard_normal((3, 4)), rng.standard_normal((3, 2)), rng.standard_normal(
+        (2, 4))
+    inp[0, 0] = np.nan
+    grads = []
+    for lib in (tg, torch):
+        i, a, b = (lib.tensor(v, requires_grad=True) for v in (inp, m1, m2))
+        out = lib.addmm(i, a, b, beta=0)
+        assert np.isfinite(out.detach().numpy()).all()
+        out.sum().backward()
+        grads.append((i.grad.numpy(), a.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][0], np.zeros((3, 4)))
+    np.testing.assert_allclose(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1])

@@ -11,7 +11,7 @@ from .. import backend
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .elementwise import operands
+from .elementwise import operands, where
 from .shape import broadcast_to, cat, narrow, reshape, sum_to, transpose
 
 
@@ -395,7 +395,9 @@ def _scaled_sum(op: str, input, product: Tensor, beta, alpha) -> Tensor:
     if not fits:
         raise ValueError(f"{op}: input of shape {in_shape} does not broadcast to the product's "
                          f"shape {shape}")
-    if beta == 0:
+    if beta == 0:  # input is ignored, its NaN and inf too, as in torch
+        if isinstance(input, Tensor) and input.requires_grad:
+            out = out + where(False, input, 0.0)  # ... and gets a zero gradient, as in torch
         return out
     return out + (input if beta == 1 else input * beta)
 
