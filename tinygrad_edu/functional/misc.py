@@ -92,8 +92,14 @@ def broadcast_shapes(*shapes) -> tuple:
 def broadcast_tensors(*tensors: Tensor) -> tuple:
     """Each tensor expanded to the common broadcast shape; dx_i = dy_i summed over the
     broadcast axes."""
+    if not tensors:
+        return ()  # as torch
     tensors = _check_tensors("broadcast_tensors", tensors)
-    shape = broadcast_shapes(*[t.shape for t in tensors])
+    try:
+        shape = broadcast_shapes(*[t.shape for t in tensors])
+    except ValueError:
+        raise ValueError(f"broadcast_tensors: shapes cannot be broadcast to a single shape: "
+                         f"{', '.join(str(tuple(t.shape)) for t in tensors)}") from None
     return tuple(t if t.shape == shape else broadcast_to(t, shape) for t in tensors)
 
 
@@ -107,6 +113,8 @@ def _atleast(op: str, tensors, view) -> Tensor | tuple:
     single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    if not tensors:
+        return ()  # as torch
     tensors = _check_tensors(op, tensors)
     out = tuple(view(t) for t in tensors)
     return out[0] if single else out
@@ -150,15 +158,23 @@ def atleast_3d(*tensors):
     return _atleast("atleast_3d", tensors, _view_3d)
 
 
+def _cat(op: str, tensors: list, dim: int) -> Tensor:
+    """cat, with its shape errors naming ``op`` (the stacking function the user called)."""
+    try:
+        return cat(tensors, dim=dim)
+    except ValueError as e:
+        raise ValueError(f"{op}: {e}") from None
+
+
 def hstack(tensors) -> Tensor:
     """Concatenate column-wise: along dim 0 for 1-D tensors, else along dim 1."""
     tensors = [_view_1d(t) for t in _check_tensors("hstack", tensors)]
-    return cat(tensors, dim=0 if tensors[0].ndim == 1 else 1)
+    return _cat("hstack", tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors) -> Tensor:
     """Concatenate row-wise (dim 0) after atleast_2d: (n,) tensors become rows (1, n)."""
-    return cat([_view_2d(t) for t in _check_tensors("vstack", tensors)], dim=0)
+    return _cat("vstack", [_view_2d(t) for t in _check_tensors("vstack", tensors)], 0)
 
 
 row_stack = vstack
@@ -166,7 +182,7 @@ row_stack = vstack
 
 def dstack(tensors) -> Tensor:
     """Concatenate depth-wise (dim 2) after atleast_3d."""
-    return cat([_view_3d(t) for t in _check_tensors("dstack", tensors)], dim=2)
+    return _cat("dstack", [_view_3d(t) for t in _check_tensors("dstack", tensors)], 2)
 
 
 def column_stack(tensors) -> Tensor:
@@ -174,7 +190,7 @@ def column_stack(tensors) -> Tensor:
     columns = []
     for t in _check_tensors("column_stack", tensors):
         columns.append(reshape(t, t.numel(), 1) if t.ndim <= 1 else t)
-    return cat(columns, dim=1)
+    return _cat("column_stack", columns, 1)
 
 
 def block_diag(*tensors: Tensor) -> Tensor:
@@ -224,17 +240,22 @@ def _safe_root(s: Tensor, root) -> Tensor:
     return where(positive, root(where(positive, s, 1.0)), 0.0)
 
 
+_CDIST_COMPUTE_MODES = (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                        "donot_use_mm_for_euclid_dist")
+
+
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     """Pairwise p-norm distances: d[..., i, j] = (sum_m |x1[..., i, m] - x2[..., j, m]|^p)^(1/p).
 
     x1: (B..., P, M), x2: (B..., R, M) -> (B..., P, R), batch dims broadcast. p = 0 counts the
     differing coordinates, p = inf takes the largest |difference|. Gradient: for p = 2,
-    dx1_i = sum_j dy_ij (x1_i - x2_j) / d_ij, and 0 where d_ij = 0 (as torch); other p by the
-    chain rule through |diff|^p. ``compute_mode`` is accepted for torch compatibility and
+    dx1_i = sum_j dy_ij (x1_i - x2_j) / d_ij, and 0 where d_ij = 0 (as torch); for p = inf,
+    sign(diff) dy at every coordinate tied for the largest |difference| (as torch); other p by
+    the chain rule through |diff|^p. ``compute_mode`` (torch's values, or None) is checked and
     ignored: distances are always computed from the differences (no matmul shortcut).
     """
     from .elementwise import abs as abs_
-    from .elementwise import ne, sqrt
+    from .elementwise import ne, sqrt, where
 
     for name, x in (("x1", x1), ("x2", x2)):
         if not isinstance(x, Tensor):
@@ -250,7 +271,14 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
                          f"x1: {tuple(x1.shape)}, x2: {tuple(x2.shape)}")
     if not isinstance(p, numbers.Real) or np.isnan(p) or p < 0:
         raise ValueError(f"cdist: only supports non-negative p values, got {p}")
-    batch = broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    if compute_mode not in _CDIST_COMPUTE_MODES:
+        raise ValueError(f"cdist: {compute_mode!r} is not a valid value for compute_mode; "
+                         f"expected one of {', '.join(map(repr, _CDIST_COMPUTE_MODES))}")
+    try:
+        batch = broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of x1 and x2 must broadcast, got x1: "
+                         f"{tuple(x1.shape)}, x2: {tuple(x2.shape)}") from None
     P, R, M = x1.shape[-2], x2.shape[-2], x1.shape[-1]
     a = broadcast_to(x1, batch + (P, M)).unsqueeze(-2)  # (B..., P, 1, M)
     b = broadcast_to(x2, batch + (R, M)).unsqueeze(-3)  # (B..., 1, R, M)
@@ -264,7 +292,13 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     if np.isinf(p):
         if M == 0:
             return sum(diff, -1)  # zeros (B..., P, R)
-        return amax(abs_(diff), -1)
+        # torch's rule: every coordinate tied for the largest |difference| gets all of dy
+        # (amax would share it). The value is d = max |diff|; the sum adds |diff| - d = 0 at
+        # the tied coordinates, so that only they carry the gradient, each in full.
+        magnitude = abs_(diff)  # (B..., P, R, M)
+        d = amax(magnitude, -1).detach()  # (B..., P, R)
+        tied = magnitude.data == d.data[..., None]
+        return d + sum(where(tied, magnitude - d.unsqueeze(-1), 0.0), -1)
     magnitude = abs_(diff)  # (B..., P, R, M)
     powered = _safe_root(magnitude, lambda a: a ** p)  # |diff|^p, gradient 0 where diff = 0
     return _safe_root(sum(powered, -1), lambda s: s ** (1.0 / p))
@@ -307,6 +341,13 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
             raise ValueError(f"searchsorted: sorter must have the shape of sorted_sequence, "
                              f"got sorter: {tuple(order.shape)}, sorted_sequence: "
                              f"{tuple(seq.shape)}")
+        if order.dtype.kind not in "iu":
+            raise TypeError(f"searchsorted: sorter must be an integer tensor, got dtype "
+                            f"{order.dtype}")
+        if order.size and (int(order.min()) < 0 or int(order.max()) >= seq.shape[-1]):
+            raise IndexError(f"searchsorted: sorter index out of range: its values must be in "
+                             f"[0, {seq.shape[-1]}), got min {int(order.min())} and max "
+                             f"{int(order.max())}")
         seq = xp.take_along_axis(seq, order.astype(np.int64), axis=-1)
     scalar = not isinstance(values, Tensor)
     vals = xp.asarray(values) if scalar else values.data
@@ -325,9 +366,9 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
     if seq.ndim == 1:
         out = xp.searchsorted(seq, vals, side=side).astype(dtype)
     else:
-        K = seq.shape[-1]
-        flat_seq = seq.reshape(-1, K)  # (rows, K)
-        flat_vals = vals.reshape(flat_seq.shape[0], -1)  # (rows, V)
+        rows, K = int(np.prod(seq.shape[:-1])), seq.shape[-1]
+        flat_seq = seq.reshape(rows, K)  # (rows, K); K may be 0, so no -1 here
+        flat_vals = vals.reshape(rows, vals.shape[-1])  # (rows, V)
         out = xp.empty(flat_vals.shape, dtype=dtype)
         for r in range(flat_seq.shape[0]):
             out[r] = xp.searchsorted(flat_seq[r], flat_vals[r], side=side)
@@ -388,9 +429,13 @@ def _trapezoid_parts(op: str, y: Tensor, x, dx, dim: int):
     except ValueError:
         raise ValueError(f"{op}: x and y must broadcast together or x must be 1-D, got "
                          f"x: {tuple(x.shape)}, y: {tuple(y.shape)}") from None
-    if len(shape) != y.ndim:
-        y = broadcast_to(y, shape)
-        return _trapezoid_parts(op, y, x, dx, dim)
+    if len(shape) != y.ndim:  # y gains leading dims; dim keeps naming the same one of y
+        return _trapezoid_parts(op, broadcast_to(y, shape), x, dx, d - y.ndim)
+    lead = y.ndim - x.ndim  # x is aligned with y from the right
+    x_n = x.shape[d - lead] if d >= lead else 1
+    if n > 1 and x_n != n:  # a size-1 x would broadcast to zero widths (torch refuses it)
+        raise ValueError(f"{op}: x must have one value for each of the {n} samples of y along "
+                         f"dim {d}, got x: {tuple(x.shape)}, y: {tuple(y.shape)}")
     xb = broadcast_to(x, shape)
     widths = narrow(xb, d, 1, n - 1) - narrow(xb, d, 0, n - 1) if n > 1 else None
     return widths, heights, d, n, y

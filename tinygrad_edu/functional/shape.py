@@ -479,24 +479,27 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
         )
     if idx.dtype.kind not in "iu":
         raise IndexError(f"index_select: index must be an integer tensor, got dtype {idx.dtype}")
-    return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+    idx = idx.reshape(-1)
+    if x.ndim == 0:  # torch: a 0-d x is 1-d of size 1 here, and the result 0-d again
+        if idx.size != 1:
+            raise IndexError(f"index_select: index to a 0-d tensor can have only 1 value, got "
+                             f"{idx.size}")
+        _check_index_range("index_select", idx, 1, 0)
+        return reshape(getitem(reshape(x, 1), idx), ())
+    _check_index_range("index_select", idx, x.shape[d], d)
+    return getitem(x, (slice(None),) * d + (idx,))
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
-    """torch.gather: out[i][j] = x[index[i][j]][j] for dim 0 (and so on)."""
-    d = _dim("gather", dim, x.ndim)
-    idx = _normalize_index(index)
-    if idx.ndim != x.ndim:
-        raise ValueError(
-            f"gather: index has {idx.ndim} dimensions but input has {x.ndim} "
-            f"(input {tuple(x.shape)}, index {tuple(idx.shape)})"
-        )
-    xp = get_array_module(x.data)
-    # one broadcastable arange per dimension (np.indices(sparse=True), which CuPy lacks), with
-    # the index itself along ``dim``
-    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
-    grids[d] = xp.asarray(idx)
-    return getitem(x, tuple(grids))
+    """torch.gather: out[i][j] = x[index[i][j]][j] for dim 0 (and so on); out has index's
+    shape. torch's rules (see ``_scatter_positions``): index has x's number of dims, is no
+    larger than x outside ``dim`` and its values are in [0, x.shape[dim]) (no negatives).
+    dx = dy scatter-added back to the positions read (repeats add up)."""
+    idx = get_array_module(x.data).asarray(_normalize_index(index))
+    out_shape = tuple(idx.shape)
+    x, idx, _ = _as_vectors(x, idx, None)
+    positions = _scatter_positions("gather", x, dim, idx, None)
+    return reshape(getitem(x, positions), out_shape)
 
 
 def _check_index_range(op: str, idx, size: int, d: int) -> None:
@@ -509,11 +512,28 @@ def _check_index_range(op: str, idx, size: int, d: int) -> None:
         raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {size}")
 
 
+def _as_vectors(x: Tensor, idx, src):
+    """torch's gather and scatter ops treat a 0-d tensor as a 1-d one of size 1, so 0-d and 1-d
+    inputs, indices and sources mix: when none of them has more than 1 dim, the 0-d ones become
+    shape (1,). ``idx`` is an array; ``src`` a Tensor, a number or None (left as it is)."""
+    src_ndim = src.ndim if isinstance(src, Tensor) else 0
+    if max(x.ndim, idx.ndim, src_ndim) > 1:
+        return x, idx, src
+    if x.ndim == 0:
+        x = reshape(x, 1)
+    if idx.ndim == 0:
+        idx = idx.reshape(1)
+    if isinstance(src, Tensor) and src.ndim == 0:
+        src = reshape(src, 1)
+    return x, idx, src
+
+
 def _scatter_positions(op: str, x: Tensor, dim: int, index, src_shape) -> tuple:
-    """The positions of ``x`` that scatter/scatter_add write: x[pos] gets src[i][j]... with
-    pos = (i, index[i][j], ...) for dim 0 (and so on), as one advanced index of index's shape.
-    Checks torch's rules: index is an integer tensor with x's number of dims, no larger than
-    ``src`` anywhere and no larger than x outside ``dim``, its values in [0, x.shape[dim])."""
+    """The positions of ``x`` that scatter/scatter_add write (and gather reads): x[pos] gets
+    src[i][j]... with pos = (i, index[i][j], ...) for dim 0 (and so on), as one advanced index
+    of index's shape. Checks torch's rules: index is an integer tensor with x's number of dims,
+    no larger than ``src`` anywhere and no larger than x outside ``dim``, its values in
+    [0, x.shape[dim]). A 0-d x arrives here as shape (1,) (``_as_vectors``)."""
     d = _dim(op, dim, x.ndim)
     xp = get_array_module(x.data)
     idx = xp.asarray(_normalize_index(index))
@@ -532,15 +552,15 @@ def _scatter_positions(op: str, x: Tensor, dim: int, index, src_shape) -> tuple:
     for k, n in enumerate(idx.shape):
         too_big_for_x = k != d and n > x.shape[k]
         if too_big_for_x or (src_shape is not None and n > src_shape[k]):
+            src_part = "" if src_shape is None else f" and no larger than src {tuple(src_shape)}"
             raise ValueError(
                 f"{op}: expected index {tuple(idx.shape)} to be no larger than input "
-                f"{tuple(x.shape)} apart from dimension {d} and no larger than src "
-                f"{tuple(src_shape) if src_shape is not None else '(a number)'}"
+                f"{tuple(x.shape)} apart from dimension {d}{src_part}"
             )
-    _check_index_range(op, idx, x.shape[d] if x.ndim else 1, d)
-    if x.ndim == 0:
-        return ()
-    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))  # as in gather
+    _check_index_range(op, idx, x.shape[d], d)
+    # one broadcastable arange per dimension (np.indices(sparse=True), which CuPy lacks), with
+    # the index itself along ``dim``
+    grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
     grids[d] = idx
     return tuple(grids)
 
@@ -608,14 +628,18 @@ def scatter(x: Tensor, dim: int, index, src, *, reduce: str | None = None) -> Te
     """
     if reduce is not None and reduce not in ("add", "multiply"):
         raise ValueError(f"scatter: reduce argument must be either add or multiply, got {reduce!r}")
+    shape = x.shape
+    idx = get_array_module(x.data).asarray(_normalize_index(index))
+    x, idx, src = _as_vectors(x, idx, src)
     src_shape = tuple(src.shape) if isinstance(src, Tensor) else None
-    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
-    positions = _scatter_positions("scatter", x, dim, index, src_shape)
-    src = _scatter_source("scatter", x, src, idx_shape)
+    positions = _scatter_positions("scatter", x, dim, idx, src_shape)
+    src = _scatter_source("scatter", x, src, idx.shape)
     if reduce is not None:
-        return ScatterReduce.apply(x, src, positions=positions,
-                                   reduce="sum" if reduce == "add" else "prod", include_self=True)
-    return Scatter.apply(x, src, positions=positions)
+        y = ScatterReduce.apply(x, src, positions=positions,
+                                reduce="sum" if reduce == "add" else "prod", include_self=True)
+    else:
+        y = Scatter.apply(x, src, positions=positions)
+    return reshape(y, shape)  # back to 0-d where x was
 
 
 def scatter_add(x: Tensor, dim: int, index, src) -> Tensor:
@@ -630,10 +654,12 @@ def scatter_add(x: Tensor, dim: int, index, src) -> Tensor:
     """
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
-    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
-    positions = _scatter_positions("scatter_add", x, dim, index, tuple(src.shape))
-    src = _scatter_source("scatter_add", x, src, idx_shape)
-    return x + index_put_zeros(src, positions, x.shape)
+    shape = x.shape
+    idx = get_array_module(x.data).asarray(_normalize_index(index))
+    x, idx, src = _as_vectors(x, idx, src)
+    positions = _scatter_positions("scatter_add", x, dim, idx, tuple(src.shape))
+    src = _scatter_source("scatter_add", x, src, idx.shape)
+    return reshape(x + index_put_zeros(src, positions, x.shape), shape)
 
 
 def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
@@ -867,11 +893,17 @@ def scatter_reduce(x: Tensor, dim: int, index, src: Tensor, reduce: str, *,
         )
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce: src must be a Tensor, got {type(src).__name__}")
-    idx_shape = tuple(get_array_module(x.data).asarray(_normalize_index(index)).shape)
-    positions = _scatter_positions("scatter_reduce", x, dim, index, tuple(src.shape))
-    src = _scatter_source("scatter_reduce", x, src, idx_shape)
-    return ScatterReduce.apply(x, src, positions=positions, reduce=reduce,
-                               include_self=bool(include_self))
+    if reduce == "mean" and x.dtype == np.bool_:
+        raise TypeError("scatter_reduce: reduce='mean' is not supported for bool tensors (as in "
+                        f"torch); got input {tuple(x.shape)} of dtype bool")
+    shape = x.shape
+    idx = get_array_module(x.data).asarray(_normalize_index(index))
+    x, idx, src = _as_vectors(x, idx, src)
+    positions = _scatter_positions("scatter_reduce", x, dim, idx, tuple(src.shape))
+    src = _scatter_source("scatter_reduce", x, src, idx.shape)
+    y = ScatterReduce.apply(x, src, positions=positions, reduce=reduce,
+                            include_self=bool(include_self))
+    return reshape(y, shape)
 
 
 def nonzero(x: Tensor, as_tuple: bool = False):
@@ -893,15 +925,29 @@ def nonzero(x: Tensor, as_tuple: bool = False):
     return Tensor._wrap(xp.stack(positions, axis=1), False)  # (nnz, ndim)
 
 
-def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
+def repeat_interleave(x: Tensor, repeats=None, dim=None) -> Tensor:
     """Repeat each entry along ``dim`` (of the flattened tensor without dim) ``repeats`` times:
     an int, or a 1-d integer tensor with one count per entry (or a single count).
     A gather with index = arange(n) repeated, so dx sums the gradients of the copies.
+    ``repeat_interleave(counts)`` alone (torch's one-argument form) repeats 0, 1, 2, ... by
+    the integer tensor ``counts``: repeat_interleave(arange(len(counts)), counts).
 
     >>> import tinygrad_edu as tg
     >>> repeat_interleave(tg.tensor([1, 2]), tg.tensor([1, 3])).tolist()
     [1, 2, 2, 2]
+    >>> repeat_interleave(tg.tensor([2, 0, 1])).tolist()
+    [0, 0, 2]
     """
+    if repeats is None:
+        if dim is not None:
+            raise TypeError("repeat_interleave: dim needs repeats (the one-argument form "
+                            "repeat_interleave(counts) takes no dim)")
+        if x.ndim != 1:
+            raise ValueError(f"repeat_interleave: the counts of repeat_interleave(counts) must "
+                             f"be a 1-d tensor, got shape {tuple(x.shape)}")
+        xp = get_array_module(x.data)
+        indices = Tensor._wrap(xp.arange(x.shape[0], dtype=np.int64), False)
+        return repeat_interleave(indices, x, 0)
     if dim is None:
         x = reshape(x, -1)
         dim = 0
@@ -1506,7 +1552,6 @@ def tensor_split(x: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     return tuple(pieces)
 
 
-
 def _split_along(op: str, x: Tensor, indices_or_sections, dim: int, min_ndim: int) -> tuple:
     """hsplit / vsplit / dsplit: tensor_split along ``dim``, where an int must divide the size."""
     _check_tensor(op, x)
@@ -1618,6 +1663,7 @@ def take_along_dim(x: Tensor, indices, dim=None) -> Tensor:
     xp = get_array_module(x.data)
     idx = _int_index("take_along_dim", indices, xp)
     if dim is None:
+        _check_index_range("take_along_dim", idx, x.data.size, 0)
         return gather(reshape(x, -1), 0, idx.reshape(-1))
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_dim: input and indices should have the same number of "
@@ -1657,8 +1703,9 @@ def masked_select(x: Tensor, mask) -> Tensor:
     return getitem(xb, xp.nonzero(mb))
 
 
-def _index_along(op: str, x: Tensor, dim: int, index):
-    """(dim normalized, index as a 1-d integer array in range, negatives wrapped)."""
+def _index_along(op: str, x: Tensor, dim: int, index, negatives: bool = True):
+    """(dim normalized, index as a 1-d integer array in range, negatives wrapped); with
+    ``negatives=False`` an index below 0 is out of range (index_copy, as in torch)."""
     _check_tensor(op, x)
     d = _dim(op, dim, x.ndim)
     xp = get_array_module(x.data)
@@ -1668,8 +1715,9 @@ def _index_along(op: str, x: Tensor, dim: int, index):
                          f"{tuple(idx.shape)})")
     idx = idx.reshape(-1)
     n = x.shape[d] if x.ndim else 1
-    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
-        bad = int(idx.min()) if int(idx.min()) < -n else int(idx.max())
+    lo = -n if negatives else 0
+    if idx.size and (int(idx.min()) < lo or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < lo else int(idx.max())
         raise IndexError(f"{op}: index {bad} is out of bounds for dimension {d} with size {n}")
     return d, xp.where(idx < 0, idx + n, idx)
 
@@ -1678,13 +1726,13 @@ def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
     """torch.index_copy (out of place): y = x, then y[..., index[i], ...] = source[..., i, ...]
     along ``dim``. dx = dy with the written slices zeroed;  dsource = index_select(dy, dim,
     index) (a Scatter)."""
-    d, idx = _index_along("index_copy", x, dim, index)
+    d, idx = _index_along("index_copy", x, dim, index, negatives=False)
     _check_tensor("index_copy", source)
     if source.dtype != x.dtype:
         raise TypeError(f"index_copy: self and source expected to have the same dtype, but got "
                         f"(self) {x.dtype} and (source) {source.dtype}")
-    if x.ndim == 0:
-        want = () if source.ndim == 0 else (idx.size,)
+    if x.ndim == 0:  # a 1-d x of size 1 (torch): a 0-d source needs exactly one index
+        want = () if source.ndim == 0 and idx.size == 1 else (idx.size,)
     else:
         want = x.shape[:d] + (idx.size,) + x.shape[d + 1:]
     if tuple(source.shape) != want:
@@ -1692,7 +1740,8 @@ def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
                          f"of input {tuple(x.shape)} with dim {d} of size len(index) = "
                          f"{idx.size}")
     if x.ndim == 0:
-        return Scatter.apply(x, reshape(source, ()), positions=())
+        y = Scatter.apply(reshape(x, 1), reshape(source, -1), positions=(idx,))
+        return reshape(y, ())
     return Scatter.apply(x, source, positions=(slice(None),) * d + (idx,))
 
 
@@ -1742,17 +1791,17 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
 
 
 def _place(op: str, x: Tensor, src: Tensor, positions) -> Tensor:
-    """y = x with y[positions] = src (src of exactly x[positions]'s shape and x's dtype)."""
+    """y = x with y[positions] = src (src of exactly x[positions]'s shape, cast to x's dtype as
+    torch's copy_ does; the cast is differentiable, so dsrc comes back in src's dtype)."""
+    from .elementwise import cast
+
     _check_tensor(op, src)
     want = tuple(x.data[positions].shape)
     if tuple(src.shape) != want:
         raise ValueError(f"{op}: expected src to have a size equal to the slice of self. src "
                          f"size = {tuple(src.shape)}, slice size = {want} (input "
                          f"{tuple(x.shape)})")
-    if src.dtype != x.dtype:
-        raise TypeError(f"{op}: expected src to have the dtype {x.dtype} of self, got "
-                        f"{src.dtype}")
-    return Scatter.apply(x, src, positions=positions)
+    return Scatter.apply(x, cast(src, x.dtype), positions=positions)
 
 
 def select_scatter(x: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
@@ -1819,6 +1868,8 @@ def diff(x: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Ten
     if n < 0:
         raise ValueError(f"diff: order must be non-negative but got {n}")
     d = _dim("diff", dim, x.ndim)
+    if n == 0:
+        return x.clone()  # the input itself: prepend and append take no part (torch, NumPy)
     parts = []
     for name, t_ in (("prepend", prepend), (None, x), ("append", append)):
         if t_ is None:
@@ -1828,6 +1879,10 @@ def diff(x: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Ten
         if name and t_.ndim != x.ndim:
             raise ValueError(f"diff: expected {name} to have the same number of dimensions as "
                              f"input ({x.ndim}), got shape {tuple(t_.shape)}")
+        if name and t_.shape[:d] + t_.shape[d + 1:] != x.shape[:d] + x.shape[d + 1:]:
+            raise ValueError(f"diff: expected {name} to match the shape of the input outside "
+                             f"dim {d}, got {name} {tuple(t_.shape)} and input "
+                             f"{tuple(x.shape)}")
         parts.append(t_)
     if len(parts) > 1:
         x = cat(parts, d)
