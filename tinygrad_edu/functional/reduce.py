@@ -56,6 +56,12 @@ def _count(shape: tuple, axes: tuple) -> int:
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
 
+def _tensor_input(op: str, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
 # ----------------------------------------------------------------------------------------------
 # Sum and friends
 # ----------------------------------------------------------------------------------------------
@@ -91,13 +97,13 @@ def _accumulating(x: Tensor, dtype) -> Tensor:
 
 def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dimensions when None); bool and int inputs sum to int64."""
-    x = _accumulating(x, dtype)
+    x = _accumulating(_tensor_input("sum", x), dtype)
     return Sum.apply(x, axes=_axes("sum", dim, x.ndim), keepdim=keepdim)
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Arithmetic mean over ``dim``: sum / count."""
-    if x.dtype.kind != "f":
+    if _tensor_input("mean", x).dtype.kind != "f":
         raise TypeError(
             f"mean: could not infer output dtype; input dtype must be floating point, got "
             f"{x.dtype}. Use x.float().mean()"
@@ -265,9 +271,20 @@ class NonzeroCount(Function):
 
 def norm(x: Tensor, p: float = 2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p);
-    p = inf: max |x|,  p = -inf: min |x|,  p = 0: the number of non-zero elements."""
+    p = inf: max |x|,  p = -inf: min |x|,  p = 0: the number of non-zero elements;
+    p = 'fro' (torch.norm's Frobenius norm) is the 2-norm over ``dim``. Like torch, p < 0 and
+    p = inf have no value over an empty dimension (no identity), an error."""
     x = _float_input("norm", x)
+    if p == "fro":
+        p = 2
+    elif not isinstance(p, numbers.Real):
+        raise TypeError(f"norm: p must be a number or 'fro', got {p!r} (the nuclear norm is "
+                        f"linalg.matrix_norm(x, 'nuc'))")
     axes = _axes("norm", dim, x.ndim)
+    empty_dims = [a for a in axes if x.shape[a] == 0]
+    if empty_dims and (p < 0 or p == float("inf")):
+        raise ValueError(f"norm: cannot compute the {p} norm over the empty dimension "
+                         f"{empty_dims[0]} (input shape {tuple(x.shape)}): it has no identity")
     if p == 2:
         return Norm2.apply(x, axes=axes, keepdim=keepdim)
     if p == 1:
@@ -341,8 +358,9 @@ def _extreme(op: str, x: Tensor, dim, keepdim: bool, smallest: bool):
         from .elementwise import maximum, minimum
 
         return minimum(x, dim) if smallest else maximum(x, dim)
+    _tensor_input(op, x)
     if dim is None:
-        axes = tuple(range(x.ndim)) if isinstance(x, Tensor) else ()
+        axes = tuple(range(x.ndim))
         _check_nonempty(op, x, axes)
         return MaxReduce.apply(x, axes=axes, keepdim=False, smallest=smallest,
                                one_hot_index=None, nan_wins=True)
@@ -374,29 +392,33 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch name
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Largest value over ``dim`` (a tuple is allowed); ties share the gradient evenly."""
-    axes = _axes("amax", dim, x.ndim)
+    axes = _axes("amax", dim, _tensor_input("amax", x).ndim)
     _check_nonempty("amax", x, axes)
     return MaxReduce.apply(x, axes=axes, keepdim=keepdim, smallest=False, one_hot_index=None)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Smallest value over ``dim`` (a tuple is allowed); ties share the gradient evenly."""
-    axes = _axes("amin", dim, x.ndim)
+    axes = _axes("amin", dim, _tensor_input("amin", x).ndim)
     _check_nonempty("amin", x, axes)
     return MaxReduce.apply(x, axes=axes, keepdim=keepdim, smallest=True, one_hot_index=None)
 
 
 def _arg_extreme(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
-    xp = get_array_module(x.data)
+    xp = get_array_module(_tensor_input(op, x).data)
     fn = xp.argmax if op == "argmax" else xp.argmin
-    if x.data.size == 0:
-        raise ValueError(f"{op}: expected a non-empty tensor, got shape {tuple(x.shape)}")
     if dim is None:  # index into the flattened tensor; keepdim keeps every dim as size 1
+        if x.data.size == 0:
+            raise ValueError(f"{op}: expected a non-empty tensor, got shape {tuple(x.shape)} "
+                             "(give a dim to reduce over a non-empty one)")
         index = xp.asarray(fn(x.data)).astype(np.int64)
         return Tensor._wrap(index.reshape((1,) * x.ndim) if keepdim else index, False)
     d = _dim(op, dim, x.ndim)
     if x.ndim == 0:
         return Tensor._wrap(xp.zeros((), dtype=np.int64), False)
+    if x.shape[d] == 0:  # an empty dim elsewhere gives an empty result, as torch
+        raise ValueError(f"{op}: expected reduction dim {d} to have non-zero size (input "
+                         f"shape {tuple(x.shape)})")
     return Tensor._wrap(fn(x.data, axis=d, keepdims=keepdim).astype(np.int64), False)
 
 
@@ -411,12 +433,14 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Is any element True (non-zero) over ``dim``? ``dim=()`` reduces nothing, like torch."""
+    _tensor_input("any", x)
     axes = None if dim is None else _axes("any", dim, x.ndim, empty_is_all=False)
     return Tensor._wrap(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keepdim)))
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Are all elements True (non-zero) over ``dim``? ``dim=()`` reduces nothing, like torch."""
+    _tensor_input("all", x)
     axes = None if dim is None else _axes("all", dim, x.ndim, empty_is_all=False)
     return Tensor._wrap(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
 
@@ -710,7 +734,7 @@ def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
     >>> cumsum(tg.tensor([1, 2, 3]), 0).tolist()
     [1, 3, 6]
     """
-    d = _dim("cumsum", dim, x.ndim)
+    d = _dim("cumsum", dim, _tensor_input("cumsum", x).ndim)
     return Cumsum.apply(_accumulating(x, dtype), dim=d)
 
 
@@ -775,9 +799,13 @@ class LogSumExp(Function):
     def forward(self, x, axes, keepdim):
         xp = get_array_module(x)
         self.axes = axes
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows stay -inf instead of NaN
-        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows stay -inf instead of NaN
+        else:  # no element: log 0 = -inf, like torch (max has nothing to reduce)
+            m = xp.zeros(_keepdim_shape(x.shape, axes), dtype=x.dtype)
+        with np.errstate(divide="ignore"):  # log 0 of an empty or all -inf slice: -inf
+            y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         return y if keepdim else y.reshape(_reduced_shape(x.shape, axes))
 
     def backward(self, dy):
@@ -853,12 +881,6 @@ CumminResult = namedtuple("CumminResult", ["values", "indices"])
 ModeResult = namedtuple("ModeResult", ["values", "indices"])
 
 
-def _tensor_input(op: str, x) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    return x
-
-
 def count_nonzero(x: Tensor, dim=None) -> Tensor:
     """The number of non-zero entries over ``dim`` (all when None; an int or a tuple), int64.
     Not differentiable (a count)."""
@@ -868,18 +890,40 @@ def count_nonzero(x: Tensor, dim=None) -> Tensor:
     return Tensor._wrap(get_array_module(x.data).asarray(counts), False)
 
 
+class NanSum(Function):
+    """y = sum of x over ``axes`` treating NaN as 0;  dx = dy * (x is not NaN), dy broadcast
+    back over the summed axes. A product, as torch's: an infinite or NaN dy gives NaN at the
+    NaNs too (nanmean of an all-NaN slice has a NaN gradient there, like torch)."""
+
+    reads_inputs = False  # its backward needs only x's shape and the mask
+
+    def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
+        self.axes = axes
+        nan = xp.isnan(x)
+        self.number = (~nan).astype(x.dtype)  # 1 at the numbers, 0 at the NaNs
+        return xp.where(nan, 0, x).sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, dy):
+        (x,) = self.inputs
+        shape = _keepdim_shape(x.shape, self.axes)  # dy with the summed axes kept, as size 1
+        return broadcast_to(reshape(dy, shape), x.shape) * self.number
+
+
 def nansum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """Sum over ``dim`` treating NaN as 0: sum(where(isnan(x), 0, x));
-    dx = dy where x is a number, 0 at the NaNs."""
+    """Sum over ``dim`` treating NaN as 0 (see NanSum); bool and int inputs sum to int64."""
     _tensor_input("nansum", x)
-    if x.dtype.kind == "f":
-        x = where(get_array_module(x.data).isnan(x.data), 0.0, x)
-    return sum(x, dim, keepdim, dtype)
+    axes = _axes("nansum", dim, x.ndim)
+    x = _accumulating(x, dtype)
+    if x.dtype.kind != "f":  # no NaN to skip
+        return Sum.apply(x, axes=axes, keepdim=keepdim)
+    return NanSum.apply(x, axes=axes, keepdim=keepdim)
 
 
 def nanmean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Mean of the non-NaN entries over ``dim``: nansum(x) / (number of non-NaN);
-    dx = dy / count at the numbers, 0 at the NaNs (NaN where a slice has no number, as torch).
+    dx = dy / count at the numbers, 0 at the NaNs (NaN where a slice has no number: dy / 0
+    times 0, as torch).
     """
     _tensor_input("nanmean", x)
     if x.dtype.kind != "f":
@@ -888,7 +932,8 @@ def nanmean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes("nanmean", dim, x.ndim)
     xp = get_array_module(x.data)
     count = (~xp.isnan(x.data)).sum(axis=axes, keepdims=keepdim).astype(x.dtype)
-    return nansum(x, axes, keepdim) / Tensor._wrap(xp.asarray(count))
+    with np.errstate(invalid="ignore"):  # no number in a slice: 0 / 0 = NaN, silently (torch)
+        return nansum(x, axes, keepdim) / Tensor._wrap(xp.asarray(count))
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -917,7 +962,7 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str,
     else:
         scalar_q = True
         qs = xp.asarray([float(q)], dtype=x.dtype)
-    if qs.size and (bool((qs < 0).any()) or bool((qs > 1).any())):
+    if qs.size and not bool(((qs >= 0) & (qs <= 1)).all()):  # NaN fails both
         raise ValueError(f"{op}: q values must be in the range [0, 1], got {qs.tolist()}")
     if x.data.size == 0:
         raise IndexError(f"{op}: input tensor must be non-empty (shape {tuple(x.shape)})")
@@ -949,13 +994,17 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str,
 
     y = gather(sq, s.ndim, below)  # (Q, B..., 1)
     if interpolation in ("linear", "midpoint"):
-        weights = xp.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+        if interpolation == "midpoint":
+            weights = xp.full_like(ranks, 0.5)
+        else:
+            weights = ranks - xp.floor(ranks)  # (in x's dtype: ranks - below is float64)
         above = gather(sq, s.ndim, xp.ceil(ranks).astype(np.int64))
         # lerp(below, above, w): d below = 1 - w, d above = w
         y = y + Tensor._wrap(weights) * (above - y)
     y = reshape(y, y.shape[:-1])  # (Q, B...)
     if keepdim:
-        kept = (1,) * x.ndim if d is None else x.shape[:d] + (1,) + x.shape[d + 1:]
+        # a 0-d x keeps its 0 dims (torch), whatever dim names
+        kept = (1,) * x.ndim if d is None or x.ndim == 0 else x.shape[:d] + (1,) + x.shape[d + 1:]
         y = reshape(y, (Q,) + kept)
     return reshape(y, y.shape[1:]) if scalar_q else y
 
@@ -1059,10 +1108,13 @@ class LogCumSumExp(Function):
         if x.ndim == 0:
             return dy
         y = self.output
+        # "log 0" is the lowest finite number, not -inf, as torch: -inf would give the
+        # backward of the inner logcumsumexp -inf - (-inf) = NaN (wrong second derivatives)
+        lowest = float(np.finfo(x.dtype).min)
         grad = None
         for part in (dy.data > 0, dy.data < 0):
             log_part = where(part, abs_(where(part, dy, 1.0)), 1.0).log()
-            log_part = where(part, log_part, float("-inf"))
+            log_part = where(part, log_part, lowest)
             term = exp(x + flip(logcumsumexp(flip(log_part - y, self.dim), self.dim), self.dim))
             grad = term if grad is None else grad - term
         return grad
@@ -1085,6 +1137,7 @@ def aminmax(x: Tensor, *, dim=None, keepdim: bool = False):
     _tensor_input("aminmax", x)
     if dim is not None and dim.__class__ is not int and not isinstance(dim, numbers.Integral):
         raise TypeError(f"aminmax: dim must be an int or None, got {type(dim).__name__}")
+    _check_nonempty("aminmax", x, _axes("aminmax", dim, x.ndim))
     lo, hi = amin(x, dim, keepdim), amax(x, dim, keepdim)
     if dim is None and keepdim:
         lo, hi = reshape(lo, (1,) * x.ndim), reshape(hi, (1,) * x.ndim)
@@ -1142,24 +1195,36 @@ def _unique_result(values, inverse, counts, return_inverse: bool, return_counts:
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def _unique_dim(op: str, x: Tensor, dim) -> int:
+    """``dim`` normalized for unique / unique_consecutive; like torch, an empty x can only be
+    split along its one empty dimension (the slices along another would have no entries)."""
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        raise IndexError(f"{op}: dim {dim} given for a 0-d tensor")
+    empty_dims = [a for a, n in enumerate(x.shape) if n == 0]
+    if empty_dims and empty_dims != [d]:
+        raise ValueError(f"{op}: an empty tensor can only be split along its one empty "
+                         f"dimension, got dim {dim} (input shape {tuple(x.shape)})")
+    return d
+
+
 def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
            return_counts: bool = False, dim=None):
     """The distinct entries of x (of the flattened x; with ``dim``, the distinct slices along
     dim), in ascending order, with optionally the inverse (where each entry of x went) and the
-    counts. Not differentiable (the outputs need no grad, as torch's)."""
+    counts. NaN equals nothing, so every NaN is its own entry (as torch without dim). Not
+    differentiable (the outputs need no grad, as torch's)."""
     _tensor_input("unique", x)
     xp = get_array_module(x.data)
     if dim is None:
         values, inverse, counts = xp.unique(x.data.reshape(-1), return_inverse=True,
-                                            return_counts=True)
+                                            return_counts=True, equal_nan=False)
         inverse = inverse.reshape(x.shape)
     else:
-        d = _dim("unique", dim, x.ndim)
-        if x.ndim == 0:
-            raise IndexError("unique: dim given for a 0-d tensor")
+        d = _unique_dim("unique", x, dim)
         values, inverse, counts = np.unique(
             x.data if xp is np else xp.asnumpy(x.data), axis=d, return_inverse=True,
-            return_counts=True)
+            return_counts=True, equal_nan=False)
         values, inverse, counts = (xp.asarray(a) for a in (values, inverse.reshape(-1), counts))
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
 
@@ -1174,8 +1239,9 @@ def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: b
     if dim is None:
         a = x.data.reshape(-1, 1)  # (n, 1): one "slice" per entry
     else:
-        d = _dim("unique_consecutive", dim, x.ndim)
-        a = xp.moveaxis(x.data, d, 0).reshape(x.shape[d], -1)  # (n, rest)
+        d = _unique_dim("unique_consecutive", x, dim)
+        rest = _count(x.shape, tuple(a for a in range(x.ndim) if a != d))
+        a = xp.moveaxis(x.data, d, 0).reshape(x.shape[d], rest)  # (n, rest)
     n = a.shape[0]
     new = xp.ones(n, dtype=bool)
     if n > 1:
@@ -1236,8 +1302,10 @@ def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     if lo > hi or not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"histc: max must be larger than min and both finite, got min {lo} "
                          f"and max {hi}")
-    a = a[(a >= lo) & (a <= hi)]
-    lo_, hi_ = a.dtype.type(lo), a.dtype.type(hi)
-    pos = ((a - lo_) / (hi_ - lo_) * bins).astype(np.int64)
+    lo_, hi_ = a.dtype.type(lo), a.dtype.type(hi)  # the outer bin edges, in x's dtype
+    a = a[(a >= lo_) & (a <= hi_)]
+    # bin (x - min) * bins / (max - min) in x's dtype, in torch's order: the same rounding,
+    # so the same bin for an entry on (or next to) an inner edge
+    pos = ((a - lo_) * bins / (hi_ - lo_)).astype(np.int64)
     pos = xp.where(pos == bins, bins - 1, pos)
     return Tensor._wrap(xp.bincount(pos, minlength=bins).astype(x.dtype), False)
