@@ -370,8 +370,8 @@ class Conv2d(Function):
         else:
             dw = conv2d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
             dx = conv2d_input_grad(dy, weight, x.shape, self.spec) if needs[0] else None
-            N, OC = dy.shape[:2]
-            db = dy.reshape(N, OC, -1).sum(2).sum(0) if need_db else None  # contiguous rows
+            N, OC, OH, OW = dy.shape
+            db = dy.reshape(N, OC, OH * OW).sum(2).sum(0) if need_db else None  # (OC,)
         if len(self.inputs) == 2:
             return dx, dw
         return dx, dw, db
@@ -470,6 +470,12 @@ def _conv2d_grads(dy, spec: ConvSpec, x_shape, w_shape, x=None, weight=None,
     gemm = backend.numba_float_kernels("gemm", *arrays)
     matmul = None if gemm is None else gemm.matmul
     dx = dw = db = None
+    if N == 0:  # an empty batch has no chunks: dx is empty, dW and db are zeros
+        dtype = xp.result_type(*arrays)
+        dx = None if weight is None else xp.zeros(x_shape, dtype=dtype)  # (0, C, H, W)
+        dw = None if x is None else xp.zeros(w_shape, dtype=dtype)  # (OC, Cg, KH, KW)
+        db = xp.zeros(OC, dtype=dtype) if need_db else None  # (OC,)
+        return dx, dw, db
     winograd = _winograd_kernels(spec, w_shape, C, OC, dy.shape, gemm, *arrays)
     if winograd is not None:  # Winograd's transforms and products, no columns
         if weight is not None:  # dx = the 3x3 convolution of dy with the flipped filters
@@ -864,8 +870,8 @@ class Conv3d(Function):
         dw = conv3d_weight_grad(x, dy, weight.shape, self.spec) if needs[1] else None
         if len(self.inputs) == 2:
             return dx, dw
-        N, OC = dy.shape[:2]
-        db = dy.reshape(N, OC, -1).sum(2).sum(0) if needs[2] else None  # (OC,)
+        N, OC, OD, OH, OW = dy.shape  # (an explicit size: N may be 0)
+        db = dy.reshape(N, OC, OD * OH * OW).sum(2).sum(0) if needs[2] else None  # (OC,)
         return dx, dw, db
 
 

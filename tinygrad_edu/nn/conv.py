@@ -8,6 +8,7 @@ with padding 0."""
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..functional.conv import (
     _pair,
@@ -74,11 +75,14 @@ class _ConvNd(Module):
                              f"padding_mode={padding_mode!r}")
         self.padding_mode = padding_mode
         for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
                 raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
-        if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
+        in_channels, out_channels = int(in_channels), int(out_channels)  # NumPy ints too
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups <= 0 \
+                or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups!r} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels} (a positive int)")
+        groups = int(groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = self._window(name, "kernel_size", kernel_size)
         self.stride = self._window(name, "stride", stride)

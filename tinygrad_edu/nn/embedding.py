@@ -20,13 +20,14 @@ class EmbeddingLookup(Function):
     """out[..., :] = W[idx[...], :]   (W: (V, D), idx: (*) ints -> out: (*, D)).
 
     dW = zeros (V, D) with dout[..., :] added into row idx[...] (a row used k times gets the
-    sum of its k upstream gradients); rows equal to ``padding_idx`` receive no gradient.
-    The indices get no gradient (they are integers).
+    sum of its k upstream gradients, divided by k with ``scale_grad_by_freq``); rows equal to
+    ``padding_idx`` receive no gradient. The indices get no gradient (they are integers).
     """
 
-    def forward(self, weight, indices, padding_idx):
+    def forward(self, weight, indices, padding_idx, scale_grad_by_freq=False):
         self.indices = indices
         self.padding_idx = padding_idx
+        self.scale_grad_by_freq = scale_grad_by_freq
         return weight[indices]  # (*, D)
 
     def backward(self, dy):
@@ -34,7 +35,23 @@ class EmbeddingLookup(Function):
         if self.padding_idx is not None:
             keep = (self.indices != self.padding_idx)[..., None].astype(dy.dtype)  # (*, 1)
             dy = dy * Tensor._wrap(keep)
+        if self.scale_grad_by_freq:  # each lookup of a row used k times in the batch counts 1/k
+            xp = get_array_module(self.indices)
+            counts = xp.bincount(self.indices.reshape(-1), minlength=weight.shape[0])  # (V,)
+            dy = dy / Tensor._wrap(counts[self.indices][..., None].astype(dy.dtype))  # (*, D)
         return index_put_zeros(dy, self.indices, weight.shape)  # (V, D)
+
+
+def _renorm_rows_(weight: Tensor, indices, max_norm: float, norm_type: float) -> None:
+    """``torch.embedding_renorm_``: every row of ``weight`` that ``indices`` names and whose
+    ``norm_type``-norm exceeds ``max_norm`` is scaled in place (not recorded by autograd),
+    W[i] *= max_norm / (||W[i]|| + 1e-7)."""
+    xp = get_array_module(weight.data)
+    rows = xp.unique(indices.reshape(-1))  # (U,) each named row once
+    norms = xp.linalg.norm(weight.data[rows], ord=norm_type, axis=1)  # (U,)
+    big = norms > max_norm
+    scale = max_norm / (norms[big] + 1e-7)  # one factor per row over max_norm
+    weight.data[rows[big]] *= scale[:, None].astype(weight.data.dtype)
 
 
 def _index_array(op: str, indices, weight: Tensor):
@@ -63,35 +80,45 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None,  # noqa: A0
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Look up rows of ``weight`` (V, D) for integer ``input`` of any shape (*) -> (*, D).
-    The row ``padding_idx`` (if given) receives no gradient."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError(
-            "embedding: max_norm, scale_grad_by_freq and sparse are not implemented"
-        )
+    The row ``padding_idx`` (if given) receives no gradient. ``max_norm``: the rows looked up
+    whose ``norm_type``-norm exceeds it are first scaled down to it, in place in ``weight``
+    (as torch). ``scale_grad_by_freq``: a row's gradient is divided by how often the input
+    names it."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not implemented")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-d (V, D), got shape {tuple(weight.shape)}")
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += weight.shape[0]
+    V = weight.shape[0]
+    if padding_idx is not None:
+        if not -V <= padding_idx < V:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within [-{V}, {V}) "
+                             f"(weight shape {tuple(weight.shape)})")
+        padding_idx = int(padding_idx) % V
     indices = _index_array("embedding", input, weight)
-    return EmbeddingLookup.apply(weight, indices=indices, padding_idx=padding_idx)
+    if max_norm is not None:
+        _renorm_rows_(weight, indices, max_norm, norm_type)
+    return EmbeddingLookup.apply(weight, indices=indices, padding_idx=padding_idx,
+                                 scale_grad_by_freq=scale_grad_by_freq)
 
 
 class _EmbeddingTable(Module):
     """What Embedding and EmbeddingBag share: the (V, D) weight table, its padding row (zero,
     never updated) and torch's checks and init of both."""
 
-    def _init_table(self, num_embeddings, embedding_dim, padding_idx, max_norm,
+    def _init_table(self, num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
                     scale_grad_by_freq, sparse, _weight, freeze: bool, device, dtype) -> None:
         name = type(self).__name__
         for arg, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name}: {arg} must be a non-negative int, got {value!r}")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError(
-                f"{name}: max_norm, scale_grad_by_freq and sparse are not implemented"
-            )
+        if sparse:
+            raise NotImplementedError(f"{name}: sparse gradients are not implemented")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(
@@ -128,6 +155,8 @@ class Embedding(_EmbeddingTable):
 
     Init: weight ~ N(0, 1) (torch's default, std 1), with the ``padding_idx`` row set to zero;
     that row never receives a gradient, so it stays zero during training (a "no token" id).
+    ``max_norm`` and ``scale_grad_by_freq`` as in ``embedding`` (the rows a forward looks up
+    are renormalized in place).
 
     >>> import tinygrad_edu as tg
     >>> emb = Embedding(10, 3, padding_idx=0)
@@ -140,7 +169,7 @@ class Embedding(_EmbeddingTable):
                  scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm,
+        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
                          scale_grad_by_freq, sparse, _weight, _freeze, device, dtype)
 
     @classmethod
@@ -156,12 +185,21 @@ class Embedding(_EmbeddingTable):
 
     def forward(self, indices) -> Tensor:
         data = _index_array(self._describe(), indices, self.weight)
-        return EmbeddingLookup.apply(self.weight, indices=data, padding_idx=self.padding_idx)
+        if self.max_norm is not None:
+            _renorm_rows_(self.weight, data, self.max_norm, self.norm_type)
+        return EmbeddingLookup.apply(self.weight, indices=data, padding_idx=self.padding_idx,
+                                     scale_grad_by_freq=self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += f", scale_grad_by_freq={self.scale_grad_by_freq}"
         return text
 
 
@@ -346,13 +384,13 @@ class EmbeddingBag(_EmbeddingTable):
         super().__init__()
         if mode not in _BAG_MODES:
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
-        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm,
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError(
+                "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not implemented"
+            )
+        self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
                          scale_grad_by_freq, sparse, _weight, False, device, dtype)
-        self.max_norm = max_norm
-        self.norm_type = norm_type
-        self.scale_grad_by_freq = scale_grad_by_freq
         self.mode = mode
-        self.sparse = sparse
         self.include_last_offset = include_last_offset
 
     @classmethod

@@ -147,14 +147,20 @@ class LazyModuleMixin:
 
     def initialize_parameters(self, x: Tensor) -> None:
         """Read the input size from x, materialize every uninitialized tensor with it and
-        initialize them with the regular layer's ``reset_parameters``."""
+        initialize them with the regular layer's ``reset_parameters``. Tensors that already
+        hold values (a ``load_state_dict(..., strict=False)`` that gave only some) keep them."""
         size = self._infer_size(x)
         self._set_size(size)
+        kept = []  # (tensor, its values) of the tensors that were not lazy
         for store in (self._parameters, self._buffers):
             for t in store.values():
                 if is_lazy(t):
                     t.materialize(self._shape_of(t, size))
+                elif t is not None:
+                    kept.append((t, t.data.copy()))
         self.cls_to_become.reset_parameters(self)
+        for t, data in kept:
+            t.data = data
 
     def _become_regular(self) -> None:
         if self.cls_to_become is not None:
@@ -173,8 +179,11 @@ class LazyModuleMixin:
         """torch's lazy load hook, which ``Module.load_state_dict`` calls on every lazy module
         it holds (``prefix``: this module's key prefix in ``state_dict``): the parameters and
         buffers still uninitialized take the checkpoint's shapes, and the input size follows
-        from them. ``Module.load_state_dict`` then loads the values and, once nothing is left
-        uninitialized, makes the module its regular class."""
+        from them. The tensors take the shapes that size gives (the checkpoint's where it
+        fits the layer's other arguments; otherwise ``Module.load_state_dict`` reports a size
+        mismatch instead of building a layer whose weight disagrees with its arguments). It
+        then loads the values and, once nothing is left uninitialized, makes the module its
+        regular class."""
         if not self.has_uninitialized_params():
             return
         stores = (self._parameters, self._buffers)
@@ -186,11 +195,12 @@ class LazyModuleMixin:
                     shapes[name] = tuple(value.shape) if hasattr(value, "shape") else ()
         if not shapes:
             return
-        self._set_size(self._size_from_state(shapes))
+        size = self._size_from_state(shapes)
+        self._set_size(size)
         for store in stores:
             for name, t in store.items():
                 if name in shapes:
-                    t.materialize(shapes[name])
+                    t.materialize(self._shape_of(t, size))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -253,6 +263,10 @@ class _LazyConvMixin(LazyModuleMixin):
         if not isinstance(groups, int) or groups <= 0:
             raise ValueError(f"{type(self).__name__}: groups must be a positive int, got "
                              f"{groups!r}")
+        out_channels = arguments["out_channels"]  # (the regular constructor checks its type)
+        if isinstance(out_channels, int) and out_channels % groups:
+            raise ValueError(f"{type(self).__name__}: groups={groups} must divide "
+                             f"out_channels={out_channels}")
         bias = arguments["bias"]
         arguments["in_channels"] = groups
         arguments["bias"] = False
