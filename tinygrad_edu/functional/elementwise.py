@@ -251,7 +251,9 @@ class Mul(Function):
 
 
 class Div(Function):
-    """y = a / b;  da = sum_to(dy / b), db = sum_to(-dy * a / b^2)"""
+    """y = a / b;  da = sum_to(dy / b), db = sum_to(-dy * (a / b) / b)
+    (divided twice rather than by b^2, as torch: b^2 would underflow to 0 or overflow to inf
+    for |b| < 1e-154 or > 1e154 in float64)"""
 
     array_backward = True  # dy may be the array itself (first order)
     fresh_grads = True  # its first-order backward returns new arrays
@@ -267,7 +269,7 @@ class Div(Function):
         if not isinstance(dy, Tensor):  # first order: the same lines on the arrays (no graph)
             a, b = a.data, b.data
         da = sum_to(dy / b, a.shape) if self.needs_input_grad[0] else None
-        db = sum_to(-dy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        db = sum_to(-dy * (a / b) / b, b.shape) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -476,12 +478,18 @@ class FloorDivide(Function):
 
 
 class Remainder(Function):
-    """y = a - floor(a / b) * b, Python's ``a % b``: y has the sign of b (-5 % 3 = 1);
+    """y = a - floor(a / b) * b, Python's ``a % b``: y has the sign of b (-5 % 3 = 1), except
+    that a zero keeps the sign of a, as torch's (-6.0 % 3.0 = -0.0; NumPy's and Python's: 0.0),
+    and exact also where a / b overflows (torch: NaN there);
     da = sum_to(dy), db = sum_to(-dy * floor(a / b))"""
 
     def forward(self, a, b):
+        xp = get_array_module(a)
         with np.errstate(divide="ignore", invalid="ignore"):  # x % 0.0 is nan, silent
-            return _binary("remainder", get_array_module(a).remainder, a, b)
+            y = _binary("remainder", xp.remainder, a, b)
+        if y.dtype.kind != "f":
+            return y
+        return xp.where(y == 0, xp.copysign(y, a), y)
 
     def backward(self, dy):
         a, b = self.inputs
@@ -493,9 +501,12 @@ class Remainder(Function):
         return da, db
 
 
-def _division_operands(op: str, a, b) -> tuple[Tensor, Tensor]:
-    """``operands``, and torch's error for an integer division by zero (NumPy gives 0)."""
+def _division_operands(op: str, a, b, bools: bool = True) -> tuple[Tensor, Tensor]:
+    """``operands``, and torch's error for an integer division by zero (NumPy gives 0);
+    without ``bools``, torch's refusal of two bool operands."""
     a, b = operands(op, a, b)
+    if not bools and a.dtype.kind == "b":
+        raise TypeError(f"{op}: not implemented for bool tensors (shape {tuple(a.shape)})")
     if a.dtype.kind in "biu" and bool((b.data == 0).any()):
         raise RuntimeError(
             f"{op}: ZeroDivisionError: integer division by zero (divisor of shape "
@@ -511,8 +522,9 @@ def floor_divide(input, other) -> Tensor:  # noqa: A002 - torch names
 
 def remainder(input, other) -> Tensor:  # noqa: A002 - torch names
     """``input % other`` with the sign of ``other`` (Python's rule, torch.remainder);
-    broadcasts. Its gradient is 1 for input and -floor(input / other) for other."""
-    return Remainder.apply(*_division_operands("remainder", input, other))
+    broadcasts. Its gradient is 1 for input and -floor(input / other) for other. Bool tensors
+    are refused, as torch refuses them."""
+    return Remainder.apply(*_division_operands("remainder", input, other, bools=False))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -615,7 +627,8 @@ class Atan(Function):
 
 class Atan2(Function):
     """y = atan2(a, b), the angle of the point (b, a) in (-pi, pi];
-    da = sum_to(dy * b / (a^2 + b^2)), db = sum_to(-dy * a / (a^2 + b^2))"""
+    da = sum_to(dy * b * r), db = sum_to(-dy * a * r),  r = 1 / (a^2 + b^2)
+    (r = 0 where a^2 + b^2 == 0, at the origin: both gradients 0 there, torch's choice)"""
 
     def forward(self, a, b):
         return _binary("atan2", get_array_module(a).arctan2, a, b)
@@ -623,8 +636,10 @@ class Atan2(Function):
     def backward(self, dy):
         a, b = self.inputs
         r2 = a * a + b * b
-        da = sum_to(dy * b / r2, a.shape) if self.needs_input_grad[0] else None
-        db = sum_to(-dy * a / r2, b.shape) if self.needs_input_grad[1] else None
+        origin = r2.data == 0  # a = b = 0, or squares that underflow to 0
+        recip = where(origin, 0.0, 1 / where(origin, 1.0, r2))  # no 1/0 computed
+        da = sum_to(dy * b * recip, a.shape) if self.needs_input_grad[0] else None
+        db = sum_to(-dy * a * recip, b.shape) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -1325,8 +1340,10 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
     >>> nan_to_num(tg.tensor([float("nan"), 1.0]), nan=-1.0).tolist()
     [-1.0, 1.0]
     """
-    if x.dtype.kind != "f":
+    if _tensor_input("nan_to_num", x).dtype.kind != "f":
         return clone(x)
+    if nan is None:  # torch's default
+        nan = 0.0
     return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
 
 
@@ -1352,6 +1369,13 @@ def _special(x, name: str):
     else:
         import cupyx.scipy.special as special
     return getattr(special, name)
+
+
+def _tensor_input(op: str, x) -> Tensor:
+    """``x`` itself, or a TypeError naming ``op`` when it is not a Tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
 
 
 def _no_integers(op: str, *tensors: Tensor) -> None:
@@ -1507,14 +1531,15 @@ class Erfc(Function):
 
 
 class Erfinv(Function):
-    """y = erfinv x, the inverse of erf on (-1, 1) (+-inf at +-1, NaN outside);
+    """y = erfinv x, the inverse of erf on (-1, 1) (+-inf at +-1, NaN outside, -0.0 at -0.0);
     dx = dy * sqrt(pi)/2 * exp(y^2)"""
 
     reads_output = True  # backward reads self.output
 
     def forward(self, x):
         with _quiet():
-            return _special(x, "erfinv")(x).astype(x.dtype, copy=False)
+            y = _special(x, "erfinv")(x).astype(x.dtype, copy=False)
+        return get_array_module(x).where(x == 0, x, y)  # SciPy: 0.0 at -0.0, torch: -0.0
 
     def backward(self, dy):
         y = self.output
@@ -1523,12 +1548,17 @@ class Erfinv(Function):
 
 
 class Lgamma(Function):
-    """y = ln |Gamma(x)| (inf at 0, -1, -2, ... and at +-inf, as torch);  dx = dy * digamma(x)"""
+    """y = ln |Gamma(x)| (inf at 0, -1, -2, ... and at +-inf, as torch);  dx = dy * digamma(x)
+
+    For subnormal x (0 < |x| < 2.2e-308 in float64) y = -ln |x|, exact there (the next term,
+    -0.577 x, is below 1e-300): SciPy's gammaln gives inf for |x| < 1/DBL_MAX, torch does not."""
 
     def forward(self, x):
         xp = get_array_module(x)
         with _quiet():
             y = _special(x, "gammaln")(x).astype(x.dtype, copy=False)
+            subnormal = (x != 0) & (xp.abs(x) < np.finfo(x.dtype).tiny)
+            y = xp.where(subnormal, -xp.log(xp.abs(x)), y)
         return xp.where(x == -np.inf, x.dtype.type(np.inf), y)  # SciPy: -inf there, torch: inf
 
     def backward(self, dy):
@@ -1540,7 +1570,9 @@ class Polygamma(Function):
     """y = psi^(n)(x), the n-th derivative of digamma psi = (ln Gamma)';
     dx = dy * psi^(n+1)(x)  (so every order of derivative is exact)
 
-    digamma is n = 0: -inf at 0 and NaN at -1, -2, ... (torch's values)."""
+    digamma is n = 0: -inf at 0 and NaN at -1, -2, ... (torch's values). At the infinities
+    torch has NaN where SciPy has a number: psi'(-inf) (SciPy: inf) and, for n >= 2,
+    psi^(n)(+inf) (SciPy: +-0); these ops return torch's NaN."""
 
     def forward(self, x, n):
         self.n = n
@@ -1549,7 +1581,8 @@ class Polygamma(Function):
             if n == 0:
                 return _special(x, "psi")(x).astype(x.dtype, copy=False)
             y = _special(x, "polygamma")(n, x).astype(x.dtype, copy=False)
-        return xp.where(x == -np.inf, x.dtype.type(np.nan), y)  # SciPy: inf there, torch: NaN
+        torch_nan = x == (-np.inf if n == 1 else np.inf)
+        return xp.where(torch_nan, x.dtype.type(np.nan), y)
 
     def backward(self, dy):
         (x,) = self.inputs
@@ -1558,7 +1591,8 @@ class Polygamma(Function):
 
 class Sinc(Function):
     """y = sin(pi x) / (pi x), 1 at x = 0;
-    dx = dy * (pi x cos(pi x) - sin(pi x)) / (pi x^2)  (0 at x = 0, as torch)"""
+    dx = dy * (pi x cos(pi x) - sin(pi x)) / (pi x^2)  (0 where x^2 is 0, as torch: at x = 0
+    and where x^2 underflows, |x| < 1e-162 in float64, where the formula would be 0/0)"""
 
     def forward(self, x):
         with _quiet():
@@ -1566,7 +1600,7 @@ class Sinc(Function):
 
     def backward(self, dy):
         (x,) = self.inputs
-        zero = x.data == 0
+        zero = x.data * x.data == 0
         x = where(zero, 1.0, x)  # 0/0 nowhere, also not in a recorded graph
         px = x * math.pi
         with _quiet():
@@ -1588,7 +1622,8 @@ class Frac(Function):
 
 
 class Fmod(Function):
-    """y = a - trunc(a / b) * b, C's fmod: y has the sign of a (-5 fmod 3 = -2);
+    """y = a - trunc(a / b) * b, C's fmod: y has the sign of a (-5 fmod 3 = -2), exact also
+    where a / b overflows (fmod(1e300, 1e-300); torch: NaN there);
     da = sum_to(dy), db = sum_to(-dy * trunc(a / b))  (torch's rule)"""
 
     def forward(self, a, b):
@@ -1663,7 +1698,8 @@ class LogAddExp2(Function):
 class Xlogy(Function):
     """y = x ln(b), and 0 where x == 0 (unless b is NaN), as torch.xlogy: the convention that
     makes 0 ln 0 = 0 in entropies;
-    dx = sum_to(dy * ln b)  (0 where x == 0),  db = sum_to(dy * x / b)"""
+    dx = sum_to(xlogy(dy, b))  (0 where x == 0 and b <= 0: torch's rule, so at x == 0 with
+    b > 0 it is dy ln b, the slope of x ln b),  db = sum_to(dy * x / b)"""
 
     def forward(self, x, b):
         xp = get_array_module(x)
@@ -1677,9 +1713,8 @@ class Xlogy(Function):
         dx = db = None
         with _quiet():
             if self.needs_input_grad[0]:
-                xp = get_array_module(x.data)
-                skip = (x.data == 0) & ~xp.isnan(b.data)  # xlogy(x != 0, b) in torch's rule
-                dx = sum_to(dy * where(skip, 0.0, log(b)), x.shape)
+                skip = (x.data == 0) & (b.data <= 0)
+                dx = sum_to(where(skip, 0.0, xlogy(dy, b)), x.shape)
             if self.needs_input_grad[1]:
                 db = sum_to(dy * x / b, b.shape)
         return dx, db
@@ -1694,17 +1729,17 @@ class Lerp(Function):
         xp = get_array_module(a)
         try:
             diff = b - a
-            near_a = a + w * diff
         except ValueError as error:
             raise _broadcast_failure("lerp", a, b, error) from None
         try:
+            near_a = a + w * diff
             near_b = b - diff * (1 - w)
-            return xp.where(xp.abs(w) < 0.5, near_a, near_b)
         except ValueError:
             raise ValueError(
                 f"lerp: input {tuple(a.shape)}, end {tuple(b.shape)} and weight "
                 f"{tuple(w.shape)} cannot be broadcast together"
             ) from None
+        return xp.where(xp.abs(w) < 0.5, near_a, near_b)
 
     def backward(self, dy):
         a, b, w = self.inputs
@@ -1735,24 +1770,29 @@ class Copysign(Function):
 
 
 class Logit(Function):
-    """y = ln(x / (1 - x)), the inverse of sigmoid, with x first clamped into [eps, 1 - eps]
-    when eps is given;  dx = dy / (x (1 - x)) (dy * inf at x = 0 and 1), and outside the
-    range: NaN (no eps: x < 0 or x > 1) or 0 (x < eps or x > 1 - eps), torch's rule"""
+    """y = ln(x / (1 - x)), the inverse of sigmoid, with x first clamped into [lo, hi] =
+    [eps, 1 - eps] (both in x's dtype, as torch) when eps is given;  dx = dy / (x (1 - x))
+    (dy * inf at x = 0 and 1), and outside the range: NaN (no eps: x < 0 or x > 1) or 0
+    (x < lo or x > hi), torch's rule"""
 
     def forward(self, x, eps):
-        self.eps = eps
         xp = get_array_module(x)
+        self.bounds = None
         if eps is not None:
-            x = xp.clip(x, x.dtype.type(eps), x.dtype.type(1 - eps))
+            lo = x.dtype.type(eps)
+            hi = x.dtype.type(1) - lo  # rounded as torch rounds it, not 1 - eps rounded once
+            self.bounds = (lo, hi)
+            x = xp.where(x < lo, lo, xp.where(x > hi, hi, x))  # torch's clamp, also if lo > hi
         with _quiet():
             return xp.log(x / (1 - x))
 
     def backward(self, dy):
         (x,) = self.inputs
-        if self.eps is None:
+        if self.bounds is None:
             outside, fill = (x.data < 0) | (x.data > 1), np.nan
         else:
-            outside, fill = (x.data < self.eps) | (x.data > 1 - self.eps), 0.0
+            lo, hi = self.bounds
+            outside, fill = (x.data < lo) | (x.data > hi), 0.0
         edge = (x.data == 0) | (x.data == 1)  # dy * inf there, also at -0.0 (torch)
         with _quiet():
             return where(outside, fill, where(edge, dy * math.inf, dy / (x * (1 - x))))
@@ -1863,17 +1903,14 @@ def sinc(x: Tensor) -> Tensor:
 
 def frac(x: Tensor) -> Tensor:
     """The fractional part x - trunc(x), with x's sign: frac(-1.5) = -0.5. Floats only."""
-    _no_integers("frac", x)
+    _no_integers("frac", _tensor_input("frac", x))
     return Frac.apply(x)
 
 
 def fmod(input, other) -> Tensor:  # noqa: A002 - torch names
     """C's fmod, the remainder of the division rounded toward 0, with the sign of ``input``
     (``remainder`` takes the sign of ``other``); broadcasts; integers stay integers."""
-    a, b = _division_operands("fmod", input, other)
-    if a.dtype.kind == "b":
-        raise TypeError(f"fmod: not implemented for bool tensors (shape {tuple(a.shape)})")
-    return Fmod.apply(a, b)
+    return Fmod.apply(*_division_operands("fmod", input, other, bools=False))
 
 
 def _float_operands(op: str, a, b, integers: bool) -> tuple[Tensor, Tensor]:
@@ -1956,7 +1993,7 @@ def copysign(input, other) -> Tensor:  # noqa: A002 - torch names
 
 def signbit(x: Tensor) -> Tensor:
     """True where the sign bit is set (x < 0, and -0.0, and NaNs with the bit); no gradient."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(_tensor_input("signbit", x).data)
     if x.dtype.kind == "f":
         return Tensor._wrap(xp.signbit(x.data), False)
     return Tensor._wrap(x.data < 0 if x.dtype.kind in "iu" else xp.zeros(x.shape, bool), False)
@@ -1964,8 +2001,16 @@ def signbit(x: Tensor) -> Tensor:
 
 def logit(x: Tensor, eps=None) -> Tensor:
     """ln(x / (1 - x)), the inverse of sigmoid; with ``eps`` x is first clamped into
-    [eps, 1 - eps] (finite at 0 and 1). Integers give floats."""
-    return Logit.apply(_float_input("logit", x), eps=eps)
+    [eps, 1 - eps] (finite at 0 and 1); a negative (or NaN) eps is no eps, as in torch.
+    Integers give floats."""
+    x = _float_input("logit", x)
+    if eps is not None:
+        if not isinstance(eps, numbers.Real):
+            raise TypeError(f"logit: expected eps to be a number or None, got "
+                            f"{type(eps).__name__}")
+        if not eps >= 0:
+            eps = None
+    return Logit.apply(x, eps=eps)
 
 
 def float_power(input, exponent) -> Tensor:  # noqa: A002 - torch names
@@ -1976,6 +2021,10 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002 - torch names
     like = input if isinstance(input, Tensor) else exponent
     if not isinstance(like, Tensor):
         raise TypeError("float_power: expected at least one Tensor, got two numbers")
+    for v in (input, exponent):
+        if not isinstance(v, (Tensor, numbers.Real)):
+            raise TypeError(f"float_power: expected a Tensor or a real number, got "
+                            f"{type(v).__name__}")
     xp = get_array_module(like.data)
     a, b = [cast(v, np.float64) if isinstance(v, Tensor)
             else Tensor._wrap(constant(xp, v, np.float64)) for v in (input, exponent)]
@@ -1984,7 +2033,7 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002 - torch names
 
 def sgn(x: Tensor) -> Tensor:
     """torch.sgn: x / |x| for complex numbers; for real tensors the same as ``sign``."""
-    return sign(x)
+    return sign(_tensor_input("sgn", x))
 
 
 absolute = abs
@@ -2018,7 +2067,7 @@ def divide(input, other, rounding_mode=None) -> Tensor:  # noqa: A002 - torch na
 
 def positive(x: Tensor) -> Tensor:
     """+x: x itself (torch.positive); bool tensors are refused, as torch refuses them."""
-    if x.dtype.kind == "b":
+    if _tensor_input("positive", x).dtype.kind == "b":
         raise TypeError("positive: the + operator on a bool tensor is not supported (torch's "
                         f"neither; shape {tuple(x.shape)})")
     return x
@@ -2026,7 +2075,7 @@ def positive(x: Tensor) -> Tensor:
 
 def isposinf(x: Tensor) -> Tensor:
     """True where x is +inf; no gradient."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(_tensor_input("isposinf", x).data)
     if x.dtype.kind != "f":
         return Tensor._wrap(xp.zeros(x.shape, dtype=bool), False)
     return Tensor._wrap(xp.isposinf(x.data), False)
@@ -2034,7 +2083,7 @@ def isposinf(x: Tensor) -> Tensor:
 
 def isneginf(x: Tensor) -> Tensor:
     """True where x is -inf; no gradient."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(_tensor_input("isneginf", x).data)
     if x.dtype.kind != "f":
         return Tensor._wrap(xp.zeros(x.shape, dtype=bool), False)
     return Tensor._wrap(xp.isneginf(x.data), False)
@@ -2042,7 +2091,7 @@ def isneginf(x: Tensor) -> Tensor:
 
 def isreal(x: Tensor) -> Tensor:
     """True where x has no imaginary part: everywhere for real tensors; no gradient."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(_tensor_input("isreal", x).data)
     if x.dtype.kind == "c":
         return Tensor._wrap(x.data.imag == 0, False)
     return Tensor._wrap(xp.ones(x.shape, dtype=bool), False)
