@@ -32,7 +32,8 @@ class HardtanhOp(Function):
 
     def forward(self, x, lo, hi):
         self.lo, self.hi = lo, hi
-        return get_array_module(x).clip(x, lo, hi)
+        # the cast keeps an integer x integer (np.clip with float bounds would give float64)
+        return get_array_module(x).clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def backward(self, dy):
         (x,) = self.inputs
@@ -135,12 +136,12 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """relu6(x + 3) / 6;  d/dx = 1/6 for -3 < x < 3, else 0."""
-    return HardsigmoidOp.apply(input)
+    return HardsigmoidOp.apply(_float_tensor("hardsigmoid", input))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """x * relu6(x + 3) / 6 (MobileNetV3);  d/dx = 0, x/3 + 1/2 or 1 (see ``HardswishOp``)."""
-    return HardswishOp.apply(input)
+    return HardswishOp.apply(_float_tensor("hardswish", input))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
@@ -202,6 +203,9 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002 - torch names
     da = dy * sigmoid(b),  db = dy * a * sigmoid(b) (1 - sigmoid(b))."""
     if input.ndim == 0:
         raise ValueError("glu does not support scalars because halving size must be even")
+    if not -input.ndim <= dim < input.ndim:
+        raise IndexError(f"glu: dim {dim} is out of range for a {input.ndim}-d input (shape "
+                         f"{tuple(input.shape)}); expected {-input.ndim} <= dim < {input.ndim}")
     size = input.shape[dim]
     if size % 2:
         raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size "
@@ -280,6 +284,9 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class LeakyReLU(Module):
     """y = x if x > 0 else negative_slope * x;  dy/dx = 1 or negative_slope."""
@@ -293,7 +300,8 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace}"
 
 
 class Sigmoid(Module):
@@ -340,7 +348,8 @@ class ELU(Module):
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace}"
 
 
 class Softplus(Module):
@@ -368,6 +377,9 @@ class SiLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Hardtanh(Module):
@@ -430,6 +442,9 @@ class Mish(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return mish(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Softsign(Module):

@@ -20,7 +20,7 @@ from .module import Module
 
 def _check_p(name: str, p) -> float:
     if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
     return float(p)
 
 
@@ -158,7 +158,8 @@ class _DropoutNd(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        self.p = _check_p(type(self).__name__, p)
+        _check_p(type(self).__name__, p)
+        self.p = p  # kept as given, as torch (its repr shows p=1 for Dropout(1))
         self.inplace = inplace
 
     def extra_repr(self) -> str:

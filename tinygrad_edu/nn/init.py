@@ -135,11 +135,15 @@ def _fill(tensor: Tensor, kind: str, a: float, b: float, generator) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of U(a, b)."""
+    if not a <= b:
+        raise ValueError(f"uniform_: expected a <= b (the range [a, b)), got a={a} and b={b}")
     return _fill(tensor, "uniform", a, b, generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of N(mean, std^2)."""
+    if not std >= 0:
+        raise ValueError(f"normal_: expected std >= 0, got std={std}")
     return _fill(tensor, "normal", mean, std, generator)
 
 
@@ -148,7 +152,9 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     """Fill with N(mean, std^2) restricted to [a, b] (samples outside are redrawn).
 
     Used by vision transformers and GPT-style models (``std=0.02``). Note: a and b are absolute
-    bounds, not multiples of std, exactly as in torch.
+    bounds, not multiples of std, exactly as in torch. Unlike torch (which only warns that "the
+    distribution of values may be incorrect"), a range holding less than 0.1% of the normal's
+    mass raises a ValueError, and so does std <= 0.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"trunc_normal_: expected a Tensor, got {type(tensor).__name__}")
