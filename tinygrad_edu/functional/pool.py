@@ -191,7 +191,10 @@ class AdaptiveAvgPool2dBackward(Function):
 def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     """``torch.nn.functional.adaptive_avg_pool2d``; ``None`` in output_size keeps that size."""
     x, unbatched = _batched("adaptive_avg_pool2d", x)
-    if isinstance(output_size, int):
+    if 0 in x.shape[2:]:
+        raise ValueError(f"adaptive_avg_pool2d: expected a non-empty input apart from the batch "
+                         f"and channel dims, got shape {tuple(x.shape)}")
+    if isinstance(output_size, numbers.Integral):
         output_size = (output_size, output_size)
     output_size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(output_size))
     y = AdaptiveAvgPool2d.apply(x, output_size=output_size)
@@ -401,6 +404,9 @@ def adaptive_avg_pool1d(x: Tensor, output_size) -> Tensor:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-d (C, L) or 3-d (N, C, L) input, "
                          f"got {got}")
+    if x.shape[-1] == 0:
+        raise ValueError(f"adaptive_avg_pool1d: expected a non-empty length L, got shape "
+                         f"{tuple(x.shape)}")
     OL = _single("adaptive_avg_pool1d", "output_size", output_size)
     if OL < 1:
         raise ValueError(f"adaptive_avg_pool1d: output_size must be >= 1, got {OL}")

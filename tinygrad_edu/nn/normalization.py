@@ -247,6 +247,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     training=True: normalize with the batch statistics and, if running buffers are given,
     update them in place:  running_mean = (1 - momentum) running_mean + momentum mean,
     running_var = (1 - momentum) running_var + momentum var_unbiased  (var * M / (M - 1)).
+    An empty batch (M = 0) gives weight * x + bias (empty) and leaves the buffers, as torch.
     training=False: normalize with running_mean / running_var (constants for autograd).
     """
     x = input
@@ -258,7 +259,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     weight, bias = _check_channel_state(x, running_mean, running_var, weight, bias)
     if training:
         count = math.prod(x.shape[a] for a in axes)
-        if count <= 1:
+        if count == 0:  # an empty batch (torch): nothing to normalize, running stats unchanged
+            return _affine(x, weight, bias, channel_shape)
+        if count == 1:
             raise ValueError(
                 "batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {tuple(x.shape)} (use a batch size > 1, or call .eval())"
@@ -419,7 +422,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"group_norm: {what} must have shape (num_channels,) = ({C},), "
                              f"got {tuple(t.shape)}")
-    groups = x.reshape(N, num_groups, -1)  # (N, G, C/G * prod(*))
+    group_size = (C // num_groups) * math.prod(x.shape[2:])  # sizes, not -1: N may be 0
+    groups = x.reshape(N, num_groups, group_size)  # (N, G, C/G * prod(*))
     out, _, _ = _normalize(groups, (2,), eps)
     out = out.reshape(x.shape)  # (N, C, *)
     return _affine(out, weight, bias, (C,) + (1,) * (x.ndim - 2))  # per channel
