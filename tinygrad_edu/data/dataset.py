@@ -218,6 +218,13 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: needs at least one dataset, got an empty list")
+        for position, dataset in enumerate(self.datasets):
+            if isinstance(dataset, IterableDataset):
+                raise TypeError(
+                    f"ConcatDataset: does not support IterableDataset (got "
+                    f"{type(dataset).__name__} at position {position}); chain streams with "
+                    "ChainDataset"
+                )
         self.cumulative_sizes = []
         total = 0
         for dataset in self.datasets:
@@ -239,8 +246,10 @@ class ConcatDataset(Dataset):
         return self.datasets[which][position - start]
 
     def get_batch(self, indices):
-        """Group the indices by dataset, fetch each group at once, then restore the order."""
+        """Group the indices by dataset, fetch each group at once, then restore the order.
+        Negative indices count from the end, as in ``ds[i]``."""
         indices = np.asarray(indices, dtype=np.int64)
+        indices = np.where(indices < 0, indices + len(self), indices)
         cumulative = np.asarray(self.cumulative_sizes)
         which = np.searchsorted(cumulative, indices, side="right")  # (B,) dataset of each index
         starts = np.concatenate([[0], cumulative[:-1]])
@@ -249,13 +258,27 @@ class ConcatDataset(Dataset):
         for k in np.unique(which):
             local = indices[which == k] - starts[k]
             parts.append(self.datasets[k].get_batch(local))
-        grouped = tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        if not parts:  # no indices: an empty batch of the first dataset's structure
+            return self.datasets[0].get_batch(indices)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.shape[0])  # position of each original index in grouped
-        return tuple(column[inverse] for column in grouped)
+        return _concat_batches(parts, inverse)
 
     def __repr__(self) -> str:
         return f"ConcatDataset({len(self.datasets)} datasets, {len(self)} examples)"
+
+
+def _concat_batches(parts: list, inverse: np.ndarray):
+    """Join batches of one structure (an array, or tuples/dicts of them, nested as a
+    ``StackDataset`` returns them) along their first axis, then reorder the rows by
+    ``inverse``."""
+    first = parts[0]
+    if isinstance(first, dict):
+        return {key: _concat_batches([part[key] for part in parts], inverse) for key in first}
+    if isinstance(first, tuple | list):
+        columns = zip(*parts, strict=True)
+        return tuple(_concat_batches(list(column), inverse) for column in columns)
+    return np.concatenate(parts)[inverse]
 
 
 class IterableDataset(Dataset):

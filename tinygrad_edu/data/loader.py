@@ -71,10 +71,12 @@ def default_collate(examples: Sequence):
     """Stack a list of B examples into a batch, following the structure of one example.
 
     - NumPy arrays of shape S -> one array of shape (B, *S);
-    - Python ints/bools -> int64/bool array (B,); Python floats -> float32 array (B,) (PyTorch
-      gives float64; float32 is this library's default dtype, and what a model wants);
+    - Python ints/bools -> int64/bool array (B,); Python floats (or ints mixed with floats) ->
+      float32 array (B,) (PyTorch gives float64; float32 is this library's default dtype, and
+      what a model wants);
     - NumPy scalars -> an array of their dtype; strings -> a list of strings;
-    - tuples/lists of those -> a tuple of batches; dicts -> a dict of batches;
+    - tuples/lists of those -> a tuple of batches (a namedtuple stays that namedtuple);
+      dicts -> a dict of batches;
     - anything with ``__array__`` (a tinygrad_edu Tensor) is converted to NumPy first.
 
     >>> xb, yb = default_collate([(np.ones(2), 0), (np.zeros(2), 1)])
@@ -86,11 +88,12 @@ def default_collate(examples: Sequence):
     first = examples[0]
     if isinstance(first, np.ndarray | np.generic):
         return np.stack([np.asarray(e) for e in examples])
-    if isinstance(first, bool):
-        return np.asarray(examples, dtype=np.bool_)
-    if isinstance(first, numbers.Integral):
-        return np.asarray(examples, dtype=np.int64)
     if isinstance(first, numbers.Real):
+        # the dtype follows all B values, as torch.tensor(batch): [0, 0.5] is float, not [0, 0]
+        if all(isinstance(e, bool) for e in examples):
+            return np.asarray(examples, dtype=np.bool_)
+        if all(isinstance(e, numbers.Integral) for e in examples):
+            return np.asarray(examples, dtype=np.int64)
         return np.asarray(examples, dtype=np.float32)
     if isinstance(first, str | bytes):
         return list(examples)
@@ -103,7 +106,10 @@ def default_collate(examples: Sequence):
                 f"default_collate: every example must have the same number of fields, got "
                 f"sizes {sorted(sizes)}"
             )
-        return tuple(default_collate(list(field)) for field in zip(*examples, strict=True))
+        fields = (default_collate(list(field)) for field in zip(*examples, strict=True))
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple keeps its type
+            return type(first)(*fields)
+        return tuple(fields)
     if hasattr(first, "__array__"):
         return np.stack([np.asarray(e) for e in examples])
     raise TypeError(
