@@ -514,8 +514,7 @@ class Tensor:
         if op is not None:
             self._check_result(op, result)
         if not result.requires_grad:  # a comparison: the values change, the gradient is zero
-            everywhere = get_array_module(self.data).ones((), dtype=np.bool_)
-            result = F.where(everywhere, result, source)
+            result = _everywhere(result, source)
         if result.dtype != self.dtype:  # in place, the dtype stays (torch)
             result = F.cast(result, self.dtype)
         viewed = self._viewed("")
@@ -630,10 +629,13 @@ class Tensor:
             array = array.astype(self.dtype)
         return array
 
-    def _graph_value(self, value, array) -> Tensor:
+    def _graph_value(self, value, array, alpha=1) -> Tensor:
         """The value of an in-place update recorded in the graph: the Tensor itself (its
-        gradient is wanted), else the checked ``array`` made from it."""
-        return value if isinstance(value, Tensor) else Tensor._wrap(array)
+        gradient is wanted), times ``alpha``, else the checked ``array`` made from it (which
+        ``_operand`` has already multiplied by alpha)."""
+        if isinstance(value, Tensor):
+            return value if alpha == 1 else value * alpha
+        return Tensor._wrap(array)
 
     def __setitem__(self, index, value) -> None:
         from .functional.shape import _normalize_index, index_put
@@ -660,10 +662,8 @@ class Tensor:
         """``self`` becomes ``value`` (broadcast) everywhere: in the graph, the old values get
         no gradient and a value that requires grad gets the sum over the positions it fills."""
         if self._check_inplace(op, value):
-            value = self._graph_value(value, array)
-            everywhere = get_array_module(self.data).ones((), dtype=np.bool_)
-            return self._update_in_graph(
-                lambda x, v: F.where(everywhere, F.cast(v, x.dtype), x), value)
+            return self._update_in_graph(lambda x, v: _everywhere(F.cast(v, x.dtype), x),
+                                         self._graph_value(value, array))
         self.data[...] = array
         InPlaceClock.stamp(self)
         return self
@@ -689,9 +689,7 @@ class Tensor:
     def add_(self, other, alpha=1) -> Tensor:
         array = self._operand("add_", other, alpha)
         if self._check_inplace("add_", other):
-            return self._update_in_graph(F.add, self._graph_value(other, array) if alpha == 1
-                                         else other * alpha if isinstance(other, Tensor)
-                                         else Tensor._wrap(array))
+            return self._update_in_graph(F.add, self._graph_value(other, array, alpha))
         self.data += array
         InPlaceClock.stamp(self)
         return self
@@ -704,9 +702,7 @@ class Tensor:
             )
         array = self._operand("sub_", other, alpha)
         if self._check_inplace("sub_", other):
-            return self._update_in_graph(F.sub, self._graph_value(other, array) if alpha == 1
-                                         else other * alpha if isinstance(other, Tensor)
-                                         else Tensor._wrap(array))
+            return self._update_in_graph(F.sub, self._graph_value(other, array, alpha))
         self.data -= array
         InPlaceClock.stamp(self)
         return self
@@ -1141,6 +1137,12 @@ class Tensor:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("__hash__", object.__hash__) is None:
             cls.__hash__ = object.__hash__
+
+
+def _everywhere(value: Tensor, x: Tensor) -> Tensor:
+    """``value`` (broadcast) in place of every element of ``x``, x kept in the graph: x gets a
+    zero gradient, as torch gives the old values of an overwritten tensor."""
+    return F.where(get_array_module(x.data).ones((), dtype=np.bool_), value, x)
 
 
 class _EarlierVersion(Tensor):
