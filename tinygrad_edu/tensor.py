@@ -476,7 +476,10 @@ class Tensor:
         if owner is self.data:
             return None
         ctx = self._ctx
-        if ctx is not None and not any(_memory_owner(t.data) is owner for t in ctx.inputs):
+        # (an update recorded before (+=) has self's earlier version, the same memory, as an
+        # input: that is no view; a view made otherwise was refused at that update already)
+        if ctx is not None and not any(_memory_owner(t.data) is owner for t in ctx.inputs
+                                       if not _is_earlier_version_of(t, self)):
             return None
         if isinstance(ctx, GetItem):
             base = ctx.inputs[0]
@@ -509,6 +512,14 @@ class Tensor:
         earlier._ctx, earlier._version = self._ctx, self._version
         earlier.current = weakref.ref(self)  # weak: the history of self keeps earlier alive
         source = F.clone(earlier) if keep_old else earlier
+        made_by = self._ctx
+        if keep_old and made_by is not None and "_output_ref" in made_by.__dict__:
+            # the op that made self reads its output in its backward (sigmoid, a norm): the
+            # copy holds that output, which the write below overwrites in self. A strong
+            # reference: the walk lets go of the copy before it reaches that op (a cycle
+            # through the copy's history, which the op's release() after its backward breaks)
+            made_by._output_ref = _StrongRef(source)
+            made_by.output_ticks = InPlaceClock.ticks
         values = tuple(source if v is self else v for v in values)  # x += x
         result = update(source, *values)
         if op is not None:
@@ -1152,6 +1163,22 @@ class _EarlierVersion(Tensor):
     tensor before the update reach this stand-in in the graph walk (``InPlaceClock.as_of``)."""
 
     __slots__ = ("current",)
+
+
+class _StrongRef:
+    """``weakref.ref``'s interface (call it for the object) with a strong reference."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self):
+        return self.obj
+
+
+def _is_earlier_version_of(t: Tensor, tensor: Tensor) -> bool:
+    return isinstance(t, _EarlierVersion) and t.current() is tensor
 
 
 # torch's in-place twins of the value ops: ``x.sigmoid_()`` is ``x.sigmoid()`` written into x's

@@ -132,7 +132,8 @@ def test_activation_modules_match_torch(dtype, device):
     x = away_from(randn(4, 3, 5, 2, seed=5) * 1.5, [-0.5, 0.5, 0.1, 0.0, -0.7, 0.7])
     pairs = [(Hardshrink(), torch.nn.Hardshrink()), (Softshrink(0.7), torch.nn.Softshrink(0.7)),
              (Threshold(0.1, 20), torch.nn.Threshold(0.1, 20)),
-             (Threshold(-0.5, 0.0, inplace=True), torch.nn.Threshold(-0.5, 0.0)),
+             (Threshold(-0.5, 0.0), torch.nn.Threshold(-0.5, 0.0)),  # inplace: see
+             # tests/nn/test_inplace_activations.py
              (RReLU().eval(), torch.nn.RReLU().eval()),
              (RReLU(0.2, 0.7).eval(), torch.nn.RReLU(0.2, 0.7).eval()),
              (Softmax2d(), torch.nn.Softmax2d())]
@@ -180,15 +181,19 @@ def test_activation_reprs_match_torch():
         assert ours.state_dict() == {} and dict(theirs.state_dict()) == {}
 
 
-def test_activation_inplace_returns_a_new_tensor():
-    """inplace=True is accepted, as by the library's other activations, and x is left as it
-    was (the result is a new tensor)."""
-    x = tg.tensor([-1.0, 0.0625, 2.0], requires_grad=True)
+def test_activation_inplace_writes_into_the_input():
+    """inplace=True writes the result into x and returns x, as torch (more in
+    tests/nn/test_inplace_activations.py); a leaf that requires grad is refused, as by torch."""
     for layer in (Threshold(0.1, 5.0, inplace=True), RReLU(inplace=True).eval()):
-        y = layer(x)
-        assert y is not x
-        assert x.tolist() == [-1.0, 0.0625, 2.0]
-    assert threshold(x, 0.1, 5.0, inplace=True).tolist() == [5.0, 5.0, 2.0]
+        x = tg.tensor([-1.0, 0.0625, 2.0])
+        expected = type(layer)(*([0.1, 5.0] if isinstance(layer, Threshold) else []))(x)
+        assert layer(x) is x
+        assert x.tolist() == expected.tolist()
+        with pytest.raises(RuntimeError, match="a leaf tensor that requires grad"):
+            layer(tg.tensor([-1.0, 2.0], requires_grad=True))
+    x = tg.tensor([-1.0, 0.0625, 2.0])
+    assert threshold(x, 0.1, 5.0, inplace=True) is x
+    assert x.tolist() == [5.0, 5.0, 2.0]
 
 
 def test_activation_errors():

@@ -5,8 +5,9 @@ Each docstring gives the function and its derivative; the op's ``Function`` clas
 The piecewise-linear "hard" activations (Hardtanh/ReLU6, Hardsigmoid, Hardswish, Hardshrink,
 Softshrink, Threshold) are ``Function`` ops defined here, with torch's gradients at the kinks;
 Mish, Softsign, Tanhshrink, PReLU and RReLU are composites of differentiable ops.
-``inplace=True`` is accepted for torch compatibility but the result is always a new tensor
-(this engine never overwrites a tensor that autograd may still need).
+``inplace=True`` (and ``nn.functional``'s ``relu_``, ``elu_``, ...) writes the result into the
+input's memory and returns the input, as in torch (``in_place``): recorded in the graph when the
+input requires grad, refused for a leaf that requires grad, as torch refuses it.
 """
 
 from __future__ import annotations
@@ -126,27 +127,37 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val="
                          f"{min_val} and max_val={max_val}")
+    if inplace:
+        return in_place("hardtanh_", hardtanh, input, min_val, max_val)
     return HardtanhOp.apply(input, lo=min_val, hi=max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """min(max(x, 0), 6) = hardtanh(x, 0, 6);  d/dx = 1 for 0 < x < 6, else 0."""
+    if inplace:
+        return in_place("relu6_", relu6, input)
     return HardtanhOp.apply(input, lo=0.0, hi=6.0)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """relu6(x + 3) / 6;  d/dx = 1/6 for -3 < x < 3, else 0."""
+    if inplace:
+        return in_place("hardsigmoid_", hardsigmoid, input)
     return HardsigmoidOp.apply(_float_tensor("hardsigmoid", input))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """x * relu6(x + 3) / 6 (MobileNetV3);  d/dx = 0, x/3 + 1/2 or 1 (see ``HardswishOp``)."""
+    if inplace:
+        return in_place("hardswish_", hardswish, input)
     return HardswishOp.apply(_float_tensor("hardswish", input))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """x * tanh(softplus(x));  d/dx = t + x * sigmoid(x) * (1 - t^2) with t = tanh(softplus(x))
     (the chain rule through the three ops)."""
+    if inplace:
+        return in_place("mish_", mish, input)
     return input * F.tanh(F.softplus(input))
 
 
@@ -187,6 +198,8 @@ SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """scale * (x if x > 0 else alpha (e^x - 1)) = scale * elu(x, alpha) with torch's fixed
     alpha ~ 1.6733 and scale ~ 1.0507;  d/dx = scale if x > 0 else scale * alpha e^x."""
+    if inplace:
+        return in_place("selu_", selu, input)
     return F.elu(input, SELU_ALPHA) * SELU_SCALE
 
 
@@ -195,6 +208,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     d/dx = 1 if x > 0 else e^(x / alpha)."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (the formula divides x by alpha)")
+    if inplace:
+        return in_place("celu_", celu, input, alpha)
     return F.elu(input / alpha, 1.0) * alpha
 
 
@@ -234,6 +249,17 @@ def _float_tensor(op: str, input) -> Tensor:  # noqa: A002 - torch names
     return input
 
 
+def in_place(op: str, fn, input, *args) -> Tensor:  # noqa: A002 - torch names
+    """``fn(input, *args)`` written into ``input``'s memory; returns ``input`` (torch's
+    ``inplace=True`` and ``F.relu_``). Inside a graph the update is recorded
+    (``Tensor._apply_in_place``): later uses of ``input`` see the new values, and the
+    gradient flows through ``fn`` to what ``input`` was. The result must keep ``input``'s
+    shape and dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
+    return input._apply_in_place(op, fn, args, {})
+
+
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002 - torch names
     """x where |x| > lambd, else 0;  d/dx = 1 where |x| > lambd, else 0."""
     return HardshrinkOp.apply(_float_tensor("hardshrink", input), lambd=lambd)
@@ -252,6 +278,10 @@ def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002 - tor
     """x where x > threshold, else value;  d/dx = 1 where x > threshold, else 0."""
     if not isinstance(input, Tensor):
         raise TypeError(f"threshold: expected a Tensor, got {type(input).__name__}")
+    if inplace:
+        # (the argument ``threshold`` hides this function's name: the op itself is applied)
+        return in_place("threshold_", lambda x: ThresholdOp.apply(x, threshold=threshold,
+                                                                   value=value), input)
     return ThresholdOp.apply(input, threshold=threshold, value=value)
 
 
@@ -266,6 +296,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noqa
     if not lower <= upper:
         raise ValueError(f"rrelu: the lower bound must be less than or equal to the upper "
                          f"bound, got lower={lower} and upper={upper}")
+    if inplace:
+        return in_place("rrelu_", rrelu, input, lower, upper, training)
     if not training:
         return F.leaky_relu(input, (lower + upper) / 2)
     slopes = _random_array("uniform", input.shape, input.dtype, input.device, lower, upper)
@@ -282,7 +314,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return in_place("relu_", F.relu, x) if self.inplace else F.relu(x)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -297,6 +329,8 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.inplace:
+            return in_place("leaky_relu_", F.leaky_relu, x, self.negative_slope)
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -345,7 +379,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        return in_place("elu_", F.elu, x, self.alpha) if self.inplace else F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -376,7 +410,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+        return in_place("silu_", F.silu, x) if self.inplace else F.silu(x)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -394,7 +428,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return hardtanh(x, self.min_val, self.max_val)
+        return hardtanh(x, self.min_val, self.max_val, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -419,7 +453,7 @@ class Hardsigmoid(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return hardsigmoid(x)
+        return hardsigmoid(x, inplace=self.inplace)
 
 
 class Hardswish(Module):
@@ -430,7 +464,7 @@ class Hardswish(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return hardswish(x)
+        return hardswish(x, inplace=self.inplace)
 
 
 class Mish(Module):
@@ -441,7 +475,7 @@ class Mish(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return mish(x)
+        return mish(x, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -553,7 +587,7 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return selu(x)
+        return selu(x, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -568,7 +602,7 @@ class CELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return celu(x, self.alpha)
+        return celu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -654,7 +688,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return threshold(x, self.threshold, self.value)
+        return threshold(x, self.threshold, self.value, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -673,7 +707,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return rrelu(x, self.lower, self.upper, self.training)
+        return rrelu(x, self.lower, self.upper, self.training, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""

@@ -15,6 +15,7 @@ import warnings
 
 from .. import functional as F
 from ..tensor import Tensor, _random_array, ones
+from .activation import in_place
 from .module import Module
 
 
@@ -39,6 +40,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
               inplace: bool = False) -> Tensor:
     """Zero each channel of (N, C, L) or (C, L) with probability p, scale the rest by
     1 / (1 - p); identity when ``training`` is False (pass ``self.training``)."""
+    if inplace and training:  # torch's inplace=True: the result written into the input
+        return in_place("dropout1d_", dropout1d, input, p, training)
     p = _check_p("dropout1d", p)
     if input.ndim not in (2, 3):
         raise ValueError(
@@ -67,6 +70,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
     """Zero each channel of (N, C, H, W) with probability p, scale the rest by 1 / (1 - p);
     identity when ``training`` is False. Like torch, a 3D input is taken as (N, C, L), with a
     warning, and inputs of other ranks (at least 2) drop along dims 0 and 1, with a warning."""
+    if inplace and training:  # torch's inplace=True: the result written into the input
+        return in_place("dropout2d_", dropout2d, input, p, training)
     p = _check_p("dropout2d", p)
     if input.ndim < 2:
         raise ValueError(f"dropout2d: channel dropout needs an input with at least 2 dims "
@@ -89,6 +94,8 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A00
     """Zero each channel of (N, C, D, H, W) or (C, D, H, W) with probability p, scale the rest
     by 1 / (1 - p); identity when ``training`` is False. Like torch, inputs of other ranks (at
     least 1) are taken as unbatched, with a warning."""
+    if inplace and training:  # torch's inplace=True: the result written into the input
+        return in_place("dropout3d_", dropout3d, input, p, training)
     p = _check_p("dropout3d", p)
     if input.ndim < 1:
         raise ValueError(f"dropout3d: channel dropout needs an input with at least 1 dim, got "
@@ -142,6 +149,8 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,  # noqa
     """Alpha dropout for SELU networks: each element is set to SELU's saturation value
     alpha' = -1.7581 with probability p, then y = a x' + b keeps mean 0 and variance 1 (see
     ``_alpha_dropout``); identity when ``training`` is False (the default, as torch)."""
+    if inplace and training:
+        return in_place("alpha_dropout_", alpha_dropout, input, p, training)
     return _alpha_dropout("alpha_dropout", input, p, training, feature=False)
 
 
@@ -149,12 +158,14 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                           inplace: bool = False) -> Tensor:
     """Alpha dropout of whole channels of (N, C, *): each x[n, c] is set to alpha' with
     probability p, then y = a x' + b; identity when ``training`` is False (the default)."""
+    if inplace and training:
+        return in_place("feature_alpha_dropout_", feature_alpha_dropout, input, p, training)
     return _alpha_dropout("feature_alpha_dropout", input, p, training, feature=True)
 
 
 class _DropoutNd(Module):
-    """Shared code of the dropout layers: ``p`` and ``inplace`` (accepted for torch
-    compatibility; the result is always a new tensor)."""
+    """Shared code of the dropout layers: ``p`` and ``inplace`` (in training, write the result
+    into the input and return it, as torch)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
@@ -178,6 +189,8 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.inplace and self.training:
+            return in_place("dropout_", F.dropout, x, self.p, self.training)
         return F.dropout(x, self.p, self.training)
 
 
@@ -187,7 +200,7 @@ class Dropout1d(_DropoutNd):
     y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout1d(x, self.p, self.training)
+        return dropout1d(x, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -202,7 +215,7 @@ class Dropout2d(_DropoutNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout2d(x, self.p, self.training)
+        return dropout2d(x, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
@@ -211,7 +224,7 @@ class Dropout3d(_DropoutNd):
     y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout3d(x, self.p, self.training)
+        return dropout3d(x, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
@@ -226,7 +239,7 @@ class AlphaDropout(_DropoutNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return alpha_dropout(x, self.p, self.training)
+        return alpha_dropout(x, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(_DropoutNd):
@@ -235,4 +248,4 @@ class FeatureAlphaDropout(_DropoutNd):
     mask entry per channel). Evaluation: y = x."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return feature_alpha_dropout(x, self.p, self.training)
+        return feature_alpha_dropout(x, self.p, self.training, self.inplace)

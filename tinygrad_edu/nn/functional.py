@@ -2,8 +2,9 @@
 
 Everything here is either re-exported from ``tinygrad_edu.functional`` (where each op's forward
 and backward live) or defined in ``tinygrad_edu.nn`` (losses, normalization, embedding).
-A few thin wrappers only accept torch's extra keyword arguments (``inplace=``, ``dtype=``) so
-that torch code ports line by line; ``inplace=True`` still returns a new tensor.
+A few thin wrappers add torch's extra keyword arguments (``inplace=``, ``dtype=``) so that
+torch code ports line by line; ``inplace=True`` and the ``relu_``-style twins write the result
+into the input and return it, as torch does (``nn.activation.in_place``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .activation import (  # noqa: F401 - re-exported
     hardsigmoid,
     hardswish,
     hardtanh,
+    in_place,
     mish,
     prelu,
     relu6,
@@ -42,6 +44,7 @@ from .activation import (  # noqa: F401 - re-exported
     tanhshrink,
     threshold,
 )
+from .activation import threshold as _threshold  # threshold_'s argument hides the name
 from .dropout import (  # noqa: F401 - re-exported
     alpha_dropout,
     dropout1d,
@@ -94,23 +97,67 @@ from .normalization import (  # noqa: F401 - re-exported
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - torch names
     """max(x, 0)"""
-    return _F.relu(input)
+    return in_place("relu_", _F.relu, input) if inplace else _F.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
                inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x"""
+    if inplace:
+        return in_place("leaky_relu_", _F.leaky_relu, input, negative_slope)
     return _F.leaky_relu(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x if x > 0 else alpha (e^x - 1)"""
-    return _F.elu(input, alpha)
+    return in_place("elu_", _F.elu, input, alpha) if inplace else _F.elu(input, alpha)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * sigmoid(x)"""
-    return _F.silu(input)
+    return in_place("silu_", _F.silu, input) if inplace else _F.silu(input)
+
+
+# torch.nn.functional's in-place twins: the activation written into the input, which is returned
+def relu_(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    """max(x, 0), in place"""
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    """x if x > 0 else negative_slope * x, in place"""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002 - torch names
+    """x if x > 0 else alpha (e^x - 1), in place"""
+    return elu(input, alpha, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002 - torch names
+    """x if x > 0 else alpha (e^(x / alpha) - 1), in place"""
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    """scale * elu(x, alpha) with torch's constants, in place"""
+    return selu(input, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
+    """min(max(x, min_val), max_val), in place"""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:  # noqa: A002, F811
+    """x where x > threshold, else value, in place"""
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noqa: A002
+           training: bool = False) -> Tensor:
+    """randomized leaky ReLU, in place"""
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
@@ -121,6 +168,8 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
             inplace: bool = False) -> Tensor:
     """Inverted dropout (identity when ``training`` is False); pass ``self.training``."""
+    if inplace and training and p != 0:
+        return in_place("dropout_", _F.dropout, input, p, training)
     return _F.dropout(input, p, training)
 
 
