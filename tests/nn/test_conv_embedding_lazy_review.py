@@ -513,7 +513,7 @@ def test_embedding_bag_module_matches_torch_and_gradcheck():
      "EmbeddingBag(5, 3): index 5 is out of range [0, 5) (indices shape (2,), weight shape "
      "(5, 3))"),
     (lambda: nn.EmbeddingBag(5, 3, scale_grad_by_freq=True), NotImplementedError,
-     "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not implemented"),
+     "EmbeddingBag: scale_grad_by_freq and sparse are not implemented"),
     (lambda: nn.Embedding(5, 3, sparse=True), NotImplementedError,
      "Embedding: sparse gradients are not implemented"),
 ])

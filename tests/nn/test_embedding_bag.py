@@ -203,9 +203,9 @@ def test_errors():
     with pytest.raises(ValueError, match="padding_idx must be within the number of "
                                          "embeddings, -7 through 6, but got 7"):
         embedding_bag(ids, w, off, padding_idx=7)
-    with pytest.raises(NotImplementedError, match="max_norm, scale_grad_by_freq and sparse"):
-        embedding_bag(ids, w, off, max_norm=1.0)
-    with pytest.raises(NotImplementedError, match="max_norm, scale_grad_by_freq and sparse"):
+    with pytest.raises(NotImplementedError, match="scale_grad_by_freq and sparse are not"):
+        embedding_bag(ids, w, off, scale_grad_by_freq=True)
+    with pytest.raises(NotImplementedError, match="scale_grad_by_freq and sparse are not"):
         EmbeddingBag(V, D, sparse=True)
     with pytest.raises(ValueError, match="EmbeddingBag: mode has to be one of"):
         EmbeddingBag(V, D, mode="foo")
@@ -232,3 +232,38 @@ def test_cpu_or_gpu(device):
         th.sum().backward()
         assert_close(to_numpy(out), th)
         assert_close(to_numpy(w.grad), tw.grad)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5])
+def test_embedding_bag_max_norm_matches_torch(mode, padding_idx, norm_type):
+    """max_norm renormalizes, in place and before the lookup, every row the input names
+    (padding rows too) whose norm exceeds it, as torch; output and gradient then follow."""
+    rng = np.random.default_rng(11)
+    weight = rng.standard_normal((6, 4)) * 2.0
+    ids, offsets = np.array([1, 2, 2, 0, 5, 1, 2]), np.array([0, 3, 3, 5])
+    ours = EmbeddingBag.from_pretrained(tg.tensor(weight.copy()), freeze=False, max_norm=1.5,
+                                        norm_type=norm_type, mode=mode, padding_idx=padding_idx)
+    theirs = torch.nn.EmbeddingBag.from_pretrained(
+        torch.tensor(weight.copy()), freeze=False, max_norm=1.5, norm_type=norm_type, mode=mode,
+        padding_idx=padding_idx)
+    out = ours(tg.tensor(ids), tg.tensor(offsets))
+    tout = theirs(torch.tensor(ids), torch.tensor(offsets))
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(),
+                               rtol=1e-12, atol=1e-15)
+    assert repr(ours) == repr(theirs)
+    # the functional form renormalizes the same rows of the tensor it is given
+    w = tg.tensor(weight.copy())
+    tw = torch.tensor(weight.copy())
+    embedding_bag(tg.tensor(ids), w, tg.tensor(offsets), max_norm=1.5, norm_type=norm_type,
+                  mode=mode, padding_idx=padding_idx)
+    torch.nn.functional.embedding_bag(torch.tensor(ids), tw, torch.tensor(offsets),
+                                      max_norm=1.5, norm_type=norm_type, mode=mode,
+                                      padding_idx=padding_idx)
+    np.testing.assert_allclose(w.numpy(), tw.numpy(), rtol=1e-12)

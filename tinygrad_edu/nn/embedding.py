@@ -264,13 +264,16 @@ def _bag_of_each_id(op: str, indices, offsets, include_last_offset: bool):
 
 
 def _embedding_bag(op: str, input, weight: Tensor, offsets, mode: str,  # noqa: A002
-                   per_sample_weights, include_last_offset: bool, padding_idx) -> Tensor:
+                   per_sample_weights, include_last_offset: bool, padding_idx,
+                   max_norm: float | None = None, norm_type: float = 2.0) -> Tensor:
     if mode not in _BAG_MODES:
         raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
     if weight.ndim != 2:
         raise ValueError(f"{op}: weight must be 2-d (V, D), got shape {tuple(weight.shape)}")
     V, D = weight.shape
     indices = _index_array(op, input, weight)
+    if max_norm is not None:  # every row the input names, padding rows too (as torch)
+        _renorm_rows_(weight, indices, max_norm, norm_type)
     if per_sample_weights is not None:
         if mode != "sum":
             raise NotImplementedError(
@@ -348,19 +351,24 @@ def embedding_bag(input, weight: Tensor, offsets=None,  # noqa: A002 - torch nam
     the first id of the bag that holds the maximum (torch's argmax); dw_i = dout[b] · W[id_i].
     Ids equal to ``padding_idx`` are left out of their bag (not counted by the mean, no
     gradient); an empty bag gives zeros. Built from embedding rows + index_add (sum, mean) or
-    a gather of the argmax rows (max), so the gradients follow from those ops.
+    a gather of the argmax rows (max), so the gradients follow from those ops. ``max_norm``:
+    the rows the input names are first renormalized in place, as in ``embedding``.
+
+    ``scale_grad_by_freq`` and ``sparse`` are refused (NotImplementedError): torch 2.13's CPU
+    embedding_bag divides the gradients by counts that do not match the ids' frequencies
+    (an id used once in a batch of seven can get 1/3), so there is no behaviour to port.
 
     >>> import tinygrad_edu as tg
     >>> W = tg.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
     >>> embedding_bag(tg.tensor([0, 2, 1]), W, tg.tensor([0, 2, 2]), mode="sum").tolist()
     [[4.0, 6.0], [0.0, 0.0], [2.0, 3.0]]
     """
-    if max_norm is not None or scale_grad_by_freq or sparse:
+    if scale_grad_by_freq or sparse:
         raise NotImplementedError(
-            "embedding_bag: max_norm, scale_grad_by_freq and sparse are not implemented"
+            "embedding_bag: scale_grad_by_freq and sparse are not implemented"
         )
     return _embedding_bag("embedding_bag", input, weight, offsets, mode, per_sample_weights,
-                          include_last_offset, padding_idx)
+                          include_last_offset, padding_idx, max_norm, norm_type)
 
 
 class EmbeddingBag(_EmbeddingTable):
@@ -384,9 +392,10 @@ class EmbeddingBag(_EmbeddingTable):
         super().__init__()
         if mode not in _BAG_MODES:
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
-        if max_norm is not None or scale_grad_by_freq or sparse:
+        if scale_grad_by_freq or sparse:
             raise NotImplementedError(
-                "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not implemented"
+                "EmbeddingBag: scale_grad_by_freq and sparse are not implemented (see "
+                "embedding_bag)"
             )
         self._init_table(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
                          scale_grad_by_freq, sparse, _weight, False, device, dtype)
@@ -415,10 +424,13 @@ class EmbeddingBag(_EmbeddingTable):
     def forward(self, input, offsets=None,  # noqa: A002 - torch name
                 per_sample_weights: Tensor | None = None) -> Tensor:
         return _embedding_bag(self._describe(), input, self.weight, offsets, self.mode,
-                              per_sample_weights, self.include_last_offset, self.padding_idx)
+                              per_sample_weights, self.include_last_offset, self.padding_idx,
+                              self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             text += f", norm_type={self.norm_type}"
         text += f", mode={self.mode!r}"
