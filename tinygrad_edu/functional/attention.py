@@ -63,6 +63,8 @@ def _masked_softmax(scores: Tensor) -> Tensor:
     dead = xp.isneginf(scores.data).all(axis=-1, keepdims=True)  # (..., L, 1)
     if not bool(dead.any()):
         return softmax(scores, dim=-1)
+    if bool(dead.all()):
+        return where(dead, 0.0, scores)  # every row dead (or S = 0): all-zero weights
     scores = where(dead, 0.0, scores)
     return where(dead, 0.0, softmax(scores, dim=-1))
 
@@ -129,12 +131,25 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
         raise ValueError(f"{op}: key and value must have the same length S (dim -2), got "
                          f"{key.shape[-2]} and {value.shape[-2]} ({shapes})")
     if enable_gqa and (query.ndim < 3 or key.ndim < 3 or value.ndim < 3
-                       or key.shape[-3] != value.shape[-3]
-                       or query.shape[-3] % key.shape[-3] != 0):
+                       or query.shape[-3] % key.shape[-3] != 0
+                       or query.shape[-3] % value.shape[-3] != 0):
         raise ValueError(f"{op}: enable_gqa=True needs (..., heads, length, features) inputs "
-                         "whose number of query heads is a multiple of the key/value heads "
-                         f"({shapes})")
-    if not 0.0 <= dropout_p < 1.0:
+                         "whose number of query heads is a multiple of the key heads and of "
+                         f"the value heads ({shapes})")
+    batch = [tuple(t.shape[:-2]) for t in (query, key, value)]
+    if enable_gqa:  # the head dim (-3) of key and value is repeated up to the query's first
+        batch[1] = batch[1][:-1] + batch[0][-1:]
+        batch[2] = batch[2][:-1] + batch[0][-1:]
+    try:
+        batch = np.broadcast_shapes(*batch)
+    except ValueError:
+        fewer_heads = min(query.ndim, key.ndim) >= 3 and key.shape[-3] < query.shape[-3]
+        hint = ""
+        if fewer_heads and not enable_gqa:
+            hint = " (fewer key/value heads than query heads need enable_gqa=True)"
+        raise ValueError(f"{op}: the batch dims (all but the last two) of query, key and value "
+                         f"must broadcast together{hint} ({shapes})") from None
+    if not 0.0 <= dropout_p < 1.0:  # torch also takes 1.0 (all zeros) and silently p < 0
         raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
     if attn_mask is None:
         return
@@ -144,11 +159,12 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
     if not isinstance(attn_mask, Tensor):
         raise TypeError(f"{op}: expected attn_mask to be a Tensor, got "
                         f"{type(attn_mask).__name__}")
-    if attn_mask.dtype != np.bool_ and attn_mask.dtype != query.dtype:
-        raise TypeError(f"{op}: attn_mask must be bool (True = attend) or of the query's dtype "
-                        f"{query.dtype} (added to the scores), got {attn_mask.dtype}")
+    if attn_mask.dtype not in (np.bool_, np.float32, query.dtype):
+        raise TypeError(f"{op}: attn_mask must be bool (True = attend), or float32 or the "
+                        f"query's dtype {query.dtype} (added to the scores), got "
+                        f"{attn_mask.dtype}")
     L, S = query.shape[-2], key.shape[-2]
-    scores_shape = tuple(query.shape[:-2]) + (L, S)
+    scores_shape = tuple(batch) + (L, S)
     try:
         broadcast = np.broadcast_shapes(tuple(attn_mask.shape), scores_shape)
     except ValueError:
@@ -173,8 +189,9 @@ def scaled_dot_product_attention(
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev). ``attn_mask``:
     bool (True = take part) or float (added), broadcasting to (..., L, S). ``is_causal``: query
     i attends keys 0..i. ``dropout_p`` is applied to the weights whenever it is > 0 (pass 0.0
-    in eval, as torch code does). ``enable_gqa``: key/value may have fewer heads (dim -3) than
-    query; each serves a group of consecutive query heads.
+    in eval, as torch code does). ``enable_gqa``: key and value may have fewer heads (dim -3)
+    than query; each serves a group of consecutive query heads. Batch dims broadcast; a float
+    ``attn_mask`` may be float32 or the query's dtype (cast to the query's, like torch).
 
     Gradients (from the composite ops): with A the weights and dO the output gradient,
     dV = A^T dO,  dA = dO V^T,  dS = A * (dA - sum_j dA_j A_j),  dQ = dS K * scale,
@@ -191,9 +208,11 @@ def scaled_dot_product_attention(
     """
     _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if enable_gqa and key.shape[-3] != query.shape[-3]:
-        groups = query.shape[-3] // key.shape[-3]
-        key = _repeat_kv_heads(key, groups)  # (..., Hq, S, E)
-        value = _repeat_kv_heads(value, groups)  # (..., Hq, S, Ev)
+        key = _repeat_kv_heads(key, query.shape[-3] // key.shape[-3])  # (..., Hq, S, E)
+    if enable_gqa and value.shape[-3] != query.shape[-3]:
+        value = _repeat_kv_heads(value, query.shape[-3] // value.shape[-3])  # (..., Hq, S, Ev)
+    if attn_mask is not None and attn_mask.dtype not in (np.bool_, query.dtype):
+        attn_mask = attn_mask.to(query.dtype)  # a float32 mask on float64 inputs, as torch
     if _use_fused(query, key, value, attn_mask, dropout_p):
         mask = None if attn_mask is None else _additive_mask(attn_mask, query.dtype)
         return FusedAttention.apply(query, key, value, mask=mask, is_causal=is_causal,
@@ -226,8 +245,12 @@ def _use_fused(query, key, value, attn_mask, dropout_p) -> bool:
         reasons.append("dropout_p > 0")
     if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
         reasons.append("inputs are not 4-d (B, nh, T, hs)")
+    elif not query.shape[:2] == key.shape[:2] == value.shape[:2]:
+        reasons.append("query, key and value differ in (B, nh) (broadcast batch dims)")
     elif value.shape[-1] != query.shape[-1]:
         reasons.append("value's head size differs from query's")
+    if 0 in (*query.shape, *key.shape, *value.shape):
+        reasons.append("an input has a zero-length dim")
     if query.dtype not in (np.float32, np.float64):
         reasons.append(f"dtype {query.dtype} (kernels take float32/float64)")
     if isinstance(attn_mask, Tensor) and attn_mask.requires_grad:

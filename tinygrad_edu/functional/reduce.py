@@ -828,6 +828,8 @@ class Softmax(Function):
         xp = get_array_module(x)
         self.dim = dim
         axis = dim if x.ndim else None  # a 0-d tensor: its one element (softmax is 1)
+        if x.size == 0:  # nothing to normalize (the max below has no identity): empty, as torch
+            return x.copy()
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
@@ -845,6 +847,8 @@ class LogSoftmax(Function):
         xp = get_array_module(x)
         self.dim = dim
         axis = dim if x.ndim else None  # a 0-d tensor: its one element (log_softmax is 0)
+        if x.size == 0:  # nothing to normalize: empty, as torch
+            return x.copy()
         shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 

@@ -95,6 +95,10 @@ class MultiheadAttention(Module):
     attn_weights (N, L, S) averaged over heads, (N, nh, L, S) with
     ``average_attn_weights=False``, None with ``need_weights=False``.
 
+    A query whose keys are all masked gets zero weights and output ``out_proj.bias``, with or
+    without ``need_weights``. torch 2.13 does the same with ``need_weights=False`` (its SDPA)
+    but gives NaN with ``need_weights=True`` (a plain softmax); we keep the NaN-free result.
+
     >>> import tinygrad_edu as tg
     >>> mha = MultiheadAttention(embed_dim=16, num_heads=4, batch_first=True)
     >>> x = tg.randn(2, 5, 16)                        # (N, L, E)
@@ -562,6 +566,10 @@ def _seq_len(x: Tensor, batch_first: bool) -> int:
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` applied in turn, then an optional ``norm``.
 
+    ``enable_nested_tensor`` and ``mask_check`` are kept for torch code but change nothing:
+    there are no nested tensors here, so padded positions are computed like the others (torch's
+    nested-tensor fast path, in eval under no_grad, returns zeros there instead).
+
     >>> import tinygrad_edu as tg
     >>> layer = TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
     >>> encoder = TransformerEncoder(layer, num_layers=3)
@@ -577,6 +585,8 @@ class TransformerEncoder(Module):
         self.layers = _get_clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor  # accepted, ignored (see docstring)
+        self.mask_check = mask_check
 
     def forward(self, src: Tensor, mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None,
