@@ -30,6 +30,7 @@ point at tensors by name, which is what optimizer state_dicts need besides model
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -157,6 +158,8 @@ class _Writer:
         )
 
     def _encode_key(self, key, path: list) -> dict:
+        if isinstance(key, np.generic) and key.dtype.kind in "biufU":
+            key = key.item()  # np.int64(3) -> 3: a numpy scalar key comes back a Python one
         if key is None or isinstance(key, (bool, int, float, str)):
             return self.encode(key, path, set())
         raise TypeError(f"save: dict key {key!r} at {_where(path)} has type "
@@ -197,17 +200,22 @@ def save(obj, f) -> None:
             stream.write(array.tobytes(order="C"))
 
     if hasattr(f, "write"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("save: the file object must be opened in binary mode ('wb')")
         write(f)
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: cannot write {path!r}: the directory {directory!r} "
+                                "does not exist")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tge")
     try:
+        with os.fdopen(fd, "wb") as stream:  # write a temporary file, then rename: a crash
+            write(stream)                     # never leaves a half-written checkpoint
         # mkstemp makes the file private (0600): give it the mode open(path, "wb") would, the
         # old file's when it replaces one
         os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as stream:  # write a temporary file, then rename: a crash
-            write(stream)                     # never leaves a half-written checkpoint
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -433,6 +441,8 @@ def load(f, map_location=None, weights_only: bool = True):
     (``weights_only`` is accepted for torch compatibility and is always effectively True).
     """
     if hasattr(f, "read"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("load: the file object must be opened in binary mode ('rb')")
         raw = f.read()
     else:
         with open(os.fspath(f), "rb") as stream:
@@ -469,7 +479,12 @@ def load(f, map_location=None, weights_only: bool = True):
     _check_layout(entries, len(data))
     arrays = {}
     for name, (dtype, shape, begin, end) in entries.items():
-        array = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
+        try:
+            array = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
+        except ValueError:  # e.g. shape [2**62, 2**62, 0]: empty, but too big for NumPy
+            raise _bad(f"tensor {name!r}: shape {list(shape)} is too large for NumPy") from None
+        if dtype.kind == "b" and array.view(np.uint8).max(initial=0) > 1:
+            raise _bad(f"tensor {name!r}: a BOOL tensor holds bytes other than 0 and 1")
         arrays[name] = array.astype(dtype.newbyteorder("="), copy=True)  # owned, writable
 
     if metadata is None or metadata.get("format") != FORMAT_NAME:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
+from ..backend import get_array_module
 from ..tensor import Tensor, _as_dtype
 
 
@@ -35,16 +36,36 @@ class Parameter(Tensor):
 
 
 class _HookHandle:
-    def __init__(self, hooks: dict, key: int):
-        self._hooks, self._key = hooks, key
+    """What ``register_*_hook`` returns: ``remove()`` unregisters the hook; usable as a context
+    manager (the hook is removed on exit), like torch's RemovableHandle."""
+
+    def __init__(self, hooks: dict, key: int, *extra: set):
+        self._hooks, self._key, self._extra = hooks, key, extra
+        self.id = key
 
     def remove(self) -> None:
         self._hooks.pop(self._key, None)
+        for keys in self._extra:  # e.g. the set of hooks registered with_kwargs
+            keys.discard(self._key)
+
+    def __enter__(self) -> _HookHandle:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
 
 
 _hook_ids = itertools.count()  # unique keys for hooks (the same hook may be registered twice)
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns (torch's named tuple, with torch's repr when empty)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
 
 
 def _type_name(value) -> str:
@@ -88,6 +109,8 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks_with_kwargs", set())  # keys of such hooks
+        object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------------------------
@@ -96,10 +119,13 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(
-                f"cannot assign {name!r} before Module.__init__() call "
-                f"(call super().__init__() first in {type(self).__name__}.__init__)"
-            )
+            if isinstance(value, (Parameter, Module)):  # plain attributes are fine, as in torch
+                raise AttributeError(
+                    f"cannot assign {_type_name(value)} {name!r} before Module.__init__() call "
+                    f"(call super().__init__() first in {type(self).__name__}.__init__)"
+                )
+            object.__setattr__(self, name, value)
+            return
         owner = type(self).__name__
         if not isinstance(value, (Parameter, Module)) and value is not None:
             # torch refuses these silent de-registrations (e.g. ``self.weight = w * 2`` would
@@ -126,6 +152,10 @@ class Module:
             self._buffers[name] = value
             return
         if isinstance(value, Parameter):
+            if name not in self._parameters and hasattr(type(self), name):
+                # a method or property of the class would hide the parameter (torch refuses)
+                raise KeyError(f"{owner}: attribute {name!r} already exists (a class "
+                               "attribute); choose another parameter name")
             target = self._parameters
         elif isinstance(value, Module):
             target = self._modules
@@ -152,35 +182,38 @@ class Module:
         for store in (self._parameters, self._buffers, self._modules):
             if name in store:
                 del store[name]
+                self._non_persistent.discard(name)
                 return
         object.__delattr__(self, name)
 
-    def _check_new_name(self, kind: str, name: str) -> None:
+    def _check_new_name(self, kind: str, name: str, store: str | None = None) -> None:
+        """torch's checks on a name to register: a str (else TypeError), not empty, no '.',
+        and (with ``store``) no attribute of that name outside ``store`` (KeyError)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot register {kind} {name!r} before Module.__init__() "
                                  "call")
-        if not isinstance(name, str) or not name or "." in name:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {_type_name(name)} {name!r}")
+        if not name or "." in name:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+        if store is not None and name not in self.__dict__[store] and hasattr(self, name):
+            raise KeyError(f"attribute {name!r} already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None: a declared but absent parameter, like a bias=False)."""
-        self._check_new_name("parameter", name)
+        self._check_new_name("parameter", name, "_parameters")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {_type_name(param)} object to parameter {name!r} "
                             "(nn.Parameter or None required)")
-        if name in self.__dict__ or name in self._modules or name in self._buffers:
-            raise KeyError(f"attribute {name!r} already exists")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """State that moves with ``to()`` and is saved in ``state_dict`` (unless
         ``persistent=False``) but is not trained: BatchNorm's running mean, a causal mask."""
-        self._check_new_name("buffer", name)
+        self._check_new_name("buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {_type_name(tensor)} object to buffer {name!r} "
                             "(Tensor or None required)")
-        if name in self.__dict__ or name in self._modules or name in self._parameters:
-            raise KeyError(f"attribute {name!r} already exists")
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -191,10 +224,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module, got "
                             f"{_type_name(module)}")
-        self._check_new_name("module", str(name))
-        name = str(name)
-        if name in self.__dict__ or name in self._parameters or name in self._buffers:
-            raise KeyError(f"attribute {name!r} already exists")
+        self._check_new_name("module", name, "_modules")
         self._modules[name] = module
 
     register_module = add_module
@@ -229,28 +259,58 @@ class Module:
         return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
-        for hook in self._forward_pre_hooks.values():
-            replaced = hook(self, args)
-            if replaced is not None:
-                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        # iterate over copies: a hook may remove itself (or others) while it runs
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in self._forward_pre_hooks_with_kwargs:
+                replaced = hook(self, args, kwargs)
+                if replaced is not None:
+                    if not (isinstance(replaced, tuple) and len(replaced) == 2):
+                        raise RuntimeError(
+                            f"{type(self).__name__}: a forward pre-hook registered with "
+                            "with_kwargs=True must return None or a tuple (new_args, "
+                            f"new_kwargs), got {_type_name(replaced)}"
+                        )
+                    args, kwargs = replaced
+            else:
+                replaced = hook(self, args)
+                if replaced is not None:
+                    args = replaced if isinstance(replaced, tuple) else (replaced,)
         out = self.forward(*args, **kwargs)
-        for hook in self._forward_hooks.values():
-            replaced = hook(self, args, out)
+        for key, hook in list(self._forward_hooks.items()):
+            if key in self._forward_hooks_with_kwargs:
+                replaced = hook(self, args, kwargs, out)
+            else:
+                replaced = hook(self, args, out)
             if replaced is not None:
                 out = replaced
         return out
 
-    def register_forward_hook(self, hook) -> _HookHandle:
-        """``hook(module, inputs, output)`` after every forward; a returned value replaces the
-        output."""
+    @staticmethod
+    def _add_hook(hooks: OrderedDict, with_kwargs_keys: set, hook, prepend: bool,
+                  with_kwargs: bool) -> _HookHandle:
         key = next(_hook_ids)
-        self._forward_hooks[key] = hook
-        return _HookHandle(self._forward_hooks, key)
+        hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        if with_kwargs:
+            with_kwargs_keys.add(key)
+        return _HookHandle(hooks, key, with_kwargs_keys)
 
-    def register_forward_pre_hook(self, hook) -> _HookHandle:
-        key = next(_hook_ids)
-        self._forward_pre_hooks[key] = hook
-        return _HookHandle(self._forward_pre_hooks, key)
+    def register_forward_hook(self, hook, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> _HookHandle:
+        """``hook(module, args, output)`` after every forward (``with_kwargs=True``:
+        ``hook(module, args, kwargs, output)``); a returned value replaces the output.
+        ``prepend=True`` runs it before the hooks already registered."""
+        return self._add_hook(self._forward_hooks, self._forward_hooks_with_kwargs, hook,
+                              prepend, with_kwargs)
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> _HookHandle:
+        """``hook(module, args)`` before every forward; a returned value (a tuple, or one
+        value) replaces ``args``. With ``with_kwargs=True``: ``hook(module, args, kwargs)``,
+        which may return a new ``(args, kwargs)`` pair."""
+        return self._add_hook(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs,
+                              hook, prepend, with_kwargs)
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and (through their own ``train``) its children."""
@@ -270,11 +330,18 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``p.grad = None``, or with ``set_to_none=False`` fill the
+        existing grad tensors with zeros (the same objects, cut from any graph, as torch)."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
                 p.grad = None
-            else:
-                p.grad = Tensor._wrap(p.grad.data * 0, False)
+                continue
+            grad = p.grad if p.grad._ctx is None else p.grad.detach()
+            grad.requires_grad = False
+            # a new zero array, not grad * 0 (inf * 0 = nan), nor an in-place fill (a grad
+            # may be a read-only broadcast view or share memory with the graph)
+            grad.data = get_array_module(grad.data).zeros_like(grad.data)
+            p.grad = grad
 
     # ------------------------------------------------------------------------------------------
     # Traversal
@@ -301,37 +368,45 @@ class Module:
             yield m
 
     def named_children(self) -> Iterator:
+        """(name, child) for each direct child; a child held under two names comes once."""
+        seen: set[int] = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
                 yield name, child
 
     def children(self) -> Iterator[Module]:
         for _, child in self.named_children():
             yield child
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator:
+    def _named_members(self, store: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator:
+        """(dotted name, tensor) of ``store`` ("_parameters" or "_buffers") in every module;
+        a tensor reachable twice comes once unless ``remove_duplicate=False``."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        if recurse:
+            modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            modules = [(prefix, self)]
         for module_prefix, module in modules:
-            for name, p in module._parameters.items():
-                if p is None or id(p) in seen:
+            for name, t in module.__dict__[store].items():
+                if t is None or id(t) in seen:
                     continue
-                seen.add(id(p))
-                yield (f"{module_prefix}.{name}" if module_prefix else name), p
+                if remove_duplicate:
+                    seen.add(id(t))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator:
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator:
-        seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for module_prefix, module in modules:
-            for name, b in module._buffers.items():
-                if b is None or id(b) in seen:
-                    continue
-                seen.add(id(b))
-                yield (f"{module_prefix}.{name}" if module_prefix else name), b
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
@@ -370,7 +445,7 @@ class Module:
         def convert(data):
             if device is not None:
                 data = backend.to_device(data, device)
-            if dtype is not None and data.dtype.kind == "f":
+            if dtype is not None and data.dtype.kind in "fc":
                 data = data.astype(dtype)
             return data
 
@@ -388,7 +463,12 @@ class Module:
         return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        return self.to(device or "cuda")
+        """Move to the GPU: ``cuda()``, ``cuda(1)`` or ``cuda("cuda:1")``."""
+        if device is None:
+            device = "cuda"
+        elif not isinstance(device, (str, backend.Device)):
+            device = f"cuda:{operator.index(device)}"
+        return self.to(device)
 
     def float(self) -> Module:
         return self.to(dtype=np.float32)
@@ -427,8 +507,13 @@ class Module:
         """Copy values into this module's parameters and buffers (shapes must match).
 
         With ``strict=True`` missing or unexpected keys are an error; a shape mismatch is an
-        error either way. Returns ``(missing_keys, unexpected_keys)`` (a named tuple)."""
-        if not isinstance(state_dict, dict):
+        error either way. Returns ``(missing_keys, unexpected_keys)`` (a named tuple); the
+        unexpected keys come in torch's order (grouped by module, in ``named_modules`` order),
+        and keys under a child set to None are ignored, as in torch. Values are cast to the
+        dtype of the tensor they are copied into; a one-element checkpoint tensor loads into a
+        0-d one (torch's compatibility rule). Unlike torch, nothing is copied when it raises.
+        """
+        if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict (e.g. from state_dict() or "
                             f"tinygrad_edu.load), got {_type_name(state_dict)}")
         lazy = [(prefix, m) for prefix, m in self.named_modules()
@@ -437,8 +522,9 @@ class Module:
             module._materialize_from(state_dict, prefix + "." if prefix else "")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        unexpected = self._unexpected_keys(state_dict, own)
         problems = []
+        sources = {}  # key -> the array to copy, checked
         if strict and (missing or unexpected):
             if missing:
                 problems.append(f"missing keys: {missing}")
@@ -451,25 +537,51 @@ class Module:
             data = value.data if isinstance(value, Tensor) else value
             if not hasattr(data, "shape"):
                 data = np.asarray(data)
+            if target.ndim == 0 and tuple(data.shape) == (1,):
+                data = data.reshape(())
             if tuple(data.shape) != tuple(target.shape):
                 problems.append(
                     f"size mismatch for {key}: checkpoint has shape {tuple(data.shape)}, "
                     f"the model has {tuple(target.shape)}"
                 )
+            sources[key] = data
         if problems:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                 + "\n  ".join(problems)
             )
         with no_grad():
-            for key, target in own.items():
-                if key in state_dict:
-                    value = state_dict[key]
-                    target.copy_(value.data if isinstance(value, Tensor) else value)
+            for key, data in sources.items():
+                own[key].copy_(data)
         for _, module in lazy:  # a lazy layer with nothing left uninitialized is the regular one
             if not module.has_uninitialized_params():
                 module._become_regular()
         return _IncompatibleKeys(missing, unexpected)
+
+    def _unexpected_keys(self, state_dict: Mapping, own: Mapping) -> list:
+        """The keys of ``state_dict`` that load into nothing, ordered as torch's
+        ``load_state_dict`` reports them: grouped by the module that finds them (modules in
+        ``named_modules`` order), in checkpoint order within one module. A key is followed
+        down through the children its dotted name names; one under a child set to None is
+        ignored (torch's rule)."""
+        order = {name: i for i, (name, _) in
+                 enumerate(self.named_modules(remove_duplicate=False))}
+        found = []
+        for key in state_dict:
+            if key in own:
+                continue
+            module, name = self, ""
+            head, dot, rest = str(key).partition(".")
+            while dot and head in module._modules:
+                module = module._modules[head]
+                if module is None:
+                    break
+                name = f"{name}.{head}" if name else head
+                head, dot, rest = rest.partition(".")
+            else:
+                found.append((order[name], key))
+        found.sort(key=lambda item: item[0])  # stable: checkpoint order within a module
+        return [key for _, key in found]
 
     # ------------------------------------------------------------------------------------------
     # Printing
@@ -488,22 +600,29 @@ class Module:
         return self._repr(top=True)
 
     def _repr(self, top: bool) -> str:
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        lines = []
-        for name, child in self._modules.items():
-            if child is None:
-                continue
-            child_repr = child._repr(top=False).replace("\n", "\n  ")
-            count = child.num_parameters()
-            lines.append(f"({name}): {child_repr}" + (f"  # {count:,} params" if count else ""))
-        if lines:
-            text = head + "\n  " + "\n  ".join(lines) + "\n)"
-        else:
-            text = head + ")"
+        """torch's layout: ``Name(extra)`` for a one-line extra_repr and no children, else the
+        extra_repr lines, then one line per child, each indented by 2 spaces."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        lines = [_child_line(name, child, child._repr(top=False))
+                 for name, child in self._modules.items() if child is not None]
+        text = f"{type(self).__name__}("
+        if len(extra_lines) == 1 and not lines:
+            text += extra_lines[0]
+        elif extra_lines or lines:
+            text += "\n  " + "\n  ".join(extra_lines + lines) + "\n"
+        text += ")"
         if top and lines:  # a model (not a single layer) gets its totals on the last line
             text += f"\n# {self.num_parameters():,} parameters " \
                     f"({self.num_parameters(trainable_only=True):,} trainable)"
         return text
+
+
+def _child_line(name: str, child: Module, child_repr: str, each: str = "") -> str:
+    """``(name): <child repr, indented>  # N params`` (one line of a parent's repr)."""
+    count = child.num_parameters()
+    note = f"  # {count:,} params{each}" if count else ""
+    return f"({name}): " + child_repr.replace("\n", "\n  ") + note
 
 
 def _position(owner: str, index, size: int) -> int:
@@ -617,6 +736,17 @@ class Sequential(_Numbered, Module):
             self.append(m)
         return self
 
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential running ``self``'s modules, then ``other``'s (named 0..n-1)."""
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return self.extend(list(other))
+
     def insert(self, index: int, module: Module) -> Sequential:
         """Put ``module`` before position ``index`` (``-len(self) <= index <= len(self)``);
         the children are renumbered 0..n."""
@@ -650,6 +780,10 @@ class ModuleList(_Numbered, Module):
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        """A new ModuleList holding ``self``'s modules, then ``other``'s."""
+        return ModuleList([*self, *other])
+
     def insert(self, index: int, module: Module) -> None:
         """Put ``module`` before position ``index`` (``-len(self) <= index <= len(self)``)."""
         _check_module("ModuleList.insert", module)
@@ -677,14 +811,41 @@ class ModuleList(_Numbered, Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def _repr(self, top: bool) -> str:
+        """torch's ModuleList repr: a run of children with equal reprs is printed once, as
+        ``(0-11): 12 x Block(...)`` (the parameter count is then per module)."""
+        runs: list[list] = []  # [first index, last index, repr, module]
+        for i, child in enumerate(self._modules.values()):
+            if child is None:
+                continue
+            text = child._repr(top=False)
+            if runs and runs[-1][2] == text and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text, child])
+        if not runs:
+            return "ModuleList()"
+        lines = []
+        for first, last, text, child in runs:
+            if first == last:
+                lines.append(_child_line(str(first), child, text))
+            else:
+                lines.append(_child_line(f"{first}-{last}", child,
+                                         f"{last - first + 1} x {text}", each=" each"))
+        text = type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+        if top:
+            text += f"\n# {self.num_parameters():,} parameters " \
+                    f"({self.num_parameters(trainable_only=True):,} trainable)"
+        return text
+
 
 class ModuleDict(Module):
     """A dict of modules whose parameters are registered."""
 
-    def __init__(self, modules: dict | None = None):
+    def __init__(self, modules=None):
         super().__init__()
-        for name, m in (modules or {}).items():
-            self.add_module(name, m)
+        if modules is not None:
+            self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
         return self._modules[key]
@@ -708,8 +869,9 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules) -> None:
-        """Add or replace modules from a mapping or an iterable of (name, module) pairs."""
-        if isinstance(modules, Mapping):
+        """Add or replace modules from a mapping (a ModuleDict too) or an iterable of
+        (name, module) pairs, in their order."""
+        if isinstance(modules, (Mapping, ModuleDict)):
             pairs = list(modules.items())
         elif isinstance(modules, Iterable):
             pairs = []
