@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import numbers
 import weakref
 from collections.abc import Sequence
@@ -42,6 +43,43 @@ def _as_dtype(dtype) -> np.dtype | None:
         raise TypeError(f"dtype: cannot interpret {dtype!r} as a dtype") from None
 
 
+_PYTHON_NUMBERS = frozenset((bool, int, float, complex))
+
+
+def _python_data_dtype(data) -> np.dtype | None:
+    """The dtype torch infers for a Python number or nested list: each Python bool, int, float
+    or complex counts as bool, int64, the default float or its complex twin, each NumPy scalar,
+    array or Tensor inside as its own dtype, promoted as torch promotes (float16 + int stays
+    float16). So ``[np.float64(1), 2.0]`` is float64, where NumPy alone would infer float64 for
+    ``[1.0]`` too. None for data that is neither (NumPy then decides, or refuses)."""
+    default = np.dtype(Config.default_dtype)
+    python = {bool: bool_, int: int64, float: default,
+              complex: np.dtype(np.complex128 if default == float64 else np.complex64)}
+    kinds, dtypes, stack = set(), set(), [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple, range)):
+            types = set(map(type, item))  # one pass in C: a row of Python numbers stops here
+            if types <= _PYTHON_NUMBERS:
+                kinds |= types
+            else:
+                stack.extend(item)
+        elif type(item) in _PYTHON_NUMBERS:
+            kinds.add(type(item))
+        elif hasattr(item, "dtype") or hasattr(item, "__array__"):
+            dtypes.add(np.asarray(item).dtype if not isinstance(item, Tensor) else item.dtype)
+        else:
+            return None
+    from .functional.elementwise import _promoted_dtype
+
+    result = None
+    for dtype in [python[k] for k in kinds] + list(dtypes):
+        if dtype.kind not in "biufc":
+            return None
+        result = dtype if result is None else _promoted_dtype(result, dtype)
+    return default if result is None else result
+
+
 class Tensor:
     """A multi-dimensional array that can record how it was computed.
 
@@ -66,11 +104,26 @@ class Tensor:
         else:
             xp = backend.array_module_for(as_device(device))
         from_python = not hasattr(data, "dtype")
+        if dtype is None and from_python:
+            dtype = _python_data_dtype(data)
         if device is not None:
             data = backend.to_device(data, device)
-        array = xp.asarray(data, dtype=dtype)
-        if dtype is None and from_python and array.dtype == np.float64:
-            array = array.astype(Config.default_dtype)
+        try:
+            array = xp.asarray(data, dtype=dtype)
+        except OverflowError as error:  # NumPy 2 refuses a Python int out of the dtype's range
+            raise RuntimeError(f"tensor: a value can't be converted to dtype {dtype} without "
+                               f"overflow ({error})") from None
+        except ValueError as error:
+            if "cannot convert float" in str(error):  # nan or inf into an integer dtype
+                raise RuntimeError(f"tensor: a value can't be converted to dtype {dtype} "
+                                   f"({error})") from None
+            if "inhomogeneous" not in str(error):
+                raise
+            raise ValueError(f"tensor: expected a rectangular nested list (every row of the "
+                             f"same length), got a ragged one ({error})") from None
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: expected numbers (bool, int, float, complex), nested lists "
+                            f"of them or a numeric array, got data of dtype {array.dtype}")
         self.data = array
         self.grad: Tensor | None = None
         self._ctx = None
@@ -136,7 +189,30 @@ class Tensor:
 
     @property
     def mT(self) -> Tensor:
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"mT: expected a matrix or a batch of matrices, got a "
+                               f"{self.ndim}-D tensor (shape {tuple(self.shape)})")
         return self.transpose(-2, -1)
+
+    @property
+    def H(self) -> Tensor:
+        """The conjugate transpose of a matrix (the transpose, for real dtypes)."""
+        if self.ndim not in (0, 2):
+            raise RuntimeError(f"H: expected a matrix or a 0-d tensor, got a {self.ndim}-D "
+                               f"tensor (shape {tuple(self.shape)}); use mH for a batch")
+        return self._conj_if_complex(self.T)
+
+    @property
+    def mH(self) -> Tensor:
+        """The conjugate transpose of the last two dimensions (mT, for real dtypes)."""
+        return self._conj_if_complex(self.mT)
+
+    @staticmethod
+    def _conj_if_complex(t: Tensor) -> Tensor:
+        if t.dtype.kind != "c":
+            return t
+        return Tensor._wrap(t.data.conj(), False)
 
     def size(self, dim: int | None = None):
         return self.shape if dim is None else self.shape[dim]
@@ -178,6 +254,13 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __contains__(self, element) -> bool:
+        """``element in t``: does any element of t equal it (torch: ``(t == element).any()``)?"""
+        if not isinstance(element, (Tensor, numbers.Number)):
+            raise RuntimeError(f"contains: expected a Tensor or a number, got "
+                               f"{type(element).__name__}")
+        return bool((self == element).any())
+
     def __iter__(self):
         """Iterate over the first dimension (each item is differentiable, like ``x[i]``)."""
         if self.ndim == 0:
@@ -191,9 +274,10 @@ class Tensor:
     # Conversions and device moves
     # ------------------------------------------------------------------------------------------
 
-    def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (copied from the GPU if needed). Refuses if grad is on."""
-        if self.requires_grad:
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array (copied from the GPU if needed). Refuses if grad is on,
+        unless ``force`` (then it is the detached data, as torch's ``numpy(force=True)``)."""
+        if self.requires_grad and not force:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use "
                 "tensor.detach().numpy()"
@@ -201,8 +285,12 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's protocol: ``np.asarray(t)`` shares t's memory (on the CPU), ``np.array(t)``
+        (copy=True) gets its own copy, as with torch."""
         array = backend.to_numpy(self.data)
-        return array if dtype is None else array.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def item(self):
         if self.data.size != 1:
@@ -288,6 +376,15 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(dtype=bool_)
 
+    def short(self) -> Tensor:
+        return self.to(dtype=int16)
+
+    def char(self) -> Tensor:
+        return self.to(dtype=int8)
+
+    def byte(self) -> Tensor:
+        return self.to(dtype=uint8)
+
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (shares memory, like torch)."""
         return Tensor._wrap(self.data, False)
@@ -318,7 +415,10 @@ class Tensor:
         return clone(self)
 
     def contiguous(self) -> Tensor:
-        return self
+        """Self if its data is C-contiguous, else a contiguous copy (differentiable, as torch)."""
+        if self.is_contiguous():
+            return self
+        return self.clone()  # Clone copies in C order
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(dtype=other.dtype, device=other.device)
@@ -389,12 +489,19 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that "
                                "doesn't require gradient")
-        self._hooks = self._hooks + (hook,)
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+
+        @functools.wraps(hook)
+        def registration(grad):  # one per registration: a handle removes its own, as torch
+            return hook(grad)
+
+        self._hooks = self._hooks + (registration,)
         tensor = self
 
         class _Handle:
             def remove(self):
-                tensor._hooks = tuple(h for h in tensor._hooks if h is not hook)
+                tensor._hooks = tuple(h for h in tensor._hooks if h is not registration)
 
         return _Handle()
 
@@ -1014,7 +1121,13 @@ class Tensor:
 
     # shape
     def reshape(self, *shape): return F.reshape(self, *shape)
-    def view(self, *shape): return F.reshape(self, *shape)
+    def view(self, *shape):
+        """``view(*shape)`` (= reshape here), or ``view(dtype)``: the same memory read as
+        another dtype (not differentiable, as in torch)."""
+        if len(shape) == 1 and (isinstance(shape[0], str) or
+                                not isinstance(shape[0], (numbers.Integral, Sequence))):
+            return self._view_dtype(_as_dtype(shape[0]))
+        return F.reshape(self, *shape)
     def view_as(self, other): return F.reshape(self, other.shape)
     def reshape_as(self, other): return F.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
@@ -1032,6 +1145,7 @@ class Tensor:
     def broadcast_to(self, shape): return F.broadcast_to(self, shape)
     def repeat(self, *sizes): return F.repeat(self, *sizes)
     def split(self, split_size, dim=0): return F.split(self, split_size, dim)
+    def split_with_sizes(self, split_sizes, dim=0): return F.split(self, list(split_sizes), dim)
     def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
@@ -1107,6 +1221,16 @@ class Tensor:
     def slogdet(self): return _linalg().slogdet(self)
     def inverse(self): return _linalg().inv(self)
     def matrix_power(self, n): return _linalg().matrix_power(self, n)
+
+    def _view_dtype(self, dtype: np.dtype) -> Tensor:
+        try:
+            array = self.data.view(dtype)
+        except ValueError:
+            raise RuntimeError(
+                f"view: can't view a tensor of dtype {self.dtype} and shape "
+                f"{tuple(self.shape)} as {dtype}: the last dimension must be contiguous and "
+                f"its size in bytes divisible by {dtype.itemsize}") from None
+        return Tensor._wrap(array, False)
 
     # ------------------------------------------------------------------------------------------
     # Printing
@@ -1343,11 +1467,18 @@ def _below(draws, a, b):
 # ----------------------------------------------------------------------------------------------
 
 
-def _size(size) -> tuple:
+def _size(size, keyword=None) -> tuple:
+    """A factory's size: varargs ``(2, 3)``, one tuple ``((2, 3),)`` or the ``size=`` keyword."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"size: given both as arguments {tuple(size)} and as size={keyword}")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], Sequence):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, numbers.Integral) or s < 0:
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"size: expected integers, got {tuple(size)}")
+        if s < 0:
             raise ValueError(f"size: expected non-negative integers, got {tuple(size)}")
     return tuple(int(s) for s in size)
 
@@ -1361,6 +1492,15 @@ def _factory(array, requires_grad: bool) -> Tensor:
 
 def _float_dtype(dtype):
     return _as_dtype(dtype) or np.dtype(Config.default_dtype)
+
+
+def _random_float_dtype(op: str, dtype) -> np.dtype:
+    """The dtype of a uniform or normal draw: a floating one (the default unless given)."""
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point dtype, got {dtype}; use randint "
+                        "for random integers")
+    return dtype
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -1390,27 +1530,58 @@ def _root(array):
     return array
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros of shape ``dims`` (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``)."""
     xp = backend.array_module_for(as_device(device))
-    return _factory(xp.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+    return _factory(xp.zeros(_size(dims, size), dtype=_float_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     xp = backend.array_module_for(as_device(device))
-    return _factory(xp.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+    return _factory(xp.ones(_size(dims, size), dtype=_float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+def empty(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Like torch.empty; filled with zeros here (NumPy's empty memory could hold NaNs)."""
+    return zeros(*dims, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _fill_dtype(fill_value) -> np.dtype:
+    """The dtype torch's ``full`` infers from its fill value: that of a Python number of the
+    same kind (a NumPy int32 gives int64, a float the default float, a 0-d tensor likewise)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if isinstance(fill_value, (bool, np.bool_)):
+        return bool_
+    if isinstance(fill_value, numbers.Integral):
+        return int64
+    if isinstance(fill_value, numbers.Real):
+        return np.dtype(Config.default_dtype)
+    if isinstance(fill_value, numbers.Complex):
+        return _python_data_dtype(complex(fill_value))
+    raise TypeError(f"full: expected a number as fill_value, got {type(fill_value).__name__}")
+
+
+def _fill_array(op: str, xp, shape: tuple, fill_value, dtype: np.dtype):
+    """``shape`` filled with ``fill_value`` in ``dtype``; a value an integer dtype can't hold
+    (nan, inf, out of range) is refused, as in torch, instead of wrapping silently."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype.kind in "iu" and not isinstance(fill_value, (bool, np.bool_)):
+        info = np.iinfo(dtype)
+        if not (np.isfinite(fill_value) and info.min <= fill_value <= info.max):
+            raise RuntimeError(f"{op}: fill_value {fill_value!r} can't be converted to dtype "
+                               f"{dtype} without overflow")
+    return xp.full(shape, fill_value, dtype=dtype)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``size`` filled with ``fill_value``; the dtype is inferred from it as torch does (bool,
+    int64, the default float) unless given."""
     xp = backend.array_module_for(as_device(device))
-    if dtype is None:
-        dtype = np.asarray(fill_value).dtype
-        if dtype == np.float64:
-            dtype = Config.default_dtype
-    return _factory(xp.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad)
+    dtype = _as_dtype(dtype) or _fill_dtype(fill_value)
+    array = _fill_array("full", xp, _size((size,)), fill_value, dtype)
+    return _factory(array, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -1424,19 +1595,48 @@ def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    xp = backend.array_module_for(as_device(device or t.device))
+    array = _fill_array("full_like", xp, t.shape, fill_value, _as_dtype(dtype) or t.dtype)
+    return _factory(array, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """``arange(end)`` or ``arange(start, end, step)``; integer arguments give int64."""
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _number(op: str, name: str, value):
+    """A 0-d or one-element tensor argument as a Python number (torch accepts both)."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{op}: expected a number for {name}, got a tensor of shape "
+                            f"{tuple(value.shape)}")
+        return value.item()
+    return value
+
+
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``arange(end)`` or ``arange(start, end, step)``: start, start + step, ... up to but not
+    including end. Integer arguments give int64, others the default float; with an integer
+    ``dtype`` the arguments are truncated to integers first, as in torch."""
     if end is None:
         start, end = 0, start
+    start, end, step = (_number("arange", n, v) for n, v in
+                        (("start", start), ("end", end), ("step", step)))
     xp = backend.array_module_for(as_device(device))
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else Config.default_dtype
     dtype = _as_dtype(dtype)
+    if dtype.kind in "iub":
+        start, end, step = int(start), int(end), int(step)
+    if not all(np.isfinite(v) for v in (start, end, step)):
+        raise RuntimeError(f"arange: unsupported range {start} -> {end} (step {step}): "
+                           "expected finite numbers")
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
     if dtype.kind == "f":  # like torch: the values are computed in float64, then rounded
         array = xp.arange(start, end, step, dtype=np.float64).astype(dtype)
     else:
@@ -1444,47 +1644,94 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _factory(array, requires_grad)
 
 
+def _steps(op: str, steps) -> int:
+    if not isinstance(steps, numbers.Integral):
+        raise TypeError(f"{op}: expected an integer number of steps, got {steps!r}")
+    if steps < 0:
+        raise RuntimeError(f"{op}: number of steps must be non-negative, got {steps}")
+    return int(steps)
+
+
+def _evenly_spaced(op: str, xp, start, end, steps):
+    """torch's linspace in float64: with h = (end - start) / (steps - 1), y_k = start + k h for
+    the first half and end - (steps - 1 - k) h for the second, so both ends are exact."""
+    start, end = _number(op, "start", start), _number(op, "end", end)
+    steps = _steps(op, steps)
+    k = xp.arange(steps, dtype=np.float64)
+    h = (end - start) / (steps - 1) if steps > 1 else 0.0
+    first_half = k < max(steps // 2, 1)  # steps = 1: [start]
+    return xp.where(first_half, start + h * k, end - h * (steps - 1 - k))
+
+
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` values from start to end, evenly spaced: y_k = start + k (end - start) /
+    (steps - 1); steps=1 gives [start] and steps=0 an empty tensor."""
     xp = backend.array_module_for(as_device(device))
-    array = xp.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype))
-    return _factory(array, requires_grad)
+    array = _evenly_spaced("linspace", xp, start, end, steps)
+    return _factory(array.astype(_float_dtype(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The n x m identity matrix (m = n unless given)."""
+    if m is None:
+        m = n
+    for name, v in (("n", n), ("m", m)):
+        if not isinstance(v, numbers.Integral):
+            raise TypeError(f"eye: expected an integer {name}, got {v!r}")
+        if v < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
     xp = backend.array_module_for(as_device(device))
     return _factory(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples on [0, 1)."""
-    array = _random_array("uniform", _size(size), _float_dtype(dtype), device)
+def rand(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples on [0, 1), in a floating dtype."""
+    array = _random_array("uniform", _size(dims, size), _random_float_dtype("rand", dtype),
+                          device)
     return _factory(array, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples."""
-    array = _random_array("normal", _size(size), _float_dtype(dtype), device)
+def randn(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples, in a floating dtype."""
+    array = _random_array("normal", _size(dims, size), _random_float_dtype("randn", dtype),
+                          device)
     return _factory(array, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless
+    ``dtype``; ``high - 1`` must fit in an integer dtype."""
     if high is None or isinstance(high, Sequence):  # randint(high, size), as in torch
         if high is not None:
             size = high
         low, high = 0, low
     if low >= high:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    array = _random_array("randint", _size((size,)), _as_dtype(dtype) or int64, device, low, high)
-    return _factory(array, False)
+    dtype = _as_dtype(dtype) or int64
+    if dtype.kind in "iu" and not (np.iinfo(dtype).min <= low and
+                                   high - 1 <= np.iinfo(dtype).max):
+        raise RuntimeError(f"randint: the range [{low}, {high}) does not fit in dtype {dtype}")
+    array = _random_array("randint", _size((size,)), dtype, device, low, high)
+    return _factory(array, requires_grad)
 
 
-def rand_like(t: Tensor, dtype=None, device=None) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype=None, device=None) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(t: Tensor, low=0, high=None, dtype=None, device=None,
+                 requires_grad=False) -> Tensor:
+    """``randint(low, high, t.shape)`` in t's dtype (``randint_like(t, high)``: low = 0)."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                   requires_grad=requires_grad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1514,7 +1761,9 @@ def _check_float(op: str, x: Tensor, name: str = "input") -> None:
 
 def randperm(n: int, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 unless ``dtype``)."""
-    if not isinstance(n, numbers.Integral) or n < 0:
+    if not isinstance(n, numbers.Integral):
+        raise TypeError(f"randperm: expected an integer n, got {n!r}")
+    if n < 0:
         raise ValueError(f"randperm: expected a non-negative integer n, got {n!r}")
     array = _GENERATOR.permutation(int(n)).astype(_as_dtype(dtype) or int64, copy=False)
     return _factory(_host_draw(array, device), requires_grad)
@@ -1616,7 +1865,7 @@ def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None
              requires_grad=False) -> Tensor:
     """y_k = base ** (start + k (end - start) / (steps - 1)), k = 0 .. steps-1."""
     xp = backend.array_module_for(as_device(device))
-    exponents = xp.linspace(start, end, steps, dtype=np.float64)
+    exponents = _evenly_spaced("logspace", xp, start, end, steps)
     array = (xp.float64(base) ** exponents).astype(_float_dtype(dtype))
     return _factory(array, requires_grad)
 
