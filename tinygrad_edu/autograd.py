@@ -181,6 +181,9 @@ class set_grad_enabled:  # noqa: N801 - torch's name; a class so it can be used 
     """
 
     def __init__(self, mode: bool):
+        if not isinstance(mode, (bool, np.bool_)):  # bool("no") is True: refuse, like torch
+            raise TypeError(f"set_grad_enabled: mode must be a bool, got "
+                            f"{type(mode).__name__} {mode!r}")
         self.prev = Config.grad_enabled
         self.mode = bool(mode)
         Config.grad_enabled = self.mode
@@ -550,6 +553,8 @@ class Function:
         out_data = ctx.forward(*arrays, **kwargs) if kwargs else ctx.forward(*arrays)
 
         requires_grad = True in needs and Config.grad_enabled
+        if not cls.shapes_tested:  # a Function defined outside the library: check its output
+            out_data, requires_grad = _custom_output(ctx, out_data, requires_grad)
         out = Tensor._wrap(out_data, requires_grad)
         if requires_grad:
             ctx.inputs = args if all_tensors else tuple(a for a in args if isinstance(a, Tensor))
@@ -582,6 +587,24 @@ def _tensor_class():
 
     _TENSOR = Tensor
     return Tensor
+
+
+def _custom_output(ctx: Function, out, requires_grad: bool) -> tuple:
+    """What a user's ``forward`` returned, as (array, requires_grad): one array (a Tensor is
+    unwrapped); several outputs are refused; an integer or bool output is not differentiable,
+    as in torch."""
+    Tensor = _TENSOR or _tensor_class()
+
+    if isinstance(out, Tensor):
+        out = out.data
+    if isinstance(out, (tuple, list)):
+        raise TypeError(
+            f"{ctx.name}.forward returned a {type(out).__name__} of {len(out)} values; a "
+            "Function here has one output (an array). Split it into one Function per output"
+        )
+    if not hasattr(out, "dtype") or not hasattr(out, "shape"):
+        raise TypeError(f"{ctx.name}.forward must return an array, got {type(out).__name__}")
+    return out, requires_grad and out.dtype.kind in "fc"
 
 
 def _mixed_devices_error(ctx: Function, args) -> RuntimeError:
@@ -817,11 +840,8 @@ def run_backward(
                         gi = _unscalar(gi)
                     if not plain:
                         gi = Tensor._wrap(gi, False)
-                if check_shapes and gi.shape != inp.data.shape:
-                    raise RuntimeError(
-                        f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
-                        f"for an input of shape {tuple(inp.shape)}"
-                    )
+                if check_shapes:  # an op defined outside the library (or anomaly mode)
+                    gi = _checked_grad(ctx, gi, inp, plain)
                 if guarded:
                     if create_graph and ctx.once_differentiable:
                         gi = _NotTwiceDifferentiable.apply(gi, *ctx.inputs, op_name=ctx.name)
@@ -860,12 +880,36 @@ def run_backward(
 
     if captured is not None:
         if accumulate:  # backward(inputs=...)
+            if any(g is None for g in captured.values()):  # unreached: a freed graph?
+                freed = _freed_op_behind(roots)
+                if freed is not None:
+                    raise RuntimeError(
+                        f"backward through {freed} a second time: its saved values were freed "
+                        "by the first backward. Pass retain_graph=True to the first backward() "
+                        "if you need to backward through the graph again."
+                    )
             for t, g in captured.items():
                 if g is not None:
                     _accumulate_grad(t, g, create_graph)
             return None
         return tuple(captured[t] for t in capture)
     return None
+
+
+def _checked_grad(ctx: Function, gi, inp, plain: bool):
+    """A gradient that ``ctx.backward`` returned for ``inp``: it must have inp's shape, and it
+    takes inp's dtype (a float64 gradient of a float32 input is cast, as torch casts it)."""
+    if not hasattr(gi, "shape"):
+        raise TypeError(f"{ctx.name}.backward returned a {type(gi).__name__} for an input of "
+                        f"shape {tuple(inp.shape)}; expected an array (or None)")
+    if gi.shape != inp.data.shape:
+        raise RuntimeError(
+            f"{ctx.name}.backward returned a gradient of shape {tuple(gi.shape)} "
+            f"for an input of shape {tuple(inp.shape)}"
+        )
+    if gi.dtype != inp.data.dtype and inp.data.dtype.kind in "fc":
+        gi = gi.astype(inp.data.dtype) if plain else gi.to(dtype=inp.data.dtype)
+    return gi
 
 
 def _prune_to_captured(order: list, captured) -> tuple:
@@ -998,13 +1042,18 @@ def grad(
     grad_outputs=None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    allow_unused: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ):
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not stored in ``.grad``).
 
-    Like ``torch.autograd.grad``. With ``create_graph=True`` the returned gradients are part of
-    a graph themselves, so they can be differentiated again (Hessian-vector products, gradient
-    penalties).
+    Like ``torch.autograd.grad``: for outputs y_k and upstream gradients v_k (``grad_outputs``;
+    None means 1 for a scalar output) it returns sum_k v_k^T dy_k/dx for every input x (a
+    tensor, a sequence of them, or a dict of them: then a dict with the same keys comes back).
+    With ``create_graph=True`` the returned gradients are part of a graph themselves, so they
+    can be differentiated again (Hessian-vector products, gradient penalties). An input the
+    outputs do not depend on is an error, None with ``allow_unused=True``, or zeros with
+    ``materialize_grads=True``.
 
     >>> import tinygrad_edu as tg
     >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
@@ -1015,8 +1064,24 @@ def grad(
     """
     Tensor = _TENSOR or _tensor_class()
 
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False")
+    keys = None
+    if isinstance(inputs, dict):  # torch 2.13: a dict of inputs gives a dict of gradients
+        keys = tuple(inputs.keys())
+        inputs = tuple(inputs.values())
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad: the inputs argument cannot be empty; pass the tensors to "
+                           "differentiate with respect to")
+    for label, tensors in (("outputs", outputs), ("inputs", inputs)):
+        for i, t in enumerate(tensors):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"grad: {label}[{i}] must be a Tensor, got {type(t).__name__}")
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
@@ -1032,17 +1097,57 @@ def grad(
     root_grads = tuple(
         _initial_grad(out, g, "grad") for out, g in zip(outputs, grad_outputs)
     )
+    for out in outputs:  # a freed op keeps no inputs: every input would look unused
+        if out._ctx is not None and out._ctx.freed and not any(out is t for t in inputs):
+            raise _freed_graph_error(out._ctx.name)
     if retain_graph is None:
         retain_graph = create_graph
     result = run_backward(outputs, root_grads, retain_graph, create_graph, capture=inputs)
     if not allow_unused:
         for i, g in enumerate(result):
             if g is None:
+                # a retained graph may still show an op freed by an earlier call on the way
+                freed = _freed_op_behind(outputs) if retain_graph else None
+                if freed is not None:
+                    raise _freed_graph_error(freed)
                 raise RuntimeError(
-                    f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute "
-                    "the outputs; pass allow_unused=True to get None for it"
+                    f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to "
+                    "compute the outputs; pass allow_unused=True to get None for it (or "
+                    "materialize_grads=True to get zeros)"
                 )
+    if materialize_grads:
+        result = tuple(
+            g if g is not None
+            else Tensor._wrap(get_array_module(t.data).zeros_like(t.data), create_graph)
+            for g, t in zip(result, inputs)
+        )
+    if keys is not None:
+        return dict(zip(keys, result))
     return result
+
+
+def _freed_graph_error(op: str) -> RuntimeError:
+    return RuntimeError(
+        f"grad: trying to backward through the graph a second time: {op}, on the way from the "
+        "outputs, had its saved values freed by an earlier backward() or grad(). Pass "
+        "retain_graph=True to the first call if you need to backward through the graph again."
+    )
+
+
+def _freed_op_behind(outputs) -> str | None:
+    """The name of an op of the graph behind ``outputs`` that a backward has freed, or None
+    (what lay behind it is cut off: a freed op keeps no inputs)."""
+    seen = set()
+    stack = [out._ctx for out in outputs if out._ctx is not None]
+    while stack:
+        ctx = stack.pop()
+        if ctx in seen:
+            continue
+        seen.add(ctx)
+        if ctx.freed:
+            return ctx.name
+        stack.extend(t._ctx for t in ctx.inputs if t._ctx is not None)
+    return None
 
 
 def _initial_grad(out, gradient, op: str):
