@@ -80,7 +80,10 @@ def _as_labels(y, what: str, fn: str, allow_scores: bool) -> np.ndarray:
         return array.argmax(axis=1).astype(np.int64)
     if array.ndim != 1:
         expected = "(N,) labels or (N, C) scores" if allow_scores else "(N,) class labels"
-        hint = " (for one-hot targets use y.argmax(1))" if array.ndim == 2 else ""
+        hint = ""
+        if array.ndim == 2:  # argmax(1) of a column of labels would make every label 0
+            hint = (" (for a column of labels use y.reshape(-1))" if array.shape[1] == 1
+                    else " (for one-hot targets use y.argmax(1))")
         raise ValueError(f"{fn}: {what} must have shape {expected}, got shape "
                          f"{array.shape}{hint}")
     if array.dtype.kind == "b":
@@ -132,11 +135,11 @@ def accuracy(y_true, y_pred, normalize: bool = True) -> float:
     0.6666666666666666
     """
     y_true, y_pred = _pair(y_true, y_pred, "accuracy")
+    if y_true.shape[0] == 0:  # as scikit-learn, also for the count
+        raise ValueError("accuracy: got 0 samples")
     correct = int(np.count_nonzero(y_true == y_pred))
     if not normalize:
         return correct
-    if y_true.shape[0] == 0:
-        raise ValueError("accuracy: got 0 samples")
     return correct / y_true.shape[0]
 
 
@@ -152,11 +155,13 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
     """
     fn = "confusion_matrix"
     y_true, y_pred = _pair(y_true, y_pred, fn)
+    if y_true.shape[0] == 0:  # as scikit-learn and the other metrics
+        raise ValueError(f"{fn}: got 0 samples")
     if num_classes is None:
         both = np.concatenate([y_true, y_pred])
-        if both.size and both.min() < 0:
+        if both.min() < 0:
             raise ValueError(f"{fn}: labels must be >= 0, got {both.min()}")
-        num_classes = int(both.max()) + 1 if both.size else 1
+        num_classes = int(both.max()) + 1
     _check_range(y_true, num_classes, "y_true", fn)
     _check_range(y_pred, num_classes, "y_pred", fn)
     # each (true, pred) pair is one cell of the C x C matrix, flattened to true * C + pred

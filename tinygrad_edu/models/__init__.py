@@ -84,13 +84,14 @@ def get_model(name: str, **kwargs):
 
 
 IMAGE_SETS = ("mnist", "fashion-mnist", "digits")
+MNIST_SIZED = ("mnist", "fashion-mnist")  # 28x28: LeNet-5's and the Keras CNN's pooling needs
 
 register(ModelSpec("mlp", MLP, "MLP 784-128-10 (ReLU)", IMAGE_SETS,
                    data_args=("in_features", "out_features")))
-register(ModelSpec("lenet", LeNet5, "LeNet-5 (ReLU, max pooling)", IMAGE_SETS,
+register(ModelSpec("lenet", LeNet5, "LeNet-5 (ReLU, max pooling)", MNIST_SIZED,
                    train_defaults={"lr": 3e-3, "schedule": "warmup-linear"}))
 register(ModelSpec("keras-cnn", KerasCNN, "Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10",
-                   IMAGE_SETS))
+                   MNIST_SIZED))
 register(ModelSpec("cifar-net", CifarNet, "PyTorch tutorial CIFAR-10 net (conv 6/16, fc 120/84)",
                    ("cifar10",)))
 register(ModelSpec("vgg-small", SmallVGG, "small VGG-style net with BatchNorm", IMAGE_SETS))

@@ -157,15 +157,29 @@ def data_kwargs(spec, info, x_train: np.ndarray, vocab=None) -> dict:
 
 
 def _check_train_args(args):
-    """The model's spec, once every argument value is known to be usable: before the output
-    folder is made or any data is read. Raises ``UsageError`` (exit status 2)."""
+    """(the model's spec, the data set's name), once every argument value is known to be
+    usable: before the output folder is made or any data is read. Raises ``UsageError``
+    (exit status 2)."""
     from .._usage import UsageError, check_at_least_one, check_device
+    from ..data import dataset_info
     from ..models import get_spec
 
     try:
         spec = get_spec(args.model)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    dataset = None  # a model without data sets: run_train points to its script
+    if spec.datasets:
+        dataset = args.dataset or spec.datasets[0]
+        try:
+            dataset = dataset_info(dataset).name  # aliases: fashion -> fashion-mnist
+        except KeyError:
+            pass  # not a data set at all: the message below lists the model's
+        if dataset not in spec.datasets:
+            raise UsageError(f"--dataset: model {spec.name!r} trains on "
+                             f"{', '.join(spec.datasets)}, not {args.dataset!r}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     positive = {"--epochs": args.epochs, "--batch-size": args.batch_size,
                 "--threads": args.threads, "--limit": args.limit,
                 "--test-limit": args.test_limit, "--max-len": args.max_len,
@@ -181,7 +195,7 @@ def _check_train_args(args):
                          "or pick --kernel auto, numba or reference for the CPU")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir!r} is not a folder")
-    return spec
+    return spec, dataset
 
 
 def run_train(args) -> int:
@@ -191,28 +205,28 @@ def run_train(args) -> int:
     from tinygrad_edu.metrics import accuracy, f1_score
     from tinygrad_edu.models import get_model
 
+    from .._usage import UsageError
+    from ..data import DatasetNotFoundError
     from .trainer import Trainer
 
-    spec = _check_train_args(args)
+    spec, dataset = _check_train_args(args)
     if not spec.datasets:
         raise SystemExit(
             f"train: model {spec.name!r} ({spec.description}) takes {spec.input!r} inputs, not a "
             f"labeled data set, so this command cannot train it; run: python {spec.example}"
         )
-    dataset = (args.dataset or spec.datasets[0]).lower()
-    if dataset not in spec.datasets:
-        raise SystemExit(
-            f"train: model {spec.name!r} trains on {', '.join(spec.datasets)}, not {dataset!r}"
-        )
     lr = args.lr if args.lr is not None else spec.train_defaults.get("lr", 1e-3)
     schedule = args.schedule or spec.train_defaults.get("schedule", "none")
     tg.set_num_threads(args.threads)
     tg.manual_seed(args.seed)
+
+    try:  # before the output folder is made: a missing data set leaves nothing behind
+        info, x_train, y_train = load_split(dataset, "train", args.data_dir, args.limit)
+        _, x_test, y_test = load_split(dataset, "test", args.data_dir, args.test_limit)
+    except DatasetNotFoundError as error:
+        raise UsageError(str(error)) from None
     out_dir = args.out or os.path.join("runs", f"{spec.name}-{dataset}")
     os.makedirs(out_dir, exist_ok=True)
-
-    info, x_train, y_train = load_split(dataset, "train", args.data_dir, args.limit)
-    _, x_test, y_test = load_split(dataset, "test", args.data_dir, args.test_limit)
     vocab = None
     if info.kind == "text":
         vocab, x_train, x_test = prepare_texts(x_train, x_test, args.max_len, args.min_freq,

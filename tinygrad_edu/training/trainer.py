@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -150,6 +151,9 @@ class Trainer:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got "
                              f"{scheduler_interval!r}")
+        if _is_plateau(scheduler) and scheduler_interval == "step":
+            raise ValueError("Trainer: ReduceLROnPlateau steps on an epoch's monitored metric; "
+                             "use scheduler_interval='epoch' with it, got 'step'")
         self.scheduler = scheduler
         self.scheduler_interval = scheduler_interval
         self.clip_grad_norm = clip_grad_norm
@@ -197,7 +201,9 @@ class Trainer:
                 if acc is not None:
                     total_correct += acc * n
                     acc_count += n
-        result = {"loss": total_loss / max(count, 1)}
+        if count == 0:  # a loss of 0.0 would look like a perfect model
+            raise ValueError("Trainer.evaluate: the loader gave no batches")
+        result = {"loss": total_loss / count}
         if acc_count:
             result["acc"] = total_correct / acc_count
         return result
@@ -205,8 +211,8 @@ class Trainer:
     def fit(self, train_loader, epochs: int = 1, val_loader=None) -> History:
         from ..serialization import save
 
-        if epochs < 1:
-            raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
+        if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be an integer >= 1, got {epochs!r}")
         done = len(self.history.epochs)  # epochs of earlier fit calls (or of a loaded run)
         for epoch in range(done + 1, done + epochs + 1):
             start = time.perf_counter()
@@ -236,7 +242,9 @@ class Trainer:
                     # shown at the bar's next timed refresh (every 0.1 s): refreshing on every
                     # step wrote ~1,000 lines per MNIST epoch and cost 6% of its time
                     bar.set_postfix(postfix, refresh=False)
-            record = {"epoch": epoch, "train_loss": losses / max(seen, 1)}
+            if seen == 0:  # a loss of 0.0 would look like a perfect model
+                raise ValueError(f"Trainer.fit: the train loader gave no batches in epoch {epoch}")
+            record = {"epoch": epoch, "train_loss": losses / seen}
             if acc_seen:
                 record["train_acc"] = accs / acc_seen
             if val_loader is not None:
@@ -324,7 +332,7 @@ class Trainer:
     def _step_scheduler(self, record: dict) -> None:
         if self.scheduler is None or self.scheduler_interval == "step":
             return
-        if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+        if _is_plateau(self.scheduler):
             self.scheduler.step(self._monitored(record)[1])
         else:
             self.scheduler.step()
@@ -336,6 +344,11 @@ class Trainer:
             self._best = value
             return True
         return False
+
+
+def _is_plateau(scheduler) -> bool:
+    """ReduceLROnPlateau's step takes the monitored metric; the other schedulers take none."""
+    return type(scheduler).__name__ == "ReduceLROnPlateau"
 
 
 def _progress(loader, description: str, enabled: bool):
