@@ -229,6 +229,8 @@ def test_unary_tiny_and_huge_inputs_match_torch(name, dtype):
     if dtype == np.float32:
         with np.errstate(all="ignore"):
             values = values.astype(np.float32)
+        if name == "logit":  # -1e-200 and -1e-310 become -0.0 in float32: which of them torch's
+            values[values == 0] = 0.0  # vectorized loop meets depends on the CPU's vector width
     _compare(*UNARY[name], [values.astype(dtype)], f"{name} {np.dtype(dtype).name}",
              signed_zeros=name not in ("lgamma",))
 
