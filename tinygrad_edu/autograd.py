@@ -297,10 +297,12 @@ class InPlaceClock:
     # leaves when its array is freed
     _memory: dict = {}
     # In-place updates recorded in the graph (``Tensor._update_in_graph``, torch's rebase):
-    # id(tensor) -> (weak reference to it, [(clock reading of the update, the tensor's earlier
-    # version it replaced)]), in order, so that an op that used the tensor before an update
-    # sends its gradient to the version it saw (``as_of``). (Not a WeakKeyDictionary: that
-    # compares keys with ==, which is elementwise for tensors.)
+    # id(tensor) -> (weak reference to it, [(clock reading of the update, weak reference to the
+    # tensor's earlier version it replaced)]), in order, so that an op that used the tensor
+    # before an update sends its gradient to the version it saw (``as_of``). Weak both ways:
+    # the graph of the update keeps the earlier version alive as long as a backward can need
+    # it, and this table keeps no graph alive (a forward with no backward frees everything).
+    # (Not a WeakKeyDictionary: that compares keys with ==, which is elementwise for tensors.)
     history: dict = {}
     # id(memory owner) -> (weak reference to it, [(clock reading, weak reference to the tensor
     # updated)]): which tensors rewrote that memory inside the graph (``check_aliases``)
@@ -331,7 +333,7 @@ class InPlaceClock:
         """Note that ``tensor`` was just updated in place inside the graph (``stamp`` has
         counted it) and that ``earlier`` stands for what it was before. ``wrote_memory``:
         False for a view whose base wrote the memory (and is noted as its writer)."""
-        _weak_entry(cls.history, tensor).append((cls.ticks, earlier))
+        _weak_entry(cls.history, tensor).append((cls.ticks, weakref.ref(earlier)))
         if wrote_memory:
             _weak_entry(cls._rebased, _memory_owner(tensor.data)).append(
                 (cls.ticks, weakref.ref(tensor)))
@@ -342,8 +344,15 @@ class InPlaceClock:
         that an in-place update after that replaced."""
         entry = cls.history.get(id(tensor))
         if entry is not None and entry[0]() is tensor:
-            for when, earlier in entry[1]:
+            for when, earlier_ref in entry[1]:
                 if when > ticks:
+                    earlier = earlier_ref()
+                    if earlier is None:  # nothing holds the graph of the update any more
+                        raise RuntimeError(
+                            f"backward: a tensor of shape {tuple(tensor.shape)} was updated in "
+                            "place after an op used it, and the graph of that update was freed "
+                            "by an earlier backward; pass retain_graph=True to that backward"
+                        )
                     return earlier
         return tensor
 

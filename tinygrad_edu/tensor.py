@@ -556,8 +556,9 @@ class Tensor:
         tensor before refuses to backward through it instead of using the new values.
 
         Refused, as in torch: a leaf that requires grad (what its .grad would be the gradient
-        of no longer exists), and a view of one. A view ``base[index]`` is updated through its
-        base (``_viewed``); views made otherwise are refused here, though torch follows them."""
+        of no longer exists), and a view of one. A view made by indexing, reshaping or
+        permuting is updated through its base (``_viewed``); other views (``expand``) are
+        refused here."""
         if not Config.grad_enabled or not (self.requires_grad or any(
                 isinstance(v, Tensor) and v.requires_grad for v in values)):
             return False
@@ -573,11 +574,13 @@ class Tensor:
         return True
 
     def _viewed(self, op: str):
-        """``(base, index)`` when ``self`` is a view ``base[index]`` that indexing made inside
-        the graph: an in-place update of ``self`` is then an update of base's memory and must
-        be one of base's history too. None when self's memory is its own (or a part of a
-        buffer that the op which made it allocated). Other views are refused."""
-        from .functional.shape import GetItem
+        """``(base, view_op)`` when ``self`` is a view of ``base`` made inside the graph by
+        indexing (``base[index]``), reshaping (``view``, ``flatten``, ``squeeze``, ...) or
+        permuting (``t()``, ``transpose``, ``permute``): an in-place update of ``self`` is then an
+        update of base's memory and must be one of base's history too (``_through_view``).
+        None when self's memory is its own (or a part of a buffer that the op which made it
+        allocated). Other views (``expand``, views made outside the graph) are refused."""
+        from .functional.shape import GetItem, Permute, Reshape
 
         owner = _memory_owner(self.data)
         if owner is self.data:
@@ -588,19 +591,20 @@ class Tensor:
         if ctx is not None and not any(_memory_owner(t.data) is owner for t in ctx.inputs
                                        if not _is_earlier_version_of(t, self)):
             return None
-        if isinstance(ctx, GetItem):
+        if isinstance(ctx, (GetItem, Reshape, Permute)):
             base = ctx.inputs[0]
             if isinstance(base, _EarlierVersion):  # resolved by a graph walk since
                 base = base.current()
             if base is not None:
-                return base, ctx.index
+                return base, ctx
         how = (f"made by {ctx.name}" if ctx is not None
                else "made outside the graph (of a tensor that does not require grad)")
         raise RuntimeError(
             f"{op}: this tensor (shape {tuple(self.shape)}) is a view {how} of another tensor's "
             "memory, and an in-place update of it can't be recorded in the graph here (the "
-            "tensor it views would miss it in its gradient; only views made by indexing can). "
-            "Update a clone(), or write into the base tensor: x[index] = x[index] + value"
+            "tensor it views would miss it in its gradient; only views made by indexing, "
+            "reshaping or permuting can). Update a clone(), or write into the base tensor: "
+            "x[index] = x[index] + value"
         )
 
     def _update_in_graph(self, update, *values, keep_old: bool = False,
@@ -640,16 +644,20 @@ class Tensor:
             self.data[...] = result.data
             InPlaceClock.stamp(self)
             InPlaceClock.record_rebase(self, earlier)
-        else:  # a view base[index]: base takes the update, and self is base[index] anew
-            from .functional.shape import GetItem, index_put
-
-            base, index = viewed
-            base._update_in_graph(lambda b, r: index_put(b, index, r), result)
-            result = GetItem.apply(base, index=index)
+        else:  # a view of base: base takes the update, and self is the same view of it anew
+            base, view_op = viewed
+            write_back, view_again = _through_view(view_op, tuple(self.shape))
+            base._update_in_graph(write_back, result)
+            result = view_again(base)
             self._version = InPlaceClock.ticks  # the memory was written (and counted) by base
             InPlaceClock.record_rebase(self, earlier, wrote_memory=False)
         ctx = result._ctx
         self._ctx, self.requires_grad = ctx, result.requires_grad
+        # the ops that used self before the update reach its earlier version through
+        # InPlaceClock.as_of, which holds it weakly: the update's op keeps it (and the graph
+        # behind it) alive as long as its own graph lives, also where its result does not read
+        # the old values (fill_, copy_, a reshaped view written back)
+        ctx.replaced = earlier
         if "_output_ref" in ctx.__dict__:  # a backward that reads the output reads self
             ctx._output_ref = weakref.ref(self)
             ctx.output_ticks = InPlaceClock.ticks
@@ -1299,6 +1307,27 @@ class _StrongRef:
 
     def __call__(self):
         return self.obj
+
+
+def _through_view(view_op, view_shape: tuple) -> tuple:
+    """For a view made by ``view_op`` (of shape ``view_shape``): ``write_back(base, values)``,
+    the base with the view's elements replaced by ``values`` (differentiable in both), and
+    ``view_again(base)``, the same view of a base. Indexing writes back with ``index_put``; a
+    reshape or a permutation covers every element of the base once, so the new base is the
+    values reshaped or permuted back (nothing of the old base remains)."""
+    from .functional.shape import GetItem, Permute, Reshape, index_put, permute, reshape
+
+    if isinstance(view_op, GetItem):
+        index = view_op.index
+        return (lambda base, values: index_put(base, index, values),
+                lambda base: GetItem.apply(base, index=index))
+    if isinstance(view_op, Reshape):
+        return (lambda base, values: reshape(values, tuple(base.shape)),
+                lambda base: Reshape.apply(base, shape=view_shape))
+    dims = view_op.dims  # Permute
+    inverse = tuple(int(i) for i in np.argsort(dims))
+    return (lambda base, values: permute(values, *inverse),
+            lambda base: Permute.apply(base, dims=dims))
 
 
 def _is_earlier_version_of(t: Tensor, tensor: Tensor) -> bool:
