@@ -44,6 +44,7 @@ import functools
 import gzip
 import importlib.util
 import io
+import math
 import numbers
 import os
 import pickle
@@ -251,6 +252,16 @@ def _check_labels(path: Path, labels: np.ndarray, num_classes: int = 10) -> None
         )
 
 
+def _check_train(name: str, train) -> None:
+    """``train`` must be a bool: torchvision's first argument is ``root``, and a folder passed
+    there would otherwise silently mean ``train=True``."""
+    if not isinstance(train, bool | np.bool_):
+        raise TypeError(
+            f"{name}: train must be True or False, got {train!r}; the folder of the files goes "
+            f"in data_dir= ({name}(train=True, data_dir=...)), not first as in torchvision"
+        )
+
+
 def _check_split(name: str, split: str, allowed=("train", "test")) -> str:
     if split not in allowed:
         raise ValueError(f"{name}: split must be one of {allowed}, got {split!r}")
@@ -301,7 +312,7 @@ def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
         )
     shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
     dtype = _IDX_TYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod would wrap at 2**63
     found = len(raw) - header_size
     if found != expected:
         problem = "truncated" if found < expected else "longer than announced (corrupt)"
@@ -401,6 +412,7 @@ class MNIST(TensorDataset):
     _loader = staticmethod(load_mnist)
 
     def __init__(self, train: bool = True, data_dir=None):
+        _check_train(type(self).__name__, train)
         images, labels = self._loader("train" if train else "test", data_dir=data_dir)
         super().__init__(images, labels)
         self.train = train
@@ -696,6 +708,7 @@ class CIFAR10(TensorDataset):
     """CIFAR-10 as a Dataset: ``ds[i] == (image uint8 (32, 32, 3), label int64)``."""
 
     def __init__(self, train: bool = True, data_dir=None):
+        _check_train("CIFAR10", train)
         images, labels = load_cifar10("train" if train else "test", data_dir=data_dir)
         super().__init__(images, labels)
         self.train = train
@@ -787,6 +800,11 @@ def list_datasets() -> list[str]:
 
 def dataset_info(name: str) -> DatasetInfo:
     """The registry entry for ``name`` (description, kind, classes, scale, statistics)."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"get_dataset: the data set name must be a str, one of {', '.join(DATASETS)}; got "
+            f"{name!r}"
+        )
     key = name.lower().replace("_", "-")
     aliases = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
     key = aliases.get(key, key)

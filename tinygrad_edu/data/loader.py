@@ -119,6 +119,38 @@ def default_collate(examples: Sequence):
     )
 
 
+def _check_process_options(num_workers, timeout, worker_init_fn, multiprocessing_context,
+                           prefetch_factor, persistent_workers) -> None:
+    """torch's worker-process options, with the meaning they have at ``num_workers=0``."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
+        raise TypeError(f"DataLoader: num_workers must be an int, got {num_workers!r}")
+    if num_workers < 0:
+        raise ValueError("DataLoader: num_workers option should be non-negative; use "
+                         f"num_workers=0 to disable multiprocessing (got {num_workers})")
+    if num_workers > 0:
+        raise ValueError(
+            f"DataLoader: num_workers={num_workers} is not supported: tinygrad_edu makes every "
+            "batch in the calling process (there are no worker processes); pass num_workers=0, "
+            "which gives the same batches"
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout >= 0:
+        raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
+    if worker_init_fn is not None and not callable(worker_init_fn):
+        raise TypeError(f"DataLoader: worker_init_fn must be callable or None, got "
+                        f"{worker_init_fn!r}")
+    if multiprocessing_context is not None:
+        raise ValueError("DataLoader: multiprocessing_context can only be used with "
+                         "multi-process loading (num_workers > 0), which tinygrad_edu does not "
+                         f"have; got multiprocessing_context={multiprocessing_context!r}")
+    if prefetch_factor is not None:
+        raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                         "multiprocessing (num_workers > 0), which tinygrad_edu does not have; "
+                         f"set prefetch_factor to None (got {prefetch_factor!r})")
+    if persistent_workers:
+        raise ValueError("DataLoader: persistent_workers option needs num_workers > 0, which "
+                         "tinygrad_edu does not have; leave persistent_workers=False")
+
+
 class DataLoader:
     """Mini-batches of ``dataset``, reshuffled every epoch when ``shuffle=True``.
 
@@ -148,6 +180,13 @@ class DataLoader:
     consecutive examples batched; it has no indices, so ``shuffle``/``sampler``/
     ``batch_sampler`` are refused.
 
+    torch's process options are accepted with torch's ``num_workers=0`` meaning, because every
+    batch is made in the calling process: ``num_workers`` must be 0 (anything else is refused
+    with a clear error), ``pin_memory`` and ``timeout`` (>= 0) change nothing (batches are NumPy
+    arrays), ``worker_init_fn`` is never called, and ``prefetch_factor``,
+    ``persistent_workers=True`` and ``multiprocessing_context`` are refused as torch refuses
+    them without workers.
+
     Iterating yields batches of NumPy arrays (see the module docstring for how to turn them into
     Tensors). Each ``iter(loader)`` is one epoch, whose order is drawn right then;
     ``len(loader)`` is the number of batches.
@@ -166,7 +205,16 @@ class DataLoader:
         sampler: Iterable[int] | None = None,
         batch_sampler: Iterable[Sequence[int]] | None = None,
         generator: np.random.Generator | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable | None = None,
+        multiprocessing_context=None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ):
+        _check_process_options(num_workers, timeout, worker_init_fn, multiprocessing_context,
+                               prefetch_factor, persistent_workers)
         iterable = isinstance(dataset, IterableDataset)
         if not iterable and (not hasattr(dataset, "__len__") or
                              not hasattr(dataset, "__getitem__")):
@@ -175,12 +223,18 @@ class DataLoader:
                 f"IterableDataset), got {type(dataset).__name__}; wrap arrays with "
                 "TensorDataset(x, y)"
             )
-        if batch_size is not None:
+        if batch_size is not None:  # torch raises ValueError for a wrong type too
             if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-                raise TypeError(f"DataLoader: batch_size must be an int or None, got "
-                                f"{batch_size!r}")
+                raise ValueError(f"DataLoader: batch_size must be an int >= 1 or None, got "
+                                 f"{batch_size!r}")
             if batch_size < 1:
                 raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if not isinstance(drop_last, bool | np.bool_):
+            raise ValueError(f"DataLoader: drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise ValueError(f"DataLoader: seed must be an int >= 0 or None, got {seed!r}")
         if iterable:
             for name, value in (("shuffle", shuffle), ("sampler", sampler),
                                 ("batch_sampler", batch_sampler)):
@@ -208,13 +262,19 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
-        self.drop_last = drop_last
+        self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.seed = seed
         self.transform = transform
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.generator = _check_generator(generator, "DataLoader")
+        self.num_workers = 0
+        self.pin_memory = bool(pin_memory)  # no effect: batches are NumPy arrays
+        self.timeout = timeout  # no effect: there are no workers to wait for
+        self.worker_init_fn = worker_init_fn  # never called, as in torch with num_workers=0
+        self.prefetch_factor = None
+        self.persistent_workers = False
         self.epoch = 0
         # the default path: no sampler, batches sliced from one order array per epoch
         self._by_order = not iterable and sampler is None and batch_sampler is None and \
@@ -235,6 +295,8 @@ class DataLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter(loader)`` epoch number ``epoch`` (its shuffle order)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"DataLoader.set_epoch: epoch must be an int >= 0, got {epoch!r}")
         self.epoch = int(epoch)
 
     def _epoch_order(self) -> np.ndarray:
@@ -310,7 +372,10 @@ class DataLoader:
         if isinstance(batch, tuple | list):
             if len(batch) == 0:
                 raise ValueError("DataLoader: transform got an empty batch tuple")
-            return (self.transform(batch[0]), *batch[1:])
+            fields = (self.transform(batch[0]), *batch[1:])
+            if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # keep a namedtuple
+                return type(batch)(*fields)
+            return type(batch)(fields)  # a tuple stays a tuple, a list a list
         if isinstance(batch, Mapping):
             raise TypeError(
                 "DataLoader: transform= does not know which entry of a dict batch holds the "

@@ -212,8 +212,19 @@ class Vocabulary:
         seen at least ``min_freq`` times, most frequent first (ties alphabetical, so the ids
         never depend on input order), at most ``max_size`` entries including the two specials.
         """
+        if isinstance(texts, str):
+            raise TypeError(
+                "Vocabulary.build: texts must be a list of strings (or of token lists), got one "
+                f"str {texts[:30]!r}; wrap it in a list: Vocabulary.build([text])"
+            )
+        if isinstance(min_freq, bool) or not isinstance(min_freq, numbers.Integral):
+            raise TypeError(f"Vocabulary.build: min_freq must be an int, got {min_freq!r}")
         if min_freq < 1:
             raise ValueError(f"Vocabulary.build: min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and (isinstance(max_size, bool)
+                                     or not isinstance(max_size, numbers.Integral)):
+            raise TypeError(f"Vocabulary.build: max_size must be an int or None, got "
+                            f"{max_size!r}")
         if max_size is not None and max_size < 2:
             raise ValueError(
                 f"Vocabulary.build: max_size must be >= 2 (room for {PAD} and {UNK}), got "
@@ -221,8 +232,18 @@ class Vocabulary:
             )
         tokenizer = tokenizer if tokenizer is not None else tokenize
         counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(tokenizer(text) if isinstance(text, str) else text)
+        for position, text in enumerate(texts):
+            if isinstance(text, str):
+                tokens = tokenizer(text)
+            else:  # already split: an iterable of str tokens
+                is_tokens = isinstance(text, Iterable) and not isinstance(text, bytes)
+                tokens = list(text) if is_tokens else None
+                if tokens is None or not all(isinstance(t, str) for t in tokens):
+                    raise TypeError(
+                        f"Vocabulary.build: texts[{position}] must be a str or a list of str "
+                        f"tokens, got {type(text).__name__} {text!r:.40}"
+                    )
+            counts.update(tokens)
         counts.pop(PAD, None)
         counts.pop(UNK, None)
         kept = [t for t, c in counts.items() if c >= min_freq]
@@ -292,7 +313,10 @@ class Vocabulary:
 
     def decode(self, ids: Iterable[int], skip_pad: bool = True) -> str:
         """Tokens of ``ids`` joined by spaces (pads left out unless ``skip_pad=False``)."""
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1).tolist()
+        array = np.asarray(ids)
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"Vocabulary.decode: ids must be integers, got dtype {array.dtype}")
+        ids = array.astype(np.int64).reshape(-1).tolist()
         tokens = [self.lookup_token(i) for i in ids if not (skip_pad and i == self.pad_id)]
         return " ".join(tokens)
 
@@ -304,6 +328,11 @@ class Vocabulary:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Encode many texts into ``(ids int64 (B, L), lengths int64 (B,))``, padded with 0 and
         cut to ``max_len`` (see ``pad_sequences``)."""
+        if isinstance(texts, str):
+            raise TypeError(
+                "Vocabulary.encode_batch: texts must be a list of strings, got one str "
+                f"{texts[:30]!r}; use encode(text) for one text or encode_batch([text])"
+            )
         return pad_sequences(
             [self.encode(t) for t in texts], max_len=max_len, pad_id=self.pad_id, truncate=truncate
         )

@@ -1,6 +1,7 @@
 """Batch-wise image transforms on NumPy arrays (data augmentation without a Python loop).
 
-Every transform takes a whole batch and returns a new array; nothing is changed in place. The
+Every transform takes a whole batch and returns a new array; nothing is changed in place
+(except by ``Normalize(..., inplace=True)``, as in torchvision). The
 random ones draw, per image, from their own ``numpy.random.Generator`` built from ``seed`` (an
 int, a Generator, or None for fresh entropy), so ``seed=0`` gives the same augmentations every
 run. Pass them to ``DataLoader(..., transform=...)``, which applies them to the inputs of each
@@ -139,7 +140,7 @@ class ToFloat:
     def __init__(self, scale: float = 1.0 / 255.0, layout: str = "auto"):
         if layout not in _LAYOUTS:
             raise ValueError(f"ToFloat: layout must be one of {_LAYOUTS}, got {layout!r}")
-        if not isinstance(scale, numbers.Real) or not np.isfinite(scale):
+        if not _is_real(scale) or not np.isfinite(scale):
             raise ValueError(f"ToFloat: scale must be a finite number, got {scale!r}")
         self.scale = scale
         self.layout = layout
@@ -189,15 +190,20 @@ class Normalize:
     """Per-channel standardization: ``out[:, c] = (x[:, c] - mean[c]) / std[c]``.
 
     ``mean`` and ``std`` are numbers (same for every channel) or sequences with one entry per
-    channel C. Works on (N, C, H, W) batches and (C, H, W) images; the result is float32 (or
-    float64 when the input is float64).
+    channel C. Works on (N, C, H, W) batches and (C, H, W) images; the input must be floating
+    point (as in torchvision: ``ToFloat()`` first turns uint8 pixels into [0, 1] floats), and
+    the result is float32 (or float64 when the input is float64). ``inplace=True`` writes the
+    result into ``x`` (a writable float32/float64 NumPy array) and returns it.
 
     >>> x = np.ones((2, 3, 4, 4), np.float32)
     >>> Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])(x).max()
     np.float32(1.0)
     """
 
-    def __init__(self, mean, std):
+    def __init__(self, mean, std, inplace: bool = False):
+        if not isinstance(inplace, bool):
+            raise TypeError(f"Normalize: inplace must be True or False, got {inplace!r}")
+        self.inplace = inplace
         self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
         self.std = np.asarray(std, dtype=np.float64).reshape(-1)
         if self.mean.shape != self.std.shape:
@@ -213,7 +219,14 @@ class Normalize:
             raise ValueError(f"Normalize: std must be positive, got {self.std.tolist()}")
 
     def __call__(self, x) -> np.ndarray:
+        given = x
         x = np.asarray(x)
+        if x.dtype.kind != "f":
+            raise TypeError(
+                f"Normalize: expects floating-point images, got dtype {x.dtype} (shape "
+                f"{x.shape}); apply ToFloat() first (uint8 0..255 -> float32 0..1), as "
+                "torchvision's Normalize needs ToTensor()"
+            )
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
         channels = self.mean.size
         if channels == 1:
@@ -229,10 +242,21 @@ class Normalize:
             )
         mean = self.mean.reshape(shape).astype(dtype)
         std = self.std.reshape(shape).astype(dtype)
+        if self.inplace:
+            if given is not x or x.dtype != dtype or not x.flags.writeable:
+                raise ValueError(
+                    f"Normalize(inplace=True): needs a writable float32 or float64 NumPy array "
+                    f"to write into, got {type(given).__name__} of dtype {x.dtype}"
+                    f"{'' if x.flags.writeable else ' (read-only)'}"
+                )
+            x -= mean
+            x /= std
+            return x
         return (x.astype(dtype, copy=False) - mean) / std
 
     def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+        return (f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()}, "
+                f"inplace={self.inplace})")
 
 
 class Flatten:
@@ -330,7 +354,7 @@ class RandomHorizontalFlip:
     """
 
     def __init__(self, p: float = 0.5, seed=None):
-        if not 0.0 <= p <= 1.0:
+        if not _is_real(p) or not 0.0 <= p <= 1.0:
             raise ValueError(f"RandomHorizontalFlip: p must be a probability in [0, 1], got {p}")
         self.p = p
         self.rng = np.random.default_rng(seed)
@@ -361,7 +385,10 @@ class RandomRotation:
 
     and blend the four neighbours of (src_y, src_x) with weights (1-fy)(1-fx), (1-fy)fx,
     fy(1-fx), fy fx, where fy, fx are the fractional parts. Integer inputs are rounded back to
-    their dtype.
+    their dtype; float64 inputs are computed in float64, others in float32.
+
+    torchvision's ``RandomRotation`` uses nearest-neighbour sampling unless given
+    ``interpolation=BILINEAR``; with bilinear and ``fill=0`` its output is this one.
     """
 
     def __init__(self, degrees, fill: float = 0, seed=None):
@@ -389,10 +416,12 @@ class RandomRotation:
 
     def __call__(self, x) -> np.ndarray:
         x = _as_batch("RandomRotation", x)
+        _check_fill("RandomRotation", self.fill, x.dtype)
         N, H, W = x.shape[0], x.shape[-2], x.shape[-1]
         C = x.shape[1] if x.ndim == 4 else 1  # explicit: -1 cannot be inferred when N == 0
         angles = np.deg2rad(self.rng.uniform(self.degrees[0], self.degrees[1], size=N))
-        images = x.reshape(N, C, H, W).astype(np.float32)  # (N, C, H, W)
+        work = np.float64 if x.dtype == np.float64 else np.float32
+        images = x.reshape(N, C, H, W).astype(work)  # (N, C, H, W)
         cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
         i = np.arange(H, dtype=np.float64)[None, :, None] - cy  # (1, H, 1)
         j = np.arange(W, dtype=np.float64)[None, None, :] - cx  # (1, 1, W)
@@ -416,16 +445,18 @@ class RandomRotation:
 def _bilinear_sample(images: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill) -> np.ndarray:
     """Sample ``images`` (N, C, H, W) at real coordinates ``ys, xs`` (N, OH, OW).
 
-    Neighbours outside the image count as ``fill``. Returns (N, C, OH, OW) float32.
+    Neighbours outside the image count as ``fill``. Returns (N, C, OH, OW) in the float dtype
+    of ``images``.
     """
     N, C, H, W = images.shape
+    dtype = images.dtype
     OH, OW = ys.shape[1:]
     y0 = np.floor(ys).astype(np.int64)  # (N, OH, OW) top neighbour row
     x0 = np.floor(xs).astype(np.int64)  # (N, OH, OW) left neighbour column
-    fy = (ys - y0).astype(np.float32)[:, None]  # (N, 1, OH, OW)
-    fx = (xs - x0).astype(np.float32)[:, None]
+    fy = (ys - y0).astype(dtype)[:, None]  # (N, 1, OH, OW)
+    fx = (xs - x0).astype(dtype)[:, None]
     flat = images.reshape(N, C, H * W)  # (N, C, H*W)
-    out = np.zeros((N, C, OH, OW), dtype=np.float32)
+    out = np.zeros((N, C, OH, OW), dtype=dtype)
     corners = (
         (0, 0, (1 - fy) * (1 - fx)),
         (0, 1, (1 - fy) * fx),
@@ -438,6 +469,6 @@ def _bilinear_sample(images: np.ndarray, ys: np.ndarray, xs: np.ndarray, fill) -
         inside = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)  # (N, OH, OW)
         index = np.where(inside, yy * W + xx, 0).reshape(N, 1, OH * OW)  # (N, 1, OH*OW)
         values = np.take_along_axis(flat, index, axis=2).reshape(out.shape)  # (N, C, OH, OW)
-        values = np.where(inside[:, None], values, np.float32(fill))
+        values = np.where(inside[:, None], values, dtype.type(fill))
         out += weight * values
     return out
