@@ -97,12 +97,21 @@ _RUN_BACKWARD_CODE = autograd.run_backward.__code__
 def inside_backward() -> bool:
     """True when the caller runs inside the graph walk (``run_backward``): an op applied there
     is part of some node's backward (or a gradient accumulation), not of the forward pass."""
+    return backward_depth() > 0
+
+
+def backward_depth() -> int:
+    """How many graph walks (``run_backward``) the caller runs inside: 0 in the forward pass,
+    1 in a backward, 2 in a walk that some node's backward started itself (a fused op such as
+    GELU or a batch norm differentiates its composite with ``grad`` under ``create_graph``):
+    that inner walk is part of the outer node's backward, not a step of the user's graph."""
+    depth = 0
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code is _RUN_BACKWARD_CODE:
-            return True
+            depth += 1
         frame = frame.f_back
-    return False
+    return depth
 
 
 # ----------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def mlp(sizes, activation_name: str = "relu", init: str | None = None, seed: int
                 layers.append(batch_norm(fan_out))
             layers.append(activation(activation_name))
     model = Sequential(*layers)
-    if init is None and np.dtype(dtype) != np.float32:
+    if np.dtype(dtype) != np.float32:  # every layer: the batch norms too, not only the Linears
         model.to(dtype=dtype)
     return model
 

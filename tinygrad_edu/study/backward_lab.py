@@ -150,6 +150,10 @@ def check_my_backward(cls, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
         raise ValueError(f"check_my_backward: {cls.__name__} got no floating point input")
     with enable_grad():
         out = cls.apply(*args, **options)
+    if out._ctx is None:  # an integer or bool output: no gradient flows back through it
+        raise TypeError(f"check_my_backward: {cls.__name__}.forward returned {out.dtype} values "
+                        f"(shape {tuple(out.shape)}); only a floating point output has a "
+                        "gradient to check")
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(out.shape)
     diagnosis = BackwardDiagnosis(cls.__name__, passed=True)

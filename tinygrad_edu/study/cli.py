@@ -186,12 +186,19 @@ def _graph_command(args) -> int:
         file_type(args.out, "--out")
     except ValueError as error:
         raise UsageError(str(error)) from None
+    folder = Path(args.out).parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {args.out!r}: the folder {str(folder)!r} does not exist")
     model, x = _model_for(args)
     loss = model_loss(model(x), args.seed)
     if args.backward:
         loss.backward(retain_graph=True)
-    engine = draw(loss, args.out, show_backward=args.backward,
-                  names=dict(model.named_parameters()))
+    try:
+        engine = draw(loss, args.out, show_backward=args.backward,
+                      names=dict(model.named_parameters()))
+    except OSError as error:  # no permission, a folder of that name, a full disk
+        raise UsageError(f"--out {args.out!r}: cannot write it: {error.strerror or error}") \
+            from None
     print(f"wrote {args.out} ({engine})")
     return 0
 

@@ -134,8 +134,10 @@ class _Problem:
             flat[j] = original - eps
             minus = self.value()
             flat[j] = original
-            # divide by the step actually taken (x + eps rounds in float32)
-            step = float(np.asarray(original + eps, x.dtype) - np.asarray(original - eps, x.dtype))
+            # divide by the step actually taken (x + eps rounds in float32), subtracted in
+            # float64, where the difference of two float32 values is exact
+            step = float(np.asarray(original + eps, x.dtype)) - float(
+                np.asarray(original - eps, x.dtype))
             result[n] = (plus - minus) / (step if step != 0 else 2 * eps)
         return result
 

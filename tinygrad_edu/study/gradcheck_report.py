@@ -389,8 +389,10 @@ def _compare_input(x: Tensor, analytic: np.ndarray, evaluate, base: float, eps, 
             numeric_d = (plus_d - minus_d) / (2 * eps)
             analytic_d = float(np.dot(a_flat, u))
             err = abs(numeric_d - analytic_d)
+            rel = err / max(abs(numeric_d), abs(analytic_d), 1e-300) if err > 0 else 0.0
             if err <= atol + rtol * abs(numeric_d):
                 result["max_abs"] = max(result["max_abs"], err)
+                result["max_rel"] = max(result["max_rel"], rel)
                 continue
             kink, _ = _kinks(base, np.array(plus_d), np.array(minus_d), np.array(analytic_d),
                              eps, atol, rtol)
@@ -398,7 +400,8 @@ def _compare_input(x: Tensor, analytic: np.ndarray, evaluate, base: float, eps, 
                 result["kinks"] += 1
                 continue
             result["max_abs"] = max(result["max_abs"], err)
+            result["max_rel"] = max(result["max_rel"], rel)
             result["failure"] = {"direction": d, "numeric": numeric_d, "analytic": analytic_d}
-            result["excess"] = err
+            result["excess"] = err - (atol + rtol * abs(numeric_d))
             break
     return result

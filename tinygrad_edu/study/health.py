@@ -82,7 +82,11 @@ class GradientHealth:
         for (name, p), before in zip(self.params, self._before, strict=True):
             weight = norm(before)
             change = norm(p.data.astype(np.float64) - before.astype(np.float64))
-            self.update_ratios[name][-1] = change / weight if weight > 0 else math.inf
+            if weight > 0:
+                ratio = change / weight
+            else:  # a zero weight (a bias at its zero init): any move is infinitely big
+                ratio = math.inf if change > 0 else math.nan
+            self.update_ratios[name][-1] = ratio
         self._before = None
 
     def wrap(self, optimizer) -> WatchedOptimizer:

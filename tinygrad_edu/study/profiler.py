@@ -8,10 +8,14 @@ the engine pays one truth test per op.
 Rows are keyed by op, device and implementation: "numpy"/"cupy" for ops written against the
 array module, the kernel choice (``Config.kernel`` resolved for the device: "reference",
 "numba", "cuda") for kernel-backed ops (``once_differentiable`` or a ``kernel_family``
-attribute on the Function class).
+attribute on the Function class), and the folder of the kernels module a fused op was handed
+(``kernels=`` of GELU and the norms: ``kernels/cpu`` is "numba"). Ops that call a Numba kernel
+from inside an array-module forward (MatMul's GEMM, Relu) are listed as "numpy".
 
 Ops that run *inside* a backward (a ``Mul``'s backward multiplies) are counted apart, in the
-"in bwd" column: their time is already part of the backward time of the node that ran them.
+"in bwd" column: their time is already part of the backward time of the node that ran them. So
+are the nodes of a graph walk that a backward runs itself (a fused op such as GELU
+differentiating its composite under ``create_graph``).
 The profiler's own bookkeeping for those inner ops is subtracted from that backward time.
 """
 
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Config, add_hook
-from ._common import format_table, inside_backward
+from ._common import backward_depth, format_table, inside_backward
 
 
 @dataclass
@@ -39,8 +43,17 @@ class OpStats:
         return self.forward_seconds + self.backward_seconds
 
 
+# the folders of tinygrad_edu.kernels and the implementation each holds
+_KERNEL_FOLDERS = {"reference": "reference", "cpu": "numba", "cuda": "cuda"}
+
+
 def _implementation(fn, device) -> str:
     cls = type(fn)
+    kernels = getattr(fn, "hook_kwargs", {}).get("kernels")  # fused ops: GELU, the norms
+    if kernels is not None:
+        folder = getattr(kernels, "__name__", "").split(".")[-2:-1]
+        if folder and folder[0] in _KERNEL_FOLDERS:
+            return _KERNEL_FOLDERS[folder[0]]
     if getattr(cls, "once_differentiable", False) or getattr(cls, "kernel_family", None):
         try:
             return backend.resolve_kernel_choice(Config.kernel, device.type == "cuda")
@@ -98,7 +111,15 @@ class OpProfiler:
             stats.forward_seconds += seconds
 
     def on_backward(self, fn, grad_output, grad_inputs, seconds):
+        start = time.perf_counter()
         stats = self._stats(fn, grad_output.device)
+        if backward_depth() > 1:
+            # a node of a walk that some node's backward runs itself (GELU, a batch norm under
+            # create_graph): its time is part of that backward, like an op's inside it
+            stats.inner_calls += 1
+            stats.inner_seconds += seconds
+            self._inner_overhead += time.perf_counter() - start
+            return
         stats.backward_calls += 1
         stats.backward_seconds += max(seconds - self._inner_overhead, 0.0)
         self._inner_overhead = 0.0

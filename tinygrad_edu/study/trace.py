@@ -26,11 +26,9 @@ import sys
 import weakref
 from dataclasses import dataclass, field
 
-from ..autograd import add_hook, run_backward
+from ..autograd import add_hook
 from ..functional.shape import SumTo
-from ._common import first_doc_line, fmt_shape, norm, source_line
-
-_RUN_BACKWARD = run_backward.__code__
+from ._common import backward_depth, first_doc_line, fmt_shape, norm, source_line
 
 
 @dataclass
@@ -86,17 +84,6 @@ class BackwardEvent:
         return "\n".join(lines)
 
 
-def _inside_walk() -> bool:
-    """Is the op applied by the caller's caller running inside the engine's graph walk (i.e.
-    as part of some op's backward)?"""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code is _RUN_BACKWARD:
-            return True
-        frame = frame.f_back
-    return False
-
-
 class BackwardTracer:
     """Context manager: print (to ``file``; None for silence) and record every backward step.
 
@@ -126,13 +113,16 @@ class BackwardTracer:
     # -- hooks called by the engine -----------------------------------------------------------
 
     def on_forward(self, fn, out, seconds):
-        if not _inside_walk():
+        depth = backward_depth()
+        if depth == 0:
             self._sources[fn] = source_line()
-        elif isinstance(fn, SumTo):
+        elif depth == 1 and isinstance(fn, SumTo):
             x = fn.hook_args[0]
             self._sum_tos.append((tuple(x.shape), tuple(fn.hook_kwargs["shape"]), fn.axes))
 
     def on_backward(self, fn, grad_output, grad_inputs, seconds):
+        if backward_depth() > 1:
+            return  # a walk that a fused op's backward runs itself: part of that op's step
         sum_tos, self._sum_tos = self._sum_tos, []
         source = self._sources.get(fn) or fn.created_at or "<forward ran outside the tracer>"
         event = BackwardEvent(
