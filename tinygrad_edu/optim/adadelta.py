@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class Adadelta(Optimizer):
@@ -27,6 +32,9 @@ class Adadelta(Optimizer):
         eps: added inside both square roots (default 1e-6); it sets the first steps' size.
         weight_decay: L2 penalty coefficient (default 0).
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``square_avg`` (v) and ``acc_delta`` (u).
 
@@ -48,7 +56,12 @@ class Adadelta(Optimizer):
         weight_decay: float = 0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("Adadelta", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         check_hyperparameter("Adadelta", "learning rate", lr)
         check_hyperparameter("Adadelta", "rho", rho, 0.0, 1.0, include_high=True)
         check_hyperparameter("Adadelta", "epsilon", eps)

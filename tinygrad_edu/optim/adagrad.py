@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class Adagrad(Optimizer):
@@ -28,8 +33,14 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of ``sum`` (default 0).
         eps: added to the denominator for numerical stability (default 1e-10).
         maximize: maximize the objective instead of minimizing it.
+        foreach, differentiable, fused: torch's implementation switches (keyword-only
+            here): foreach and fused are accepted and change nothing; True for the others is refused
+            (``check_implementation_flags``).
 
-    State per parameter: ``step`` (int) and ``sum`` (array).
+    State per parameter: ``step`` (int) and ``sum`` (array), made for every parameter by the
+    constructor, as torch does (so ``state_dict()`` lists parameters that have had no gradient
+    yet); parameters added later by ``add_param_group`` get theirs at their first step. Each
+    group's own ``initial_accumulator_value`` is used (torch uses the constructor's for all).
     """
 
     def __init__(
@@ -42,7 +53,12 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        check_implementation_flags("Adagrad", foreach=foreach, differentiable=differentiable,
+                                   fused=fused)
         check_hyperparameter("Adagrad", "learning rate", lr)
         check_hyperparameter("Adagrad", "lr_decay", lr_decay)
         check_hyperparameter("Adagrad", "weight_decay", weight_decay)
@@ -52,12 +68,19 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize)
         super().__init__(params, defaults)
+        for group in self.param_groups:
+            for param in group["params"]:
+                self._init_state(param.data, self.state[param], group)
+
+    @staticmethod
+    def _init_state(p, state, group) -> None:
+        state["step"] = 0
+        state["sum"] = get_array_module(p).full_like(p, group["initial_accumulator_value"])
 
     def _update(self, p, g, state, group):
         xp = get_array_module(p)
         if not state:
-            state["step"] = 0
-            state["sum"] = xp.full_like(p, group["initial_accumulator_value"])
+            self._init_state(p, state, group)
         state["step"] += 1
         step = state["step"]
         g = ascent_and_decay(p, g, group)  # maximize, weight decay

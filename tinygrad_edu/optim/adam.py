@@ -10,7 +10,7 @@ from .. import backend
 from ..backend import get_array_module, is_cupy_array
 from ..kernels.reference.optim import adam_step as reference_adam_step
 from ._checks import check_adam_family
-from .optimizer import Optimizer, ascent_and_decay
+from .optimizer import Optimizer, ascent_and_decay, check_implementation_flags
 
 
 @functools.cache
@@ -82,6 +82,9 @@ class Adam(Optimizer):
         maximize: maximize the objective instead of minimizing it.
         decoupled_weight_decay: apply weight decay to the weight directly (AdamW) rather than
             through the gradient (default False; ``AdamW`` sets it).
+        foreach, capturable, differentiable, fused: torch's implementation switches, accepted
+            for compatibility (see ``check_implementation_flags``: foreach and fused change
+            nothing; capturable=True and differentiable=True are refused).
 
     State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad,
     ``max_exp_avg_sq`` (v_max).
@@ -98,8 +101,14 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
-        betas = check_adam_family(type(self).__name__, lr, betas, eps, weight_decay)
+        name = type(self).__name__
+        check_implementation_flags(name, foreach, fused, capturable, differentiable)
+        betas = check_adam_family(name, lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
@@ -188,9 +197,14 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, foreach=foreach, capturable=capturable,
+                         differentiable=differentiable, fused=fused)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer, ascent_and_decay
+from .optimizer import Optimizer, ascent_and_decay, check_implementation_flags
 
 
 class Adamax(Optimizer):
@@ -28,6 +28,9 @@ class Adamax(Optimizer):
         eps: added to ``abs(g)`` so that ``u`` is never zero (default 1e-8).
         weight_decay: L2 penalty coefficient (default 0).
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``exp_avg`` (m) and ``exp_inf`` (u).
 
@@ -49,7 +52,12 @@ class Adamax(Optimizer):
         weight_decay: float = 0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("Adamax", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         betas = check_adam_family("Adamax", lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         maximize=maximize)

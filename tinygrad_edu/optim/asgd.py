@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class ASGD(Optimizer):
@@ -35,8 +40,14 @@ class ASGD(Optimizer):
         weight_decay: L2 penalty coefficient (default 0).
         maximize: maximize the objective instead of minimizing it (keyword-only here: torch's
             7th positional argument is ``foreach``).
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
-    State per parameter: ``step``, ``eta``, ``mu`` (Python floats) and ``ax``.
+    State per parameter: ``step``, ``eta``, ``mu`` (Python floats) and ``ax``. (torch keeps
+    ``eta`` and ``mu`` in 0-d tensors of its default dtype, float32, so its float64 runs round
+    the step size to float32 and differ from these by ~1e-8 relative; under
+    ``torch.set_default_dtype(torch.float64)`` the two agree to rounding.)
 
     >>> import tinygrad_edu as tg
     >>> w = tg.tensor([1.0, -2.0], requires_grad=True)
@@ -57,7 +68,12 @@ class ASGD(Optimizer):
         weight_decay: float = 0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("ASGD", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         check_hyperparameter("ASGD", "learning rate", lr)
         check_hyperparameter("ASGD", "weight_decay", weight_decay)
         for name, value in (("lambd", lambd), ("alpha", alpha), ("t0", t0)):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import Config
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class NAdam(Optimizer):
@@ -28,8 +34,9 @@ class NAdam(Optimizer):
         p = p - lr * (1 - mu) / (1 - mu_product) * g / denom      # this step's gradient ...
         p = p - lr * mu_next / (1 - mu_product * mu_next) * m / denom   # ... and the look-ahead
 
-    ``mu_product`` is rounded to float32 after every step, as torch keeps it in a float32
-    scalar tensor (its default dtype): float64 trajectories then agree with torch to rounding.
+    ``mu_product`` is rounded to float32 after every step, as torch keeps it in a 0-d tensor of
+    its default dtype (float32): float64 trajectories then agree with torch to rounding. Under
+    ``set_default_dtype(float64)`` it stays float64, as torch's does under its float64 default.
 
     Args:
         params: iterable of tensors or of parameter-group dicts.
@@ -40,6 +47,9 @@ class NAdam(Optimizer):
         momentum_decay: how fast ``mu`` approaches ``beta1`` (default 4e-3).
         decoupled_weight_decay: decay the weight directly (NAdamW) instead of through ``g``.
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``mu_product`` (a number), ``exp_avg`` (m) and
     ``exp_avg_sq`` (v).
@@ -64,7 +74,12 @@ class NAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("NAdam", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         betas = check_adam_family("NAdam", lr, betas, eps, weight_decay)
         check_hyperparameter("NAdam", "momentum_decay", momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -90,7 +105,8 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         # float(): a checkpoint loaded from torch holds mu_product as a 0-d array
-        mu_product = float(np.float32(np.float32(float(state["mu_product"])) * np.float32(mu)))
+        scalar = np.float64 if np.dtype(Config.default_dtype) == np.float64 else np.float32
+        mu_product = float(scalar(scalar(float(state["mu_product"])) * scalar(mu)))
         state["mu_product"] = mu_product
         mu_product_next = mu_product * mu_next
 

@@ -60,6 +60,32 @@ def check_hyperparameter(optimizer: str, name: str, value, low: float = 0.0,
         raise ValueError(f"{optimizer}: invalid {name} {value!r} (must be {must})")
 
 
+def check_implementation_flags(optimizer: str, foreach=None, fused=None, capturable=False,
+                               differentiable=False) -> None:
+    """torch's switches between implementations of one update, accepted so that torch code runs
+    unchanged. ``foreach`` and ``fused`` choose how torch loops over the parameters (here one
+    loop, or Adam's one Numba kernel, serves every parameter): accepted, they change nothing.
+    ``capturable`` (CUDA-graph capture of ``step``) and ``differentiable`` (autograd through
+    the update) change what a step is, which these optimizers do not do: True is refused.
+
+    >>> check_implementation_flags("Adam", foreach=False, fused=True)   # accepted, ignored
+    >>> check_implementation_flags("Adam", foreach=True, fused=True)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: Adam: `fused` and `foreach` cannot be `True` together
+    """
+    if foreach and fused:
+        raise RuntimeError(f"{optimizer}: `fused` and `foreach` cannot be `True` together")
+    if differentiable:
+        raise NotImplementedError(
+            f"{optimizer}: differentiable=True (autograd through the update) is not supported: "
+            "step() updates param.data in place under no_grad; leave it False")
+    if capturable:
+        raise NotImplementedError(
+            f"{optimizer}: capturable=True (CUDA-graph capture of step) is not supported: the "
+            "step counts and step sizes live on the host as Python numbers; leave it False")
+
+
 _SET_ERROR = (
     "{name}: parameters must be in an ordered collection (list, tuple, generator), not a set: "
     "a set's order changes between runs, which would scramble the state dict"
@@ -254,13 +280,15 @@ class Optimizer:
             groups.append(packed)
         state = {}
         for p, values in self.state.items():
-            if id(p) in index_of:
+            # (an empty entry, e.g. SGD without momentum, is left out as torch leaves it out)
+            if id(p) in index_of and values:
                 state[index_of[id(p)]] = _to_host(values)
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyper-parameters and buffers saved by ``state_dict`` (of an optimizer built
-        over parameters of the same shapes, in the same order)."""
+        over parameters of the same shapes, in the same order). An option the checkpoint's
+        groups lack (one newer than the checkpoint) takes its default."""
         name = type(self).__name__
         if "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError(f"{name}: load_state_dict expects a dict with 'state' and "
@@ -291,6 +319,8 @@ class Optimizer:
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
             saved["params"] = group["params"]
+            for key, default in self.defaults.items():
+                saved.setdefault(key, default)  # an option newer than the checkpoint
             new_groups.append(saved)
         self.state = new_state
         self.param_groups = new_groups

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from ._checks import check_adam_family
-from .optimizer import Optimizer, ascent_and_decay
+from .optimizer import Optimizer, ascent_and_decay, check_implementation_flags
 
 
 class RAdam(Optimizer):
@@ -40,6 +40,9 @@ class RAdam(Optimizer):
         weight_decay: weight decay coefficient (default 0).
         decoupled_weight_decay: decay the weight directly (as AdamW) instead of through ``g``.
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``exp_avg`` (m) and ``exp_avg_sq`` (v).
 
@@ -62,7 +65,12 @@ class RAdam(Optimizer):
         decoupled_weight_decay: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("RAdam", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         betas = check_adam_family("RAdam", lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)

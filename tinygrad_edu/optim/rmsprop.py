@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class RMSprop(Optimizer):
@@ -36,6 +41,9 @@ class RMSprop(Optimizer):
         centered: normalize by an estimate of the gradient's variance instead of its second
             moment.
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``square_avg`` (v), ``momentum_buffer`` (b, when
     momentum > 0) and ``grad_avg`` (when centered).
@@ -52,7 +60,12 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("RMSprop", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         check_hyperparameter("RMSprop", "learning rate", lr)
         check_hyperparameter("RMSprop", "alpha", alpha, 0.0, 1.0, include_high=True)
         check_hyperparameter("RMSprop", "epsilon", eps)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_hyperparameter, check_implementation_flags
 
 
 def _pair(name: str, what: str, value) -> tuple[float, float]:
@@ -41,6 +41,9 @@ class Rprop(Optimizer):
         etas: (etaminus, etaplus), with 0 < etaminus < 1 < etaplus (default (0.5, 1.2)).
         step_sizes: (min, max) step size (default (1e-6, 50)).
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, differentiable: torch's implementation switches (keyword-only
+            here): foreach is accepted and changes nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     State per parameter: ``step``, ``prev`` (the last gradient used) and ``step_size``.
 
@@ -63,7 +66,12 @@ class Rprop(Optimizer):
         step_sizes: tuple[float, float] = (1e-6, 50),
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ):
+        check_implementation_flags("Rprop", foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable)
         check_hyperparameter("Rprop", "learning rate", lr)
         etas = _pair("etas", "etas (etaminus, etaplus)", etas)
         if not 0.0 < etas[0] < 1.0 < etas[1]:

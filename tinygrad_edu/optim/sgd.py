@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, ascent_and_decay, check_hyperparameter
+from ..backend import get_array_module
+from .optimizer import (
+    Optimizer,
+    ascent_and_decay,
+    check_hyperparameter,
+    check_implementation_flags,
+)
 
 
 class SGD(Optimizer):
@@ -31,6 +37,9 @@ class SGD(Optimizer):
         weight_decay: L2 penalty coefficient (default 0).
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
         maximize: maximize the objective instead of minimizing it.
+        foreach, differentiable, fused: torch's implementation switches (keyword-only
+            here): foreach and fused are accepted and change nothing; True for the others is refused
+            (``check_implementation_flags``).
 
     >>> import tinygrad_edu as tg
     >>> w = tg.tensor([1.0, -2.0], requires_grad=True)
@@ -51,7 +60,12 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        check_implementation_flags("SGD", foreach=foreach, differentiable=differentiable,
+                                   fused=fused)
         check_hyperparameter("SGD", "learning rate", lr)
         check_hyperparameter("SGD", "momentum", momentum)
         check_hyperparameter("SGD", "dampening", dampening)
@@ -72,7 +86,9 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = g.copy()
+                # an array even for a 0-d parameter: -g or g + wd p of a 0-d array is a NumPy
+                # scalar, which the in-place updates below could not change
+                buf = get_array_module(p).array(g, copy=True)
                 state["momentum_buffer"] = buf
             else:
                 buf *= momentum
