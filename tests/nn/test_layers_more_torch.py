@@ -186,7 +186,7 @@ def test_activation_inplace_writes_into_the_input():
     tests/nn/test_inplace_activations.py); a leaf that requires grad is refused, as by torch."""
     for layer in (Threshold(0.1, 5.0, inplace=True), RReLU(inplace=True).eval()):
         x = tg.tensor([-1.0, 0.0625, 2.0])
-        expected = type(layer)(*([0.1, 5.0] if isinstance(layer, Threshold) else []))(x)
+        expected = type(layer)(*([0.1, 5.0] if isinstance(layer, Threshold) else [])).eval()(x)
         assert layer(x) is x
         assert x.tolist() == expected.tolist()
         with pytest.raises(RuntimeError, match="a leaf tensor that requires grad"):
