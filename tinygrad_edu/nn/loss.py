@@ -113,22 +113,47 @@ def _cast_like(value, like: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
+def _elementwise_weighted(op: str, loss: Tensor, weight, input: Tensor,  # noqa: A002
+                          reduction: str) -> Tensor:
+    """torch 2.13's ``weight`` of mse_loss and l1_loss: the input's shape, one weight per element
+    (differentiable if a tensor); "mean" is the weighted mean sum_i w_i l_i / sum_i w_i."""
+    w = _cast_like(weight, input)
+    if tuple(w.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weight must have the input's shape {tuple(input.shape)}, "
+                         f"got {tuple(w.shape)}")
+    loss = loss * w
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # weights summing to 0: nan, silently
+            return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
 def mse_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
-             reduction: str = "mean") -> Tensor:
-    """l_i = (x_i - y_i)^2;  dl/dx_i = 2 (x_i - y_i)  (divided by the count for "mean")."""
+             reduction: str = "mean", weight=None) -> Tensor:
+    """l_i = w_i (x_i - y_i)^2;  dl/dx_i = 2 w_i (x_i - y_i)  (divided by the count for "mean").
+
+    ``weight`` (optional, the input's shape; w_i = 1 without it), as torch 2.13: then "mean"
+    divides by sum_i w_i instead of the count."""
     reduction = _legacy_reduction("mse_loss", size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
     target = _float_target("mse_loss", input, target)
     diff = input - target
+    if weight is not None:
+        return _elementwise_weighted("mse_loss", diff * diff, weight, input, reduction)
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
-            reduction: str = "mean") -> Tensor:
-    """l_i = |x_i - y_i|;  dl/dx_i = sign(x_i - y_i)  (0 where x_i = y_i, like torch)."""
+            reduction: str = "mean", weight=None) -> Tensor:
+    """l_i = w_i |x_i - y_i|;  dl/dx_i = w_i sign(x_i - y_i)  (0 where x_i = y_i, like torch).
+
+    ``weight`` (optional, the input's shape; w_i = 1 without it), as torch 2.13: then "mean"
+    divides by sum_i w_i instead of the count."""
     reduction = _legacy_reduction("l1_loss", size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
     target = _float_target("l1_loss", input, target)
+    if weight is not None:
+        return _elementwise_weighted("l1_loss", (input - target).abs(), weight, input, reduction)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -205,7 +230,9 @@ _KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 def _xlogx(t: Tensor) -> Tensor:
     """t log t, with 0 log 0 = 0 (value and gradient); nan for t < 0, like torch's xlogy."""
     safe = F.masked_fill(t, t.data == 0, 1.0)  # log(1) = 0 where t = 0
-    return t * safe.log()
+    with np.errstate(invalid="ignore"):  # log(t < 0) = nan, silently as in torch
+        log_t = safe.log()
+    return t * log_t
 
 
 def kl_div(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
@@ -249,7 +276,10 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
     if reduction != "batchmean":
         return _reduce(loss, reduction)
     total = loss.sum()
-    return total / input.shape[0] if input.ndim != 0 else total
+    if input.ndim == 0:
+        return total
+    with np.errstate(invalid="ignore"):  # an empty batch: 0 / 0 = nan, silently as in torch
+        return total / input.shape[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -313,7 +343,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
 
 
-_COSINE_EMBEDDING_EPS = 1e-12  # torch's EPSILON, added to each squared norm
+# torch's EPSILON of its losses: 1e-12 as a float32 (9.99999996e-13), which float64 sees too
+_TORCH_EPSILON = float(np.float32(1e-12))
+_COSINE_EMBEDDING_EPS = _TORCH_EPSILON  # added to each squared norm
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
@@ -324,7 +356,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
         l_n = 1 - cos_n                 if y_n = 1
               max(0, cos_n - margin)    if y_n = -1      (0 for any other label)
 
-    ``input1``/``input2`` are (N, D) with a target (N,), or (D,) with a 0-d target.
+    ``input1``/``input2`` are (N, D) with a target (N,), or (D,) with a 0-d target; like torch,
+    the two inputs and the target broadcast together (e.g. one reference (1, D) against a batch).
 
     >>> import tinygrad_edu as tg
     >>> a, b = tg.tensor([[1.0, 0.0], [1.0, 0.0]]), tg.tensor([[0.0, 1.0], [1.0, 1.0]])
@@ -341,21 +374,30 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float 
         raise ValueError(f"{op}: expected a 0-d or 1-d target (one label per pair), got shape "
                          f"{tuple(target.shape)}")
     want = target.ndim + 1  # (D,) with a 0-d target, (N, D) with (N,)
-    if input1.ndim != want or tuple(input2.shape) != tuple(input1.shape):
-        raise ValueError(
-            f"{op}: a {target.ndim}-d target expects two {want}-d inputs of one shape, got "
-            f"{tuple(input1.shape)} and {tuple(input2.shape)} (target {tuple(target.shape)})"
-        )
-    if target.ndim == 1 and target.shape[0] != input1.shape[0]:
+    s1, s2 = tuple(input1.shape), tuple(input2.shape)
+    expects = f"{op}: a {target.ndim}-d target expects two {want}-d inputs of one shape"
+    if input1.ndim != want or input2.ndim != want:
+        raise ValueError(f"{expects}, got {s1} and {s2} (target {tuple(target.shape)}; shapes "
+                         "that broadcast together work too)")
+    try:
+        pairs = tuple(np.broadcast_shapes(s1, s2))[:target.ndim]  # (N,) or ()
+    except ValueError:
+        raise ValueError(f"{expects}, got {s1} and {s2}, which do not broadcast "
+                         "together") from None
+    if target.ndim == 1 and target.shape[0] not in (1, pairs[0]) and pairs[0] != 1:
         raise ValueError(f"{op}: target has {target.shape[0]} labels but the inputs have "
-                         f"{input1.shape[0]} pairs ({tuple(input1.shape)})")
+                         f"{pairs[0]} pairs ({s1} and {s2}); the counts must be equal (or 1)")
+    shape = tuple(np.broadcast_shapes(pairs, tuple(target.shape)))
     d = target.ndim  # the feature dim
     prod_sum = (input1 * input2).sum(dim=d)
     mag_square1 = (input1 * input1).sum(dim=d) + _COSINE_EMBEDDING_EPS
     mag_square2 = (input2 * input2).sum(dim=d) + _COSINE_EMBEDDING_EPS
     cos = prod_sum / (mag_square1 * mag_square2).sqrt()
-    pos = F.masked_fill(1 - cos, target.data != 1, 0.0)
-    neg = F.masked_fill((cos - margin).clamp(min=0), target.data != -1, 0.0)
+    if tuple(cos.shape) != shape:  # a single pair against many labels
+        cos = cos.broadcast_to(shape)
+    labels = get_array_module(target.data).broadcast_to(target.data, shape)
+    pos = F.masked_fill(1 - cos, labels != 1, 0.0)
+    neg = F.masked_fill((cos - margin).clamp(min=0), labels != -1, 0.0)
     return _reduce(pos + neg, reduction)
 
 
@@ -614,12 +656,15 @@ def _nll(op: str, logp: Tensor, target, weight, ignore_index: int, reduction: st
 
 def _weighted_mean(loss: Tensor, sample_w) -> Tensor:
     """sum_n l_n / sum_n w_n. When every entry is ignored (sum w = 0) the value is nan and the
-    gradient 0, as in torch: the 0/0 stays out of the backward (no device sync to test it)."""
+    gradient 0, as in torch: the 0/0 stays out of the backward (no device sync to test it).
+    The gradient is 0 even where l_n is not (label smoothing's term, class weights all 0)."""
     xp = get_array_module(sample_w)
     divisor = xp.asarray(sample_w.sum(), dtype=loss.dtype)
     empty = divisor == 0
     nan_if_empty = xp.where(empty, xp.nan, 0).astype(loss.dtype)  # a constant: no gradient
-    return loss.sum() / Tensor._wrap(xp.where(empty, 1, divisor)) + Tensor._wrap(nan_if_empty)
+    keep = xp.where(empty, 0, 1).astype(loss.dtype)  # 0 stops the gradient when sum w = 0
+    mean = loss.sum() / Tensor._wrap(xp.where(empty, 1, divisor)) * Tensor._wrap(keep)
+    return mean + Tensor._wrap(nan_if_empty)
 
 
 def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
@@ -756,7 +801,10 @@ class BinaryCrossEntropy(Function):
     finite loss of at most 100, like torch).
 
     dl/dx = (x - t) / max(x (1 - x), 1e-12)      (torch's formula: finite at x = 0 and 1)
-    dl/dt = log(1 - x) - log(x)  (clamped logs)
+    dl/dt = log(1 - x) - log(x)  (clamped logs: the derivative of the clamped loss)
+
+    Unlike torch, whose dl/dt is -logit(x) unclamped (+-inf at x = 0 and 1, and different
+    wherever log x or log(1 - x) is below -100), dl/dt is finite everywhere.
     """
 
     def forward(self, x, t):
@@ -770,7 +818,7 @@ class BinaryCrossEntropy(Function):
         x, t = self.inputs
         dx = dt = None
         if self.needs_input_grad[0]:
-            dx = dy * (x - t) / ((1 - x) * x).clamp(min=1e-12)
+            dx = dy * (x - t) / ((1 - x) * x).clamp(min=_TORCH_EPSILON)
         if self.needs_input_grad[1]:
             dt = dy * ((1 - x).clamp(min=_LOG_FLOOR).log() - x.clamp(min=_LOG_FLOOR).log())
         return dx, dt
@@ -779,8 +827,10 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa: A002
                          reduce=None, reduction: str = "mean") -> Tensor:
     """BCE of probabilities ``input`` in [0, 1] against targets in [0, 1] (same shape):
-    l_i = -w_i (t_i log x_i + (1 - t_i) log(1 - x_i)). Prefer
-    binary_cross_entropy_with_logits on raw scores: it is exact where sigmoid saturates."""
+    l_i = -w_i (t_i log x_i + (1 - t_i) log(1 - x_i)). ``weight`` broadcasts to the input's
+    shape (it may not grow it, as torch); unlike torch, which refuses one that requires grad, a
+    tensor weight gets a gradient. Prefer binary_cross_entropy_with_logits on raw scores: it is
+    exact where sigmoid saturates."""
     op = "binary_cross_entropy"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
     _check_reduction(op, reduction)
@@ -795,9 +845,10 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     if target.data.size and not bool(xp.all((target.data >= 0) & (target.data <= 1))):
         raise ValueError(f"{op}: all elements of target should be between 0 and 1")
     loss = BinaryCrossEntropy.apply(input, target)
-    w = _constant(weight, input)
-    if w is not None:
-        loss = loss * Tensor._wrap(w)
+    if weight is not None:
+        w = _cast_like(weight, input)
+        _check_broadcasts_to_input(op, "weight", w, input)
+        loss = loss * w
     return _reduce(loss, reduction)
 
 
@@ -812,7 +863,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
 
     softplus(-x) = log(1 + e^-x) is evaluated as max(-x, 0) + log1p(e^-|x|), finite for
     x = +-1e4 (value and gradient). ``pos_weight`` (e.g. shape (C,)) broadcasts over the
-    input and up-weights positives; ``weight`` multiplies each element's loss.
+    input and up-weights positives; ``weight`` multiplies each element's loss. Both broadcast
+    to the input's shape and may not grow it, as torch; unlike torch (which refuses them), tensors
+    that require grad get a gradient.
     """
     op = "binary_cross_entropy_with_logits"
     reduction = _legacy_reduction(op, size_average, reduce, reduction)
@@ -823,10 +876,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
         loss = (1 - target) * input + softplus_neg
     else:
         pw = _cast_like(pos_weight, input)
+        _check_broadcasts_to_input(op, "pos_weight", pw, input)
         log_weight = 1 + (pw - 1) * target
         loss = (1 - target) * input + log_weight * softplus_neg
     if weight is not None:
         w = _cast_like(weight, input)
+        _check_broadcasts_to_input(op, "weight", w, input)
         loss = loss * w
     return _reduce(loss, reduction)
 
