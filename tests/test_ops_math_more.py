@@ -81,6 +81,8 @@ def test_unary_domain_edges(name, dtype):
     tg_fn, torch_fn, _, _ = UNARY[name]
     skip = EDGE_SKIP.get(name, np.array([]))
     values = EDGES[~(np.isin(EDGES, skip) | (np.isnan(EDGES) & np.isnan(skip).any()))]
+    if name == "logit":  # the sign of torch's inf gradient at -0.0 depends on whether its
+        values = np.where(values == 0, 0.0, values)  # vectorized loop (CPU width) meets it
     with np.errstate(all="ignore"):
         _edge_compare(tg_fn, torch_fn, values, dtype)
 
