@@ -4,6 +4,7 @@ a small VGG-style net. Input NCHW, output logits."""
 from __future__ import annotations
 
 from .. import nn
+from ._checks import check_images
 
 
 class LeNet5(nn.Module):
@@ -19,6 +20,7 @@ class LeNet5(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
+        self.in_channels = in_channels
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
@@ -31,6 +33,7 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, x):
+        check_images("LeNet5", x, self.in_channels, 28)  # 16 * 5 * 5 features need 28x28
         return self.classifier(self.features(x))
 
 
@@ -41,17 +44,23 @@ class KerasCNN(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28):
         super().__init__()
+        side = ((image_size - 2) // 2 - 2) // 2 - 2  # 28 -> 26 -> 13 -> 11 -> 5 -> 3
+        if side < 1:
+            raise ValueError(f"KerasCNN: image_size must be at least 18 (three 3x3 valid "
+                             f"convolutions and two 2x2 poolings), got {image_size}")
+        self.in_channels = in_channels
+        self.image_size = image_size
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(64, 64, 3), nn.ReLU(),
         )
-        side = ((image_size - 2) // 2 - 2) // 2 - 2  # 28 -> 26 -> 13 -> 11 -> 5 -> 3
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(64 * side * side, 64), nn.ReLU(), nn.Linear(64, num_classes),
         )
 
     def forward(self, x):
+        check_images("KerasCNN", x, self.in_channels, self.image_size)
         return self.classifier(self.features(x))
 
 
@@ -61,6 +70,7 @@ class CifarNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
+        self.in_channels = in_channels
         self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.pool = nn.MaxPool2d(2, 2)
         self.conv2 = nn.Conv2d(6, 16, 5)
@@ -69,6 +79,7 @@ class CifarNet(nn.Module):
         self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, x):
+        check_images("CifarNet", x, self.in_channels, 32)  # 16 * 5 * 5 features need 32x32
         x = self.pool(self.conv1(x).relu())  # (N, 6, 14, 14)
         x = self.pool(self.conv2(x).relu())  # (N, 16, 5, 5)
         x = x.flatten(1)  # (N, 400)
@@ -83,6 +94,7 @@ class SmallVGG(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1,
                  widths: tuple[int, ...] = (32, 64, 128)):
         super().__init__()
+        self.in_channels = in_channels
         layers: list[nn.Module] = []
         channels = in_channels
         for width in widths:
@@ -96,4 +108,5 @@ class SmallVGG(nn.Module):
         self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x):
+        check_images("SmallVGG", x, self.in_channels)
         return self.classifier(self.pool(self.features(x)).flatten(1))

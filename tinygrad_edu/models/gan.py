@@ -1,6 +1,7 @@
 """A generative adversarial network (Goodfellow et al. 2014) of two MLPs, on MNIST.
 
     generator G:      z ~ N(0, I) (B, z_dim) -> 256 -> 512 -> 784, tanh -> fake image in [-1, 1]
+                      (each hidden layer Linear -> BatchNorm1d -> ReLU, as in DCGAN's G)
     discriminator D:  image (B, 784) -> 512 -> 256 -> 1 logit: "is this a real digit?"
 
 One training step, with BCE = binary cross entropy on D's logits:
@@ -33,7 +34,8 @@ from .images import save_image_grid
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> images (B, 1, 28, 28) in [-1, 1]."""
+    """z (B, z_dim) -> [Linear -> BatchNorm1d -> ReLU] per hidden width -> Linear -> tanh
+    -> images (B, 1, 28, 28) in [-1, 1]."""
 
     def __init__(self, z_dim: int = 64, hidden: tuple[int, ...] = (256, 512),
                  image_shape: tuple[int, ...] = (1, 28, 28)):
@@ -52,7 +54,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, 1, 28, 28) -> logits (B,) of "real"."""
+    """images (B, 1, 28, 28) -> [Linear -> LeakyReLU(0.2)] per hidden width -> Linear
+    -> logits (B,) of "real"."""
 
     def __init__(self, hidden: tuple[int, ...] = (512, 256),
                  image_shape: tuple[int, ...] = (1, 28, 28)):

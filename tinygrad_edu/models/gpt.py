@@ -29,6 +29,7 @@ from ..functional import cat, scaled_dot_product_attention
 from ..nn import functional as F
 from ..nn.utils import evaluating
 from ..tensor import arange, generator, tensor
+from ._checks import check_token_ids
 
 # ----------------------------------------------------------------------------------------------
 # Blocks
@@ -155,6 +156,10 @@ class GPT(nn.Module):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
 
     def forward(self, idx):
+        if idx.ndim != 2:
+            raise ValueError(f"GPT: expected token ids (B, T), got shape {tuple(idx.shape)} "
+                             "(a single sequence: idx[None])")
+        check_token_ids("GPT", idx, self.config.vocab_size)
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"GPT: cannot forward a sequence of length {T}, the block size is "

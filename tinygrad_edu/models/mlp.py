@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .. import nn
@@ -38,6 +39,11 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
+        features = math.prod(x.shape[1:])
+        if x.ndim < 2 or features != self.config.in_features:
+            raise ValueError(f"MLP: expected inputs with {self.config.in_features} features "
+                             f"per sample ((N, {self.config.in_features}) or images that "
+                             f"flatten to it), got shape {tuple(x.shape)}")
         return self.net(x)
 
 

@@ -27,6 +27,7 @@ from ..functional import cat
 from ..nn import functional as F
 from ..nn.utils import evaluating
 from ..tensor import tensor
+from ._checks import check_token_ids
 
 # ----------------------------------------------------------------------------------------------
 # Synthetic ratings
@@ -154,6 +155,7 @@ class NCF(nn.Module):
                 raise ValueError(f"NCF: expected {what} as int64 ids (B,), got shape "
                                  f"{tuple(ids.shape)} and dtype {ids.dtype} (model has "
                                  f"{count} {what})")
+            check_token_ids("NCF", ids, count, f"{what[:-1]} ids")
         p = self.user_factors(users)  # (B, k)
         q = self.item_factors(items)  # (B, k)
         r = (p * q).sum(dim=1)  # (B,) the dot products p_u . q_i

@@ -21,6 +21,7 @@ from .. import nn
 from ..backend import to_numpy
 from ..functional import cat
 from ..tensor import tensor
+from ._checks import check_token_ids
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -85,15 +86,18 @@ class SimpleRNNClassifier(nn.Module):
         self.fc = nn.Linear(directions * c.hidden_size, c.num_classes)
 
     def forward(self, x):
-        if x.ndim == 4:
-            N, C, H, W = x.shape
-            x = x.permute(0, 2, 1, 3).reshape(N, H, C * W)  # (N, C, H, W) -> (B, T=H, I=C*W)
-        if x.ndim != 3 or x.shape[-1] != self.input_size:
+        c = self.config
+        image = x.ndim == 4 and x.shape[1] == c.in_channels and x.shape[3] == c.image_size
+        sequence = x.ndim == 3 and x.shape[-1] == self.input_size
+        if not (image or sequence):
             raise ValueError(
-                f"SimpleRNNClassifier: expected images (N, {self.config.in_channels}, H, "
-                f"{self.config.image_size}) or sequences (B, T, {self.input_size}), got shape "
+                f"SimpleRNNClassifier: expected images (N, {c.in_channels}, H, "
+                f"{c.image_size}) or sequences (B, T, {self.input_size}), got shape "
                 f"{tuple(x.shape)}"
             )
+        if image:
+            N, C, H, W = x.shape
+            x = x.permute(0, 2, 1, 3).reshape(N, H, C * W)  # (N, C, H, W) -> (B, T=H, I=C*W)
         _, h_n = self.rnn(x)  # h_n: (L * D, B, H) (a tuple (h_n, c_n) for an LSTM)
         return self.fc(_last_hidden(h_n, self.config.bidirectional))  # (B, num_classes)
 
@@ -112,7 +116,7 @@ class TextClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = False
     pooling: str = "last"  # "last" real token's output, "mean" or "max" over real tokens
-    dropout: float = 0.3  # on the embeddings and on the pooled vector
+    dropout: float = 0.3  # on the embeddings, the pooled vector and between stacked layers
     num_classes: int = 2
     padding_idx: int = 0
 
@@ -128,6 +132,8 @@ class TextClassifier(nn.Module):
       a bidirectional layer adds its backward direction's output at position 0, which has read
       the whole sentence from its end;
     - ``"mean"`` / ``"max"``: mean or max of the outputs over the real tokens only.
+
+    A row of pads only counts its first position as a token (in all three poolings).
 
     A unidirectional model's prediction then does not depend on how many pads follow the text
     (the forward pass reaches the real tokens before any pad). The backward direction of a
@@ -160,8 +166,10 @@ class TextClassifier(nn.Module):
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
             raise ValueError(f"TextClassifier: expected int64 token ids (B, T), got shape "
                              f"{tuple(ids.shape)} and dtype {ids.dtype}")
+        check_token_ids("TextClassifier", ids, c.vocab_size)
         mask = to_numpy(ids.data) != c.padding_idx  # (B, T) True at real tokens
-        lengths = np.maximum(mask.sum(axis=1), 1)  # (B,) an all-pad row counts one token
+        mask[~mask.any(axis=1), 0] = True  # an all-pad row counts its first position as a token
+        lengths = mask.sum(axis=1)  # (B,) >= 1
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         out, _ = self.rnn(x)  # (B, T, D * H)
         B, T, DH = out.shape
@@ -176,7 +184,7 @@ class TextClassifier(nn.Module):
         else:
             keep = tensor(mask[:, :, None].astype(out.dtype), device=out.device)  # (B, T, 1)
             if c.pooling == "mean":
-                pooled = (out * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)  # (B, D * H)
+                pooled = (out * keep).sum(dim=1) / keep.sum(dim=1)  # (B, D * H)
             else:
                 pooled = (out + (keep - 1.0) * 1e9).amax(dim=1)  # pads pushed to -1e9
         return self.fc(self.dropout(pooled))  # (B, num_classes)

@@ -33,6 +33,7 @@ from ..functional import cat, stack
 from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_, evaluating
 from ..tensor import Tensor, full, tensor, zeros
+from ._checks import check_token_ids
 
 PAD, BOS, EOS = 0, 1, 2
 DIGIT_OFFSET = 3  # digit d has id d + 3
@@ -264,6 +265,8 @@ class Seq2Seq(nn.Module):
 
     def forward(self, src, tgt_in):
         """Teacher forcing: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
+        check_token_ids("Seq2Seq", src, self.config.vocab_size, "source ids")
+        check_token_ids("Seq2Seq", tgt_in, self.config.vocab_size, "target ids")
         src_mask = src != PAD  # (B, S) True at real tokens
         encoder_outputs, state = self.encoder(src, src_mask)  # (B, S, H)
         logits, _ = self.decoder(tgt_in, state, encoder_outputs, src_mask)
@@ -272,6 +275,7 @@ class Seq2Seq(nn.Module):
     def greedy_decode(self, src, max_len: int) -> np.ndarray:
         """Feed back the argmax token, one step at a time (eval mode, no graph)."""
         _check_max_len("Seq2Seq.greedy_decode", max_len)
+        check_token_ids("Seq2Seq.greedy_decode", src, self.config.vocab_size, "source ids")
         if max_len == 0:
             return np.zeros((src.shape[0], 0), dtype=np.int64)  # (B, 0)
         steps = []

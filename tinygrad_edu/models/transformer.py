@@ -30,6 +30,7 @@ from ..backend import to_numpy
 from ..functional import cat
 from ..nn.utils import evaluating
 from ..tensor import full
+from ._checks import check_token_ids
 from .seq2seq import BOS, PAD, TASK_VOCAB_SIZE, _check_max_len
 
 # ----------------------------------------------------------------------------------------------
@@ -119,12 +120,17 @@ class Seq2SeqTransformer(nn.Module):
 
     def forward(self, src, tgt_in):
         """Teacher forcing: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
+        c = self.config
+        check_token_ids("Seq2SeqTransformer", src, c.src_vocab_size, "source ids")
+        check_token_ids("Seq2SeqTransformer", tgt_in, c.tgt_vocab_size, "target ids")
         return self.decode(tgt_in, self.encode(src), src == PAD)
 
     def greedy_decode(self, src, max_len: int) -> np.ndarray:
         """Encode once; then append the argmax of the last position max_len times (no graph).
         Returns the predicted ids (B, max_len) without the leading <bos>."""
         _check_max_len("Seq2SeqTransformer.greedy_decode", max_len)
+        check_token_ids("Seq2SeqTransformer.greedy_decode", src, self.config.src_vocab_size,
+                        "source ids")
         with evaluating(self):
             memory = self.encode(src)  # (B, S, d_model)
             src_padding_mask = src == PAD  # (B, S)

@@ -60,6 +60,10 @@ class VAE(nn.Module):
         self.fc4 = nn.Linear(c.hidden, c.in_features)
 
     def encode(self, x):
+        if x.ndim < 2 or math.prod(x.shape[1:]) != self.config.in_features:
+            raise ValueError(f"VAE: expected inputs with {self.config.in_features} features "
+                             f"per sample ((B, {self.config.in_features}) or images that "
+                             f"flatten to it), got shape {tuple(x.shape)}")
         h = self.fc1(x.reshape(x.shape[0], -1)).relu()  # (B, 1, 28, 28) -> (B, 784) -> (B, 400)
         return self.fc_mu(h), self.fc_logvar(h)  # (B, z), (B, z)
 
