@@ -1349,8 +1349,12 @@ plt.show()
 Plain SGD must keep $\eta < 2/100$ or it diverges across the valley, and with such a small
 step it crawls along the valley (each step shrinks $a$ by only $1 - \eta$). Momentum builds up
 speed along the valley while the zig-zags across it cancel. The adaptive methods divide each
-coordinate by its own gradient scale, which equalizes the two directions: AdaGrad and RMSProp
-move both coordinates at about $\eta$ per step at first, whatever the curvature.
+coordinate by its own gradient scale, which equalizes the two directions: their first step
+moves both coordinates by the same amount, whatever the curvature. For AdaGrad and Adam that
+amount is $\eta$ ($g / \sqrt{g^2}$); RMSProp has no bias correction, so its
+$v_1 = (1-\alpha) g_1^2$ is too small and its first step is $\eta/\sqrt{1-\alpha} = 10\,\eta$
+for the default $\alpha = 0.99$: with lr 0.1 it jumps by 1 in both coordinates, from
+$b = 0.5$ to $b = -0.5$, exactly like AdaGrad with lr 1.
 
 ## Training on MNIST
 
@@ -1754,7 +1758,8 @@ w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 y_loops = conv_loops(x, w, b, stride=2, padding=1)
 y_lib = conv2d(tg.tensor(x), tg.tensor(w), tg.tensor(b), stride=2, padding=1).numpy()
-print("output shape", y_loops.shape, " max |loops - conv2d| =", np.abs(y_loops - y_lib).max())
+conv_lib_diff = float(np.abs(y_loops - y_lib).max())
+print("output shape", y_loops.shape, " max |loops - conv2d| =", conv_lib_diff)
 
 %% md
 ## 2. im2col from scratch
@@ -1794,7 +1799,8 @@ print("its im2col for a 2x2 kernel, stride 1 (one column per output position):\n
 
 cols_mine = my_im2col(x, 3, 3, stride=2, padding=1)
 cols_lib = im2col(tg.tensor(x), 3, 3, stride=2, padding=1).numpy()
-print("max |mine - library im2col| =", np.abs(cols_mine - cols_lib).max())
+im2col_lib_diff = float(np.abs(cols_mine - cols_lib).max())
+print("max |mine - library im2col| =", im2col_lib_diff)
 
 y_gemm = (w.reshape(4, -1) @ cols_mine).reshape(2, 4, 4, 4) + b[None, :, None, None]
 im2col_conv_diff = float(np.abs(y_gemm - y_loops).max())
@@ -1832,6 +1838,7 @@ xt = rng.standard_normal((2, 3, 7, 7))
 c = rng.standard_normal((2, 3 * 3 * 3, 16))
 lhs = float((im2col(tg.tensor(xt), 3, 3, stride=2, padding=1).numpy() * c).sum())
 rhs = float((xt * col2im(tg.tensor(c), xt.shape, 3, 3, stride=2, padding=1).numpy()).sum())
+adjoint_diff = abs(lhs - rhs)
 print(f"<im2col(x), c> = {lhs:.10f}\n<x, col2im(c)> = {rhs:.10f}")
 print("col2im of ones (how many patches read each pixel):")
 print(col2im(tg.ones(1, 9, 25, dtype=tg.float64), (1, 1, 7, 7), 3, 3).numpy()[0, 0])
@@ -1889,7 +1896,9 @@ print("reference kernel == Numba kernel:", np.array_equal(y_ref, y_nb),
 
 LeNet-5 (`tinygrad_edu.models.LeNet5`): conv 6@5×5 (padding 2) → ReLU → max pool 2 → conv
 16@5×5 → ReLU → max pool 2 → 120 → 84 → 10. Two epochs on 8 000 images take a few seconds.
-The `OpProfiler` shows where the time of one training step goes.
+The `OpProfiler` shows where the time of one training step goes. It profiles the *second*
+step: the first one pays one-time costs (Numba compiling kernels, first allocations) that can
+be larger than the work itself.
 
 %% code
 from tinygrad_edu.data import get_dataset
@@ -1911,11 +1920,19 @@ X_val, y_val = prepare(test_images[:2000]), test_labels[:2000]
 tg.manual_seed(0)
 lenet = LeNet5()
 optimizer = optim.Adam(lenet.parameters(), lr=2e-3)
-with OpProfiler() as profiler:  # one step, profiled
-    loss = F.cross_entropy(lenet(tg.tensor(X_train[:64])), tg.tensor(y_train[:64]))
+
+
+def train_step(xb, yb):
+    loss = F.cross_entropy(lenet(tg.tensor(xb)), tg.tensor(yb))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
+    return loss
+
+
+train_step(X_train[:64], y_train[:64])  # warm-up: never profile (or time) the first call
+with OpProfiler() as profiler:  # one step, profiled
+    train_step(X_train[64:128], y_train[64:128])
 print(profiler.table())
 
 %% md
@@ -1932,11 +1949,7 @@ for epoch in range(2):
     order = rng.permutation(len(X_train))
     for i in range(0, len(order), 64):
         batch = order[i : i + 64]
-        loss = F.cross_entropy(lenet(tg.tensor(X_train[batch])), tg.tensor(y_train[batch]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(train_step(X_train[batch], y_train[batch]).item())
     with tg.no_grad():
         logits = lenet(tg.tensor(X_val))
     val_accuracy.append(float((logits.argmax(-1).numpy() == y_val).mean()))
@@ -2184,7 +2197,10 @@ own error.
 
 %% code
 conv_rows = {impl: m for w, impl, m, _ in rows if w.startswith("conv2d")}
+print(f"RESULT conv_lib_diff={conv_lib_diff:.3e}")
+print(f"RESULT im2col_lib_diff={im2col_lib_diff:.3e}")
 print(f"RESULT im2col_conv_diff={im2col_conv_diff:.3e}")
+print(f"RESULT col2im_adjoint_diff={adjoint_diff:.3e}")
 print(f"RESULT conv_gradcheck={int(conv_gradcheck)}")
 print(f"RESULT lenet_accuracy={lenet_accuracy:.4f}")
 print(f"RESULT conv_numba_ms={conv_rows['numba']:.3f}")
@@ -2370,8 +2386,10 @@ lstm_reach = float(profiles["LSTM, forget bias +2"][0])
 %% md
 Straight lines on a log scale: geometric decay, as the product formula predicts. The plain RNN
 and the default LSTM lose ten orders of magnitude or more over 100 steps: the first inputs
-cannot influence learning at all. The LSTM with a forget bias keeps a usable gradient over the
-whole sequence.
+cannot influence learning at all. (The RNN's gradient even underflows to exactly 0 in float32:
+the flat floor on the left.) The GRU at its default initialization does no better: its update
+gate $z_t \approx 0.5$ halves the carried state at every step, like the default forget gate.
+The LSTM with a forget bias keeps a usable gradient over the whole sequence.
 
 ## 3. Training, with the gradient-health tool
 
@@ -2472,8 +2490,9 @@ locks on, and the update/weight ratios decaying once each model has solved the t
 
 ## 4. Exploding gradients and clipping
 
-Now the opposite failure. Scale $W_{hh}$ so that its spectral radius is 3: each step back can
-multiply the gradient by up to 3. Plain SGD (no adaptive scaling to hide it) takes one step
+Now the opposite failure. Scale $W_{hh}$ so that its spectral radius (largest
+$|\text{eigenvalue}|$) is 3: over $k$ steps back the gradient can grow like $3^k$
+($\tanh' \le 1$ only damps it). Plain SGD (no adaptive scaling to hide it) takes one step
 of size $\eta \lVert g \rVert$ and is thrown far away. **Clipping by norm** rescales the whole
 gradient when its norm exceeds a threshold $\tau$:
 
@@ -2525,7 +2544,7 @@ print(f"first gradient norm {norms_free[0]:.1f}; final loss without clipping "
       f"{losses_free[-10:].mean():.3f}, with clipping {losses_clip[-10:].mean():.4f}")
 
 %% md
-The very first gradient has a norm in the hundreds: without clipping the first SGD step
+The very first gradient has a norm above 100: without clipping the first SGD step
 wrecks the weights and training does not recover; with clipping the same model, same data,
 learns the task. (Training near the edge of chaos stays fragile: other seeds give noisier
 curves, but the unclipped first step is always a large jump.) Clipping is cheap insurance,
@@ -2570,7 +2589,7 @@ from tinygrad_edu.kernels.cpu import attention as attention_numba
 from tinygrad_edu.kernels.reference import attention as attention_reference
 
 from tinygrad_edu import nn, optim
-from tinygrad_edu.functional import scaled_dot_product_attention
+from tinygrad_edu.functional import scaled_dot_product_attention, sdpa_backend
 from tinygrad_edu.nn import functional as F
 
 %% md
@@ -2759,6 +2778,10 @@ $A_{ij} = e^{S_{ij} - \ell_i}$, one block of rows at a time, and uses $D_i = \su
 O_{ic}$ from section 3, so no $T_q \times T_k$ matrix is stored between forward and backward.
 First, do they agree with the math path (layout $(B, n_h, T, h_s)$)?
 
+Careful: on 4-d CPU inputs `scaled_dot_product_attention` itself picks the fused kernel (the
+default backend `"auto"`), so a comparison with it would compare the Numba kernel with itself.
+`sdpa_backend("math")` forces the composite ops (matmul, softmax, matmul and their backwards).
+
 %% code
 Bk, NHk, Tk_, HSk = 2, 4, 64, 16
 qk = rng.standard_normal((Bk, NHk, Tk_, HSk)).astype(np.float32)
@@ -2767,8 +2790,9 @@ vk = rng.standard_normal((Bk, NHk, Tk_, HSk)).astype(np.float32)
 dok = rng.standard_normal((Bk, NHk, Tk_, HSk)).astype(np.float32)
 
 Qt, Kt, Vt = (tg.tensor(t, requires_grad=True) for t in (qk, kk, vk))
-o_math = scaled_dot_product_attention(Qt, Kt, Vt, is_causal=True)
-o_math.backward(tg.tensor(dok))
+with sdpa_backend("math"):  # the composite ops, not the fused kernel
+    o_math = scaled_dot_product_attention(Qt, Kt, Vt, is_causal=True)
+    o_math.backward(tg.tensor(dok))
 math_path = [o_math.detach().numpy(), Qt.grad.numpy(), Kt.grad.numpy(), Vt.grad.numpy()]
 
 kernel_error = {}
@@ -2870,7 +2894,8 @@ lengths = [64, 128, 256, 512]
 timings = {"math path (autograd)": [], "reference kernel": [], "numba kernel": []}
 def math_step(q, k, v, d_out):
     tensors = [tg.tensor(a, requires_grad=True) for a in (q, k, v)]
-    scaled_dot_product_attention(*tensors, is_causal=True).backward(tg.tensor(d_out))
+    with sdpa_backend("math"):
+        scaled_dot_product_attention(*tensors, is_causal=True).backward(tg.tensor(d_out))
 
 
 def kernel_step(module, q, k, v, d_out):
@@ -2980,7 +3005,7 @@ plt.show()
 best_head_mirror = max(
     np.mean([maps[layer][h][L_DIGITS + j, L_DIGITS - 1 - j] for j in range(L_DIGITS)])
     for layer in range(2) for h in range(2))
-print(f"largest mean weight on the mirrored position (query r_j -> key d_(5-j)): "
+print(f"largest mean weight on the mirrored position (query predicting r_j -> key d_(5-j)): "
       f"{best_head_mirror:.2f}  (uniform would be about {1 / (L_DIGITS + 4):.2f})")
 
 %% md
@@ -3155,8 +3180,9 @@ optimizer.step(closure)
 ```
 
 Run L-BFGS and Adam from the content image with the same budget of 60 loss evaluations
-(Adam's learning rate 0.1 is the best of 0.01, 0.05 and 0.1). After each step the pixels are
-clipped to $[0, 1]$.
+(Adam's learning rate 0.1 is the best of 0.01, 0.05 and 0.1). L-BFGS finishes the step it is in,
+so it may evaluate a few more times; the comparison below uses the first 60 evaluations of
+each. After each step the pixels are clipped to $[0, 1]$.
 
 %% code
 def run(method, budget=60, start=content, use_content=True):
@@ -3241,8 +3267,8 @@ measure. With a pretrained VGG the same losses give the familiar painterly resul
 lbfgs_ratio = curve_lbfgs[-1, 1] / curve_lbfgs[0, 1]
 print(f"RESULT gram_grad_diff={gram_grad_diff:.3e}")
 print(f"RESULT lbfgs_loss_ratio={lbfgs_ratio:.4f}")
-print(f"RESULT lbfgs_final_loss={curve_lbfgs[-1, 1]:.4e}")
-print(f"RESULT adam_final_loss={curve_adam[-1, 1]:.4e}")
+print(f"RESULT lbfgs_best_loss_60={curve_lbfgs[:60, 1].min():.4e}")  # the same budget
+print(f"RESULT adam_best_loss_60={curve_adam[:60, 1].min():.4e}")
 print(f"RESULT texture_style_ratio={curve_texture[-1, 3] / curve_texture[0, 3]:.4f}")
 print(f"RESULT elapsed_s={time.perf_counter() - NOTEBOOK_START:.1f}")
 """
@@ -3261,7 +3287,7 @@ the gradient reaches the parameters:
 - the **generative adversarial network** (GAN) has no likelihood at all; a discriminator's
   gradient, flowing *through* the discriminator into the generator, is the training signal.
 
-Both train for a few seconds on a CPU, on a subset of MNIST, so the samples are blurry but
+Both train in under half a minute on a CPU, on a subset of MNIST, so the samples are blurry but
 recognizable; more steps give sharper digits.
 
 %% setup
@@ -3482,7 +3508,8 @@ fig = plt.figure(figsize=(14, 7))
 ax = fig.add_subplot(2, 3, 1)
 ax.plot(smooth(gan_history[:, 0]), label="D loss")
 ax.plot(smooth(gan_history[:, 1]), label="G loss")
-ax.axhline(2 * np.log(2), color="gray", ls=":", label="2 log 2")
+ax.axhline(2 * np.log(2), color="gray", ls=":", label="2 log 2 (D loss at equilibrium)")
+ax.axhline(np.log(2), color="gray", ls="--", label="log 2 (G loss at equilibrium)")
 ax.set_xlabel("step")
 ax.legend(fontsize=8)
 ax = fig.add_subplot(2, 3, 4)
@@ -3501,13 +3528,15 @@ plt.tight_layout()
 plt.show()
 
 %% md
-The losses do not go to zero: they are two players' scores, and they hover around the
-equilibrium while the samples improve. $D(x)$ and $D(G(z))$ stay apart (the discriminator
+The losses do not go to zero: they are two players' scores, and they level off while the
+samples improve, $D$'s below its equilibrium value $2 \log 2$ and $G$'s non-saturating
+$-\log D(G(z))$ above its own, $\log 2$. $D(x)$ and $D(G(z))$ stay apart (the discriminator
 still wins) but neither collapses to 0 or 1, the sign of a healthy run. After 1 500 steps the
 fixed codes have turned from noise into digit-like strokes; several thousand more steps (or a
 convolutional DCGAN) make them crisp. Things to try: the minimax generator loss
 ($-$`bce(D(fake), zeros)`) and watch it stall; remove `detach()` and think about which
-gradients the discriminator step now computes.
+gradients the discriminator step now computes (and why the generator step then raises: that
+backward freed the generator's graph).
 
 %% code
 fake_pixels = snapshots[GAN_STEPS]

@@ -36,7 +36,7 @@ CHECKS: dict[str, list[str]] = {
         "neuron_max_diff < 1e-6",
         "chain_max_diff < 1e-10",
         "matrix_max_diff < 1e-5",
-        "toynet_accuracy > 0.85",
+        "toynet_accuracy > 0.95",  # a linear classifier gets about 0.86 on these moons
     ],
     "02_autograd_engine": [
         "hvp_rel_error < 1e-6",
@@ -55,24 +55,28 @@ CHECKS: dict[str, list[str]] = {
     ],
     "04_mlp_mnist_optimizers": [
         "adam_max_diff < 1e-5",
-        "val_acc[SGD] > 0.85",
-        "val_acc[momentum] > 0.85",
-        "val_acc[AdaGrad] > 0.85",
-        "val_acc[RMSProp] > 0.85",
-        "val_acc[Adam] > 0.85",
-        "best_val_acc > 0.9",
+        "val_acc[SGD] > 0.92",  # about 0.93-0.95; a linear model gets about 0.90-0.91
+        "val_acc[momentum] > 0.92",
+        "val_acc[AdaGrad] > 0.92",
+        "val_acc[RMSProp] > 0.92",
+        "val_acc[Adam] > 0.92",
+        "best_val_acc > 0.93",
     ],
     "05_regularization": [
         "baseline_train_acc > 0.99",
+        "baseline_val_acc > 0.8",
         "baseline_gap > 0.05",
         "augment_val_acc > baseline_val_acc",
         "early_stop_epoch < 15",
         "early_stop_val_loss < baseline_last_val_loss",
     ],
     "06_convolution": [
+        "conv_lib_diff < 1e-10",
+        "im2col_lib_diff == 0",
         "im2col_conv_diff < 1e-10",
+        "col2im_adjoint_diff < 1e-10",
         "conv_gradcheck == 1",
-        "lenet_accuracy > 0.9",
+        "lenet_accuracy > 0.92",
         "benchmark_rows >= 8",
         "winograd_diff < 1e-10",
     ],
@@ -97,7 +101,7 @@ CHECKS: dict[str, list[str]] = {
     "09_style_transfer": [
         "gram_grad_diff < 1e-12",
         "lbfgs_loss_ratio < 0.1",
-        "lbfgs_final_loss < adam_final_loss",
+        "lbfgs_best_loss_60 < adam_best_loss_60",
         "texture_style_ratio < 0.1",
     ],
     "10_gan_and_vae": [
