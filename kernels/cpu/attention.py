@@ -134,7 +134,9 @@ def _mask_of_head(mask, b, h):
 # ----------------------------------------------------------------------------------------------
 
 
-@njit(fastmath=FAST, cache=NUMBA_CACHE)
+# error_model="numpy": a row whose exp sum is 0 although its max is not -inf (a NaN score:
+# the float32 exp gives 0 for NaN) divides by zero; that must give NaN, as in torch, not raise
+@njit(fastmath=FAST, error_model="numpy", cache=NUMBA_CACHE)
 def _forward_head(qm, km, vm, mask2, has_mask, is_causal, scale, om, lse1, tiles):
     """One (b, h) pair: om (Tq, hs) and lse1 (Tq,) from qm (Tq, hs), km, vm (Tk, hs)."""
     Tq, hs = qm.shape
@@ -291,9 +293,10 @@ def _attention_backward_kernel(
 # ----------------------------------------------------------------------------------------------
 
 
-@prange_kernel(fastmath=FAST)
+@prange_kernel(fastmath=FAST, error_model="numpy")  # NaN rows: 0 / 0 -> NaN (see _forward_head)
 def _softmax_rows_kernel(x, y):
-    """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0."""
+    """y[r] = exp(x[r] - max x[r]) / sum(...) for x, y (rows, n); all -inf rows give 0, rows
+    with a NaN give NaN."""
     for r in prange(x.shape[0]):
         row = y[r]
         gemm._copy_row(x[r], row)  # not row[:] = x[r]: see gemm.py, "Compile time"
@@ -422,6 +425,8 @@ def softmax_lastdim(x):
     """
     check_softmax_args("softmax_lastdim", x)
     x = np.ascontiguousarray(x)
+    if x.size == 0:  # (no rows, or empty rows: reshape(-1, 0) cannot infer the rows)
+        return np.empty_like(x)
     x2 = x.reshape(-1, x.shape[-1])  # (rows, n)
     y2 = np.empty_like(x2)
     _softmax_rows_kernel(x2, y2)

@@ -36,7 +36,7 @@ def _cross_entropy_kernel(x, t, ignore_index, losses, dx):
         row, grad = x[n], dx[n]
         m = row[0]
         for c in range(1, C):
-            m = max(m, row[c])
+            m = np.maximum(m, row[c])  # NaN wins (Python's max would drop it: a finite loss)
         grad[:] = row
         s = _exp_sub_sum(grad, m)  # grad = e^(row - m), s = its sum
         inv = x.dtype.type(1) / s

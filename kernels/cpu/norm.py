@@ -178,6 +178,15 @@ def _check(op: str, x, layout: str, weight, bias=None, dy=None):
         raise ValueError(f"{op}: dy must match x ({x.shape}, {x.dtype}), got {got}")
 
 
+def _check_stats(op: str, mean, var, count: int, what: str):
+    """mean and var from the forward: ``count`` values each (the kernels index them without
+    bounds checks, so a wrong length would read past the array)."""
+    for name, a in (("mean", mean), ("var", var)):
+        if np.shape(a) != (count,):
+            raise ValueError(f"{op}: {name} must have one value per {what}, shape ({count},), "
+                             f"got {np.shape(a)}")
+
+
 def _per_channel(p, C: int, fill: float):
     """p as float64, or C copies of ``fill`` where p is None (the kernels' gamma and beta)."""
     return np.full(C, fill) if p is None else p.astype(np.float64)
@@ -209,6 +218,7 @@ def batch_norm_backward(dy, x, mean, var, weight, eps: float):
     """dy, x (N, C, L); mean, var (C,) from the forward -> dx (N, C, L), dweight (None without
     ``weight``) and dbias (C,), all in x's dtype (see ``reference.norm``)."""
     _check("batch_norm_backward", x, "(N, C, L)", weight, dy=dy)
+    _check_stats("batch_norm_backward", mean, var, x.shape[1], "channel")
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     C = x.shape[1]
     dx = np.empty_like(x)
@@ -231,6 +241,7 @@ def layer_norm_backward(dy, x, mean, var, weight, eps: float):
     """dy, x (R, D); mean, var (R,) from the forward -> dx (R, D), dweight (None without
     ``weight``) and dbias (D,), in x's dtype (see ``reference.norm``)."""
     _check("layer_norm_backward", x, "(R, D)", weight, dy=dy)
+    _check_stats("layer_norm_backward", mean, var, x.shape[0], "row")
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     R, D = x.shape
     dx = np.empty_like(x)

@@ -222,6 +222,10 @@ def gelu_forward(x):
 def gelu_backward(x, cdf, dy):
     """dx = dy (Phi(x) + x phi(x)): ``reference.activation.gelu_backward`` to a few ulp."""
     flat_x, flat_dy, dx, on_gpu = _flat("gelu_backward", x, dy)
+    if getattr(cdf, "shape", None) != x.shape or getattr(cdf, "dtype", None) != x.dtype:
+        raise ValueError(f"gelu_backward: cdf must have x's shape and dtype {x.shape} "
+                         f"{x.dtype}, got {getattr(cdf, 'shape', type(cdf).__name__)} "
+                         f"{getattr(cdf, 'dtype', '')}")
     flat_cdf = _flat("gelu_backward", cdf)[0]
     _launch(gelu_backward_kernel1, x.size, flat_x, flat_cdf, flat_dy, dx)
     return _to_caller(dx, on_gpu).reshape(x.shape)

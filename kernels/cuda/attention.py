@@ -255,14 +255,15 @@ def _softmax_kernel(dtype, threads):
             cuda.syncthreads()
             stride //= 2
         total = red[0]
-        # 3) normalize
+        # 3) normalize; total is 0 only for an all -inf row (a NaN in the row makes it NaN,
+        # which must come out as NaN, as in torch, not as a masked row: hence != 0, not > 0)
         for j in range(t, n, THREADS):
-            if total > acc_t(0.0):
+            if total != acc_t(0.0):
                 y[z, r, j] = math.exp(x[z, r, j] - m) / total
             else:
                 y[z, r, j] = acc_t(0.0)
         if t == 0:
-            lse[z, r] = m + math.log(total) if total > acc_t(0.0) else acc_t(neg_inf)
+            lse[z, r] = m + math.log(total) if total != acc_t(0.0) else acc_t(neg_inf)
 
     return softmax_rows
 
@@ -359,7 +360,7 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
             cuda.syncthreads()
 
         if row_ok:
-            if l_i > acc_t(0.0):
+            if l_i != acc_t(0.0):  # a NaN score makes l_i NaN: out NaN as in torch, not 0
                 inv_l = acc_t(1.0) / l_i
                 for d in range(hs):
                     out[z, i, d] = o_acc[d] * inv_l

@@ -191,7 +191,8 @@ def _softmax(s):
     total = e.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore"):
         lse = (m + np.log(total))[..., 0]  # log(0) = -inf for fully masked rows
-    p = e / np.where(total > 0, total, 1.0)
+    # only a fully masked row has total 0; a NaN total (a NaN score) must stay NaN, as in torch
+    p = e / np.where(total == 0, 1.0, total)
     return p.astype(s.dtype), lse.astype(s.dtype)
 
 
@@ -251,5 +252,8 @@ def softmax_lastdim(x):
            [0.25, 0.75]])
     """
     check_softmax_args("softmax_lastdim", x)
-    y, _ = _softmax(np.asarray(x))
+    x = np.asarray(x)
+    if x.size == 0:  # empty rows have no max to take
+        return x.copy()
+    y, _ = _softmax(x)
     return y
