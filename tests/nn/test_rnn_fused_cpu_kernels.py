@@ -63,12 +63,15 @@ def test_numba_gemm_products_of_the_backward(numba_gemm_at_every_size, dtype, re
         np.testing.assert_allclose(a, b, err_msg=name, **TOL[dtype])
 
 
-@pytest.mark.parametrize("kernel, dtype, expected", [
-    ("auto", np.float32, True), ("numba", np.float64, True), ("reference", np.float32, False),
-    ("auto", np.float16, False)])
-def test_which_path_runs(kernel, dtype, expected):
-    """NumPy float32/float64 arrays take the Numba kernels unless kernel="reference"; other
-    dtypes (float16) keep the array-module path."""
+@pytest.mark.parametrize("kernel, dtype, avx512, expected", [
+    ("auto", np.float32, True, True), ("auto", np.float32, False, False),
+    ("numba", np.float64, False, True), ("reference", np.float32, True, False),
+    ("auto", np.float16, True, False)])
+def test_which_path_runs(monkeypatch, kernel, dtype, avx512, expected):
+    """NumPy float32/float64 arrays take the Numba kernels under kernel="numba", and under
+    "auto" where the Numba GEMM is on (AVX-512: their products beat BLAS there); else, and for
+    other dtypes (float16), the array-module path."""
+    monkeypatch.setattr(gemm, "NUMBA_GEMM", avx512)
     x = tg.tensor(np.ones((2, 1, 3), dtype), requires_grad=True)
     with tg.use_kernel(kernel):
         h_n = lstm_layer(x, None, tg.tensor(np.ones((8, 3), dtype)),

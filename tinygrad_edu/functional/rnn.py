@@ -320,10 +320,19 @@ class LSTMLayer(Function):
 
 
 def _use_cpu_kernels(x) -> bool:
-    """The Numba kernels run for float32 and float64 NumPy arrays unless ``Config.kernel`` is
-    "reference" (which keeps the array-module path, the one CuPy arrays take)."""
-    return (isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
-            and resolve_kernel_choice(Config.kernel, on_gpu=False) == "numba")
+    """The Numba kernels run for float32 and float64 NumPy arrays under ``use_kernel("numba")``,
+    and under "auto" on CPUs where their products win: where ``kernels/cpu/gemm.py`` turns its
+    GEMM on (AVX-512, or ``TINYGRAD_EDU_NUMBA_GEMM=1``). Elsewhere (an AVX2 CPU, where the
+    outer products lose to BLAS: run.py's LSTM fwd+bwd, AMD EPYC without AVX-512, was 1.5x
+    the NumPy floor and 1.7-1.9x torch with the kernels, 0.85-0.9x and 1.1x with the array
+    path) and under "reference", the array-module path runs, the one CuPy arrays take."""
+    if not (isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)):
+        return False
+    if resolve_kernel_choice(Config.kernel, on_gpu=False) != "numba":
+        return False
+    from ..kernels.cpu import gemm  # read at call time: tests switch it
+
+    return Config.kernel == "numba" or gemm.NUMBA_GEMM
 
 
 def _check(name: str, what: str, t, shape: tuple, dtype) -> None:
