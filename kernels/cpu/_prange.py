@@ -7,7 +7,9 @@
 
 Calling ``kernel(...)`` runs the one that fits ``numba.get_num_threads()``. Both compute the
 same numbers in the same order (each ``prange`` iteration writes outputs of its own), so the
-choice changes the time only, and only the variant that runs is compiled:
+choice changes the time only (to the bit, except where a kernel's fastmath 'reassoc' lets LLVM
+vectorize a sum differently in each compilation: the norm kernels' parallel variant loaded
+from the disk cache is off by rounding, 4e-16), and only the variant that runs is compiled:
 
 - a parfor costs about one second more to compile than the same loop without ``parallel``
   (the first training step of LeNet-5 compiles im2col, col2im and two pooling kernels);
