@@ -78,7 +78,10 @@ def constant(xp, value, dtype):
     On a GPU each one is made once per (device, dtype, value): creating it is a host-to-device
     copy, which costs more than the op it is made for; sharing is safe because nobody writes
     them. Keyed by the value's bytes, so -0.0 and 0.0 stay apart and nan finds itself."""
-    host = np.asarray(value, dtype=dtype)
+    try:
+        host = np.asarray(value, dtype=dtype)
+    except OverflowError:  # a Python int outside a small integer dtype: it wraps, as in torch
+        host = np.asarray(value).astype(dtype)  # (uint8 tensor + (-1): adds 255)
     if xp is np:
         return host
     key = (xp.cuda.runtime.getDevice(), host.dtype.str, host.tobytes())
@@ -294,6 +297,9 @@ def add(a, b, alpha=1) -> Tensor:
 
 def sub(a, b, alpha=1) -> Tensor:
     a, b = operands("sub", a, b)
+    if a.dtype == np.bool_ and b.dtype == np.bool_:  # torch's rule and message
+        raise RuntimeError("sub: subtraction, the `-` operator, with two bool tensors is not "
+                           "supported; to invert a mask, use the `~` or logical_not() operator")
     if alpha != 1:
         b = b * alpha
     return Sub.apply(a, b)
@@ -358,8 +364,21 @@ class Pow(Function):
 def pow(x, exponent) -> Tensor:
     """``x ** exponent``; a number exponent is a constant, a tensor exponent gets a gradient."""
     if isinstance(x, Tensor) and isinstance(exponent, numbers.Real):
-        if x.dtype.kind != "f" and (not float(exponent).is_integer() or exponent < 0):
-            x = cast(x, Config.default_dtype)
+        if x.dtype.kind in "biu" and not isinstance(exponent, (bool, np.bool_)):
+            # torch's promotion: a float exponent gives the default float dtype, an int one
+            # keeps the integer dtype (bool becomes int64), and a negative int is refused
+            if not isinstance(exponent, numbers.Integral):
+                x = cast(x, Config.default_dtype)
+            elif exponent < 0:
+                raise RuntimeError(
+                    f"pow: integers to negative integer powers are not allowed ({x.dtype} "
+                    f"tensor of shape {tuple(x.shape)} ** {exponent}); use a float tensor, "
+                    f"e.g. x.float() ** {exponent}"
+                )
+            elif x.dtype == np.bool_:
+                x = cast(x, np.int64)
+        elif x.dtype == np.bool_ and isinstance(exponent, (bool, np.bool_)):
+            return cast(PowScalar.apply(x, p=exponent), np.bool_)  # bool ** bool is bool
         return PowScalar.apply(x, p=exponent)
     return Pow.apply(*operands("pow", x, exponent))
 

@@ -312,8 +312,8 @@ def _normalize_index(index):
         return tuple(_normalize_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
+    if isinstance(index, list):  # [] selects nothing (NumPy would make it a float array)
+        return np.asarray(index) if index else np.zeros(0, dtype=np.int64)
     return index
 
 
