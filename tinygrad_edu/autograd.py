@@ -801,11 +801,7 @@ def run_backward(
             if ctx is None:
                 continue
             if ctx.freed:
-                raise RuntimeError(
-                    f"backward through {ctx.name} a second time: its saved values were freed "
-                    "by the first backward. Pass retain_graph=True to the first backward() "
-                    "if you need to backward through the graph again."
-                )
+                raise _second_backward_error(ctx.name)
             if ctx.inplace_ticks != InPlaceClock.ticks:  # something was updated in place
                 ctx.check_versions()
             if InPlaceClock._rebased:  # in-place updates inside a graph: any through a view?
@@ -892,17 +888,22 @@ def run_backward(
             if any(g is None for g in captured.values()):  # unreached: a freed graph?
                 freed = _freed_op_behind(roots)
                 if freed is not None:
-                    raise RuntimeError(
-                        f"backward through {freed} a second time: its saved values were freed "
-                        "by the first backward. Pass retain_graph=True to the first backward() "
-                        "if you need to backward through the graph again."
-                    )
+                    raise _second_backward_error(freed)
             for t, g in captured.items():
                 if g is not None:
                     _accumulate_grad(t, g, create_graph)
             return None
         return tuple(captured[t] for t in capture)
     return None
+
+
+def _second_backward_error(op: str) -> RuntimeError:
+    """A backward reached ``op``, whose saved values an earlier backward freed."""
+    return RuntimeError(
+        f"backward through {op} a second time: its saved values were freed by the first "
+        "backward. Pass retain_graph=True to the first backward() if you need to backward "
+        "through the graph again."
+    )
 
 
 def _checked_grad(ctx: Function, gi, inp, plain: bool):
