@@ -1578,17 +1578,13 @@ def empty(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Ten
 def _fill_dtype(fill_value) -> np.dtype:
     """The dtype torch's ``full`` infers from its fill value: that of a Python number of the
     same kind (a NumPy int32 gives int64, a float the default float, a 0-d tensor likewise)."""
+    from .functional.elementwise import _python_scalar_dtype
+
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    if isinstance(fill_value, (bool, np.bool_)):
-        return bool_
-    if isinstance(fill_value, numbers.Integral):
-        return int64
-    if isinstance(fill_value, numbers.Real):
-        return np.dtype(Config.default_dtype)
-    if isinstance(fill_value, numbers.Complex):
+    if isinstance(fill_value, numbers.Complex) and not isinstance(fill_value, numbers.Real):
         return _python_data_dtype(complex(fill_value))
-    raise TypeError(f"full: expected a number as fill_value, got {type(fill_value).__name__}")
+    return _python_scalar_dtype("full", fill_value)  # bool, int64 or the default float
 
 
 def _fill_array(op: str, xp, shape: tuple, fill_value, dtype: np.dtype):
