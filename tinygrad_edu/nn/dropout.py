@@ -36,6 +36,15 @@ def _channel_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     return x * mask
 
 
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            inplace: bool = False) -> Tensor:
+    """Inverted dropout (identity when ``training`` is False); pass ``self.training``.
+    ``inplace=True`` writes the result into the input in training, as torch."""
+    if inplace and training and p != 0:
+        return in_place("dropout_", F.dropout, input, p, training)
+    return F.dropout(input, p, training)
+
+
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002 - torch names
               inplace: bool = False) -> Tensor:
     """Zero each channel of (N, C, L) or (C, L) with probability p, scale the rest by
@@ -189,9 +198,7 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.inplace and self.training:
-            return in_place("dropout_", F.dropout, x, self.p, self.training)
-        return F.dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):

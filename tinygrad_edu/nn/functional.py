@@ -47,6 +47,7 @@ from .activation import (  # noqa: F401 - re-exported
 from .activation import threshold as _threshold  # threshold_'s argument hides the name
 from .dropout import (  # noqa: F401 - re-exported
     alpha_dropout,
+    dropout,
     dropout1d,
     dropout2d,
     dropout3d,
@@ -163,14 +164,6 @@ def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noq
 def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
     """log sigmoid(x) = -softplus(-x), finite for any x;  d/dx = sigmoid(-x)."""
     return -_F.softplus(-input, beta=1.0, threshold=float("inf"))
-
-
-def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
-            inplace: bool = False) -> Tensor:
-    """Inverted dropout (identity when ``training`` is False); pass ``self.training``."""
-    if inplace and training and p != 0:
-        return in_place("dropout_", _F.dropout, input, p, training)
-    return _F.dropout(input, p, training)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
