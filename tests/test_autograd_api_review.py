@@ -317,9 +317,6 @@ def test_hook_on_a_captured_non_leaf_applies_to_what_grad_returns():
     np.testing.assert_allclose(_np(ours[0]), 10 * _np(theirs[0]))
 
 
-@pytest.mark.xfail(strict=True, reason="functional reshape/view/squeeze return the tensor "
-                   "itself when nothing changes, so a hook (or retain_grad) meant for the "
-                   "'view' lands on its base; torch makes a new tensor")
 def test_hook_on_a_same_shape_reshape_touches_only_that_path_like_torch():
     def program(x):
         h = x * 2

@@ -80,19 +80,53 @@ def test_t_and_0d_shapes():
     check_op(lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), [()])
 
 
-def test_shape_ops_that_change_nothing_return_the_input_as_torch_does():
-    """flatten over a single dim and reshape to the same shape are the input itself (torch:
-    "if no dimensions are flattened, then the original object input is returned"), so they
-    add no graph node; the shape may be given as ints, a tuple, a list or an array."""
+def test_shape_ops_that_change_nothing_return_what_torch_returns():
+    """flatten over a single dim is the input itself (torch: "if no dimensions are flattened,
+    then the original object input is returned"), so it adds no graph node; every view op
+    that changes nothing (a reshape to the same shape, an identity permute, a squeeze with no
+    size-1 dim, expand to the same shape) returns a new tensor viewing the input's memory,
+    as torch's do; the shape may be given as ints, a tuple, a list or an array."""
     x = tg.randn(3, 4, requires_grad=True)
-    t = torch.zeros(3, 4)
+    t = torch.zeros(3, 4, requires_grad=True)
     assert (torch.flatten(t, 1) is t) and (torch.nn.Flatten()(t) is t)
     assert x.flatten(1) is x and tg.nn.Flatten()(x) is x and x.flatten(-1, -1) is x
+    same = {
+        "reshape": lambda v: v.reshape(3, 4), "view": lambda v: v.view(3, 4),
+        "view_as": lambda v: v.view_as(v), "reshape_as": lambda v: v.reshape_as(v),
+        "permute": lambda v: v.permute(0, 1), "transpose": lambda v: v.transpose(1, 1),
+        "squeeze": lambda v: v.squeeze(), "squeeze(0)": lambda v: v.squeeze(0),
+        "expand": lambda v: v.expand(3, 4), "broadcast_to": lambda v: v.broadcast_to((3, 4)),
+        "unflatten": lambda v: v.unflatten(1, (4,)), "movedim": lambda v: v.movedim(0, 0),
+    }
+    for name, op in same.items():
+        assert op(t) is not t, name  # torch's side of the claim
+        y = op(x)
+        assert y is not x and y._ctx is not None and y.shape == x.shape, name
+        assert np.shares_memory(y.data, x.data), name
     for shape in ((3, 4), [3, 4], np.array([3, 4])):
-        assert x.reshape(shape) is x
-    assert x.reshape(3, 4) is x
+        assert x.reshape(shape).shape == (3, 4)
     assert x.reshape([4, 3]).shape == (4, 3) and x.reshape(np.array([2, 6])).shape == (2, 6)
     assert x.flatten().shape == (12,) and x.flatten()._ctx is not None
+    s = tg.tensor(2.0, requires_grad=True)
+    assert s.squeeze() is not s and s.T is not s and s.t() is not s
+
+
+def test_a_view_that_changes_nothing_keeps_its_own_hooks_and_writes_through():
+    """A hook on y = x.view(x.shape) sees only y's gradient (not x's other paths), retain_grad
+    stays on y, and an in-place update of y is an update of x: torch's behaviour."""
+    def program(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        h = x * 2
+        y = h.view(3)
+        y.register_hook(lambda g: g * 10)
+        y.retain_grad()
+        ((h * h).sum() + y.sum()).backward()
+        with lib.no_grad():
+            z = lib.tensor([1.0, 2.0])
+            z.reshape(2).add_(1)
+        return x.grad.tolist(), y.grad.tolist(), h.grad, z.tolist()
+
+    assert program(tg) == program(torch)
 
 
 def test_view_methods_keep_numbers_in_order():

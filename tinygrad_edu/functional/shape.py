@@ -115,7 +115,7 @@ class BroadcastTo(Function):
 def broadcast_to(x: Tensor, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
-        return x
+        return alias(x)
     return BroadcastTo.apply(x, shape=shape)
 
 
@@ -161,10 +161,16 @@ class Reshape(Function):
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
-    shape = _shape_arg(shape)
-    if x.data.shape == shape:
-        return x
-    return Reshape.apply(x, shape=shape)
+    """x with a new shape: a view of x's memory where NumPy can make one, as torch's (a new
+    tensor even when the shape is the same, so a hook or retain_grad on it stays on it)."""
+    return Reshape.apply(x, shape=_shape_arg(shape))
+
+
+def alias(x: Tensor) -> Tensor:
+    """A new tensor that views all of x, unchanged (dx = dy): what torch's view ops return
+    when they change nothing (``x.reshape(x.shape)``, ``x.permute(0, 1)``, ``x.squeeze()`` of
+    a tensor with no size-1 dim), rather than x itself."""
+    return Reshape.apply(x, shape=x.data.shape)
 
 
 view = reshape
@@ -199,7 +205,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     if x.ndim == 0:
         for d in dims:
             _dim("squeeze", d, 0)
-        return x
+        return alias(x)
     drop = {_dim("squeeze", d, x.ndim) for d in dims}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in drop and s == 1)))
 
@@ -240,7 +246,7 @@ def permute(x: Tensor, *dims) -> Tensor:
             f"tensor of shape {tuple(x.shape)} (a dimension is repeated)"
         )
     if dims == tuple(range(x.ndim)):
-        return x
+        return alias(x)
     return Permute.apply(x, dims=dims)
 
 
@@ -249,7 +255,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     d0 = _dim("transpose", dim0, x.ndim)
     d1 = _dim("transpose", dim1, x.ndim)
     if d0 == d1:
-        return x
+        return alias(x)
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(x, dims=tuple(dims))  # a valid permutation by construction
