@@ -176,8 +176,8 @@ def test_argument_errors_are_explained():
     with pytest.raises(ValueError, match=r"attn_mask of shape \(6, 4\) does not broadcast to "
                        r"the scores' shape \(2, 3, 4, 6\)"):
         sdpa(q, k, v, attn_mask=tg.ones(6, 4, dtype=tg.bool_))
-    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\)"):
-        sdpa(q, k, v, dropout_p=1.0)
+    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\], got -0.1"):
+        sdpa(q, k, v, dropout_p=-0.1)
     with pytest.raises(ValueError, match=r"enable_gqa=True needs"):
         sdpa(tg.zeros(2, 4, 4, 5, dtype=tg.float64), k, v, enable_gqa=True)
     with pytest.raises(TypeError, match=r"one dtype"):

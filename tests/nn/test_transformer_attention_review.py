@@ -201,18 +201,24 @@ def test_sdpa_empty_key_sequence_gives_zeros_like_torch(backend):
     assert tuple(empty.shape) == (2, 3, 0, 5)
 
 
-def test_sdpa_dropout_p_range_is_documented_difference():
-    """Kept on purpose (tests/test_attention_functional.py asserts it): dropout_p must be in
-    [0, 1). torch also accepts 1.0 (all zeros) and negative values (no dropout)."""
-    q = tg.tensor(_rand(1, 2, 3, 4))
-    for p in (1.0, -0.1):
-        with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\), got"):
-            F.scaled_dot_product_attention(q, q, q, dropout_p=p)
-    t = torch.tensor(_rand(1, 2, 3, 4), requires_grad=True)
-    assert not TF.scaled_dot_product_attention(t, t, t, dropout_p=1.0).detach().numpy().any()
+def test_sdpa_dropout_p_range_like_torch():
+    """dropout_p = 1.0 drops every weight: the output and every gradient are 0, as torch's.
+    A negative dropout_p is refused (torch silently applies no dropout)."""
+    x = _rand(1, 2, 3, 4)
+    q = tg.tensor(x, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    out = F.scaled_dot_product_attention(q, q, q, dropout_p=1.0)
+    ref = TF.scaled_dot_product_attention(t, t, t, dropout_p=1.0)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), ref.detach().numpy())
+    np.testing.assert_array_equal(q.grad.numpy(), t.grad.numpy())
+    assert not out.detach().numpy().any()
+    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\], got -0.1"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=-0.1)
     tg.manual_seed(0)
     out = F.scaled_dot_product_attention(q, q, q, dropout_p=0.999)
-    assert np.mean(out.numpy() == 0) > 0.9  # nearly every weight dropped
+    assert np.mean(out.detach().numpy() == 0) > 0.9  # nearly every weight dropped
 
 
 # ----------------------------------------------------------------------------------------------

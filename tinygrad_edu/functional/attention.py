@@ -149,8 +149,8 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa) 
             hint = " (fewer key/value heads than query heads need enable_gqa=True)"
         raise ValueError(f"{op}: the batch dims (all but the last two) of query, key and value "
                          f"must broadcast together{hint} ({shapes})") from None
-    if not 0.0 <= dropout_p < 1.0:  # torch also takes 1.0 (all zeros) and silently p < 0
-        raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p}")
+    if not 0.0 <= dropout_p <= 1.0:  # torch silently skips dropout for p < 0: refused here
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
     if attn_mask is None:
         return
     if is_causal:
