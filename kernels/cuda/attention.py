@@ -241,9 +241,13 @@ def _softmax_kernel(dtype, threads):
         cuda.syncthreads()
         # 2) row sum of exp(x - m)
         total = acc_t(0.0)
-        if m > acc_t(neg_inf):
-            for j in range(t, n, THREADS):
+        for j in range(t, n, THREADS):
+            if m > acc_t(neg_inf):
                 total += math.exp(x[z, r, j] - m)
+            elif x[z, r, j] != x[z, r, j]:
+                # max() skips NaN: a row of NaN and -inf has m = -inf, yet it is NaN, as in
+                # torch, not masked. The NaN in the sum makes the whole row NaN below
+                total += x[z, r, j]
         red[t] = total
         # wait until every thread has stored its partial sum
         cuda.syncthreads()
@@ -256,7 +260,8 @@ def _softmax_kernel(dtype, threads):
             stride //= 2
         total = red[0]
         # 3) normalize; total is 0 only for an all -inf row (a NaN in the row makes it NaN,
-        # which must come out as NaN, as in torch, not as a masked row: hence != 0, not > 0)
+        # which must come out as NaN, as in torch, not as a masked row: hence != 0, not > 0;
+        # y = exp(x - m) / NaN and lse = m + log(NaN) are NaN)
         for j in range(t, n, THREADS):
             if total != acc_t(0.0):
                 y[z, r, j] = math.exp(x[z, r, j] - m) / total
@@ -282,6 +287,7 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
     """
     acc_t = dtype
     neg_inf = -math.inf
+    nan = math.nan
     BLOCK_Q = block_q  # query rows per tile (= threads per block in forward and dq kernels)
     BLOCK_K = block_k  # key rows per tile (= threads per block in the dk/dv kernel)
     HS_MAX = hs_max  # head size bound for local and shared rows
@@ -317,6 +323,7 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
             o_acc[d] = acc_t(0.0)
         m_i = acc_t(neg_inf)  # running max of the scores
         l_i = acc_t(0.0)  # running sum of exp(s - m_i)
+        saw_nan = False  # max() skips NaN: a row whose every score is NaN or -inf is NaN
 
         # keys this block needs: all of them, or up to its last query row when causal
         n_keys = min(Tk, min(Tq, q_start + BLOCK_Q)) if is_causal else Tk
@@ -342,6 +349,8 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
                         s += _mask_at(mask, b, h, i, j)
                     if is_causal and j > i:
                         s = acc_t(neg_inf)
+                    if s != s:
+                        saw_nan = True
                     s_row[jj] = s
                     m_tile = max(m_tile, s)
                 m_new = max(m_i, m_tile)
@@ -365,6 +374,10 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
                 for d in range(hs):
                     out[z, i, d] = o_acc[d] * inv_l
                 lse[z, i] = m_i + math.log(l_i)
+            elif saw_nan:  # every score NaN or masked: NaN, as in torch
+                for d in range(hs):
+                    out[z, i, d] = acc_t(nan)
+                lse[z, i] = acc_t(nan)
             else:  # every key masked
                 for d in range(hs):
                     out[z, i, d] = acc_t(0.0)
@@ -476,7 +489,8 @@ def _flash_kernels(dtype, block_q, block_k, hs_max):
             dq_acc[d] = acc_t(0.0)
         row_lse = lse[z, i] if row_ok else acc_t(neg_inf)
         d_i = dvec[z, i] if row_ok else acc_t(0.0)
-        active = row_ok and row_lse > acc_t(neg_inf)  # fully masked rows get dQ = 0
+        # fully masked rows get dQ = 0; a NaN row (lse NaN) gets NaN, as in torch: != not >
+        active = row_ok and row_lse != acc_t(neg_inf)
 
         # keys this block needs: all of them, or up to its last query row when causal
         n_keys = min(Tk, min(Tq, q_start + BLOCK_Q)) if is_causal else Tk

@@ -383,17 +383,40 @@ def test_cpu_cross_entropy_float32_nan_logit_is_nan():
 
 
 @pytest.mark.cudasim
-@pytest.mark.xfail(strict=True, reason="left as is: when every score of a row is NaN (a NaN "
-                   "in q) the cuda kernels' running max (fmax on the GPU, Python's max in the "
-                   "simulator) never leaves -inf, so the row is taken as fully masked (0, "
-                   "lse -inf); torch gives NaN. Telling the two apart needs a NaN test per "
-                   "score")
-def test_cuda_attention_nan_query_row_is_nan():
-    q = np.random.default_rng(13).standard_normal((1, 1, 2, 2)).astype(np.float32)
+@pytest.mark.parametrize("impl", ["flash", "naive"])
+def test_cuda_attention_nan_query_row_is_nan(impl):
+    """A row whose every score is NaN (a NaN in q), or NaN where not masked, is NaN in the
+    output, the lse and the gradients, as in torch; a fully masked row stays 0 (lse -inf).
+    max() skips NaN (fmax on the GPU), so the kernels look for NaN scores themselves."""
+    q = np.random.default_rng(13).standard_normal((1, 1, 3, 2)).astype(np.float32)
     k, v = q.copy(), q.copy()
     q[0, 0, 1, 0] = np.nan
-    out, lse = kernels("attention", "cuda").attention_forward(q, k, v)
+    mask = np.zeros((3, 3), np.float32)
+    mask[2] = -np.inf  # row 2: every key masked
+    mask[1, 0] = -np.inf  # row 1: NaN where not masked
+    attention = kernels("attention", "cuda")
+    out, lse = attention.attention_forward(q, k, v, mask, impl=impl)
     assert np.all(np.isnan(out[0, 0, 1])) and np.isnan(lse[0, 0, 1])
+    assert not out[0, 0, 2].any() and lse[0, 0, 2] == -np.inf
+    ref_out, ref_lse = kernels("attention", "reference").attention_forward(q, k, v, mask)
+    np.testing.assert_allclose(out[0, 0, 0], ref_out[0, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(lse[0, 0, 0], ref_lse[0, 0, 0], rtol=1e-5)
+    dq, _, _ = attention.attention_backward(np.ones_like(out), q, k, v, out, lse, mask,
+                                            impl=impl)
+    assert np.all(np.isnan(dq[0, 0, 1])) and not dq[0, 0, 2].any()
+    tq = torch.from_numpy(q)
+    t_out = torch.nn.functional.scaled_dot_product_attention(tq, tq.clone(), tq.clone(),
+                                                             torch.from_numpy(mask))
+    assert torch.isnan(t_out[0, 0, 1]).all()  # torch's side of row 1
+
+
+@pytest.mark.cudasim
+def test_cuda_softmax_row_of_nan_and_minus_inf_is_nan():
+    x = np.array([[np.nan, -np.inf, np.nan], [-np.inf, -np.inf, -np.inf], [0, 1, np.nan]],
+                 np.float32)
+    y = kernels("attention", "cuda").softmax_lastdim(x)
+    assert np.isnan(y[0]).all() and not y[1].any() and np.isnan(y[2]).all()
+    assert torch.isnan(torch.softmax(torch.from_numpy(x[[0, 2]]), -1)).all()
 
 
 # ---------------------------------------------------------------------------------------------
