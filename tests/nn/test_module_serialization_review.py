@@ -732,9 +732,6 @@ def test_load_rejects_foreign_files_and_text_mode(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="nn/linear.py: Linear.forward names its argument x, "
-                   "torch names it input, so m(input=x) (and with_kwargs hooks that pass "
-                   "input=) fail")
 def test_linear_forward_accepts_input_keyword_like_torch():
     m = nn.Linear(2, 2)
     assert m(input=tg.ones(1, 2)).shape == (1, 2)

@@ -313,8 +313,8 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return in_place("relu_", F.relu, x) if self.inplace else F.relu(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return in_place("relu_", F.relu, input) if self.inplace else F.relu(input)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -328,10 +328,10 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.inplace:
-            return in_place("leaky_relu_", F.leaky_relu, x, self.negative_slope)
-        return F.leaky_relu(x, self.negative_slope)
+            return in_place("leaky_relu_", F.leaky_relu, input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -341,15 +341,15 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.sigmoid(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     """y = tanh x;  dy/dx = 1 - y^2."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.tanh(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
 
 
 class GELU(Module):
@@ -363,8 +363,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, approximate=self.approximate)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -378,8 +378,10 @@ class ELU(Module):
         self.alpha = alpha
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return in_place("elu_", F.elu, x, self.alpha) if self.inplace else F.elu(x, self.alpha)
+    def forward(self, input: Tensor) -> Tensor:
+        if self.inplace:
+            return in_place("elu_", F.elu, input, self.alpha)
+        return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -395,8 +397,8 @@ class Softplus(Module):
         self.beta = beta
         self.threshold = threshold
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -409,8 +411,8 @@ class SiLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return in_place("silu_", F.silu, x) if self.inplace else F.silu(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return in_place("silu_", F.silu, input) if self.inplace else F.silu(input)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -427,8 +429,8 @@ class Hardtanh(Module):
         self.min_val, self.max_val = min_val, max_val
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return hardtanh(x, self.min_val, self.max_val, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return hardtanh(input, self.min_val, self.max_val, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -452,8 +454,8 @@ class Hardsigmoid(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return hardsigmoid(x, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return hardsigmoid(input, inplace=self.inplace)
 
 
 class Hardswish(Module):
@@ -463,8 +465,8 @@ class Hardswish(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return hardswish(x, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return hardswish(input, inplace=self.inplace)
 
 
 class Mish(Module):
@@ -474,8 +476,8 @@ class Mish(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return mish(x, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return mish(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -484,15 +486,15 @@ class Mish(Module):
 class Softsign(Module):
     """y = x / (1 + |x|);  dy/dx = 1 / (1 + |x|)^2."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return softsign(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return softsign(input)
 
 
 class Tanhshrink(Module):
     """y = x - tanh x;  dy/dx = tanh(x)^2."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return tanhshrink(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return tanhshrink(input)
 
 
 class PReLU(Module):
@@ -518,9 +520,9 @@ class PReLU(Module):
     def reset_parameters(self) -> None:
         constant_(self.weight, self.init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        check_input_dtype(self, x, self.weight)
-        return prelu(x, self.weight)
+    def forward(self, input: Tensor) -> Tensor:
+        check_input_dtype(self, input, self.weight)
+        return prelu(input, self.weight)
 
     def _describe(self) -> str:
         return f"PReLU(num_parameters={self.num_parameters})"
@@ -547,9 +549,9 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_softmax_dim("Softmax", x.ndim)
-        return F.softmax(x, dim)
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _implicit_softmax_dim("Softmax", input.ndim)
+        return F.softmax(input, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -562,9 +564,9 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_softmax_dim("LogSoftmax", x.ndim)
-        return F.log_softmax(x, dim)
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _implicit_softmax_dim("LogSoftmax", input.ndim)
+        return F.log_softmax(input, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -573,9 +575,9 @@ class LogSoftmax(Module):
 class LogSigmoid(Module):
     """y = log sigmoid(x) = -softplus(-x) (finite for any x);  dy/dx = sigmoid(-x) = 1 - e^y."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         # nn.functional.logsigmoid's formula (that module imports this one, not the reverse)
-        return -F.softplus(-x, beta=1.0, threshold=float("inf"))
+        return -F.softplus(-input, beta=1.0, threshold=float("inf"))
 
 
 class SELU(Module):
@@ -586,8 +588,8 @@ class SELU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return selu(x, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return selu(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -601,8 +603,8 @@ class CELU(Module):
         self.alpha = alpha
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return celu(x, self.alpha, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return celu(input, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -616,8 +618,8 @@ class GLU(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return glu(x, self.dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -631,9 +633,9 @@ class Softmin(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_softmax_dim("Softmin", x.ndim)
-        return F.softmax(-x, dim)
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _implicit_softmax_dim("Softmin", input.ndim)
+        return F.softmax(-input, dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -651,8 +653,8 @@ class Hardshrink(Module):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x: Tensor) -> Tensor:
-        return hardshrink(x, self.lambd)
+    def forward(self, input: Tensor) -> Tensor:
+        return hardshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -671,8 +673,8 @@ class Softshrink(Module):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x: Tensor) -> Tensor:
-        return softshrink(x, self.lambd)
+    def forward(self, input: Tensor) -> Tensor:
+        return softshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
         return str(self.lambd)
@@ -687,8 +689,8 @@ class Threshold(Module):
         self.value = value
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return threshold(x, self.threshold, self.value, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return threshold(input, self.threshold, self.value, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -706,8 +708,8 @@ class RReLU(Module):
         self.upper = upper
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return rrelu(x, self.lower, self.upper, self.training, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return rrelu(input, self.lower, self.upper, self.training, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -719,11 +721,12 @@ class Softmax2d(Module):
     y[.., c, h, w] = e^(x[.., c, h, w]) / sum_k e^(x[.., k, h, w]) (dim -3);
     dx = y * (dy - sum_k dy_k y_k)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (3, 4):
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected input to be 3D (C, H, W) or 4D "
-                             f"(N, C, H, W), got {x.ndim}D instead (shape {tuple(x.shape)})")
-        return F.softmax(x, -3)
+                             f"(N, C, H, W), got {input.ndim}D instead "
+                             f"(shape {tuple(input.shape)})")
+        return F.softmax(input, -3)
 
 
 _BY_NAME = {

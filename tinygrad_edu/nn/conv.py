@@ -213,14 +213,21 @@ class _Conv(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, device, dtype, padding_mode=padding_mode)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self._convolve(x, self.convolution)
+    def forward(self, input: Tensor) -> Tensor:
+        return self._convolve(input, self.convolution)
 
 
 class _ConvTranspose(_ConvNd):
     """ConvTranspose1d/2d/3d: torch's constructor (output_padding; dilation after bias), and a
     forward that runs ``convolution`` (the functional transposed conv of ``dims`` dims, set
-    by each layer)."""
+    by each layer). ``forward(input, output_size)`` picks the output_padding that gives that
+    size, as torch does (stride > 1 leaves S choices of output size).
+
+    >>> import tinygrad_edu as tg
+    >>> up = ConvTranspose2d(8, 4, 3, stride=2, padding=1)
+    >>> up(tg.randn(2, 8, 7, 7)).shape, up(tg.randn(2, 8, 7, 7), output_size=(14, 14)).shape
+    ((2, 4, 13, 13), (2, 4, 14, 14))
+    """
 
     transposed = True
 
@@ -230,10 +237,36 @@ class _ConvTranspose(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, device, dtype, output_padding, padding_mode)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        return self.convolution(x, self.weight, self.bias, self.stride, self.padding,
-                                self.output_padding, self.groups, self.dilation)
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        self._check_input(input)
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding(input, output_size)
+        return self.convolution(input, self.weight, self.bias, self.stride, self.padding,
+                                output_padding, self.groups, self.dilation)
+
+    def _output_padding(self, x: Tensor, output_size) -> tuple:
+        """The output_padding that gives the requested ``output_size`` (torch's rule): the
+        spatial sizes, or the whole output shape, each between the smallest output
+        O_min = (I - 1) S - 2 P + D (K - 1) + 1 and O_min + S - 1; output_padding = O - O_min."""
+        name = type(self).__name__
+        spatial = tuple(x.shape[-self.dims:])  # (H, W), (L,) or (D, H, W)
+        non_spatial = x.ndim - self.dims  # 2 with a batch dim, 1 without
+        output_size = tuple(int(size) for size in output_size)
+        if len(output_size) == non_spatial + self.dims:
+            output_size = output_size[non_spatial:]
+        if len(output_size) != self.dims:
+            raise ValueError(f"{name}: for {x.ndim}D input, output_size must have {self.dims} "
+                             f"or {non_spatial + self.dims} elements (got {len(output_size)})")
+        min_sizes = tuple((i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, d, k in zip(
+            spatial, self.stride, self.padding, self.dilation, self.kernel_size, strict=True))
+        max_sizes = tuple(lo + s - 1 for lo, s in zip(min_sizes, self.stride, strict=True))
+        if not all(lo <= size <= hi for size, lo, hi in zip(output_size, min_sizes, max_sizes,
+                                                            strict=True)):
+            raise ValueError(f"{name}: requested an output size of {output_size}, but valid "
+                             f"sizes range from {min_sizes} to {max_sizes} (for an input of "
+                             f"{spatial})")
+        return tuple(size - lo for size, lo in zip(output_size, min_sizes, strict=True))
 
 
 class Conv2d(_Conv):

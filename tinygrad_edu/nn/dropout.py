@@ -197,8 +197,8 @@ class Dropout(_DropoutNd):
     [1.0, 1.0, 1.0]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
@@ -206,8 +206,8 @@ class Dropout1d(_DropoutNd):
     zeroed with probability p and the others are scaled by 1 / (1 - p),
     y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout1d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -221,8 +221,8 @@ class Dropout2d(_DropoutNd):
     True
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout2d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
@@ -230,8 +230,8 @@ class Dropout3d(_DropoutNd):
     x[n, c] is zeroed with probability p and the others are scaled by 1 / (1 - p),
     y = x * m_nc / (1 - p);  dx = dy * m_nc / (1 - p). Evaluation: y = x."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout3d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout3d(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):
@@ -245,8 +245,8 @@ class AlphaDropout(_DropoutNd):
     [1.0, 1.0]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return alpha_dropout(input, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(_DropoutNd):
@@ -254,5 +254,5 @@ class FeatureAlphaDropout(_DropoutNd):
     alpha' = -1.7581 with probability p, then y = a x' + b (as ``AlphaDropout``, with one
     mask entry per channel). Evaluation: y = x."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return feature_alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return feature_alpha_dropout(input, self.p, self.training, self.inplace)

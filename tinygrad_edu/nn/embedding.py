@@ -183,8 +183,8 @@ class Embedding(_EmbeddingTable):
         return cls(rows, dim, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze,
                    **kwargs)
 
-    def forward(self, indices) -> Tensor:
-        data = _index_array(self._describe(), indices, self.weight)
+    def forward(self, input) -> Tensor:
+        data = _index_array(self._describe(), input, self.weight)
         if self.max_norm is not None:
             _renorm_rows_(self.weight, data, self.max_norm, self.norm_type)
         return EmbeddingLookup.apply(self.weight, indices=data, padding_idx=self.padding_idx,

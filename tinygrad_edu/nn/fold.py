@@ -75,17 +75,17 @@ class Unfold(Module):
         self.padding = padding
         self.stride = stride
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"Unfold: expected a Tensor input, got {type(x).__name__}")
-        if x.ndim == 3:  # (C, H, W): a batch of one
-            return self.forward(x.unsqueeze(0)).squeeze(0)  # (C*KH*KW, L)
-        if x.ndim != 4:
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Unfold: expected a Tensor input, got {type(input).__name__}")
+        if input.ndim == 3:  # (C, H, W): a batch of one
+            return self.forward(input.unsqueeze(0)).squeeze(0)  # (C*KH*KW, L)
+        if input.ndim != 4:
             raise ValueError(f"Unfold: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got "
-                             f"shape {_shape(x)}")
-        _sliding_blocks("Unfold", "input of size", x.shape[2:], self.kernel_size,
+                             f"shape {_shape(input)}")
+        _sliding_blocks("Unfold", "input of size", input.shape[2:], self.kernel_size,
                         self.dilation, self.padding, self.stride)  # errors in Unfold's terms
-        return NF.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+        return NF.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
@@ -118,26 +118,26 @@ class Fold(Module):
         return _sliding_blocks("Fold", "output_size", size, self.kernel_size, self.dilation,
                                self.padding, self.stride)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"Fold: expected a Tensor input, got {type(x).__name__}")
-        if x.ndim == 2:  # (C*KH*KW, L): a batch of one
-            return self.forward(x.unsqueeze(0)).squeeze(0)  # (C, H, W)
-        if x.ndim != 3:
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"Fold: expected a Tensor input, got {type(input).__name__}")
+        if input.ndim == 2:  # (C*KH*KW, L): a batch of one
+            return self.forward(input.unsqueeze(0)).squeeze(0)  # (C, H, W)
+        if input.ndim != 3:
             raise ValueError(f"Fold: expected a 2D (C*KH*KW, L) or 3D (N, C*KH*KW, L) input, "
-                             f"got shape {_shape(x)}")
+                             f"got shape {_shape(input)}")
         OH, OW = self._blocks()  # checks the arguments first
         KH, KW = _pair("Fold", "kernel_size", self.kernel_size, 1)
-        if x.shape[1] % (KH * KW):
-            raise ValueError(f"Fold: input has {x.shape[1]} rows (dim 1), not a multiple of "
+        if input.shape[1] % (KH * KW):
+            raise ValueError(f"Fold: input has {input.shape[1]} rows (dim 1), not a multiple of "
                              f"KH*KW = {KH * KW} for kernel_size {self.kernel_size} (input "
-                             f"shape {_shape(x)})")
-        if x.shape[2] != OH * OW:
+                             f"shape {_shape(input)})")
+        if input.shape[2] != OH * OW:
             raise ValueError(
-                f"Fold: input has {x.shape[2]} blocks (dim 2) but {self.extra_repr()} gives "
-                f"{OH} * {OW} = {OH * OW} sliding blocks (input shape {_shape(x)})"
+                f"Fold: input has {input.shape[2]} blocks (dim 2) but {self.extra_repr()} gives "
+                f"{OH} * {OW} = {OH * OW} sliding blocks (input shape {_shape(input)})"
             )
-        return NF.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding,
+        return NF.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
                        self.stride)
 
     def extra_repr(self) -> str:
@@ -185,8 +185,8 @@ class ChannelShuffle(Module):
         super().__init__()
         self.groups = groups
 
-    def forward(self, x: Tensor) -> Tensor:
-        return channel_shuffle(x, self.groups)
+    def forward(self, input: Tensor) -> Tensor:
+        return channel_shuffle(input, self.groups)
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"

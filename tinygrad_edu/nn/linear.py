@@ -20,8 +20,8 @@ class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
 
-    def forward(self, x):
-        return x
+    def forward(self, input):
+        return input
 
 
 class Linear(Module):
@@ -64,13 +64,14 @@ class Linear(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{self._describe()}: expected a Tensor input, got {type(x).__name__}")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            got = "a 0-d tensor" if x.ndim == 0 else f"{x.shape[-1]} features"
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self._describe()}: expected a Tensor input, got "
+                            f"{type(input).__name__}")
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            got = "a 0-d tensor" if input.ndim == 0 else f"{input.shape[-1]} features"
             raise ValueError(
-                f"{self._describe()}: input has {got} (input shape {tuple(x.shape)}); "
+                f"{self._describe()}: input has {got} (input shape {tuple(input.shape)}); "
                 f"expected (..., {self.in_features})"
             )
         # the registered Parameters, read from _parameters: ``self.weight`` reaches them only
@@ -85,8 +86,8 @@ class Linear(Module):
         bias = params.get("bias")
         if bias is None:
             bias = self.bias
-        check_input_dtype(self, x, weight)
-        return F.linear(x, weight, bias)  # (..., out_features)
+        check_input_dtype(self, input, weight)
+        return F.linear(input, weight, bias)  # (..., out_features)
 
     def _describe(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
@@ -213,13 +214,13 @@ class Flatten(Module):
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim <= self.start_dim and self.start_dim >= 0:
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim <= self.start_dim and self.start_dim >= 0:
             raise ValueError(
                 f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): input of shape "
-                f"{tuple(x.shape)} has no dimension {self.start_dim}"
+                f"{tuple(input.shape)} has no dimension {self.start_dim}"
             )
-        return F.flatten(x, self.start_dim, self.end_dim)
+        return F.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -236,11 +237,11 @@ class Unflatten(Module):
         if sum(s == -1 for s in self.unflattened_size) > 1:
             raise ValueError(f"Unflatten: only one size may be -1, got {self.unflattened_size}")
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not -x.ndim <= self.dim < x.ndim:
-            raise ValueError(f"{self._describe()}: input of shape {tuple(x.shape)} has no "
+    def forward(self, input: Tensor) -> Tensor:
+        if not -input.ndim <= self.dim < input.ndim:
+            raise ValueError(f"{self._describe()}: input of shape {tuple(input.shape)} has no "
                              f"dimension {self.dim}")
-        size = x.shape[self.dim]
+        size = input.shape[self.dim]
         known = math.prod(s for s in self.unflattened_size if s != -1)
         if -1 in self.unflattened_size:
             fits = known > 0 and size % known == 0
@@ -250,9 +251,9 @@ class Unflatten(Module):
             product = " * ".join(str(s) for s in self.unflattened_size)
             raise ValueError(
                 f"{self._describe()}: dimension {self.dim} has size {size}, which can't be "
-                f"split into {product} (input shape {tuple(x.shape)})"
+                f"split into {product} (input shape {tuple(input.shape)})"
             )
-        return F.unflatten(x, self.dim, self.unflattened_size)
+        return F.unflatten(input, self.dim, self.unflattened_size)
 
     def _describe(self) -> str:
         return f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size})"

@@ -531,8 +531,8 @@ class _BatchNorm(_NormBase):
             )
         check_input_dtype(self, x, self.weight, self.running_mean)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1
@@ -541,7 +541,7 @@ class _BatchNorm(_NormBase):
         use_batch_stats = self.training or self.running_mean is None
         update = not self.training or self.track_running_stats
         return batch_norm(
-            x,
+            input,
             self.running_mean if update else None,
             self.running_var if update else None,
             self.weight,
@@ -608,29 +608,29 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
                          dtype, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor):
             raise TypeError(f"{self._describe()}: expected a Tensor input, got "
-                            f"{type(x).__name__}")
-        if x.ndim not in (self._no_batch_ndim, self._no_batch_ndim + 1):
+                            f"{type(input).__name__}")
+        if input.ndim not in (self._no_batch_ndim, self._no_batch_ndim + 1):
             raise ValueError(f"{self._describe()}: expected {self._layout} input, got a "
-                             f"{x.ndim}D input of shape {tuple(x.shape)}")
-        channel_dim = x.ndim - self._no_batch_ndim
-        if x.shape[channel_dim] != self.num_features:
+                             f"{input.ndim}D input of shape {tuple(input.shape)}")
+        channel_dim = input.ndim - self._no_batch_ndim
+        if input.shape[channel_dim] != self.num_features:
             if self.affine or self.track_running_stats:
                 raise ValueError(
                     f"{self._describe()}: expected input's size at dim={channel_dim} to match "
-                    f"num_features ({self.num_features}), but got {x.shape[channel_dim]} "
-                    f"(input shape {tuple(x.shape)})"
+                    f"num_features ({self.num_features}), but got {input.shape[channel_dim]} "
+                    f"(input shape {tuple(input.shape)})"
                 )
             warnings.warn(
                 f"{self._describe()}: input's size at dim={channel_dim} does not match "
                 "num_features. You can silence this warning by not passing in num_features, "
                 "which is not used because affine=False", stacklevel=2)
-        check_input_dtype(self, x, self.weight, self.running_mean)
-        if x.ndim == self._no_batch_ndim:
-            return self._instance_norm(x.unsqueeze(0)).squeeze(0)
-        return self._instance_norm(x)
+        check_input_dtype(self, input, self.weight, self.running_mean)
+        if input.ndim == self._no_batch_ndim:
+            return self._instance_norm(input.unsqueeze(0)).squeeze(0)
+        return self._instance_norm(input)
 
     def _instance_norm(self, x: Tensor) -> Tensor:
         return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
@@ -702,16 +702,16 @@ class LayerNorm(Module):
     def reset_parameters(self) -> None:
         _reset_affine(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         k = len(self.normalized_shape)
-        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
+        if input.ndim < k or tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm({self.normalized_shape}): input's last {k} dimension(s) "
-                f"{tuple(x.shape[max(x.ndim - k, 0):])} don't match normalized_shape "
-                f"(input shape {tuple(x.shape)})"
+                f"{tuple(input.shape[max(input.ndim - k, 0):])} don't match normalized_shape "
+                f"(input shape {tuple(input.shape)})"
             )
-        check_input_dtype(self, x, self.weight, self.bias)
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        check_input_dtype(self, input, self.weight, self.bias)
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def _describe(self) -> str:
         return f"LayerNorm({self.normalized_shape})"
@@ -745,7 +745,7 @@ class RMSNorm(Module):
     def reset_parameters(self) -> None:
         _reset_affine(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:  # torch's name here is x
         check_input_dtype(self, x, self.weight)
         return rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
@@ -785,13 +785,13 @@ class GroupNorm(Module):
     def reset_parameters(self) -> None:
         _reset_affine(self)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or x.ndim < 2 or x.shape[1] != self.num_channels:
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim < 2 or input.shape[1] != self.num_channels:
+            got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
             raise ValueError(f"{self._describe()}: expected an input (N, {self.num_channels}, "
                              f"*), got {got}")
-        check_input_dtype(self, x, self.weight)
-        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        check_input_dtype(self, input, self.weight)
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def _describe(self) -> str:
         return f"GroupNorm({self.num_groups}, {self.num_channels})"

@@ -41,8 +41,8 @@ class _PadNd(Module):
         super().__init__()
         self.padding = _padding_tuple(type(self).__name__, padding, 2 * self.dims)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return pad(x, self.padding, mode=self.mode)
+    def forward(self, input: Tensor) -> Tensor:
+        return pad(input, self.padding, mode=self.mode)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
@@ -55,8 +55,8 @@ class _ConstantPadNd(_PadNd):
         super().__init__(padding)
         self.value = value
 
-    def forward(self, x: Tensor) -> Tensor:
-        return pad(x, self.padding, mode="constant", value=self.value)
+    def forward(self, input: Tensor) -> Tensor:
+        return pad(input, self.padding, mode="constant", value=self.value)
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"

@@ -36,8 +36,8 @@ class LPPool1d(_LPPoolNd):
     (1, 4, 4)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return lp_pool1d(x, float(self.norm_type), self.kernel_size, self.stride,
+    def forward(self, input: Tensor) -> Tensor:
+        return lp_pool1d(input, float(self.norm_type), self.kernel_size, self.stride,
                          self.ceil_mode)
 
 
@@ -50,8 +50,8 @@ class LPPool2d(_LPPoolNd):
     (1, 4, 3, 3)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return lp_pool2d(x, float(self.norm_type), self.kernel_size, self.stride,
+    def forward(self, input: Tensor) -> Tensor:
+        return lp_pool2d(input, float(self.norm_type), self.kernel_size, self.stride,
                          self.ceil_mode)
 
 
@@ -87,8 +87,8 @@ class MaxUnpool1d(_MaxUnpoolNd):
 
     n = 1
 
-    def forward(self, x: Tensor, indices, output_size=None) -> Tensor:
-        return max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor, indices, output_size=None) -> Tensor:
+        return max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
 
@@ -106,8 +106,8 @@ class MaxUnpool2d(_MaxUnpoolNd):
 
     n = 2
 
-    def forward(self, x: Tensor, indices, output_size=None) -> Tensor:
-        return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+    def forward(self, input: Tensor, indices, output_size=None) -> Tensor:
+        return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
 
@@ -125,8 +125,8 @@ class LocalResponseNorm(Module):
         super().__init__()
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
-    def forward(self, x: Tensor) -> Tensor:
-        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+    def forward(self, input: Tensor) -> Tensor:
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
