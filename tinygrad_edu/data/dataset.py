@@ -150,6 +150,11 @@ class TensorDataset(Dataset):
         self.arrays: tuple[np.ndarray, ...] = tuple(converted)
 
     @property
+    def tensors(self) -> tuple[np.ndarray, ...]:
+        """torch's name for the arrays: ``ds.tensors[0]`` is the first one (here NumPy)."""
+        return self.arrays
+
+    @property
     def batched_indexing(self) -> bool:
         return _batches_like_getitem(self, TensorDataset)
 

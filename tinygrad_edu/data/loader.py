@@ -158,32 +158,37 @@ class DataLoader:
         dataset: any ``Dataset`` (``len`` and ``[i]``).
         batch_size: examples per batch B; the last batch is smaller unless ``drop_last``.
         shuffle: visit the examples in a new random order each epoch.
-        drop_last: drop the last batch when it has fewer than ``batch_size`` examples.
+        sampler: the indices to visit (a ``Sampler`` or any iterable of ints), instead of
+            ``shuffle``; they are grouped into batches of ``batch_size``.
+        batch_sampler: yields whole lists of indices, one per batch; excludes ``batch_size``,
+            ``shuffle``, ``sampler`` and ``drop_last``.
         collate_fn: turns a list of examples into a batch (default: ``default_collate``).
             Giving one switches the array fast path off.
+        drop_last: drop the last batch when it has fewer than ``batch_size`` examples.
+        generator: a ``numpy.random.Generator`` that ``shuffle`` draws from (instead of
+            ``seed``). With neither, each epoch's order is drawn from one number of the
+            library's generator, so ``tg.manual_seed`` makes it repeat.
         seed: makes shuffling reproducible: epoch e uses ``np.random.default_rng([seed, e])``,
             so two loaders with the same seed give the same batches, every epoch differs from
             the one before, and ``set_epoch(e)`` resumes an interrupted run exactly.
         transform: called on the inputs of each batch (the first field of a tuple batch, the
             whole batch otherwise), e.g. ``Compose([ToFloat(), RandomCrop(28, padding=2)])``;
             labels are left alone. This is batch-wise data augmentation.
-        sampler: the indices to visit (a ``Sampler`` or any iterable of ints), instead of
-            ``shuffle``; they are grouped into batches of ``batch_size``.
-        batch_sampler: yields whole lists of indices, one per batch; excludes ``batch_size``,
-            ``shuffle``, ``sampler`` and ``drop_last``.
-        generator: a ``numpy.random.Generator`` that ``shuffle`` draws from (instead of
-            ``seed``). With neither, each epoch's order is drawn from one number of the
-            library's generator, so ``tg.manual_seed`` makes it repeat.
 
     ``batch_size=None`` turns batching off: each example is yielded alone (through
     ``collate_fn``, default ``default_convert``). An ``IterableDataset`` is iterated and its
     consecutive examples batched; it has no indices, so ``shuffle``/``sampler``/
     ``batch_sampler`` are refused.
 
+    The positional arguments come in torch's order (``DataLoader(ds, 32, False, sampler)`` means
+    what it means in torch); ``seed`` and ``transform``, this library's additions, are
+    keyword-only.
+
     torch's process options are accepted with torch's ``num_workers=0`` meaning, because every
     batch is made in the calling process: ``num_workers`` must be 0 (anything else is refused
-    with a clear error), ``pin_memory`` and ``timeout`` (>= 0) change nothing (batches are NumPy
-    arrays), ``worker_init_fn`` is never called, and ``prefetch_factor``,
+    with a clear error), ``pin_memory``, ``pin_memory_device``, ``in_order`` and ``timeout``
+    (>= 0) change nothing (batches are NumPy arrays, made in order), ``worker_init_fn`` is never
+    called, and ``prefetch_factor``,
     ``persistent_workers=True`` and ``multiprocessing_context`` are refused as torch refuses
     them without workers.
 
@@ -197,21 +202,23 @@ class DataLoader:
         dataset: Dataset,
         batch_size: int = 1,
         shuffle: bool = False,
-        drop_last: bool = False,
-        collate_fn: Callable | None = None,
-        seed: int | None = None,
-        transform: Callable | None = None,
-        *,
         sampler: Iterable[int] | None = None,
         batch_sampler: Iterable[Sequence[int]] | None = None,
-        generator: np.random.Generator | None = None,
         num_workers: int = 0,
+        collate_fn: Callable | None = None,
         pin_memory: bool = False,
+        drop_last: bool = False,
         timeout: float = 0,
         worker_init_fn: Callable | None = None,
         multiprocessing_context=None,
+        generator: np.random.Generator | None = None,
+        *,
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+        seed: int | None = None,
+        transform: Callable | None = None,
     ):
         _check_process_options(num_workers, timeout, worker_init_fn, multiprocessing_context,
                                prefetch_factor, persistent_workers)
@@ -271,6 +278,8 @@ class DataLoader:
         self.generator = _check_generator(generator, "DataLoader")
         self.num_workers = 0
         self.pin_memory = bool(pin_memory)  # no effect: batches are NumPy arrays
+        self.pin_memory_device = pin_memory_device  # no effect, as pin_memory
+        self.in_order = bool(in_order)  # no effect: one process makes the batches in order
         self.timeout = timeout  # no effect: there are no workers to wait for
         self.worker_init_fn = worker_init_fn  # never called, as in torch with num_workers=0
         self.prefetch_factor = None

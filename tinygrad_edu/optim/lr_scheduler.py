@@ -120,6 +120,12 @@ class LRScheduler:
         self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})
 
 
+class _LRScheduler(LRScheduler):
+    """torch's older name of the base class, which much torch code still subclasses
+    (``class WarmupLR(lr_scheduler._LRScheduler)``); a subclass of ``LRScheduler``, as in torch.
+    """
+
+
 def _copy(value):
     if isinstance(value, list):
         return list(value)

@@ -228,6 +228,9 @@ class Optimizer:
         ``set_to_none=True`` (the default, like torch) drops ``.grad``: parameters that get no
         gradient in the next backward are then skipped by ``step`` instead of being updated
         with a zero gradient (which would still move them through momentum or weight decay).
+        ``set_to_none=False`` fills the existing grad tensors with zeros: the same objects, cut
+        from any graph, as torch (and ``Module.zero_grad``), so a reference to ``p.grad`` sees
+        the zeros.
         """
         for group in self.param_groups:
             for p in group["params"]:
@@ -235,10 +238,13 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                else:
-                    xp = backend.get_array_module(p.grad.data)
-                    # a fresh array: the old one may be shared with the graph or the user
-                    p.grad = Tensor._wrap(xp.zeros_like(p.grad.data), False)
+                    continue
+                grad = p.grad if p.grad._ctx is None else p.grad.detach()
+                grad.requires_grad = False
+                # a fresh zero array in the same Tensor: the old array may be shared with the
+                # graph or be a read-only broadcast view, so it is not filled in place
+                grad.data = backend.get_array_module(grad.data).zeros_like(grad.data)
+                p.grad = grad
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns the closure's loss (or None).
