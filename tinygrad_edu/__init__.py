@@ -14,7 +14,7 @@ kernel choice), then ``nn/``, ``optim/``, ``data/``, ``models/`` and ``study/``.
 
 import numpy as np
 
-from . import distributions, functional, linalg, nn, optim
+from . import cuda, distributions, functional, linalg, nn, optim
 from .autograd import (
     Config,
     Function,
@@ -244,6 +244,7 @@ from .functional import (
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import load, save  # safe, pickle-free state_dict files
 from .tensor import (
+    Generator,
     Tensor,
     arange,
     as_tensor,
@@ -254,6 +255,7 @@ from .tensor import (
     double,
     empty,
     empty_like,
+    equal,
     eye,
     float16,
     float32,
@@ -309,6 +311,7 @@ def device(name: str) -> Device:
 
 
 def cuda_is_available() -> bool:
+    """``tg.cuda.is_available()`` under its older name."""
     return gpu_available()
 
 

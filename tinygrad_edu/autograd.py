@@ -556,6 +556,8 @@ class Function:
             else:
                 arrays.append(a)
                 all_tensors = False
+        if array_type is Tensor:  # p.data = some_tensor (torch's idiom) put a Tensor there
+            raise _mixed_devices_error(ctx, args)
         hooks = Config.hooks
         start = time.perf_counter() if hooks else 0.0
 
@@ -616,8 +618,15 @@ def _custom_output(ctx: Function, out, requires_grad: bool) -> tuple:
     return out, requires_grad and out.dtype.kind in "fc"
 
 
-def _mixed_devices_error(ctx: Function, args) -> RuntimeError:
+def _mixed_devices_error(ctx: Function, args) -> Exception:
     Tensor = _TENSOR or _tensor_class()
+    for t in args:
+        if isinstance(t, Tensor) and isinstance(t.data, Tensor):
+            return TypeError(
+                f"{ctx.name}: an input of shape {tuple(t.data.shape)} holds a Tensor in .data, "
+                "where its array belongs: .data is the raw NumPy/CuPy array here (torch's is a "
+                "Tensor). Replace the values with p.detach().copy_(new) (or p.data = new.data)"
+            )
     devices = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in args if isinstance(t, Tensor))
     return RuntimeError(
         f"{ctx.name}: expected all tensors on the same device, got {devices}. "

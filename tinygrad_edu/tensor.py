@@ -916,13 +916,15 @@ class Tensor:
         InPlaceClock.stamp(self)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         return self._overwrite("uniform_", None, _random_array(
-            "uniform", self.shape, self.dtype, self.device, a, b))
+            "uniform", self.shape, self.dtype, self.device, a, b,
+            generator=_caller_generator("uniform_", generator)))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         return self._overwrite("normal_", None, _random_array(
-            "normal", self.shape, self.dtype, self.device, mean, std))
+            "normal", self.shape, self.dtype, self.device, mean, std,
+            generator=_caller_generator("normal_", generator)))
 
     # ------------------------------------------------------------------------------------------
     # Operators and math: each calls its op in tinygrad_edu.functional (F)
@@ -1072,6 +1074,7 @@ class Tensor:
     def isfinite(self): return F.isfinite(self)
     def isinf(self): return F.isinf(self)
     def allclose(self, other, rtol=1e-5, atol=1e-8): return F.allclose(self, other, rtol, atol)
+    def equal(self, other): return equal(self, other)
 
     # reductions
     def sum(self, dim=None, keepdim=False, dtype=None): return F.sum(self, dim, keepdim, dtype)
@@ -1123,9 +1126,10 @@ class Tensor:
         return F.unique_consecutive(self, return_inverse, return_counts, dim)
     def bincount(self, weights=None, minlength=0): return F.bincount(self, weights, minlength)
     def histc(self, bins=100, min=0, max=0): return F.histc(self, bins, min, max)  # noqa: A002
-    def bernoulli(self, p=None): return bernoulli(self, p)
-    def multinomial(self, num_samples, replacement=False):
-        return multinomial(self, num_samples, replacement)
+    def bernoulli(self, p=None, *, generator=None):
+        return bernoulli(self, p, generator=generator)
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     # shape
     def reshape(self, *shape): return F.reshape(self, *shape)
@@ -1409,16 +1413,85 @@ def _comparable(other) -> bool:
 # Random numbers: one generator per process, seeded by manual_seed
 # ----------------------------------------------------------------------------------------------
 
-_GENERATOR = np.random.default_rng(0)
+class Generator(np.random.Generator):
+    """torch.Generator: a random number generator of its own, for the ``generator=`` argument
+    of ``rand``/``randn``/``randint``/``randperm``/``normal``/``bernoulli``/``multinomial``/
+    ``poisson``, ``nn.init``, ``DataLoader``, the samplers and ``random_split``.
+
+    A ``numpy.random.Generator`` (PCG64) with torch's methods: ``manual_seed(seed)`` returns
+    the generator itself, so ``DataLoader(ds, shuffle=True, generator=tg.Generator()
+    .manual_seed(0))`` ports as written. Draws are made on the host (also for a CUDA tensor,
+    then moved), so a seed gives the same numbers on every device; they are not torch's
+    numbers (another algorithm).
+
+    >>> g = Generator().manual_seed(0)
+    >>> a = randn(3, generator=g)
+    >>> bool((randn(3, generator=g.manual_seed(0)) == a).all())
+    True
+    """
+
+    DEFAULT_SEED = 67280421310721  # torch's initial seed of a new Generator
+
+    def __init__(self, device="cpu"):
+        self.device = as_device(device)
+        self._initial_seed = self.DEFAULT_SEED
+        super().__init__(np.random.PCG64(self.DEFAULT_SEED))
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Start the stream again from ``seed``; returns the generator itself."""
+        if not isinstance(seed, numbers.Integral):
+            raise TypeError(f"Generator.manual_seed: expected an int seed, got {seed!r}")
+        seed = int(seed)
+        self._initial_seed = seed
+        self.bit_generator.state = np.random.PCG64(seed % 2**64).state
+        return self
+
+    def seed(self) -> int:
+        """Seed with a fresh non-deterministic 63-bit number; return it."""
+        new_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        self.manual_seed(new_seed)
+        return new_seed
+
+    def initial_seed(self) -> int:
+        """The seed the stream started from."""
+        return self._initial_seed
+
+    def get_state(self) -> dict:
+        """The state (a dict of numbers and strings that ``tg.save`` can store)."""
+        return self.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        try:
+            self.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"Generator.set_state: not a state that get_state returned "
+                             f"({error})") from None
+        return self
+
+    def __repr__(self) -> str:
+        return f"Generator(device={str(self.device)!r}, initial_seed={self._initial_seed})"
+
+    __str__ = __repr__  # numpy's Generator defines a __str__ of its own
 
 
-def manual_seed(seed: int) -> None:
-    """Seed every random number source the library uses (NumPy, and CuPy when present)."""
+def _seeded(seed: int) -> Generator:
+    """A Generator whose stream is ``np.random.default_rng(seed)``'s (PCG64 seeded with seed),
+    so the library's numbers for a seed stay what they were before Generator existed."""
+    return Generator().manual_seed(seed)
+
+
+_GENERATOR = _seeded(0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed every random number source the library uses (NumPy, and CuPy when present);
+    returns the library's default generator, as torch does."""
     global _GENERATOR
-    _GENERATOR = np.random.default_rng(seed)
+    _GENERATOR = _seeded(seed)
     cp = backend._cupy()
     if cp is not None:
         cp.random.seed(seed)
+    return _GENERATOR
 
 
 def generator() -> np.random.Generator:
@@ -1436,7 +1509,7 @@ def get_rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     """Go on drawing from a state that ``get_rng_state`` returned."""
     global _GENERATOR
-    generator = np.random.default_rng()
+    generator = Generator()
     try:
         generator.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as error:
@@ -1454,17 +1527,31 @@ def fork_rng(seed: int | None = None):
     global _GENERATOR
     saved = _GENERATOR
     if seed is not None:
-        _GENERATOR = np.random.default_rng(seed)
+        _GENERATOR = _seeded(seed)
     try:
         yield
     finally:
         _GENERATOR = saved
 
 
-def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0):
-    """``kind`` in uniform/normal/randint, drawn on ``device`` (CuPy draws on the GPU)."""
+def _check_generator(op: str, generator) -> np.random.Generator:
+    """The generator a draw uses: ``generator`` (a tg.Generator or any numpy Generator), or
+    the library's (None)."""
+    if generator is None:
+        return _GENERATOR
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{op}: generator must be a tg.Generator (or a numpy.random.Generator), "
+                        f"got {type(generator).__name__}")
+    return generator
+
+
+def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0, generator=None):
+    """``kind`` in uniform/normal/randint, drawn on ``device`` (CuPy draws on the GPU, except
+    from a ``generator`` of the caller's: drawn on the host, then moved)."""
     device = as_device(device)
     shape = tuple(shape)
+    if generator is not None:
+        return _host_draw(_draw(generator, kind, shape, dtype, a, b), device)
     if device.type == "cuda":
         cp = backend.array_module_for(device)
         with cp.cuda.Device(device.index):
@@ -1473,11 +1560,15 @@ def _random_array(kind: str, shape, dtype, device, a=0.0, b=1.0):
             if kind == "normal":
                 return cp.random.normal(a, b, shape).astype(dtype)
             return cp.random.randint(a, b, shape).astype(dtype)
+    return _draw(_GENERATOR, kind, shape, dtype, a, b)
+
+
+def _draw(generator: np.random.Generator, kind: str, shape, dtype, a, b) -> np.ndarray:
     if kind == "uniform":
-        return _below(_GENERATOR.uniform(a, b, shape).astype(dtype, copy=False), a, b)
+        return _below(generator.uniform(a, b, shape).astype(dtype, copy=False), a, b)
     if kind == "normal":
-        return _GENERATOR.normal(a, b, shape).astype(dtype, copy=False)
-    return _GENERATOR.integers(a, b, shape).astype(dtype, copy=False)
+        return generator.normal(a, b, shape).astype(dtype, copy=False)
+    return generator.integers(a, b, shape).astype(dtype, copy=False)
 
 
 def _below(draws, a, b):
@@ -1709,21 +1800,29 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=Fal
     return _factory(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def rand(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*dims, size=None, generator=None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1), in a floating dtype."""
     array = _random_array("uniform", _size(dims, size), _random_float_dtype("rand", dtype),
-                          device)
+                          device, generator=_caller_generator("rand", generator))
     return _factory(array, requires_grad)
 
 
-def randn(*dims, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*dims, size=None, generator=None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
     """Standard normal samples, in a floating dtype."""
     array = _random_array("normal", _size(dims, size), _random_float_dtype("randn", dtype),
-                          device)
+                          device, generator=_caller_generator("randn", generator))
     return _factory(array, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
+def _caller_generator(op: str, generator):
+    """``generator=`` as given (checked), or None for the library's own draws."""
+    return None if generator is None else _check_generator(op, generator)
+
+
+def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` means low = 0), int64 unless
     ``dtype``; ``high - 1`` must fit in an integer dtype."""
     if high is None or isinstance(high, Sequence):  # randint(high, size), as in torch
@@ -1736,7 +1835,8 @@ def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=Fals
     if dtype.kind in "iu" and not (np.iinfo(dtype).min <= low and
                                    high - 1 <= np.iinfo(dtype).max):
         raise RuntimeError(f"randint: the range [{low}, {high}) does not fit in dtype {dtype}")
-    array = _random_array("randint", _size((size,)), dtype, device, low, high)
+    array = _random_array("randint", _size((size,)), dtype, device, low, high,
+                          generator=_caller_generator("randint", generator))
     return _factory(array, requires_grad)
 
 
@@ -1784,17 +1884,19 @@ def _check_float(op: str, x: Tensor, name: str = "input") -> None:
                         f"(shape {tuple(x.shape)})")
 
 
-def randperm(n: int, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 unless ``dtype``)."""
     if not isinstance(n, numbers.Integral):
         raise TypeError(f"randperm: expected an integer n, got {n!r}")
     if n < 0:
         raise ValueError(f"randperm: expected a non-negative integer n, got {n!r}")
-    array = _GENERATOR.permutation(int(n)).astype(_as_dtype(dtype) or int64, copy=False)
+    draws = _check_generator("randperm", generator)
+    array = draws.permutation(int(n)).astype(_as_dtype(dtype) or int64, copy=False)
     return _factory(_host_draw(array, device), requires_grad)
 
 
-def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002 - torch name
+def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:  # noqa: A002 - torch name
     """y_i = 1 with probability p_i (``p`` = input's values, or the float ``p``), else 0.
 
     Drawn as y_i = [u_i < p_i] with u_i ~ U[0, 1); same shape and dtype as ``input``; not
@@ -1807,11 +1909,13 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002 - torch name
     if probs.size and (xp.isnan(probs).any() or (probs < 0).any() or (probs > 1).any()):
         raise ValueError(f"bernoulli: expected all probabilities in [0, 1], got values from "
                          f"{float(xp.nanmin(probs))} to {float(xp.nanmax(probs))}")
-    u = _random_array("uniform", input.shape, np.float64, input.device)
+    u = _random_array("uniform", input.shape, np.float64, input.device,
+                      generator=_caller_generator("bernoulli", generator))
     return Tensor._wrap((u < probs).astype(input.dtype), False)
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  # noqa: A002
+                generator=None) -> Tensor:
     """Draw ``num_samples`` category indices per row with P(i) = w_i / sum_j w_j.
 
     ``input`` holds non-negative weights, shape (K,) or (B, K); the result is int64 of shape
@@ -1825,6 +1929,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> T
     if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:
         raise ValueError(f"multinomial: expected num_samples > 0, got {num_samples!r}")
     _check_float("multinomial", input)
+    draws = _check_generator("multinomial", generator)
     weights = np.asarray(backend.to_numpy(input.data), dtype=np.float64)
     rows = weights.reshape(-1, weights.shape[-1])  # (B, K)
     K = rows.shape[1]
@@ -1840,12 +1945,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> T
             raise ValueError(f"multinomial: row {b} has {np.count_nonzero(w)} non-zero "
                              f"weights, too few for num_samples={num_samples} without "
                              f"replacement")
-        out[b] = _GENERATOR.choice(K, size=num_samples, replace=replacement, p=w / w.sum())
+        out[b] = draws.choice(K, size=num_samples, replace=replacement, p=w / w.sum())
     out = out.reshape(input.shape[:-1] + (num_samples,))
     return Tensor._wrap(_host_draw(out, input.device), False)
 
 
-def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False) -> Tensor:
     """y = mean + std * z, z ~ N(0, 1), elementwise.
 
     ``mean`` and ``std`` are tensors (broadcast together; the result takes their dtype) or
@@ -1857,7 +1963,8 @@ def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad=Fals
             raise TypeError("normal: with float mean and std, expected a size, got None")
         if std < 0:
             raise ValueError(f"normal: expected std >= 0, got {std}")
-        array = _random_array("normal", _size((size,)), _float_dtype(dtype), device, mean, std)
+        array = _random_array("normal", _size((size,)), _float_dtype(dtype), device, mean, std,
+                              generator=_caller_generator("normal", generator))
         return _factory(array, requires_grad)
     for t in tensors:
         _check_float("normal", t, "mean/std")
@@ -1871,18 +1978,19 @@ def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad=Fals
         raise ValueError("normal: expected std >= 0, got negative values")
     out_dtype = np.result_type(*[t.dtype for t in tensors])
     shape = np.broadcast_shapes(*[t.shape for t in tensors])
-    z = _random_array("normal", shape, out_dtype, tensors[0].device)
+    z = _random_array("normal", shape, out_dtype, tensors[0].device,
+                      generator=_caller_generator("normal", generator))
     return _factory((m + s * z).astype(out_dtype, copy=False), requires_grad)
 
 
-def poisson(input: Tensor) -> Tensor:  # noqa: A002 - torch name
+def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002 - torch name
     """y_i ~ Poisson(rate = input_i): P(y = k) = rate^k e^-rate / k!, in input's dtype."""
     _check_tensor_arg("poisson", input)
     _check_float("poisson", input)
     rates = np.asarray(backend.to_numpy(input.data), dtype=np.float64)
     if rates.size and (np.isnan(rates).any() or (rates < 0).any()):
         raise ValueError(f"poisson: expected rates >= 0, got a minimum of {np.nanmin(rates)}")
-    array = _GENERATOR.poisson(rates).astype(input.dtype)
+    array = _check_generator("poisson", generator).poisson(rates).astype(input.dtype)
     return Tensor._wrap(_host_draw(array, input.device), False)
 
 
@@ -1893,6 +2001,19 @@ def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None
     exponents = _evenly_spaced("logspace", xp, start, end, steps)
     array = (xp.float64(base) ** exponents).astype(_float_dtype(dtype))
     return _factory(array, requires_grad)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002 - torch name
+    """True when both tensors have the same shape and equal elements (values compared after
+    type promotion, so int 1 equals float 1.0; NaN equals nothing), as torch.equal."""
+    for name, t in (("input", input), ("other", other)):
+        _check_tensor_arg("equal", t, name)
+    if input.device != other.device:
+        raise RuntimeError(f"equal: expected both tensors on the same device, got "
+                           f"{input.device} and {other.device}")
+    if input.shape != other.shape:
+        return False
+    return bool(get_array_module(input.data).array_equal(input.data, other.data))
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

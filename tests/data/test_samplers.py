@@ -211,7 +211,8 @@ def test_sampler_errors_match_torch():
             make(range(4), 0, False)
         with pytest.raises(ValueError, match="drop_last should be a boolean"):
             make(range(4), 2, 0)
-    with pytest.raises(TypeError, match="RandomSampler: generator must be a numpy"):
+    with pytest.raises(TypeError,
+                       match="RandomSampler: generator must be a tg.Generator .* or a numpy"):
         RandomSampler(range(3), generator=3)
     with pytest.raises(NotImplementedError, match="Sampler"):
         iter(Sampler())

@@ -401,8 +401,8 @@ def _make_rng(seed, generator, name: str) -> np.random.Generator:
     if generator is not None:
         if not isinstance(generator, np.random.Generator):
             raise TypeError(
-                f"{name}: generator must be a numpy.random.Generator (np.random.default_rng(0)), "
-                f"got {type(generator).__name__}"
+                f"{name}: generator must be a tg.Generator (tg.Generator().manual_seed(0)) or a "
+                f"numpy.random.Generator (np.random.default_rng(0)), got {type(generator).__name__}"
             )
         return generator
     return np.random.default_rng(seed)

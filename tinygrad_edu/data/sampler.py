@@ -49,8 +49,8 @@ def _epoch_rng(generator: np.random.Generator | None) -> np.random.Generator:
 def _check_generator(generator, name: str) -> np.random.Generator | None:
     if generator is not None and not isinstance(generator, np.random.Generator):
         raise TypeError(
-            f"{name}: generator must be a numpy.random.Generator (np.random.default_rng(0) or "
-            f"tg.generator()), got {type(generator).__name__}"
+            f"{name}: generator must be a tg.Generator (tg.Generator().manual_seed(0)) or a "
+            f"numpy.random.Generator (np.random.default_rng(0)), got {type(generator).__name__}"
         )
     return generator
 
