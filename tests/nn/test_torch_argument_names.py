@@ -38,26 +38,9 @@ MODULE_ALLOWED = {
     )
 }
 
-# nn.functional functions still naming their first argument ``x`` where torch says ``input``:
-# all are defined in tinygrad_edu/functional/ (re-exported by nn.functional), which this
-# renaming did not cover. The rest of their parameters match torch.
-_NOT_RENAMED = "defined in tinygrad_edu/functional/{} with first argument x, torch: input"
-FUNCTIONAL_FIRST_ALLOWED = {
-    **{name: _NOT_RENAMED.format("conv.py") for name in (
-        "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-        "conv_transpose3d")},
-    **{name: _NOT_RENAMED.format("pool.py") for name in (
-        "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-        "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d")},
-    **{name: _NOT_RENAMED.format("pool3d.py") for name in (
-        "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "max_pool3d")},
-    **{name: _NOT_RENAMED.format("pool_extra.py") for name in (
-        "local_response_norm", "lp_pool1d", "lp_pool2d", "max_pool1d_with_indices",
-        "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d")},
-    **{name: _NOT_RENAMED.format("elementwise.py") for name in (
-        "gelu", "sigmoid", "softplus", "tanh")},
-    "linear": _NOT_RENAMED.format("linalg.py"),
-}
+# nn.functional functions still naming their first argument differently from torch (none now:
+# an entry added here must still differ, and must match torch after the first argument).
+FUNCTIONAL_FIRST_ALLOWED: dict = {}
 
 # nn.functional functions whose first argument matches torch but whose full list does not.
 FUNCTIONAL_FULL_ALLOWED = {
@@ -229,6 +212,22 @@ def test_conv_transpose_output_size_like_torch(dims):
         ours(tg.tensor(x), output_size=too_big)
     with pytest.raises(ValueError, match="output_size must have"):
         ours(tg.tensor(x), output_size=(7,) * (dims + 1))
+
+
+def test_functional_input_keyword_like_torch():
+    x, w, b = _randn(2, 3, 6, 5), _randn(4, 3, 3, 3, seed=1), _randn(4, seed=2)
+    t = {name: torch.from_numpy(a) for name, a in (("x", x), ("w", w), ("b", b))}
+    _close(F.conv2d(input=tg.tensor(x), weight=tg.tensor(w), bias=tg.tensor(b), padding=1),
+           TF.conv2d(input=t["x"], weight=t["w"], bias=t["b"], padding=1))
+    _close(F.max_pool2d(input=tg.tensor(x), kernel_size=2),
+           TF.max_pool2d(input=t["x"], kernel_size=2))
+    lw = _randn(2, 5, seed=3)  # (out_features, in_features = x's last dim)
+    _close(F.linear(input=tg.tensor(x), weight=tg.tensor(lw)),
+           TF.linear(input=t["x"], weight=torch.from_numpy(lw)))
+    for name in ("sigmoid", "tanh"):  # torch.sigmoid(input=...) too: the same function
+        _close(getattr(tg, name)(input=tg.tensor(x)), getattr(torch, name)(input=t["x"]))
+    _close(F.gelu(input=tg.tensor(x), approximate="tanh"),
+           TF.gelu(input=t["x"], approximate="tanh"))
 
 
 def test_losses_by_keyword_like_torch():

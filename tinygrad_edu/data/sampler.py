@@ -13,8 +13,8 @@ stopping half-way cannot change what the next epoch gets.
 >>> import tinygrad_edu as tg
 >>> list(BatchSampler(SequentialSampler(range(7)), batch_size=3, drop_last=False))
 [[0, 1, 2], [3, 4, 5], [6]]
->>> tg.manual_seed(0); a = list(RandomSampler(range(5)))
->>> tg.manual_seed(0); a == list(RandomSampler(range(5)))
+>>> _ = tg.manual_seed(0); a = list(RandomSampler(range(5)))
+>>> _ = tg.manual_seed(0); a == list(RandomSampler(range(5)))
 True
 """
 

@@ -537,7 +537,7 @@ def _batched(op: str, x: Tensor) -> tuple[Tensor, bool]:
     return x, False
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
            dilation=1, groups: int = 1) -> Tensor:
     """2-d cross-correlation, ``torch.nn.functional.conv2d``.
 
@@ -546,8 +546,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     where a total padding DH (KH - 1) is odd, the extra zero row goes at the bottom (column at
     the right), as in torch.
     """
-    x, unbatched = _batched("conv2d", x)
-    N, C, H, W = x.shape
+    input, unbatched = _batched("conv2d", input)
+    N, C, H, W = input.shape
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must be 4-d (OC, C/groups, KH, KW), got shape "
                          f"{tuple(weight.shape)}")
@@ -558,14 +558,14 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     if Cg * groups != C:
         raise ValueError(
             f"conv2d: input has {C} channels but weight expects {Cg * groups} "
-            f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})"
+            f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)}, groups={groups})"
         )
     _check_bias("conv2d", bias, OC, weight)
     stride = _pair("conv2d", "stride", stride)
     dilation = _pair("conv2d", "dilation", dilation)
     if padding == "same":  # an odd total gets its extra zero row/column at the bottom/right
         pads = same_padding("conv2d", (KH, KW), stride, dilation)  # ((PT, PB), (PL, PR))
-        x = _pad_same_excess(x, pads)  # (N, C, H + PB - PT, W + PR - PL)
+        input = _pad_same_excess(input, pads)  # (N, C, H + PB - PT, W + PR - PL)
         padding = (pads[0][0], pads[1][0])
     elif padding == "valid":
         padding = 0
@@ -574,13 +574,13 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                          "'same', 'valid' (or an int or a pair of ints)")
     padding = _pair("conv2d", "padding", padding)
     # errors that name the problem, e.g. "kernel (5, 5) ... does not fit input of size (3, 3)"
-    *_, OH, OW = check_conv_args("conv2d", x.shape, KH, KW, stride, padding, dilation)
-    x, weight, bias = _one_dtype(x, weight, bias)
-    spec = _conv_spec(x, groups, stride, padding, dilation, C * KH * KW * OH * OW)
+    *_, OH, OW = check_conv_args("conv2d", input.shape, KH, KW, stride, padding, dilation)
+    input, weight, bias = _one_dtype(input, weight, bias)
+    spec = _conv_spec(input, groups, stride, padding, dilation, C * KH * KW * OH * OW)
     if bias is None:
-        y = Conv2d.apply(x, weight, spec=spec)  # (N, OC, OH, OW)
+        y = Conv2d.apply(input, weight, spec=spec)  # (N, OC, OH, OW)
     else:
-        y = Conv2d.apply(x, weight, bias, spec=spec)
+        y = Conv2d.apply(input, weight, bias, spec=spec)
     return reshape(y, OC, OH, OW) if unbatched else y
 
 
@@ -593,7 +593,7 @@ def _single(op: str, name: str, value) -> int:
     return int(value)
 
 
-def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
            dilation=1, groups: int = 1) -> Tensor:
     """1-d cross-correlation, ``torch.nn.functional.conv1d``: x (N, C, L) or (C, L), weight
     (OC, C/groups, K), bias (OC,) -> (N, OC, OL) with OL = (L + 2 P - D (K - 1) - 1) // S + 1.
@@ -603,23 +603,23 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     It is conv2d on a height of 1: x (N, C, 1, L) and weight (OC, C/groups, 1, K), so it
     shares conv2d's kernels and gradients; the added dims are taken out again.
     """
-    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError("conv1d: expected Tensors for the input and the weight")
-    if x.ndim not in (2, 3) or weight.ndim != 3:
+    if input.ndim not in (2, 3) or weight.ndim != 3:
         raise ValueError(f"conv1d: expected a 2-d (C, L) or 3-d (N, C, L) input and a 3-d "
-                         f"weight (OC, C/groups, K), got {tuple(x.shape)} and "
+                         f"weight (OC, C/groups, K), got {tuple(input.shape)} and "
                          f"{tuple(weight.shape)}")
-    C, L = x.shape[-2:]
+    C, L = input.shape[-2:]
     OC, Cg, K = weight.shape
     if not isinstance(groups, numbers.Integral) or groups < 1 or C != Cg * groups:
         raise ValueError(f"conv1d: input has {C} channels but weight expects {Cg} * groups "
-                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})")
+                         f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)}, groups={groups})")
     S = _single("conv1d", "stride", stride)
     D = _single("conv1d", "dilation", dilation)
     if padding == "same":  # an odd total D (K - 1) gets its extra zero at the right, as torch
         pads = same_padding("conv1d", (K,), (S,), (D,))  # ((PL, PR),)
-        x = _pad_same_excess(x, pads)  # (N, C, L + PR - PL)
-        L, P = x.shape[-1], pads[0][0]
+        input = _pad_same_excess(input, pads)  # (N, C, L + PR - PL)
+        L, P = input.shape[-1], pads[0][0]
     elif padding == "valid":
         P = 0
     elif isinstance(padding, str):
@@ -631,10 +631,11 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                          "'same', 'valid' (or an int)")
     if L + 2 * P < D * (K - 1) + 1:
         raise ValueError(f"conv1d: kernel {K} with dilation {D} and padding {P} does not fit "
-                         f"input of length {L} (x: {tuple(x.shape)})")
+                         f"input of length {L} (x: {tuple(input.shape)})")
     padding, stride, dilation = (0, P), (1, S), (1, D)  # conv2d on a height of 1
     try:
-        y = conv2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding, dilation, groups)
+        y = conv2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding, dilation,
+                   groups)
     except ValueError as error:  # name the op called, and the conv2d that ran (shapes in 2-d)
         raise ValueError(f"conv1d, as conv2d on a height of 1: {error}") from None
     return y.squeeze(-2)  # (N, OC, OL) or (OC, OL)
@@ -653,7 +654,7 @@ def _crop_uncropped(y: Tensor, wide, padding, size) -> Tensor:
     return y
 
 
-def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transpose (adjoint) of conv2d, ``torch.nn.functional.conv_transpose2d``.
 
@@ -661,12 +662,12 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1: the input gradient of the
     conv2d that maps (N, OC, OH, OW) to x, y = col2im(W^T @ x) (``Conv2dInputGrad``).
     """
-    x, unbatched = _batched("conv_transpose2d", x)
-    N, C, H, W = x.shape
+    input, unbatched = _batched("conv_transpose2d", input)
+    N, C, H, W = input.shape
     if weight.ndim != 4 or weight.shape[0] != C:
         raise ValueError(
             f"conv_transpose2d: input has {C} channels but weight expects {weight.shape[0]} "
-            f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}); weight is (C_in, C_out/groups, "
+            f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)}); weight is (C_in, C_out/groups, "
             "KH, KW)"
         )
     if groups < 1 or C % groups:
@@ -691,7 +692,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             f"conv_transpose2d: the output would be {(OH, OW)} for input {(H, W)}, kernel "
             f"{(KH, KW)}, stride {stride}, padding {padding} and dilation {dilation}"
         )
-    x, weight, bias = _one_dtype(x, weight, bias)
+    input, weight, bias = _one_dtype(input, weight, bias)
     # An output_padding of stride or more (torch allows up to dilation - 1) asks for rows that
     # the conv2d transposed here cannot map back onto x (it would give x more rows). In such a
     # dim the output is made uncropped, (H - 1) SH + DH (KH - 1) + 1 rows with padding 0, then
@@ -701,8 +702,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     OWc = (W - 1) * stride[1] + dilation[1] * (KW - 1) + 1 if wide[1] else OW
     conv_padding = (0 if wide[0] else padding[0], 0 if wide[1] else padding[1])
     # the conv2d it transposes maps (N, OC, OH, OW) to x: its columns are (OC*KH*KW, N*H*W)
-    spec = _conv_spec(x, groups, stride, conv_padding, dilation, OC * KH * KW * H * W)
-    y = conv2d_input_grad(x, weight, (N, OC, OHc, OWc), spec)  # (N, OC, OHc, OWc)
+    spec = _conv_spec(input, groups, stride, conv_padding, dilation, OC * KH * KW * H * W)
+    y = conv2d_input_grad(input, weight, (N, OC, OHc, OWc), spec)  # (N, OC, OHc, OWc)
     if wide[0] or wide[1]:
         y = _crop_uncropped(y, wide, padding, (OH, OW))  # (N, OC, OH, OW)
     if bias is not None:
@@ -710,7 +711,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     return reshape(y, OC, OH, OW) if unbatched else y
 
 
-def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transpose (adjoint) of conv1d, ``torch.nn.functional.conv_transpose1d``: x (N, C, L)
     or (C, L), weight (C, OC/groups, K), bias (OC,) -> (N, OC, OL) with
@@ -725,21 +726,21 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     (2, 3, 10)
     """
     op = "conv_transpose1d"
-    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{op}: expected Tensors for the input and the weight")
-    if x.ndim not in (2, 3) or weight.ndim != 3:
+    if input.ndim not in (2, 3) or weight.ndim != 3:
         raise ValueError(f"{op}: expected a 2-d (C, L) or 3-d (N, C, L) input and a 3-d weight "
-                         f"(C, OC/groups, K), got {tuple(x.shape)} and {tuple(weight.shape)}")
-    C, L = x.shape[-2:]
+                         f"(C, OC/groups, K), got {tuple(input.shape)} and {tuple(weight.shape)}")
+    C, L = input.shape[-2:]
     _, OCg, K = weight.shape
     if weight.shape[0] != C:
         raise ValueError(f"{op}: input has {C} channels but weight expects {weight.shape[0]} "
-                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}); weight is (C_in, "
+                         f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)}); weight is (C_in, "
                          "C_out/groups, K)")
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
             or C % groups:
         raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides the "
-                         f"input channels {C} (x: {tuple(x.shape)}, w: {tuple(weight.shape)})")
+                         f"input channels {C} (x: {tuple(input.shape)}, w: {tuple(weight.shape)})")
     _check_bias(op, bias, OCg * groups, weight)
     S = _single(op, "stride", stride)
     P = _single(op, "padding", padding)
@@ -756,10 +757,10 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     if OL < 1:
         raise ValueError(f"{op}: the output length would be {OL} for input length {L}, kernel "
                          f"{K}, stride {S}, padding {P}, dilation {D} and output_padding {OP} "
-                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)})")
+                         f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)})")
     stride, padding, output_padding, dilation = (1, S), (0, P), (0, OP), (1, D)  # height 1
     try:
-        y = conv_transpose2d(x.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding,
+        y = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, stride, padding,
                              output_padding, groups, dilation)
     except ValueError as error:  # name the op called, and the one that ran (shapes in 2-d)
         raise ValueError(f"{op}, as conv_transpose2d on a height of 1: {error}") from None
@@ -958,7 +959,7 @@ def _check_window3d(op: str, kernel, stride, padding, dilation, w_shape) -> None
                          f"padding {padding} (w: {tuple(w_shape)})")
 
 
-def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
            dilation=1, groups: int = 1) -> Tensor:
     """3-d cross-correlation, ``torch.nn.functional.conv3d``.
 
@@ -972,12 +973,12 @@ def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     (2, 4, 3, 6, 7)
     """
     op = "conv3d"
-    x, unbatched = _batched3d(op, x)
+    input, unbatched = _batched3d(op, input)
     if not isinstance(weight, Tensor) or weight.ndim != 5:
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"{op}: weight must be a 5-d Tensor (OC, C/groups, KD, KH, KW), got "
                          f"{got}")
-    N, C, D, H, W = x.shape
+    N, C, D, H, W = input.shape
     OC, Cg, KD, KH, KW = weight.shape
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
             or C % groups or OC % groups:
@@ -985,7 +986,7 @@ def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                          f"input channels {C} and output channels {OC}")
     if Cg * groups != C:
         raise ValueError(f"{op}: input has {C} channels but weight expects {Cg * groups} "
-                         f"(x: {tuple(x.shape)}, w: {tuple(weight.shape)}, groups={groups})")
+                         f"(x: {tuple(input.shape)}, w: {tuple(weight.shape)}, groups={groups})")
     _check_bias(op, bias, OC, weight)
     kernel = (KD, KH, KW)
     stride = _triple(op, "stride", stride)
@@ -993,7 +994,7 @@ def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     if isinstance(padding, str):
         if padding == "same":  # an odd total gets its extra zero at the end of its dim
             pads = same_padding(op, kernel, stride, dilation)  # ((PF, PB), (PT, PB), (PL, PR))
-            x = _pad_same_excess(x, pads)  # one more plane/row/column where the total is odd
+            input = _pad_same_excess(input, pads)  # one more plane/row/column where odd
             padding = tuple(before for before, _ in pads)
         elif padding == "valid":
             padding = 0
@@ -1002,22 +1003,22 @@ def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                              "'same', 'valid' (or an int or a triple of ints)")
     padding = _triple(op, "padding", padding)
     _check_window3d(op, kernel, stride, padding, dilation, weight.shape)
-    size = tuple(x.shape[2:])
+    size = tuple(input.shape[2:])
     OD, OH, OW = _conv3d_output_size(size, kernel, stride, padding, dilation)
     if min(OD, OH, OW) < 1:
         raise ValueError(f"{op}: kernel {kernel} with dilation {dilation} and padding {padding} "
-                         f"does not fit input of size {size} (x: {tuple(x.shape)}, w: "
+                         f"does not fit input of size {size} (x: {tuple(input.shape)}, w: "
                          f"{tuple(weight.shape)})")
-    x, weight, bias = _one_dtype(x, weight, bias)
-    spec = _conv_spec(x, groups, stride, padding, dilation, C * KD * KH * KW * OD * OH * OW)
+    input, weight, bias = _one_dtype(input, weight, bias)
+    spec = _conv_spec(input, groups, stride, padding, dilation, C * KD * KH * KW * OD * OH * OW)
     if bias is None:
-        y = Conv3d.apply(x, weight, spec=spec)  # (N, OC, OD, OH, OW)
+        y = Conv3d.apply(input, weight, spec=spec)  # (N, OC, OD, OH, OW)
     else:
-        y = Conv3d.apply(x, weight, bias, spec=spec)
+        y = Conv3d.apply(input, weight, bias, spec=spec)
     return reshape(y, OC, OD, OH, OW) if unbatched else y
 
 
-def conv_transpose3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transpose (adjoint) of conv3d, ``torch.nn.functional.conv_transpose3d``.
 
@@ -1031,13 +1032,13 @@ def conv_transpose3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     (1, 2, 6, 8, 10)
     """
     op = "conv_transpose3d"
-    x, unbatched = _batched3d(op, x)
-    N, C, D, H, W = x.shape
+    input, unbatched = _batched3d(op, input)
+    N, C, D, H, W = input.shape
     if not isinstance(weight, Tensor) or weight.ndim != 5 or weight.shape[0] != C:
         got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"{op}: input has {C} channels but weight expects a 5-d (C_in, "
                          f"C_out/groups, KD, KH, KW) weight with C_in = {C} (x: "
-                         f"{tuple(x.shape)}, w: {got})")
+                         f"{tuple(input.shape)}, w: {got})")
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
             or C % groups:
         raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides the "
@@ -1060,7 +1061,7 @@ def conv_transpose3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     if min(size) < 1:
         raise ValueError(f"{op}: the output would be {size} for input {(D, H, W)}, kernel "
                          f"{kernel}, stride {stride}, padding {padding} and dilation {dilation}")
-    x, weight, bias = _one_dtype(x, weight, bias)
+    input, weight, bias = _one_dtype(input, weight, bias)
     # As in conv_transpose2d: a dim with output_padding >= stride (torch allows up to
     # dilation - 1) is made uncropped, (I - 1) S + DIL (K - 1) + 1 with padding 0, then cut to
     # P ... P + O - 1, zeros past the last plane the windows reach.
@@ -1069,8 +1070,8 @@ def conv_transpose3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         (D, H, W), stride, dilation, kernel, wide, size, strict=True))
     conv_padding = tuple(0 if cut else p for cut, p in zip(wide, padding, strict=True))
     # the conv3d it transposes maps (N, OC, *full) to x: its columns are (OC*KD*KH*KW, N*D*H*W)
-    spec = _conv_spec(x, groups, stride, conv_padding, dilation, OC * KD * KH * KW * D * H * W)
-    y = conv3d_input_grad(x, weight, (N, OC) + full, spec)  # (N, OC, *full)
+    spec = _conv_spec(input, groups, stride, conv_padding, dilation, OC * KD * KH * KW * D * H * W)
+    y = conv3d_input_grad(input, weight, (N, OC) + full, spec)  # (N, OC, *full)
     if any(wide):
         y = y[(slice(None), slice(None)) + tuple(
             slice(p, p + o) if cut else slice(None)

@@ -1010,12 +1010,12 @@ class ClampTensor(Function):
         return tuple(grads)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(_float_input("tanh", x))
+def tanh(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    return Tanh.apply(_float_input("tanh", input))
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(_float_input("sigmoid", x))
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002 - torch names
+    return Sigmoid.apply(_float_input("sigmoid", input))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -1030,18 +1030,18 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return Elu.apply(_float_input("elu", x), alpha=alpha)
 
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return Softplus.apply(_float_input("softplus", x), beta=beta, threshold=threshold)
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    return Softplus.apply(_float_input("softplus", input), beta=beta, threshold=threshold)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - torch names
     """GELU(x) = x * Phi(x) = x/2 (1 + erf(x / sqrt 2));
     ``approximate="tanh"``: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 
     The exact form runs as one op (``GELU``) on the Numba kernels for float32 NumPy arrays;
     elsewhere, and in the tanh form, it is built from differentiable primitives. Every order of
     derivative is exact either way."""
-    x = _float_input("gelu", x)
+    x = _float_input("gelu", input)  # a float Tensor: the x of the formulas
     if approximate == "none":
         kernels = _activation_kernels(x.data) if x.dtype == np.float32 else None
         if kernels is not None:

@@ -142,9 +142,9 @@ class Linear(Function):
         return dx, dw, db
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """y = x W^T + b with W of shape (out_features, in_features), like torch."""
-    xd, wd = x.data, weight.data  # the arrays: their shapes and dtypes are cheaper to read
+    xd, wd = input.data, weight.data  # the arrays: their shapes and dtypes are cheaper to read
     if xd.shape[-1] != wd.shape[-1]:
         raise ValueError(
             f"linear: input has {xd.shape[-1]} features but weight expects {wd.shape[-1]} "
@@ -153,8 +153,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     plain = wd.ndim == 2 and xd.dtype == wd.dtype and xd.dtype.kind == "f" and (
         bias is None or (bias.data.shape == wd.shape[:1] and bias.data.dtype == wd.dtype))
     if plain:  # the usual layer: one fused op
-        return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
-    y = matmul(x, transpose(weight, 0, 1))  # (..., out_features)
+        return Linear.apply(input, weight) if bias is None else Linear.apply(input, weight, bias)
+    y = matmul(input, transpose(weight, 0, 1))  # (..., out_features)
     if bias is None:
         return y
     _check_linear_bias(bias, y, weight)

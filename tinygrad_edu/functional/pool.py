@@ -104,14 +104,14 @@ def _pooled(y: Tensor, indices_out: list, unbatched: bool, return_indices: bool)
     return y, Tensor._wrap(argmax[0] if unbatched else argmax)
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool2d``: (N, C, H, W) -> (N, C, OH, OW); ``stride`` defaults
     to ``kernel_size``; with ``return_indices`` also the argmax (flat h*W + w per plane)."""
-    x, unbatched = _batched("max_pool2d", x)
+    input, unbatched = _batched("max_pool2d", input)
     stride = pool_stride("max_pool2d", kernel_size, stride)
     indices_out: list = []
-    y = MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
+    y = MaxPool2d.apply(input, kernel_size=kernel_size, stride=stride, padding=padding,
                         dilation=dilation, ceil_mode=ceil_mode, indices_out=indices_out)
     return _pooled(y, indices_out, unbatched, return_indices)
 
@@ -149,14 +149,14 @@ class AvgPool2dBackward(Function):
         return AvgPool2d.apply(g, **self.options)
 
 
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """``torch.nn.functional.avg_pool2d`` (``divisor_override`` is not supported)."""
     if divisor_override is not None:
         raise NotImplementedError("avg_pool2d: divisor_override is not supported")
-    x, unbatched = _batched("avg_pool2d", x)
+    input, unbatched = _batched("avg_pool2d", input)
     stride = pool_stride("avg_pool2d", kernel_size, stride)
-    y = AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,
+    y = AvgPool2d.apply(input, kernel_size=kernel_size, stride=stride, padding=padding,
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad)
     return reshape(y, y.shape[1:]) if unbatched else y
 
@@ -188,16 +188,17 @@ class AdaptiveAvgPool2dBackward(Function):
         return AdaptiveAvgPool2d.apply(g, output_size=self.out_size)
 
 
-def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002 - torch names
     """``torch.nn.functional.adaptive_avg_pool2d``; ``None`` in output_size keeps that size."""
-    x, unbatched = _batched("adaptive_avg_pool2d", x)
-    if 0 in x.shape[2:]:
+    input, unbatched = _batched("adaptive_avg_pool2d", input)
+    if 0 in input.shape[2:]:
         raise ValueError(f"adaptive_avg_pool2d: expected a non-empty input apart from the batch "
-                         f"and channel dims, got shape {tuple(x.shape)}")
+                         f"and channel dims, got shape {tuple(input.shape)}")
     if isinstance(output_size, numbers.Integral):
         output_size = (output_size, output_size)
-    output_size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(output_size))
-    y = AdaptiveAvgPool2d.apply(x, output_size=output_size)
+    output_size = tuple(input.shape[2 + i] if s is None else int(s)
+                        for i, s in enumerate(output_size))
+    y = AdaptiveAvgPool2d.apply(input, output_size=output_size)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -308,7 +309,7 @@ def _adaptive_output_pair(op: str, output_size) -> tuple:
     return pair
 
 
-def adaptive_max_pool2d(x: Tensor, output_size, return_indices: bool = False):
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
     """``torch.nn.functional.adaptive_max_pool2d``: (N, C, H, W) -> (N, C, OH, OW) (or
     (C, H, W) -> (C, OH, OW)); y = the max of each bin [floor(i H / OH), ceil((i + 1) H / OH))
     x [floor(j W / OW), ceil((j + 1) W / OW)); dx = dy scattered to each bin's argmax.
@@ -322,12 +323,12 @@ def adaptive_max_pool2d(x: Tensor, output_size, return_indices: bool = False):
     ([[[5.0, 6.0]]], [[[1, 5]]])
     """
     op = "adaptive_max_pool2d"
-    _pool_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
+    _pool_input(op, input, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
     pair = _adaptive_output_pair(op, output_size)
-    x, unbatched = _batched(op, x)
-    output_size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(pair))
+    input, unbatched = _batched(op, input)
+    output_size = tuple(input.shape[2 + i] if s is None else s for i, s in enumerate(pair))
     indices_out: list = []
-    y = AdaptiveMaxPool2d.apply(x, output_size=output_size, indices_out=indices_out)
+    y = AdaptiveMaxPool2d.apply(input, output_size=output_size, indices_out=indices_out)
     return _pooled(y, indices_out, unbatched, return_indices)
 
 
@@ -369,16 +370,16 @@ def _pool1d_args(op: str, x: Tensor, kernel_size, stride, padding, dilation, cei
     return K, S, P, D
 
 
-def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool1d``: (N, C, L) -> (N, C, OL) (or (C, L) -> (C, OL)),
     OL = (L + 2 P - D (K - 1) - 1) // S + 1; y[n, c, ol] = max of x[n, c, ol S - P + k D];
     dx = dy scattered to each window's argmax. With ``return_indices`` also the argmax, an
     index into L (torch's). Runs as max_pool2d on a height of 1 (x (N, C, 1, L), kernel (1, K)).
     """
-    K, S, P, D = _pool1d_args("max_pool1d", x, kernel_size, stride, padding, dilation,
+    K, S, P, D = _pool1d_args("max_pool1d", input, kernel_size, stride, padding, dilation,
                               ceil_mode)
-    out = max_pool2d(x.unsqueeze(-2), (1, K), (1, S), (0, P), (1, D), ceil_mode,
+    out = max_pool2d(input.unsqueeze(-2), (1, K), (1, S), (0, P), (1, D), ceil_mode,
                      return_indices)  # (N, C, 1, OL)
     if not return_indices:
         return out.squeeze(-2)  # (N, C, OL)
@@ -386,45 +387,45 @@ def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     return y.squeeze(-2), argmax.squeeze(-2)  # the flat h W + w of a height of 1 is w
 
 
-def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True) -> Tensor:
     """``torch.nn.functional.avg_pool1d``: y[n, c, ol] = the window's sum / K (or / the number
     of input entries in it when ``count_include_pad=False``); dx = dy spread evenly over the
     window. Runs as avg_pool2d on a height of 1."""
-    K, S, P, _ = _pool1d_args("avg_pool1d", x, kernel_size, stride, padding, 1, ceil_mode)
-    y = avg_pool2d(x.unsqueeze(-2), (1, K), (1, S), (0, P), ceil_mode,
+    K, S, P, _ = _pool1d_args("avg_pool1d", input, kernel_size, stride, padding, 1, ceil_mode)
+    y = avg_pool2d(input.unsqueeze(-2), (1, K), (1, S), (0, P), ceil_mode,
                    count_include_pad)  # (N, C, 1, OL)
     return y.squeeze(-2)
 
 
-def adaptive_avg_pool1d(x: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002 - torch names
     """``torch.nn.functional.adaptive_avg_pool1d``: (N, C, L) -> (N, C, OL), bin i averaging
     x[floor(i L / OL) : ceil((i + 1) L / OL)]; runs as adaptive_avg_pool2d on a height of 1."""
-    if not isinstance(x, Tensor) or x.ndim not in (2, 3):
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-d (C, L) or 3-d (N, C, L) input, "
                          f"got {got}")
-    if x.shape[-1] == 0:
+    if input.shape[-1] == 0:
         raise ValueError(f"adaptive_avg_pool1d: expected a non-empty length L, got shape "
-                         f"{tuple(x.shape)}")
+                         f"{tuple(input.shape)}")
     OL = _single("adaptive_avg_pool1d", "output_size", output_size)
     if OL < 1:
         raise ValueError(f"adaptive_avg_pool1d: output_size must be >= 1, got {OL}")
-    y = adaptive_avg_pool2d(x.unsqueeze(-2), (1, OL))  # (N, C, 1, OL)
+    y = adaptive_avg_pool2d(input.unsqueeze(-2), (1, OL))  # (N, C, 1, OL)
     return y.squeeze(-2)
 
 
-def adaptive_max_pool1d(x: Tensor, output_size, return_indices: bool = False):
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
     """``torch.nn.functional.adaptive_max_pool1d``: (N, C, L) -> (N, C, OL) (or (C, L) ->
     (C, OL)), y = the max of x[floor(i L / OL) : ceil((i + 1) L / OL)]; dx = dy scattered to
     each bin's argmax. With ``return_indices`` also the argmax, an index into L (int64).
     Runs as adaptive_max_pool2d on a height of 1 (x (N, C, 1, L), output (1, OL))."""
     op = "adaptive_max_pool1d"
-    _pool_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
+    _pool_input(op, input, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
     OL = _single(op, "output_size", output_size)
     if OL < 1:
         raise ValueError(f"{op}: output_size must be >= 1, got {OL}")
-    out = adaptive_max_pool2d(x.unsqueeze(-2), (1, OL), return_indices)  # (N, C, 1, OL)
+    out = adaptive_max_pool2d(input.unsqueeze(-2), (1, OL), return_indices)  # (N, C, 1, OL)
     if not return_indices:
         return out.squeeze(-2)  # (N, C, OL)
     y, argmax = out

@@ -159,7 +159,7 @@ class MaxPool3d(Function):
         return reshape(dx[:-1], x.shape)  # (N, C, D, H, W)
 
 
-def max_pool3d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool3d``: (N, C, D, H, W) -> (N, C, OD, OH, OW) (or
     (C, D, H, W) -> (C, OD, OH, OW)), OD = (D + 2 PD - DD (KD - 1) - 1) // SD + 1 (rounded up
@@ -172,11 +172,11 @@ def max_pool3d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     (2, 3, 2, 3, 3)
     """
     op = "max_pool3d"
-    x, unbatched = _pool3d_input(op, x)
-    kernel, stride, padding, dilation, out = _pool3d_window(op, x, kernel_size, stride, padding,
+    input, unbatched = _pool3d_input(op, input)
+    kernel, stride, padding, dilation, out = _pool3d_window(op, input, kernel_size, stride, padding,
                                                             dilation, ceil_mode)
     indices_out: list = []
-    y = MaxPool3d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+    y = MaxPool3d.apply(input, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                         out_size=out, indices_out=indices_out)
     return _pooled(y, indices_out, unbatched, return_indices)
 
@@ -257,7 +257,7 @@ class AvgPool3dBackward(Function):
         return AvgPool3d.apply(g, plan=self.plan)
 
 
-def avg_pool3d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """``torch.nn.functional.avg_pool3d``: (N, C, D, H, W) -> (N, C, OD, OH, OW) (or the
     unbatched (C, D, H, W)); y = the window's sum / divisor, where the divisor is the window's
@@ -269,8 +269,8 @@ def avg_pool3d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     [[[[[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]]]
     """
     op = "avg_pool3d"
-    x, unbatched = _pool3d_input(op, x)
-    kernel, stride, padding, _, out = _pool3d_window(op, x, kernel_size, stride, padding, 1,
+    input, unbatched = _pool3d_input(op, input)
+    kernel, stride, padding, _, out = _pool3d_window(op, input, kernel_size, stride, padding, 1,
                                                      ceil_mode)
     if divisor_override is not None:
         if isinstance(divisor_override, bool) or \
@@ -280,10 +280,10 @@ def avg_pool3d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
         divisor = np.full(out, float(divisor_override))  # (OD, OH, OW)
     else:
         per_dim = [avg_pool_windows(i, o, k, s, p, count_include_pad)[2] for i, o, k, s, p in zip(
-            x.shape[2:], out, kernel, stride, padding, strict=True)]  # (OD,), (OH,), (OW,)
+            input.shape[2:], out, kernel, stride, padding, strict=True)]  # (OD,), (OH,), (OW,)
         divisor = per_dim[0][:, None, None] * per_dim[1][:, None] * per_dim[2]  # (OD, OH, OW)
     plan = (kernel, stride, padding, out, divisor.astype(np.float64))
-    y = AvgPool3d.apply(x, plan=plan)
+    y = AvgPool3d.apply(input, plan=plan)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -349,7 +349,7 @@ class AdaptiveAvgPool3d(Function):
         return AdaptiveAvgPool3d.apply(dy, matrices=tuple(m.T for m in self.matrices))
 
 
-def adaptive_avg_pool3d(x: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:  # noqa: A002 - torch names
     """``torch.nn.functional.adaptive_avg_pool3d``: (N, C, D, H, W) -> (N, C, OD, OH, OW) (or
     the unbatched (C, D, H, W)), each output the mean of its bin [floor(o D / OD),
     ceil((o + 1) D / OD)) x ... (bins overlap where O does not divide I). ``output_size``: an
@@ -360,10 +360,10 @@ def adaptive_avg_pool3d(x: Tensor, output_size) -> Tensor:
     (2, 3, 1, 6, 3)
     """
     op = "adaptive_avg_pool3d"
-    x, unbatched = _pool3d_input(op, x)
-    out = _adaptive_output_triple(op, x, output_size)
-    matrices = tuple(_bin_average_matrix(i, o) for i, o in zip(x.shape[2:], out, strict=True))
-    y = AdaptiveAvgPool3d.apply(x, matrices=matrices)
+    input, unbatched = _pool3d_input(op, input)
+    out = _adaptive_output_triple(op, input, output_size)
+    matrices = tuple(_bin_average_matrix(i, o) for i, o in zip(input.shape[2:], out, strict=True))
+    y = AdaptiveAvgPool3d.apply(input, matrices=matrices)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -407,7 +407,7 @@ class AdaptiveMaxPool3d(Function):
         return _scatter_to_argmax(dy, self.index, x)
 
 
-def adaptive_max_pool3d(x: Tensor, output_size, return_indices: bool = False):
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
     """``torch.nn.functional.adaptive_max_pool3d``: (N, C, D, H, W) -> (N, C, OD, OH, OW) (or
     the unbatched (C, D, H, W)); y = the max of each adaptive bin, dx = dy scattered to each
     bin's argmax. ``output_size``: an int or a triple, None keeps that size. With
@@ -420,8 +420,8 @@ def adaptive_max_pool3d(x: Tensor, output_size, return_indices: bool = False):
     ([[[[5.0]]]], [[[[1]]]])
     """
     op = "adaptive_max_pool3d"
-    x, unbatched = _pool3d_input(op, x)
-    out = _adaptive_output_triple(op, x, output_size)
+    input, unbatched = _pool3d_input(op, input)
+    out = _adaptive_output_triple(op, input, output_size)
     indices_out: list = []
-    y = AdaptiveMaxPool3d.apply(x, out_size=out, indices_out=indices_out)
+    y = AdaptiveMaxPool3d.apply(input, out_size=out, indices_out=indices_out)
     return _pooled(y, indices_out, unbatched, return_indices)

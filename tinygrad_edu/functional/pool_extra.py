@@ -56,7 +56,8 @@ def _lp_power_root(out: Tensor, window: int, p: float) -> Tensor:
     return where(zero, 0.0 if p > 0 else math.inf, root)  # 0^(1/p) there
 
 
-def lp_pool2d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+def lp_pool2d(input: Tensor, norm_type, kernel_size, stride=None,  # noqa: A002 - torch names
+              ceil_mode: bool = False) -> Tensor:
     """``torch.nn.functional.lp_pool2d``: (N, C, H, W) -> (N, C, OH, OW) (or unbatched),
     OH = (H - KH) // SH + 1 (no padding);  y = (sum over the window of x^p)^(1/p), computed as
     torch does: (avg_pool2d(x^p) * KH KW)^(1/p)  (with ``ceil_mode`` a window cut by the edge
@@ -73,31 +74,32 @@ def lp_pool2d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = 
     """
     op = "lp_pool2d"
     p = _check_norm_type(op, norm_type)
-    _float_input(op, x, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
+    _float_input(op, input, "a 3-d (C, H, W) or 4-d (N, C, H, W)", (3, 4))
     KH, KW = _pair(op, "kernel_size", kernel_size)
     SH, SW = _pair(op, "stride", pool_stride(op, kernel_size, stride))
     for name, pair in (("kernel_size", (KH, KW)), ("stride", (SH, SW))):
         if min(pair) < 1:
             raise ValueError(f"{op}: {name} must be >= 1, got {pair}")
     sizes = []
-    for n, k, s in ((x.shape[-2], KH, SH), (x.shape[-1], KW, SW)):
+    for n, k, s in ((input.shape[-2], KH, SH), (input.shape[-1], KW, SW)):
         out = (n - k + (s - 1 if ceil_mode else 0)) // s + 1
         if ceil_mode and (out - 1) * s >= n:  # the last window may not start past the input
             out -= 1
         sizes.append(out)
     if min(sizes) < 1:
         raise ValueError(f"{op}: kernel_size {(KH, KW)} with stride {(SH, SW)} gives output size "
-                         f"{tuple(sizes)} for input of size {tuple(x.shape[-2:])} (x: "
-                         f"{tuple(x.shape)}); it must be at least (1, 1)")
+                         f"{tuple(sizes)} for input of size {tuple(input.shape[-2:])} (x: "
+                         f"{tuple(input.shape)}); it must be at least (1, 1)")
     if p == math.inf:
-        return max_pool2d(x.abs(), (KH, KW), (SH, SW), 0, 1, ceil_mode)
+        return max_pool2d(input.abs(), (KH, KW), (SH, SW), 0, 1, ceil_mode)
     if p == -math.inf:
-        return -max_pool2d(-x.abs(), (KH, KW), (SH, SW), 0, 1, ceil_mode)
-    out = avg_pool2d(x.pow(p), (KH, KW), (SH, SW), 0, ceil_mode)  # (N, C, OH, OW)
+        return -max_pool2d(-input.abs(), (KH, KW), (SH, SW), 0, 1, ceil_mode)
+    out = avg_pool2d(input.pow(p), (KH, KW), (SH, SW), 0, ceil_mode)  # (N, C, OH, OW)
     return _lp_power_root(out, KH * KW, p)
 
 
-def lp_pool1d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+def lp_pool1d(input: Tensor, norm_type, kernel_size, stride=None,  # noqa: A002 - torch names
+              ceil_mode: bool = False) -> Tensor:
     """``torch.nn.functional.lp_pool1d``: (N, C, L) -> (N, C, OL) (or (C, L) -> (C, OL)),
     OL = (L - K) // S + 1;  y = (sum over the window of x^p)^(1/p) = (avg_pool1d(x^p) K)^(1/p),
     as torch computes it (see ``lp_pool2d`` for the gradient, p = +-inf and NaN cases).
@@ -108,13 +110,13 @@ def lp_pool1d(x: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = 
     """
     op = "lp_pool1d"
     p = _check_norm_type(op, norm_type)
-    K, S, _, _ = _pool1d_args(op, x, kernel_size, stride, 0, 1, ceil_mode)
-    _float_input(op, x, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
+    K, S, _, _ = _pool1d_args(op, input, kernel_size, stride, 0, 1, ceil_mode)
+    _float_input(op, input, "a 2-d (C, L) or 3-d (N, C, L)", (2, 3))
     if p == math.inf:
-        return max_pool1d(x.abs(), K, S, 0, 1, ceil_mode)
+        return max_pool1d(input.abs(), K, S, 0, 1, ceil_mode)
     if p == -math.inf:
-        return -max_pool1d(-x.abs(), K, S, 0, 1, ceil_mode)
-    out = avg_pool1d(x.pow(p), K, S, 0, ceil_mode)  # (N, C, OL)
+        return -max_pool1d(-input.abs(), K, S, 0, 1, ceil_mode)
+    out = avg_pool1d(input.pow(p), K, S, 0, ceil_mode)  # (N, C, OL)
     return _lp_power_root(out, K, p)
 
 
@@ -206,7 +208,7 @@ def _max_unpool(op: str, nd: int, x: Tensor, indices, kernel_size, stride, paddi
     return reshape(y, lead + size)  # (N, C, OH, OW)
 
 
-def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0,
+def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0,  # noqa: A002
                  output_size=None) -> Tensor:
     """``torch.nn.functional.max_unpool2d``, the inverse of max pooling given its indices:
     (N, C, H, W) -> zeros (N, C, OH, OW) with y[n, c].flat[indices[n, c, h, w]] = x[n, c, h, w]
@@ -220,10 +222,10 @@ def max_unpool2d(x: Tensor, indices, kernel_size, stride=None, padding=0,
     >>> max_unpool2d(tg.tensor([[[[5.0]]]]), tg.tensor([[[[2]]]]), 2).tolist()
     [[[[0.0, 0.0], [5.0, 0.0]]]]
     """
-    return _max_unpool("max_unpool2d", 2, x, indices, kernel_size, stride, padding, output_size)
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
 
 
-def max_unpool1d(x: Tensor, indices, kernel_size, stride=None, padding=0,
+def max_unpool1d(input: Tensor, indices, kernel_size, stride=None, padding=0,  # noqa: A002
                  output_size=None) -> Tensor:
     """``torch.nn.functional.max_unpool1d``: (N, C, L) -> zeros (N, C, OL) with
     y[n, c, indices[n, c, l]] = x[n, c, l]; OL = (L - 1) S + K - 2 P by default, or
@@ -233,7 +235,7 @@ def max_unpool1d(x: Tensor, indices, kernel_size, stride=None, padding=0,
     >>> max_unpool1d(tg.tensor([[[5.0, 7.0]]]), tg.tensor([[[1, 2]]]), 2).tolist()
     [[[0.0, 5.0, 7.0, 0.0]]]
     """
-    return _max_unpool("max_unpool1d", 1, x, indices, kernel_size, stride, padding, output_size)
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ def max_unpool1d(x: Tensor, indices, kernel_size, stride=None, padding=0,
 # ----------------------------------------------------------------------------------------------
 
 
-def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,  # noqa: A002
                         k: float = 1.0) -> Tensor:
     """``torch.nn.functional.local_response_norm`` for (N, C, *) inputs (3-d or more):
 
@@ -258,25 +260,25 @@ def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float =
     [[[1.0], [0.0]]]
     """
     op = "local_response_norm"
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
-    if x.ndim < 3:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim < 3:
         raise ValueError(f"{op}: expected a 3-d or higher (N, C, *) input, got shape "
-                         f"{tuple(x.shape)} ({x.ndim} dimensions)")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (x: "
-                        f"{tuple(x.shape)})")
+                         f"{tuple(input.shape)} ({input.ndim} dimensions)")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype} (x: "
+                        f"{tuple(input.shape)})")
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ValueError(f"{op}: size must be a positive int (the number of channels summed "
                          f"over), got {size!r}")
-    if x.numel() == 0:
-        return x
-    N, C = x.shape[:2]
-    squares = reshape(x * x, (N, 1, C, -1))  # (N, 1, C, R), R = the product of the rest
+    if input.numel() == 0:
+        return input
+    N, C = input.shape[:2]
+    squares = reshape(input * input, (N, 1, C, -1))  # (N, 1, C, R), R = the product of the rest
     squares = pad(squares, (0, 0, size // 2, (size - 1) // 2))  # (N, 1, C + size - 1, R)
     avg = avg_pool2d(squares, (size, 1), stride=1)  # (N, 1, C, R)
-    div = (reshape(avg, x.shape) * alpha + k).pow(beta)  # (N, C, *)
-    return x / div
+    div = (reshape(avg, input.shape) * alpha + k).pow(beta)  # (N, C, *)
+    return input / div
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,15 +286,15 @@ def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float =
 # ----------------------------------------------------------------------------------------------
 
 
-def max_pool2d_with_indices(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                             ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool2d_with_indices``: ``max_pool2d`` returning (y, indices)
     whatever ``return_indices`` says (torch ignores it too)."""
-    return max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
-def max_pool1d_with_indices(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                             ceil_mode: bool = False, return_indices: bool = False):
     """``torch.nn.functional.max_pool1d_with_indices``: ``max_pool1d`` returning (y, indices)
     whatever ``return_indices`` says (torch ignores it too)."""
-    return max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
