@@ -462,6 +462,8 @@ class Function:
         cls.shapes_tested = cls.__module__.startswith(_LIBRARY_PACKAGE)
         if not cls.shapes_tested and "reads_output" not in cls.__dict__:
             cls.reads_output = True  # a backward we have not read: keep the output reachable
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            cls.apply = classmethod(_torch_style_apply)  # torch's way: see FunctionCtx
 
     @property
     def name(self) -> str:
@@ -662,6 +664,167 @@ class _NotTwiceDifferentiable(Function):
             "second-order gradients through it are not supported (for attention, use "
             "tinygrad_edu.functional.sdpa_backend('math'))"
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# Custom Functions written torch's way: staticmethods that take a ctx
+# ----------------------------------------------------------------------------------------------
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom Function written as in torch, with static ``forward(ctx, ...)``
+    and ``backward(ctx, grad_output)`` on Tensors (or ``forward(...)`` plus
+    ``setup_context(ctx, inputs, output)``)::
+
+        class Cube(tg.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, dy):
+                (x,) = ctx.saved_tensors
+                return dy * 3 * x * x            # one gradient (or None) per forward argument
+
+        y = Cube.apply(x)
+
+    What torch's ctx offers: ``save_for_backward`` / ``saved_tensors`` (refused if a saved
+    tensor was updated in place since), ``needs_input_grad`` (one bool per forward argument),
+    ``mark_non_differentiable``, ``set_materialize_grads``, and any attribute the forward sets
+    (``ctx.alpha = alpha``). The forward runs without recording a graph, as in torch; the
+    backward records one under ``create_graph``, so a backward written in differentiable
+    Tensor ops can be differentiated again (``@once_differentiable`` refuses that instead).
+    One output Tensor per Function (torch allows several).
+    """
+
+    def __init__(self, needs_input_grad: tuple):
+        self.needs_input_grad = needs_input_grad
+        self.to_save: tuple = ()
+        self.non_differentiable: tuple = ()
+        self.materialize_grads = True
+        self._ticks = InPlaceClock.ticks
+        self._output_ref = None  # the output, when it is saved: held weakly (no cycle)
+
+    def save_for_backward(self, *tensors) -> None:
+        Tensor = _TENSOR or _tensor_class()
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save tensors (or None), but "
+                                f"argument {i} is a {type(t).__name__}")
+        self.to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = tuple(self._output_ref() if t is _SAVED_OUTPUT else t for t in self.to_save)
+        for i, t in enumerate(saved):
+            if t is not None and InPlaceClock.updated_after(t, self._ticks):
+                raise RuntimeError(
+                    f"saved_tensors: saved tensor {i} (shape {tuple(t.shape)}) was modified by "
+                    "an in-place operation after the forward saved it; clone it first"
+                )
+        return saved
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        """The output needs no gradient (an index, a mask): it does not require grad."""
+        self.non_differentiable = outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted for torch's sake: with one output, grad_output is never None here."""
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors) -> None:
+        raise NotImplementedError("mark_dirty: custom Functions that update their inputs in "
+                                  "place are not supported; return a new tensor instead")
+
+
+_SAVED_OUTPUT = object()  # stands for the output in FunctionCtx.to_save
+
+
+def once_differentiable(backward):
+    """Decorate a custom Function's static backward (under ``@staticmethod``, as in torch): it
+    runs without recording a graph, and differentiating its gradients again raises."""
+    backward.once_differentiable = True
+    return backward
+
+
+class _CustomNode(Function):
+    """The graph node of a torch-style custom Function: calls its static ``backward`` with the
+    user's ctx and hands the gradients of the tensor arguments on (torch's backward returns
+    one per forward argument, None for the non-tensor ones)."""
+
+    reads_inputs = False  # the user's ctx checks the tensors it saved (saved_tensors)
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    def release(self) -> None:
+        fn = self.fn
+        super().release()
+        self.fn = fn  # the name stays, for grad_fn's repr and the second-backward error
+
+    def backward(self, dy):
+        grads = self.fn.backward(self.ctx, dy)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        expected = len(self.arg_is_tensor)
+        if len(grads) > expected and all(g is None for g in grads[expected:]):
+            grads = grads[:expected]  # trailing Nones: allowed, as in torch
+        if len(grads) != expected:
+            raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradient(s) but "
+                               f"forward took {expected} argument(s): return one per "
+                               "argument (None for those that need none)")
+        kept = []
+        for i, (g, is_tensor) in enumerate(zip(grads, self.arg_is_tensor, strict=True)):
+            if is_tensor:
+                kept.append(g)
+            elif g is not None:
+                raise RuntimeError(f"{self.name}.backward returned a gradient for argument {i}, "
+                                   "which is not a tensor; return None there")
+        return tuple(kept)
+
+
+_CustomNode.shapes_tested = False  # a backward we have not read: its gradients are checked
+
+
+def _torch_style_apply(cls, *args):
+    """``Function.apply`` of a custom Function whose forward is a staticmethod (see
+    FunctionCtx): forward on the Tensors without a graph, then one node for the whole call."""
+    Tensor = _TENSOR or _tensor_class()
+    name = cls.__name__
+    ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+    with _Override(grad_enabled=False):
+        if getattr(cls, "setup_context", None) is not None:
+            out = cls.forward(*args)
+            cls.setup_context(ctx, args, out)
+        else:
+            out = cls.forward(ctx, *args)
+    if isinstance(out, (tuple, list)):
+        raise NotImplementedError(f"{name}.forward returned {len(out)} outputs; a custom "
+                                  "Function here returns one Tensor (split it into several)")
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}.forward must return a Tensor, got {type(out).__name__}")
+    if out.requires_grad or any(out is a for a in args):  # an input, or a tensor with history
+        out = Tensor._wrap(out.data, False)
+    requires_grad = (True in ctx.needs_input_grad and Config.grad_enabled
+                     and out.dtype.kind in "fc"
+                     and not any(o is out for o in ctx.non_differentiable))
+    if not requires_grad:
+        return out
+    if any(t is out for t in ctx.to_save):  # the output saved: held weakly, no cycle
+        ctx._output_ref = weakref.ref(out)
+        ctx.to_save = tuple(_SAVED_OUTPUT if t is out else t for t in ctx.to_save)
+    node = _CustomNode()
+    node.fn, node.ctx = cls, ctx
+    node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
+    node.inputs = tuple(a for a in args if isinstance(a, Tensor))
+    node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
+    node.inplace_ticks = InPlaceClock.ticks
+    node.once_differentiable = getattr(cls.backward, "once_differentiable", False)
+    out.requires_grad = True
+    out._ctx = node
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
