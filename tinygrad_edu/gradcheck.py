@@ -360,6 +360,7 @@ def _compare_directions(analytic: np.ndarray, directions: list, n: int, atol, rt
 def gradgradcheck(
     fn: Callable,
     inputs: Sequence,
+    grad_outputs: Sequence | None = None,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
@@ -377,9 +378,10 @@ def gradgradcheck(
     arrays: it has no graph) reads as a constant, so its derivative shows as "analytic 0"; the
     report then says which input's first derivative has no graph. A function whose output has
     no graph at all passes only if it really is constant (checked numerically, as gradcheck
-    does). Unlike ``torch.autograd.gradgradcheck`` it takes no ``grad_outputs`` (v is random,
-    from ``seed``) and none of the torch-only options listed in ``gradcheck``; ``nondet_tol``
-    and ``fast_mode`` mean what they mean there.
+    does). ``grad_outputs`` (a Tensor or one per output, third as in
+    ``torch.autograd.gradgradcheck``) fixes v; by default v is random, from ``seed``. It takes
+    none of the torch-only options listed in ``gradcheck``; ``nondet_tol`` and ``fast_mode``
+    mean what they mean there.
 
     >>> import tinygrad_edu as tg
     >>> x = tg.randn(3, dtype=tg.float64, requires_grad=True)
@@ -393,7 +395,10 @@ def gradgradcheck(
     with enable_grad():
         outputs = _as_tuple(fn(*inputs))
         _checked_outputs(outputs, fn, "gradgradcheck", skip_no_graph=False)  # refuse early
-        upstream = _upstream_for(outputs, np.random.default_rng(seed + 1))
+        if grad_outputs is None:
+            upstream = _upstream_for(outputs, np.random.default_rng(seed + 1))
+        else:
+            upstream = _given_upstream(grad_outputs, outputs, fn)
         loss = _loss_of(outputs, upstream)
     if not loss.requires_grad:
         # No graph: to autograd fn is a constant (first and second derivatives 0). Right only
@@ -444,6 +449,22 @@ def gradgradcheck(
             "that backward with Tensor ops to make it twice differentiable."
         )
     return _verdict(report, raise_exception)
+
+
+def _given_upstream(grad_outputs, outputs: tuple, fn) -> list:
+    """The caller's v (``grad_outputs``), one float64 Tensor per output, shapes checked."""
+    given = _as_tuple(grad_outputs)
+    if len(given) != len(outputs):
+        raise ValueError(f"gradgradcheck: got {len(given)} grad_outputs for the "
+                         f"{len(outputs)} outputs of {_name(fn)}")
+    upstream = []
+    for k, (v, out) in enumerate(zip(given, outputs)):
+        if not isinstance(v, Tensor) or v.shape != out.shape:
+            what = f"shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(f"gradgradcheck: grad_outputs[{k}] must be a Tensor of the shape "
+                             f"of output {k} {tuple(out.shape)}, got {what}")
+        upstream.append(Tensor._wrap(v.data.astype(np.float64), False))
+    return upstream
 
 
 def _hint(text: str) -> str:

@@ -6,6 +6,7 @@ trained, e.g. BatchNorm's running mean) and sub-modules; attribute assignment re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections import OrderedDict, namedtuple
@@ -14,8 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from .. import backend
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..backend import get_array_module
+from ..functional.shape import alias
 from ..tensor import Tensor, _as_dtype
 
 
@@ -68,6 +70,89 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
 
+class _BackwardHooks:
+    """The backward hooks of one module call (torch's ``BackwardHook``). The inputs that require
+    grad and the output go through identity views (``alias``) whose tensor hooks see the
+    gradients that cross the module's border: the output's gives grad_output (the pre-hooks may
+    replace it), the inputs' give grad_input; when the last of those arrives, the full backward
+    hooks run. The hooks are the ones registered at the time of the call, as in torch."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        self.pre_hooks = list(module._backward_pre_hooks.values())
+        self.hooks = list(module._backward_hooks.values())
+        self.grad_output: tuple = ()
+        self.grad_input: list = []
+        self.requiring: tuple = ()  # positions of the arguments that require grad
+        self.pending: set = set()
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.grad_input = [None] * len(args)
+        self.requiring = tuple(i for i, a in enumerate(args)
+                               if isinstance(a, Tensor) and a.requires_grad)
+        wrapped = list(args)
+        for i in self.requiring:
+            wrapped[i] = alias(args[i])
+            wrapped[i].register_hook(functools.partial(self._on_input_grad, i))
+        return tuple(wrapped)
+
+    def wrap_output(self, out):
+        name = type(self.module).__name__
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}: backward hooks need a module that returns one Tensor, got "
+                            f"{_type_name(out)}; hook the tensors themselves with "
+                            "Tensor.register_hook")
+        if not out.requires_grad:
+            return out
+        out = alias(out)
+        out.register_hook(self._on_output_grad)
+        return out
+
+    def _on_output_grad(self, grad):
+        grad_output = (grad,)
+        for hook in self.pre_hooks:
+            replaced = hook(self.module, grad_output)
+            if replaced is not None:
+                grad_output = replaced if isinstance(replaced, tuple) else (replaced,)
+                if len(grad_output) != 1:
+                    raise RuntimeError(f"{type(self.module).__name__}: backward pre-hook "
+                                       f"returned {len(grad_output)} gradients, expected 1")
+        self.grad_output = grad_output
+        self.grad_input = [None] * len(self.grad_input)  # a new backward pass (retain_graph)
+        self.pending = set(self.requiring)
+        if not self.pending:  # no input requires grad: grad_input is all None, as in torch
+            self._run_hooks()
+        return grad_output[0]
+
+    def _on_input_grad(self, i: int, grad):
+        self.grad_input[i] = grad
+        self.pending.discard(i)
+        if self.pending:
+            return None
+        return self._run_hooks()[i]
+
+    def _run_hooks(self) -> tuple:
+        name = type(self.module).__name__
+        grad_input = tuple(self.grad_input)
+        for hook in self.hooks:
+            replaced = hook(self.module, grad_input, self.grad_output)
+            if replaced is None:
+                continue
+            replaced = tuple(replaced)
+            if len(replaced) != len(grad_input):
+                raise RuntimeError(f"{name}: backward hook returned {len(replaced)} grad_input "
+                                   f"entries, expected {len(grad_input)} (one per argument)")
+            if not self.requiring and any(g is not None for g in replaced):
+                raise RuntimeError(f"{name}: no input of this call requires grad, so a backward "
+                                   "hook must return None (or None for every gradient)")
+            if len(self.requiring) > 1 and any(a is not b for a, b in zip(replaced, grad_input)):
+                raise RuntimeError(f"{name}: replacing grad_input is supported only for calls "
+                                   "with one input that requires grad (use Tensor.register_hook "
+                                   "on the inputs instead)")
+            grad_input = replaced
+        return grad_input
+
+
 def _type_name(value) -> str:
     return type(value).__name__
 
@@ -111,6 +196,8 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks_with_kwargs", set())  # keys of such hooks
         object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------------------------
@@ -254,7 +341,8 @@ class Module:
         return type(self).__name__
 
     def __call__(self, *args, **kwargs):
-        if not self._forward_pre_hooks and not self._forward_hooks:  # the usual case
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):  # the usual case
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -275,6 +363,10 @@ class Module:
                 replaced = hook(self, args)
                 if replaced is not None:
                     args = replaced if isinstance(replaced, tuple) else (replaced,)
+        backward_hooks = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hooks = _BackwardHooks(self)
+            args = backward_hooks.wrap_inputs(args)  # after the pre-hooks, as torch
         out = self.forward(*args, **kwargs)
         for key, hook in list(self._forward_hooks.items()):
             if key in self._forward_hooks_with_kwargs:
@@ -283,6 +375,8 @@ class Module:
                 replaced = hook(self, args, out)
             if replaced is not None:
                 out = replaced
+        if backward_hooks is not None:
+            out = backward_hooks.wrap_output(out)  # after the forward hooks, as torch
         return out
 
     @staticmethod
@@ -311,6 +405,19 @@ class Module:
         which may return a new ``(args, kwargs)`` pair."""
         return self._add_hook(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs,
                               hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> _HookHandle:
+        """``hook(module, grad_input, grad_output)`` in the backward pass of every call made
+        while it is registered: ``grad_output`` holds dL/d(output), ``grad_input`` dL/d(each
+        positional argument) (None where it is not a Tensor that requires grad). A returned tuple
+        replaces ``grad_input`` (unlike torch, only in calls with one input that requires grad).
+        The module must return one Tensor (a layer, a Sequential), not a tuple (RNNs)."""
+        return self._add_hook(self._backward_hooks, set(), hook, prepend, False)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> _HookHandle:
+        """``hook(module, grad_output)`` when dL/d(output) of a call is known, before the
+        backward pass enters the module; a returned tuple (or Tensor) replaces ``grad_output``."""
+        return self._add_hook(self._backward_pre_hooks, set(), hook, prepend, False)
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and (through their own ``train``) its children."""
