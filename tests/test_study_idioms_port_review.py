@@ -291,8 +291,6 @@ def test_requires_grad_and_leaf_rules():
         (x * 2).requires_grad_(False)
 
 
-@pytest.mark.xfail(strict=True, reason="tensor.py: requires_grad_() on an integer tensor "
-                   "raises TypeError; torch raises RuntimeError")
 def test_requires_grad_on_integer_tensor_error_type():
     """torch.tensor([1]).requires_grad_() is a RuntimeError (a porter's except clause)."""
     with pytest.raises(RuntimeError):
@@ -313,8 +311,6 @@ def test_grad_of_non_leaf_warns():
             assert y.grad is None
 
 
-@pytest.mark.xfail(strict=True, reason="autograd.py: Function nodes have no next_functions, "
-                   "so a grad_fn graph walk does not port")
 def test_grad_fn_next_functions_walk():
     """Walk y.grad_fn.next_functions down to the AccumulateGrad leaves and list op names."""
     def walk(fn, names):
@@ -437,10 +433,9 @@ def test_gradient_penalty_leaves_grads_where_torch_does():
         assert model[0].bias.grad is not None
 
 
-def test_autograd_functional_is_missing():
-    """torch.autograd.functional.jacobian/hessian/vjp/jvp/hvp: not in tg.autograd (reported;
-    a port computes a Jacobian row by row with autograd.grad instead, as here)."""
-    assert not hasattr(tg.autograd, "functional")
+def test_jacobian_row_by_row_with_autograd_grad():
+    """A Jacobian row by row with autograd.grad (what tg.autograd.functional.jacobian does),
+    equal to torch.autograd.functional.jacobian."""
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = tg.stack([x[0] * x[1], x[0].exp()])
     rows = [tg.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(2)]
@@ -449,8 +444,6 @@ def test_autograd_functional_is_missing():
     _close(tg.stack(rows), jac)
 
 
-@pytest.mark.xfail(strict=True, reason="autograd.py: no tg.autograd.functional (jacobian, "
-                   "hessian, vjp, jvp, hvp)")
 def test_autograd_functional_jacobian_hessian():
     """torch.autograd.functional.jacobian / hessian of a user function."""
     from tinygrad_edu.autograd import functional as AF  # noqa: N812

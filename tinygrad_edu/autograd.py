@@ -478,6 +478,19 @@ class Function:
     def save_for_backward(self, *values) -> None:
         self.saved = values
 
+    @property
+    def next_functions(self) -> tuple:
+        """torch's graph links: one ``(node, 0)`` per tensor input: the op that made it, an
+        ``AccumulateGrad`` for a leaf that requires grad, or None. Walking them from
+        ``loss.grad_fn`` visits the whole graph (empty once backward has freed it)."""
+        links = []
+        for t in self.inputs:
+            if t._ctx is not None:
+                links.append((t._ctx, 0))
+            else:
+                links.append((AccumulateGrad(t) if t.requires_grad else None, 0))
+        return tuple(links)
+
     def composite_grads(self, out: Tensor, dy: Tensor) -> tuple:
         """The input gradients of a fused op from ``out``, the same function of its inputs
         rebuilt from differentiable Tensor ops: d(out)/d(inputs) applied to dy, with a graph
@@ -645,6 +658,23 @@ def _check_finite(array, what: str, ctx: Function, tensors=()) -> None:
             f"detect_anomaly: {what} produced NaN or Inf; output shape {tuple(array.shape)}, "
             f"input shapes [{shapes}]{where}"
         )
+
+
+class AccumulateGrad:
+    """The end of a ``next_functions`` walk: the leaf ``variable`` whose ``.grad`` the
+    backward pass adds into (torch's AccumulateGrad node)."""
+
+    next_functions: tuple = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    @property
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad of a leaf of shape {tuple(self.variable.shape)}>"
 
 
 class _NotTwiceDifferentiable(Function):
@@ -1361,3 +1391,13 @@ def _initial_grad(out, gradient, op: str):
     if gradient.dtype != out.dtype:
         gradient = gradient.to(dtype=out.dtype)  # differentiable: a seed may require grad
     return gradient
+
+
+def __getattr__(name: str):
+    """``tg.autograd.functional`` (jacobian, hessian, vjp, jvp, vhp, hvp), imported on first
+    use: it is built on Tensor, whose module imports this one."""
+    if name == "functional":
+        from . import autograd_functional
+
+        return autograd_functional
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

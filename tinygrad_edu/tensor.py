@@ -447,7 +447,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind not in "fc":
-            raise TypeError(
+            raise DtypeCannotRequireGrad(
                 f"requires_grad: only floating point tensors can require gradients, "
                 f"got dtype {self.dtype} (shape {tuple(self.shape)})"
             )
@@ -1399,6 +1399,11 @@ def _fits(shape: tuple, target: tuple) -> bool:
         return np.broadcast_shapes(shape, target) == tuple(target)
     except ValueError:
         return False
+
+
+class DtypeCannotRequireGrad(RuntimeError, TypeError):
+    """An integer or bool tensor asked to require grad: torch's RuntimeError, and a TypeError
+    too (what this library raised before), so either ``except`` clause catches it."""
 
 
 def _comparable(other) -> bool:
