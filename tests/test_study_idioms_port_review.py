@@ -346,8 +346,6 @@ def test_grad_fn_repr_matches_torch():
     assert repr(y) == repr(torch.tensor([1.0, 2.0], requires_grad=True) * 2)
 
 
-@pytest.mark.xfail(strict=True, reason="tensor.py / __init__.py: no tg.set_printoptions "
-                   "(precision, sci_mode) for tensor repr")
 def test_set_printoptions():
     """torch.set_printoptions(precision=2) changes repr; the port calls tg.set_printoptions."""
     torch.set_printoptions(precision=2)

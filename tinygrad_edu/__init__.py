@@ -288,6 +288,7 @@ from .tensor import (
     randn_like,
     randperm,
     seed,
+    set_printoptions,
     set_rng_state,
     tensor,
     tril_indices,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import math
 import numbers
+import sys
 import weakref
 from collections.abc import Sequence
 
@@ -1253,10 +1255,7 @@ class Tensor:
         finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
         # like torch: 4 fixed decimals unless every value is a whole number ("1.")
         whole = array.dtype.kind != "f" or bool(np.all(finite == np.round(finite)))
-        body = np.array2string(
-            array, separator=", ", precision=4, prefix="tensor(",
-            floatmode="maxprec" if whole else "fixed",
-        )
+        body = _array_text(array, whole)
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -1399,6 +1398,71 @@ def _fits(shape: tuple, target: tuple) -> bool:
         return np.broadcast_shapes(shape, target) == tuple(target)
     except ValueError:
         return False
+
+
+# ----------------------------------------------------------------------------------------------
+# Printing options (torch.set_printoptions)
+# ----------------------------------------------------------------------------------------------
+
+_PROFILES = {
+    "default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+    "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+    "full": dict(precision=4, threshold=math.inf, edgeitems=3, linewidth=80),
+}
+_PRINT = dict(_PROFILES["default"], sci_mode=None)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None) -> None:
+    """How tensors print, as ``torch.set_printoptions``: ``precision`` digits after the point,
+    more than ``threshold`` elements summarized to ``edgeitems`` at each end of each dim,
+    lines wrapped at ``linewidth``; ``profile`` "default", "short" or "full" sets those four
+    first; ``sci_mode`` True/False forces scientific/fixed notation, None chooses (torch
+    resets it on every call, so do we)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                             f"got {profile!r}")
+        _PRINT.update(_PROFILES[profile])
+    for name, value, low in (("precision", precision, 0), ("edgeitems", edgeitems, 0),
+                             ("linewidth", linewidth, 1)):
+        if value is not None:
+            if not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"set_printoptions: {name} must be an int >= {low}, got "
+                                 f"{value!r}")
+            _PRINT[name] = int(value)
+    if threshold is not None:
+        if not isinstance(threshold, numbers.Real) or threshold < 0:
+            raise ValueError(f"set_printoptions: threshold must be a number >= 0, got "
+                             f"{threshold!r}")
+        _PRINT["threshold"] = threshold
+    if sci_mode is not None and not isinstance(sci_mode, bool):
+        raise ValueError(f"set_printoptions: sci_mode must be None, True or False, got "
+                         f"{sci_mode!r}")
+    _PRINT["sci_mode"] = sci_mode
+
+
+def _array_text(array: np.ndarray, whole: bool) -> str:
+    """The numbers of a tensor's repr, under the print options: 4 fixed decimals (torch's
+    default) unless every value is a whole number ("1.")."""
+    precision, sci_mode = _PRINT["precision"], _PRINT["sci_mode"]
+    threshold = _PRINT["threshold"]
+    options = dict(separator=", ", prefix="tensor(", precision=precision,
+                   threshold=sys.maxsize if threshold == math.inf else int(threshold),
+                   # numpy counts a line's trailing comma in its width, torch does not
+                   edgeitems=_PRINT["edgeitems"], max_line_width=_PRINT["linewidth"] + 1,
+                   floatmode="maxprec" if whole else "fixed")
+    if sci_mode is True and array.dtype.kind == "f" and array.size:
+        def scientific(v):
+            return np.format_float_scientific(v, precision=precision, unique=False,
+                                              exp_digits=2)
+
+        width = max(len(scientific(v)) for v in array.reshape(-1))  # one column width
+        options["formatter"] = {"float_kind": lambda v: scientific(v).rjust(width)}
+    elif sci_mode is False:
+        options["suppress_small"] = True  # fixed point always, as torch's sci_mode=False
+    # a summarized row: torch leaves two spaces before its "..."
+    return np.array2string(array, **options).replace(", ..., ", ",  ..., ")
 
 
 class DtypeCannotRequireGrad(RuntimeError, TypeError):
