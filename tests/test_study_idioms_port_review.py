@@ -299,8 +299,6 @@ def test_requires_grad_on_integer_tensor_error_type():
         tg.tensor([1]).requires_grad_()
 
 
-@pytest.mark.xfail(strict=True, reason="tensor.py: reading .grad of a non-leaf that does not "
-                   "retain its grad gives None silently; torch warns (UserWarning)")
 def test_grad_of_non_leaf_warns():
     """Reading .grad on a non-leaf without retain_grad() warns, the classic beginner trap."""
     for lib in (torch, tg):

@@ -1225,27 +1225,27 @@ def _accumulate_grad(node, g, create_graph: bool, owned: bool = False) -> None:
     Tensor = _TENSOR or _tensor_class()
 
     if create_graph:
-        if node.grad is not None:
-            node.grad = node.grad + g
+        if node._grad is not None:
+            node._grad = node._grad + g
         elif g.requires_grad:
-            node.grad = g  # a graph node: later sums make new Tensors, never write into it
+            node._grad = g  # a graph node: later sums make new Tensors, never write into it
         else:  # copied, as in torch: g may reach another leaf too, or be a read-only view
-            node.grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
+            node._grad = Tensor._wrap(get_array_module(g.data).array(g.data, copy=True), False)
         return
     array = g.data if isinstance(g, Tensor) else g  # a Tensor while study hooks watch
-    old = node.grad
+    old = node._grad
     if old is None:
         if not owned or node._hooks:
             array = get_array_module(array).array(array, copy=True)
-        node.grad = Tensor._wrap(array, False)
+        node._grad = Tensor._wrap(array, False)
     elif (not old.requires_grad and old.data.dtype == array.dtype
           and old.data.shape == array.shape):
         try:
             old.data += array
         except ValueError:  # a read-only .grad the user assigned (an expanded view)
-            node.grad = Tensor._wrap(old.data + array, False)
+            node._grad = Tensor._wrap(old.data + array, False)
     else:
-        node.grad = Tensor._wrap(old.data + array, False)
+        node._grad = Tensor._wrap(old.data + array, False)
 
 
 def grad(

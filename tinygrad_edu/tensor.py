@@ -12,6 +12,7 @@ import functools
 import math
 import numbers
 import sys
+import warnings
 import weakref
 from collections.abc import Sequence
 
@@ -93,7 +94,7 @@ class Tensor:
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_version",
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_version",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
@@ -127,7 +128,7 @@ class Tensor:
             raise TypeError(f"tensor: expected numbers (bool, int, float, complex), nested lists "
                             f"of them or a numeric array, got data of dtype {array.dtype}")
         self.data = array
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._ctx = None
         self._hooks: tuple = ()
         self._retains_grad = False
@@ -145,7 +146,7 @@ class Tensor:
         ):
             array = np.asarray(array)  # NumPy returns scalars for 0-d results
         t.data = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
         t._hooks = ()
@@ -537,14 +538,32 @@ class Tensor:
         cls = type(self)
         new = cls._wrap(copy.deepcopy(self.data, memo), self.requires_grad)
         memo[id(self)] = new
-        if self.grad is not None:
-            new.grad = copy.deepcopy(self.grad, memo)
+        if self._grad is not None:
+            new._grad = copy.deepcopy(self._grad, memo)
         if hasattr(self, "__dict__"):  # a subclass without __slots__: its own attributes
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = None
+
+    @property
+    def grad(self) -> Tensor | None:
+        """dL/d(self), written by ``backward`` into leaves that require grad (and tensors that
+        called ``retain_grad()``). Read on any other tensor it is None, with torch's warning:
+        the classic mistake of asking an intermediate result for its gradient."""
+        if self._grad is None and self._ctx is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during backward(). If you indeed want "
+                "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on "
+                "the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+                "you access the leaf Tensor instead.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        self._grad = value
 
     # ------------------------------------------------------------------------------------------
     # In-place updates: outside the graph (initializers, optimizers) or recorded in it

@@ -70,8 +70,8 @@ def _names_by_id(names) -> dict:
 
 def _tensor_label(t: Tensor, name: str) -> str:
     parts = [name, f"{fmt_shape(t.shape)} {t.dtype}"]
-    if t.grad is not None:
-        parts.append(f"|grad| = {norm(t.grad):.3g}")
+    if t._grad is not None:
+        parts.append(f"|grad| = {norm(t._grad):.3g}")
     elif t._ctx is None and t.requires_grad:
         parts.append("leaf, requires_grad")
     elif t._ctx is None:
@@ -113,7 +113,7 @@ class _Builder:
             self.visited.add(t_id)
             name = self.names.get(id(t), t_id)
             self.graph.nodes.append(Node(t_id, "tensor", _tensor_label(t, name), part))
-            if self.show_backward and t.grad is not None and t.grad._ctx is not None:
+            if self.show_backward and t._grad is not None and t._grad._ctx is not None:
                 grads_to_walk.append(t)
             ctx = t._ctx
             if ctx is None:
@@ -131,9 +131,9 @@ class _Builder:
             if self.show_backward:
                 self.backward_nodes(ctx, inputs, part)
         for t in grads_to_walk:
-            self.names.setdefault(id(t.grad), f"{self.names.get(id(t), self.tensor_id(t))}.grad")
-            self.walk(t.grad, "grad")
-            self.graph.edges.append(Edge(self.tensor_id(t), self.tensor_id(t.grad), "grad",
+            self.names.setdefault(id(t._grad), f"{self.names.get(id(t), self.tensor_id(t))}.grad")
+            self.walk(t._grad, "grad")
+            self.graph.edges.append(Edge(self.tensor_id(t), self.tensor_id(t._grad), "grad",
                                          ".grad"))
 
     def backward_node(self, ctx, part: str) -> str:
@@ -268,8 +268,8 @@ def to_text_tree(tensor: Tensor, names=None) -> str:
         ctx = t._ctx
         if ctx is None:
             extras = ["leaf"] + (["requires_grad"] if t.requires_grad else [])
-            if t.grad is not None:
-                extras.append(f"|grad| = {norm(t.grad):.3g}")
+            if t._grad is not None:
+                extras.append(f"|grad| = {norm(t._grad):.3g}")
             lines.append(f"{head}{desc} {', '.join(extras)}")
             continue
         lines.append(f"{head}{desc} = {ctx.name}" + (" (freed)" if ctx.freed else ""))
