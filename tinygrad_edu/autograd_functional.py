@@ -59,7 +59,8 @@ def _call(op: str, func: Callable, leaves: tuple) -> tuple[tuple, bool]:
 
 def _grads(op: str, outputs, leaves: tuple, grad_outputs, create_graph: bool, strict: bool,
            what: str) -> tuple:
-    """d(sum_k v_k . outputs_k)/d(leaves), zeros (strict: an error) where there is no path."""
+    """d(sum_k v_k . outputs_k)/d(leaves), zeros (strict: an error) where there is no path;
+    ``outputs`` may be gradients themselves (a second pass: jvp, vhp, hvp)."""
     connected = [o for o in outputs if o.requires_grad]
     seeds = [v for o, v in zip(outputs, grad_outputs, strict=True) if o.requires_grad]
     found = (grad(connected, leaves, seeds, retain_graph=True, create_graph=create_graph,
@@ -124,14 +125,7 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         v = _checked_v(op, v, inputs, "input")
         dummies = tuple(zeros_like(o).requires_grad_() for o in outputs)  # u
         g = _grads(op, outputs, leaves, dummies, True, strict, "jvp")  # u^T J, a graph in u
-        connected = [(gi, vi) for gi, vi in zip(g, v, strict=True) if gi.requires_grad]
-        if connected:
-            result = grad([gi for gi, _ in connected], dummies, [vi for _, vi in connected],
-                          create_graph=create_graph, allow_unused=True)
-        else:
-            result = (None,) * len(dummies)
-        result = tuple(zeros_like(o) if r is None else r
-                       for r, o in zip(result, outputs, strict=True))
+        result = _grads(op, g, dummies, v, create_graph, False, "jvp")  # d(u^T J v)/du
     return _finish(outputs, outputs_tuple, create_graph), _finish(result, outputs_tuple,
                                                                    create_graph)
 
@@ -214,19 +208,5 @@ def _hessian_product(op: str, func, inputs, v, create_graph: bool, strict: bool)
         v = _checked_v(op, v, leaves, "input")
         first = _grads(op, outputs, leaves, (ones_like(outputs[0]),), True,
                        strict, "gradient")
-        connected = [(g, vi) for g, vi in zip(first, v, strict=True) if g.requires_grad]
-        if connected:
-            found = grad([g for g, _ in connected], leaves, [vi for _, vi in connected],
-                         create_graph=create_graph, allow_unused=True)
-        else:
-            found = (None,) * len(leaves)
-        result = []
-        for i, (g, leaf) in enumerate(zip(found, leaves, strict=True)):
-            if g is None:
-                if strict:
-                    raise RuntimeError(f"{op}: the gradient of func is independent of input "
-                                       f"{i}, which strict=True does not allow")
-                g = zeros_like(leaf)
-            result.append(g)
-    return _finish(outputs, False, create_graph), _finish(tuple(result), inputs_tuple,
-                                                           create_graph)
+        result = _grads(op, first, leaves, v, create_graph, strict, "second derivative")
+    return _finish(outputs, False, create_graph), _finish(result, inputs_tuple, create_graph)
