@@ -53,8 +53,18 @@ def _leaves(inputs: tuple, create_graph: bool) -> tuple:
 
 
 def _call(op: str, func: Callable, leaves: tuple) -> tuple[tuple, bool]:
-    outputs, is_tuple = _as_tuple(op, "the output of func", func(*leaves))
-    return outputs, is_tuple
+    """func's outputs as a tuple of Tensors, and whether func returned a tuple."""
+    return _as_tuple(op, "the output of func", func(*leaves))
+
+
+def _scalar_gradient(op: str, func: Callable, leaves: tuple, strict: bool) -> tuple:
+    """(func's one-element output, its gradient with a graph) for hessian/vhp/hvp."""
+    outputs, _ = _call(op, func, leaves)
+    if len(outputs) != 1 or outputs[0].numel() != 1:
+        raise RuntimeError(f"{op}: func must return a single Tensor with a single element, "
+                           f"got shapes {[tuple(o.shape) for o in outputs]}")
+    return outputs[0], _grads(op, outputs, leaves, (ones_like(outputs[0]),), True, strict,
+                              "gradient")
 
 
 def _grads(op: str, outputs, leaves: tuple, grad_outputs, create_graph: bool, strict: bool,
@@ -172,12 +182,7 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
     inputs_tuple = isinstance(inputs, (tuple, list))
 
     def gradient(*xs):
-        out, _ = _as_tuple(op, "the output of func", func(*xs))
-        if len(out) != 1 or out[0].numel() != 1:
-            raise RuntimeError(f"{op}: func must return a single Tensor with a single element, "
-                               f"got shapes {[tuple(o.shape) for o in out]}")
-        return _grads(op, out, xs, (ones_like(out[0]),), True, strict,
-                      "gradient")
+        return _scalar_gradient(op, func, xs, strict)[1]
 
     result = jacobian(gradient, tuple(inputs) if inputs_tuple else (inputs,), create_graph,
                       strict, vectorize, outer_jacobian_strategy)
@@ -201,12 +206,7 @@ def _hessian_product(op: str, func, inputs, v, create_graph: bool, strict: bool)
     inputs, inputs_tuple = _as_tuple(op, "inputs", inputs)
     with enable_grad():
         leaves = _leaves(inputs, create_graph)
-        outputs, _ = _call(op, func, leaves)
-        if len(outputs) != 1 or outputs[0].numel() != 1:
-            raise RuntimeError(f"{op}: func must return a single Tensor with a single element, "
-                               f"got shapes {[tuple(o.shape) for o in outputs]}")
+        output, first = _scalar_gradient(op, func, leaves, strict)
         v = _checked_v(op, v, leaves, "input")
-        first = _grads(op, outputs, leaves, (ones_like(outputs[0]),), True,
-                       strict, "gradient")
         result = _grads(op, first, leaves, v, create_graph, strict, "second derivative")
-    return _finish(outputs, False, create_graph), _finish(result, inputs_tuple, create_graph)
+    return _finish((output,), False, create_graph), _finish(result, inputs_tuple, create_graph)

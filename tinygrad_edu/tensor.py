@@ -1536,7 +1536,7 @@ class Generator(np.random.Generator):
 
     def seed(self) -> int:
         """Seed with a fresh non-deterministic 63-bit number; return it."""
-        new_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        new_seed = _fresh_seed()
         self.manual_seed(new_seed)
         return new_seed
 
@@ -2122,9 +2122,14 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return Tensor(data, dtype=dtype, device=device)
 
 
+def _fresh_seed() -> int:
+    """A non-deterministic 63-bit seed (from the OS's entropy, through SeedSequence)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 def seed() -> int:
     """Seed the library's generator with a fresh non-deterministic 63-bit seed; return it."""
-    new_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    new_seed = _fresh_seed()
     manual_seed(new_seed)
     return new_seed
 
